@@ -1,0 +1,5 @@
+"""Allow ``python -m kmigrate``."""
+
+from kmigrate.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""All cluster access.  Steps talk to clusters only through these adapters."""

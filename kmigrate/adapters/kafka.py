@@ -1,0 +1,515 @@
+"""The Kafka-API adapter: admin, read and write calls over confluent-kafka.
+
+Every ``KafkaException`` is translated here into :class:`~kmigrate.errors.ClusterError`
+naming the cluster's role and bootstrap servers.  Only the ``target`` role may
+write: a :class:`KafkaCluster` opened with ``role="source"`` refuses every write
+call, so kmigrate cannot write to or delete from the source by mistake.
+
+References: confluent-kafka-python API docs (AdminClient, Consumer, Producer);
+librdkafka CONFIGURATION.md for the settings used below.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from kmigrate.errors import ClusterError
+
+#: Seconds an admin request may take before it counts as unreachable.
+ADMIN_TIMEOUT_S = 15.0
+Headers = list[tuple[str, bytes | None]]
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What ``describe`` reports: cluster id, number of brokers, number of topics."""
+
+    cluster_id: str | None
+    broker_count: int
+    topic_count: int
+
+
+@dataclass(frozen=True)
+class TopicMeta:
+    """A topic's shape from Metadata: partition count and replication factor."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    """One DescribeConfigs entry.  ``source`` is the broker's word (KIP-226)."""
+
+    value: str | None
+    source: str
+    is_sensitive: bool = False
+    is_read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as read: offset, key, value, headers, timestamp (ms since epoch).
+
+    ``key``/``value`` keep the difference between ``None`` (null) and ``b""``.
+    ``headers`` keeps order, duplicate names and null values.
+    """
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    timestamp_ms: int
+
+    @property
+    def size(self) -> int:
+        """Bytes of key, value and headers."""
+        return (
+            len(self.key or b"")
+            + len(self.value or b"")
+            + sum(len(k) + len(v or b"") for k, v in self.headers)
+        )
+
+
+@dataclass
+class PartitionEnd:
+    """Reached-end marker from a multi-partition read: ``offset`` is the partition end."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class CreateOutcome:
+    """Per-topic outcome of ``create_topics``: ``created``, ``exists`` or ``failed``."""
+
+    topic: str
+    status: str
+    error: str | None = None
+
+
+@dataclass
+class KafkaCluster:
+    """One cluster, opened in a role (``source`` or ``target``).
+
+    Args:
+        role: ``"source"`` (read-only) or ``"target"``.
+        bootstrap_servers: comma-separated ``host:port`` list.
+        config: extra librdkafka settings, secrets already resolved.  They are
+            never printed; errors name only ``role`` and ``bootstrap_servers``.
+    """
+
+    role: str
+    bootstrap_servers: str
+    config: Mapping[str, str] = field(default_factory=dict)
+    _admin: AdminClient | None = field(default=None, init=False, repr=False)
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _conf(self, **extra: Any) -> dict[str, Any]:
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        conf.update(self.config)
+        conf.update(extra)
+        return conf
+
+    @property
+    def label(self) -> str:
+        """``source (127.0.0.1:19092)``: how errors name this cluster."""
+        return f"{self.role} ({self.bootstrap_servers})"
+
+    def _fail(self, what: str, exc: BaseException) -> ClusterError:
+        detail = exc.args[0] if isinstance(exc, KafkaException) and exc.args else exc
+        if isinstance(detail, KafkaError):
+            detail = f"{detail.name()}: {detail.str()}"
+        return ClusterError(f"{self.label}: {what} failed: {detail}")
+
+    @property
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            self._admin = AdminClient(self._conf())
+        return self._admin
+
+    def _require_target(self, what: str) -> None:
+        if self.role != "target":
+            raise ClusterError(f"{self.label}: refused to {what}: kmigrate never writes to "
+                               "the source cluster")
+
+    # -- reads ---------------------------------------------------------------------
+
+    def describe(self) -> ClusterInfo:
+        """Cluster id, broker count and topic count.
+
+        Raises:
+            ClusterError: unreachable, or authentication failed.
+        """
+        try:
+            md = self.admin.list_topics(timeout=ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise self._fail("connecting", exc) from None
+        topics = [t for t in md.topics if not t.startswith("__")]
+        return ClusterInfo(md.cluster_id, len(md.brokers), len(topics))
+
+    def topics(self) -> dict[str, TopicMeta]:
+        """Every topic's partition count and replication factor (from Metadata).
+
+        Raises:
+            ClusterError: the Metadata request failed.
+        """
+        try:
+            md = self.admin.list_topics(timeout=ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise self._fail("listing topics", exc) from None
+        out = {}
+        for name, tm in md.topics.items():
+            if tm.error is not None and tm.error.code() != KafkaError.NO_ERROR:
+                continue
+            rf = max((len(p.replicas) for p in tm.partitions.values()), default=0)
+            out[name] = TopicMeta(name, len(tm.partitions), rf)
+        return out
+
+    def topic_configs(self, names: Iterable[str]) -> dict[str, dict[str, ConfigValue]]:
+        """DescribeConfigs for each topic: ``{topic: {key: ConfigValue}}``.
+
+        Raises:
+            ClusterError: the request failed for any topic.
+        """
+        resources = [ConfigResource("topic", n) for n in names]
+        if not resources:
+            return {}
+        out: dict[str, dict[str, ConfigValue]] = {}
+        try:
+            futures = self.admin.describe_configs(resources, request_timeout=ADMIN_TIMEOUT_S)
+            for res, fut in futures.items():
+                entries = fut.result()
+                out[res.name] = {
+                    key: ConfigValue(
+                        value=entry.value,
+                        source=str(getattr(entry.source, "name", entry.source)),
+                        is_sensitive=bool(entry.is_sensitive),
+                        is_read_only=bool(entry.is_read_only),
+                    )
+                    for key, entry in entries.items()
+                }
+        except KafkaException as exc:
+            raise self._fail("describing topic configs", exc) from None
+        return out
+
+    def group_offsets(self, topics: Iterable[str]) -> dict[str, dict[tuple[str, int], int]]:
+        """Committed offsets of every consumer group on the given topics.
+
+        Returns ``{group_id: {(topic, partition): committed_offset}}``; groups
+        with no commit on these topics are left out.
+
+        Raises:
+            ClusterError: ListConsumerGroups or OffsetFetch failed.
+        """
+        wanted = set(topics)
+        try:
+            listing = self.admin.list_consumer_groups(request_timeout=ADMIN_TIMEOUT_S).result()
+            out: dict[str, dict[tuple[str, int], int]] = {}
+            for group in sorted(g.group_id for g in listing.valid):
+                if group.startswith("kmigrate-"):
+                    continue
+                futures = self.admin.list_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(group)], request_timeout=ADMIN_TIMEOUT_S
+                )
+                for fut in futures.values():
+                    result = fut.result()
+                    offsets = {
+                        (tp.topic, tp.partition): tp.offset
+                        for tp in result.topic_partitions
+                        if tp.topic in wanted and tp.offset >= 0
+                    }
+                    if offsets:
+                        out[group] = offsets
+        except KafkaException as exc:
+            raise self._fail("reading consumer group offsets", exc) from None
+        return out
+
+    def _consumer(self, **extra: Any) -> Consumer:
+        return Consumer(
+            self._conf(
+                **{
+                    # A private group id that never joins or commits: assign() only.
+                    "group.id": f"kmigrate-reader-{uuid.uuid4().hex[:12]}",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    "enable.partition.eof": True,
+                    "auto.offset.reset": "earliest",
+                    "fetch.wait.max.ms": 50,
+                    "queued.min.messages": 20000,
+                    **extra,
+                }
+            )
+        )
+
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        """``(log_start_offset, high_watermark)`` from ListOffsets.
+
+        On brokers whose ListOffsets lags (see docs/sandbox-broker.md), use
+        :meth:`log_end` for the true end.
+
+        Raises:
+            ClusterError: the request failed.
+        """
+        consumer = self._consumer()
+        try:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
+            )
+            return int(low), int(high)
+        except KafkaException as exc:
+            raise self._fail(f"reading offsets of {topic}[{partition}]", exc) from None
+        finally:
+            consumer.close()
+
+    def log_end(self, topic: str, partition: int) -> int:
+        """The offset the next record written to the partition will get.
+
+        Reads from the high watermark to the end-of-partition event, so the
+        answer is right even where ListOffsets lags behind the log.
+
+        Raises:
+            ClusterError: the partition could not be read.
+        """
+        for item in self.read([(topic, partition, OFFSET_END)]):
+            if isinstance(item, PartitionEnd):
+                return item.offset
+        raise ClusterError(f"{self.label}: no end found for {topic}[{partition}]")
+
+    def read(
+        self,
+        starts: Iterable[tuple[str, int, int]],
+        *,
+        stop_offsets: Mapping[tuple[str, int], int] | None = None,
+        batch: int = 1000,
+    ) -> Iterator[Record | PartitionEnd]:
+        """Read partitions from given offsets, yielding records in offset order.
+
+        Args:
+            starts: ``(topic, partition, start_offset)``; ``start_offset`` may be
+                ``OFFSET_BEGINNING`` or ``OFFSET_END``.
+            stop_offsets: finish a partition once its position reaches this
+                offset (exclusive); records at or past it are not yielded.
+
+        A partition finishes at its end-of-partition event (the fetch reached
+        the high watermark the broker reported), or at its stop offset,
+        whichever comes first; its end is yielded as :class:`PartitionEnd`.
+        The end is never before the high watermark seen when the read started.
+            batch: records per ``consume`` call.
+
+        Records of one partition come in offset order; partitions interleave.
+        Each finished partition yields one :class:`PartitionEnd`.  Read-only:
+        the consumer never joins a group or commits.
+
+        Raises:
+            ClusterError: a fetch failed.
+        """
+        starts = list(starts)
+        stops = dict(stop_offsets or {})
+        pending = {(t, p) for t, p, _ in starts}
+        if not pending:
+            return
+        consumer = self._consumer()
+        try:
+            consumer.assign([TopicPartition(t, p, o) for t, p, o in starts])
+            # A partition already at its stop offset is finished before any fetch.
+            for t, p, o in starts:
+                stop = stops.get((t, p))
+                if stop is not None and o >= 0 and o >= stop:
+                    pending.discard((t, p))
+                    consumer.incremental_unassign([TopicPartition(t, p)])
+                    yield PartitionEnd(t, p, o)
+            while pending:
+                msgs = consumer.consume(num_messages=batch, timeout=1.0)
+                for msg in msgs:
+                    tp = (msg.topic(), msg.partition())
+                    if tp not in pending:
+                        continue
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            pending.discard(tp)
+                            consumer.incremental_unassign([TopicPartition(*tp)])
+                            yield PartitionEnd(tp[0], tp[1], msg.offset())
+                            continue
+                        raise ClusterError(
+                            f"{self.label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}"
+                        )
+                    stop = stops.get(tp)
+                    if stop is not None and msg.offset() >= stop:
+                        pending.discard(tp)
+                        consumer.incremental_unassign([TopicPartition(*tp)])
+                        yield PartitionEnd(tp[0], tp[1], stop)
+                        continue
+                    yield _record(msg)
+        except KafkaException as exc:
+            raise self._fail("reading records", exc) from None
+        finally:
+            consumer.close()
+
+    # -- writes (target only) ----------------------------------------------------
+
+    def create_topics(
+        self, topics: Iterable[tuple[str, int, int, Mapping[str, str]]]
+    ) -> list[CreateOutcome]:
+        """CreateTopics, one outcome per topic (a call can partly succeed).
+
+        Args:
+            topics: ``(name, partitions, replication_factor, configs)``.
+
+        Raises:
+            ClusterError: on the source role, or if the request could not be sent.
+        """
+        self._require_target("create topics")
+        new = [NewTopic(n, p, rf, config=dict(c)) for n, p, rf, c in topics]
+        if not new:
+            return []
+        outcomes = []
+        try:
+            futures = self.admin.create_topics(new, request_timeout=ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise self._fail("creating topics", exc) from None
+        for name, fut in futures.items():
+            try:
+                fut.result()
+                outcomes.append(CreateOutcome(name, "created"))
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    outcomes.append(CreateOutcome(name, "exists", err.str()))
+                else:
+                    outcomes.append(CreateOutcome(name, "failed", f"{err.name()}: {err.str()}"))
+        return outcomes
+
+    def delete_topic(self, name: str) -> str:
+        """Delete one topic; returns ``deleted`` or ``absent``.
+
+        Raises:
+            ClusterError: on the source role, or the broker refused.
+        """
+        self._require_target("delete topics")
+        try:
+            self.admin.delete_topics([name], request_timeout=ADMIN_TIMEOUT_S)[name].result()
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return "absent"
+            raise self._fail(f"deleting topic {name}", exc) from None
+        return "deleted"
+
+    def writer(self, on_error: Callable[[str], None]) -> RecordWriter:
+        """An idempotent producer that keeps partition, key, value, headers, timestamp.
+
+        Raises:
+            ClusterError: on the source role.
+        """
+        self._require_target("produce records")
+        return RecordWriter(self, on_error)
+
+    def close(self) -> None:
+        """Release the admin client (librdkafka frees it when garbage-collected)."""
+        self._admin = None
+
+
+def _record(msg: Message) -> Record:
+    headers = msg.headers() or []
+    return Record(
+        partition=msg.partition(),
+        offset=msg.offset(),
+        key=msg.key(),
+        value=msg.value(),
+        headers=list(headers),
+        timestamp_ms=msg.timestamp()[1],
+    )
+
+
+class RecordWriter:
+    """Writes records to the same topic and partition on the target.
+
+    Idempotent (``enable.idempotence=true``), so per-partition order holds and a
+    retry never duplicates a record (KIP-98).  Delivery errors go to ``on_error``.
+    """
+
+    def __init__(self, cluster: KafkaCluster, on_error: Callable[[str], None]) -> None:
+        self._on_error = on_error
+        self._cluster = cluster
+        self._producer = Producer(
+            cluster._conf(
+                **{
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 20,
+                    "batch.num.messages": 10000,
+                    "queue.buffering.max.messages": 200000,
+                    "message.max.bytes": 16 * 1024 * 1024,
+                    "compression.type": "none",
+                    "delivery.report.only.error": True,
+                    "on_delivery": self._delivered,
+                }
+            )
+        )
+
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self._on_error(
+                f"{self._cluster.label}: writing {msg.topic()}[{msg.partition()}] failed: "
+                f"{err.name()}: {err.str()}"
+            )
+
+    def write(self, topic: str, record: Record) -> None:
+        """Queue one record for ``topic`` at the record's partition."""
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=record.headers or None,
+                    partition=record.partition,
+                    timestamp=record.timestamp_ms,
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.05)
+
+    def poll(self) -> None:
+        """Serve delivery callbacks without blocking."""
+        self._producer.poll(0)
+
+    def flush(self, timeout_s: float = 120.0) -> int:
+        """Wait for every queued record; returns how many are still undelivered."""
+        return int(self._producer.flush(timeout_s))
+
+
+__all__ = [
+    "OFFSET_BEGINNING",
+    "OFFSET_END",
+    "ClusterInfo",
+    "ConfigValue",
+    "CreateOutcome",
+    "KafkaCluster",
+    "PartitionEnd",
+    "Record",
+    "RecordWriter",
+    "TopicMeta",
+]

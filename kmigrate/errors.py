@@ -1,0 +1,54 @@
+"""The one exception hierarchy of kmigrate, and the exit code each maps to.
+
+Exit codes (handled in :mod:`kmigrate.error_handler`):
+
+* 0 -- success
+* 1 -- a step failed, or verification found a difference (:class:`StepFailed`,
+  :class:`VerificationFailed`, :class:`ClusterError`)
+* 2 -- invalid plan or usage (:class:`PlanError`, :class:`UsageError`)
+* 3 -- internal error (any other exception; the traceback goes to a log file)
+* 130 -- interrupted (Ctrl-C)
+
+Vendor exceptions (``KafkaException``, botocore, azure) are translated into
+these inside the adapter that called the vendor SDK.
+"""
+
+from __future__ import annotations
+
+
+class KmigrateError(Exception):
+    """Root of every error kmigrate expects; ``exit_code`` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class UsageError(KmigrateError):
+    """The command line asked for something impossible (exit 2)."""
+
+    exit_code = 2
+
+
+class PlanError(KmigrateError):
+    """A plan (or snapshot) file is invalid (exit 2).
+
+    The message names the file, the line, the key path, what was expected and
+    what was found.
+    """
+
+    exit_code = 2
+
+
+class ClusterError(KmigrateError):
+    """A cluster could not be reached or refused a request (exit 1)."""
+
+
+class StepFailed(KmigrateError):
+    """A step of the plan failed (exit 1)."""
+
+
+class VerificationFailed(StepFailed):
+    """Verification found a difference between source and target (exit 1)."""
+
+
+class RefusedError(KmigrateError):
+    """kmigrate refused to run: a gate (phase order, window, lock) is closed (exit 1)."""

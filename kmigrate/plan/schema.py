@@ -1,0 +1,248 @@
+"""The plan file's schema (version 1), as frozen pydantic models.
+
+A plan is validated once, at load (:func:`kmigrate.plan.loader.load_plan`);
+after that every part of kmigrate works on these typed, immutable objects.
+``plans/example.yaml`` shows every key with a comment.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+from kmigrate.plan.refs import REFERENCE, SENSITIVE_KEY
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ClusterType = Literal["kafka", "redpanda"]
+#: Cluster types the schema knows by name but this version cannot drive yet.
+PLANNED_CLUSTER_TYPES = ("msk", "eventhubs", "confluent-cloud")
+
+_HOST_PORT = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusterSpec(_Strict):
+    """How to reach one cluster.
+
+    ``config`` holds extra librdkafka settings (see librdkafka's
+    CONFIGURATION.md); a value may be a ``${ENV_VAR}`` or ``${file:path}``
+    reference, resolved only when a connection is made.  Keys that carry
+    secrets (``*password*``, ``*secret*``, ``*jaas*``, ``*token*``) must be
+    references, so no secret is ever written into a plan.
+    """
+
+    type: ClusterType
+    bootstrap_servers: str
+    config: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",")]
+        bad = [p for p in parts if not _HOST_PORT.match(p)]
+        if not value.strip() or bad:
+            raise ValueError(
+                f"expected a comma-separated list of host:port; found {value!r}"
+            )
+        return ",".join(parts)
+
+    @field_validator("config")
+    @classmethod
+    def _secrets_are_references(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        for key, item in value.items():
+            if SENSITIVE_KEY.search(key) and not (
+                isinstance(item, str) and REFERENCE.fullmatch(item)
+            ):
+                raise ValueError(
+                    f"expected a ${{ENV_VAR}} or ${{file:path}} reference for secret key "
+                    f"{key!r}; found a literal value (not shown)"
+                )
+        return value
+
+
+class Clusters(_Strict):
+    """The two clusters of a migration: ``source`` is only ever read."""
+
+    source: ClusterSpec
+    target: ClusterSpec
+
+
+class TopicSelection(_Strict):
+    """Which source topics the migration covers: shell-style glob patterns."""
+
+    include: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=lambda: ["__*", "_schemas"])
+
+
+class Window(_Strict):
+    """A maintenance window: the phase may run only inside it.
+
+    ``start``/``end`` are ``HH:MM`` wall-clock times in ``timezone`` (an IANA
+    name); an ``end`` at or before ``start`` means the window crosses midnight,
+    and ``days`` then names the day the window opens.
+    """
+
+    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    start: str
+    end: str
+    timezone: str = "UTC"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"expected a time as HH:MM (24-hour); found {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone such as 'UTC' or 'Europe/Berlin'; found {value!r}"
+            ) from None
+        return value
+
+
+class CheckConnectivityStep(_Strict):
+    """Both clusters reachable and authenticated."""
+
+    action: Literal["check-connectivity"]
+
+
+class ExportTopicsStep(_Strict):
+    """Write a YAML snapshot of the selected source topics and consumer groups."""
+
+    action: Literal["export-topics"]
+    output: str = "snapshots/topics.yaml"
+    consumer_groups: bool = True
+
+
+class ProvisionTopicsStep(_Strict):
+    """Create the snapshot's topics on the target.
+
+    ``snapshot`` defaults to the ``output`` of the plan's ``export-topics`` step;
+    with no such step the source is read live.
+    """
+
+    action: Literal["provision-topics"]
+    snapshot: str | None = None
+
+
+class MirrorStep(_Strict):
+    """Copy every record present on the source when the step starts."""
+
+    action: Literal["mirror"]
+
+
+class VerifyStep(_Strict):
+    """Compare counts, offsets and ordered digests per partition."""
+
+    action: Literal["verify"]
+    report: str = "reports/verify.json"
+
+
+class ManualStep(_Strict):
+    """An instruction for the operator, confirmed before the plan goes on."""
+
+    manual: str = Field(min_length=1)
+    rollback: str | None = None
+
+
+class ShellStep(_Strict):
+    """A shell command; ``rollback`` is the command that undoes it."""
+
+    shell: str = Field(min_length=1)
+    rollback: str | None = None
+    timeout_s: int = Field(default=600, gt=0)
+
+
+ActionStep = (
+    CheckConnectivityStep | ExportTopicsStep | ProvisionTopicsStep | MirrorStep | VerifyStep
+)
+ACTIONS: dict[str, type[_Strict]] = {
+    "check-connectivity": CheckConnectivityStep,
+    "export-topics": ExportTopicsStep,
+    "provision-topics": ProvisionTopicsStep,
+    "mirror": MirrorStep,
+    "verify": VerifyStep,
+}
+STEP_KINDS = ("action", "manual", "shell")
+
+
+def step_kind(raw: Any) -> str | None:
+    """Return the tag of a raw step mapping: an action name, ``manual`` or ``shell``."""
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump()
+    if not isinstance(raw, dict):
+        return None
+    if "action" in raw:
+        return str(raw["action"])
+    if "manual" in raw:
+        return "manual"
+    if "shell" in raw:
+        return "shell"
+    return None
+
+
+Step = Annotated[
+    Annotated[CheckConnectivityStep, Tag("check-connectivity")]
+    | Annotated[ExportTopicsStep, Tag("export-topics")]
+    | Annotated[ProvisionTopicsStep, Tag("provision-topics")]
+    | Annotated[MirrorStep, Tag("mirror")]
+    | Annotated[VerifyStep, Tag("verify")]
+    | Annotated[ManualStep, Tag("manual")]
+    | Annotated[ShellStep, Tag("shell")],
+    Discriminator(step_kind),
+]
+
+
+class Phase(_Strict):
+    """A named group of steps, executed together by ``execute --phase``."""
+
+    name: str = Field(min_length=1)
+    window: Window | None = None
+    steps: list[Step] = Field(min_length=1)
+
+
+class PlanModel(_Strict):
+    """The whole plan file (``version: 1``)."""
+
+    version: Literal[1]
+    name: str = Field(min_length=1)
+    state_dir: str = ".kmigrate"
+    clusters: Clusters
+    topics: TopicSelection
+    phases: list[Phase] = Field(min_length=1)
+
+
+def describe_step(step: Any) -> str:
+    """A one-line human description of a step, e.g. ``mirror`` or ``manual: Point …``."""
+    if isinstance(step, ManualStep):
+        return f"manual: {step.manual}"
+    if isinstance(step, ShellStep):
+        return f"shell: {step.shell}"
+    return str(step.action)
+
+
+def all_field_names() -> set[str]:
+    """Every key the schema knows, for "did you mean" suggestions."""
+    names: set[str] = set()
+    for model in (
+        ClusterSpec, Clusters, TopicSelection, Window, Phase, PlanModel, ManualStep, ShellStep,
+        *ACTIONS.values(),
+    ):
+        names.update(model.model_fields)
+    return names
