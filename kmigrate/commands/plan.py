@@ -1,0 +1,104 @@
+"""``kmigrate plan PLAN``: show the checklist and what provisioning would do.
+
+Changes nothing: the provisioning preview runs the ``provision-topics`` step's
+own planning code (:func:`kmigrate.steps.provision_topics.preview`) read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kmigrate import window as windows
+from kmigrate.commands.status import step_rows
+from kmigrate.context import plan_context
+from kmigrate.errors import ClusterError, KmigrateError
+from kmigrate.journal import Journal
+from kmigrate.plan import load_plan
+from kmigrate.steps import build_step
+from kmigrate.steps import provision_topics as provisioning
+from kmigrate.ui import UI
+
+
+def plan(
+    plan_path: str, ui: UI, *, offline: bool = False, environ: Mapping[str, str] | None = None
+) -> int:
+    """Show phases, steps, windows, rollbacks, journal state and the provisioning preview.
+
+    Returns 0, or 1 when the clusters could not be read for the preview
+    (``offline`` skips the preview).
+
+    Raises:
+        kmigrate.errors.PlanError: invalid plan.
+    """
+    loaded = load_plan(plan_path)
+    journal = Journal(loaded.state_dir, loaded.model.name)
+    rows = step_rows(loaded, journal)
+    m = loaded.model
+    ui.line(f"plan {m.name} ({loaded.path})")
+    ui.line(
+        f"source: {m.clusters.source.type} {m.clusters.source.bootstrap_servers}; "
+        f"target: {m.clusters.target.type} {m.clusters.target.bootstrap_servers}"
+    )
+    ui.line(
+        f"topics: include {', '.join(m.topics.include)}; "
+        f"exclude {', '.join(m.topics.exclude) or '-'}"
+    )
+    table = []
+    steps_json = []
+    i = 0
+    for _p, phase in enumerate(m.phases):
+        window = windows.describe(phase.window) if phase.window else "any time"
+        for spec in phase.steps:
+            step = build_step(spec)
+            row = rows[i]
+            i += 1
+            table.append(
+                [
+                    row["step"],
+                    phase.name,
+                    window,
+                    step.describe()[:60],
+                    step.rollback_summary[:60],
+                    row["status"] or "not run",
+                ]
+            )
+            steps_json.append(
+                {
+                    **{k: row[k] for k in ("step", "phase", "description", "status")},
+                    "window": window,
+                    "rollback": step.rollback_summary,
+                }
+            )
+    ui.heading("checklist")
+    ui.table(table, ["step", "phase", "window", "action", "rollback", "journal"])
+    for row in rows:
+        if row["status"] == "started":
+            ui.warn(f"step {row['step']} was left 'started' by an interrupted run")
+    result: dict[str, Any] = {"plan": m.name, "steps": steps_json, "provisioning": None}
+    code = 0
+    if not offline:
+        ui.heading("provisioning preview (target)")
+        try:
+            ctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
+            provision_spec = next(
+                (
+                    s
+                    for ph in m.phases
+                    for s in ph.steps
+                    if getattr(s, "action", None) == "provision-topics"
+                ),
+                None,
+            )
+            snapshot = provisioning.find_snapshot(ctx, getattr(provision_spec, "snapshot", None))
+            actions = provisioning.preview(ctx, snapshot)
+            provisioning.show(ctx, actions)
+            result["provisioning"] = provisioning.as_json(actions)
+        except ClusterError as exc:
+            ui.fail(f"provisioning preview unavailable: {exc} (--offline skips it)")
+            result["provisioning_error"] = str(exc)
+            code = 1
+        except KmigrateError:
+            raise
+    ui.emit_json(result)
+    return code

@@ -1,0 +1,32 @@
+"""``kmigrate verify``: compare two clusters partition by partition without a plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kmigrate.context import standalone_context
+from kmigrate.selection import select_topics
+from kmigrate.steps.verify import run_verify
+from kmigrate.ui import UI
+
+
+def verify(
+    source: str,
+    target: str,
+    topics: tuple[str, ...],
+    exclude: tuple[str, ...],
+    ui: UI,
+    *,
+    report: str | None = None,
+) -> int:
+    """Compare whole partitions of the selected topics.  Returns 0 when all match.
+
+    Raises:
+        kmigrate.errors.VerificationFailed: a partition differs (exit 1); the
+            message names the partition and the first differing offsets.
+    """
+    ctx = standalone_context(source, target, ui, topics=topics, exclude=exclude)
+    names = select_topics(ctx.source.topics(), topics, exclude)
+    record = run_verify(ctx, names, None, Path(report) if report else None)
+    ui.emit_json(record)
+    return 0

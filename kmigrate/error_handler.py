@@ -1,0 +1,62 @@
+"""The one place where outcomes become exit codes.
+
+0 ok; 1 a step failed or verification found a difference; 2 invalid plan or
+usage; 3 internal error (traceback written to a log file, whose path is
+printed); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from kmigrate.errors import KmigrateError, PlanError, UsageError
+
+INTERRUPTED = 130
+INTERNAL = 3
+
+
+def log_path() -> Path:
+    """Where tracebacks of internal errors go: ``$KMIGRATE_LOG`` or ``~/.cache/kmigrate/``."""
+    configured = os.environ.get("KMIGRATE_LOG")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".cache" / "kmigrate" / "kmigrate.log"
+
+
+def run(func: Callable[[], int]) -> int:
+    """Call ``func`` and map its outcome to an exit code, printing one clear message."""
+    try:
+        return func()
+    except PlanError as exc:
+        click.echo(f"invalid input:\n{exc}", err=True)
+        return exc.exit_code
+    except UsageError as exc:
+        click.echo(f"usage error: {exc}", err=True)
+        return exc.exit_code
+    except KmigrateError as exc:
+        click.echo(f"FAILED: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted (the journal records where it stopped)", err=True)
+        return INTERRUPTED
+    except Exception as exc:
+        path = log_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as log:
+                log.write(f"--- kmigrate {' '.join(sys.argv[1:])}\n")
+                log.write(traceback.format_exc())
+        except OSError:
+            path = Path("(log not writable)")
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            f"the traceback is in {path}; please report it",
+            err=True,
+        )
+        return INTERNAL

@@ -1,0 +1,81 @@
+"""``shell``: run a command; its ``rollback`` command runs on rollback.
+
+Commands run with ``/bin/sh`` in the plan's folder; their output goes to
+``<state_dir>/logs/<step>.log`` (and the last lines to the terminal).  The
+journal keeps the command and its exit code.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from kmigrate.errors import StepFailed
+from kmigrate.journal import atomic_write, now_iso
+from kmigrate.steps.base import Record, Step, StepContext
+
+TAIL_LINES = 20
+
+
+def run_command(ctx: StepContext, command: str, timeout_s: int, log: Path) -> int:
+    """Run ``command``; write its output to ``log``; return its exit code.
+
+    Raises:
+        StepFailed: the command ran longer than ``timeout_s`` seconds.
+    """
+    ctx.ui.line(f"$ {command}")
+    try:
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=ctx.base_dir,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise StepFailed(f"command timed out after {timeout_s} s: {command}") from None
+    output = (done.stdout or "") + (done.stderr or "")
+    atomic_write(log, f"# {now_iso()} $ {command}\n{output}# exit code {done.returncode}\n")
+    for line in output.splitlines()[-TAIL_LINES:]:
+        ctx.ui.line(f"  | {line}")
+    return done.returncode
+
+
+class Shell(Step):
+    """A shell command with an optional rollback command."""
+
+    action = "shell"
+
+    @property
+    def rollback_summary(self) -> str:  # type: ignore[override]
+        return f"runs: {self.spec.rollback}" if self.spec.rollback else "nothing to undo"
+
+    def describe(self) -> str:
+        return f"shell: {self.spec.shell}"
+
+    def run(self, ctx: StepContext, previous: Record) -> Record:
+        if ctx.dry_run:
+            ctx.ui.line(f"would run: {self.spec.shell}")
+            return {"command": self.spec.shell}
+        log = ctx.state_dir / "logs" / f"step-{ctx.step_id}.log"
+        code = run_command(ctx, self.spec.shell, self.spec.timeout_s, log)
+        record = {"command": self.spec.shell, "exit_code": code, "log": str(log)}
+        if code != 0:
+            ctx.checkpoint(record)
+            raise StepFailed(f"command exited with {code}: {self.spec.shell} (log: {log})")
+        return record
+
+    def rollback(self, ctx: StepContext, record: Record) -> list[str]:
+        if not self.spec.rollback:
+            return []
+        if ctx.dry_run:
+            return [f"would run: {self.spec.rollback}"]
+        log = ctx.state_dir / "logs" / f"step-{ctx.step_id}-rollback.log"
+        code = run_command(ctx, self.spec.rollback, self.spec.timeout_s, log)
+        if code != 0:
+            raise StepFailed(
+                f"rollback command exited with {code}: {self.spec.rollback} (log: {log})"
+            )
+        return [f"ran: {self.spec.rollback} (exit code 0)"]

@@ -1,0 +1,165 @@
+"""Topic config knowledge: stock defaults per cluster type, vendor-only keys,
+and the translation of a source topic's configs into what a target accepts.
+
+Sources:
+
+* Apache Kafka 3.8 stock topic defaults: ``LogConfig.java`` / ``TopicConfig.java``
+  (https://kafka.apache.org/documentation/#topicconfigs).
+* Redpanda defaults and its DescribeConfigs key set:
+  redpanda-data/redpanda ``src/v/kafka/server/handlers/configs/config_response_utils.cc``
+  and https://docs.redpanda.com/current/reference/properties/topic-properties/.
+
+A broker's ``source`` field is not trusted (Redpanda reports cluster-wide
+customisations as DEFAULT_CONFIG; some brokers report explicit topic settings
+as defaults), so "customised" means "value differs from the stock default".
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+KAFKA_DEFAULTS: dict[str, str] = {
+    "cleanup.policy": "delete",
+    "compression.type": "producer",
+    "delete.retention.ms": "86400000",
+    "file.delete.delay.ms": "60000",
+    "flush.messages": "9223372036854775807",
+    "flush.ms": "9223372036854775807",
+    "follower.replication.throttled.replicas": "",
+    "index.interval.bytes": "4096",
+    "leader.replication.throttled.replicas": "",
+    "local.retention.bytes": "-2",
+    "local.retention.ms": "-2",
+    "max.compaction.lag.ms": "9223372036854775807",
+    "max.message.bytes": "1048588",
+    "message.downconversion.enable": "true",
+    "message.format.version": "3.0-IV1",
+    "message.timestamp.after.max.ms": "9223372036854775807",
+    "message.timestamp.before.max.ms": "9223372036854775807",
+    "message.timestamp.difference.max.ms": "9223372036854775807",
+    "message.timestamp.type": "CreateTime",
+    "min.cleanable.dirty.ratio": "0.5",
+    "min.compaction.lag.ms": "0",
+    "min.insync.replicas": "1",
+    "preallocate": "false",
+    "remote.storage.enable": "false",
+    "retention.bytes": "-1",
+    "retention.ms": "604800000",
+    "segment.bytes": "1073741824",
+    "segment.index.bytes": "10485760",
+    "segment.jitter.ms": "0",
+    "segment.ms": "604800000",
+    "unclean.leader.election.enable": "false",
+}
+
+REDPANDA_DEFAULTS: dict[str, str] = {
+    "cleanup.policy": "delete",
+    "compression.type": "producer",
+    "segment.bytes": "134217728",
+    "retention.ms": "604800000",
+    "retention.bytes": "-1",
+    "message.timestamp.type": "CreateTime",
+    "max.message.bytes": "1048576",
+    "write.caching": "false",
+    "flush.ms": "100",
+    "flush.bytes": "262144",
+    "redpanda.remote.read": "false",
+    "redpanda.remote.write": "false",
+    "redpanda.remote.delete": "true",
+    "retention.local.target.bytes": "-1",
+    "retention.local.target.ms": "86400000",
+    "initial.retention.local.target.bytes": "-1",
+    "initial.retention.local.target.ms": "-1",
+    "segment.ms": "1209600000",
+    "delete.retention.ms": "86400000",
+    "redpanda.iceberg.mode": "disabled",
+    "redpanda.leaders.preference": "none",
+}
+
+STOCK_DEFAULTS: dict[str, dict[str, str]] = {"kafka": KAFKA_DEFAULTS, "redpanda": REDPANDA_DEFAULTS}
+
+#: Keys only one vendor's brokers hold, with the reason a Kafka target cannot.
+VENDOR_KEYS: dict[str, str] = {
+    "redpanda.*": "Redpanda-only setting; Apache Kafka has no equivalent",
+    "write.caching": "Redpanda-only setting; Apache Kafka has no equivalent",
+    "flush.bytes": "Redpanda-only setting; Apache Kafka has no equivalent",
+    "retention.local.target.*": "Redpanda tiered-storage setting; not portable",
+    "initial.retention.local.target.*": "Redpanda tiered-storage setting; not portable",
+    "compaction.strategy": "Redpanda-only setting; Apache Kafka has no equivalent",
+    "local.retention.*": "tiered-storage setting of the source cluster; not portable",
+    "remote.storage.enable": "tiered-storage setting of the source cluster; not portable",
+    "remote.log.*": "tiered-storage setting of the source cluster; not portable",
+    "message.format.version": "deprecated since Kafka 3.0 (KIP-724); the target decides",
+    "follower.replication.throttled.replicas": "names source broker ids; not portable",
+    "leader.replication.throttled.replicas": "names source broker ids; not portable",
+}
+
+#: A Redpanda value spelled differently on Apache Kafka.
+VALUE_REWRITES: dict[tuple[str, str], str] = {("compression.type", "none"): "uncompressed"}
+
+
+def customised(
+    configs: Mapping[str, str | None], cluster_type: str, sensitive: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """The configs whose value differs from ``cluster_type``'s stock default.
+
+    Keys with no known default are kept when they have a non-empty value.
+    Sensitive and null values are left out.
+
+    Args:
+        configs: ``{key: value}`` from DescribeConfigs.
+        cluster_type: ``kafka`` or ``redpanda``.
+        sensitive: keys the broker flagged as sensitive.
+    """
+    defaults = STOCK_DEFAULTS.get(cluster_type, KAFKA_DEFAULTS)
+    out: dict[str, str] = {}
+    for key, value in sorted(configs.items()):
+        if value is None or key in sensitive:
+            continue
+        if key in defaults:
+            if value != defaults[key]:
+                out[key] = value
+        elif value != "":
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Translation:
+    """Configs for the target, and those dropped or rewritten with the reason."""
+
+    configs: dict[str, str]
+    dropped: dict[str, str]
+    rewritten: dict[str, str]
+
+
+def translate(configs: Mapping[str, str], target_type: str) -> Translation:
+    """Translate source topic configs for a ``target_type`` cluster (``kafka``/``redpanda``).
+
+    Vendor-only keys are dropped with a reason; ``compression.type=none``
+    (Redpanda's spelling) becomes ``uncompressed`` on Apache Kafka.
+    """
+    kept: dict[str, str] = {}
+    dropped: dict[str, str] = {}
+    rewritten: dict[str, str] = {}
+    for key, value in sorted(configs.items()):
+        reason = vendor_reason(key) if target_type == "kafka" else None
+        if reason is not None:
+            dropped[key] = reason
+            continue
+        new = VALUE_REWRITES.get((key, value)) if target_type == "kafka" else None
+        if new is not None:
+            rewritten[key] = f"{value!r} is spelled {new!r} on Apache Kafka"
+            value = new
+        kept[key] = value
+    return Translation(kept, dropped, rewritten)
+
+
+def vendor_reason(key: str) -> str | None:
+    """Why ``key`` cannot be set on an Apache Kafka target, or None when it can."""
+    for pattern, reason in VENDOR_KEYS.items():
+        if fnmatch.fnmatchcase(key, pattern):
+            return reason
+    return None

@@ -1,0 +1,147 @@
+"""All terminal output: status lines, tables, progress bars, confirmations, JSON.
+
+Commands and steps never print directly; they call a :class:`UI`.  With
+``json_mode`` the human lines go to stderr and the command prints one JSON
+document on stdout, with the same facts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import click
+from tabulate import tabulate
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` → ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+class Progress:
+    """A progress bar over records: shows records, bytes and records/s."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+        self.records = 0
+        self.bytes = 0
+        self._t0 = time.monotonic()
+        self._pending = 0
+
+    def advance(self, records: int, nbytes: int) -> None:
+        """Count ``records`` more records of ``nbytes`` bytes."""
+        self.records += records
+        self.bytes += nbytes
+        self._pending += records
+        if self._bar is not None and self._pending >= 2000:
+            self._bar.update(self._pending)
+            self._pending = 0
+
+    def rate(self) -> float:
+        """Records per second so far."""
+        return self.records / max(time.monotonic() - self._t0, 1e-9)
+
+    def text(self) -> str:
+        return f"{self.records:,} records, {human_bytes(self.bytes)}, {self.rate():,.0f} rec/s"
+
+
+class UI:
+    """Terminal output of one command run.
+
+    Args:
+        json_mode: print facts as JSON on stdout; human lines go to stderr.
+        assume_yes: answer every confirmation with yes (``--yes``).
+        interactive: whether a person can answer prompts (stdin is a TTY).
+        out: where human output goes (default stdout, or stderr in JSON mode).
+    """
+
+    def __init__(
+        self,
+        *,
+        json_mode: bool = False,
+        assume_yes: bool = False,
+        interactive: bool | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.json_mode = json_mode
+        self.assume_yes = assume_yes
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self._out = out
+
+    @property
+    def out(self) -> TextIO:
+        if self._out is not None:
+            return self._out
+        return sys.stderr if self.json_mode else sys.stdout
+
+    def line(self, text: str = "") -> None:
+        """A plain status line."""
+        click.echo(text, file=self.out)
+
+    def heading(self, text: str) -> None:
+        """A section heading."""
+        click.echo(click.style(f"\n== {text}", bold=True), file=self.out)
+
+    def ok(self, text: str) -> None:
+        click.echo(click.style("ok ", fg="green") + text, file=self.out)
+
+    def warn(self, text: str) -> None:
+        click.echo(click.style("warning: ", fg="yellow") + text, file=self.out)
+
+    def fail(self, text: str) -> None:
+        click.echo(click.style("FAILED: ", fg="red") + text, file=self.out)
+
+    def table(self, rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+        """A table (tabulate, ``simple`` format)."""
+        if rows:
+            click.echo(
+                tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True),
+                file=self.out,
+            )
+        else:
+            click.echo("(none)", file=self.out)
+
+    def emit_json(self, data: Any) -> None:
+        """The command's facts as one JSON document on stdout (JSON mode only)."""
+        if self.json_mode:
+            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+    @contextmanager
+    def progress(self, total: int, label: str) -> Iterator[Progress]:
+        """A progress bar over about ``total`` records (an estimate is fine)."""
+        if self.json_mode or not self.out.isatty():
+            progress = Progress(None)
+            yield progress
+            self.line(f"{label}: {progress.text()}")
+            return
+        with click.progressbar(
+            length=max(total, 1), label=label, file=self.out, show_pos=True, width=30
+        ) as bar:
+            progress = Progress(bar)
+            bar.item_show_func = lambda _item: progress.text()
+            yield progress
+            bar.update(progress._pending)
+        self.line(f"{label}: {progress.text()}")
+
+    def confirm(self, prompt: str) -> bool:
+        """Ask a yes/no question; ``--yes`` answers yes.
+
+        Returns False when no one can answer (stdin is not a terminal and no
+        ``--yes``), so a step that needs a person never passes unattended.
+        """
+        if self.assume_yes:
+            self.line(f"{prompt} [yes: --yes]")
+            return True
+        if not self.interactive:
+            self.line(f"{prompt} [no answer: stdin is not a terminal; pass --yes]")
+            return False
+        return click.confirm(prompt, default=False, err=self.json_mode)
