@@ -25,8 +25,9 @@ def plan(
 ) -> int:
     """Show phases, steps, windows, rollbacks, journal state and the provisioning preview.
 
-    Returns 0, or 1 when the clusters could not be read for the preview
-    (``offline`` skips the preview).
+    Returns 0; 1 when the clusters could not be read for the preview
+    (``offline`` skips it) or when a target topic cannot hold the source's
+    records (provisioning would fail).
 
     Raises:
         kmigrate.errors.PlanError: invalid plan.
@@ -94,6 +95,11 @@ def plan(
             actions = provisioning.preview(ctx, snapshot)
             provisioning.show(ctx, actions)
             result["provisioning"] = provisioning.as_json(actions)
+            conflicts = [a.topic for a in actions if a.action == provisioning.CONFLICT]
+            if conflicts:
+                ui.fail(f"provision-topics would fail: {', '.join(conflicts)} cannot hold the "
+                        "source's records (see differences)")
+                code = 1
         except ClusterError as exc:
             ui.fail(f"provisioning preview unavailable: {exc} (--offline skips it)")
             result["provisioning_error"] = str(exc)

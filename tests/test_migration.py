@@ -1,0 +1,268 @@
+"""End-to-end migrations between two real local brokers, through the CLI.
+
+Each test writes a real plan file, runs ``kmigrate`` commands in-process with
+click's runner, and checks the clusters directly with its own reads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kmigrate.cli import cli
+from tests.conftest import (
+    STANDARD_PHASES,
+    Brokers,
+    create_topic,
+    produce,
+    read_all,
+    write_plan,
+)
+
+pytestmark = pytest.mark.broker
+
+ONE_MB = 1024 * 1024
+
+
+def run(*args: str) -> Result:
+    """Run ``kmigrate ARGS`` in-process; returns click's result (exit code, output)."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def awkward_records() -> list[dict[str, object]]:
+    """Records that break naive copiers: nulls, empties, binary, duplicate headers, 1 MB."""
+    return [
+        {"key": b"k-null-value", "value": None, "partition": 0, "timestamp": 1_600_000_000_001},
+        {"key": b"k-empty-value", "value": b"", "partition": 0, "timestamp": 1_600_000_000_002},
+        {"key": None, "value": b"null key", "partition": 1, "timestamp": 1_600_000_000_003},
+        {"key": b"", "value": b"empty key", "partition": 1, "timestamp": 1_600_000_000_004},
+        {"key": bytes(range(256)), "value": b"\x00\xff\x10binary", "partition": 2,
+         "timestamp": 1_600_000_000_005},
+        {"key": b"dup-headers", "value": b"{}", "partition": 2, "timestamp": 1_600_000_000_006,
+         "headers": [("retry", b"1"), ("retry", b"2"), ("trace", None), ("retry", b"")]},
+        {"key": b"big", "value": b"x" * ONE_MB, "partition": 0, "timestamp": 1_600_000_000_007},
+        *[{"key": f"order-{i}".encode(), "value": json.dumps({"n": i}).encode(),
+           "partition": i % 3, "timestamp": 1_700_000_000_000 + i} for i in range(300)],
+    ]
+
+
+def fields(records: list) -> list[tuple]:
+    return [(r.partition, r.offset, r.key, r.value, r.headers, r.timestamp_ms) for r in records]
+
+
+def test_export_provision_mirror_verify_copies_every_record_exactly(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{prefix}orders"
+    create_topic(brokers.source, topic, 3, {"cleanup.policy": "compact",
+                                            "retention.ms": "1209600000",
+                                            "max.message.bytes": "4194304"})
+    produce(brokers.source, topic, awkward_records())
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+
+    for phase in ("1", "2", "3"):
+        result = run("execute", str(plan), "--phase", phase)
+        assert result.exit_code == 0, result.output
+
+    source = read_all(brokers.source, topic, 3)
+    target = read_all(brokers.target, topic, 3)
+    assert len(source) == len(awkward_records())
+    assert fields(target) == fields(source)
+    assert "all 3 partitions match" in result.output
+    report = json.loads((tmp_path / "state" / "reports" / "verify.json").read_text())
+    assert report["summary"] == {"partitions": 3, "matched": 3, "mismatched": 0,
+                                 "source_records": len(source), "target_records": len(source)}
+    snapshot = (tmp_path / "state" / "snapshots" / "topics.yaml").read_text()
+    assert "cleanup.policy: compact" in snapshot and "retention.ms: '1209600000'" in snapshot
+
+
+def test_provisioned_topic_has_source_partitions_and_customised_configs(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{prefix}events"
+    create_topic(brokers.source, topic, 6, {"cleanup.policy": "compact",
+                                            "retention.ms": "259200000"})
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+    assert run("execute", str(plan), "--phase", "1").exit_code == 0
+    assert run("execute", str(plan), "--phase", "2").exit_code == 0
+
+    from kmigrate.adapters.kafka import KafkaCluster
+
+    target = KafkaCluster("target", brokers.target)
+    assert target.topics()[topic].partitions == 6
+    configs = {k: v.value for k, v in target.topic_configs([topic])[topic].items()}
+    assert configs["cleanup.policy"] == "compact"
+    assert configs["retention.ms"] == "259200000"
+
+
+def test_verify_names_partition_and_offset_of_a_missing_record(
+    brokers: Brokers, prefix: str
+) -> None:
+    topic = f"{prefix}missing"
+    records = [{"key": f"k{i}".encode(), "value": f"v{i}".encode(), "partition": 0,
+                "timestamp": 1_700_000_000_000 + i} for i in range(6)]
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    produce(brokers.source, topic, records)
+    produce(brokers.target, topic, records[:3] + records[4:])  # offset 3 never arrived
+
+    result = run("verify", "--source", brokers.source, "--target", brokers.target,
+                 "--topic", topic)
+
+    assert result.exit_code == 1
+    assert (f"1 of 1 partitions differ; first: {topic}[0] at source offset 3, target offset 3 "
+            "(key, value, timestamp differ)") in result.output
+
+
+def test_verify_names_the_offset_of_a_record_whose_value_differs(
+    brokers: Brokers, prefix: str
+) -> None:
+    topic = f"{prefix}differs"
+    records = [{"key": f"k{i}".encode(), "value": f"v{i}".encode(), "partition": 1,
+                "timestamp": 1_700_000_000_000 + i} for i in range(5)]
+    changed = [dict(r) for r in records]
+    changed[2]["value"] = b"tampered"
+    create_topic(brokers.source, topic, 2)
+    create_topic(brokers.target, topic, 2)
+    produce(brokers.source, topic, records)
+    produce(brokers.target, topic, changed)
+
+    result = run("verify", "--source", brokers.source, "--target", brokers.target,
+                 "--topic", topic)
+
+    assert result.exit_code == 1
+    assert (f"first: {topic}[1] at source offset 2, target offset 2 (value differs)"
+            in result.output)
+    assert re.search(rf"{re.escape(topic)}\s+0\s+0\s+-\s+0\s+-\s+\w+\s+\w+\s+OK", result.output)
+
+
+def test_verify_reports_a_record_missing_at_the_end_of_the_target(
+    brokers: Brokers, prefix: str
+) -> None:
+    topic = f"{prefix}short"
+    records = [{"key": b"k", "value": f"v{i}".encode(), "partition": 0,
+                "timestamp": 1_700_000_000_000 + i} for i in range(4)]
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    produce(brokers.source, topic, records)
+    produce(brokers.target, topic, records[:3])
+
+    result = run("verify", "--source", brokers.source, "--target", brokers.target,
+                 "--topic", topic)
+
+    assert result.exit_code == 1
+    assert f"{topic}[0] at source offset 3, target offset None (missing on target)" in result.output
+
+
+def test_rollback_deletes_only_what_kmigrate_created_and_never_touches_the_source(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    created, preexisting = f"{prefix}created", f"{prefix}preexisting"
+    for name in (created, preexisting):
+        create_topic(brokers.source, name, 2)
+        produce(brokers.source, name, [{"key": b"a", "value": b"1", "partition": 0},
+                                       {"key": b"b", "value": b"2", "partition": 1}])
+    create_topic(brokers.target, preexisting, 2)
+    produce(brokers.target, preexisting, [{"key": b"theirs", "value": b"keep me", "partition": 0}])
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+    for phase in ("1", "2", "3"):
+        assert run("execute", str(plan), "--phase", phase).exit_code in (0, 1)
+    source_before = {n: fields(read_all(brokers.source, n, 2)) for n in (created, preexisting)}
+    target_pre_before = fields(read_all(brokers.target, preexisting, 2))
+
+    dry = run("rollback", str(plan), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"would delete target topic {created} (created by kmigrate)" in dry.output
+    assert f"leave target topic {preexisting} untouched" in dry.output
+    from kmigrate.adapters.kafka import KafkaCluster
+
+    target = KafkaCluster("target", brokers.target)
+    assert created in target.topics(), "a dry run must not delete anything"
+
+    result = run("rollback", str(plan), "--yes")
+
+    assert result.exit_code == 0, result.output
+    topics_now = target.topics()
+    assert created not in topics_now
+    assert preexisting in topics_now
+    assert fields(read_all(brokers.target, preexisting, 2)) == target_pre_before
+    assert {n: fields(read_all(brokers.source, n, 2)) for n in source_before} == source_before
+    status = json.loads(run("status", str(plan), "--output", "json").stdout)
+    assert {s["step"]: s["status"] for s in status["steps"]}["2.2"] == "rolled_back"
+
+
+def test_execute_refuses_a_phase_before_the_earlier_ones_are_complete(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+
+    result = run("execute", str(plan), "--phase", "3")
+
+    assert result.exit_code == 1
+    assert ("refused to run phase 3 (mirror): earlier steps are not complete: "
+            "1.1 check-connectivity (not run); 2.1 export-topics (not run); "
+            "2.2 provision-topics (not run) (--force overrides, and is journaled)"
+            ) in result.output
+    assert not (tmp_path / "state" / "journal.json").exists() or json.loads(
+        (tmp_path / "state" / "journal.json").read_text())["steps"] == {}
+
+
+def test_execute_refuses_outside_the_window_and_journals_the_override(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    today = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[datetime.now(UTC).weekday()]
+    other = "sun" if today != "sun" else "mon"
+    # Closed all of today, open only on another day.
+    phases = f"""\
+phases:
+  - name: preflight
+    window: {{days: [{other}], start: "00:00", end: "00:01", timezone: UTC}}
+    steps:
+      - action: check-connectivity
+"""
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], phases)
+
+    refused = run("execute", str(plan), "--phase", "preflight")
+    assert refused.exit_code == 1
+    assert (f"refused to run phase 1 (preflight) outside its window {other} 00:00-00:01 UTC"
+            in refused.output)
+
+    allowed = run("execute", str(plan), "--phase", "preflight", "--ignore-window")
+    assert allowed.exit_code == 0, allowed.output
+    journal = json.loads((tmp_path / "state" / "journal.json").read_text())
+    assert [e["event"] for e in journal["events"]] == ["ignored-window"]
+    assert journal["steps"]["1.1"]["status"] == "succeeded"
+
+
+def test_a_completed_step_is_skipped_on_rerun(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+    assert run("execute", str(plan), "--phase", "1").exit_code == 0
+
+    again = run("execute", str(plan), "--phase", "1")
+
+    assert again.exit_code == 0
+    assert "already succeeded" in again.output
+    journal = json.loads((tmp_path / "state" / "journal.json").read_text())
+    assert journal["steps"]["1.1"]["attempts"] == 1
+
+
+def test_unreachable_cluster_fails_the_step_with_exit_1(tmp_path: Path) -> None:
+    from tests.conftest import Brokers as B
+
+    dead = B("127.0.0.1:1", "127.0.0.1:1")
+    plan = write_plan(tmp_path, dead, ["x"], STANDARD_PHASES)
+
+    result = run("execute", str(plan), "--phase", "1")
+
+    assert result.exit_code == 1
+    assert "FAILED: source (127.0.0.1:1): connecting failed" in result.output
+    journal = json.loads((tmp_path / "state" / "journal.json").read_text())
+    assert journal["steps"]["1.1"]["status"] == "failed"
