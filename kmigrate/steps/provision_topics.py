@@ -18,7 +18,7 @@ from kmigrate.errors import StepFailed
 from kmigrate.snapshot import Snapshot
 from kmigrate.steps.base import Record, Step, StepContext
 from kmigrate.steps.export_topics import export_snapshot
-from kmigrate.topic_configs import customised, translate
+from kmigrate.topic_configs import KAFKA_DEFAULTS, STOCK_DEFAULTS, customised, translate
 
 CREATE, EXISTS, CONFLICT = "create", "exists", "conflict"
 
@@ -55,7 +55,7 @@ def plan_provision(
     """
     actions = []
     for name, topic in sorted(snapshot.topics.items()):
-        tr = translate(topic.configs, target_type)
+        tr = translate(topic.configs, target_type, snapshot.source.type)
         rf = min(topic.replication_factor, max(target_brokers, 1))
         notes = []
         if rf < topic.replication_factor:
@@ -96,8 +96,10 @@ def plan_provision(
                 f"replication factor: target has {existing.replication_factor}, wanted {rf}"
             )
         have = customised(target_configs.get(name, {}), target_type)
+        # A key missing on one side holds the target's stock default there.
+        stock = STOCK_DEFAULTS.get(target_type, KAFKA_DEFAULTS)
         for key in sorted(set(have) | set(tr.configs)):
-            if have.get(key) != tr.configs.get(key):
+            if have.get(key, stock.get(key)) != tr.configs.get(key, stock.get(key)):
                 diffs.append(
                     f"{key}: target has {have.get(key, '(default)')}, "
                     f"source has {tr.configs.get(key, '(default)')}"
