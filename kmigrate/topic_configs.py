@@ -135,17 +135,32 @@ class Translation:
     rewritten: dict[str, str]
 
 
-def translate(configs: Mapping[str, str], target_type: str) -> Translation:
+#: Keys that exist on both but mean different things, by source type.
+SAME_NAME_OTHER_MEANING: dict[str, dict[str, str]] = {
+    "redpanda": {
+        "flush.ms": "Redpanda's flush.ms bounds its write cache; Kafka's forces an fsync "
+        "interval, which would slow the target",
+    },
+}
+
+
+def translate(
+    configs: Mapping[str, str], target_type: str, source_type: str = "kafka"
+) -> Translation:
     """Translate source topic configs for a ``target_type`` cluster (``kafka``/``redpanda``).
 
-    Vendor-only keys are dropped with a reason; ``compression.type=none``
-    (Redpanda's spelling) becomes ``uncompressed`` on Apache Kafka.
+    Vendor-only keys are dropped with a reason; so are keys that mean
+    something else on the target (Redpanda's ``flush.ms``);
+    ``compression.type=none`` (Redpanda's spelling) becomes ``uncompressed``
+    on Apache Kafka.
     """
     kept: dict[str, str] = {}
     dropped: dict[str, str] = {}
     rewritten: dict[str, str] = {}
     for key, value in sorted(configs.items()):
         reason = vendor_reason(key) if target_type == "kafka" else None
+        if reason is None and target_type != source_type:
+            reason = SAME_NAME_OTHER_MEANING.get(source_type, {}).get(key)
         if reason is not None:
             dropped[key] = reason
             continue
