@@ -49,8 +49,9 @@ def prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}-"
 
 
-def create_topic(bootstrap: str, name: str, partitions: int,
-                 configs: dict[str, str] | None = None) -> None:
+def create_topic(
+    bootstrap: str, name: str, partitions: int, configs: dict[str, str] | None = None
+) -> None:
     """Create a topic directly (test set-up, not through kmigrate)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(name, partitions, 1, config=configs or {})])[name].result()
@@ -58,8 +59,13 @@ def create_topic(bootstrap: str, name: str, partitions: int,
 
 def produce(bootstrap: str, topic: str, records: list[dict[str, object]]) -> None:
     """Produce records directly (test set-up, not through kmigrate)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                         "message.max.bytes": 16 * 1024 * 1024})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "message.max.bytes": 16 * 1024 * 1024,
+        }
+    )
     for rec in records:
         while True:
             try:
@@ -78,11 +84,13 @@ def read_all(bootstrap: str, topic: str, partitions: int) -> list[Record]:
     return sorted(records, key=lambda r: (r.partition, r.offset))
 
 
-def write_plan(directory: Path, brokers: Brokers, include: list[str], phases: str,
-               *, source_config: str = "{}") -> Path:
+def write_plan(
+    directory: Path, brokers: Brokers, include: list[str], phases: str, *, source_config: str = "{}"
+) -> Path:
     """Write a plan file with the given include globs and phases YAML."""
     path = directory / "plan.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         version: 1
         name: test-migration
         state_dir: state
@@ -97,7 +105,9 @@ def write_plan(directory: Path, brokers: Brokers, include: list[str], phases: st
             config: {{}}
         topics:
           include: {include!r}
-        """) + textwrap.dedent(phases))
+        """)
+        + textwrap.dedent(phases)
+    )
     return path
 
 

@@ -40,13 +40,29 @@ def awkward_records() -> list[dict[str, object]]:
         {"key": b"k-empty-value", "value": b"", "partition": 0, "timestamp": 1_600_000_000_002},
         {"key": None, "value": b"null key", "partition": 1, "timestamp": 1_600_000_000_003},
         {"key": b"", "value": b"empty key", "partition": 1, "timestamp": 1_600_000_000_004},
-        {"key": bytes(range(256)), "value": b"\x00\xff\x10binary", "partition": 2,
-         "timestamp": 1_600_000_000_005},
-        {"key": b"dup-headers", "value": b"{}", "partition": 2, "timestamp": 1_600_000_000_006,
-         "headers": [("retry", b"1"), ("retry", b"2"), ("trace", None), ("retry", b"")]},
+        {
+            "key": bytes(range(256)),
+            "value": b"\x00\xff\x10binary",
+            "partition": 2,
+            "timestamp": 1_600_000_000_005,
+        },
+        {
+            "key": b"dup-headers",
+            "value": b"{}",
+            "partition": 2,
+            "timestamp": 1_600_000_000_006,
+            "headers": [("retry", b"1"), ("retry", b"2"), ("trace", None), ("retry", b"")],
+        },
         {"key": b"big", "value": b"x" * ONE_MB, "partition": 0, "timestamp": 1_600_000_000_007},
-        *[{"key": f"order-{i}".encode(), "value": json.dumps({"n": i}).encode(),
-           "partition": i % 3, "timestamp": 1_700_000_000_000 + i} for i in range(300)],
+        *[
+            {
+                "key": f"order-{i}".encode(),
+                "value": json.dumps({"n": i}).encode(),
+                "partition": i % 3,
+                "timestamp": 1_700_000_000_000 + i,
+            }
+            for i in range(300)
+        ],
     ]
 
 
@@ -58,9 +74,12 @@ def test_export_provision_mirror_verify_copies_every_record_exactly(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
     topic = f"{prefix}orders"
-    create_topic(brokers.source, topic, 3, {"cleanup.policy": "compact",
-                                            "retention.ms": "1209600000",
-                                            "max.message.bytes": "4194304"})
+    create_topic(
+        brokers.source,
+        topic,
+        3,
+        {"cleanup.policy": "compact", "retention.ms": "1209600000", "max.message.bytes": "4194304"},
+    )
     produce(brokers.source, topic, awkward_records())
     plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
 
@@ -74,8 +93,13 @@ def test_export_provision_mirror_verify_copies_every_record_exactly(
     assert fields(target) == fields(source)
     assert "all 3 partitions match" in result.output
     report = json.loads((tmp_path / "state" / "reports" / "verify.json").read_text())
-    assert report["summary"] == {"partitions": 3, "matched": 3, "mismatched": 0,
-                                 "source_records": len(source), "target_records": len(source)}
+    assert report["summary"] == {
+        "partitions": 3,
+        "matched": 3,
+        "mismatched": 0,
+        "source_records": len(source),
+        "target_records": len(source),
+    }
     snapshot = (tmp_path / "state" / "snapshots" / "topics.yaml").read_text()
     assert "cleanup.policy: compact" in snapshot and "retention.ms: '1209600000'" in snapshot
 
@@ -84,8 +108,9 @@ def test_provisioned_topic_has_source_partitions_and_customised_configs(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
     topic = f"{prefix}events"
-    create_topic(brokers.source, topic, 6, {"cleanup.policy": "compact",
-                                            "retention.ms": "259200000"})
+    create_topic(
+        brokers.source, topic, 6, {"cleanup.policy": "compact", "retention.ms": "259200000"}
+    )
     plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
     assert run("execute", str(plan), "--phase", "1").exit_code == 0
     assert run("execute", str(plan), "--phase", "2").exit_code == 0
@@ -103,27 +128,42 @@ def test_verify_names_partition_and_offset_of_a_missing_record(
     brokers: Brokers, prefix: str
 ) -> None:
     topic = f"{prefix}missing"
-    records = [{"key": f"k{i}".encode(), "value": f"v{i}".encode(), "partition": 0,
-                "timestamp": 1_700_000_000_000 + i} for i in range(6)]
+    records = [
+        {
+            "key": f"k{i}".encode(),
+            "value": f"v{i}".encode(),
+            "partition": 0,
+            "timestamp": 1_700_000_000_000 + i,
+        }
+        for i in range(6)
+    ]
     create_topic(brokers.source, topic, 1)
     create_topic(brokers.target, topic, 1)
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records[:3] + records[4:])  # offset 3 never arrived
 
-    result = run("verify", "--source", brokers.source, "--target", brokers.target,
-                 "--topic", topic)
+    result = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
 
     assert result.exit_code == 1
-    assert (f"1 of 1 partitions differ; first: {topic}[0] at source offset 3, target offset 3 "
-            "(key, value, timestamp differ)") in result.output
+    assert (
+        f"1 of 1 partitions differ; first: {topic}[0] at source offset 3, target offset 3 "
+        "(key, value, timestamp differ)"
+    ) in result.output
 
 
 def test_verify_names_the_offset_of_a_record_whose_value_differs(
     brokers: Brokers, prefix: str
 ) -> None:
     topic = f"{prefix}differs"
-    records = [{"key": f"k{i}".encode(), "value": f"v{i}".encode(), "partition": 1,
-                "timestamp": 1_700_000_000_000 + i} for i in range(5)]
+    records = [
+        {
+            "key": f"k{i}".encode(),
+            "value": f"v{i}".encode(),
+            "partition": 1,
+            "timestamp": 1_700_000_000_000 + i,
+        }
+        for i in range(5)
+    ]
     changed = [dict(r) for r in records]
     changed[2]["value"] = b"tampered"
     create_topic(brokers.source, topic, 2)
@@ -131,12 +171,10 @@ def test_verify_names_the_offset_of_a_record_whose_value_differs(
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, changed)
 
-    result = run("verify", "--source", brokers.source, "--target", brokers.target,
-                 "--topic", topic)
+    result = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
 
     assert result.exit_code == 1
-    assert (f"first: {topic}[1] at source offset 2, target offset 2 (value differs)"
-            in result.output)
+    assert f"first: {topic}[1] at source offset 2, target offset 2 (value differs)" in result.output
     assert re.search(rf"{re.escape(topic)}\s+0\s+0\s+-\s+0\s+-\s+\w+\s+\w+\s+OK", result.output)
 
 
@@ -144,15 +182,16 @@ def test_verify_reports_a_record_missing_at_the_end_of_the_target(
     brokers: Brokers, prefix: str
 ) -> None:
     topic = f"{prefix}short"
-    records = [{"key": b"k", "value": f"v{i}".encode(), "partition": 0,
-                "timestamp": 1_700_000_000_000 + i} for i in range(4)]
+    records = [
+        {"key": b"k", "value": f"v{i}".encode(), "partition": 0, "timestamp": 1_700_000_000_000 + i}
+        for i in range(4)
+    ]
     create_topic(brokers.source, topic, 1)
     create_topic(brokers.target, topic, 1)
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records[:3])
 
-    result = run("verify", "--source", brokers.source, "--target", brokers.target,
-                 "--topic", topic)
+    result = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
 
     assert result.exit_code == 1
     assert f"{topic}[0] at source offset 3, target offset None (missing on target)" in result.output
@@ -164,8 +203,14 @@ def test_rollback_deletes_only_what_kmigrate_created_and_never_touches_the_sourc
     created, preexisting = f"{prefix}created", f"{prefix}preexisting"
     for name in (created, preexisting):
         create_topic(brokers.source, name, 2)
-        produce(brokers.source, name, [{"key": b"a", "value": b"1", "partition": 0},
-                                       {"key": b"b", "value": b"2", "partition": 1}])
+        produce(
+            brokers.source,
+            name,
+            [
+                {"key": b"a", "value": b"1", "partition": 0},
+                {"key": b"b", "value": b"2", "partition": 1},
+            ],
+        )
     create_topic(brokers.target, preexisting, 2)
     produce(brokers.target, preexisting, [{"key": b"theirs", "value": b"keep me", "partition": 0}])
     plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
@@ -203,12 +248,15 @@ def test_execute_refuses_a_phase_before_the_earlier_ones_are_complete(
     result = run("execute", str(plan), "--phase", "3")
 
     assert result.exit_code == 1
-    assert ("refused to run phase 3 (mirror): earlier steps are not complete: "
-            "1.1 check-connectivity (not run); 2.1 export-topics (not run); "
-            "2.2 provision-topics (not run) (--force overrides, and is journaled)"
-            ) in result.output
-    assert not (tmp_path / "state" / "journal.json").exists() or json.loads(
-        (tmp_path / "state" / "journal.json").read_text())["steps"] == {}
+    assert (
+        "refused to run phase 3 (mirror): earlier steps are not complete: "
+        "1.1 check-connectivity (not run); 2.1 export-topics (not run); "
+        "2.2 provision-topics (not run) (--force overrides, and is journaled)"
+    ) in result.output
+    assert (
+        not (tmp_path / "state" / "journal.json").exists()
+        or json.loads((tmp_path / "state" / "journal.json").read_text())["steps"] == {}
+    )
 
 
 def test_execute_refuses_outside_the_window_and_journals_the_override(
@@ -230,8 +278,10 @@ phases:
 
     refused = run("execute", str(plan), "--phase", "preflight")
     assert refused.exit_code == 1
-    assert (f"refused to run phase 1 (preflight) outside its window {other} 00:00-00:01 UTC"
-            in refused.output)
+    assert (
+        f"refused to run phase 1 (preflight) outside its window {other} 00:00-00:01 UTC"
+        in refused.output
+    )
 
     allowed = run("execute", str(plan), "--phase", "preflight", "--ignore-window")
     assert allowed.exit_code == 0, allowed.output

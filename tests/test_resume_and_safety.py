@@ -58,11 +58,20 @@ class CrashingUI(UI):
 def seeded_plan(brokers: Brokers, prefix: str, tmp_path: Path, records: int) -> tuple[Path, str]:
     topic = f"{prefix}resume"
     create_topic(brokers.source, topic, 3)
-    produce(brokers.source, topic, [
-        {"key": f"k{i}".encode(), "value": f"value-{i}".encode() * 5, "partition": i % 3,
-         "timestamp": 1_700_000_000_000 + i, "headers": [("seq", str(i).encode())]}
-        for i in range(records)
-    ])
+    produce(
+        brokers.source,
+        topic,
+        [
+            {
+                "key": f"k{i}".encode(),
+                "value": f"value-{i}".encode() * 5,
+                "partition": i % 3,
+                "timestamp": 1_700_000_000_000 + i,
+                "headers": [("seq", str(i).encode())],
+            }
+            for i in range(records)
+        ],
+    )
     plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
     for phase in ("1", "2"):
         assert run("execute", str(plan), "--phase", phase).exit_code == 0
@@ -101,8 +110,11 @@ def test_a_killed_mirror_is_left_started_and_resumes(
     """
     plan, topic = seeded_plan(brokers, prefix, tmp_path, 150_000)
     target = KafkaCluster("target", brokers.target)
-    proc = subprocess.Popen([sys.executable, "-m", "kmigrate", "execute", str(plan), "--phase",
-                             "3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kmigrate", "execute", str(plan), "--phase", "3"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -134,7 +146,8 @@ def test_a_second_run_is_refused_while_one_holds_the_lock(
         result = run("execute", str(plan), "--phase", "1")
     assert result.exit_code == 1
     assert f"another kmigrate run holds the lock on {tmp_path / 'state'} (pid {os.getpid()}" in (
-        result.output)
+        result.output
+    )
     assert run("execute", str(plan), "--phase", "1").exit_code == 0
 
 
@@ -143,8 +156,13 @@ def test_secrets_never_reach_output_journal_or_reports(
 ) -> None:
     secret = "pa55-w0rd-never-shown"
     create_topic(brokers.source, f"{prefix}s", 1)
-    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES,
-                      source_config="{sasl.username: app, sasl.password: '${KM_TEST_SECRET}'}")
+    plan = write_plan(
+        tmp_path,
+        brokers,
+        [f"{prefix}*"],
+        STANDARD_PHASES,
+        source_config="{sasl.username: app, sasl.password: '${KM_TEST_SECRET}'}",
+    )
     env = {"KM_TEST_SECRET": secret}
     outputs = [run("execute", str(plan), "--phase", p, env=env).output for p in ("1", "2", "3")]
     outputs.append(run("status", str(plan), "--output", "json", env=env).output)
@@ -159,12 +177,19 @@ def test_secrets_never_reach_output_journal_or_reports(
 def test_an_unset_secret_variable_is_named_without_a_value(
     brokers: Brokers, tmp_path: Path
 ) -> None:
-    plan = write_plan(tmp_path, brokers, ["x*"], STANDARD_PHASES,
-                      source_config="{sasl.password: '${KM_UNSET_SECRET}'}")
+    plan = write_plan(
+        tmp_path,
+        brokers,
+        ["x*"],
+        STANDARD_PHASES,
+        source_config="{sasl.password: '${KM_UNSET_SECRET}'}",
+    )
     result = run("execute", str(plan), "--phase", "1", env={"KM_UNSET_SECRET": None})  # type: ignore[dict-item]
     assert result.exit_code == 2
-    assert (f"{plan}:8: clusters.source.config.sasl.password: environment variable "
-            "KM_UNSET_SECRET is not set") in result.output
+    assert (
+        f"{plan}:8: clusters.source.config.sasl.password: environment variable "
+        "KM_UNSET_SECRET is not set"
+    ) in result.output
 
 
 def test_invalid_plan_exits_2_with_file_and_line(tmp_path: Path) -> None:
@@ -210,16 +235,26 @@ def test_plan_previews_provisioning_with_dropped_vendor_keys(
 ) -> None:
     """A Redpanda-style source topic (vendor keys set on a local broker)."""
     new, existing = f"{prefix}from-redpanda", f"{prefix}already-there"
-    create_topic(brokers.source, new, 3, {"redpanda.remote.read": "true",
-                                          "write.caching": "true", "compression.type": "none",
-                                          "retention.ms": "86400000"})
+    create_topic(
+        brokers.source,
+        new,
+        3,
+        {
+            "redpanda.remote.read": "true",
+            "write.caching": "true",
+            "compression.type": "none",
+            "retention.ms": "86400000",
+        },
+    )
     create_topic(brokers.source, existing, 3)
     create_topic(brokers.target, existing, 2)
     plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
-    plan.write_text(plan.read_text().replace("type: kafka\n    bootstrap_servers: "
-                                             f"{brokers.source}",
-                                             f"type: redpanda\n    bootstrap_servers: "
-                                             f"{brokers.source}"))
+    plan.write_text(
+        plan.read_text().replace(
+            f"type: kafka\n    bootstrap_servers: {brokers.source}",
+            f"type: redpanda\n    bootstrap_servers: {brokers.source}",
+        )
+    )
 
     result = run("plan", str(plan), "--output", "json")
 
@@ -227,8 +262,10 @@ def test_plan_previews_provisioning_with_dropped_vendor_keys(
     data = json.loads(result.stdout)
     by_topic = {a["topic"]: a for a in data["provisioning"]}
     assert by_topic[new]["action"] == "create"
-    assert by_topic[new]["configs"] == {"compression.type": "uncompressed",
-                                        "retention.ms": "86400000"}
+    assert by_topic[new]["configs"] == {
+        "compression.type": "uncompressed",
+        "retention.ms": "86400000",
+    }
     assert set(by_topic[new]["dropped"]) == {"redpanda.remote.read", "write.caching"}
     assert by_topic[existing]["action"] == "conflict"
     assert [s["step"] for s in data["steps"]] == ["1.1", "2.1", "2.2", "3.1", "3.2"]

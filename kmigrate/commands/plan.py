@@ -97,8 +97,10 @@ def plan(
             result["provisioning"] = provisioning.as_json(actions)
             conflicts = [a.topic for a in actions if a.action == provisioning.CONFLICT]
             if conflicts:
-                ui.fail(f"provision-topics would fail: {', '.join(conflicts)} cannot hold the "
-                        "source's records (see differences)")
+                ui.fail(
+                    f"provision-topics would fail: {', '.join(conflicts)} cannot hold the "
+                    "source's records (see differences)"
+                )
                 code = 1
         except ClusterError as exc:
             ui.fail(f"provisioning preview unavailable: {exc} (--offline skips it)")
