@@ -364,6 +364,11 @@ MALFORMED = [
         id="version-2",
     ),
     pytest.param(
+        edit("version: 1", "version: true"),
+        f"{P}:1: version: expected 1 (the schema version); found True",
+        id="version-boolean",
+    ),
+    pytest.param(
         edit("  target:\n    type: kafka\n" + TARGET_SERVERS, ""),
         f"{P}:3: clusters: missing required key 'target'",
         id="missing-clusters-target",

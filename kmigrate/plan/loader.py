@@ -143,34 +143,12 @@ def parse_plan(text: str, plan_path: Path) -> LoadedPlan:
     Raises:
         PlanError: as :func:`load_plan`.
     """
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = (getattr(exc, "problem", None) or str(exc)).partition("\n")[0]
-        raise PlanError(f"{plan_path}:{line}: not valid YAML: {problem}") from None
-    except RecursionError:
-        raise PlanError(f"{plan_path}:1: not valid YAML: nested too deeply") from None
-    if node is None:
+    data, lines = read_yaml(text, plan_path)
+    if data is None:
         raise PlanError(
             f"{plan_path}:1: (top level): expected a mapping with version, "
             "name, clusters, topics, phases; found an empty file"
         )
-    lines: dict[Loc, int] = {}
-    problems: list[tuple[int, str]] = []
-    _index(node, (), lines, problems)
-    if problems:
-        raise PlanError("\n".join(f"{plan_path}:{ln}: {msg}" for ln, msg in problems))
-    try:
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as exc:
-        # Tags the safe loader cannot build (``!foo``, ``!!python/…``), unhashable
-        # keys, ``!!int abc``: compose accepts them, construction does not.
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = (getattr(exc, "problem", None) or str(exc)).partition("\n")[0]
-        raise PlanError(f"{plan_path}:{line}: not valid YAML: {problem}") from None
     problems = _precheck(data, lines)
     if not problems:
         try:
@@ -402,6 +380,41 @@ def _refs_ok(value: str) -> bool:
     return "${" not in REFERENCE.sub("", value)
 
 
+def _yaml_error(path: Path, exc: BaseException) -> PlanError:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    problem = (getattr(exc, "problem", None) or str(exc)).partition("\n")[0]
+    return PlanError(f"{path}:{line}: not valid YAML: {problem}")
+
+
+def read_yaml(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
+    """Parse YAML safely: the data, and the line of every key path.
+
+    Raises:
+        PlanError: not YAML, duplicate keys, tags the safe loader cannot
+            build (``!foo``, ``!!python/…``), unhashable keys, or nesting too deep.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, exc) from None
+    except RecursionError:
+        raise PlanError(f"{path}:1: not valid YAML: nested too deeply") from None
+    lines: dict[Loc, int] = {}
+    problems: list[tuple[int, str]] = []
+    if node is not None:
+        _index(node, (), lines, problems)
+    if problems:
+        raise PlanError("\n".join(f"{path}:{ln}: {msg}" for ln, msg in problems))
+    try:
+        return yaml.safe_load(text), lines
+    except (yaml.YAMLError, ValueError) as exc:
+        # compose accepts what construction refuses: unknown tags, ``!!int abc``.
+        raise _yaml_error(path, exc) from None
+    except RecursionError:
+        raise PlanError(f"{path}:1: not valid YAML: nested too deeply") from None
+
+
 def parse_yaml_model(text: str, path: Path, model: type[Any]) -> Any:
     """Validate YAML ``text`` against a pydantic ``model``, with plan-style errors.
 
@@ -410,19 +423,9 @@ def parse_yaml_model(text: str, path: Path, model: type[Any]) -> Any:
     Raises:
         PlanError: ``file:line: key: expected …; found …`` for each problem.
     """
+    data, lines = read_yaml(text, path)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise PlanError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    lines: dict[Loc, int] = {}
-    problems: list[tuple[int, str]] = []
-    if node is not None:
-        _index(node, (), lines, problems)
-    if not problems:
-        try:
-            return model.model_validate(yaml.safe_load(text))
-        except ValidationError as exc:
-            problems = sorted({_translate(err, lines) for err in exc.errors()})
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = sorted({_translate(err, lines) for err in exc.errors()})
     raise PlanError("\n".join(f"{path}:{ln}: {msg}" for ln, msg in problems))

@@ -229,6 +229,13 @@ class PlanModel(_Strict):
     topics: TopicSelection
     phases: list[Phase] = Field(min_length=1)
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, value: Any) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"expected 1 (the schema version); found {value!r}")
+        return value
+
 
 def describe_step(step: Any) -> str:
     """A one-line human description of a step, e.g. ``mirror`` or ``manual: Point …``."""
