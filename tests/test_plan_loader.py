@@ -797,3 +797,17 @@ def test_hostile_yaml_gives_plan_error(text: str) -> None:
     with pytest.raises(PlanError) as info:
         parse_plan(text, FUZZ_PATH)
     assert all(line.startswith("fuzz.yaml:") for line in str(info.value).splitlines())
+
+
+@pytest.mark.parametrize(("text", "expected"), MALFORMED)
+def test_malformed_plan_exits_2_through_the_cli(tmp_path: Path, text: str, expected: str) -> None:
+    """The same plans through ``kmigrate plan``: exit 2, the message, no traceback."""
+    from click.testing import CliRunner
+
+    from kmigrate.cli import cli
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["plan", str(path), "--offline"])
+    assert result.exit_code == 2
+    assert result.output.replace(str(tmp_path), "<tmp>") == f"invalid input:\n{expected}\n"

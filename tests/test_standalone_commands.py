@@ -1,0 +1,117 @@
+"""``kmigrate export|provision|mirror|verify`` without a plan, against real local brokers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.cli import cli
+from tests.conftest import Brokers, create_topic, produce, read_all
+
+pytestmark = pytest.mark.broker
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_export_provision_mirror_verify_without_a_plan(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{prefix}standalone"
+    create_topic(brokers.source, topic, 2, {"retention.ms": "3600000"})
+    produce(
+        brokers.source,
+        topic,
+        [{"key": f"k{i}".encode(), "value": b"v", "partition": i % 2} for i in range(50)],
+    )
+    snapshot = tmp_path / "topics.yaml"
+
+    exported = run(
+        "export", "--source", brokers.source, "--topic", f"{prefix}*", "-o", str(snapshot)
+    )
+    assert exported.exit_code == 0, exported.output
+    data = yaml.safe_load(snapshot.read_text())
+    assert data["topics"] == {
+        topic: {"partitions": 2, "replication_factor": 1, "configs": {"retention.ms": "3600000"}}
+    }
+
+    dry = run("provision", str(snapshot), "--target", brokers.target, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"would create topic {topic} (2 partitions, RF 1)" in dry.output
+    target = KafkaCluster("target", brokers.target)
+    assert topic not in target.topics()
+
+    assert run("provision", str(snapshot), "--target", brokers.target).exit_code == 0
+    assert target.topics()[topic].partitions == 2
+    again = run("provision", str(snapshot), "--target", brokers.target)
+    assert again.exit_code == 0
+    assert f"created topic {topic}" not in again.output
+
+    mirrored = run(
+        "mirror", "--source", brokers.source, "--target", brokers.target, "--topic", f"{prefix}*"
+    )
+    assert mirrored.exit_code == 0, mirrored.output
+    verified = run(
+        "verify",
+        "--source",
+        brokers.source,
+        "--target",
+        brokers.target,
+        "--topic",
+        f"{prefix}*",
+        "--report",
+        str(tmp_path / "report.json"),
+    )
+    assert verified.exit_code == 0, verified.output
+    assert "all 2 partitions match (50 records)" in verified.output
+    assert len(read_all(brokers.target, topic, 2)) == 50
+
+
+def test_export_is_deterministic(brokers: Brokers, prefix: str) -> None:
+    create_topic(brokers.source, f"{prefix}b", 3, {"cleanup.policy": "compact"})
+    create_topic(brokers.source, f"{prefix}a", 1)
+    first = run("export", "--source", brokers.source, "--topic", f"{prefix}*")
+    second = run("export", "--source", brokers.source, "--topic", f"{prefix}*")
+    assert first.exit_code == second.exit_code == 0
+    assert first.output == second.output
+    assert first.output.index(f"{prefix}a:") < first.output.index(f"{prefix}b:")
+
+
+def test_provision_refuses_a_target_topic_with_fewer_partitions(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{prefix}narrow"
+    create_topic(brokers.source, topic, 4)
+    create_topic(brokers.target, topic, 2)
+    snapshot = tmp_path / "topics.yaml"
+    assert (
+        run("export", "--source", brokers.source, "--topic", topic, "-o", str(snapshot)).exit_code
+        == 0
+    )
+
+    result = run("provision", str(snapshot), "--target", brokers.target)
+
+    assert result.exit_code == 1
+    assert (
+        f"target topics cannot hold the source's records: {topic} (see the differences "
+        "above); nothing was created"
+    ) in result.output
+    assert KafkaCluster("target", brokers.target).topics()[topic].partitions == 2
+
+
+def test_the_source_adapter_refuses_every_write(brokers: Brokers, prefix: str) -> None:
+    from kmigrate.errors import ClusterError
+
+    source = KafkaCluster("source", brokers.source)
+    with pytest.raises(ClusterError, match="kmigrate never writes to the source cluster"):
+        source.create_topics([(f"{prefix}x", 1, 1, {})])
+    with pytest.raises(ClusterError, match="kmigrate never writes to the source cluster"):
+        source.delete_topic(f"{prefix}x")
+    with pytest.raises(ClusterError, match="kmigrate never writes to the source cluster"):
+        source.writer(print)
+    assert f"{prefix}x" not in source.topics()
