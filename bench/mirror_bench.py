@@ -15,9 +15,7 @@ values, then measures in records/s:
   recorded (reads source *and* target; rate counts the N source records).
 
 Raw produce uses the settings of kmigrate's writer (idempotent, ``acks=all``:
-the same delivery guarantees), raw consume uses librdkafka's defaults, and a
-diagnostic row repeats raw consume with the settings of kmigrate's reader
-(``kmigrate/adapters/kafka.py``) to show what they cost.  The brokers are
+the same delivery guarantees), raw consume uses librdkafka's defaults.  The brokers are
 always stopped at the end.
 
 Usage::
@@ -75,16 +73,6 @@ RAW_READER_CONF: dict[str, Any] = {
     "enable.auto.commit": False,
     "enable.partition.eof": True,
     "auto.offset.reset": "earliest",
-}
-# The settings of KafkaCluster._consumer (assign only, never commits), for the
-# diagnostic row that shows what they cost against the defaults.
-KMIGRATE_READER_CONF: dict[str, Any] = {
-    "enable.auto.commit": False,
-    "enable.auto.offset.store": False,
-    "enable.partition.eof": True,
-    "auto.offset.reset": "earliest",
-    "fetch.wait.max.ms": 50,
-    "queued.min.messages": 20000,
 }
 CONSUME_BATCH = 1000  # records per consume() call, as KafkaCluster.read uses
 
@@ -218,9 +206,6 @@ def run(records: int) -> dict[str, Any]:
         gc.collect()
         consume_s = raw_consume(src, SOURCE_TOPIC, records, RAW_READER_CONF)
         print(f"raw consume: {consume_s:.2f} s")
-        gc.collect()
-        consume_km_s = raw_consume(src, SOURCE_TOPIC, records, KMIGRATE_READER_CONF)
-        print(f"raw consume with kmigrate's reader settings: {consume_km_s:.2f} s")
 
         # -- c. kmigrate mirror
         ui_out = io.StringIO()
@@ -261,7 +246,6 @@ def run(records: int) -> dict[str, Any]:
     rates = {
         "raw_produce": rate(produce_s),
         "raw_consume": rate(consume_s),
-        "raw_consume_kmigrate_settings": rate(consume_km_s),
         "mirror": rate(mirror_s),
         "verify": rate(verify_s),
     }
@@ -272,10 +256,6 @@ def run(records: int) -> dict[str, Any]:
         / min(rates["raw_produce"], rates["raw_consume"]),
         "verify / raw consume": rates["verify"] / rates["raw_consume"],
         "verify / (raw consume / 2)": rates["verify"] / (rates["raw_consume"] / 2),
-        "raw consume, kmigrate reader settings / raw consume": rates[
-            "raw_consume_kmigrate_settings"
-        ]
-        / rates["raw_consume"],
     }
     return {
         "records": records,
@@ -284,7 +264,6 @@ def run(records: int) -> dict[str, Any]:
         "seconds": {
             "raw_produce": produce_s,
             "raw_consume": consume_s,
-            "raw_consume_kmigrate_settings": consume_km_s,
             "mirror": mirror_s,
             "verify": verify_s,
         },
@@ -310,13 +289,6 @@ def print_report(data: dict[str, Any]) -> None:
     rows = [
         ["raw produce (target)", n, s["raw_produce"], r["raw_produce"], "1.00 (bound)"],
         ["raw consume (source)", n, s["raw_consume"], r["raw_consume"], "1.00 (bound)"],
-        [
-            "(diagnostic) raw consume, kmigrate reader settings",
-            n,
-            s["raw_consume_kmigrate_settings"],
-            r["raw_consume_kmigrate_settings"],
-            f"{q['raw consume, kmigrate reader settings / raw consume']:.2f} of raw consume",
-        ],
         [
             "kmigrate mirror",
             n,

@@ -140,14 +140,14 @@ def mirror(ctx: StepContext, topics: list[str], previous: StepRecord) -> StepRec
                     copies[(item.topic, item.partition)].source_end = item.offset
                     continue
                 copy = copies[(item.topic, item.partition)]
-                copy.bytes += item.size
+                size = item.size
+                copy.bytes += size
+                copy.add(item)
                 if copy.skip > 0:  # already on the target from an earlier attempt
                     copy.skip -= 1
-                    copy.add(item)
                     continue
                 writer.write(item.topic, item)
-                copy.add(item)
-                bar.advance(1, item.size)
+                bar.advance(1, size)
                 since_poll += 1
                 if since_poll >= 5000:
                     since_poll = 0
