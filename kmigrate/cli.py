@@ -57,6 +57,23 @@ TARGET = click.option(
     "--target", required=True, metavar="HOST:PORT[,…]", help="Target bootstrap servers."
 )
 
+SOURCE_CONFIG = click.option(
+    "--source-config",
+    "-X",
+    "source_config",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="librdkafka setting for the source (repeatable); secrets as ${ENV_VAR}.",
+)
+TARGET_CONFIG = click.option(
+    "--target-config",
+    "-Y",
+    "target_config",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="librdkafka setting for the target (repeatable); secrets as ${ENV_VAR}.",
+)
+
 
 def _ui(output_format: str = "text", yes: bool = False) -> UI:
     return UI(json_mode=output_format == "json", assume_yes=yes)
@@ -138,6 +155,7 @@ def status(plan_path: str, output_format: str) -> None:
 )
 @click.option("--output", "-o", default=None, help="Snapshot file (default: print it).")
 @click.option("--no-consumer-groups", is_flag=True, help="Leave consumer groups out.")
+@SOURCE_CONFIG
 def export(
     bootstrap: str,
     topics: tuple[str, ...],
@@ -145,6 +163,7 @@ def export(
     source_type: str,
     output: str | None,
     no_consumer_groups: bool,
+    source_config: tuple[str, ...],
 ) -> None:
     """Snapshot topic configs and consumer group offsets as YAML."""
     _exit(
@@ -156,6 +175,7 @@ def export(
             _ui(),
             source_type=source_type,
             consumer_groups=not no_consumer_groups,
+            source_config=source_config,
         )
     )
 
@@ -166,9 +186,14 @@ def export(
     "--bootstrap-servers", "--target", "bootstrap", required=True, help="Target bootstrap servers."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
-def provision(snapshot: str, bootstrap: str, dry_run: bool) -> None:
+@TARGET_CONFIG
+def provision(snapshot: str, bootstrap: str, dry_run: bool, target_config: tuple[str, ...]) -> None:
     """Create a snapshot's topics on a target (never alters existing ones)."""
-    _exit(lambda: provision_cmd.provision(snapshot, bootstrap, _ui(), dry_run=dry_run))
+    _exit(
+        lambda: provision_cmd.provision(
+            snapshot, bootstrap, _ui(), dry_run=dry_run, target_config=target_config
+        )
+    )
 
 
 @cli.command()
@@ -177,11 +202,35 @@ def provision(snapshot: str, bootstrap: str, dry_run: bool) -> None:
 @TOPICS
 @EXCLUDE
 @click.option("--dry-run", is_flag=True, help="Show what would be copied; change nothing.")
+@click.option(
+    "--append", is_flag=True, help="Copy although target partitions already hold records."
+)
+@SOURCE_CONFIG
+@TARGET_CONFIG
 def mirror(
-    source: str, target: str, topics: tuple[str, ...], exclude: tuple[str, ...], dry_run: bool
+    source: str,
+    target: str,
+    topics: tuple[str, ...],
+    exclude: tuple[str, ...],
+    dry_run: bool,
+    append: bool,
+    source_config: tuple[str, ...],
+    target_config: tuple[str, ...],
 ) -> None:
     """Copy every record present on the source now to the same partitions."""
-    _exit(lambda: mirror_cmd.mirror(source, target, topics, exclude, _ui(), dry_run=dry_run))
+    _exit(
+        lambda: mirror_cmd.mirror(
+            source,
+            target,
+            topics,
+            exclude,
+            _ui(),
+            dry_run=dry_run,
+            append=append,
+            source_config=source_config,
+            target_config=target_config,
+        )
+    )
 
 
 @cli.command()
@@ -190,11 +239,30 @@ def mirror(
 @TOPICS
 @EXCLUDE
 @click.option("--report", default=None, help="Write the JSON report here.")
+@SOURCE_CONFIG
+@TARGET_CONFIG
 def verify(
-    source: str, target: str, topics: tuple[str, ...], exclude: tuple[str, ...], report: str | None
+    source: str,
+    target: str,
+    topics: tuple[str, ...],
+    exclude: tuple[str, ...],
+    report: str | None,
+    source_config: tuple[str, ...],
+    target_config: tuple[str, ...],
 ) -> None:
     """Compare counts, offsets and digests per partition; exit 1 on a difference."""
-    _exit(lambda: verify_cmd.verify(source, target, topics, exclude, _ui(), report=report))
+    _exit(
+        lambda: verify_cmd.verify(
+            source,
+            target,
+            topics,
+            exclude,
+            _ui(),
+            report=report,
+            source_config=source_config,
+            target_config=target_config,
+        )
+    )
 
 
 @cli.group()

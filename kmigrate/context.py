@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.errors import UsageError
 from kmigrate.journal import SUCCEEDED, Journal
 from kmigrate.plan import LoadedPlan
+from kmigrate.plan.refs import REFERENCE, UnresolvedReference, is_sensitive, resolve
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 
@@ -70,6 +73,35 @@ def plan_context(
     )
 
 
+def parse_settings(
+    pairs: tuple[str, ...], option: str, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``("security.protocol=SASL_SSL", "sasl.password=${PW}")`` → librdkafka settings.
+
+    Values may be ``${ENV_VAR}`` or ``${file:path}`` references; secret keys
+    must be (a literal secret on a command line lands in shell history).
+
+    Raises:
+        UsageError: a pair without ``=``, a literal secret, or an unresolvable reference.
+    """
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{option} expects KEY=VALUE; found {pair!r}")
+        if is_sensitive(key) and not REFERENCE.fullmatch(value):
+            raise UsageError(
+                f"{option} {key}: expected a ${{ENV_VAR}} or ${{file:path}} "
+                "reference for a secret; found a literal value (not shown)"
+            )
+        try:
+            out[key] = resolve(value, env, Path.cwd())
+        except UnresolvedReference as exc:
+            raise UsageError(f"{option} {key}: {exc}") from None
+    return out
+
+
 def standalone_context(
     source: str | None,
     target: str | None,
@@ -80,11 +112,23 @@ def standalone_context(
     source_type: str = "kafka",
     target_type: str = "kafka",
     dry_run: bool = False,
+    source_config: tuple[str, ...] = (),
+    target_config: tuple[str, ...] = (),
 ) -> StepContext:
-    """A context for ``kmigrate export|provision|mirror|verify`` without a plan."""
+    """A context for ``kmigrate export|provision|mirror|verify`` without a plan.
+
+    ``source_config``/``target_config``: ``KEY=VALUE`` librdkafka settings.
+
+    Raises:
+        UsageError: a malformed setting (see :func:`parse_settings`).
+    """
     return StepContext(
-        source=KafkaCluster("source", source or ""),
-        target=KafkaCluster("target", target or ""),
+        source=KafkaCluster(
+            "source", source or "", parse_settings(source_config, "--source-config")
+        ),
+        target=KafkaCluster(
+            "target", target or "", parse_settings(target_config, "--target-config")
+        ),
         ui=ui,
         source_type=source_type,
         target_type=target_type,

@@ -7,6 +7,7 @@ printed); 130 interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -42,6 +43,11 @@ def run(func: Callable[[], int]) -> int:
     except KmigrateError as exc:
         click.echo(f"FAILED: {exc}", err=True)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (``kmigrate status | head``): stop quietly.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - flushed at exit
+        return 1
     except KeyboardInterrupt:
         click.echo("interrupted (the journal records where it stopped)", err=True)
         return INTERRUPTED

@@ -50,5 +50,13 @@ class VerificationFailed(StepFailed):
     """Verification found a difference between source and target (exit 1)."""
 
 
+class PartialRollback(StepFailed):
+    """A step's rollback did part of its work; ``undone`` lists what it did (exit 1)."""
+
+    def __init__(self, message: str, undone: list[str]) -> None:
+        super().__init__(message)
+        self.undone = undone
+
+
 class RefusedError(KmigrateError):
     """kmigrate refused to run: a gate (phase order, window, lock) is closed (exit 1)."""

@@ -89,6 +89,14 @@ class Journal:
         self.state_dir = state_dir
         self.path = state_dir / "journal.json"
         self.data: dict[str, Any] = {"version": 1, "plan": plan_name, "steps": {}, "events": []}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the journal file again (after taking the lock, another run may have written it).
+
+        Raises:
+            PlanError: the file is not valid JSON.
+        """
         if self.path.exists():
             try:
                 self.data = json.loads(self.path.read_text(encoding="utf-8"))

@@ -316,3 +316,72 @@ def test_unreachable_cluster_fails_the_step_with_exit_1(tmp_path: Path) -> None:
     assert "FAILED: source (127.0.0.1:1): connecting failed" in result.output
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
     assert journal["steps"]["1.1"]["status"] == "failed"
+
+
+def test_mirroring_again_after_a_mirror_rollback_is_refused_not_duplicated(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{prefix}twice"
+    create_topic(brokers.source, topic, 2)
+    produce(
+        brokers.source, topic, [{"key": b"k", "value": b"v", "partition": i % 2} for i in range(10)]
+    )
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+    for phase in ("1", "2", "3"):
+        assert run("execute", str(plan), "--phase", phase).exit_code == 0
+    assert run("rollback", str(plan), "--phase", "3", "--yes").exit_code == 0
+
+    again = run("execute", str(plan), "--phase", "3")
+
+    assert again.exit_code == 1
+    assert (
+        f"target partitions already hold records: {topic}[0] (5 offsets), {topic}[1] "
+        "(5 offsets); a second copy would duplicate them"
+    ) in again.output
+    assert len(read_all(brokers.target, topic, 2)) == 10
+
+
+def test_standalone_mirror_refuses_a_second_copy_and_verify_catches_a_forced_one(
+    brokers: Brokers, prefix: str
+) -> None:
+    topic = f"{prefix}append"
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    produce(
+        brokers.source,
+        topic,
+        [{"key": b"k", "value": f"{i}".encode(), "partition": 0} for i in range(3)],
+    )
+    args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    assert run(*args).exit_code == 0
+
+    assert run(*args).exit_code == 1
+    assert run(*args, "--append").exit_code == 0
+
+    verified = run(
+        "verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic
+    )
+    assert verified.exit_code == 1
+    assert f"{topic}[0] at source offset None, target offset 3 (extra record on target)" in (
+        verified.output
+    )
+
+
+def test_dry_run_says_what_a_real_run_would_refuse_and_writes_nothing(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    create_topic(brokers.source, f"{prefix}dry", 1)
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+
+    result = run("execute", str(plan), "--phase", "2", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "a real run would be refused to run phase 2 (provision): earlier steps are not "
+        "complete: 1.1 check-connectivity (not run)"
+    ) in result.output
+    assert f"would create topic {prefix}dry (1 partitions, RF 1)" in result.output
+    assert not (tmp_path / "state" / "journal.json").exists()
+    from kmigrate.adapters.kafka import KafkaCluster
+
+    assert f"{prefix}dry" not in KafkaCluster("target", brokers.target).topics()

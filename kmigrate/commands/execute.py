@@ -60,47 +60,41 @@ def execute(
     spec = plan.model.phases[index]
     journal = Journal(plan.state_dir, plan.model.name)
     label = f"phase {index + 1} ({spec.name})"
+    moment = now or datetime.now(UTC)
+    missing = incomplete_before(plan, journal, index)
+    order_refusal = _order_refusal(label, missing)
+    window_closed = spec.window is not None and not windows.inside(spec.window, moment)
+    where = windows.describe(spec.window) if spec.window is not None else ""
+    window_refusal = (
+        f"refused to run {label} outside its window {where}; now is "
+        f"{moment.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC "
+        "(--ignore-window overrides, and is journaled)"
+        if window_closed
+        else None
+    )
     if dry_run:
-        ui.heading(f"{label}: dry run, nothing will change")
-        ctx = plan_context(plan, ui, journal, dry_run=True, environ=environ)
-        for s, step_spec in enumerate(spec.steps):
-            step_id = f"{index + 1}.{s + 1}"
-            step = build_step(step_spec)
-            ui.heading(f"step {step_id}: {step.describe()}")
-            if journal.status(step_id) == SUCCEEDED:
-                ui.line("already succeeded; would skip")
-                continue
-            ctx.step_id = step_id
-            step.run(ctx, (journal.entry(step_id) or {}).get("record") or {})
-        return 0
+        for refusal, overridden in ((order_refusal, force), (window_refusal, ignore_window)):
+            if refusal and not overridden:
+                ui.warn(f"a real run would be {refusal}")
+        return _dry_run(plan, index, journal, ui, environ)
     with journal.lock():
+        journal.reload()
         missing = incomplete_before(plan, journal, index)
         if missing:
             if not force:
-                raise RefusedError(
-                    f"refused to run {label}: earlier steps are not complete: "
-                    + "; ".join(missing)
-                    + " (--force overrides, and is journaled)"
-                )
+                raise RefusedError(str(_order_refusal(label, missing)))
             journal.event("forced", phase=index + 1, incomplete=missing)
             ui.warn(f"--force: running {label} although earlier steps are incomplete")
-        if spec.window is not None:
-            moment = now or datetime.now(UTC)
-            if not windows.inside(spec.window, moment):
-                where = windows.describe(spec.window)
-                if not ignore_window:
-                    raise RefusedError(
-                        f"refused to run {label} outside its window {where}; now is "
-                        f"{moment.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC "
-                        "(--ignore-window overrides, and is journaled)"
-                    )
-                journal.event(
-                    "ignored-window",
-                    phase=index + 1,
-                    window=where,
-                    at_time=moment.isoformat(timespec="seconds"),
-                )
-                ui.warn(f"--ignore-window: running {label} outside its window {where}")
+        if window_closed:
+            if not ignore_window:
+                raise RefusedError(str(window_refusal))
+            journal.event(
+                "ignored-window",
+                phase=index + 1,
+                window=where,
+                at_time=moment.isoformat(timespec="seconds"),
+            )
+            ui.warn(f"--ignore-window: running {label} outside its window {where}")
         ctx = plan_context(plan, ui, journal, dry_run=False, environ=environ)
         ui.heading(f"{label}")
         for s, step_spec in enumerate(spec.steps):
@@ -131,7 +125,36 @@ def execute(
     return 0
 
 
+def _order_refusal(label: str, missing: list[str]) -> str | None:
+    if not missing:
+        return None
+    return (
+        f"refused to run {label}: earlier steps are not complete: "
+        + "; ".join(missing)
+        + " (--force overrides, and is journaled)"
+    )
+
+
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     return str(exc) or type(exc).__name__
+
+
+def _dry_run(
+    plan: LoadedPlan, index: int, journal: Journal, ui: UI, environ: Mapping[str, str] | None
+) -> int:
+    """Run the phase's steps with writes turned into descriptions; the journal is not written."""
+    spec = plan.model.phases[index]
+    ui.heading(f"phase {index + 1} ({spec.name}): dry run, nothing will change")
+    ctx = plan_context(plan, ui, journal, dry_run=True, environ=environ)
+    for s, step_spec in enumerate(spec.steps):
+        step_id = f"{index + 1}.{s + 1}"
+        step = build_step(step_spec)
+        ui.heading(f"step {step_id}: {step.describe()}")
+        if journal.status(step_id) == SUCCEEDED:
+            ui.line("already succeeded; would skip")
+            continue
+        ctx.step_id = step_id
+        step.run(ctx, (journal.entry(step_id) or {}).get("record") or {})
+    return 0

@@ -19,6 +19,7 @@ def export(
     *,
     source_type: str = "kafka",
     consumer_groups: bool = True,
+    source_config: tuple[str, ...] = (),
 ) -> int:
     """Write the snapshot to ``output``, or print it when ``output`` is None.  Returns 0.
 
@@ -26,7 +27,13 @@ def export(
         kmigrate.errors.ClusterError: the source could not be read.
     """
     ctx = standalone_context(
-        bootstrap_servers, None, ui, topics=topics, exclude=exclude, source_type=source_type
+        bootstrap_servers,
+        None,
+        ui,
+        topics=topics,
+        exclude=exclude,
+        source_type=source_type,
+        source_config=source_config,
     )
     snapshot = export_snapshot(
         ctx.source, source_type, topics, exclude, consumer_groups=consumer_groups

@@ -17,6 +17,7 @@ def provision(
     *,
     target_type: str = "kafka",
     dry_run: bool = False,
+    target_config: tuple[str, ...] = (),
 ) -> int:
     """Create the snapshot's missing topics on the target (same code as the step).
 
@@ -27,7 +28,14 @@ def provision(
         kmigrate.errors.StepFailed: a conflicting topic, or a refused creation.
     """
     snapshot = snapshots.load(Path(snapshot_path))
-    ctx = standalone_context(None, bootstrap_servers, ui, target_type=target_type, dry_run=dry_run)
+    ctx = standalone_context(
+        None,
+        bootstrap_servers,
+        ui,
+        target_type=target_type,
+        dry_run=dry_run,
+        target_config=target_config,
+    )
     record = provisioning.provision(ctx, snapshot, {})
     ui.emit_json(record)
     return 0

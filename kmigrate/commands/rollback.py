@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kmigrate.context import plan_context
-from kmigrate.errors import RefusedError, StepFailed
+from kmigrate.errors import KmigrateError, PartialRollback, RefusedError
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, STARTED, SUCCEEDED, Journal
 from kmigrate.plan import load_plan
 from kmigrate.steps import build_step
@@ -77,9 +77,12 @@ def rollback(
             ctx.step_id = step_id
             try:
                 lines = step.rollback(ctx, entry.get("record") or {})
-            except StepFailed as exc:
+            except KmigrateError as exc:
+                undone = exc.undone if isinstance(exc, PartialRollback) else []
+                for line in undone:
+                    ui.line(f"  {line}")
                 if not dry_run:
-                    journal.rolled_back(step_id, [], str(exc))
+                    journal.rolled_back(step_id, undone, str(exc))
                 raise
             for line in lines or ["nothing to undo"]:
                 ui.line(f"  {line}")
@@ -90,6 +93,7 @@ def rollback(
         undo_all()
         return 0
     with journal.lock():
+        journal.reload()
         journal.event("rollback", phase=None if phase is None else phases[0] + 1)
         undo_all()
     ui.ok("rollback complete")

@@ -52,6 +52,9 @@ def step_rows(plan: LoadedPlan, journal: Journal) -> list[dict[str, Any]]:
                     "attempts": entry.get("attempts", 0),
                     "error": entry.get("error"),
                     "record": entry.get("record"),
+                    "rolled_back_at": entry.get("rolled_back_at"),
+                    "rolled_back_by": entry.get("rolled_back_by"),
+                    "undone": entry.get("undone"),
                 }
             )
     return rows
@@ -74,8 +77,8 @@ def status(plan_path: str, ui: UI) -> int:
                 r["phase"],
                 r["description"][:50],
                 r["status"] or "not run",
-                r["ended_at"] or r["started_at"] or "-",
-                r["by"] or "-",
+                r["rolled_back_at"] or r["ended_at"] or r["started_at"] or "-",
+                r["rolled_back_by"] or r["by"] or "-",
                 summarize(r["record"]),
             ]
             for r in rows

@@ -18,6 +18,8 @@ def verify(
     ui: UI,
     *,
     report: str | None = None,
+    source_config: tuple[str, ...] = (),
+    target_config: tuple[str, ...] = (),
 ) -> int:
     """Compare whole partitions of the selected topics.  Returns 0 when all match.
 
@@ -25,7 +27,15 @@ def verify(
         kmigrate.errors.VerificationFailed: a partition differs (exit 1); the
             message names the partition and the first differing offsets.
     """
-    ctx = standalone_context(source, target, ui, topics=topics, exclude=exclude)
+    ctx = standalone_context(
+        source,
+        target,
+        ui,
+        topics=topics,
+        exclude=exclude,
+        source_config=source_config,
+        target_config=target_config,
+    )
     names = select_topics(ctx.source.topics(), topics, exclude)
     record = run_verify(ctx, names, None, Path(report) if report else None)
     ui.emit_json(record)

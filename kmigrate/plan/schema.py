@@ -144,9 +144,14 @@ class ProvisionTopicsStep(_Strict):
 
 
 class MirrorStep(_Strict):
-    """Copy every record present on the source when the step starts."""
+    """Copy every record present on the source when the step starts.
+
+    ``append``: copy although a target partition already holds records (for
+    a target another writer fills on purpose); by default that is refused.
+    """
 
     action: Literal["mirror"]
+    append: bool = False
 
 
 class VerifyStep(_Strict):

@@ -81,15 +81,25 @@ def partitions_of(source: KafkaCluster, topics: Iterable[str]) -> list[tuple[str
     return sorted((t, p) for t in topics if t in metas for p in range(metas[t].partitions))
 
 
-def mirror(ctx: StepContext, topics: list[str], previous: StepRecord) -> StepRecord:
+def mirror(
+    ctx: StepContext, topics: list[str], previous: StepRecord, *, append: bool = False
+) -> StepRecord:
     """Copy the topics' records from ``ctx.source`` to ``ctx.target``.
+
+    Args:
+        previous: the record of an interrupted attempt, to resume from.
+        append: copy although a target partition already holds records that
+            no earlier attempt of this step wrote (otherwise refused: a second
+            copy after the first would pass a range-based verify unnoticed).
 
     Returns the step record (``partitions``: one entry per partition, as in
     the module docstring; ``resumed``: true when an earlier attempt's copies
     were kept).
 
     Raises:
-        StepFailed: the target refused records, or a target topic is missing.
+        StepFailed: a target topic is missing or has fewer partitions, a target
+            partition already holds records (without ``append``), or the target
+            refused records.
         kmigrate.errors.ClusterError: a cluster could not be read.
     """
     parts = partitions_of(ctx.source, topics)
@@ -99,8 +109,17 @@ def mirror(ctx: StepContext, topics: list[str], previous: StepRecord) -> StepRec
         raise StepFailed(
             f"topics missing on the target: {', '.join(missing)}; run provision-topics first"
         )
+    narrow = sorted(
+        {t for t, p in parts if t in target_topics and p >= target_topics[t].partitions}
+    )
+    if narrow:
+        raise StepFailed(
+            f"target topics have fewer partitions than the source: {', '.join(narrow)}; "
+            "records could not keep their partition"
+        )
     before = {(p["topic"], p["partition"]): p for p in previous.get("partitions", [])}
     copies: dict[tuple[str, int], PartitionCopy] = {}
+    occupied: list[str] = []
     estimate = 0
     for topic, partition in parts:
         low, high = ctx.source.watermarks(topic, partition)
@@ -113,7 +132,23 @@ def mirror(ctx: StepContext, topics: list[str], previous: StepRecord) -> StepRec
         else:
             target_start = 0 if topic in missing else ctx.target.log_end(topic, partition)
             copy = PartitionCopy(topic, partition, low, target_start)
+            if target_start > 0 and target_start > ctx.target.watermarks(topic, partition)[0]:
+                occupied.append(f"{topic}[{partition}] ({target_start} offsets)")
         copies[(topic, partition)] = copy
+    if occupied and not append:
+        raise StepFailed(
+            "target partitions already hold records: "
+            + ", ".join(occupied[:10])
+            + (f" and {len(occupied) - 10} more" if len(occupied) > 10 else "")
+            + "; a second copy would duplicate them. Roll back the provisioning that "
+            "created these topics and provision again, or set 'append: true' on the "
+            "mirror step (--append) if another writer put them there on purpose"
+        )
+    if occupied:
+        ctx.ui.warn(
+            f"appending after records already on the target in {len(occupied)} "
+            "partitions (append: true)"
+        )
     resumed = sum(c.skip for c in copies.values())
     if ctx.dry_run:
         ctx.ui.line(
@@ -179,7 +214,7 @@ class Mirror(Step):
 
     def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
         topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
-        record = mirror(ctx, topics, previous)
+        record = mirror(ctx, topics, previous, append=self.spec.append)
         rows = [
             [
                 p["topic"],
@@ -204,4 +239,7 @@ class Mirror(Step):
                     f"{p['target_end']} (kmigrate deletes no records it did not "
                     "create a topic for)"
                 )
-        return lines or ["nothing to undo: the copied records go with the topics kmigrate created"]
+        return lines or [
+            "nothing to undo: the copied records go with the topics kmigrate created "
+            "(to copy again, roll back their provisioning too)"
+        ]

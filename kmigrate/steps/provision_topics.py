@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kmigrate import snapshot as snapshots
 from kmigrate.adapters.kafka import KafkaCluster, TopicMeta
-from kmigrate.errors import StepFailed
+from kmigrate.errors import ClusterError, PartialRollback, StepFailed
 from kmigrate.snapshot import Snapshot
 from kmigrate.steps.base import Record, Step, StepContext
 from kmigrate.steps.export_topics import export_snapshot
@@ -152,12 +152,18 @@ def show(ctx: StepContext, actions: list[TopicAction]) -> None:
 def find_snapshot(ctx: StepContext, configured: str | None) -> Snapshot:
     """The snapshot to provision: the configured file, else the plan's export, else live.
 
+    In a dry run (and in ``kmigrate plan``) a configured file that does not
+    exist yet is replaced by a live export, with a warning.
+
     Raises:
-        kmigrate.errors.PlanError: the snapshot file is invalid.
+        kmigrate.errors.PlanError: the snapshot file is invalid (or missing, in a real run).
         kmigrate.errors.ClusterError: a live export failed.
     """
     if configured:
-        return snapshots.load(ctx.state_dir / configured)
+        path = ctx.state_dir / configured
+        if path.exists() or not ctx.dry_run:
+            return snapshots.load(path)
+        ctx.ui.warn(f"snapshot {path} does not exist yet; previewing from the live source")
     exported = ctx.journal_lookup("export-topics")
     if exported and Path(exported["output"]).exists():
         return snapshots.load(Path(exported["output"]))
@@ -238,15 +244,20 @@ class ProvisionTopics(Step):
 
     def rollback(self, ctx: StepContext, record: Record) -> list[str]:
         lines = []
+        failed = []
         ours = sorted(set(record.get("created", [])) | set(record.get("planned_create", [])))
         for topic in reversed(ours):
             if ctx.dry_run:
                 lines.append(f"would delete target topic {topic} (created by kmigrate)")
-            else:
-                outcome = ctx.target.delete_topic(topic)
-                lines.append(f"{outcome} target topic {topic}")
+                continue
+            try:
+                lines.append(f"{ctx.target.delete_topic(topic)} target topic {topic}")
+            except ClusterError as exc:
+                failed.append(str(exc))
         for topic in record.get("existing", []):
             lines.append(f"leave target topic {topic} untouched (it existed before kmigrate)")
+        if failed:
+            raise PartialRollback("; ".join(failed), lines)
         return lines
 
 
