@@ -11,6 +11,7 @@ librdkafka CONFIGURATION.md for the settings used below.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -260,7 +261,9 @@ class KafkaCluster:
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
                     "enable.partition.eof": True,
-                    "auto.offset.reset": "earliest",
+                    # Never jump silently: a start offset the log no longer holds
+                    # (retention moved the log start past it) is an error.
+                    "auto.offset.reset": "error",
                     "fetch.wait.max.ms": 50,
                     **extra,
                 }
@@ -268,39 +271,54 @@ class KafkaCluster:
         )
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        """``(log_start_offset, high_watermark)`` from ListOffsets.
+        """``(log_start_offset, high_watermark)`` of one partition; see :meth:`offsets`."""
+        return self.offsets([(topic, partition)])[(topic, partition)]
+
+    def offsets(
+        self, partitions: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[int, int]]:
+        """``{(topic, partition): (log_start_offset, high_watermark)}`` from ListOffsets.
 
         On brokers whose ListOffsets lags (see docs/sandbox-broker.md), use
-        :meth:`log_end` for the true end.
+        :meth:`log_ends` for the true end.
 
         Raises:
             ClusterError: the request failed.
         """
         consumer = self._consumer()
+        out: dict[tuple[str, int], tuple[int, int]] = {}
         try:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
-            )
-            return int(low), int(high)
+            for topic, partition in partitions:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
+                )
+                out[(topic, partition)] = (int(low), int(high))
         except KafkaException as exc:
-            raise self._fail(f"reading offsets of {topic}[{partition}]", exc) from None
+            raise self._fail("reading partition offsets", exc) from None
         finally:
             consumer.close()
+        return out
 
     def log_end(self, topic: str, partition: int) -> int:
-        """The offset the next record written to the partition will get.
+        """The offset the next record written to one partition will get; see :meth:`log_ends`."""
+        return self.log_ends([(topic, partition)])[(topic, partition)]
 
-        Reads from the high watermark to the end-of-partition event, so the
-        answer is right even where ListOffsets lags behind the log.
+    def log_ends(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The offset the next record written to each partition will get.
+
+        Reads from each high watermark to the end-of-partition event (one
+        consumer for all), so the answer is right even where ListOffsets lags
+        behind the log.
 
         Raises:
-            ClusterError: the partition could not be read.
+            ClusterError: a partition could not be read.
         """
-        _low, high = self.watermarks(topic, partition)
-        for item in self.read([(topic, partition, high)]):
+        marks = self.offsets(partitions)
+        ends: dict[tuple[str, int], int] = {}
+        for item in self.read([(t, p, high) for (t, p), (_low, high) in marks.items()]):
             if isinstance(item, PartitionEnd):
-                return item.offset
-        raise ClusterError(f"{self.label}: no end found for {topic}[{partition}]")
+                ends[(item.topic, item.partition)] = item.offset
+        return ends
 
     def read(
         self,
@@ -308,6 +326,7 @@ class KafkaCluster:
         *,
         stop_offsets: Mapping[tuple[str, int], int] | None = None,
         batch: int = 1000,
+        idle_timeout_s: float = 60.0,
     ) -> Iterator[Record | PartitionEnd]:
         """Read partitions from given offsets, yielding records in offset order.
 
@@ -322,13 +341,16 @@ class KafkaCluster:
         whichever comes first; its end is yielded as :class:`PartitionEnd`.
         The end is never before the high watermark seen when the read started.
             batch: records per ``consume`` call.
+            idle_timeout_s: give up when no record and no end-of-partition
+                event arrives for this many seconds.
 
         Records of one partition come in offset order; partitions interleave.
         Each finished partition yields one :class:`PartitionEnd`.  Read-only:
         the consumer never joins a group or commits.
 
         Raises:
-            ClusterError: a fetch failed.
+            ClusterError: a fetch failed, a start offset is out of range, or
+                the read made no progress for ``idle_timeout_s``.
         """
         starts = list(starts)
         stops = dict(stop_offsets or {})
@@ -345,8 +367,17 @@ class KafkaCluster:
                     pending.discard((t, p))
                     consumer.incremental_unassign([TopicPartition(t, p)])
                     yield PartitionEnd(t, p, o)
+            last_progress = time.monotonic()
             while pending:
                 msgs = consumer.consume(num_messages=batch, timeout=0.05)
+                if msgs:
+                    last_progress = time.monotonic()
+                elif time.monotonic() - last_progress > idle_timeout_s:
+                    names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending)[:5])
+                    raise ClusterError(
+                        f"{self.label}: no record and no end of partition for "
+                        f"{idle_timeout_s:.0f} s while reading {names}"
+                    )
                 for msg in msgs:
                     tp = (str(msg.topic()), int(msg.partition() or 0))
                     offset = int(msg.offset() or 0)
@@ -354,6 +385,12 @@ class KafkaCluster:
                         continue
                     err = msg.error()
                     if err is not None:
+                        if err.code() == KafkaError._AUTO_OFFSET_RESET:
+                            raise ClusterError(
+                                f"{self.label}: {tp[0]}[{tp[1]}] no longer holds the records "
+                                "to be read from its start offset (the log start offset moved "
+                                f"past it, e.g. by retention): {err.str()}"
+                            )
                         if err.code() == KafkaError._PARTITION_EOF:
                             pending.discard(tp)
                             consumer.incremental_unassign([TopicPartition(*tp)])

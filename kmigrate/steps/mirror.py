@@ -121,22 +121,25 @@ def mirror(
     copies: dict[tuple[str, int], PartitionCopy] = {}
     occupied: list[str] = []
     estimate = 0
+    source_marks = ctx.source.offsets(parts)
+    present = [(t, p) for t, p in parts if t not in missing]
+    target_marks = ctx.target.offsets(present) if present else {}
+    target_ends = ctx.target.log_ends(present) if present else {}
     for topic, partition in parts:
-        low, high = ctx.source.watermarks(topic, partition)
+        low, high = source_marks[(topic, partition)]
         estimate += max(high - low, 0)
+        target_end = target_ends.get((topic, partition), 0)
         earlier = before.get((topic, partition))
         if earlier is not None:
             copy = PartitionCopy(topic, partition, earlier["source_start"], earlier["target_start"])
-            if not ctx.dry_run:
-                copy.skip = ctx.target.log_end(topic, partition) - copy.target_start
+            copy.skip = target_end - copy.target_start
         else:
-            target_start = 0 if topic in missing else ctx.target.log_end(topic, partition)
-            copy = PartitionCopy(topic, partition, low, target_start)
-            if target_start > 0 and target_start > ctx.target.watermarks(topic, partition)[0]:
-                occupied.append(f"{topic}[{partition}] ({target_start} offsets)")
+            copy = PartitionCopy(topic, partition, low, target_end)
+            if target_end > target_marks.get((topic, partition), (0, 0))[0]:
+                occupied.append(f"{topic}[{partition}] ({target_end} offsets)")
         copies[(topic, partition)] = copy
     if occupied and not append:
-        raise StepFailed(
+        refusal = (
             "target partitions already hold records: "
             + ", ".join(occupied[:10])
             + (f" and {len(occupied) - 10} more" if len(occupied) > 10 else "")
@@ -144,7 +147,10 @@ def mirror(
             "created these topics and provision again, or set 'append: true' on the "
             "mirror step (--append) if another writer put them there on purpose"
         )
-    if occupied:
+        if not ctx.dry_run:
+            raise StepFailed(refusal)
+        ctx.ui.warn(f"a real run would be refused: {refusal}")
+    elif occupied:
         ctx.ui.warn(
             f"appending after records already on the target in {len(occupied)} "
             "partitions (append: true)"
