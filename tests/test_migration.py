@@ -385,3 +385,44 @@ def test_dry_run_says_what_a_real_run_would_refuse_and_writes_nothing(
     from kmigrate.adapters.kafka import KafkaCluster
 
     assert f"{prefix}dry" not in KafkaCluster("target", brokers.target).topics()
+
+
+def test_force_runs_a_phase_out_of_order_and_journals_it(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+
+    result = run("execute", str(plan), "--phase", "provision", "--force")
+
+    assert result.exit_code == 0, result.output
+    assert "--force: running phase 2 (provision) although earlier steps are incomplete" in (
+        result.output
+    )
+    journal = json.loads((tmp_path / "state" / "journal.json").read_text())
+    assert [(e["event"], e["phase"], e["incomplete"]) for e in journal["events"]] == [
+        ("forced", 2, ["1.1 check-connectivity (not run)"])
+    ]
+
+
+def test_export_records_consumer_groups_and_committed_offsets(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic, group = f"{prefix}grouped", f"{prefix}billing"
+    create_topic(brokers.source, topic, 2)
+    produce(brokers.source, topic, [{"value": b"v", "partition": i % 2} for i in range(8)])
+    consumer = Consumer({"bootstrap.servers": brokers.source, "group.id": group})
+    consumer.commit(
+        offsets=[TopicPartition(topic, 0, 3), TopicPartition(topic, 1, 4)], asynchronous=False
+    )
+    consumer.close()
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+
+    assert run("execute", str(plan), "--phase", "1").exit_code == 0
+    assert run("execute", str(plan), "--phase", "2").exit_code == 0
+
+    import yaml
+
+    snapshot = yaml.safe_load((tmp_path / "state" / "snapshots" / "topics.yaml").read_text())
+    assert snapshot["consumer_groups"] == {group: {topic: {"0": 3, "1": 4}}}

@@ -154,3 +154,38 @@ def test_a_read_past_the_log_end_ends_with_an_error_naming_the_partition(
     assert "no longer holds the records" in str(info.value) or (
         "no record and no end of partition for 2 s" in str(info.value)
     )
+
+
+def test_sandbox_up_seed_down(tmp_path: Path) -> None:
+    from kmigrate.adapters.sandbox import SEED_TOPICS, free_port
+
+    source_port, target_port = free_port(), free_port()
+    state = tmp_path / "sandbox"
+    up = run(
+        "sandbox",
+        "up",
+        "--source-port",
+        str(source_port),
+        "--target-port",
+        str(target_port),
+        "--state-dir",
+        str(state),
+    )
+    try:
+        assert up.exit_code == 0, up.output
+        assert f"source broker on 127.0.0.1:{source_port}" in up.output
+        assert run("sandbox", "up", "--state-dir", str(state)).exit_code == 2
+        seeded = run(
+            "sandbox", "seed", "--bootstrap-servers", f"127.0.0.1:{source_port}", "--records", "30"
+        )
+        assert seeded.exit_code == 0, seeded.output
+        topics = KafkaCluster("source", f"127.0.0.1:{source_port}").topics()
+        assert {t: topics[t].partitions for t in SEED_TOPICS} == {
+            t: p for t, (p, _configs) in SEED_TOPICS.items()
+        }
+        assert len(read_all(f"127.0.0.1:{source_port}", "event-created", 6)) == 30
+    finally:
+        down = run("sandbox", "down", "--state-dir", str(state))
+    assert down.exit_code == 0
+    assert f"stopped target broker on 127.0.0.1:{target_port}" in down.output
+    assert not (state / "sandbox.json").exists()
