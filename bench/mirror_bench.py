@@ -46,6 +46,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from tabulate import tabulate
 
 from kmigrate.adapters import sandbox
+from kmigrate.adapters.kafka import WRITER_SETTINGS
 from kmigrate.context import standalone_context
 from kmigrate.steps.mirror import mirror
 from kmigrate.steps.verify import ranges_for, verify
@@ -57,17 +58,8 @@ SOURCE_TOPIC = "bench-mirror"
 RAW_TARGET_TOPIC = "bench-raw-produce"
 NOTE = "Machines are noisy: compare ratios inside one run, not absolute figures across runs."
 
-# The same settings as kmigrate.adapters.kafka.RecordWriter (idempotent, acks=all).
-WRITER_CONF: dict[str, Any] = {
-    "enable.idempotence": True,
-    "acks": "all",
-    "linger.ms": 20,
-    "batch.num.messages": 10000,
-    "queue.buffering.max.messages": 200000,
-    "message.max.bytes": 16 * 1024 * 1024,
-    "compression.type": "none",
-    "delivery.report.only.error": True,
-}
+# The same settings as kmigrate's RecordWriter (idempotent, acks=all).
+WRITER_CONF: dict[str, Any] = dict(WRITER_SETTINGS)
 # Raw consume: librdkafka's defaults plus what the measurement needs.
 RAW_READER_CONF: dict[str, Any] = {
     "enable.auto.commit": False,

@@ -488,6 +488,21 @@ def _record(msg: Message) -> Record:
     )
 
 
+#: The target producer's settings (librdkafka CONFIGURATION.md): idempotent with
+#: acks=all, so per-partition order holds and retries never duplicate (KIP-98);
+#: records are written uncompressed as the target topic's compression.type decides.
+WRITER_SETTINGS: dict[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 20,
+    "batch.num.messages": 10000,
+    "queue.buffering.max.messages": 200000,
+    "message.max.bytes": 16 * 1024 * 1024,
+    "compression.type": "none",
+    "delivery.report.only.error": True,
+}
+
+
 class RecordWriter:
     """Writes records to the same topic and partition on the target.
 
@@ -498,21 +513,7 @@ class RecordWriter:
     def __init__(self, cluster: KafkaCluster, on_error: Callable[[str], None]) -> None:
         self._on_error = on_error
         self._cluster = cluster
-        self._producer = Producer(
-            cluster._conf(
-                **{
-                    "enable.idempotence": True,
-                    "acks": "all",
-                    "linger.ms": 20,
-                    "batch.num.messages": 10000,
-                    "queue.buffering.max.messages": 200000,
-                    "message.max.bytes": 16 * 1024 * 1024,
-                    "compression.type": "none",
-                    "delivery.report.only.error": True,
-                    "on_delivery": self._delivered,
-                }
-            )
-        )
+        self._producer = Producer(cluster._conf(**WRITER_SETTINGS, on_delivery=self._delivered))
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
