@@ -98,6 +98,3 @@ def rollback(
         undo_all()
     ui.ok("rollback complete")
     return 0
-
-
-__all__ = ["RefusedError", "rollback"]

@@ -9,7 +9,7 @@ but reads only and describes each write instead of making it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -53,7 +53,6 @@ class StepContext:
     checkpoint: Callable[[Record], None] = lambda record: None
     journal_lookup: Callable[[str], Record | None] = lambda action: None
     step_id: str = "0.0"
-    environ: Mapping[str, str] = field(default_factory=dict)
 
 
 class Step:

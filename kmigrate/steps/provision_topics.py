@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kmigrate import snapshot as snapshots
-from kmigrate.adapters.kafka import KafkaCluster, TopicMeta
+from kmigrate.adapters.kafka import TopicMeta
 from kmigrate.errors import ClusterError, PartialRollback, StepFailed
 from kmigrate.snapshot import Snapshot
 from kmigrate.steps.base import Record, Step, StepContext
@@ -264,14 +264,3 @@ class ProvisionTopics(Step):
 def as_json(actions: list[TopicAction]) -> list[dict[str, object]]:
     """The provisioning plan as JSON-ready dicts."""
     return [asdict(a) for a in actions]
-
-
-__all__ = [
-    "ProvisionTopics",
-    "TopicAction",
-    "plan_provision",
-    "preview",
-    "provision",
-    "show",
-    "KafkaCluster",
-]
