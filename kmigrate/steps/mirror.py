@@ -225,13 +225,14 @@ class Mirror(Step):
             [
                 p["topic"],
                 p["partition"],
-                f"{p['source_start']}..{p['source_end']}",
-                f"{p['target_start']}..{p['target_end']}",
+                f"[{p['source_start']}, {p['source_end']})",
+                f"[{p['target_start']}, {p['target_end']})",
                 p["records"],
             ]
             for p in record["partitions"]
         ]
-        ctx.ui.table(rows, ["topic", "partition", "source offsets", "target offsets", "records"])
+        headers = ["topic", "partition", "source range", "target range", "records copied"]
+        ctx.ui.table(rows, headers)
         return record
 
     def rollback(self, ctx: StepContext, record: StepRecord) -> list[str]:
