@@ -51,7 +51,8 @@ class Progress:
         return self.records / max(time.monotonic() - self._t0, 1e-9)
 
     def text(self) -> str:
-        return f"{self.records:,} records, {human_bytes(self.bytes)}, {self.rate():,.0f} rec/s"
+        size = f", {human_bytes(self.bytes)}" if self.bytes else ""
+        return f"{self.records:,} records{size}, {self.rate():,.0f} rec/s"
 
 
 class UI:

@@ -28,7 +28,13 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from kmigrate.adapters.kafka import OFFSET_BEGINNING, KafkaCluster, PartitionEnd, Record
+from kmigrate.adapters.kafka import (
+    OFFSET_BEGINNING,
+    KafkaCluster,
+    PartitionEnd,
+    PartitionReader,
+    Record,
+)
 from kmigrate.errors import VerificationFailed
 from kmigrate.journal import atomic_write, now_iso
 from kmigrate.selection import select_topics
@@ -119,21 +125,24 @@ class PartitionResult:
 
 
 def _records(
-    cluster: KafkaCluster, topic: str, partition: int, start: int, end: int | None
+    reader: KafkaCluster | PartitionReader, topic: str, partition: int, start: int, end: int | None
 ) -> Iterator[Record]:
     stops = {(topic, partition): end} if end is not None else None
-    for item in cluster.read([(topic, partition, start)], stop_offsets=stops):
+    for item in reader.read([(topic, partition, start)], stop_offsets=stops):
         if not isinstance(item, PartitionEnd):
             yield item
 
 
 def compare_partition(
-    source: KafkaCluster,
-    target: KafkaCluster,
+    source: KafkaCluster | PartitionReader,
+    target: KafkaCluster | PartitionReader,
     rng: PartitionRange,
     target_has_partition: bool = True,
 ) -> PartitionResult:
     """Read both sides of one partition and compare them record by record.
+
+    ``source``/``target`` are anything with the adapter's ``read``: a
+    :class:`KafkaCluster` (a consumer per call) or a :class:`PartitionReader`.
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
@@ -207,16 +216,73 @@ def ranges_for(
     return [PartitionRange(t, p) for t in topics if t in metas for p in range(metas[t].partitions)]
 
 
+def summarize_side(
+    cluster: KafkaCluster,
+    starts: list[tuple[str, int, int]],
+    stops: dict[tuple[str, int], int],
+) -> dict[tuple[str, int], SideSummary]:
+    """Count, first/last offset and ordered digest of many partitions in one read.
+
+    One consumer reads every partition at once, so a side costs about one
+    plain consume of its records.
+
+    Raises:
+        kmigrate.errors.ClusterError: the side could not be read.
+    """
+    sums = {(t, p): SideSummary() for t, p, _ in starts}
+    hashes = {tp: hashlib.sha256() for tp in sums}
+    for item in cluster.read(starts, stop_offsets=stops):
+        if isinstance(item, PartitionEnd):
+            continue
+        side = sums[(item.topic, item.partition)]
+        side.records += 1
+        side.last_offset = item.offset
+        if side.first_offset is None:
+            side.first_offset = item.offset
+        digest_record(hashes[(item.topic, item.partition)], item)
+    for tp, side in sums.items():
+        side.digest = hashes[tp].hexdigest()
+    return sums
+
+
 def verify(
     source: KafkaCluster, target: KafkaCluster, ranges: list[PartitionRange], progress: Any = None
 ) -> list[PartitionResult]:
-    """Compare every range; one :class:`PartitionResult` each, in order."""
+    """Compare every range; one :class:`PartitionResult` each, in order.
+
+    First each side is summarized in one read of all its partitions (count,
+    offsets, digest).  Partitions whose counts or digests differ are then read
+    again pairwise (:func:`compare_partition`) to name the first differing
+    offsets.
+
+    Raises:
+        kmigrate.errors.ClusterError: a side could not be read.
+    """
     target_meta = target.topics()
+
+    def present(r: PartitionRange) -> bool:
+        meta = target_meta.get(r.topic)
+        return meta is not None and r.partition < meta.partitions
+
+    source_sums = summarize_side(
+        source,
+        [(r.topic, r.partition, r.source_start) for r in ranges],
+        {(r.topic, r.partition): r.source_end for r in ranges if r.source_end is not None},
+    )
+    on_target = [r for r in ranges if present(r)]
+    target_sums = summarize_side(
+        target,
+        [(r.topic, r.partition, r.target_start) for r in on_target],
+        {(r.topic, r.partition): r.target_end for r in on_target if r.target_end is not None},
+    )
     results = []
-    for rng in ranges:
-        meta = target_meta.get(rng.topic)
-        present = meta is not None and rng.partition < meta.partitions
-        result = compare_partition(source, target, rng, present)
+    for r in ranges:
+        tp = (r.topic, r.partition)
+        mine, theirs = source_sums[tp], target_sums.get(tp)
+        if theirs is not None and (mine.records, mine.digest) == (theirs.records, theirs.digest):
+            result = PartitionResult(r.topic, r.partition, mine, theirs, True)
+        else:
+            result = compare_partition(source, target, r, theirs is not None)
         if progress is not None:
             progress.advance(result.source.records + result.target.records, 0)
         results.append(result)
