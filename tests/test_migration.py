@@ -426,3 +426,16 @@ def test_export_records_consumer_groups_and_committed_offsets(
 
     snapshot = yaml.safe_load((tmp_path / "state" / "snapshots" / "topics.yaml").read_text())
     assert snapshot["consumer_groups"] == {group: {topic: {"0": 3, "1": 4}}}
+
+
+def test_verify_reports_a_topic_missing_on_the_target(brokers: Brokers, prefix: str) -> None:
+    topic = f"{prefix}absent"
+    create_topic(brokers.source, topic, 1)
+    produce(brokers.source, topic, [{"key": b"k", "value": b"v", "partition": 0}])
+
+    result = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+
+    assert result.exit_code == 1
+    assert (
+        f"first: {topic}[0] at source offset 0, target offset None (partition missing on target)"
+    ) in result.output
