@@ -14,8 +14,6 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-import click
-
 from kmigrate.errors import KmigrateError, PlanError, UsageError
 
 INTERRUPTED = 130
@@ -30,18 +28,22 @@ def log_path() -> Path:
     return Path.home() / ".cache" / "kmigrate" / "kmigrate.log"
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
 def run(func: Callable[[], int]) -> int:
     """Call ``func`` and map its outcome to an exit code, printing one clear message."""
     try:
         return func()
     except PlanError as exc:
-        click.echo(f"invalid input:\n{exc}", err=True)
+        _say(f"invalid input:\n{exc}")
         return exc.exit_code
     except UsageError as exc:
-        click.echo(f"usage error: {exc}", err=True)
+        _say(f"usage error: {exc}")
         return exc.exit_code
     except KmigrateError as exc:
-        click.echo(f"FAILED: {exc}", err=True)
+        _say(f"FAILED: {exc}")
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (``kmigrate status | head``): stop quietly.
@@ -49,7 +51,7 @@ def run(func: Callable[[], int]) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - flushed at exit
         return 1
     except KeyboardInterrupt:
-        click.echo("interrupted (the journal records where it stopped)", err=True)
+        _say("interrupted (the journal records where it stopped)")
         return INTERRUPTED
     except Exception as exc:
         path = log_path()
@@ -60,9 +62,8 @@ def run(func: Callable[[], int]) -> int:
                 log.write(traceback.format_exc())
         except OSError:
             path = Path("(log not writable)")
-        click.echo(
+        _say(
             f"internal error: {type(exc).__name__}: {exc}\n"
-            f"the traceback is in {path}; please report it",
-            err=True,
+            f"the traceback is in {path}; please report it"
         )
         return INTERNAL

@@ -151,6 +151,7 @@ class KafkaCluster:
 
     @property
     def admin(self) -> AdminClient:
+        """The cluster's AdminClient, created on first use."""
         if self._admin is None:
             self._admin = AdminClient(self._conf())
         return self._admin

@@ -70,6 +70,7 @@ class Broker:
 
     @property
     def bootstrap(self) -> str:
+        """``127.0.0.1:PORT``."""
         return f"127.0.0.1:{self.port}"
 
 

@@ -62,6 +62,7 @@ class PartitionCopy:
         self.records += 1
 
     def as_record(self) -> dict[str, Any]:
+        """The partition's journal entry (module docstring shows its shape)."""
         return {
             "topic": self.topic,
             "partition": self.partition,
