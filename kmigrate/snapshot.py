@@ -61,7 +61,7 @@ class Snapshot(_Strict):
 def dump(snapshot: Snapshot) -> str:
     """The snapshot as sorted YAML text."""
     return yaml.safe_dump(
-        snapshot.model_dump(mode="json"), sort_keys=True, default_flow_style=False
+        snapshot.model_dump(), sort_keys=True, default_flow_style=False
     )
 
 

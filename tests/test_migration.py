@@ -425,7 +425,7 @@ def test_export_records_consumer_groups_and_committed_offsets(
     import yaml
 
     snapshot = yaml.safe_load((tmp_path / "state" / "snapshots" / "topics.yaml").read_text())
-    assert snapshot["consumer_groups"] == {group: {topic: {"0": 3, "1": 4}}}
+    assert snapshot["consumer_groups"] == {group: {topic: {0: 3, 1: 4}}}
 
 
 def test_verify_reports_a_topic_missing_on_the_target(brokers: Brokers, prefix: str) -> None:
