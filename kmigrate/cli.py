@@ -187,11 +187,28 @@ def export(
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
 @TARGET_CONFIG
-def provision(snapshot: str, bootstrap: str, dry_run: bool, target_config: tuple[str, ...]) -> None:
+@click.option(
+    "--replication-factor",
+    type=click.IntRange(1),
+    default=None,
+    help="Replication factor for every topic created (default: the source's).",
+)
+def provision(
+    snapshot: str,
+    bootstrap: str,
+    dry_run: bool,
+    target_config: tuple[str, ...],
+    replication_factor: int | None,
+) -> None:
     """Create a snapshot's topics on a target (never alters existing ones)."""
     _exit(
         lambda: provision_cmd.provision(
-            snapshot, bootstrap, _ui(), dry_run=dry_run, target_config=target_config
+            snapshot,
+            bootstrap,
+            _ui(),
+            dry_run=dry_run,
+            target_config=target_config,
+            replication_factor=replication_factor,
         )
     )
 

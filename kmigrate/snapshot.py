@@ -60,9 +60,7 @@ class Snapshot(_Strict):
 
 def dump(snapshot: Snapshot) -> str:
     """The snapshot as sorted YAML text."""
-    return yaml.safe_dump(
-        snapshot.model_dump(), sort_keys=True, default_flow_style=False
-    )
+    return yaml.safe_dump(snapshot.model_dump(), sort_keys=True, default_flow_style=False)
 
 
 def write(snapshot: Snapshot, path: Path) -> None:

@@ -161,3 +161,24 @@ def test_redpanda_target_keeps_vendor_keys() -> None:
     action = only(plan_provision(s, {}, {}, 1, "redpanda"))
     assert action.configs == {"redpanda.remote.read": "true"}
     assert action.dropped == {}
+
+
+def test_plan_replication_factor_overrides_the_sources_and_is_noted() -> None:
+    s = snap(orders=topic(rf=1))
+    action = only(
+        plan_provision(s, {}, {}, target_brokers=3, target_type="kafka", replication_factor=3)
+    )
+    assert action.replication_factor == 3
+    assert action.notes == ["replication factor 1 -> 3: set by the plan"]
+
+
+def test_plan_replication_factor_is_still_capped_at_broker_count() -> None:
+    s = snap(orders=topic(rf=1))
+    action = only(
+        plan_provision(s, {}, {}, target_brokers=2, target_type="kafka", replication_factor=3)
+    )
+    assert action.replication_factor == 2
+    assert action.notes == [
+        "replication factor 1 -> 3: set by the plan",
+        "replication factor 3 -> 2: the target has 2 broker(s)",
+    ]

@@ -92,7 +92,9 @@ def plan(
                 None,
             )
             snapshot = provisioning.find_snapshot(ctx, getattr(provision_spec, "snapshot", None))
-            actions = provisioning.preview(ctx, snapshot)
+            actions = provisioning.preview(
+                ctx, snapshot, getattr(provision_spec, "replication_factor", None)
+            )
             provisioning.show(ctx, actions)
             result["provisioning"] = provisioning.as_json(actions)
             conflicts = [a.topic for a in actions if a.action == provisioning.CONFLICT]

@@ -18,6 +18,7 @@ def provision(
     target_type: str = "kafka",
     dry_run: bool = False,
     target_config: tuple[str, ...] = (),
+    replication_factor: int | None = None,
 ) -> int:
     """Create the snapshot's missing topics on the target (same code as the step).
 
@@ -36,6 +37,6 @@ def provision(
         dry_run=dry_run,
         target_config=target_config,
     )
-    record = provisioning.provision(ctx, snapshot, {})
+    record = provisioning.provision(ctx, snapshot, {}, replication_factor)
     ui.emit_json(record)
     return 0

@@ -136,11 +136,14 @@ class ProvisionTopicsStep(_Strict):
     """Create the snapshot's topics on the target.
 
     ``snapshot`` defaults to the ``output`` of the plan's ``export-topics`` step;
-    with no such step the source is read live.
+    with no such step the source is read live.  ``replication_factor``
+    overrides the source's for every topic created (capped at the target's
+    broker count); by default the source's is kept.
     """
 
     action: Literal["provision-topics"]
     snapshot: str | None = None
+    replication_factor: int | None = Field(default=None, gt=0)
 
 
 class MirrorStep(_Strict):

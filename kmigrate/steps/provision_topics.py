@@ -48,20 +48,27 @@ def plan_provision(
     target_configs: dict[str, dict[str, str | None]],
     target_brokers: int,
     target_type: str,
+    replication_factor: int | None = None,
 ) -> list[TopicAction]:
     """Decide, per snapshot topic, what the target needs.  Pure: no cluster access.
 
-    Replication factor is the source's, capped at the target's broker count.
+    Replication factor is ``replication_factor`` when given (a managed target
+    usually wants 3 whatever a single-node source had), else the source's;
+    either is capped at the target's broker count.
     """
     actions = []
     for name, topic in sorted(snapshot.topics.items()):
         tr = translate(topic.configs, target_type, snapshot.source.type)
-        rf = min(topic.replication_factor, max(target_brokers, 1))
+        wanted = replication_factor or topic.replication_factor
+        rf = min(wanted, max(target_brokers, 1))
         notes = []
-        if rf < topic.replication_factor:
+        if wanted != topic.replication_factor:
             notes.append(
-                f"replication factor {topic.replication_factor} -> {rf}: "
-                f"the target has {target_brokers} broker(s)"
+                f"replication factor {topic.replication_factor} -> {wanted}: set by the plan"
+            )
+        if rf < wanted:
+            notes.append(
+                f"replication factor {wanted} -> {rf}: the target has {target_brokers} broker(s)"
             )
         existing = target_topics.get(name)
         if existing is None:
@@ -120,7 +127,9 @@ def plan_provision(
     return actions
 
 
-def preview(ctx: StepContext, snapshot: Snapshot) -> list[TopicAction]:
+def preview(
+    ctx: StepContext, snapshot: Snapshot, replication_factor: int | None = None
+) -> list[TopicAction]:
     """Read the target and plan provisioning for ``snapshot`` (read-only).
 
     Raises:
@@ -131,7 +140,9 @@ def preview(ctx: StepContext, snapshot: Snapshot) -> list[TopicAction]:
     wanted = [n for n in snapshot.topics if n in topics]
     raw = ctx.target.topic_configs(wanted)
     configs = {t: {k: v.value for k, v in entries.items()} for t, entries in raw.items()}
-    return plan_provision(snapshot, topics, configs, info.broker_count, ctx.target_type)
+    return plan_provision(
+        snapshot, topics, configs, info.broker_count, ctx.target_type, replication_factor
+    )
 
 
 def show(ctx: StepContext, actions: list[TopicAction]) -> None:
@@ -172,14 +183,21 @@ def find_snapshot(ctx: StepContext, configured: str | None) -> Snapshot:
     )
 
 
-def provision(ctx: StepContext, snapshot: Snapshot, previous: Record) -> Record:
+def provision(
+    ctx: StepContext,
+    snapshot: Snapshot,
+    previous: Record,
+    replication_factor: int | None = None,
+) -> Record:
     """Create the missing topics; report the rest.  The step's whole forward action.
+
+    ``replication_factor`` overrides the source's for every topic created.
 
     Raises:
         StepFailed: a conflicting topic, or the target refused a creation
             (topics created before the failure stay recorded for rollback).
     """
-    actions = preview(ctx, snapshot)
+    actions = preview(ctx, snapshot, replication_factor)
     show(ctx, actions)
     # Topics an earlier, interrupted attempt set out to create count as ours.
     ours_before = set(previous.get("planned_create", [])) | set(previous.get("created", []))
@@ -240,7 +258,8 @@ class ProvisionTopics(Step):
     rollback_summary = "deletes the topics this step created"
 
     def run(self, ctx: StepContext, previous: Record) -> Record:
-        return provision(ctx, find_snapshot(ctx, self.spec.snapshot), previous)
+        snapshot = find_snapshot(ctx, self.spec.snapshot)
+        return provision(ctx, snapshot, previous, self.spec.replication_factor)
 
     def rollback(self, ctx: StepContext, record: Record) -> list[str]:
         lines = []
