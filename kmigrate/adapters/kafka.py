@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -301,10 +300,6 @@ class KafkaCluster:
             consumer.close()
         return out
 
-    def log_end(self, topic: str, partition: int) -> int:
-        """The offset the next record written to one partition will get; see :meth:`log_ends`."""
-        return self.log_ends([(topic, partition)])[(topic, partition)]
-
     def log_ends(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """The offset the next record written to each partition will get.
 
@@ -327,20 +322,88 @@ class KafkaCluster:
         starts: Iterable[tuple[str, int, int]],
         *,
         stop_offsets: Mapping[tuple[str, int], int] | None = None,
+        batch: int = 1000,
         idle_timeout_s: float = 60.0,
     ) -> Iterator[Record | PartitionEnd]:
-        """Read partitions with a consumer of their own; see :meth:`PartitionReader.read`."""
-        with self.reader() as reader:
-            yield from reader.read(starts, stop_offsets=stop_offsets, idle_timeout_s=idle_timeout_s)
+        """Read partitions from given offsets, yielding records in offset order.
 
-    @contextmanager
-    def reader(self) -> Iterator[PartitionReader]:
-        """A :class:`PartitionReader` for several reads in a row (one consumer for all)."""
-        reader = PartitionReader(self)
+        A partition finishes at its end-of-partition event (the fetch reached
+        the high watermark the broker reported, so never before the high
+        watermark seen when the read started) or at its stop offset, whichever
+        comes first; its end is then yielded as :class:`PartitionEnd`.  Records
+        of one partition come in offset order; partitions interleave.
+
+        Args:
+            starts: ``(topic, partition, start_offset)``; ``start_offset`` may be
+                ``OFFSET_BEGINNING`` or ``OFFSET_END``.
+            stop_offsets: finish a partition once its position reaches this
+                offset (exclusive); records at or past it are not yielded.
+            batch: records per ``consume`` call.
+            idle_timeout_s: give up when no record and no end-of-partition
+                event arrives for this many seconds.
+
+        Raises:
+            ClusterError: a fetch failed, a start offset is out of range (the
+                log start offset moved past it), or the read made no progress
+                for ``idle_timeout_s``.
+        """
+        label = self.label
+        starts = list(starts)
+        stops = dict(stop_offsets or {})
+        pending = {(t, p) for t, p, _ in starts}
+        if not pending:
+            return
+        consumer = self._consumer()
         try:
-            yield reader
+            consumer.incremental_assign([TopicPartition(t, p, o) for t, p, o in starts])
+            # A partition already at its stop offset is finished before any fetch.
+            for t, p, o in starts:
+                stop = stops.get((t, p))
+                if stop is not None and o >= 0 and o >= stop:
+                    pending.discard((t, p))
+                    consumer.incremental_unassign([TopicPartition(t, p)])
+                    yield PartitionEnd(t, p, o)
+            last_progress = time.monotonic()
+            while pending:
+                msgs = consumer.consume(num_messages=batch, timeout=0.05)
+                if msgs:
+                    last_progress = time.monotonic()
+                elif time.monotonic() - last_progress > idle_timeout_s:
+                    names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending)[:5])
+                    raise ClusterError(
+                        f"{label}: no record and no end of partition for "
+                        f"{idle_timeout_s:.0f} s while reading {names}"
+                    )
+                for msg in msgs:
+                    tp = (str(msg.topic()), int(msg.partition() or 0))
+                    if tp not in pending:
+                        continue
+                    offset = int(msg.offset() or 0)
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._AUTO_OFFSET_RESET:
+                            raise ClusterError(
+                                f"{label}: {tp[0]}[{tp[1]}] no longer holds the records "
+                                "to be read from its start offset (the log start offset moved "
+                                f"past it, e.g. by retention): {err.str()}"
+                            )
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            pending.discard(tp)
+                            consumer.incremental_unassign([TopicPartition(*tp)])
+                            yield PartitionEnd(tp[0], tp[1], offset)
+                            continue
+                        raise ClusterError(f"{label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}")
+                    stop = stops.get(tp)
+                    if stop is not None and offset >= stop:
+                        pending.discard(tp)
+                        consumer.incremental_unassign([TopicPartition(*tp)])
+                        yield PartitionEnd(tp[0], tp[1], stop)
+                        continue
+                    yield _record(msg)
+        except KafkaException as exc:
+            raise self._fail("reading records", exc) from None
         finally:
-            reader.close()
+            consumer.close()
 
     # -- writes (target only) ----------------------------------------------------
 
@@ -419,115 +482,6 @@ def _record(msg: Message) -> Record:
     )
 
 
-class PartitionReader:
-    """Reads partitions from given offsets with one consumer, read after read.
-
-    The consumer uses ``assign`` only: it never joins a group and never commits,
-    so reading writes nothing to the cluster.
-    """
-
-    def __init__(self, cluster: KafkaCluster) -> None:
-        self._cluster = cluster
-        self._consumer = cluster._consumer()
-
-    def close(self) -> None:
-        """Close the consumer."""
-        self._consumer.close()
-
-    def read(
-        self,
-        starts: Iterable[tuple[str, int, int]],
-        *,
-        stop_offsets: Mapping[tuple[str, int], int] | None = None,
-        batch: int = 1000,
-        idle_timeout_s: float = 60.0,
-    ) -> Iterator[Record | PartitionEnd]:
-        """Read partitions from given offsets, yielding records in offset order.
-
-        A partition finishes at its end-of-partition event (the fetch reached
-        the high watermark the broker reported, so never before the high
-        watermark seen when the read started) or at its stop offset, whichever
-        comes first; its end is then yielded as :class:`PartitionEnd`.  Records
-        of one partition come in offset order; partitions interleave.
-
-        Args:
-            starts: ``(topic, partition, start_offset)``; ``start_offset`` may be
-                ``OFFSET_BEGINNING`` or ``OFFSET_END``.
-            stop_offsets: finish a partition once its position reaches this
-                offset (exclusive); records at or past it are not yielded.
-            batch: records per ``consume`` call.
-            idle_timeout_s: give up when no record and no end-of-partition
-                event arrives for this many seconds.
-
-        Raises:
-            ClusterError: a fetch failed, a start offset is out of range (the
-                log start offset moved past it), or the read made no progress
-                for ``idle_timeout_s``.
-        """
-        label = self._cluster.label
-        consumer = self._consumer
-        starts = list(starts)
-        stops = dict(stop_offsets or {})
-        pending = {(t, p) for t, p, _ in starts}
-        if not pending:
-            return
-        try:
-            consumer.incremental_assign([TopicPartition(t, p, o) for t, p, o in starts])
-            # A partition already at its stop offset is finished before any fetch.
-            for t, p, o in starts:
-                stop = stops.get((t, p))
-                if stop is not None and o >= 0 and o >= stop:
-                    pending.discard((t, p))
-                    consumer.incremental_unassign([TopicPartition(t, p)])
-                    yield PartitionEnd(t, p, o)
-            last_progress = time.monotonic()
-            while pending:
-                msgs = consumer.consume(num_messages=batch, timeout=0.05)
-                if msgs:
-                    last_progress = time.monotonic()
-                elif time.monotonic() - last_progress > idle_timeout_s:
-                    names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending)[:5])
-                    raise ClusterError(
-                        f"{label}: no record and no end of partition for "
-                        f"{idle_timeout_s:.0f} s while reading {names}"
-                    )
-                for msg in msgs:
-                    tp = (str(msg.topic()), int(msg.partition() or 0))
-                    if tp not in pending:
-                        continue
-                    offset = int(msg.offset() or 0)
-                    err = msg.error()
-                    if err is not None:
-                        if err.code() == KafkaError._AUTO_OFFSET_RESET:
-                            raise ClusterError(
-                                f"{label}: {tp[0]}[{tp[1]}] no longer holds the records "
-                                "to be read from its start offset (the log start offset moved "
-                                f"past it, e.g. by retention): {err.str()}"
-                            )
-                        if err.code() == KafkaError._PARTITION_EOF:
-                            pending.discard(tp)
-                            consumer.incremental_unassign([TopicPartition(*tp)])
-                            yield PartitionEnd(tp[0], tp[1], offset)
-                            continue
-                        raise ClusterError(f"{label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}")
-                    stop = stops.get(tp)
-                    if stop is not None and offset >= stop:
-                        pending.discard(tp)
-                        consumer.incremental_unassign([TopicPartition(*tp)])
-                        yield PartitionEnd(tp[0], tp[1], stop)
-                        continue
-                    yield _record(msg)
-        except KafkaException as exc:
-            raise self._cluster._fail("reading records", exc) from None
-        finally:
-            # A read left early (an error, or the caller stopped iterating)
-            # must not leave partitions assigned for the next read.
-            left = [TopicPartition(t, p) for t, p in pending]
-            if left:
-                with suppress(KafkaException):
-                    consumer.incremental_unassign(left)
-
-
 #: The target producer's settings (librdkafka CONFIGURATION.md): idempotent with
 #: acks=all, so per-partition order holds and retries never duplicate (KIP-98);
 #: records are written uncompressed as the target topic's compression.type decides.
@@ -595,7 +549,6 @@ __all__ = [
     "CreateOutcome",
     "KafkaCluster",
     "PartitionEnd",
-    "PartitionReader",
     "Record",
     "RecordWriter",
     "TopicMeta",

@@ -32,7 +32,6 @@ from kmigrate.adapters.kafka import (
     OFFSET_BEGINNING,
     KafkaCluster,
     PartitionEnd,
-    PartitionReader,
     Record,
 )
 from kmigrate.errors import VerificationFailed
@@ -125,24 +124,22 @@ class PartitionResult:
 
 
 def _records(
-    reader: KafkaCluster | PartitionReader, topic: str, partition: int, start: int, end: int | None
+    cluster: KafkaCluster, topic: str, partition: int, start: int, end: int | None
 ) -> Iterator[Record]:
     stops = {(topic, partition): end} if end is not None else None
-    for item in reader.read([(topic, partition, start)], stop_offsets=stops):
+    for item in cluster.read([(topic, partition, start)], stop_offsets=stops):
         if not isinstance(item, PartitionEnd):
             yield item
 
 
 def compare_partition(
-    source: KafkaCluster | PartitionReader,
-    target: KafkaCluster | PartitionReader,
+    source: KafkaCluster,
+    target: KafkaCluster,
     rng: PartitionRange,
     target_has_partition: bool = True,
 ) -> PartitionResult:
     """Read both sides of one partition and compare them record by record.
 
-    ``source``/``target`` are anything with the adapter's ``read``: a
-    :class:`KafkaCluster` (a consumer per call) or a :class:`PartitionReader`.
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
