@@ -157,18 +157,18 @@ def mirror(
             "partitions (append: true)"
         )
     resumed = sum(c.skip for c in copies.values())
+
+    def state() -> StepRecord:
+        return {"partitions": [c.as_record() for c in copies.values()], "resumed": bool(resumed)}
+
     if ctx.dry_run:
         ctx.ui.line(
             f"would copy about {estimate:,} records from {len(parts)} partitions "
             f"of {len(topics)} topics"
             + (f", keeping {resumed:,} already copied" if resumed else "")
         )
-        return {"partitions": [c.as_record() for c in copies.values()], "resumed": bool(resumed)}
-    state: StepRecord = {
-        "partitions": [c.as_record() for c in copies.values()],
-        "resumed": bool(resumed),
-    }
-    ctx.checkpoint(state)
+        return state()
+    ctx.checkpoint(state())
     if resumed:
         ctx.ui.line(f"resuming: {resumed:,} records are already on the target and are kept")
     errors: list[str] = []
@@ -201,16 +201,13 @@ def mirror(
         # Interrupted: let queued records land so the target holds a clean
         # prefix, and keep what was done for the resume.
         writer.flush(30.0)
-        ctx.checkpoint(
-            {"partitions": [c.as_record() for c in copies.values()], "resumed": bool(resumed)}
-        )
+        ctx.checkpoint(state())
         raise
-    state = {"partitions": [c.as_record() for c in copies.values()], "resumed": bool(resumed)}
     if errors or undelivered:
-        ctx.checkpoint(state)
+        ctx.checkpoint(state())
         detail = errors[0] if errors else f"{undelivered} records undelivered after flush"
         raise StepFailed(f"mirror failed: {detail} (re-run execute to resume)")
-    return state
+    return state()
 
 
 class Mirror(Step):
