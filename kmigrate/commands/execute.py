@@ -61,8 +61,6 @@ def execute(
     journal = Journal(plan.state_dir, plan.model.name)
     label = f"phase {index + 1} ({spec.name})"
     moment = now or datetime.now(UTC)
-    missing = incomplete_before(plan, journal, index)
-    order_refusal = _order_refusal(label, missing)
     window_closed = spec.window is not None and not windows.inside(spec.window, moment)
     where = windows.describe(spec.window) if spec.window is not None else ""
     window_refusal = (
@@ -73,6 +71,7 @@ def execute(
         else None
     )
     if dry_run:
+        order_refusal = _order_refusal(label, incomplete_before(plan, journal, index))
         for refusal, overridden in ((order_refusal, force), (window_refusal, ignore_window)):
             if refusal and not overridden:
                 ui.warn(f"a real run would be {refusal}")
