@@ -46,6 +46,12 @@ class Progress:
             self._bar.update(self._pending)
             self._pending = 0
 
+    def finish(self) -> None:
+        """Move the bar to what was counted but not drawn yet."""
+        if self._bar is not None and self._pending:
+            self._bar.update(self._pending)
+            self._pending = 0
+
     def rate(self) -> float:
         """Records per second so far."""
         return self.records / max(time.monotonic() - self._t0, 1e-9)
@@ -135,7 +141,7 @@ class UI:
             progress = Progress(bar)
             bar.item_show_func = lambda _item: progress.text()
             yield progress
-            bar.update(progress._pending)
+            progress.finish()
         self.line(f"{label}: {progress.text()}")
 
     def confirm(self, prompt: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 from kmigrate import window as windows
 from kmigrate.commands.status import step_rows
 from kmigrate.context import plan_context
-from kmigrate.errors import ClusterError, KmigrateError
+from kmigrate.errors import ClusterError
 from kmigrate.journal import Journal
 from kmigrate.plan import load_plan
 from kmigrate.steps import build_step
@@ -108,7 +108,5 @@ def plan(
             ui.fail(f"provisioning preview unavailable: {exc} (--offline skips it)")
             result["provisioning_error"] = str(exc)
             code = 1
-        except KmigrateError:
-            raise
     ui.emit_json(result)
     return code
