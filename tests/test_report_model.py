@@ -183,7 +183,7 @@ def test_a_differing_partition_makes_differences_found_and_comes_first(tmp_path:
     assert model["verdict"]["verdict"] == DIFFERENCES
     assert model["verdict"]["reasons"] == [
         "verify (step 3.2): 1 of 2 partitions differ; first: orders[1] at source offset "
-        "None, target offset 5 (extra record on target)"
+        "-, target offset 5 (extra record on target)"
     ]
     assert [p["partition"] for p in model["verify"][0]["partitions"]] == [1, 0]
     html = render_html(model)

@@ -253,6 +253,11 @@ def _groups_section(row: dict[str, Any], groups: list[Any]) -> dict[str, Any]:
     return {"step": _label(row), "columns": columns, "rows": rows}
 
 
+def _offset(value: Any) -> str:
+    """An offset for a sentence: ``-`` when the side has no record there."""
+    return "-" if value is None else str(value)
+
+
 def _verdict(steps: list[dict[str, Any]], verifies: list[dict[str, Any]]) -> dict[str, Any]:
     """VERIFIED only when every step succeeded and every verify report shows all partitions equal.
 
@@ -272,8 +277,8 @@ def _verdict(steps: list[dict[str, Any]], verifies: list[dict[str, Any]]) -> dic
                 d = bad[0]["first_difference"] or {}
                 text += (
                     f"; first: {bad[0]['topic']}[{bad[0]['partition']}] at source offset "
-                    f"{d.get('source_offset')}, target offset {d.get('target_offset')} "
-                    f"({d.get('reason')})"
+                    f"{_offset(d.get('source_offset'))}, target offset "
+                    f"{_offset(d.get('target_offset'))} ({d.get('reason')})"
                 )
             reasons.append(text)
     if reasons:
