@@ -382,3 +382,38 @@ class Page(HTMLParser):
             for cls, cells in self._rows
             if name in cls.split() and len(cells) > 1
         ]
+
+
+def test_verify_older_than_the_last_mirror_is_not_evidence(tmp_path: Path) -> None:
+    """A mirror re-run after verify (e.g. --rerun) copied records verify never saw."""
+    report = verify_report(tmp_path / "reports" / "verify.json", MATCHED)
+    mirror = row("3.1", "mirror", "succeeded", mirror_record("orders"))
+    mirror.update(started_at="2026-11-24T03:00:00+00:00", ended_at="2026-11-24T03:05:00+00:00")
+    verify = row("3.2", "verify", "succeeded", {"report": str(report), "mismatched": 0})
+    model = model_for(tmp_path, MATCHED, rows=[mirror, verify])
+
+    assert model["verdict"] == {
+        "verdict": INCOMPLETE,
+        "reasons": [
+            "verify (step 3.2) ended 2026-11-24T02:01:15+00:00, before the last mirror ended "
+            "(2026-11-24T03:05:00+00:00): its evidence predates records copied since; "
+            "run verify again"
+        ],
+    }
+
+
+def test_rewritten_config_keys_and_mirror_totals_are_shown(tmp_path: Path) -> None:
+    provision = row(
+        "2.2",
+        "provision-topics",
+        "succeeded",
+        {"created": ["orders"], "rewritten": {"orders": {"segment.ms": "capped at 7 days"}}},
+    )
+    rows = [provision, row("3.1", "mirror", "succeeded", mirror_record("orders"))]
+    model = model_for(tmp_path, MATCHED, rows=rows)
+
+    assert model["provision"][0]["rewritten"] == [["orders", "segment.ms", "capped at 7 days"]]
+    assert (model["offset_maps"][0]["records"], model["offset_maps"][0]["bytes"]) == (9, 900)
+    page = Page.parse(render_html(model))
+    assert "capped at 7 days" in page.text
+    assert "9 records, 900 bytes copied in 1 min 15 s." in page.text

@@ -19,13 +19,16 @@ The model (the JSON file is exactly this)::
                 "ended_at", "duration_s", "attempts", "error", "summary",
                 "rolled_back_at", "rolled_back_by", "undone", "extra": {…}}, …],
      "events": [{"at", "by", "event", "detail": {…}}, …],
-     "provision": [{"step", "created", "existing", "dropped", "differences"}, …],
-     "verify": [{"step", "report_file", "error", "summary": {…},
+     "provision": [{"step", "created", "existing", "dropped": [[topic, key, why], …],
+                    "rewritten": [[topic, key, why], …], "differences": [[topic, text], …]}, …],
+     "verify": [{"step", "status", "ended_at", "report_file", "generated_at", "error",
+                 "summary": {…},
                  "partitions": [{"topic", "partition", "match", "source": {records,
                     first_offset, last_offset, digest}, "target": {…},
                     "first_difference": {…} | None}, …]}, …],
-     "offset_maps": [{"step", "partitions": [{"topic", "partition", "source_start",
-                      "source_end", "target_start", "target_end", "records",
+     "offset_maps": [{"step", "records", "bytes", "duration_s",
+                      "partitions": [{"topic", "partition", "source_start", "source_end",
+                                      "target_start", "target_end", "records", "bytes",
                       "runs": [[source_offset, target_offset, count], …]}, …]}, …],
      "groups": [{"step", "columns": [...], "rows": [[...], …]}, …],
      "timings": {"first_started_at", "last_ended_at", "elapsed_s", "steps_s"}}
@@ -189,6 +192,7 @@ def _verify_section(row: dict[str, Any], record: dict[str, Any], default: Path |
     return {
         "step": _label(row),
         "status": row.get("status"),
+        "ended_at": row.get("ended_at"),
         "report_file": file,
         "generated_at": generated_at,
         "error": error,
@@ -198,18 +202,23 @@ def _verify_section(row: dict[str, Any], record: dict[str, Any], default: Path |
 
 
 def _provision_section(row: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    dropped = record.get("dropped") or {}
     differences = record.get("differences") or {}
+
+    def per_key(name: str) -> list[list[Any]]:
+        found = record.get(name) or {}
+        return [
+            [topic, key, why]
+            for topic, keys in sorted(found.items())
+            if isinstance(keys, dict)
+            for key, why in sorted(keys.items())
+        ]
+
     return {
         "step": _label(row),
         "created": sorted(str(t) for t in record.get("created") or []),
         "existing": sorted(str(t) for t in record.get("existing") or []),
-        "dropped": [
-            [topic, key, why]
-            for topic, keys in sorted(dropped.items())
-            if isinstance(keys, dict)
-            for key, why in sorted(keys.items())
-        ],
+        "dropped": per_key("dropped"),
+        "rewritten": per_key("rewritten"),
         "differences": [
             [topic, text]
             for topic, texts in sorted(differences.items())
@@ -236,7 +245,13 @@ def _offset_map_section(row: dict[str, Any], parts: list[Any]) -> dict[str, Any]
                 "runs": [list(run) for run in p["offset_map"] if isinstance(run, list | tuple)],
             }
         )
-    return {"step": _label(row), "partitions": rows}
+    return {
+        "step": _label(row),
+        "records": sum(p["records"] or 0 for p in rows),
+        "bytes": sum(p["bytes"] or 0 for p in rows),
+        "duration_s": _seconds(row.get("started_at"), row.get("ended_at")),
+        "partitions": rows,
+    }
 
 
 def _groups_section(row: dict[str, Any], groups: list[Any]) -> dict[str, Any]:
@@ -256,6 +271,24 @@ def _groups_section(row: dict[str, Any], groups: list[Any]) -> dict[str, Any]:
 def _offset(value: Any) -> str:
     """An offset for a sentence: ``-`` when the side has no record there."""
     return "-" if value is None else str(value)
+
+
+def _stale_verifies(steps: list[dict[str, Any]], verifies: list[dict[str, Any]]) -> list[str]:
+    """Reasons for verify evidence older than the last mirror (re-run after verify)."""
+    mirrors = [
+        s["ended_at"]
+        for s in steps
+        if s["description"] == "mirror" and s["status"] == "succeeded" and s["ended_at"]
+    ]
+    if not mirrors:
+        return []
+    last_mirror = max(mirrors)
+    return [
+        f"{v['step']} ended {v['ended_at']}, before the last mirror ended ({last_mirror}): "
+        "its evidence predates records copied since; run verify again"
+        for v in verifies
+        if v["ended_at"] and (_seconds(v["ended_at"], last_mirror) or 0) > 0
+    ]
 
 
 def _verdict(steps: list[dict[str, Any]], verifies: list[dict[str, Any]]) -> dict[str, Any]:
@@ -292,6 +325,7 @@ def _verdict(steps: list[dict[str, Any]], verifies: list[dict[str, Any]]) -> dic
             reasons.append(f"{name} is {s['status'].replace('_', ' ')}{why}")
     if not verifies:
         reasons.append("the plan has no verify step that ran: nothing proves the target's data")
+    reasons += _stale_verifies(steps, verifies)
     for v in verifies:
         if v["error"]:
             reasons.append(f"{v['step']}: {v['error']}")
