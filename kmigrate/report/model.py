@@ -100,6 +100,12 @@ def summarize_record(record: Any) -> str:
         return f"confirmed by {record['confirmed_by']}"
     if "output" in record:
         return f"snapshot {record['output']}"
+    if isinstance(record.get("source"), dict) and isinstance(record.get("target"), dict):
+        return ", ".join(
+            f"{role}: {record[role].get('broker_count', '?')} brokers, "
+            f"{record[role].get('topic_count', len(record[role].get('topics') or []))} topics"
+            for role in ("source", "target")
+        )
     return ", ".join(sorted(str(k) for k in record))[:80]
 
 
