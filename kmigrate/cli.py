@@ -20,6 +20,7 @@ from kmigrate.commands import export as export_cmd
 from kmigrate.commands import mirror as mirror_cmd
 from kmigrate.commands import plan as plan_cmd
 from kmigrate.commands import provision as provision_cmd
+from kmigrate.commands import report as report_cmd
 from kmigrate.commands import rollback as rollback_cmd
 from kmigrate.commands import sandbox as sandbox_cmd
 from kmigrate.commands import status as status_cmd
@@ -137,6 +138,23 @@ def rollback(plan_path: str, phase: str | None, dry_run: bool, yes: bool) -> Non
 def status(plan_path: str, output_format: str) -> None:
     """Show the journal: each step, its outcome, when and by whom."""
     _exit(lambda: status_cmd.status(plan_path, _ui(output_format)))
+
+
+@cli.command()
+@PLAN
+@OUTPUT
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for evidence.html and evidence.json (default: STATE_DIR/reports).",
+)
+def report(plan_path: str, output_format: str, output_dir: Path | None) -> None:
+    """Write the evidence report (HTML and JSON): verdict, steps, overrides, per-partition proof.
+
+    Exit 0 when written, whatever the verdict; the verdict is printed and heads the report.
+    """
+    _exit(lambda: report_cmd.report(plan_path, _ui(output_format), output_dir=output_dir))
 
 
 @cli.command()
@@ -331,7 +349,7 @@ def sandbox_down(state_dir: Path) -> None:
     "plan_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Sandbox plan (default: plans/sandbox.yaml).",
+    help="Sandbox plan (default: the one shipped in the package, kmigrate/data/sandbox.yaml).",
 )
 @click.option(
     "--records",

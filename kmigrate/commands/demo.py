@@ -1,25 +1,31 @@
 """``kmigrate demo``: a whole migration between two throwaway local brokers.
 
-Starts the sandbox on free ports, seeds the source, runs every phase of
-``plans/sandbox.yaml`` (a copy in a temporary folder, pointed at those ports),
-shows the journal and a rollback dry run, and stops the sandbox.
+Starts the sandbox on free ports, seeds the source, runs every phase of the
+sandbox plan shipped inside the package (``kmigrate/data/sandbox.yaml``; a
+copy in a temporary folder, pointed at those ports), shows the journal and a
+rollback dry run, writes the evidence report, and stops the sandbox.  It
+needs no checkout: an installed kmigrate (with the ``sandbox`` extra) runs it
+from any folder.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 from kmigrate.adapters import sandbox as brokers
 from kmigrate.commands.execute import execute
+from kmigrate.commands.report import report
 from kmigrate.commands.rollback import rollback
 from kmigrate.commands.status import status
 from kmigrate.errors import UsageError
 from kmigrate.plan import load_plan
 from kmigrate.ui import UI
 
-SANDBOX_PLAN = Path(__file__).resolve().parents[2] / "plans" / "sandbox.yaml"
+#: The demo's plan, package data (pyproject.toml ``[tool.setuptools.package-data]``).
+SANDBOX_PLAN = Path(str(resources.files("kmigrate") / "data" / "sandbox.yaml"))
 
 
 def demo(
@@ -28,10 +34,11 @@ def demo(
     """Run the demo.  Returns the exit code of the first failing phase, else 0.
 
     Args:
-        plan_path: the sandbox plan (default ``plans/sandbox.yaml`` of this checkout).
+        plan_path: the sandbox plan (default :data:`SANDBOX_PLAN`, shipped in the package).
         records: records seeded per topic.
         keep: folder to keep the plan copy, journal and reports in (default: a
-            temporary folder, removed at the end).
+            temporary folder, removed at the end; the evidence report is then
+            written to a folder of its own that is kept, and its path printed).
 
     Raises:
         UsageError: the sandbox plan is missing.
@@ -69,6 +76,11 @@ def demo(
         status(str(plan_file), ui)
         ui.heading("what 'kmigrate rollback' would do")
         rollback(str(plan_file), ui, dry_run=True)
+        ui.heading("evidence report")
+        report_dir = (
+            None if keep is not None else Path(tempfile.mkdtemp(prefix="kmigrate-demo-report-"))
+        )
+        report(str(plan_file), ui, output_dir=report_dir)
     finally:
         brokers.down(sandbox_dir)
         if keep is None:
