@@ -9,7 +9,7 @@ but reads only and describes each write instead of making it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,7 +37,10 @@ class StepContext:
         checkpoint: saves a running step's partial record to the journal.
         journal_lookup: ``action -> record`` of the latest successful step of
             that action in this plan (e.g. the mirror's offset ranges for verify).
-        step_id: ``"P.S"`` of the running step, for log file names.
+        rerun_advice: ``actions -> command`` that re-runs the plan's steps with
+            those actions (``kmigrate execute PLAN --phase P --rerun ID``), or
+            None without a plan; for advice in error messages.
+        step_id: the running step's stable id (a slug), also used in log file names.
     """
 
     source: KafkaCluster
@@ -52,7 +55,8 @@ class StepContext:
     dry_run: bool = False
     checkpoint: Callable[[Record], None] = lambda record: None
     journal_lookup: Callable[[str], Record | None] = lambda action: None
-    step_id: str = "0.0"
+    rerun_advice: Callable[[Sequence[str]], str | None] = lambda actions: None
+    step_id: str = "standalone"
 
 
 class Step:
