@@ -248,8 +248,9 @@ def provision(
     record["existing"].sort()
     record["planned_create"] = []
     ctx.checkpoint(record)
-    for topic in record["created"]:
-        ctx.ui.ok(f"created topic {topic}")
+    for outcome in outcomes:
+        if outcome.status == "created":
+            ctx.ui.ok(f"created topic {outcome.topic}")
     if failed:
         raise StepFailed("the target refused to create: " + "; ".join(failed))
     return record
