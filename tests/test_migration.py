@@ -404,7 +404,7 @@ def test_force_runs_a_phase_out_of_order_and_journals_it(
     )
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
     assert [(e["event"], e["phase"], e["incomplete"]) for e in journal["events"]] == [
-        ("forced", 2, ["1.1 check-connectivity (not run)"])
+        ("forced", "provision", ["check-connectivity (not run)"])
     ]
 
 

@@ -59,6 +59,7 @@ class Gate:
     override: str | None = None
     overridden: bool = False
     event: tuple[str, dict[str, Any]] = ("", {})
+    warning: str = ""
 
 
 @dataclass
@@ -172,7 +173,7 @@ class Runner:
                 raise RefusedError(gate.refusal)
             kind, data = gate.event
             self.journal.event(kind, **data)
-            self.ui.warn(f"{gate.override}: going on although {gate.refusal}")
+            self.ui.warn(gate.warning or f"{gate.override}: going on although {gate.refusal}")
 
     def _walk(
         self,
@@ -311,7 +312,11 @@ class Runner:
                     + " (--force overrides, and is journaled)",
                     "--force",
                     force,
-                    ("forced", {"phase": spec.name, "incomplete": missing}),
+                    (
+                        "forced",
+                        {"phase": spec.name, "phase_number": index + 1, "incomplete": missing},
+                    ),
+                    f"--force: running {label} although earlier steps are incomplete",
                 )
             )
         if spec.window is not None and not windows.inside(spec.window, moment):
@@ -327,10 +332,12 @@ class Runner:
                         "ignored-window",
                         {
                             "phase": spec.name,
+                            "phase_number": index + 1,
                             "window": where,
                             "at_time": moment.isoformat(timespec="seconds"),
                         },
                     ),
+                    f"--ignore-window: running {label} outside its window {where}",
                 )
             )
         unmet = [
