@@ -94,7 +94,7 @@ def test_derived_ids_are_typeable_slugs() -> None:
     assert derived_id(walk(plan.model)[2].spec) == "export-topics"
 
 
-def test_definition_covers_rollback_and_defaults_but_not_id() -> None:
+def test_definition_covers_rollback_but_not_id_or_defaults() -> None:
     plan = plan_of("""\
         phases:
           - name: a
@@ -102,15 +102,21 @@ def test_definition_covers_rollback_and_defaults_but_not_id() -> None:
               - {id: sw, shell: "./a", rollback: "./b"}
         """)
     step = walk(plan.model)[0]
-    assert step.definition == {"shell": "./a", "rollback": "./b", "timeout_s": 600}
-    assert step.definition_hash == definition_hash(
-        {"timeout_s": 600, "rollback": "./b", "shell": "./a"}
-    )
+    assert step.definition == {"shell": "./a", "rollback": "./b"}
+    assert step.definition_hash == definition_hash({"rollback": "./b", "shell": "./a"})
     assert spec_from_definition(step.definition).rollback == "./b"
+    assert spec_from_definition(step.definition).timeout_s == 600
     assert diff_definitions(step.definition, {**step.definition, "rollback": None}) == [
         'rollback: "./b" -> null'
     ]
-    assert diff_definitions({"a": 1}, {"b": 1}) == ["a: 1 -> (absent)", "b: (absent) -> 1"]
+    assert diff_definitions({"a": 1}, {"b": 1}) == ["a: 1 -> (default)", "b: (default) -> 1"]
+    same = plan_of("""\
+        phases:
+          - name: a
+            steps:
+              - {id: sw, shell: "./a", rollback: "./b", timeout_s: 600}
+        """)
+    assert walk(same.model)[0].definition_hash == step.definition_hash
 
 
 def test_duplicate_explicit_ids_name_both_lines() -> None:

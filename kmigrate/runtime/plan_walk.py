@@ -10,8 +10,11 @@ reordering steps does not change which journal entry belongs to which step:
 * a shell step: ``shell-<first words of the command>-<6 hex of sha256(command)>``;
 * a manual step: ``manual-<first words of the instruction>-<6 hex of sha256(text)>``.
 
-A step's *definition* is its validated spec as canonical JSON (every key,
-defaults included, its rollback command or text too; not its ``id``); the
+A step's *definition* is its validated spec as canonical JSON: every key
+whose value differs from the schema's default (so writing ``append: false``
+equals leaving it out, and a key a later kmigrate adds with a default does not
+make every journaled step look changed), its rollback command or text
+included, its ``id`` not; the
 journal records it when the step starts, so ``execute`` can tell a changed
 step from an unchanged one and ``rollback`` can rebuild a step that is no
 longer in the plan.
@@ -79,8 +82,8 @@ def canonical_json(data: Any) -> str:
 
 
 def definition_of(spec: Any) -> dict[str, Any]:
-    """The definition of a validated step spec: every key but ``id``, defaults included."""
-    data: dict[str, Any] = spec.model_dump(mode="json", exclude={"id"})
+    """The definition of a validated step spec: its keys but ``id``, defaults left out."""
+    data: dict[str, Any] = spec.model_dump(mode="json", exclude={"id"}, exclude_defaults=True)
     return data
 
 
@@ -155,10 +158,10 @@ def spec_from_definition(definition: dict[str, Any]) -> Any:
 
 
 def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """The keys that differ, as ``key: old -> new`` (JSON values; ``(absent)`` when missing)."""
+    """The keys that differ, as ``key: old -> new`` (JSON values; ``(default)`` when left out)."""
 
     def show(data: dict[str, Any], key: str) -> str:
-        return json.dumps(data[key], ensure_ascii=False) if key in data else "(absent)"
+        return json.dumps(data[key], ensure_ascii=False) if key in data else "(default)"
 
     return [
         f"{key}: {show(old, key)} -> {show(new, key)}"
