@@ -12,7 +12,7 @@ from kmigrate.errors import UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.refs import REFERENCE, UnresolvedReference, is_sensitive, resolve
-from kmigrate.runtime.plan_walk import rerun_command
+from kmigrate.runtime.plan_walk import missing_topics_advice
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 
@@ -68,7 +68,7 @@ def plan_context(
         state_dir=plan.state_dir,
         dry_run=dry_run,
         journal_lookup=lambda action: latest_record(journal, plan, action),
-        rerun_advice=lambda actions: rerun_command(plan, actions),
+        missing_topics_advice=lambda: missing_topics_advice(plan),
     )
 
 

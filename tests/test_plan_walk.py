@@ -13,6 +13,7 @@ from kmigrate.runtime.plan_walk import (
     definition_hash,
     derived_id,
     diff_definitions,
+    missing_topics_advice,
     rerun_command,
     spec_from_definition,
     walk,
@@ -203,7 +204,7 @@ def test_requires_must_name_a_step_of_an_earlier_phase() -> None:
     ]
 
 
-def test_rerun_command_groups_by_phase_and_quotes() -> None:
+def test_missing_topics_advice_reruns_export_and_provision_quoted() -> None:
     plan = plan_of(
         """\
         phases:
@@ -217,8 +218,30 @@ def test_rerun_command_groups_by_phase_and_quotes() -> None:
         """,
         Path("my plans/p.yaml"),
     )
-    assert rerun_command(plan, ("export-topics", "provision-topics")) == (
-        "kmigrate execute 'my plans/p.yaml' --phase 'provision now' "
-        "--rerun export-topics --rerun provision-topics"
+    assert missing_topics_advice(plan) == (
+        "create them with: kmigrate execute 'my plans/p.yaml' --phase 'provision now' "
+        "--rerun export-topics --rerun provision-topics; then run this step again"
     )
-    assert rerun_command(plan, ("verify",)) is None
+    assert rerun_command(plan, ["mirror", "export-topics"]) == (
+        "kmigrate execute 'my plans/p.yaml' --phase 'provision now' --rerun export-topics; "
+        "then kmigrate execute 'my plans/p.yaml' --phase copy --rerun mirror"
+    )
+    assert rerun_command(plan, ["verify"]) is None
+
+
+def test_missing_topics_advice_with_a_reviewed_snapshot_asks_to_update_it_first() -> None:
+    plan = plan_of("""\
+        phases:
+          - name: prep
+            steps:
+              - action: export-topics
+              - {action: provision-topics, snapshot: snapshots/reviewed.yaml, id: provision}
+          - name: copy
+            steps:
+              - action: mirror
+        """)
+    assert missing_topics_advice(plan) == (
+        f"add them to the snapshot {plan.state_dir / 'snapshots/reviewed.yaml'} that "
+        "provision reads (kmigrate export … -o that file, and review it), then create them "
+        "with: kmigrate execute p.yaml --phase prep --rerun provision; then run this step again"
+    )

@@ -23,9 +23,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from kmigrate import window as windows
 from kmigrate.context import plan_context
-from kmigrate.errors import KmigrateError, PartialRollback, RefusedError, UsageError
+from kmigrate.errors import (
+    KmigrateError,
+    PartialRollback,
+    RefusedError,
+    StepFailed,
+    UsageError,
+)
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.schema import Requirement
@@ -490,7 +498,18 @@ class Runner:
                     self.journal.event("use-plan-rollback", step=sid, recorded=old, plan=new)
             else:
                 notes.append("using the recorded one (--use-plan-rollback uses the plan's)")
-        step = build_step(spec_from_definition(definition))
+        try:
+            spec = spec_from_definition(definition)
+        except ValidationError as exc:
+            if planned is None:
+                raise StepFailed(
+                    f"step {sid}: its recorded definition no longer fits this version's plan "
+                    f"schema ({exc.error_count()} problem(s)) and the step is not in the plan; "
+                    "undo it by hand as its journal record says"
+                ) from None
+            notes.append("recorded definition unreadable by this version: using the plan's")
+            spec = planned.spec
+        step = build_step(spec)
         self.ui.heading(f"undo step {sid}: {step.describe()} ({entry.get('status')})")
         for note in notes:
             self.ui.line(note)

@@ -9,7 +9,7 @@ but reads only and describes each write instead of making it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,9 +37,10 @@ class StepContext:
         checkpoint: saves a running step's partial record to the journal.
         journal_lookup: ``action -> record`` of the latest successful step of
             that action in this plan (e.g. the mirror's offset ranges for verify).
-        rerun_advice: ``actions -> command`` that re-runs the plan's steps with
-            those actions (``kmigrate execute PLAN --phase P --rerun ID``), or
-            None without a plan; for advice in error messages.
+        missing_topics_advice: what to do when source topics are missing on
+            the target, e.g. ``create them with: kmigrate execute PLAN --phase
+            provision --rerun export-topics --rerun provision-topics; then run
+            this step again`` (from the plan; a generic hint without one).
         step_id: the running step's stable id (a slug), also used in log file names.
     """
 
@@ -55,7 +56,9 @@ class StepContext:
     dry_run: bool = False
     checkpoint: Callable[[Record], None] = lambda record: None
     journal_lookup: Callable[[str], Record | None] = lambda action: None
-    rerun_advice: Callable[[Sequence[str]], str | None] = lambda actions: None
+    missing_topics_advice: Callable[[], str] = lambda: (
+        "create them first (kmigrate provision SNAPSHOT --target …)"
+    )
     step_id: str = "standalone"
 
 

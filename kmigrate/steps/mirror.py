@@ -107,14 +107,8 @@ def mirror(
     target_topics = ctx.target.topics()
     missing = sorted({t for t, _ in parts if t not in target_topics})
     if missing and not ctx.dry_run:
-        advice = ctx.rerun_advice(("export-topics", "provision-topics"))
         raise StepFailed(
-            f"topics missing on the target: {', '.join(missing)}; "
-            + (
-                f"create them with: {advice}; then run this step again"
-                if advice
-                else "create them first (kmigrate provision SNAPSHOT --target …)"
-            )
+            f"topics missing on the target: {', '.join(missing)}; {ctx.missing_topics_advice()}"
         )
     narrow = sorted(
         {t for t, p in parts if t in target_topics and p >= target_topics[t].partitions}
