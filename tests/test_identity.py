@@ -146,6 +146,7 @@ def test_a_changed_definition_is_refused_naming_step_and_keys_until_rerun(
     state = status_json(plan)
     step = {r["id"]: r for r in state["steps"]}["switch"]
     assert (step["status"], step["attempts"], step["definition_changed"]) == (SUCCEEDED, 2, False)
+    assert step["definition"] == {"shell": "echo switch >> log.txt", "timeout_s": 90}
     reruns = [e for e in state["events"] if e["event"] == "rerun"]
     assert [(e["step"], e["changed"]) for e in reruns] == [("switch", ["timeout_s: 60 -> 90"])]
     assert run("execute", str(plan), "--phase", "1").exit_code == 0  # now unchanged: skipped
@@ -420,3 +421,21 @@ def test_mismatches_gate_reads_the_verify_record(tmp_path: Path) -> None:
     assert requirement_problem(Requirement(step="verify", status="failed"), journal) == (
         "step verify is succeeded, expected failed"
     )
+
+
+def test_a_failed_step_fixed_in_the_plan_runs_with_its_new_definition(tmp_path: Path) -> None:
+    """The normal case after a failure: fix the step (explicit id keeps it the same step)."""
+    plan = write(
+        tmp_path, one_phase("      - {id: switch, shell: 'echo try1 >> log.txt; false'}\n")
+    )
+    assert run("execute", str(plan), "--phase", "1").exit_code == 1
+    plan = write(tmp_path, one_phase("      - {id: switch, shell: 'echo try2 >> log.txt'}\n"))
+
+    fixed = run("execute", str(plan), "--phase", "1")
+
+    assert fixed.exit_code == 0, fixed.output
+    assert "running it again with the plan's changed definition (shell: " in fixed.output
+    assert log(tmp_path) == ["try1", "try2"]
+    step = rows(plan)["switch"]
+    assert (step["status"], step["attempts"], step["definition_changed"]) == (SUCCEEDED, 2, False)
+    assert [r for r in rows(plan).values() if r["orphaned"]] == []

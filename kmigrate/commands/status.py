@@ -41,6 +41,7 @@ def step_rows(plan: LoadedPlan, journal: Journal) -> list[dict[str, Any]]:
     ``phase_number``, ``action``, ``description``, ``status`` (None when never
     run), ``started_at``, ``ended_at``, ``by``, ``attempts``, ``error``,
     ``record``, ``rolled_back_at``, ``rolled_back_by``, ``undone``,
+    ``definition`` (as journaled when it last started; None if never run),
     ``definition_changed`` (the plan's definition differs from the one
     journaled when it ran), ``changes`` (``key: old -> new`` strings) and
     ``orphaned`` (journaled, but no longer in the plan; rollback still undoes it).
@@ -112,6 +113,7 @@ def _row(
         "rolled_back_at": entry.get("rolled_back_at"),
         "rolled_back_by": entry.get("rolled_back_by"),
         "undone": entry.get("undone"),
+        "definition": entry.get("definition"),
         "definition_changed": bool(changes),
         "changes": changes,
         "orphaned": orphaned,
