@@ -439,3 +439,33 @@ def test_a_failed_step_fixed_in_the_plan_runs_with_its_new_definition(tmp_path: 
     step = rows(plan)["switch"]
     assert (step["status"], step["attempts"], step["definition_changed"]) == (SUCCEEDED, 2, False)
     assert [r for r in rows(plan).values() if r["orphaned"]] == []
+
+
+def test_an_override_is_journaled_only_when_every_gate_passes(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    today = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[datetime.now(UTC).weekday()]
+    other = "sun" if today != "sun" else "mon"
+    plan = write(
+        tmp_path,
+        f"""\
+        phases:
+          - name: one
+            steps:
+              - {{id: a, shell: "echo a >> log.txt"}}
+          - name: two
+            window: {{days: [{other}], start: "00:00", end: "00:01"}}
+            steps:
+              - {{id: b, shell: "echo b >> log.txt"}}
+        """,
+    )
+
+    refused = run("execute", str(plan), "--phase", "two", "--force")
+
+    assert refused.exit_code == 1
+    assert "refused to run phase 2 (two) outside its window" in refused.output
+    assert not (tmp_path / "state" / "journal.json").exists()  # no 'forced' event written
+    both = run("execute", str(plan), "--phase", "two", "--force", "--ignore-window")
+    assert both.exit_code == 0, both.output
+    assert [e["event"] for e in status_json(plan)["events"]] == ["forced", "ignored-window"]
+    assert log(tmp_path) == ["b"]

@@ -172,13 +172,15 @@ class Runner:
             yield
 
     def _pass(self, gates: list[Gate]) -> None:
+        """Refuse at the first closed gate; journal overrides only once every gate passes."""
+        closed = [g for g in gates if not g.overridden]
+        if self.dry_run:
+            for gate in closed:
+                self.ui.warn(f"a real run would be {gate.refusal}")
+            return
+        if closed:
+            raise RefusedError(closed[0].refusal)
         for gate in gates:
-            if self.dry_run:
-                if not gate.overridden:
-                    self.ui.warn(f"a real run would be {gate.refusal}")
-                continue
-            if not gate.overridden:
-                raise RefusedError(gate.refusal)
             kind, data = gate.event
             self.journal.event(kind, **data)
             self.ui.warn(gate.warning or f"{gate.override}: going on although {gate.refusal}")
