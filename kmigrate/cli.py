@@ -106,8 +106,21 @@ def plan(plan_path: str, output_format: str, offline: bool) -> None:
 @click.option("--ignore-window", is_flag=True, help="Run outside the phase's window.")
 @click.option("--yes", "-y", is_flag=True, help="Answer confirmations with yes.")
 @click.option("--dry-run", is_flag=True, help="Describe what would happen; change nothing.")
+@click.option(
+    "--rerun",
+    "rerun",
+    multiple=True,
+    metavar="STEP_ID",
+    help="Run this step of the phase again although it succeeded (repeatable; journaled).",
+)
 def execute(
-    plan_path: str, phase: str, force: bool, ignore_window: bool, yes: bool, dry_run: bool
+    plan_path: str,
+    phase: str,
+    force: bool,
+    ignore_window: bool,
+    yes: bool,
+    dry_run: bool,
+    rerun: tuple[str, ...],
 ) -> None:
     """Run one phase of the plan (resumes where an earlier run stopped)."""
     _exit(
@@ -118,6 +131,7 @@ def execute(
             force=force,
             ignore_window=ignore_window,
             dry_run=dry_run,
+            rerun=rerun,
         )
     )
 
@@ -127,9 +141,24 @@ def execute(
 @click.option("--phase", default=None, help="Only this phase (number or name).")
 @click.option("--dry-run", is_flag=True, help="Show the exact reverse actions; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Answer confirmations with yes.")
-def rollback(plan_path: str, phase: str | None, dry_run: bool, yes: bool) -> None:
-    """Undo what kmigrate did, in reverse order, from the journal."""
-    _exit(lambda: rollback_cmd.rollback(plan_path, _ui(yes=yes), phase=phase, dry_run=dry_run))
+@click.option(
+    "--use-plan-rollback",
+    is_flag=True,
+    help="Use the plan's rollback commands/texts, not those recorded when steps ran (journaled).",
+)
+def rollback(
+    plan_path: str, phase: str | None, dry_run: bool, yes: bool, use_plan_rollback: bool
+) -> None:
+    """Undo what kmigrate did, newest first, from the journal."""
+    _exit(
+        lambda: rollback_cmd.rollback(
+            plan_path,
+            _ui(yes=yes),
+            phase=phase,
+            dry_run=dry_run,
+            use_plan_rollback=use_plan_rollback,
+        )
+    )
 
 
 @cli.command()

@@ -60,3 +60,11 @@ class PartialRollback(StepFailed):
 
 class RefusedError(KmigrateError):
     """kmigrate refused to run: a gate (phase order, window, lock) is closed (exit 1)."""
+
+
+class JournalError(KmigrateError):
+    """The journal file cannot be read or trusted (exit 1).
+
+    The message names the file, what is wrong, and where the previous good
+    version is kept.
+    """

@@ -365,6 +365,10 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
                 f"expected a name that is not a number (--phase N means the Nth phase); "
                 f"found {phase.name!r}",
             )
+    from kmigrate.runtime.plan_walk import identity_problems  # imports kmigrate.plan
+
+    for loc, msg in identity_problems(model, lambda where: _nearest_line(lines, where)):
+        add(loc, msg)
     for role in ("source", "target"):
         spec: ClusterSpec = getattr(model.clusters, role)
         for key, value in spec.config.items():
