@@ -216,7 +216,7 @@ class EventHubsControlPlane:
         props = ns.properties
         return NamespaceInfo(
             name=self.namespace,
-            tier=str(sku.tier or sku.name).lower() if sku else "",
+            tier=_text(sku.tier or sku.name).lower() if sku else "",
             kafka_enabled=bool(props and props.kafka_enabled),
             capacity=sku.capacity if sku else None,
             status=props.status if props else None,
@@ -329,6 +329,11 @@ def hub_body(translation: TopicTranslation) -> Any:
     )
 
 
+def _text(value: Any) -> str:
+    """An SDK enum member or string as its wire value (``SkuTier.STANDARD`` -> ``Standard``)."""
+    return str(getattr(value, "value", value))
+
+
 def _hub_info(hub: Any) -> HubInfo:
     props = hub.properties
     retention = props.retention_description if props else None
@@ -340,10 +345,10 @@ def _hub_info(hub: Any) -> HubInfo:
         name=hub.name,
         partition_count=props.partition_count if props else None,
         retention_hours=hours,
-        cleanup_policy=str(retention.cleanup_policy)
+        cleanup_policy=_text(retention.cleanup_policy)
         if retention and retention.cleanup_policy
         else None,
-        timestamp_type=str(stamp.timestamp_type) if stamp and stamp.timestamp_type else None,
+        timestamp_type=_text(stamp.timestamp_type) if stamp and stamp.timestamp_type else None,
     )
 
 
