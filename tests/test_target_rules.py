@@ -13,9 +13,11 @@ import pytest
 from kmigrate.errors import UsageError
 from kmigrate.targets.profiles import PROFILES, profile_for
 from kmigrate.targets.rules import (
+    ALL_RULES,
     Accept,
     SourceConfig,
     SourceTopic,
+    rule_catalogue,
     translate_topic,
     translate_topics,
 )
@@ -405,3 +407,12 @@ def test_every_limit_has_a_source() -> None:
         assert p.defaults_source
         for fact in [*p.limits.values(), *p.fixed.values(), p.kafka_endpoint]:
             assert fact.source, p.name
+
+
+def test_every_rule_cites_its_source() -> None:
+    """Each rule's docstring names where its fact comes from; the catalogue lists them all."""
+    catalogue = rule_catalogue()
+    assert [c["rule"] for c in catalogue] == [r.__name__ for r in ALL_RULES]
+    for entry in catalogue:
+        assert entry["source"], entry["rule"]
+        assert entry["summary"], entry["rule"]

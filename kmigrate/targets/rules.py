@@ -797,7 +797,8 @@ def replication_factor_msk_provisioned(
     Source: docs.aws.amazon.com/msk/latest/developerguide/msk-default-configuration.html
     (default.replication.factor 3, min.insync.replicas 2) and bestpractices.html.
     """
-    base = wanted or source_rf or 3
+    default = profile.limit("replication_factor_default")
+    base = wanted or source_rf or (default.value if default else 3)
     origin = "the plan's" if wanted else "the source's" if source_rf else "MSK's default"
     brokers = _opt_int(facts.get("broker_count"))
     rf = base if brokers is None else min(base, brokers)
@@ -1104,6 +1105,36 @@ def msk_partition_guidance(
     ]
 
 
+#: Every rule, for listing them with their sources (``rule_catalogue``).
+ALL_RULES: tuple[Callable[..., object], ...] = (
+    *KEY_RULES,
+    carry_source_values,
+    eventhubs_basic_refused,
+    partitions_within_tier_limit,
+    partitions_not_fewer,
+    replication_factor_eventhubs,
+    replication_factor_required,
+    replication_factor_msk_provisioned,
+    replication_factor_capped,
+    apply_accepts,
+    eventhubs_hub_limit,
+    partitions_per_cluster,
+    msk_partition_guidance,
+)
+
+
+def rule_catalogue() -> list[dict[str, str]]:
+    """Every rule as ``{"rule", "summary", "source"}``: its name, the first sentence of its
+    docstring and the text after ``Source:``."""
+    out = []
+    for rule in ALL_RULES:
+        doc = " ".join((rule.__doc__ or "").split())
+        summary = doc.split(". ")[0].rstrip(".")
+        _, _, source = doc.partition("Source: ")
+        out.append({"rule": rule.__name__, "summary": summary, "source": source})
+    return out
+
+
 def parse_accepts(entries: Iterable[Mapping[str, str]]) -> list[Accept]:
     """``[{topic: glob, key: key}, ...]`` (the plan's ``accept:``) as :class:`Accept` values.
 
@@ -1134,7 +1165,9 @@ __all__ = [
     "CREATE",
     "EXISTS",
     "REFUSE",
+    "ALL_RULES",
     "KEY_RULES",
+    "rule_catalogue",
     "Accept",
     "Decision",
     "Note",
