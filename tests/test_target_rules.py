@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kmigrate.errors import UsageError
 from kmigrate.targets.profiles import PROFILES, profile_for
@@ -124,6 +126,9 @@ KEY_ROWS = [
     Row("eventhubs max.message.bytes above 1 MB refused", "eventhubs-standard",
         {"max.message.bytes": "2097152"}, "max.message.bytes", "refused", None,
         "below 1046528 bytes", "eventhubs_max_message_bytes"),
+    Row("eventhubs non-numeric retention refused", "eventhubs-standard",
+        {"retention.ms": "forever"}, "retention.ms", "refused", None, "is not a number",
+        "eventhubs_retention_hours"),
     Row("eventhubs other key dropped", "eventhubs-standard", {"segment.bytes": "268435456"},
         "segment.bytes", "dropped", None, "no hub setting for segment.bytes",
         "eventhubs_no_equivalent"),
@@ -416,3 +421,54 @@ def test_every_rule_cites_its_source() -> None:
     for entry in catalogue:
         assert entry["source"], entry["rule"]
         assert entry["summary"], entry["rule"]
+
+
+def test_tiered_storage_source_warns() -> None:
+    """A Redpanda topic using tiered storage gets its key dropped and a warning."""
+    t = translate_topic(
+        "o",
+        SourceTopic(3, 3, {"redpanda.remote.read": "true"}),
+        "redpanda",
+        PROFILES["confluent-cloud-standard"],
+    )
+    assert [w.rule for w in t.warnings] == ["drop_vendor_keys"]
+    assert "tiered storage" in t.warnings[0].message
+
+
+@given(st.integers(min_value=1, max_value=7 * 86_400_000))
+def test_eventhubs_retention_hours_round_up(ms: int) -> None:
+    """Retention in hours never shortens the source's retention, by less than one hour."""
+    t = translate_topic(
+        "o", SourceTopic(1, 1, {"retention.ms": str(ms)}), "kafka", PROFILES["eventhubs-standard"]
+    )
+    hours = int(t.configs["retentionTimeInHours"])
+    assert hours * 3_600_000 >= ms
+    assert (hours - 1) * 3_600_000 < ms
+
+
+@given(
+    st.sampled_from(sorted(PROFILES)),
+    st.integers(min_value=1, max_value=2000),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "retention.ms",
+                "segment.bytes",
+                "cleanup.policy",
+                "max.message.bytes",
+                "write.caching",
+                "compression.type",
+            ]
+        ),
+        st.sampled_from(["-1", "1", "604800000", "compact", "none", "99999999999"]),
+    ),
+)
+def test_action_is_refuse_exactly_when_a_refusal_stands(
+    profile: str, partitions: int, configs: dict[str, str]
+) -> None:
+    """Whatever the input, a topic is refused iff an unaccepted refusal stands, and each
+    key is decided once."""
+    t = translate_topic("o", SourceTopic(partitions, 3, configs), "kafka", PROFILES[profile])
+    assert (t.action == "refuse") == bool(t.refusals)
+    keys = [d.key for d in t.decisions]
+    assert len(keys) == len(set(keys))

@@ -605,7 +605,11 @@ def decide_key(key: str, value: str, ctx: KeyContext) -> tuple[Decision, list[No
     converted: Decision | None = None
     current = value
     for rule in KEY_RULES:
-        decision, more = rule(key, current, ctx)
+        try:
+            decision, more = rule(key, current, ctx)
+        except ValueError:
+            reason = f"{current!r} is not a number, which {key} must be on {ctx.profile.name}"
+            return _decide(rule, key, value, None, REFUSED, reason), notes
         notes += more
         if decision is None:
             continue
