@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kmigrate.errors import UsageError
+from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot
 from kmigrate.targets.profiles import PROFILES, profile_for
 from kmigrate.targets.rules import (
     ALL_RULES,
@@ -472,3 +473,23 @@ def test_action_is_refuse_exactly_when_a_refusal_stands(
     assert (t.action == "refuse") == bool(t.refusals)
     keys = [d.key for d in t.decisions]
     assert len(keys) == len(set(keys))
+
+
+def test_snapshot_topics_translate() -> None:
+    """A snapshot's topics (what ``export-topics`` writes) translate as they are."""
+    snap = Snapshot(
+        source=SnapshotSource(type="redpanda", bootstrap_servers="127.0.0.1:1"),
+        topics={
+            "event-created": TopicSnapshot(
+                partitions=6,
+                replication_factor=3,
+                configs={"retention.bytes": "1000", "write.caching": "true"},
+            )
+        },
+    )
+    tr = translate_topics(snap.topics, snap.source.type, PROFILES["eventhubs-standard"])
+    [t] = tr.topics
+    decisions = {d.key: (d.decision, d.rule) for d in t.decisions}
+    assert decisions["write.caching"] == ("dropped", "drop_vendor_keys")
+    assert decisions["retention.bytes"] == ("dropped", "eventhubs_retention_bytes_dropped")
+    assert (t.action, t.partitions) == ("create", 6)
