@@ -9,13 +9,18 @@ service's.
 
 from __future__ import annotations
 
+import base64
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
-from support.auth_proxy import AuthProxy, Certificates, make_certificates
+from azure.core.credentials import AccessToken
+from support.auth_proxy import AuthFailed, AuthProxy, Certificates, make_certificates
 
 from kmigrate.adapters import sandbox
 from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
@@ -31,6 +36,32 @@ EH_CONN = (
     "SharedAccessKey=eh-secret-Kd93hQ=="
 )
 MSK_USER, MSK_PASSWORD = "kmigrate", "msk-secret-Tr4pP0"
+ENTRA_TOKEN = "entra-test-token"
+AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+
+
+def check_bearer(token: str) -> str:
+    """The test's own OAUTHBEARER check: the Entra test token, or an MSK IAM token (a
+    base64url SigV4-presigned ``kafka-cluster:Connect`` URL, as the signer makes it)."""
+    if token == ENTRA_TOKEN:
+        return "entra-app"
+    url = urlparse(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
+    query = parse_qs(url.query)
+    if (
+        url.netloc != "kafka.eu-central-1.amazonaws.com"
+        or query.get("Action") != ["kafka-cluster:Connect"]
+        or "X-Amz-Signature" not in query
+    ):
+        raise AuthFailed("not an MSK IAM token")
+    return query["X-Amz-Credential"][0].split("/")[0]
+
+
+class FakeCredential:
+    """An azure-core TokenCredential handing out the Entra test token."""
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        assert scopes == ("https://shop-prod.servicebus.windows.net/.default",)
+        return AccessToken(ENTRA_TOKEN, int(time.time()) + 3600)
 
 
 @dataclass
@@ -49,7 +80,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     certs = make_certificates(d / "certs")
     broker_port = sandbox.free_port()
     users = {CC_KEY: CC_SECRET, "$ConnectionString": EH_CONN, MSK_USER: MSK_PASSWORD}
-    proxy = AuthProxy(("127.0.0.1", broker_port), users, certs).start()
+    proxy = AuthProxy(("127.0.0.1", broker_port), users, certs, bearer_check=check_bearer)
+    proxy.start()
     broker = None
     try:
         broker = sandbox.start_broker(
@@ -62,8 +94,11 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
             sandbox.stop_pid(broker.pid)
 
 
-def _client_config(settings: dict[str, object], certs: Certificates) -> dict[str, str]:
-    conf = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in settings.items()}
+def _client_config(settings: dict[str, object], certs: Certificates) -> dict[str, Any]:
+    conf: dict[str, Any] = {
+        k: v if callable(v) else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in settings.items()
+    }
     conf.pop("bootstrap.servers", None)  # the test's proxy stands in for the service's host
     conf["ssl.ca.location"] = str(certs.ca)
     return conf
@@ -136,6 +171,33 @@ def test_msk_scram_settings_connect(secured: Secured) -> None:
     got = _round_trip(secured, settings)
     _assert_same([b"v0", b"v1", b"v2"], got)
     assert ("SCRAM-SHA-512", MSK_USER) in secured.proxy.authenticated
+
+
+def test_msk_iam_settings_connect(
+    secured: Secured, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """msk, auth iam: SASL_SSL OAUTHBEARER with the real signer's token (static fake
+    credentials) produces and consumes; librdkafka accepts the oauth_cb's expiry.  The
+    server side, which checks the token's shape instead of AWS, is the test's own."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    got = _round_trip(secured, msk.client_settings("iam", "eu-central-1"))
+    _assert_same([b"v0", b"v1", b"v2"], got)
+    assert ("OAUTHBEARER", AWS_KEY_ID) in secured.proxy.authenticated
+
+
+def test_eventhubs_entra_settings_connect(secured: Secured) -> None:
+    """eventhubs, auth entra: SASL_SSL OAUTHBEARER with a token from the credential
+    produces and consumes (server side: the test's own proxy)."""
+    settings = eventhubs.client_settings("shop-prod", "entra", credential=FakeCredential())
+    got = _round_trip(secured, settings)
+    _assert_same([b"v0", b"v1", b"v2"], got)
+    assert ("OAUTHBEARER", "entra-app") in secured.proxy.authenticated
 
 
 @pytest.mark.parametrize(

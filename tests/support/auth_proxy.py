@@ -14,6 +14,8 @@ Protocol facts it follows:
   (plus tagged fields).  SaslHandshake is api key 17 (v0-1), SaslAuthenticate 36 (v0-2,
   flexible from v2), KIP-152 (kafka.apache.org/protocol#The_Messages_SaslAuthenticate).
 * PLAIN: RFC 4616 (``authzid NUL authcid NUL passwd``).
+* OAUTHBEARER: RFC 7628 (``n,,\x01auth=Bearer TOKEN\x01\x01``; KIP-255); the token is
+  judged by a check the test passes in.
 * SCRAM-SHA-256/512: RFC 5802 and RFC 7677 (Hi = PBKDF2-HMAC, ClientProof, ServerSignature).
 * Errors: SASL_AUTHENTICATION_FAILED (58), UNSUPPORTED_SASL_MECHANISM (33),
   ILLEGAL_SASL_STATE (34).
@@ -36,6 +38,7 @@ import socket
 import ssl
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,6 +242,18 @@ class AuthFailed(Exception):
     """The client's credentials were wrong (the message never holds a secret)."""
 
 
+def bearer_token(message: bytes) -> str:
+    """The token of an RFC 7628 OAUTHBEARER client message.
+
+    Raises:
+        AuthFailed: no ``auth=Bearer`` attribute.
+    """
+    for part in message.decode().split("\x01"):
+        if part.startswith("auth=Bearer "):
+            return part[len("auth=Bearer ") :]
+    raise AuthFailed("no bearer token")
+
+
 def check_plain(message: bytes, users: dict[str, str]) -> str:
     """RFC 4616 PLAIN: ``authzid NUL authcid NUL passwd``; returns the user.
 
@@ -322,7 +337,9 @@ class ScramServer:
 
 class AuthProxy:
     """Listens on 127.0.0.1:``port``; ends TLS (when ``certs`` is given), answers SASL
-    (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) against ``users`` and forwards to ``upstream``.
+    (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 against ``users``; OAUTHBEARER through
+    ``bearer_check(token) -> principal``, which raises :class:`AuthFailed`) and forwards
+    to ``upstream``.
 
     The server side of TLS and SASL here is the test's own, not a real broker's.
     ``failures`` counts refused authentications.
@@ -333,12 +350,14 @@ class AuthProxy:
         upstream: tuple[str, int],
         users: dict[str, str],
         certs: Certificates | None = None,
-        mechanisms: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+        mechanisms: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"),
         port: int = 0,
+        bearer_check: Callable[[str], str] | None = None,
     ) -> None:
         self.upstream = upstream
         self.users = users
         self.mechanisms = mechanisms
+        self.bearer_check = bearer_check
         self.failures = 0
         self.authenticated: list[tuple[str, str]] = []
         self._ctx: ssl.SSLContext | None = None
@@ -425,6 +444,13 @@ class AuthProxy:
             if req.api_key == SASL_AUTHENTICATE and mechanism is not None:
                 data = _auth_bytes(req)
                 try:
+                    if mechanism == "OAUTHBEARER":
+                        if self.bearer_check is None:
+                            raise AuthFailed("OAUTHBEARER is not configured")
+                        user = self.bearer_check(bearer_token(data))
+                        _send_frame(client, _auth_response(req, 0, None, b""))
+                        self.authenticated.append((mechanism, user))
+                        return True
                     if mechanism == "PLAIN":
                         user = check_plain(data, self.users)
                         _send_frame(client, _auth_response(req, 0, None, b""))
