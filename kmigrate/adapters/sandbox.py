@@ -74,14 +74,25 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
 
-def start_broker(role: str, port: int, log_path: Path) -> Broker:
+def start_broker(
+    role: str,
+    port: int,
+    log_path: Path,
+    *,
+    advertised_port: int | None = None,
+) -> Broker:
     """Start one broker in its own session (it outlives this process).
+
+    Args:
+        advertised_port: the port the broker tells clients to use (default ``port``);
+            a test puts a TLS/SASL proxy there.
 
     Raises:
         ClusterError: it did not answer within 15 seconds.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     url = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [
@@ -90,7 +101,7 @@ def start_broker(role: str, port: int, log_path: Path) -> Broker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
                 "--cluster-id",
