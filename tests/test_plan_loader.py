@@ -209,7 +209,8 @@ def test_phase_index_unknown_raises_usage_error(full_plan: LoadedPlan, selector:
         full_plan.phase_index(selector)
     assert info.value.exit_code == 2
     assert str(info.value) == (
-        f"no phase {selector!r} in {full_plan.path}; the phases are: "
+        f"--phase {selector!r}: no such phase in {full_plan.path}; expected a number "
+        "from 1 to 4 or a name; the phases are: "
         "1 (preflight), 2 (provision), 3 (mirror), 4 (cutover)"
     )
 

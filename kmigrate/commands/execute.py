@@ -12,6 +12,7 @@ from kmigrate.errors import RefusedError
 from kmigrate.journal import FAILED, SUCCEEDED, Journal
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.plan.schema import describe_step
+from kmigrate.preflight import check_plan_outputs
 from kmigrate.steps import build_step
 from kmigrate.ui import UI
 
@@ -57,6 +58,7 @@ def execute(
     """
     plan = load_plan(plan_path)
     index = plan.phase_index(phase)
+    check_plan_outputs(plan, index)  # before any step: nothing runs only to fail at its write
     spec = plan.model.phases[index]
     journal = Journal(plan.state_dir, plan.model.name)
     label = f"phase {index + 1} ({spec.name})"

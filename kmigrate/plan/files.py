@@ -17,6 +17,8 @@ from kmigrate.errors import PlanError
 
 #: Largest plan file read, in bytes (1 MiB: a plan is a hand-written checklist).
 PLAN_MAX_BYTES = 1024 * 1024
+#: Largest ``${file:path}`` secret read, in bytes (a key or certificate chain fits).
+SECRET_MAX_BYTES = 1024 * 1024
 #: Largest topic snapshot read, in bytes (64 MiB: thousands of topics and groups).
 SNAPSHOT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -40,14 +42,54 @@ def _size_text(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size:,} bytes"
 
 
-def read_text(path: Path, what: str, max_bytes: int) -> str:
-    """The text of regular file ``path``, decoded as UTF-8.
+class Unreadable(Exception):
+    """A file cannot be read; ``args[0]`` says why, without its content."""
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The bytes of regular file ``path``, at most ``max_bytes`` of them.
 
     Checked before opening (``os.stat``, following symlinks): the file exists
     and is a regular file, so opening never blocks on a FIFO or a device.  The
     file is opened with ``O_NONBLOCK`` all the same (it could be swapped
     between the check and the open) and at most ``max_bytes + 1`` bytes are
     read, so a file that grows without end is refused too.
+
+    Raises:
+        FileNotFoundError: no such file.
+        Unreadable: not a regular file, unreadable, or over ``max_bytes``;
+            the message says which, in words.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise Unreadable(_reason(exc)) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise Unreadable(f"{_kind(info.st_mode)}, not a file")
+    if info.st_size > max_bytes:
+        raise Unreadable(f"{_size_text(info.st_size)} is over the limit of {_size_text(max_bytes)}")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise Unreadable(_reason(exc)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the check
+            raise Unreadable("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise Unreadable(_reason(exc)) from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise Unreadable(f"over the limit of {_size_text(max_bytes)}")
+    return data
+
+
+def read_text(path: Path, what: str, max_bytes: int) -> str:
+    """The text of regular file ``path`` (see :func:`read_bytes`), decoded as UTF-8.
 
     Args:
         path: the file.
@@ -61,35 +103,11 @@ def read_text(path: Path, what: str, max_bytes: int) -> str:
             content.
     """
     try:
-        info = os.stat(path)
+        data = read_bytes(path, max_bytes)
     except FileNotFoundError:
         raise PlanError(f"{path}: no such {what} file") from None
-    except (OSError, ValueError) as exc:
-        raise PlanError(f"{path}: cannot read the {what}: {_reason(exc)}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise PlanError(f"{path}: cannot read the {what}: {_kind(info.st_mode)}, not a file")
-    if info.st_size > max_bytes:
-        raise PlanError(
-            f"{path}: cannot read the {what}: {_size_text(info.st_size)} is over the "
-            f"limit of {_size_text(max_bytes)}"
-        )
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read the {what}: {_reason(exc)}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the check
-            raise PlanError(f"{path}: cannot read the {what}: not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read the {what}: {_reason(exc)}") from None
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise PlanError(
-            f"{path}: cannot read the {what}: over the limit of {_size_text(max_bytes)}"
-        )
+    except Unreadable as exc:
+        raise PlanError(f"{path}: cannot read the {what}: {exc}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

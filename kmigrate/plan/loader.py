@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,10 @@ class LoadedPlan:
             if phase.name == selector:
                 return index
         names = ", ".join(f"{i + 1} ({p.name})" for i, p in enumerate(phases))
-        raise UsageError(f"no phase {selector!r} in {self.path}; the phases are: {names}")
+        raise UsageError(
+            f"--phase {selector!r}: no such phase in {self.path}; expected a number "
+            f"from 1 to {len(phases)} or a name; the phases are: {names}"
+        )
 
     def resolved_config(
         self, role: str, environ: Mapping[str, str] | None = None
@@ -388,6 +391,7 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
                 f"expected a name that is not a number (--phase N means the Nth phase); "
                 f"found {phase.name!r}",
             )
+    _path_checks(model, add)
     for role in ("source", "target"):
         spec: ClusterSpec = getattr(model.clusters, role)
         for key, value in spec.config.items():
@@ -397,6 +401,25 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
                     "expected ${ENV_VAR} or ${file:path}; found a malformed reference",
                 )
     return problems
+
+
+def _path_checks(model: PlanModel, add: Callable[[Loc, str], None]) -> None:
+    """Path-valued keys: non-empty, no NUL character, not over 4096 bytes (``PATH_MAX``)."""
+    paths: list[tuple[Loc, str | None]] = [(("state_dir",), model.state_dir)]
+    for p, phase in enumerate(model.phases):
+        for s, step in enumerate(phase.steps):
+            for key in ("output", "report", "snapshot"):
+                if key in type(step).model_fields:
+                    paths.append((("phases", p, "steps", s, key), getattr(step, key)))
+    for loc, value in paths:
+        if value is None:
+            continue
+        if not value.strip():
+            add(loc, "expected a path; found an empty value")
+        elif "\0" in value:
+            add(loc, "expected a path; found one with a NUL character")
+        elif len(value.encode()) > 4096:
+            add(loc, f"expected a path of at most 4096 bytes; found {len(value.encode()):,}")
 
 
 def _refs_ok(value: str) -> bool:
