@@ -47,7 +47,7 @@ def _probe(folder: Path) -> str | None:
     try:
         fd, name = tempfile.mkstemp(dir=folder, prefix=".kmigrate-probe-")
     except (OSError, ValueError) as exc:
-        return f"{folder} is not writable ({_reason(exc)})"
+        return f"cannot create files in {folder} ({_reason(exc)})"
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(name)

@@ -392,6 +392,16 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
                 f"found {phase.name!r}",
             )
     _path_checks(model, add)
+    source_servers = {p.lower() for p in model.clusters.source.bootstrap_servers.split(",")}
+    shared = source_servers & {
+        p.lower() for p in model.clusters.target.bootstrap_servers.split(",")
+    }
+    if shared:
+        add(
+            ("clusters", "target", "bootstrap_servers"),
+            f"expected a cluster other than the source; found {', '.join(sorted(shared))} "
+            "in both (kmigrate never writes to the source)",
+        )
     for role in ("source", "target"):
         spec: ClusterSpec = getattr(model.clusters, role)
         for key, value in spec.config.items():
