@@ -59,6 +59,8 @@ def run(func: Callable[[], int]) -> int:
         path = log_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and not path.is_file():  # a FIFO would block the open
+                raise IsADirectoryError(path)
             with open(path, "a", encoding="utf-8") as log:
                 log.write(f"--- kmigrate {redact_argv(sys.argv[1:])}\n")
                 log.write(redact(traceback.format_exc()))

@@ -12,10 +12,12 @@ from __future__ import annotations
 import copy
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -892,3 +894,56 @@ def test_bad_command_line_exits_2_naming_the_option(
     assert option in result.output, result.output
     assert "Traceback" not in result.output
     assert "hunter2x" not in result.output
+
+
+def test_a_fifo_as_the_snapshot_of_provision_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "topics.yaml")
+    done = run_bounded(["provision", "topics.yaml", "--target", "127.0.0.1:9"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "topics.yaml: cannot read the topic snapshot: a FIFO (named pipe), not a file" in (
+        done.stderr
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Unreachable addresses: a clear error, exit 1, in bounded time
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[str]:
+    """A loopback port that accepts TCP connections and never answers a byte."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"  # closed again when the block ends
+
+
+@pytest.mark.parametrize(
+    ("command", "silent"),
+    [
+        (["sandbox", "seed", "--bootstrap-servers", "{addr}"], False),
+        (["sandbox", "seed", "--bootstrap-servers", "{addr}"], True),
+        (["export", "--source", "{addr}"], True),
+        (["verify", "--source", "{addr}", "--target", "127.0.0.1:9"], False),
+    ],
+    ids=["seed-closed-port", "seed-silent-listener", "export-silent-listener", "verify-closed"],
+)
+def test_an_unreachable_address_fails_clearly_in_bounded_time(
+    tmp_path: Path, silent_listener: str, command: list[str], silent: bool
+) -> None:
+    address = silent_listener if silent else _closed_port()
+    started = time.monotonic()
+    done = run_bounded([a.format(addr=address) for a in command], tmp_path, timeout_s=60)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert address in done.stderr
+    assert "FAILED: " in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert elapsed < 45
