@@ -67,9 +67,10 @@ def folder_problem(path: Path) -> str | None:
                 return f"{path} cannot be created"
             probe = probe.parent
         if not probe.is_dir():
+            what = "a file" if probe.is_file() else "not a folder"
             if probe == path:
-                return f"{path} is a file, not a folder"
-            return f"{probe} is a file, so {path} cannot be created"
+                return f"{path} is {what}, not a folder" if probe.is_file() else f"{path} is {what}"
+            return f"{probe} is {what}, so {path} cannot be created"
     except (OSError, ValueError) as exc:
         return f"{path} cannot be used ({_reason(exc)})"
     return _probe(probe)

@@ -190,7 +190,7 @@ CASES = [
         ),
         6,
         "clusters.source.type",
-    ),  # noqa: E501
+    ),
     Case(
         "type-planned",
         edit(
@@ -199,46 +199,46 @@ CASES = [
         ),
         6,
         "clusters.source.type",
-    ),  # noqa: E501
+    ),
     Case(
         "bootstrap-no-port", edit("127.0.0.1:1", "nohost"), 7, "clusters.source.bootstrap_servers"
-    ),  # noqa: E501
+    ),
     Case("bootstrap-empty", edit("127.0.0.1:1", '""'), 7, "clusters.source.bootstrap_servers"),
-    Case("bootstrap-number", edit("127.0.0.1:1", "9092"), 7, "clusters.source.bootstrap_servers"),  # noqa: E501
+    Case("bootstrap-number", edit("127.0.0.1:1", "9092"), 7, "clusters.source.bootstrap_servers"),
     Case(
         "same-cluster", edit("127.0.0.1:2", "127.0.0.1:1"), 12, "clusters.target.bootstrap_servers"
-    ),  # noqa: E501
+    ),
     Case(
         "config-string",
         edit("config:\n      client.id: kmigrate-test", 'config: "x"'),
         8,
         "clusters.source.config",
-    ),  # noqa: E501
+    ),
     Case(
         "config-value-list",
         edit("client.id: kmigrate-test", "client.id: [1]"),
         9,
         "clusters.source.config.client.id",
-    ),  # noqa: E501
+    ),
     Case(
         "config-value-map",
         edit("client.id: kmigrate-test", "client.id: {a: 1}"),
         9,
         "clusters.source.config.client.id",
-    ),  # noqa: E501
+    ),
     Case(
         "literal-password",
         edit("client.id: kmigrate-test", "sasl.password: hunter2-literal"),
         8,
         "clusters.source.config",
         never=("hunter2-literal",),
-    ),  # noqa: E501
+    ),
     Case(
         "malformed-reference",
         edit("client.id: kmigrate-test", 'client.id: "${oops"'),
         9,
         "clusters.source.config.client.id",
-    ),  # noqa: E501
+    ),
     Case("include-empty", edit("include: [orders]", "include: []"), 14, "topics.include"),
     Case("include-string", edit("include: [orders]", "include: orders"), 14, "topics.include"),
     Case("include-null", edit("include: [orders]", "include:"), 14, "topics.include"),
@@ -248,129 +248,129 @@ CASES = [
         edit("timeout_s: 30", "timeout_s: 30\n        timeoutt: 5"),
         31,
         "timeoutt",
-    ),  # noqa: E501
+    ),
     Case(
         "action-typo",
         edit("action: check-connectivity", "action: check-conectivity"),
         18,
         "phases[1].steps[1].action",
-    ),  # noqa: E501
+    ),
     Case(
         "action-number",
         edit("action: check-connectivity", "action: 7"),
         18,
         "phases[1].steps[1].action",
-    ),  # noqa: E501
+    ),
     Case(
         "two-kinds",
         edit('- shell: "true"', '- shell: "true"\n        manual: do it'),
         29,
         "phases[2].steps[3]",
-    ),  # noqa: E501
-    Case("no-kind", edit("- action: check-connectivity", "- foo: bar"), 18, "phases[1].steps[1]"),  # noqa: E501
+    ),
+    Case("no-kind", edit("- action: check-connectivity", "- foo: bar"), 18, "phases[1].steps[1]"),
     Case(
         "step-string",
         edit("- action: check-connectivity", "- check-connectivity"),
         18,
         "phases[1].steps[1]",
-    ),  # noqa: E501
+    ),
     Case(
         "steps-empty",
         edit("steps:\n      - action: check-connectivity", "steps: []"),
         17,
         "phases[1].steps",
-    ),  # noqa: E501
+    ),
     Case("phases-empty", text(BASE[: BASE.index("phases:")] + "phases: []\n"), 15, "phases"),
-    Case("phases-mapping", text(BASE[: BASE.index("phases:")] + "phases: {a: 1}\n"), 15, "phases"),  # noqa: E501
+    Case("phases-mapping", text(BASE[: BASE.index("phases:")] + "phases: {a: 1}\n"), 15, "phases"),
     Case("phase-name-empty", edit("name: preflight", 'name: ""'), 16, "phases[1].name"),
     Case("phase-name-digit", edit("name: preflight", 'name: "2"'), 16, "phases[1].name"),
     Case("phase-name-duplicate", edit("name: copy", "name: preflight"), 19, "phases[2].name"),
     Case("duplicate-key", edit("name: bad-input", "name: bad-input\nname: again"), 3, "name"),
     Case(
         "window-start-25h", edit('start: "22:00"', 'start: "25:00"'), 21, "phases[2].window.start"
-    ),  # noqa: E501
+    ),
     Case("window-end-am", edit('end: "04:00"', "end: 4am"), 22, "phases[2].window.end"),
     Case(
         "window-start-number", edit('start: "22:00"', "start: 2200"), 21, "phases[2].window.start"
-    ),  # noqa: E501
+    ),
     Case(
         "timezone-unknown",
         edit("timezone: UTC", "timezone: Mars/Olympus_Mons"),
         23,
         "phases[2].window.timezone",
-    ),  # noqa: E501
-    Case("timezone-empty", edit("timezone: UTC", 'timezone: ""'), 23, "phases[2].window.timezone"),  # noqa: E501
+    ),
+    Case("timezone-empty", edit("timezone: UTC", 'timezone: ""'), 23, "phases[2].window.timezone"),
     Case(
         "timezone-path",
         edit("timezone: UTC", "timezone: ../../etc/passwd"),
         23,
         "phases[2].window.timezone",
-    ),  # noqa: E501
+    ),
     Case(
         "window-days-bad",
         edit("timezone: UTC", "timezone: UTC\n      days: [funday]"),
         24,
         "phases[2].window.days",
-    ),  # noqa: E501
+    ),
     Case(
         "window-days-empty",
         edit("timezone: UTC", "timezone: UTC\n      days: []"),
         24,
         "phases[2].window.days",
-    ),  # noqa: E501
+    ),
     Case("window-no-end", edit('      end: "04:00"\n', ""), 20, "phases[2].window"),
-    Case("timeout-zero", edit("timeout_s: 30", "timeout_s: 0"), 30, "phases[2].steps[3].timeout_s"),  # noqa: E501
+    Case("timeout-zero", edit("timeout_s: 30", "timeout_s: 0"), 30, "phases[2].steps[3].timeout_s"),
     Case(
         "timeout-negative",
         edit("timeout_s: 30", "timeout_s: -5"),
         30,
         "phases[2].steps[3].timeout_s",
-    ),  # noqa: E501
+    ),
     Case(
         "timeout-text", edit("timeout_s: 30", "timeout_s: ten"), 30, "phases[2].steps[3].timeout_s"
-    ),  # noqa: E501
+    ),
     Case(
         "replication-zero",
         edit("snapshot: snapshots/topics.yaml", "replication_factor: 0"),
         34,
         "phases[3].steps[1].replication_factor",
-    ),  # noqa: E501
+    ),
     Case(
         "replication-negative",
         edit("snapshot: snapshots/topics.yaml", "replication_factor: -3"),
         34,
         "phases[3].steps[1].replication_factor",
-    ),  # noqa: E501
+    ),
     Case(
         "manual-empty",
         edit('- shell: "true"\n        timeout_s: 30', '- manual: ""'),
         29,
         "phases[2].steps[3].manual",
-    ),  # noqa: E501
+    ),
     Case(
         "output-empty",
         edit("output: snapshots/topics.yaml", 'output: ""'),
         26,
         "phases[2].steps[1].output",
-    ),  # noqa: E501
+    ),
     Case(
         "output-nul",
         edit("output: snapshots/topics.yaml", 'output: "a\\0b"'),
         26,
         "phases[2].steps[1].output",
-    ),  # noqa: E501
+    ),
     Case(
         "report-empty",
         edit("report: reports/verify.json", 'report: " "'),
         28,
         "phases[2].steps[2].report",
-    ),  # noqa: E501
+    ),
     Case(
         "consumer-groups-maybe",
         edit("output: snapshots/topics.yaml", "consumer_groups: maybe"),
         26,
         "phases[2].steps[1].consumer_groups",
-    ),  # noqa: E501
+    ),
     # --- broken YAML ---------------------------------------------------------------
     Case("yaml-tab", edit("  include", "\tinclude"), 14),
     Case("yaml-unclosed-bracket", edit("[orders]", "[orders"), 15),
@@ -378,13 +378,13 @@ CASES = [
     Case("yaml-unknown-tag", edit("name: bad-input", "name: !vault bad-input"), 2),
     Case(
         "yaml-python-tag", edit("name: bad-input", "name: !!python/object/apply:os.system [id]"), 2
-    ),  # noqa: E501
+    ),
     Case(
         "yaml-undefined-alias",
         edit("name: bad-input", "name: *secretanchor"),
         2,
         never=("secretanchor",),
-    ),  # noqa: E501
+    ),
     Case("yaml-bad-int-tag", edit("timeout_s: 30", "timeout_s: !!int thirty"), 1),
     Case("yaml-two-documents", text(BASE + "---\nversion: 1\n"), 35),
     Case("yaml-nul-char", edit("name: bad-input", "name: bad\x00input"), 2),
@@ -393,7 +393,7 @@ CASES = [
     Case("yaml-top-list", text("- version: 1\n"), 1),
     Case(
         "yaml-top-scalar-secret", text("AKIA-TOPSECRET-VALUE-0123456789\n"), 1, never=("TOPSECRET",)
-    ),  # noqa: E501
+    ),
     Case("yaml-unhashable-key", edit("name: bad-input", "? [a, b]\n: c"), 2),
     # --- huge, deep, aliases ---------------------------------------------------------
     Case(
@@ -401,21 +401,21 @@ CASES = [
         text(BASE + ("# padding padding padding\n" * 60_000)),
         None,
         also=("limit of 1.0 MiB",),
-    ),  # noqa: E501
-    Case("deep-flow", text("a: " + "[" * 200 + "]" * 200 + "\n"), 1, also=("nested more than 64",)),  # noqa: E501
+    ),
+    Case("deep-flow", text("a: " + "[" * 200 + "]" * 200 + "\n"), 1, also=("nested more than 64",)),
     Case(
         "deep-block",
         text("".join("  " * i + f"k{i}:\n" for i in range(100)) + "  " * 100 + "v\n"),
         None,
         also=("nested more than 64",),
-    ),  # noqa: E501
+    ),
     Case("alias-bomb", text(_billion_laughs()), 1, also=("alias bomb",)),
     Case(
         "too-many-aliases",
         text("a: &a x\nb: [" + ", ".join(["*a"] * 1500) + "]\n"),
         2,
         also=("more than 1000 aliases",),
-    ),  # noqa: E501
+    ),
     Case("alias-cycle", text("a: &a [*a]\n"), 1),
     # --- unicode ---------------------------------------------------------------------
     Case("unicode-key", edit("name: bad-input", "name: bad-input\nnäme: x"), 3, "näme"),
@@ -424,7 +424,7 @@ CASES = [
         edit("action: check-connectivity", "action: chéck-connectivity"),
         18,
         "phases[1].steps[1].action",
-    ),  # noqa: E501
+    ),
     Case("zero-width-key", edit("version: 1", "ver\u200bsion: 1"), 1),
     Case("rtl-override-key", edit("state_dir: state", "state_dir: state\n\u202eyek: 1"), 4),
     Case("not-utf8", text("name: caf\xe9\n".encode("latin-1")), 1, also=("not UTF-8",)),
@@ -436,9 +436,9 @@ CASES = [
         None,
         args=("plan", "{tmp}/nope.yaml", "--offline"),
         also=("nope.yaml",),
-    ),  # noqa: E501
+    ),
     # --- state_dir and outputs (execute checks them before any step) ----------------
-    Case("state-dir-is-file", _state_is_file, 3, "state_dir", args=EXECUTE_2, also=("is a file",)),  # noqa: E501
+    Case("state-dir-is-file", _state_is_file, 3, "state_dir", args=EXECUTE_2, also=("is a file",)),
     Case("state-dir-under-file", _state_under_file, 3, "state_dir", args=EXECUTE_2),
     Case(
         "state-dir-in-proc",
@@ -446,7 +446,7 @@ CASES = [
         3,
         "state_dir",
         args=EXECUTE_2,
-    ),  # noqa: E501
+    ),
     Case(
         "state-dir-unwritable",
         _unwritable_state,
@@ -458,7 +458,7 @@ CASES = [
                 ROOT, reason="root writes in a mode-500 folder; state-dir-in-proc covers root"
             ),
         ),
-    ),  # noqa: E501
+    ),
     Case(
         "output-is-directory",
         _output_is_dir,
@@ -466,15 +466,15 @@ CASES = [
         "phases[2].steps[1].output",
         args=EXECUTE_2,
         also=("is a folder",),
-    ),  # noqa: E501
-    Case("report-under-file", _report_under_file, 28, "phases[2].steps[2].report", args=EXECUTE_2),  # noqa: E501
+    ),
+    Case("report-under-file", _report_under_file, 28, "phases[2].steps[2].report", args=EXECUTE_2),
     Case(
         "report-in-proc",
         edit("report: reports/verify.json", "report: /proc/kmigrate-test/v.json"),
         28,
         "phases[2].steps[2].report",
         args=EXECUTE_2,
-    ),  # noqa: E501
+    ),
     # --- references (resolved when the dry run builds its clients) -------------------
     Case(
         "env-unset",
@@ -483,7 +483,7 @@ CASES = [
         "clusters.source.config.client.id",
         args=EXECUTE_1,
         also=("KMIGRATE_TEST_UNSET_VAR",),
-    ),  # noqa: E501
+    ),
     Case(
         "file-missing",
         edit("client.id: kmigrate-test", "client.id: ${file:missing.txt}"),
@@ -491,7 +491,7 @@ CASES = [
         "clusters.source.config.client.id",
         args=EXECUTE_1,
         also=("missing.txt",),
-    ),  # noqa: E501
+    ),
     Case(
         "file-is-dir",
         _secret_file_is_dir,
@@ -499,7 +499,7 @@ CASES = [
         "clusters.source.config.client.id",
         args=EXECUTE_1,
         also=("a directory",),
-    ),  # noqa: E501
+    ),
     Case(
         "file-not-utf8",
         _secret_file_latin1,
@@ -507,7 +507,7 @@ CASES = [
         "clusters.source.config.client.id",
         args=EXECUTE_1,
         also=("not UTF-8",),
-    ),  # noqa: E501
+    ),
     Case(
         "file-dev-zero",
         edit("client.id: kmigrate-test", "client.id: ${file:/dev/zero}"),
@@ -515,7 +515,7 @@ CASES = [
         "clusters.source.config.client.id",
         args=EXECUTE_1,
         also=("character device",),
-    ),  # noqa: E501
+    ),
     # --- a snapshot path naming a file that is not a snapshot --------------------------
     Case(
         "snapshot-secret-file",
@@ -524,7 +524,7 @@ CASES = [
         args=("execute", "{plan}", "--phase", "3", "--force"),
         also=("id_secret",),
         never=("TOPSECRET", "root:x"),
-    ),  # noqa: E501
+    ),
 ]
 
 
@@ -833,7 +833,7 @@ BAD_COMMAND_LINES = [
     (
         ["mirror", "--source", "127.0.0.1:1", "--target", "127.0.0.1:2", "-X", "novalue"],
         "--source-config",
-    ),  # noqa: E501
+    ),
     (
         [
             "mirror",
@@ -845,11 +845,11 @@ BAD_COMMAND_LINES = [
             "sasl.password=hunter2x",
         ],
         "--target-config",
-    ),  # noqa: E501
+    ),
     (
         ["verify", "--source", "127.0.0.1:1", "--target", "127.0.0.1:2", "--report", "{tmp}"],
         "--report",
-    ),  # noqa: E501
+    ),
     (
         [
             "verify",
@@ -861,14 +861,14 @@ BAD_COMMAND_LINES = [
             "/proc/x/r.json",
         ],
         "--report",
-    ),  # noqa: E501
+    ),
     (["export", "--source", "127.0.0.1:1", "--output", "/proc/x/topics.yaml"], "--output"),
     (["export", "--source", "127.0.0.1:1", "--output", ""], "--output"),
     (["export", "--source", "127.0.0.1:1", "--type", "msk"], "--type"),
     (
         ["provision", "{plan}", "--target", "127.0.0.1:2", "--replication-factor", "0"],
         "--replication-factor",
-    ),  # noqa: E501
+    ),
     (["sandbox", "seed", "--records", "0"], "--records"),
     (["sandbox", "seed", "--bootstrap-servers", "127.0.0.1"], "--bootstrap-servers"),
     (["sandbox", "up", "--source-port", "0"], "--source-port"),
