@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -947,3 +948,63 @@ def test_an_unreachable_address_fails_clearly_in_bounded_time(
     assert "FAILED: " in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert elapsed < 45
+
+
+# --------------------------------------------------------------------------- #
+# Files that may be secrets are never quoted; the redaction rule
+# --------------------------------------------------------------------------- #
+
+TOKEN = "Zq7TOKENv9"
+SNAPSHOT_KEYS = st.sampled_from(
+    ["version", "source", "topics", "consumer_groups", "partitions", "configs", "type", "x"]
+)
+LEAVES = st.sampled_from([TOKEN, f"pw={TOKEN}", f"{TOKEN}\n{TOKEN}", f"[{TOKEN}"]) | st.integers()
+TREES = st.recursive(
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SNAPSHOT_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tree=TREES,
+    raw=st.sampled_from(
+        [
+            None,
+            f"{TOKEN}: [unclosed\n",
+            f"user: x\npassword: {TOKEN}\n\tindented\n",
+            f"key = {TOKEN}\n[section]\n",
+            f"!{TOKEN} value\n",
+            f"a: *{TOKEN}\n",
+            f'a: "{TOKEN}\\q"\n',
+        ]
+    ),
+)
+def test_a_file_read_as_a_snapshot_is_never_quoted(tree: Any, raw: str | None) -> None:
+    """Whatever a ``snapshot:`` path names, a value in it never appears in the error."""
+    from kmigrate.errors import PlanError
+    from kmigrate.snapshot import load
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "maybe-secret"
+        path.write_text(raw if raw is not None else yaml.safe_dump(tree), encoding="utf-8")
+        try:
+            load(path)
+        except PlanError as exc:
+            message = str(exc)
+        else:
+            return  # a valid snapshot: nothing to report (TOKEN only as a key or topic name)
+    assert message.startswith(str(path))
+    assert TOKEN not in message, message
+
+
+def test_redaction_masks_resolved_values_and_secret_settings_only() -> None:
+    from kmigrate import redact
+
+    redact.remember("xy")  # too short to be told from ordinary text: not remembered
+    redact.remember("first-line-s3cret\nsecond-line-s3cret\n")
+    masked = redact.redact("a xy b first-line-s3cret c second-line-s3cret")
+    assert masked == f"a xy b {redact.MASK} c {redact.MASK}"
+    argv = ["mirror", "-X", "sasl.password=literal", "-X", "client.id=app"]
+    assert redact.redact_argv(argv) == (f"mirror -X sasl.password={redact.MASK} -X client.id=app")
