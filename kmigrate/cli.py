@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from kmigrate import __version__, error_handler
 from kmigrate.commands import demo as demo_cmd
@@ -25,7 +24,7 @@ from kmigrate.commands import rollback as rollback_cmd
 from kmigrate.commands import sandbox as sandbox_cmd
 from kmigrate.commands import status as status_cmd
 from kmigrate.commands import verify as verify_cmd
-from kmigrate.plan.schema import ClusterSpec
+from kmigrate.plan.loader import bootstrap_problem
 from kmigrate.ui import UI
 
 
@@ -33,12 +32,9 @@ def _bootstrap(ctx: click.Context, param: click.Parameter, value: str | None) ->
     """Check a bootstrap-servers option with the plan's own rule (``host:port[,…]``)."""
     if value is None:
         return value
-    try:
-        ClusterSpec.model_validate({"type": "kafka", "bootstrap_servers": value})
-    except ValidationError:
-        raise click.BadParameter(
-            f"expected a comma-separated list of host:port; found {value!r}"
-        ) from None
+    why = bootstrap_problem(value)
+    if why:
+        raise click.BadParameter(why)
     return ",".join(part.strip() for part in value.split(","))
 
 

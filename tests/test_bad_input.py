@@ -372,6 +372,53 @@ CASES = [
         26,
         "phases[2].steps[1].consumer_groups",
     ),
+    Case(
+        "window-days-string",
+        edit("timezone: UTC", "timezone: UTC\n      days: sat"),
+        24,
+        "phases[2].window.days",
+    ),
+    Case(
+        "window-mapping-list",
+        edit("    window:\n", "    window: [22:00]\n    x:\n"),
+        20,
+        "phases[2].window",
+    ),
+    Case("phases-null", text(BASE[: BASE.index("phases:")] + "phases:\n"), 15, "phases"),
+    Case(
+        "no-target",
+        edit("  target:\n    type: kafka\n    bootstrap_servers: 127.0.0.1:2\n", ""),
+        4,
+        "clusters",
+    ),
+    Case(
+        "exclude-number",
+        edit("include: [orders]", "include: [orders]\n  exclude: 5"),
+        15,
+        "topics.exclude",
+    ),
+    Case("state-dir-list", edit("state_dir: state", "state_dir: [a, b]"), 3, "state_dir"),
+    Case(
+        "config-null-key",
+        edit("client.id: kmigrate-test", "~: kmigrate-test"),
+        8,
+        "clusters.source.config",
+    ),
+    Case(
+        "bootstrap-bracket", edit("127.0.0.1:1", '"[::1"'), 7, "clusters.source.bootstrap_servers"
+    ),
+    Case(
+        "include-nested-list",
+        edit("include: [orders]", "include: [[orders]]"),
+        14,
+        "topics.include",
+    ),
+    Case(
+        "port-too-large",
+        edit("127.0.0.1:1", "127.0.0.1:99999"),
+        7,
+        "clusters.source.bootstrap_servers",
+    ),
     # --- broken YAML ---------------------------------------------------------------
     Case("yaml-tab", edit("  include", "\tinclude"), 14),
     Case("yaml-unclosed-bracket", edit("[orders]", "[orders"), 15),
@@ -573,7 +620,7 @@ def test_the_corpus_is_large_and_base_is_valid(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(BASE, encoding="utf-8")
     assert run(PLAN_ONLY, plan).exit_code == 0
-    assert len(CASES) >= 90
+    assert len(CASES) >= 100
 
 
 # --------------------------------------------------------------------------- #
@@ -831,6 +878,7 @@ BAD_COMMAND_LINES = [
     (["mirror", "--source", "127.0.0.1:1", "--target", "127.0.0.1:1"], "--target"),
     (["verify", "--source", "127.0.0.1:1,127.0.0.1:3", "--target", "127.0.0.1:3"], "--target"),
     (["verify", "--source", "nohost", "--target", "127.0.0.1:3"], "--source"),
+    (["export", "--source", "127.0.0.1:70000"], "--source"),
     (
         ["mirror", "--source", "127.0.0.1:1", "--target", "127.0.0.1:2", "-X", "novalue"],
         "--source-config",

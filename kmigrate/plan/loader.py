@@ -392,6 +392,11 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
                 f"found {phase.name!r}",
             )
     _path_checks(model, add)
+    for role in ("source", "target"):
+        servers = getattr(model.clusters, role).bootstrap_servers
+        why = bootstrap_problem(servers)
+        if why:
+            add(("clusters", role, "bootstrap_servers"), why)
     source_servers = {p.lower() for p in model.clusters.source.bootstrap_servers.split(",")}
     shared = source_servers & {
         p.lower() for p in model.clusters.target.bootstrap_servers.split(",")
@@ -411,6 +416,24 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
                     "expected ${ENV_VAR} or ${file:path}; found a malformed reference",
                 )
     return problems
+
+
+_SERVER = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9_.-]+)):(?P<port>\d+)$")
+
+
+def bootstrap_problem(value: str) -> str | None:
+    """Why ``value`` is not a comma-separated list of ``host:port``, or None.
+
+    A host is a name, an IPv4 address or a bracketed IPv6 address
+    (``[::1]:9092``); a port is 1-65535.
+    """
+    for part in value.split(","):
+        match = _SERVER.match(part.strip())
+        if not match:
+            return f"expected a comma-separated list of host:port; found {_found(part.strip())}"
+        if not 1 <= int(match.group("port")) <= 65535:
+            return f"expected a port from 1 to 65535; found {_found(part.strip())}"
+    return None
 
 
 def _path_checks(model: PlanModel, add: Callable[[Loc, str], None]) -> None:
