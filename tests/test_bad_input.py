@@ -464,6 +464,12 @@ CASES = [
         2,
         also=("more than 1000 aliases",),
     ),
+    Case(
+        "too-many-nodes",
+        text("x: [" + ",".join(["1"] * 60_000) + "]\n"),
+        1,
+        also=("more than 50,000 keys, values and list items",),
+    ),
     Case("alias-cycle", text("a: &a [*a]\n"), 1),
     # --- unicode ---------------------------------------------------------------------
     Case("unicode-key", edit("name: bad-input", "name: bad-input\nnäme: x"), 3, "näme"),

@@ -19,8 +19,8 @@ from kmigrate.errors import PlanError
 PLAN_MAX_BYTES = 1024 * 1024
 #: Largest ``${file:path}`` secret read, in bytes (a key or certificate chain fits).
 SECRET_MAX_BYTES = 1024 * 1024
-#: Largest topic snapshot read, in bytes (64 MiB: thousands of topics and groups).
-SNAPSHOT_MAX_BYTES = 64 * 1024 * 1024
+#: Largest topic snapshot read, in bytes (16 MiB: thousands of topics and groups).
+SNAPSHOT_MAX_BYTES = 16 * 1024 * 1024
 
 
 def _kind(mode: int) -> str:

@@ -465,6 +465,11 @@ MAX_DEPTH = 64
 MAX_ALIASES = 1000
 #: Most nodes aliases may add when expanded (the "billion laughs" alias bomb).
 MAX_ALIAS_NODES = 100_000
+#: Most nodes (keys, values, list items) a plan may spell out; a large plan has a
+#: few thousand.  Bounds parse time and memory (PyYAML keeps ~1 KB per node).
+PLAN_MAX_NODES = 50_000
+#: Most nodes a topic snapshot may spell out (thousands of topics and groups).
+SNAPSHOT_MAX_NODES = 1_000_000
 
 #: Parts of PyYAML's messages that are safe to show: a character or a token name.
 _SAFE_QUOTED = re.compile(r"^(.{1,2}|\\.{1,5}|<[a-z ]+>)$")
@@ -483,10 +488,12 @@ class _TooBig(yaml.YAMLError):
 class _BoundedLoader(yaml.SafeLoader):
     """The safe loader, refusing deep nesting and too many aliases as it composes."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, max_nodes: int) -> None:
         super().__init__(stream)
         self._depth = 0
         self._aliases = 0
+        self._nodes = 0
+        self._max_nodes = max_nodes
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
@@ -497,7 +504,13 @@ class _BoundedLoader(yaml.SafeLoader):
                 )
             return super().compose_node(parent, index)
         self._depth += 1
+        self._nodes += 1
         try:
+            if self._nodes > self._max_nodes:
+                raise _TooBig(
+                    f"more than {self._max_nodes:,} keys, values and list items",
+                    self.peek_event().start_mark,
+                )
             if self._depth > MAX_DEPTH:
                 raise _TooBig(
                     f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark
@@ -586,12 +599,13 @@ def _expanded_nodes(node: yaml.Node, path: Path) -> int:
     return total
 
 
-def read_yaml(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
+def read_yaml(text: str, path: Path, max_nodes: int = PLAN_MAX_NODES) -> tuple[Any, dict[Loc, int]]:
     """Parse YAML safely: the data, and the line of every key path.
 
-    Bounded: at most :data:`MAX_DEPTH` levels of nesting, :data:`MAX_ALIASES`
-    aliases, and :data:`MAX_ALIAS_NODES` nodes added by expanding them, so an
-    alias bomb or a deeply nested file is refused before it takes memory.
+    Bounded: at most ``max_nodes`` nodes spelt out, :data:`MAX_DEPTH` levels of
+    nesting, :data:`MAX_ALIASES` aliases, and :data:`MAX_ALIAS_NODES` nodes
+    added by expanding them, so an alias bomb, a huge flat list or a deeply
+    nested file is refused before it takes much time or memory.
     Messages name the file, the line (and column, for syntax errors) and the
     kind of problem; they never quote the file's content.
 
@@ -601,7 +615,7 @@ def read_yaml(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
             deep, too many aliases, or an alias cycle.
     """
     try:
-        loader = _BoundedLoader(text)  # checks for control characters here
+        loader = _BoundedLoader(text, max_nodes)  # checks for control characters here
     except yaml.YAMLError as exc:
         raise _yaml_error(path, exc, text) from None
     try:
@@ -626,7 +640,9 @@ def read_yaml(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
         loader.dispose()
 
 
-def parse_yaml_model(text: str, path: Path, model: type[Any]) -> Any:
+def parse_yaml_model(
+    text: str, path: Path, model: type[Any], max_nodes: int = SNAPSHOT_MAX_NODES
+) -> Any:
     """Validate YAML ``text`` against a pydantic ``model``, with plan-style errors.
 
     Used for files kmigrate reads besides plans (topic snapshots).  The path
@@ -636,7 +652,7 @@ def parse_yaml_model(text: str, path: Path, model: type[Any]) -> Any:
     Raises:
         PlanError: ``file:line: key: expected …; found …`` for each problem.
     """
-    data, lines = read_yaml(text, path)
+    data, lines = read_yaml(text, path, max_nodes)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
