@@ -25,7 +25,44 @@ from kmigrate.commands import rollback as rollback_cmd
 from kmigrate.commands import sandbox as sandbox_cmd
 from kmigrate.commands import status as status_cmd
 from kmigrate.commands import verify as verify_cmd
+from kmigrate.plan.loader import bootstrap_problem
 from kmigrate.ui import UI
+
+
+def _bootstrap(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check a bootstrap-servers option with the plan's own rule (``host:port[,…]``)."""
+    if value is None:
+        return value
+    why = bootstrap_problem(value)
+    if why:
+        raise click.BadParameter(why)
+    return ",".join(part.strip() for part in value.split(","))
+
+
+def _same_cluster(first: str, second: str) -> bool:
+    """True when two bootstrap lists share a host:port (the same cluster, most likely)."""
+    return bool(
+        {p.strip().lower() for p in first.split(",")}
+        & {p.strip().lower() for p in second.split(",")}
+    )
+
+
+def _refuse_same_cluster(source: str, target: str) -> None:
+    if _same_cluster(source, target):
+        raise click.BadOptionUsage(
+            "target",
+            f"--target {target!r} names the same broker as --source {source!r}; "
+            "kmigrate never writes to the source, and a cluster compared with itself "
+            "proves nothing",
+        )
+
+
+def _refuse_yes_with_dry_run(yes: bool, dry_run: bool) -> None:
+    if yes and dry_run:
+        raise click.BadOptionUsage(
+            "yes", "--yes has no effect with --dry-run: a dry run asks no confirmation"
+        )
+
 
 PLAN = click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 OUTPUT = click.option(
@@ -52,10 +89,18 @@ EXCLUDE = click.option(
     help="Topic glob to exclude (repeatable).",
 )
 SOURCE = click.option(
-    "--source", required=True, metavar="HOST:PORT[,…]", help="Source bootstrap servers."
+    "--source",
+    required=True,
+    metavar="HOST:PORT[,…]",
+    callback=_bootstrap,
+    help="Source bootstrap servers.",
 )
 TARGET = click.option(
-    "--target", required=True, metavar="HOST:PORT[,…]", help="Target bootstrap servers."
+    "--target",
+    required=True,
+    metavar="HOST:PORT[,…]",
+    callback=_bootstrap,
+    help="Target bootstrap servers.",
 )
 
 SOURCE_CONFIG = click.option(
@@ -123,6 +168,7 @@ def execute(
     rerun: tuple[str, ...],
 ) -> None:
     """Run one phase of the plan (resumes where an earlier run stopped)."""
+    _refuse_yes_with_dry_run(yes, dry_run)
     _exit(
         lambda: execute_cmd.execute(
             plan_path,
@@ -150,6 +196,7 @@ def rollback(
     plan_path: str, phase: str | None, dry_run: bool, yes: bool, use_plan_rollback: bool
 ) -> None:
     """Undo what kmigrate did, newest first, from the journal."""
+    _refuse_yes_with_dry_run(yes, dry_run)
     _exit(
         lambda: rollback_cmd.rollback(
             plan_path,
@@ -188,7 +235,12 @@ def report(plan_path: str, output_format: str, output_dir: Path | None) -> None:
 
 @cli.command()
 @click.option(
-    "--bootstrap-servers", "--source", "bootstrap", required=True, help="Source bootstrap servers."
+    "--bootstrap-servers",
+    "--source",
+    "bootstrap",
+    required=True,
+    callback=_bootstrap,
+    help="Source bootstrap servers.",
 )
 @TOPICS
 @EXCLUDE
@@ -230,7 +282,12 @@ def export(
 @cli.command()
 @click.argument("snapshot", type=click.Path(dir_okay=False))
 @click.option(
-    "--bootstrap-servers", "--target", "bootstrap", required=True, help="Target bootstrap servers."
+    "--bootstrap-servers",
+    "--target",
+    "bootstrap",
+    required=True,
+    callback=_bootstrap,
+    help="Target bootstrap servers.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
 @TARGET_CONFIG
@@ -282,6 +339,7 @@ def mirror(
     target_config: tuple[str, ...],
 ) -> None:
     """Copy every record present on the source now to the same partitions."""
+    _refuse_same_cluster(source, target)
     _exit(
         lambda: mirror_cmd.mirror(
             source,
@@ -315,6 +373,7 @@ def verify(
     target_config: tuple[str, ...],
 ) -> None:
     """Compare counts, offsets and digests per partition; exit 1 on a difference."""
+    _refuse_same_cluster(source, target)
     _exit(
         lambda: verify_cmd.verify(
             source,
@@ -343,11 +402,15 @@ SANDBOX_DIR = click.option(
 
 
 @sandbox.command("up")
-@click.option("--source-port", type=int, default=19092, show_default=True)
-@click.option("--target-port", type=int, default=29092, show_default=True)
+@click.option("--source-port", type=click.IntRange(1, 65535), default=19092, show_default=True)
+@click.option("--target-port", type=click.IntRange(1, 65535), default=29092, show_default=True)
 @SANDBOX_DIR
 def sandbox_up(source_port: int, target_port: int, state_dir: Path) -> None:
     """Start the two brokers."""
+    if source_port == target_port:
+        raise click.BadOptionUsage(
+            "target_port", f"--target-port {target_port} is the same as --source-port"
+        )
     _exit(
         lambda: sandbox_cmd.up(
             _ui(), source_port=source_port, target_port=target_port, state_dir=state_dir
@@ -356,7 +419,9 @@ def sandbox_up(source_port: int, target_port: int, state_dir: Path) -> None:
 
 
 @sandbox.command("seed")
-@click.option("--bootstrap-servers", default="127.0.0.1:19092", show_default=True)
+@click.option(
+    "--bootstrap-servers", default="127.0.0.1:19092", show_default=True, callback=_bootstrap
+)
 @click.option(
     "--records", type=click.IntRange(1), default=2000, show_default=True, help="Records per topic."
 )

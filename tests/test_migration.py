@@ -311,7 +311,7 @@ def test_a_completed_step_is_skipped_on_rerun(
 def test_unreachable_cluster_fails_the_step_with_exit_1(tmp_path: Path) -> None:
     from tests.conftest import Brokers as B
 
-    dead = B("127.0.0.1:1", "127.0.0.1:1")
+    dead = B("127.0.0.1:1", "127.0.0.1:9")  # two clusters: one broker as both is refused
     plan = write_plan(tmp_path, dead, ["x"], STANDARD_PHASES)
 
     result = run("execute", str(plan), "--phase", "1")

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from kmigrate.plan import load_plan
+from kmigrate.preflight import check_plan_outputs
 from kmigrate.runtime.runner import Runner
 from kmigrate.ui import UI
 
@@ -46,6 +47,8 @@ def execute(
         kmigrate.errors.StepFailed: a step failed (the journal says which).
     """
     plan = load_plan(plan_path)
+    # Before any step: nothing runs only to fail at its write.
+    check_plan_outputs(plan, plan.phase_index(phase))
     runner = Runner(plan, ui, dry_run=dry_run, environ=environ)
     return runner.execute(
         phase, force=force, ignore_window=ignore_window, rerun=tuple(rerun), now=now

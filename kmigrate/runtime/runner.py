@@ -37,6 +37,7 @@ from kmigrate.errors import (
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.schema import Requirement
+from kmigrate.redact import redact
 from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.plan_walk import (
     PlannedStep,
@@ -532,6 +533,7 @@ class Runner:
 
 
 def _error_text(exc: BaseException) -> str:
+    """The journaled text of a step's failure, with resolved secrets masked."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
-    return str(exc) or type(exc).__name__
+    return redact(str(exc) or type(exc).__name__)
