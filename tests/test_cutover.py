@@ -514,3 +514,11 @@ def test_max_duration_ends_a_follow(brokers: Brokers, prefix: str, tmp_path: Pat
     assert record.ended == "max_duration reached (1.5 s)"
     assert 1.5 <= time.monotonic() - t0 < 15
     assert os.path.exists(tmp_path / "offset-map.json")
+
+
+def test_follow_options_without_follow_are_a_usage_error() -> None:
+    result = run(
+        "mirror", "--source", "127.0.0.1:1", "--target", "127.0.0.1:1", "--until", "stopped"
+    )
+    assert result.exit_code == 2
+    assert "usage error: only with --follow: --until" in result.output
