@@ -522,3 +522,22 @@ def test_follow_options_without_follow_are_a_usage_error() -> None:
     )
     assert result.exit_code == 2
     assert "usage error: only with --follow: --until" in result.output
+
+
+def test_without_a_terminal_the_lag_is_written_as_lines_now_and_then() -> None:
+    """A following mirror whose output goes to a log (no progress bar) still
+    reports its lag, at most every ``echo_every_s`` seconds."""
+    import io
+
+    out = io.StringIO()
+    with UI(out=out).progress(10, "mirror") as bar:
+        bar.echo_every_s = 0.0
+        bar.advance(3, 30)
+        bar.show("lag: orders 7 records, 0.5 s")
+        bar.echo_every_s = 3600.0
+        bar.show("lag: orders 0 records, 0.0 s")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("mirror: 3 records, 30 B, ")
+    assert lines[0].endswith("rec/s; lag: orders 7 records, 0.5 s")
+    assert len(lines) == 2  # the throttled second note only in the closing line
+    assert lines[1].endswith("; lag: orders 0 records, 0.0 s")
