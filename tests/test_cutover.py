@@ -389,10 +389,70 @@ def test_a_record_close_to_retention_ms_is_warned_about(
     result = run(*args, "--state-dir", str(tmp_path / "state"))
 
     assert result.exit_code == 0, result.output
-    assert f"warning: {topic}[0]: the oldest record not yet copied (offset 0) is " in result.output
+    assert f"warning: {topic}[0]: the oldest record not yet copied (offset 0) is 5" in result.output
     assert "of retention.ms 60000 (60 s): retention may delete it before it is copied" in (
         result.output
     )
+
+
+def test_a_partition_close_to_retention_bytes_is_warned_about(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """10 records of 100 bytes against retention.bytes 1000: the estimate (records in
+    the log times the size of the oldest unread record) is at 100 % of the limit."""
+    topic = f"{prefix}big"
+    create_topic(brokers.source, topic, 1, {"retention.bytes": "1000"})
+    create_topic(brokers.target, topic, 1)
+    for _ in range(10):  # one batch each: the sandbox's ListOffsets counts batches right
+        produce(brokers.source, topic, [{"value": b"x" * 100, "partition": 0}])
+    args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+
+    result = run(*args, "--state-dir", str(tmp_path / "state"))
+
+    assert result.exit_code == 0, result.output
+    assert (
+        f"warning: {topic}[0]: about 1,000 bytes in the log, 100% of retention.bytes 1000: "
+        "retention may delete the oldest records (from offset 0) before they are copied"
+    ) in result.output
+
+
+class MovedLogStart(KafkaCluster):
+    """The real source, but ListOffsets reports the log start offset at ``low``,
+    as after retention deleted records while no mirror ran (the sandbox broker
+    cannot delete records: sandbox-broker.md fact 7)."""
+
+    low: int = 0
+
+    def offsets(self, partitions: Any) -> dict[tuple[str, int], tuple[int, int]]:
+        real = super().offsets(partitions)
+        return {tp: (max(low, self.low), high) for tp, (low, high) in real.items()}
+
+
+def test_a_resume_after_retention_deleted_uncopied_records_stops_with_the_range(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{prefix}gone"
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    produce(brokers.source, topic, [{"value": b"a", "partition": 0} for _ in range(10)])
+    target = KafkaCluster("target", brokers.target)
+    ctx = StepContext(KafkaCluster("source", brokers.source), target, UI(json_mode=True))
+    ctx.state_dir = tmp_path / "state"
+    mirror(ctx, [topic])
+    produce(brokers.source, topic, [{"value": b"b", "partition": 0} for _ in range(10)])
+    moved = MovedLogStart("source", brokers.source)
+    moved.low = 15
+    ctx.source = moved
+
+    with pytest.raises(RecordsLost) as info:
+        mirror(ctx, [topic])
+
+    assert (
+        "source records were deleted before they were copied (the log start offset passed "
+        f"the mirror's position, e.g. by retention): {topic}[0] source offsets [10, 15); "
+        "they cannot be copied any more"
+    ) == str(info.value)
+    assert len(plain_read(brokers.target, topic, 1)[0]) == 10  # nothing written
 
 
 class RetentionRace(KafkaCluster):
