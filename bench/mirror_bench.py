@@ -198,7 +198,7 @@ def _kmigrate(argv: list[str]) -> None:
 def measure_mirror(args: dict[str, Any]) -> None:
     """Child: ``kmigrate mirror`` of the source topic into the target topic."""
     argv = ["mirror", "--source", args["source"], "--target", args["target"]]
-    argv += ["--topic", SOURCE_TOPIC]
+    argv += ["--topic", SOURCE_TOPIC, "--state-dir", str(Path(args["tmp"]) / "state")]
     if args.get("workers"):
         argv += ["--workers", str(args["workers"])]
     _kmigrate(argv)

@@ -36,6 +36,13 @@ class Progress:
         self.bytes = 0
         self._t0 = time.monotonic()
         self._pending = 0
+        #: Extra text after the counts (e.g. a following mirror's lag per topic).
+        self.note = ""
+        #: Without a bar (not a terminal): where :meth:`show` writes a line,
+        #: at most every ``echo_every_s`` seconds.
+        self.echo: Any = None
+        self.echo_every_s = 10.0
+        self._echoed = time.monotonic()
 
     def advance(self, records: int, nbytes: int) -> None:
         """Count ``records`` more records of ``nbytes`` bytes."""
@@ -45,6 +52,19 @@ class Progress:
         if self._bar is not None and self._pending >= 2000:
             self._bar.update(self._pending)
             self._pending = 0
+
+    def show(self, note: str) -> None:
+        """Set the note (``lag: orders 120 records, 0.4 s``) and redraw the bar.
+
+        Meant for a few calls per second, not one per record.
+        """
+        self.note = note
+        if self._bar is not None:
+            self._bar.update(self._pending)
+            self._pending = 0
+        elif self.echo is not None and time.monotonic() - self._echoed >= self.echo_every_s:
+            self._echoed = time.monotonic()
+            self.echo(self.text())
 
     def finish(self) -> None:
         """Move the bar to what was counted but not drawn yet."""
@@ -59,7 +79,8 @@ class Progress:
     def text(self) -> str:
         """``12,000 records, 2.3 MiB, 85,000 rec/s``."""
         size = f", {human_bytes(self.bytes)}" if self.bytes else ""
-        return f"{self.records:,} records{size}, {self.rate():,.0f} rec/s"
+        note = f"; {self.note}" if self.note else ""
+        return f"{self.records:,} records{size}, {self.rate():,.0f} rec/s{note}"
 
 
 class UI:
@@ -132,6 +153,7 @@ class UI:
         """A progress bar over about ``total`` records (an estimate is fine)."""
         if self.json_mode or not self.out.isatty():
             progress = Progress(None)
+            progress.echo = lambda text: self.line(f"{label}: {text}")
             yield progress
             self.line(f"{label}: {progress.text()}")
             return
