@@ -45,7 +45,8 @@ def run(func: Callable[[], int]) -> int:
         _say(f"usage error: {exc}")
         return exc.exit_code
     except KmigrateError as exc:
-        _say(f"FAILED: {exc}")
+        # An outcome with exit code 0 (a requested stop) is not a failure.
+        _say(f"{'stopped' if exc.exit_code == 0 else 'FAILED'}: {exc}")
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (``kmigrate status | head``): stop quietly.

@@ -26,7 +26,7 @@ name: identity
 state_dir: state
 clusters:
   source: {type: kafka, bootstrap_servers: "127.0.0.1:1"}
-  target: {type: kafka, bootstrap_servers: "127.0.0.1:1"}
+  target: {type: kafka, bootstrap_servers: "127.0.0.1:2"}
 topics:
   include: ["*"]
 """
