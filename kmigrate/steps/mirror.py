@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
-from kmigrate.errors import StepFailed
+from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record, RecordWriter
+from kmigrate.errors import ClusterError, StepFailed
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
@@ -74,6 +74,34 @@ class PartitionCopy:
             "bytes": self.bytes,
             "offset_map": self.offset_map,
         }
+
+
+def confirmed_only(entry: dict[str, Any], count: int) -> dict[str, Any]:
+    """Cut a partition's journal entry down to its first ``count`` records.
+
+    ``count`` is how many records the target confirmed (those kept from an
+    earlier attempt plus those this attempt's delivery reports acknowledged).
+    ``records``, ``target_end``, ``offset_map`` and ``source_end`` then claim
+    only those; ``bytes`` stays the bytes read.  An entry already within
+    ``count`` is returned unchanged.
+    """
+    if entry["records"] <= count:
+        return entry
+    runs: list[list[int]] = []
+    left = count
+    for src, tgt, n in entry["offset_map"]:
+        if left <= 0:
+            break
+        runs.append([src, tgt, min(n, left)])
+        left -= n
+    last = runs[-1] if runs else None
+    return {
+        **entry,
+        "records": count,
+        "target_end": entry["target_start"] + count,
+        "source_end": last[0] + last[2] if last else entry["source_start"],
+        "offset_map": runs,
+    }
 
 
 def partitions_of(source: KafkaCluster, topics: Iterable[str]) -> list[tuple[str, int]]:
@@ -157,9 +185,19 @@ def mirror(
             "partitions (append: true)"
         )
     resumed = sum(c.skip for c in copies.values())
+    kept = {tp: max(c.skip, 0) for tp, c in copies.items()}
+    writer: RecordWriter | None = None
 
     def state() -> StepRecord:
-        return {"partitions": [c.as_record() for c in copies.values()], "resumed": bool(resumed)}
+        # Only records the target confirmed count as copied (delivery reports),
+        # never records merely queued in the producer.
+        parts = [
+            c.as_record()
+            if writer is None
+            else confirmed_only(c.as_record(), kept[tp] + writer.delivered(*tp))
+            for tp, c in copies.items()
+        ]
+        return {"partitions": parts, "resumed": bool(resumed)}
 
     if ctx.dry_run:
         ctx.ui.line(
@@ -197,17 +235,27 @@ def mirror(
                     if errors:
                         break
             undelivered = writer.flush()
+    except ClusterError as exc:
+        # A read failed or the producer stopped on a fatal error (e.g. the
+        # target broker restarted): journal what the target confirmed.
+        writer.drain(30.0)
+        ctx.checkpoint(state())
+        raise StepFailed(f"mirror failed: {exc} (re-run execute to resume)") from None
     except BaseException:
         # Interrupted: let queued records land so the target holds a clean
         # prefix, and keep what was done for the resume.
-        writer.flush(30.0)
+        writer.drain(30.0)
         ctx.checkpoint(state())
         raise
-    if errors or undelivered:
-        ctx.checkpoint(state())
-        detail = errors[0] if errors else f"{undelivered} records undelivered after flush"
+    record = state()
+    unconfirmed = sum(c.records for c in copies.values()) - sum(
+        p["records"] for p in record["partitions"]
+    )
+    if errors or undelivered or unconfirmed:
+        ctx.checkpoint(record)
+        detail = errors[0] if errors else f"{unconfirmed} records not confirmed by the target"
         raise StepFailed(f"mirror failed: {detail} (re-run execute to resume)")
-    return state()
+    return record
 
 
 class Mirror(Step):
