@@ -19,8 +19,6 @@ Faults on demand:
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
 import subprocess
 import threading
@@ -92,6 +90,12 @@ class TcpProxy:
         """Send new connections to ``upstream_port``; open ones are cut."""
         self.upstream_port = upstream_port
         self.cut()
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open through the proxy now."""
+        with self._lock:
+            return len(self._open) // 2
 
     def wait_bytes_up(self, more: int, timeout_s: float = 60.0) -> None:
         """Block until ``more`` further request bytes have passed (a write is under way).
@@ -172,8 +176,8 @@ class ProxiedBroker:
     role: str
     proxy: TcpProxy
     log_path: Path
-    pid: int = 0
     port: int = 0
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -206,7 +210,7 @@ class ProxiedBroker:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self.pid = proc.pid
+        self.process = proc
         self.proxy.retarget(self.port)
         self.proxy.refuse(False)
         sandbox.wait_ready(self.proxy.address, proc=proc)
@@ -217,11 +221,10 @@ class ProxiedBroker:
         :meth:`start`."""
         self.proxy.refuse(True)
         self.proxy.cut()
-        if self.pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            sandbox.stop_pid(self.pid)
-            self.pid = 0
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
 
     def restart(self) -> None:
         """Stop, then start an empty broker behind the same advertised address."""
