@@ -57,11 +57,21 @@ def start_kmigrate(*args: str, cwd: Path, **popen: Any) -> subprocess.Popen[str]
     )
 
 
+def status_json(plan: Path) -> dict[str, Any]:
+    """What ``kmigrate status PLAN --output json`` prints (run in this process: fast)."""
+    from click.testing import CliRunner
+
+    from kmigrate.cli import cli
+
+    done = CliRunner().invoke(cli, ["status", str(plan), "--output", "json"])
+    assert done.exit_code == 0, done.output
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
 def status_steps(plan: Path) -> list[dict[str, Any]]:
     """The journal's steps as ``kmigrate status PLAN --output json`` reports them."""
-    done = kmigrate("status", str(plan), "--output", "json", cwd=plan.parent)
-    assert done.returncode == 0, done.stdout + done.stderr
-    steps: list[dict[str, Any]] = json.loads(done.stdout)["steps"]
+    steps: list[dict[str, Any]] = status_json(plan)["steps"]
     return steps
 
 
@@ -162,9 +172,7 @@ def source_state(bootstrap: str, topics: list[str]) -> dict[str, Any]:
 
 def journal_is_whole_json(plan: Path) -> dict[str, Any]:
     """Parse the journal file ``status`` names; fails the test if it is torn."""
-    done = kmigrate("status", str(plan), "--output", "json", cwd=plan.parent)
-    assert done.returncode == 0, done.stdout + done.stderr
-    path = Path(json.loads(done.stdout)["journal"])
+    path = Path(status_json(plan)["journal"])
     if not path.exists():
         return {}
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
