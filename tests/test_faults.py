@@ -313,3 +313,48 @@ def test_verify_catches_a_target_that_lost_its_records(
     assert "FAILED: 2 of 2 partitions differ" in out
     report = step_named(status_steps(plan), "verify")
     assert report["status"] == "failed"
+
+
+def test_the_source_stays_byte_identical_through_every_command(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """Read the whole source (records with key, value, headers and timestamp; topic
+    configs; every consumer group's committed offsets; the topic list) before
+    and after every command, rollback included: always equal."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from tests.conftest import STANDARD_PHASES
+    from tests.support.faults import source_state
+
+    topics = seed(brokers.source, prefix, 3_000)
+    group = f"{prefix}billing"
+    consumer = Consumer({"bootstrap.servers": brokers.source, "group.id": group})
+    consumer.commit(
+        offsets=[TopicPartition(topics[0], p, 100 + p) for p in range(3)], asynchronous=False
+    )
+    consumer.close()
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+    snapshot = tmp_path / "snap.yaml"
+    glob = f"{prefix}*"
+    commands: list[tuple[list[str], int]] = [
+        (["plan", str(plan)], 0),
+        (["execute", str(plan), "--phase", "1", "--dry-run"], 0),
+        (["execute", str(plan), "--phase", "1"], 0),
+        (["execute", str(plan), "--phase", "2"], 0),
+        (["execute", str(plan), "--phase", "3"], 0),
+        (["status", str(plan)], 0),
+        (["export", "--source", brokers.source, "--topic", glob, "-o", str(snapshot)], 0),
+        (["provision", str(snapshot), "--target", brokers.target, "--dry-run"], 0),
+        (["verify", "--source", brokers.source, "--target", brokers.target, "--topic", glob], 0),
+        (["mirror", "--source", brokers.source, "--target", brokers.target, "--topic", glob], 1),
+        (["rollback", str(plan), "--dry-run"], 0),
+        (["rollback", str(plan), "--yes"], 0),
+        (["status", str(plan)], 0),
+    ]
+    before = source_state(brokers.source, topics)
+    assert sum(len(r) for r in before["records"][topics[0]].values()) == 3_000
+    assert group in before["groups"]
+    for args, code in commands:
+        done = kmigrate(*args, cwd=tmp_path)
+        assert done.returncode == code, f"{args}: {done.stdout}{done.stderr}"
+        assert source_state(brokers.source, topics) == before, f"source changed by {args}"

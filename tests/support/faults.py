@@ -93,16 +93,28 @@ def topic_partitions(bootstrap: str, topic: str) -> int:
 def independent_read(bootstrap: str, topic: str, timeout_s: float = 60.0) -> dict[int, list[Row]]:
     """Every record of every partition of ``topic``, per partition in offset order.
 
-    Reads with ``assign`` from the beginning to the end-of-partition event (the
-    true end even where ListOffsets lags, see the sandbox-broker doc); joins no
-    group and commits nothing.
+    See :func:`independent_read_all`.
+    """
+    return independent_read_all(bootstrap, [topic], timeout_s)[topic]
+
+
+def independent_read_all(
+    bootstrap: str, topics: list[str], timeout_s: float = 60.0
+) -> dict[str, dict[int, list[Row]]]:
+    """Every record of the given topics: ``{topic: {partition: [row, ...]}}`` in offset order.
+
+    One consumer reads with ``assign`` from the beginning to each partition's
+    end-of-partition event (the true end even where ListOffsets lags, see the
+    sandbox-broker doc); it joins no group and commits nothing.  A missing
+    topic reads as ``{}``.
 
     Raises:
         AssertionError: a fetch failed or the read did not end within ``timeout_s``.
     """
-    partitions = topic_partitions(bootstrap, topic)
-    out: dict[int, list[Row]] = {p: [] for p in range(partitions)}
-    if not partitions:
+    counts = {t: topic_partitions(bootstrap, t) for t in topics}
+    out: dict[str, dict[int, list[Row]]] = {t: {p: [] for p in range(n)} for t, n in counts.items()}
+    pending = {(t, p) for t, n in counts.items() for p in range(n)}
+    if not pending:
         return out
     consumer = Consumer(
         {
@@ -111,23 +123,23 @@ def independent_read(bootstrap: str, topic: str, timeout_s: float = 60.0) -> dic
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 20,
         }
     )
     try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-        pending = set(range(partitions))
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in sorted(pending)])
         deadline = time.monotonic() + timeout_s
         while pending:
-            assert time.monotonic() < deadline, f"reading {topic} did not end: {pending} left"
+            assert time.monotonic() < deadline, f"reading did not end: {sorted(pending)} left"
             for msg in consumer.consume(num_messages=1000, timeout=0.2):
                 err = msg.error()
-                partition = int(msg.partition() or 0)
+                tp = (str(msg.topic()), int(msg.partition() or 0))
                 if err is not None:
                     assert err.code() == KafkaError._PARTITION_EOF, err.str()
-                    pending.discard(partition)
+                    pending.discard(tp)
                     continue
                 headers = tuple((k, v) for k, v in (msg.headers() or []))
-                out[partition].append(
+                out[tp[0]][tp[1]].append(
                     (int(msg.offset() or 0), msg.key(), msg.value(), headers, msg.timestamp()[1])
                 )
     finally:
@@ -152,7 +164,7 @@ def source_state(bootstrap: str, topics: list[str]) -> dict[str, Any]:
     md = admin.list_topics(timeout=15)
     state: dict[str, Any] = {
         "topics": sorted((name, len(t.partitions)) for name, t in md.topics.items()),
-        "records": {t: independent_read(bootstrap, t) for t in topics},
+        "records": independent_read_all(bootstrap, topics),
     }
     configs = {}
     for res, fut in admin.describe_configs([ConfigResource("topic", t) for t in topics]).items():
