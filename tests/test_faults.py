@@ -155,13 +155,32 @@ def with_chaos(
     return proc.returncode, out, done["cuts"]
 
 
+def chaotic_phase(
+    plan: Path, phase: str, proxies: list[TcpProxy], rng: random.Random, cuts: int = 3
+) -> tuple[str, int]:
+    """Run ``execute --phase`` under cuts and delays until ``cuts`` cuts have landed
+    on live connections, re-running after each clean failure, then without faults
+    until it succeeds.  Returns the last output and the cuts that landed."""
+    landed = 0
+    for _ in range(6):
+        proc = start_kmigrate("execute", str(plan), "--phase", phase, cwd=plan.parent)
+        code, out, n = with_chaos(proc, proxies, cuts - landed, rng)
+        assert_clean((code, out))
+        landed += n
+        if code == 0:
+            return out, landed
+        if landed >= cuts:
+            return until_success(plan, phase), landed
+    raise AssertionError(f"phase {phase} did not succeed under faults:\n{out}")
+
+
 def test_connections_cut_and_delayed_mid_mirror_and_mid_verify(
     proxied: tuple[ProxiedBroker, ProxiedBroker], prefix: str, tmp_path: Path
 ) -> None:
-    """Connections to both brokers cut 3+ times and delayed while mirror runs, and
-    again while verify runs: each either completes or stops with a clear error
-    (exit 1) and a re-run resumes; verify ends equal; the independent reader finds
-    nothing lost or duplicated."""
+    """Connections to both brokers cut 3 times and delayed while mirror runs, and
+    again while verify runs: each run either completes or stops with a clear
+    error (exit 1) and a re-run resumes; verify ends equal; the independent
+    reader finds nothing lost or duplicated."""
     source, target = proxied
     topics = seed(source.bootstrap, prefix, 60_000)
     plan = write_plan(
@@ -171,20 +190,12 @@ def test_connections_cut_and_delayed_mid_mirror_and_mid_verify(
     rng = random.Random(8)
     proxies = [source.proxy, target.proxy]
 
-    proc = start_kmigrate("execute", str(plan), "--phase", "2", cwd=tmp_path)
-    code, out, cuts = with_chaos(proc, proxies, 3, rng)
-    assert_clean((code, out))
-    assert cuts >= 2, f"only {cuts} cuts landed while mirror ran:\n{out}"
-    if code != 0:
-        until_success(plan, "2")
+    _, cuts = chaotic_phase(plan, "2", proxies, rng)
+    assert cuts >= 2, f"only {cuts} cuts landed while mirror ran"
     assert_copied(source.bootstrap, target.bootstrap, topics)
 
-    proc = start_kmigrate("execute", str(plan), "--phase", "3", cwd=tmp_path)
-    code, out, cuts = with_chaos(proc, proxies, 3, rng)
-    assert_clean((code, out))
-    assert cuts >= 2, f"only {cuts} cuts landed while verify ran:\n{out}"
-    if code != 0:
-        out = until_success(plan, "3")
+    out, cuts = chaotic_phase(plan, "3", proxies, rng)
+    assert cuts >= 2, f"only {cuts} cuts landed while verify ran"
     assert "all 4 partitions match (60,500 records)" in out
     assert step_named(status_steps(plan), "verify")["status"] == "succeeded"
 

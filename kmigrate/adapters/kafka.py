@@ -35,6 +35,11 @@ from kmigrate.errors import ClusterError
 #: Seconds an admin request may take before it counts as unreachable.
 ADMIN_TIMEOUT_S = 15.0
 Headers = list[tuple[str, bytes | None]]
+#: Client-side errors of a request cut off by a dropped or reset connection
+#: (librdkafka's local error codes); a read-only request may be asked again.
+TRANSIENT = frozenset({KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER})
+#: How many times a read-only request is tried when it fails transiently.
+READ_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -283,16 +288,29 @@ class KafkaCluster:
         On brokers whose ListOffsets lags (see docs/sandbox-broker.md), use
         :meth:`log_ends` for the true end.
 
+        A request cut off by a dropped connection (a transient client error,
+        see :data:`TRANSIENT`) is asked again, up to :data:`READ_ATTEMPTS`
+        times: it only reads.
+
         Raises:
-            ClusterError: the request failed.
+            ClusterError: the request failed, or kept failing transiently.
         """
         consumer = self._consumer()
         out: dict[tuple[str, int], tuple[int, int]] = {}
         try:
             for topic, partition in partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
-                )
+                for attempt in range(1, READ_ATTEMPTS + 1):
+                    try:
+                        low, high = consumer.get_watermark_offsets(
+                            TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
+                        )
+                        break
+                    except KafkaException as exc:
+                        err = exc.args[0] if exc.args else None
+                        code = err.code() if isinstance(err, KafkaError) else None
+                        if code not in TRANSIENT or attempt == READ_ATTEMPTS:
+                            raise
+                        time.sleep(0.2 * attempt)
                 out[(topic, partition)] = (int(low), int(high))
         except KafkaException as exc:
             raise self._fail("reading partition offsets", exc) from None
@@ -531,6 +549,7 @@ class RecordWriter:
         self._broken: set[tuple[str, int]] = set()
         self._failures: list[tuple[str, int, str]] = []
         self._fatal: str | None = None
+        self._swallowed: BaseException | None = None
         self._producer = Producer(
             cluster._conf(
                 **WRITER_SETTINGS, on_delivery=self._on_delivery, error_cb=self._on_client_error
@@ -551,35 +570,41 @@ class RecordWriter:
             if err.fatal() and self._fatal is None:
                 self._fatal = f"{err.name()}: {err.str()}"
         except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
-            self._fatal = self._fatal or f"delivery report could not be read: {exc!r}"
+            self._swallowed = self._swallowed or exc
 
     def _on_client_error(self, err: KafkaError) -> None:
         try:
             if err.fatal() and self._fatal is None:
                 self._fatal = f"{err.name()}: {err.str()}"
         except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
-            self._fatal = self._fatal or f"client error could not be read: {exc!r}"
+            self._swallowed = self._swallowed or exc
 
     # -- after each C call ------------------------------------------------------------
 
     def _settle(self, caught: BaseException | None = None) -> None:
-        """Hand collected delivery failures to ``on_error``; raise on a fatal error."""
-        if caught is not None and self._fatal is None:
+        """Hand collected delivery failures to ``on_error``; raise on a fatal error.
+
+        ``caught`` is what the C call raised, if anything.
+        """
+        if caught is None and self._swallowed is not None:
+            caught, self._swallowed = self._swallowed, None
+        if caught is not None:
             # confluent-kafka raises a fatal error as KafkaException and may then
             # call a delivery report with that exception still pending; Python
             # reports that as SystemError "... returned a result with an exception
-            # set", with the KafkaException as its cause.
+            # set" (from the C call, or from inside the callback, which swallows
+            # it), with the KafkaException as its cause.
             while isinstance(caught, SystemError) and caught.__cause__ is not None:
                 caught = caught.__cause__
             err = caught.args[0] if caught.args else None
             if isinstance(err, KafkaError):
                 if err.fatal() or err.code() == KafkaError._FATAL:
-                    self._fatal = f"{err.name()}: {err.str()}"
-                else:
+                    self._fatal = f"{err.name()}: {err.str()}"  # the fullest text wins
+                elif self._fatal is None:
                     raise ClusterError(
                         f"{self._label}: producing records failed: {err.name()}: {err.str()}"
                     ) from None
-            else:
+            elif self._fatal is None:
                 self._fatal = f"{type(caught).__name__}: {caught}"
         failures, self._failures = self._failures, []
         for topic, partition, text in failures[:20]:
