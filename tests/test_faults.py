@@ -369,3 +369,26 @@ def test_the_source_stays_byte_identical_through_every_command(
         done = kmigrate(*args, cwd=tmp_path)
         assert done.returncode == code, f"{args}: {done.stdout}{done.stderr}"
         assert source_state(brokers.source, topics) == before, f"source changed by {args}"
+
+
+def test_a_failed_record_goes_to_on_error_and_is_not_counted_as_delivered(
+    brokers: Brokers, prefix: str
+) -> None:
+    """A record the client cannot deliver (a partition the target topic lacks) is
+    reported to ``on_error`` after the call returns, naming the partition and
+    the error; ``delivered`` counts only the records the target confirmed."""
+    topic = f"{prefix}one"
+    target = KafkaCluster("target", brokers.target)
+    assert target.create_topics([(topic, 1, 1, {})])[0].status == "created"
+    errors: list[str] = []
+    writer = target.writer(errors.append)
+    for partition in [0] * 10 + [7] + [0] * 10:
+        writer.write(topic, Record(topic, partition, 0, b"k", b"v", [], 1_700_000_000_000))
+    assert writer.flush(30) == 0
+    assert errors == [
+        f"target ({brokers.target}): writing {topic}[7] failed: "
+        "_UNKNOWN_PARTITION: Local: Unknown partition"
+    ]
+    assert (writer.delivered(topic, 0), writer.delivered(topic, 7)) == (20, 0)
+    assert writer.fatal_error is None
+    assert [len(rows) for rows in independent_read(brokers.target, topic).values()] == [20]

@@ -111,12 +111,17 @@ def slow(pair: tuple[ProxiedBroker, ...], phase: str) -> None:
         broker.proxy.delay(0.06 if phase == "1" else 0)
 
 
+def key(step: dict[str, Any]) -> str:
+    """A journaled step's identity as ``status`` names it (whatever its form)."""
+    return str(step.get("id") or step.get("step") or step["description"])
+
+
 def which_step(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
     """The step a kill interrupted: one whose attempts grew and that is still
     ``started``; else where between steps the kill landed."""
-    attempts = {s["step"]: s.get("attempts", 0) for s in before}
+    attempts = {key(s): s.get("attempts", 0) for s in before}
     for step in after:
-        grew = step.get("attempts", 0) > attempts.get(step["step"], 0)
+        grew = step.get("attempts", 0) > attempts.get(key(step), 0)
         if grew and step["status"] == "started":
             return str(step["description"]).split(":")[0]
     return "between steps"
@@ -127,7 +132,7 @@ def started(steps: list[dict[str, Any]], before: dict[str, int], kind: str) -> b
     return any(
         str(s["description"]).split(":")[0] == kind
         and s["status"] == "started"
-        and s.get("attempts", 0) > before.get(s["step"], 0)
+        and s.get("attempts", 0) > before.get(key(s), 0)
         for s in steps
     )
 
@@ -148,7 +153,7 @@ def run_killed(
     for kind, kills, wait_s in KILLS[phase]:
         for _ in range(kills):
             before_steps = status_steps(plan) if journal.exists() else []
-            before = {s["step"]: s.get("attempts", 0) for s in before_steps}
+            before = {key(s): s.get("attempts", 0) for s in before_steps}
             master, slave = pty.openpty()
             proc = start_kmigrate(
                 "execute", str(plan), "--phase", phase, cwd=plan.parent, stdin=slave
