@@ -200,6 +200,7 @@ def target_state(bootstrap: str, topics: list[str], prefix: str) -> dict[str, An
     }
 
 
+@pytest.mark.timeout(240)  # about 45 s here; room for a machine shared with other jobs
 def test_kill_9_at_random_moments_of_every_step_type_then_resume(
     pair: tuple[ProxiedBroker, ProxiedBroker], tmp_path: Path
 ) -> None:
