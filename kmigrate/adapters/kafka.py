@@ -11,6 +11,7 @@ librdkafka CONFIGURATION.md for the settings used below.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -35,6 +36,11 @@ from kmigrate.errors import ClusterError, OffsetOutOfRange
 #: Seconds an admin request may take before it counts as unreachable.
 ADMIN_TIMEOUT_S = 15.0
 Headers = list[tuple[str, bytes | None]]
+#: Client-side errors of a request cut off by a dropped or reset connection
+#: (librdkafka's local error codes); a read-only request may be asked again.
+TRANSIENT = frozenset({KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER})
+#: How many times a read-only request is tried when it fails transiently.
+READ_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -291,16 +297,29 @@ class KafkaCluster:
         On brokers whose ListOffsets lags (see docs/sandbox-broker.md), use
         :meth:`log_ends` for the true end.
 
+        A request cut off by a dropped connection (a transient client error,
+        see :data:`TRANSIENT`) is asked again, up to :data:`READ_ATTEMPTS`
+        times: it only reads.
+
         Raises:
-            ClusterError: the request failed.
+            ClusterError: the request failed, or kept failing transiently.
         """
         consumer = self._consumer()
         out: dict[tuple[str, int], tuple[int, int]] = {}
         try:
             for topic, partition in partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
-                )
+                for attempt in range(1, READ_ATTEMPTS + 1):
+                    try:
+                        low, high = consumer.get_watermark_offsets(
+                            TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
+                        )
+                        break
+                    except KafkaException as exc:
+                        err = exc.args[0] if exc.args else None
+                        code = err.code() if isinstance(err, KafkaError) else None
+                        if code not in TRANSIENT or attempt == READ_ATTEMPTS:
+                            raise
+                        time.sleep(0.2 * attempt)
                 out[(topic, partition)] = (int(low), int(high))
         except KafkaException as exc:
             raise self._fail("reading partition offsets", exc) from None
@@ -560,6 +579,8 @@ def _record(msg: Message) -> Record:
 #: The target producer's settings (librdkafka CONFIGURATION.md): idempotent with
 #: acks=all, so per-partition order holds and retries never duplicate (KIP-98);
 #: records are written uncompressed as the target topic's compression.type decides.
+#: Every delivery is reported (not only errors): the writer counts, per
+#: partition, the records the target confirmed.
 WRITER_SETTINGS: dict[str, Any] = {
     "enable.idempotence": True,
     "acks": "all",
@@ -568,7 +589,7 @@ WRITER_SETTINGS: dict[str, Any] = {
     "queue.buffering.max.messages": 200000,
     "message.max.bytes": 16 * 1024 * 1024,
     "compression.type": "none",
-    "delivery.report.only.error": True,
+    "delivery.report.only.error": False,
 }
 
 
@@ -576,23 +597,117 @@ class RecordWriter:
     """Writes records to the same topic and partition on the target.
 
     Idempotent (``enable.idempotence=true``), so per-partition order holds and a
-    retry never duplicates a record (KIP-98).  Delivery errors go to ``on_error``.
+    retry never duplicates a record (KIP-98).
+
+    librdkafka calls back into Python from inside ``produce``/``poll``/``flush``
+    (delivery reports, client errors).  Those callbacks never raise and call
+    nothing that could: they only count and collect.  What they collected is
+    acted on after the C call has returned:
+
+    * a *fatal* producer error (``KafkaError.fatal()``, e.g. UNKNOWN_PRODUCER_ID
+      or OUT_OF_ORDER_SEQUENCE_NUMBER after the target broker restarted and
+      forgot the producer's state; librdkafka INTRODUCTION.md, "Idempotent
+      Producer", "Fatal errors") raises :class:`ClusterError` naming the target
+      and the error, from :meth:`write`, :meth:`poll` or :meth:`flush`; the
+      producer cannot continue, and every later call raises it again;
+    * a failed delivery of one record is passed to ``on_error`` as one line
+      (``target (host:port): writing topic[p] failed: NAME: text``).
+
+    :meth:`delivered` says how many records of a partition the target
+    confirmed: a count, kept per partition, of the unbroken run of confirmed
+    records before the first failed one in that partition.
     """
 
     def __init__(self, cluster: KafkaCluster, on_error: Callable[[str], None]) -> None:
         self._on_error = on_error
-        self._cluster = cluster
-        self._producer = Producer(cluster._conf(**WRITER_SETTINGS, on_delivery=self._delivered))
+        self._label = cluster.label
+        self._counts: dict[tuple[str, int], int] = {}
+        self._broken: set[tuple[str, int]] = set()
+        self._failures: list[tuple[str, int, str]] = []
+        self._fatal: str | None = None
+        self._swallowed: BaseException | None = None
+        self._producer = Producer(
+            cluster._conf(
+                **WRITER_SETTINGS, on_delivery=self._on_delivery, error_cb=self._on_client_error
+            )
+        )
 
-    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self._on_error(
-                f"{self._cluster.label}: writing {msg.topic()}[{msg.partition()}] failed: "
-                f"{err.name()}: {err.str()}"
+    # -- callbacks: run inside librdkafka calls; they must never raise -----------
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        try:
+            tp = (msg.topic() or "", msg.partition() or 0)
+            if err is None:
+                if tp not in self._broken:
+                    self._counts[tp] = self._counts.get(tp, 0) + 1
+                return
+            self._broken.add(tp)
+            self._failures.append((tp[0], tp[1], f"{err.name()}: {err.str()}"))
+            if err.fatal() and self._fatal is None:
+                self._fatal = f"{err.name()}: {err.str()}"
+        except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
+            self._swallowed = self._swallowed or exc
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        try:
+            if err.fatal() and self._fatal is None:
+                self._fatal = f"{err.name()}: {err.str()}"
+        except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
+            self._swallowed = self._swallowed or exc
+
+    # -- after each C call ------------------------------------------------------------
+
+    def _settle(self, caught: BaseException | None = None) -> None:
+        """Hand collected delivery failures to ``on_error``; raise on a fatal error.
+
+        ``caught`` is what the C call raised, if anything.
+        """
+        if caught is None and self._swallowed is not None:
+            caught, self._swallowed = self._swallowed, None
+        if caught is not None:
+            # confluent-kafka raises a fatal error as KafkaException and may then
+            # call a delivery report with that exception still pending; Python
+            # reports that as SystemError "... returned a result with an exception
+            # set" (from the C call, or from inside the callback, which swallows
+            # it), with the KafkaException as its cause.
+            while isinstance(caught, SystemError) and caught.__cause__ is not None:
+                caught = caught.__cause__
+            err = caught.args[0] if caught.args else None
+            if isinstance(err, KafkaError):
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    self._fatal = f"{err.name()}: {err.str()}"  # the fullest text wins
+                elif self._fatal is None:
+                    raise ClusterError(
+                        f"{self._label}: producing records failed: {err.name()}: {err.str()}"
+                    ) from None
+            elif self._fatal is None and isinstance(caught, SystemError):
+                # The C call failed without saying why; the fatal error itself
+                # arrives through error_cb or a delivery report: give it a moment.
+                with contextlib.suppress(BaseException):
+                    self._producer.poll(0.5)
+                self._fatal = self._fatal or "the client stopped without an error code"
+            elif self._fatal is None:
+                self._fatal = f"{type(caught).__name__}: {caught}"
+        failures, self._failures = self._failures, []
+        for topic, partition, text in failures[:20]:
+            self._on_error(f"{self._label}: writing {topic}[{partition}] failed: {text}")
+        if len(failures) > 20:
+            self._on_error(f"{self._label}: {len(failures) - 20} more records failed")
+        if self._fatal is not None:
+            raise ClusterError(
+                f"{self._label}: the producer stopped on a fatal error: {self._fatal}. "
+                "The target may have restarted or lost records; only records it "
+                "confirmed count as written"
             )
 
     def write(self, topic: str, record: Record) -> None:
-        """Queue one record for ``topic`` at the record's partition."""
+        """Queue one record for ``topic`` at the record's partition.
+
+        Raises:
+            ClusterError: the producer hit a fatal error (see the class docstring).
+        """
+        if self._fatal is not None:
+            self._settle()
         while True:
             try:
                 self._producer.produce(
@@ -605,15 +720,61 @@ class RecordWriter:
                 )
                 return
             except BufferError:
-                self._producer.poll(0.05)
+                self.poll(0.05)
+            except (KafkaException, SystemError) as exc:
+                self._settle(exc)
 
-    def poll(self) -> None:
-        """Serve delivery callbacks without blocking."""
-        self._producer.poll(0)
+    def poll(self, timeout_s: float = 0.0) -> None:
+        """Serve delivery reports (waiting up to ``timeout_s`` seconds for one).
+
+        Raises:
+            ClusterError: the producer hit a fatal error.
+        """
+        try:
+            self._producer.poll(timeout_s)
+        except (KafkaException, SystemError) as exc:
+            self._settle(exc)
+        self._settle()
 
     def flush(self, timeout_s: float = 120.0) -> int:
-        """Wait for every queued record; returns how many are still undelivered."""
-        return int(self._producer.flush(timeout_s))
+        """Wait for every queued record; returns how many are still undelivered.
+
+        Raises:
+            ClusterError: the producer hit a fatal error.
+        """
+        try:
+            left = int(self._producer.flush(timeout_s))
+        except (KafkaException, SystemError) as exc:
+            self._settle(exc)
+            raise  # unreachable: _settle raised
+        self._settle()
+        return left
+
+    def drain(self, timeout_s: float = 30.0) -> int:
+        """Like :meth:`flush` but never raises: for clean-up on the way out.
+
+        Returns how many records are still undelivered (``-1`` if the flush
+        itself failed).  Collected failures are dropped; :meth:`delivered`
+        stays right.
+        """
+        try:
+            return int(self._producer.flush(timeout_s))
+        except BaseException:  # noqa: BLE001 - already leaving on another error
+            return -1
+
+    def delivered(self, topic: str, partition: int) -> int:
+        """Records of ``topic[partition]`` the target confirmed, in order, so far.
+
+        Counts the unbroken run of confirmed records written by this writer
+        before the first failed one in that partition (per-partition order
+        holds for an idempotent producer, KIP-98).
+        """
+        return self._counts.get((topic, partition), 0)
+
+    @property
+    def fatal_error(self) -> str | None:
+        """The fatal producer error seen, as ``NAME: text``, or None."""
+        return self._fatal
 
 
 __all__ = [
