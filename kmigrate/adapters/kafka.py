@@ -683,8 +683,11 @@ class RecordWriter:
             elif self._fatal is None and isinstance(caught, SystemError):
                 # The C call failed without saying why; the fatal error itself
                 # arrives through error_cb or a delivery report: give it a moment.
-                with contextlib.suppress(BaseException):
-                    self._producer.poll(0.5)
+                for _ in range(10):
+                    with contextlib.suppress(BaseException):
+                        self._producer.poll(0.1)
+                    if self._fatal is not None:
+                        break
                 self._fatal = self._fatal or "the client stopped without an error code"
             elif self._fatal is None:
                 self._fatal = f"{type(caught).__name__}: {caught}"
