@@ -15,6 +15,7 @@ import click
 
 from kmigrate import __version__, error_handler
 from kmigrate.commands import demo as demo_cmd
+from kmigrate.commands import dual_write as dual_write_cmd
 from kmigrate.commands import execute as execute_cmd
 from kmigrate.commands import export as export_cmd
 from kmigrate.commands import mirror as mirror_cmd
@@ -258,6 +259,29 @@ def mirror(
 @click.option("--report", default=None, help="Write the JSON report here.")
 @SOURCE_CONFIG
 @TARGET_CONFIG
+@click.option(
+    "--mode",
+    type=click.Choice(["copy", "dual-write"]),
+    default="copy",
+    show_default=True,
+    help="copy: partitions in offset order; dual-write: the records both received in a window.",
+)
+@click.option("--since", default=None, help="dual-write: window start (epoch ms or ISO-8601).")
+@click.option("--until", default=None, help="dual-write: window end, exclusive.")
+@click.option(
+    "--tolerance-s",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="dual-write: ignore one-sided records this close (s) to the window's edges.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".kmigrate"),
+    show_default=True,
+    help="dual-write: the report goes to STATE_DIR/reports without --report.",
+)
 def verify(
     source: str,
     target: str,
@@ -266,8 +290,37 @@ def verify(
     report: str | None,
     source_config: tuple[str, ...],
     target_config: tuple[str, ...],
+    mode: str,
+    since: str | None,
+    until: str | None,
+    tolerance_s: float,
+    state_dir: Path,
 ) -> None:
-    """Compare counts, offsets and digests per partition; exit 1 on a difference."""
+    """Compare counts, offsets and digests per partition; exit 1 on a difference.
+
+    With --mode dual-write: compare, per topic, the records both clusters
+    received between --since and --until, independent of partition, order and
+    timestamps; exit 1 on a difference.
+    """
+    if mode == "dual-write":
+        _exit(
+            lambda: dual_write_cmd.verify_dual_write(
+                source,
+                target,
+                topics,
+                exclude,
+                _ui(),
+                since=since,
+                until=until,
+                tolerance_s=tolerance_s,
+                state_dir=state_dir,
+                report=report,
+                source_config=source_config,
+                target_config=target_config,
+            )
+        )
+    if since is not None or until is not None:
+        raise click.UsageError("--since and --until need --mode dual-write")
     _exit(
         lambda: verify_cmd.verify(
             source,

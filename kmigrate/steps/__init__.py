@@ -11,6 +11,7 @@ from typing import Any
 from kmigrate.plan.schema import ManualStep, ShellStep
 from kmigrate.steps.base import Step, StepContext
 from kmigrate.steps.connectivity import CheckConnectivity
+from kmigrate.steps.dual_write_check import DualWriteCheck
 from kmigrate.steps.export_topics import ExportTopics
 from kmigrate.steps.manual import Manual
 from kmigrate.steps.mirror import Mirror
@@ -21,6 +22,7 @@ from kmigrate.steps.verify import Verify
 REGISTRY: dict[str, type[Step]] = {
     cls.action: cls for cls in (CheckConnectivity, ExportTopics, ProvisionTopics, Mirror, Verify)
 }
+REGISTRY[DualWriteCheck.action] = DualWriteCheck
 
 
 def build_step(spec: Any) -> Step:
