@@ -223,6 +223,39 @@ def provision(
 @click.option(
     "--append", is_flag=True, help="Copy although target partitions already hold records."
 )
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep copying new records until --until says stop (default: copy what is there).",
+)
+@click.option(
+    "--until",
+    type=click.Choice(["caught-up", "stopped"]),
+    default="caught-up",
+    show_default=True,
+    help="With --follow: stop once lag is 0 for --settle-s, or only on Ctrl-C / SIGTERM.",
+)
+@click.option(
+    "--settle-s",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="With --until caught-up: seconds of lag 0 on every partition before stopping.",
+)
+@click.option(
+    "--max-duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --follow: stop after this many seconds.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default=".kmigrate",
+    show_default=True,
+    help="Where the offset map (offset-map.json) is kept; a re-run resumes from it.",
+)
+@OUTPUT
 @SOURCE_CONFIG
 @TARGET_CONFIG
 def mirror(
@@ -232,19 +265,30 @@ def mirror(
     exclude: tuple[str, ...],
     dry_run: bool,
     append: bool,
+    follow: bool,
+    until: str,
+    settle_s: float,
+    max_duration: float | None,
+    state_dir: str,
+    output_format: str,
     source_config: tuple[str, ...],
     target_config: tuple[str, ...],
 ) -> None:
-    """Copy every record present on the source now to the same partitions."""
+    """Copy the source's records to the same partitions (resuming from --state-dir)."""
     _exit(
         lambda: mirror_cmd.mirror(
             source,
             target,
             topics,
             exclude,
-            _ui(),
+            _ui(output_format),
             dry_run=dry_run,
             append=append,
+            follow=follow,
+            until=until,
+            settle_s=settle_s,
+            max_duration=max_duration,
+            state_dir=state_dir,
             source_config=source_config,
             target_config=target_config,
         )

@@ -42,6 +42,20 @@ class ClusterError(KmigrateError):
     """A cluster could not be reached or refused a request (exit 1)."""
 
 
+class OffsetOutOfRange(ClusterError):
+    """A read position the partition no longer holds: the log start offset moved
+    past it (retention, DeleteRecords), or it lies past the log end (exit 1).
+
+    Attributes: ``topic``, ``partition``, ``offset`` (the position asked for).
+    """
+
+    def __init__(self, message: str, topic: str, partition: int, offset: int) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+
+
 class StepFailed(KmigrateError):
     """A step of the plan failed (exit 1)."""
 
@@ -56,6 +70,36 @@ class PartialRollback(StepFailed):
     def __init__(self, message: str, undone: list[str]) -> None:
         super().__init__(message)
         self.undone = undone
+
+
+class RecordsLost(StepFailed):
+    """Records that should have been copied are gone (exit 1).
+
+    ``side`` is ``source`` (the log start offset passed the copy position:
+    retention won the race) or ``target`` (the target no longer holds records
+    the offset map says were copied).  ``start``/``end``: the lost offsets
+    ``[start, end)`` on that side.
+    """
+
+    def __init__(
+        self, message: str, side: str, topic: str, partition: int, start: int, end: int
+    ) -> None:
+        super().__init__(message)
+        self.side = side
+        self.topic = topic
+        self.partition = partition
+        self.start = start
+        self.end = end
+
+
+class StoppedByOperator(StepFailed):
+    """A following mirror was stopped on purpose (SIGINT/SIGTERM with ``until: stopped``).
+
+    The copy is clean and resumable; the journal says "stopped by operator".
+    Exit code 0: the stop was requested, nothing failed.
+    """
+
+    exit_code = 0
 
 
 class RefusedError(KmigrateError):

@@ -36,6 +36,8 @@ class Progress:
         self.bytes = 0
         self._t0 = time.monotonic()
         self._pending = 0
+        #: Extra text after the counts (e.g. a following mirror's lag per topic).
+        self.note = ""
 
     def advance(self, records: int, nbytes: int) -> None:
         """Count ``records`` more records of ``nbytes`` bytes."""
@@ -43,6 +45,16 @@ class Progress:
         self.bytes += nbytes
         self._pending += records
         if self._bar is not None and self._pending >= 2000:
+            self._bar.update(self._pending)
+            self._pending = 0
+
+    def show(self, note: str) -> None:
+        """Set the note (``lag: orders 120 records, 0.4 s``) and redraw the bar.
+
+        Meant for a few calls per second, not one per record.
+        """
+        self.note = note
+        if self._bar is not None:
             self._bar.update(self._pending)
             self._pending = 0
 
@@ -59,7 +71,8 @@ class Progress:
     def text(self) -> str:
         """``12,000 records, 2.3 MiB, 85,000 rec/s``."""
         size = f", {human_bytes(self.bytes)}" if self.bytes else ""
-        return f"{self.records:,} records{size}, {self.rate():,.0f} rec/s"
+        note = f"; {self.note}" if self.note else ""
+        return f"{self.records:,} records{size}, {self.rate():,.0f} rec/s{note}"
 
 
 class UI:

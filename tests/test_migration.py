@@ -346,8 +346,10 @@ def test_mirroring_again_after_a_mirror_rollback_is_refused_not_duplicated(
 
 
 def test_standalone_mirror_refuses_a_second_copy_and_verify_catches_a_forced_one(
-    brokers: Brokers, prefix: str
+    brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
+    """A re-run with the same --state-dir resumes from the offset map (copies
+    nothing new); one without that map finds the copies and refuses."""
     topic = f"{prefix}append"
     create_topic(brokers.source, topic, 1)
     create_topic(brokers.target, topic, 1)
@@ -357,10 +359,16 @@ def test_standalone_mirror_refuses_a_second_copy_and_verify_catches_a_forced_one
         [{"key": b"k", "value": f"{i}".encode(), "partition": 0} for i in range(3)],
     )
     args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
-    assert run(*args).exit_code == 0
+    first = ("--state-dir", str(tmp_path / "first"))
+    other = ("--state-dir", str(tmp_path / "other"))
+    assert run(*args, *first).exit_code == 0
+    resumed = run(*args, *first)
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming: 3 records are already on the target and are kept" in resumed.output
+    assert len(read_all(brokers.target, topic, 1)) == 3
 
-    assert run(*args).exit_code == 1
-    assert run(*args, "--append").exit_code == 0
+    assert run(*args, *other).exit_code == 1
+    assert run(*args, *other, "--append").exit_code == 0
 
     verified = run(
         "verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic

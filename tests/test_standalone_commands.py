@@ -53,7 +53,15 @@ def test_export_provision_mirror_verify_without_a_plan(
     assert f"created topic {topic}" not in again.output
 
     mirrored = run(
-        "mirror", "--source", brokers.source, "--target", brokers.target, "--topic", f"{prefix}*"
+        "mirror",
+        "--source",
+        brokers.source,
+        "--target",
+        brokers.target,
+        "--topic",
+        f"{prefix}*",
+        "--state-dir",
+        str(tmp_path / "state"),
     )
     assert mirrored.exit_code == 0, mirrored.output
     verified = run(

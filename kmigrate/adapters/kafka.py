@@ -30,7 +30,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from kmigrate.errors import ClusterError
+from kmigrate.errors import ClusterError, OffsetOutOfRange
 
 #: Seconds an admin request may take before it counts as unreachable.
 ADMIN_TIMEOUT_S = 15.0
@@ -118,6 +118,14 @@ class GroupState:
     def active(self) -> bool:
         """True when the group has members or is not idle (``EMPTY``/``DEAD``)."""
         return bool(self.members) or self.state not in ("EMPTY", "DEAD")
+
+
+@dataclass
+class Tick:
+    """A pause in a follow read: ``highs`` maps ``(topic, partition)`` to the high
+    watermark last seen (librdkafka's cached value; may lag, see sandbox-broker.md)."""
+
+    highs: dict[tuple[str, int], int]
 
 
 @dataclass
@@ -401,11 +409,7 @@ class KafkaCluster:
                     err = msg.error()
                     if err is not None:
                         if err.code() == KafkaError._AUTO_OFFSET_RESET:
-                            raise ClusterError(
-                                f"{label}: {tp[0]}[{tp[1]}] no longer holds the records "
-                                "to be read from its start offset (the log start offset moved "
-                                f"past it, e.g. by retention): {err.str()}"
-                            )
+                            raise _out_of_range(label, tp, offset, err)
                         if err.code() == KafkaError._PARTITION_EOF:
                             pending.discard(tp)
                             consumer.incremental_unassign([TopicPartition(*tp)])
@@ -419,6 +423,65 @@ class KafkaCluster:
                         yield PartitionEnd(tp[0], tp[1], stop)
                         continue
                     yield _record(msg)
+        except KafkaException as exc:
+            raise self._fail("reading records", exc) from None
+        finally:
+            consumer.close()
+
+    def follow(
+        self,
+        starts: Iterable[tuple[str, int, int]],
+        *,
+        batch: int = 1000,
+        tick_s: float = 0.25,
+    ) -> Iterator[Record | PartitionEnd | Tick]:
+        """Read partitions from given offsets and keep reading new records (follow mode).
+
+        Unlike :meth:`read`, a partition never finishes: reaching its end yields
+        a :class:`PartitionEnd` (the offset the next record will get, past any
+        transaction markers) and reading goes on.  About every ``tick_s``
+        seconds, and whenever a ``consume`` call returns nothing, a
+        :class:`Tick` carries the high watermarks last seen in fetch responses
+        (cached by librdkafka: no request per tick), so the caller can compute
+        lag and decide to stop; closing the generator closes the consumer.
+
+        Raises:
+            OffsetOutOfRange: a position the partition no longer holds (the
+                log start offset passed it, e.g. retention).
+            ClusterError: a fetch failed.
+        """
+        label = self.label
+        starts = list(starts)
+        if not starts:
+            return
+        tps = [TopicPartition(t, p) for t, p, _ in starts]
+        consumer = self._consumer()
+        try:
+            consumer.incremental_assign([TopicPartition(t, p, o) for t, p, o in starts])
+            next_tick = time.monotonic() + tick_s
+            while True:
+                msgs = consumer.consume(num_messages=batch, timeout=0.05)
+                for msg in msgs:
+                    err = msg.error()
+                    if err is not None:
+                        tp = (str(msg.topic()), int(msg.partition() or 0))
+                        offset = int(msg.offset() or 0)
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            yield PartitionEnd(tp[0], tp[1], offset)
+                            continue
+                        if err.code() == KafkaError._AUTO_OFFSET_RESET:
+                            raise _out_of_range(label, tp, offset, err)
+                        raise ClusterError(f"{label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}")
+                    yield _record(msg)
+                now = time.monotonic()
+                if not msgs or now >= next_tick:
+                    next_tick = now + tick_s
+                    highs: dict[tuple[str, int], int] = {}
+                    for tp_ in tps:
+                        _low, high = consumer.get_watermark_offsets(tp_, cached=True)
+                        if high >= 0:
+                            highs[(tp_.topic, tp_.partition)] = int(high)
+                    yield Tick(highs)
         except KafkaException as exc:
             raise self._fail("reading records", exc) from None
         finally:
@@ -672,6 +735,18 @@ class KafkaCluster:
         return "deleted"
 
 
+def _out_of_range(
+    label: str, tp: tuple[str, int], offset: int, err: KafkaError
+) -> OffsetOutOfRange:
+    return OffsetOutOfRange(
+        f"{label}: {tp[0]}[{tp[1]}] no longer holds the records to be read from its start "
+        f"offset (the log start offset moved past it, e.g. by retention): {err.str()}",
+        tp[0],
+        tp[1],
+        offset,
+    )
+
+
 def _record(msg: Message) -> Record:
     headers = cast(Headers, msg.headers() or [])
     return Record(
@@ -755,5 +830,6 @@ __all__ = [
     "PartitionEnd",
     "Record",
     "RecordWriter",
+    "Tick",
     "TopicMeta",
 ]

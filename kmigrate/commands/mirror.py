@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal, cast
+
 from kmigrate.context import standalone_context
+from kmigrate.errors import StoppedByOperator
+from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan.schema import MirrorStep
 from kmigrate.steps.mirror import Mirror
 from kmigrate.ui import UI
@@ -17,17 +22,27 @@ def mirror(
     *,
     dry_run: bool = False,
     append: bool = False,
+    follow: bool = False,
+    until: str = "caught-up",
+    settle_s: float = 5.0,
+    max_duration: float | None = None,
+    state_dir: str | Path = ".kmigrate",
     source_config: tuple[str, ...] = (),
     target_config: tuple[str, ...] = (),
 ) -> int:
-    """Copy every record present on the source now (same code as the step).  Returns 0.
+    """Copy the source's records (same code as the step), resuming from the offset
+    map in ``state_dir``.  Returns 0, also when a following copy is stopped by
+    SIGINT / SIGTERM (a clean, resumable stop).
 
-    Without a journal there is no resume; a re-run is refused because the
-    target partitions are no longer empty (``append`` overrides).
+    With ``follow``, keeps copying new records until ``until`` (``caught-up``:
+    lag 0 held for ``settle_s`` seconds; ``stopped``: SIGINT / SIGTERM) or
+    ``max_duration`` seconds.  The JSON output (``--output json``) is the step
+    record plus the offset map (``offset_map_runs``).
 
     Raises:
         kmigrate.errors.StepFailed: the target refused records, lacks a topic,
-            or already holds records.
+            or already holds records the map does not know (without ``append``).
+        kmigrate.errors.RecordsLost: records were lost on either side (named).
         kmigrate.errors.UsageError: a ``KEY=VALUE`` setting is malformed.
     """
     ctx = standalone_context(
@@ -40,6 +55,21 @@ def mirror(
         source_config=source_config,
         target_config=target_config,
     )
-    record = Mirror(MirrorStep(action="mirror", append=append)).run(ctx, {})
-    ui.emit_json(record)
+    ctx.state_dir = Path(state_dir)
+    records: list[dict[str, object]] = []
+    ctx.checkpoint = records.append
+    spec = MirrorStep(
+        action="mirror",
+        append=append,
+        mode="follow" if follow else "snapshot",
+        until=cast(Literal["caught-up", "stopped"], until),
+        settle_s=settle_s,
+        max_duration=max_duration,
+    )
+    try:
+        record = Mirror(spec).run(ctx, {})
+    except StoppedByOperator as exc:
+        ui.ok(str(exc))
+        record = records[-1] if records else {}
+    ui.emit_json({**record, "offset_map_runs": OffsetMap.load(ctx.state_dir).as_json()})
     return 0

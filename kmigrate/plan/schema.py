@@ -156,14 +156,23 @@ class ProvisionTopicsStep(_Strict):
 
 
 class MirrorStep(_Strict):
-    """Copy every record present on the source when the step starts.
+    """Copy the source's records to the target, resuming from the offset map.
 
     ``append``: copy although a target partition already holds records (for
     a target another writer fills on purpose); by default that is refused.
+    ``mode``: ``snapshot`` copies what the source holds, then stops;
+    ``follow`` keeps copying new records until ``until`` says stop:
+    ``caught-up`` (lag 0 on every partition held for ``settle_s`` seconds) or
+    ``stopped`` (SIGINT / SIGTERM: a clean, journaled, resumable stop).
+    ``max_duration``: stop following after this many seconds.
     """
 
     action: Literal["mirror"]
     append: bool = False
+    mode: Literal["snapshot", "follow"] = "snapshot"
+    until: Literal["caught-up", "stopped"] = "caught-up"
+    settle_s: float = Field(default=5.0, ge=0)
+    max_duration: float | None = Field(default=None, gt=0)
 
 
 class VerifyStep(_Strict):
