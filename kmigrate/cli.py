@@ -24,6 +24,7 @@ from kmigrate.commands import provision as provision_cmd
 from kmigrate.commands import rollback as rollback_cmd
 from kmigrate.commands import sandbox as sandbox_cmd
 from kmigrate.commands import status as status_cmd
+from kmigrate.commands import translate_offsets as translate_cmd
 from kmigrate.commands import verify as verify_cmd
 from kmigrate.ui import UI
 
@@ -373,6 +374,58 @@ def verify(
             exclude,
             _ui(),
             report=report,
+            source_config=source_config,
+            target_config=target_config,
+        )
+    )
+
+
+@cli.command("translate-offsets")
+@SOURCE
+@TARGET
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    default=("*",),
+    show_default=True,
+    help="Consumer group glob to include (repeatable).",
+)
+@click.option(
+    "--exclude-group", "exclude_groups", multiple=True, help="Group glob to exclude (repeatable)."
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".kmigrate"),
+    show_default=True,
+    help="Where the mirror wrote its offset map (offset-map.json).",
+)
+@click.option("--dry-run", is_flag=True, help="Show the translation table; change nothing.")
+@OUTPUT
+@SOURCE_CONFIG
+@TARGET_CONFIG
+def translate_offsets(
+    source: str,
+    target: str,
+    groups: tuple[str, ...],
+    exclude_groups: tuple[str, ...],
+    state_dir: Path,
+    dry_run: bool,
+    output_format: str,
+    source_config: tuple[str, ...],
+    target_config: tuple[str, ...],
+) -> None:
+    """Set consumer groups' offsets on the target at exactly the next record."""
+    _exit(
+        lambda: translate_cmd.translate_offsets(
+            source,
+            target,
+            _ui(output_format),
+            groups=groups,
+            exclude_groups=exclude_groups,
+            state_dir=state_dir,
+            dry_run=dry_run,
             source_config=source_config,
             target_config=target_config,
         )

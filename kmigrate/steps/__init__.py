@@ -17,12 +17,14 @@ from kmigrate.steps.manual import Manual
 from kmigrate.steps.mirror import Mirror
 from kmigrate.steps.provision_topics import ProvisionTopics
 from kmigrate.steps.shell import Shell
+from kmigrate.steps.translate_offsets import TranslateOffsets
 from kmigrate.steps.verify import Verify
 
 REGISTRY: dict[str, type[Step]] = {
     cls.action: cls for cls in (CheckConnectivity, ExportTopics, ProvisionTopics, Mirror, Verify)
 }
 REGISTRY[DualWriteCheck.action] = DualWriteCheck
+REGISTRY[TranslateOffsets.action] = TranslateOffsets
 
 
 def build_step(spec: Any) -> Step:
