@@ -260,9 +260,17 @@ def rows_for_table(plans: list[GroupPlan]) -> list[list[Any]]:
 
 
 def translate_groups(
-    ctx: StepContext, include: Sequence[str], exclude: Sequence[str]
+    ctx: StepContext,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    previous: StepRecord | None = None,
 ) -> StepRecord:
     """Plan, check, journal, then apply each group that passed; the step's forward action.
+
+    Args:
+        previous: the record of an earlier attempt: its groups keep the target
+            offsets and ``existed_before`` recorded then (the first attempt saw
+            the target before kmigrate changed it).
 
     Returns the step record (module docstring).
 
@@ -272,6 +280,17 @@ def translate_groups(
         kmigrate.errors.ClusterError: a cluster could not be read or refused a write.
     """
     plans = plan_groups(ctx, include, exclude)
+    earlier = {g["group"]: g for g in (previous or {}).get("groups", [])}
+    for gp in plans:
+        before = earlier.get(gp.group)
+        if before is None:
+            continue
+        gp.existed_before = bool(before["existed_before"])
+        kept = {(r["topic"], r["partition"]): r for r in before["partitions"]}
+        for r in gp.rows:
+            old = kept.get((r["topic"], r["partition"]))
+            if old is not None:
+                r["previous_target_offset"] = old["previous_target_offset"]
     ctx.ui.table(rows_for_table(plans), TABLE_HEADERS)
     if not plans:
         ctx.ui.line("no consumer group matches the selection")
@@ -330,7 +349,7 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
     problems: list[str] = []
     verb = "would " if ctx.dry_run else ""
     for g in reversed(record.get("groups", [])):
-        if g.get("status") != TRANSLATED:
+        if g.get("status") not in (TRANSLATED, WOULD):  # WOULD: journaled, maybe applied
             continue
         group = g["group"]
         state = ctx.target.group_members(group)
@@ -390,7 +409,7 @@ class TranslateOffsets(Step):
         return f"translate-offsets ({', '.join(self.spec.groups.include)})"
 
     def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
-        return translate_groups(ctx, self.spec.groups.include, self.spec.groups.exclude)
+        return translate_groups(ctx, self.spec.groups.include, self.spec.groups.exclude, previous)
 
     def rollback(self, ctx: StepContext, record: StepRecord) -> list[str]:
         return rollback_groups(ctx, record)
