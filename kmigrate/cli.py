@@ -468,6 +468,31 @@ def sandbox_seed(bootstrap_servers: str, records: int) -> None:
     _exit(lambda: sandbox_cmd.seed(_ui(), bootstrap_servers=bootstrap_servers, records=records))
 
 
+@sandbox.command("produce")
+@click.option("--bootstrap-servers", default="127.0.0.1:19092", show_default=True)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100.0,
+    show_default=True,
+    help="Records per second, over all seed topics.",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: until Ctrl-C).",
+)
+def sandbox_produce(bootstrap_servers: str, rate: float, duration_s: float | None) -> None:
+    """Produce live records to the seed topics (until Ctrl-C or --duration)."""
+    _exit(
+        lambda: sandbox_cmd.produce(
+            _ui(), bootstrap_servers=bootstrap_servers, rate=rate, duration_s=duration_s
+        )
+    )
+
+
 @sandbox.command("down")
 @SANDBOX_DIR
 def sandbox_down(state_dir: Path) -> None:
