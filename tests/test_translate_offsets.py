@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, To
 from confluent_kafka.admin import AdminClient
 
 from kmigrate.cli import cli
-from tests.conftest import Brokers, create_topic, write_plan
+from tests.conftest import Brokers, create_topic, produce, write_plan
 
 pytestmark = pytest.mark.broker
 
@@ -137,6 +137,9 @@ def test_groups_resume_on_the_target_at_exactly_the_next_record_and_roll_back(
     # "middle" already had offsets on the target: rollback must put them back.
     commit(brokers.target, f"{prefix}middle", {(topic, 0): 2, (topic, 1): 1})
 
+    planned = run("plan", str(plan))
+    assert planned.exit_code == 0, planned.output
+    assert "offset translation preview" in planned.output
     dry = run("execute", str(plan), "--phase", "2", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert committed(brokers.target, f"{prefix}start") == {}
@@ -214,6 +217,37 @@ def test_a_group_active_on_the_target_is_refused_and_the_others_applied(
     assert committed(brokers.target, f"{prefix}busy") == {}
     status = json.loads(run("status", str(plan), "--output", "json").stdout)
     assert "refused" in json.dumps(status)
+
+
+def test_groups_the_map_cannot_answer_or_whose_next_record_differs_are_refused(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{prefix}orders"
+    create_topic(brokers.source, topic, 2)
+    transactional_source(brokers.source, topic)
+    plan = write_plan(tmp_path, brokers, [topic], PHASES.replace("PREFIX", prefix))
+    assert run("execute", str(plan), "--phase", "1").exit_code == 0
+    # After the mirror: the source grows (18-22 on partition 0) and a consumer there moves on;
+    # someone writes a record the source does not have to the target's partition 1.
+    produce(brokers.source, topic, [{"key": b"late", "value": b"x", "partition": 0}] * 5)
+    commit(brokers.source, f"{prefix}ahead", {(topic, 0): 20, (topic, 1): 3})
+    produce(brokers.target, topic, [{"key": b"stray", "value": b"y", "partition": 1}])
+    commit(brokers.source, f"{prefix}tampered", {(topic, 0): 0, (topic, 1): 18})
+
+    result = run("execute", str(plan), "--phase", "2")
+
+    assert result.exit_code == 1, result.output
+    assert (
+        f"{prefix}ahead: {topic}[0] at source offset 20: the mirror has copied up to source "
+        "offset 18 but the group committed 20 and the source log ends at 23: run the mirror "
+        "until it is caught up"
+    ) in result.output
+    assert (
+        f"{prefix}tampered: next-record check failed at {topic}[1] source offset 18 -> "
+        "target offset 15: the source is at its end but the target holds a record there"
+    ) in result.output
+    assert committed(brokers.target, f"{prefix}ahead") == {}
+    assert committed(brokers.target, f"{prefix}tampered") == {}
 
 
 @pytest.mark.xfail(

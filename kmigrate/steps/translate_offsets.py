@@ -399,6 +399,27 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
     )
 
 
+def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) -> StepRecord | None:
+    """For ``kmigrate plan``: print the translation table; None when there is no offset map yet.
+
+    Read-only: the same planning and checks as the step, nothing applied.
+
+    Raises:
+        kmigrate.errors.ClusterError: a cluster could not be read.
+    """
+    if not OffsetMap.load(ctx.state_dir).partitions():
+        ctx.ui.line("available once the mirror has written its offset map")
+        return None
+    plans = plan_groups(ctx, include, exclude)
+    ctx.ui.table(rows_for_table(plans), TABLE_HEADERS)
+    for gp in plans:
+        if gp.status == REFUSED_GROUP:
+            ctx.ui.warn(
+                f"translate-offsets would refuse group {gp.group}: {'; '.join(gp.refusals)}"
+            )
+    return {"groups": [gp.as_record() for gp in plans]}
+
+
 class TranslateOffsets(Step):
     """Consumer groups' committed offsets, translated through the offset map."""
 
