@@ -8,11 +8,13 @@ timestamps, as it does under dual writes.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from confluent_kafka import Producer
 
 from kmigrate.cli import cli
 from kmigrate.verify.dual_write import SideTally, Window, compare_topic
@@ -252,3 +254,44 @@ def test_dual_write_step_tolerates_in_flight_records_at_the_edge(
     data = json.loads((tmp_path / "state" / "reports" / "dual-write.json").read_text())
     (only,) = data["topics"]
     assert (only["tolerated_on_source"], only["only_on_source"], only["match"]) == (1, 0, True)
+
+
+@pytest.mark.broker
+def test_dual_write_step_watches_both_clusters_live_for_duration_s(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{prefix}live"
+    create_topic(brokers.source, topic, 2)
+    create_topic(brokers.target, topic, 3)
+    plan = write_plan(
+        tmp_path,
+        brokers,
+        [topic],
+        """\
+        phases:
+          - name: check
+            steps:
+              - action: dual-write-check
+                duration_s: 3
+        """,
+    )
+
+    source_producer = Producer({"bootstrap.servers": brokers.source})
+    target_producer = Producer({"bootstrap.servers": brokers.target})
+
+    def dual_writer() -> None:
+        time.sleep(0.5)  # inside the window, which opens when the step starts
+        for i in range(10):
+            record = {"key": f"k{i}".encode(), "value": b"v", "headers": [("h", b"1")]}
+            source_producer.produce(topic, **record)  # type: ignore[arg-type]
+            if i != 4:  # the target never gets k4
+                target_producer.produce(topic, **record)  # type: ignore[arg-type]
+        assert source_producer.flush(10) == 0 and target_producer.flush(10) == 0
+
+    writer = threading.Thread(target=dual_writer)
+    writer.start()
+    result = run("execute", str(plan), "--phase", "1")
+    writer.join()
+
+    assert result.exit_code == 1, result.output
+    assert "1 only on source, 0 only on target, 0 differing (source only: k4)" in result.output

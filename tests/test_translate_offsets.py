@@ -250,6 +250,31 @@ def test_groups_the_map_cannot_answer_or_whose_next_record_differs_are_refused(
     assert committed(brokers.target, f"{prefix}tampered") == {}
 
 
+def test_rollback_names_offsets_it_cannot_remove_from_a_group_that_existed(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """confluent-kafka's AdminClient has no DeleteConsumerGroupOffsets (KIP-496): rollback
+    restores what it can, names the rest with the command that removes it, and exits 1."""
+    topic = f"{prefix}orders"
+    create_topic(brokers.source, topic, 2)
+    transactional_source(brokers.source, topic)
+    commit(brokers.source, f"{prefix}mixed", {(topic, 0): 6, (topic, 1): 6})
+    plan = write_plan(tmp_path, brokers, [topic], PHASES.replace("PREFIX", prefix))
+    assert run("execute", str(plan), "--phase", "1").exit_code == 0
+    commit(brokers.target, f"{prefix}mixed", {(topic, 0): 1})
+    assert run("execute", str(plan), "--phase", "2").exit_code == 0
+    assert committed(brokers.target, f"{prefix}mixed") == {(topic, 0): 5, (topic, 1): 5}
+
+    undo = run("rollback", str(plan), "--phase", "2", "--yes")
+
+    assert undo.exit_code == 1, undo.output
+    assert committed(brokers.target, f"{prefix}mixed") == {(topic, 0): 1, (topic, 1): 5}
+    assert (
+        f"kafka-consumer-groups.sh --bootstrap-server {brokers.target} --delete-offsets "
+        f"--group {prefix}mixed --topic {topic}:1"
+    ) in undo.output
+
+
 @pytest.mark.xfail(
     reason="Tansu 0.6 DescribeGroups lists no members for a STABLE group; on Kafka the "
     "refusal names each member's client id",
