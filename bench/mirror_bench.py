@@ -48,6 +48,7 @@ from tabulate import tabulate
 from kmigrate.adapters import sandbox
 from kmigrate.adapters.kafka import WRITER_SETTINGS
 from kmigrate.context import standalone_context
+from kmigrate.offsets.map import OffsetMap
 from kmigrate.steps.mirror import mirror
 from kmigrate.steps.verify import ranges_for, verify
 from kmigrate.ui import UI
@@ -202,14 +203,17 @@ def run(records: int) -> dict[str, Any]:
         # -- c. kmigrate mirror
         ui_out = io.StringIO()
         ctx = standalone_context(src, tgt, UI(out=ui_out, interactive=False))
-        mirrored, mirror_s = timed(lambda: mirror(ctx, [SOURCE_TOPIC], {}))
-        copied = sum(p["records"] for p in mirrored["partitions"])
+        ctx.state_dir = state_dir / "mirror-state"
+        mirrored, mirror_s = timed(lambda: mirror(ctx, [SOURCE_TOPIC]))
+        copied = sum(p.records for p in mirrored.partitions)
         if copied != records:
             fail(f"mirror copied {copied} records, expected {records}")
         print(f"kmigrate mirror: {mirror_s:.2f} s")
 
         # -- d. kmigrate verify
-        ranges = ranges_for(ctx.source, [SOURCE_TOPIC], mirrored)
+        ranges = ranges_for(
+            ctx.source, [SOURCE_TOPIC], mirrored.to_json(), OffsetMap.load(ctx.state_dir)
+        )
         results, verify_s = timed(lambda: verify(ctx.source, ctx.target, ranges))
         bad = [r for r in results if not r.match]
         if bad:

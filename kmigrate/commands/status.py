@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from kmigrate.journal import Journal
+from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.plan.schema import describe_step
+from kmigrate.steps.mirror import MirrorRecord
 from kmigrate.ui import UI
 
 
@@ -15,6 +17,9 @@ def summarize(record: dict[str, Any] | None) -> str:
     """A short human summary of a step record."""
     if not record:
         return "-"
+    mirrored = MirrorRecord.from_json(record)
+    if mirrored is not None:
+        return mirrored.summary()
     if "partitions" in record and isinstance(record["partitions"], list):
         n = sum(p.get("records", 0) for p in record["partitions"])
         return f"{len(record['partitions'])} partitions, {n:,} records"
@@ -108,7 +113,27 @@ def status(plan_path: str, ui: UI) -> int:
             ],
             ["when", "by", "event", "detail"],
         )
+    offset_map = offset_map_status(plan, ui)
     ui.emit_json(
-        {"plan": plan.model.name, "journal": str(journal.path), "steps": rows, "events": events}
+        {
+            "plan": plan.model.name,
+            "journal": str(journal.path),
+            "steps": rows,
+            "events": events,
+            "offset_map": offset_map,
+        }
     )
     return 0
+
+
+def offset_map_status(plan: LoadedPlan, ui: UI) -> dict[str, Any] | None:
+    """Print a one-line summary of the plan's offset map; return its runs (JSON), or None.
+
+    Raises:
+        kmigrate.errors.StepFailed: the map file is damaged.
+    """
+    omap = OffsetMap.load(plan.state_dir)
+    if not omap.partitions():
+        return None
+    ui.line(f"offset map {omap.path}: {omap.summary()}")
+    return omap.as_json()

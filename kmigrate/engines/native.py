@@ -196,10 +196,12 @@ class NativeEngine:
                 max(low, position),
             ) from None
         except BaseException:
-            # Interrupted (Ctrl-C) or failed: keep what the target acknowledged.
-            if not errors:
-                with contextlib.suppress(StepFailed):
-                    checkpoint(30.0)
+            # Interrupted (Ctrl-C can land between two statements of the record
+            # path) or failed: let queued records land, so the target holds a
+            # clean prefix, but leave the map at its last checkpoint: the
+            # resume finds these copies on the target's tail.
+            with contextlib.suppress(Exception):
+                writer.flush(30.0)
             raise
         if errors:
             checkpoint()  # raises StepFailed naming the first error

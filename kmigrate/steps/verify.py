@@ -12,9 +12,15 @@ so null and empty stay distinct, and header order and duplicates count.  The
 first pair that differs (or the first record one side lacks) is named by its
 source and target offsets.
 
-The ranges come from the plan's ``mirror`` record when there is one (source
-``[source_start, source_end)`` against target ``[target_start, target_end)``);
-otherwise whole partitions are compared from their log start offsets.
+With an offset map (the plan's ``mirror`` step keeps one in ``state_dir``),
+source and target records are aligned through it, not the n-th with the n-th:
+each source record in ``[source_start, source_position)`` is paired with the
+target record at the offset the map gives it, so partitions whose offsets
+differ (transaction markers, a log start above 0, records another writer put
+on the target with ``append: true``) compare right.  Target records the map
+does not list are another writer's: they are counted
+(``foreign_target_records``), not compared.  Without a map, whole partitions
+are compared from their log start offsets.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ from kmigrate.adapters.kafka import (
 )
 from kmigrate.errors import VerificationFailed
 from kmigrate.journal import atomic_write, now_iso
+from kmigrate.offsets.map import OffsetMap, PartitionMap
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
@@ -105,6 +112,8 @@ class PartitionRange:
     source_end: int | None = None
     target_start: int = OFFSET_BEGINNING
     target_end: int | None = None
+    #: Align through this map (source offset -> target offset) when set.
+    offset_map: PartitionMap | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -121,6 +130,8 @@ class PartitionResult:
     target: SideSummary
     match: bool
     first_difference: dict[str, Any] | None = None
+    #: Target records in the range that the offset map does not list (another writer's).
+    foreign_target_records: int = 0
 
 
 def _records(
@@ -193,9 +204,34 @@ def compare_partition(
 
 
 def ranges_for(
-    source: KafkaCluster, topics: list[str], mirrored: StepRecord | None
+    source: KafkaCluster,
+    topics: list[str],
+    mirrored: StepRecord | None,
+    offset_map: OffsetMap | None = None,
 ) -> list[PartitionRange]:
-    """The ranges to compare: from the mirror's record, else whole partitions."""
+    """The ranges to compare: through the offset map when it has the partition,
+    else from the mirror's record, else whole partitions."""
+    metas = source.topics()
+    parts = [(t, p) for t in topics if t in metas for p in range(metas[t].partitions)]
+    if offset_map is not None and offset_map.partitions():
+        out = []
+        for t, p in parts:
+            m = offset_map.get(t, p)
+            if m is None:
+                out.append(PartitionRange(t, p))
+            else:
+                out.append(
+                    PartitionRange(
+                        t,
+                        p,
+                        m.source_start,
+                        m.source_position,
+                        m.target_start,
+                        m.target_position,
+                        m,
+                    )
+                )
+        return out
     if mirrored and mirrored.get("partitions"):
         return [
             PartitionRange(
@@ -209,19 +245,103 @@ def ranges_for(
             for p in mirrored["partitions"]
             if p["topic"] in topics
         ]
-    metas = source.topics()
-    return [PartitionRange(t, p) for t in topics if t in metas for p in range(metas[t].partitions)]
+    return [PartitionRange(t, p) for t, p in parts]
+
+
+def compare_aligned(
+    source: KafkaCluster, target: KafkaCluster, rng: PartitionRange, target_has_partition: bool
+) -> PartitionResult:
+    """Compare one partition through its offset map (``rng.offset_map`` must be set).
+
+    Each source record is paired with the target record at the offset the map
+    gives it; target records the map does not list are counted as foreign.
+
+    Raises:
+        kmigrate.errors.ClusterError: a side could not be read.
+    """
+    m = rng.offset_map
+    assert m is not None
+    hashes = (hashlib.sha256(), hashlib.sha256())
+    sides = (SideSummary(), SideSummary())
+    first: dict[str, Any] | None = None
+    foreign = 0
+
+    def count(i: int, rec: Record) -> None:
+        side = sides[i]
+        side.records += 1
+        side.last_offset = rec.offset
+        if side.first_offset is None:
+            side.first_offset = rec.offset
+        digest_record(hashes[i], rec)
+
+    def note(source_offset: int | None, target_offset: int | None, reason: str) -> None:
+        nonlocal first
+        if first is None:
+            first = {
+                "source_offset": source_offset,
+                "target_offset": target_offset,
+                "reason": reason,
+            }
+
+    src = _records(source, rng.topic, rng.partition, rng.source_start, rng.source_end)
+    tgt: Iterator[Record] = (
+        _records(target, rng.topic, rng.partition, rng.target_start, rng.target_end)
+        if target_has_partition
+        else iter(())
+    )
+    b = next(tgt, None)
+
+    def skip_until(offset: float) -> Record | None:
+        nonlocal b, foreign
+        while b is not None and b.offset < offset:
+            copied_from = m.to_source(b.offset)
+            if copied_from is None:
+                foreign += 1
+            else:
+                count(1, b)
+                note(copied_from, b.offset, "extra record on target (its source record is gone)")
+            b = next(tgt, None)
+        return b
+
+    for a in src:
+        count(0, a)
+        want = m.to_target(a.offset)
+        if want is None:
+            note(a.offset, None, "missing on target (not in the offset map)")
+            continue
+        found = skip_until(want)
+        if found is None or found.offset != want:
+            note(a.offset, want, "missing on target")
+            continue
+        count(1, found)
+        if not _same(a, found):
+            note(a.offset, found.offset, _what_differs(a, found))
+        b = next(tgt, None)
+    skip_until(float("inf"))
+    for side, h in zip(sides, hashes, strict=True):
+        side.digest = h.hexdigest()
+    if not target_has_partition:
+        first = {
+            "source_offset": sides[0].first_offset,
+            "target_offset": None,
+            "reason": "partition missing on target",
+        }
+    return PartitionResult(
+        rng.topic, rng.partition, sides[0], sides[1], first is None, first, foreign
+    )
 
 
 def summarize_side(
     cluster: KafkaCluster,
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
+    keep: dict[tuple[str, int], Callable[[int], bool]] | None = None,
 ) -> dict[tuple[str, int], SideSummary]:
     """Count, first/last offset and ordered digest of many partitions in one read.
 
     One consumer reads every partition at once, so a side costs about one
-    plain consume of its records.
+    plain consume of its records.  ``keep``: per partition, which offsets count
+    (e.g. only the target offsets the offset map lists); others are skipped.
 
     Raises:
         kmigrate.errors.ClusterError: the side could not be read.
@@ -231,6 +351,10 @@ def summarize_side(
     for item in cluster.read(starts, stop_offsets=stops):
         if isinstance(item, PartitionEnd):
             continue
+        if keep is not None:
+            wanted = keep.get((item.topic, item.partition))
+            if wanted is not None and not wanted(item.offset):
+                continue
         side = sums[(item.topic, item.partition)]
         side.records += 1
         side.last_offset = item.offset
@@ -271,6 +395,11 @@ def verify(
         target,
         [(r.topic, r.partition, r.target_start) for r in on_target],
         {(r.topic, r.partition): r.target_end for r in on_target if r.target_end is not None},
+        {
+            (r.topic, r.partition): _mapped(r.offset_map)
+            for r in on_target
+            if r.offset_map is not None
+        },
     )
     results = []
     for r in ranges:
@@ -278,12 +407,20 @@ def verify(
         mine, theirs = source_sums[tp], target_sums.get(tp)
         if theirs is not None and (mine.records, mine.digest) == (theirs.records, theirs.digest):
             result = PartitionResult(r.topic, r.partition, mine, theirs, True)
+            if r.offset_map is not None and r.target_end is not None:
+                result.foreign_target_records = (r.target_end - r.target_start) - theirs.records
+        elif r.offset_map is not None:
+            result = compare_aligned(source, target, r, theirs is not None)
         else:
             result = compare_partition(source, target, r, theirs is not None)
         if progress is not None:
             progress.advance(result.source.records + result.target.records, 0)
         results.append(result)
     return results
+
+
+def _mapped(part: PartitionMap) -> Callable[[int], bool]:
+    return lambda offset: part.to_source(offset) is not None
 
 
 def table_rows(results: list[PartitionResult]) -> list[list[Any]]:
@@ -353,14 +490,18 @@ def report(
 
 
 def run_verify(
-    ctx: StepContext, topics: list[str], mirrored: StepRecord | None, report_path: Path | None
+    ctx: StepContext,
+    topics: list[str],
+    mirrored: StepRecord | None,
+    report_path: Path | None,
+    offset_map: OffsetMap | None = None,
 ) -> StepRecord:
     """Verify, print the table, write the report; the step's whole forward action.
 
     Raises:
         VerificationFailed: any partition differs (after the report is written).
     """
-    ranges = ranges_for(ctx.source, topics, mirrored)
+    ranges = ranges_for(ctx.source, topics, mirrored, offset_map)
     if ctx.dry_run:
         ctx.ui.line(
             f"would verify {len(ranges)} partitions of {len(topics)} topics"
@@ -402,7 +543,10 @@ class Verify(Step):
     rollback_summary = "nothing to undo (read-only)"
 
     def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
+        from kmigrate.steps.mirror import MirrorRecord  # mirror imports this module
+
         topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
-        return run_verify(
-            ctx, topics, ctx.journal_lookup("mirror"), ctx.state_dir / self.spec.report
-        )
+        raw = ctx.journal_lookup("mirror")
+        mirrored = MirrorRecord.from_json(raw)
+        offset_map = OffsetMap.load(Path(mirrored.offset_map).parent) if mirrored else None
+        return run_verify(ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map)
