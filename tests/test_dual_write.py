@@ -250,6 +250,7 @@ def test_dual_write_step_tolerates_in_flight_records_at_the_edge(
         ["inflight", "late"],
     )
     assert result.exit_code == 0, result.output
+    assert "1 topics, 0 differing" in run("status", str(plan)).output
     assert "1 records within the tolerance of the window's edges not reported" in result.output
     data = json.loads((tmp_path / "state" / "reports" / "dual-write.json").read_text())
     (only,) = data["topics"]

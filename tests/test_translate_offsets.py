@@ -216,7 +216,12 @@ def test_a_group_active_on_the_target_is_refused_and_the_others_applied(
     assert committed(brokers.target, f"{prefix}idle") == {(topic, 0): 3, (topic, 1): 3}
     assert committed(brokers.target, f"{prefix}busy") == {}
     status = json.loads(run("status", str(plan), "--output", "json").stdout)
-    assert "refused" in json.dumps(status)
+    (step,) = [s for s in status["steps"] if s["description"] == "translate-offsets"]
+    assert [(g["group"], g["status"]) for g in step["record"]["groups"]] == [
+        (f"{prefix}busy", "refused"),
+        (f"{prefix}idle", "translated"),
+    ]
+    assert "2 groups: 1 refused, 1 translated" in run("status", str(plan)).output
 
 
 def test_groups_the_map_cannot_answer_or_whose_next_record_differs_are_refused(

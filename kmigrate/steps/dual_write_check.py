@@ -9,7 +9,7 @@ per topic, writes the JSON report and fails on any difference.
 The journaled record::
 
     {"report": "state/reports/dual-write.json", "since": "...Z", "until": "...Z",
-     "topics": 7, "mismatched": 1, "source_records": 1200, "target_records": 1199,
+     "topics": 7, "topics_differing": 1, "source_records": 1200, "target_records": 1199,
      "only_on_source": 1, "only_on_target": 0, "differing": 0, "tolerated": 2}
 """
 
@@ -112,7 +112,7 @@ def run_dual_write(
         "since": format_instant(window.since_ms),
         "until": format_instant(window.until_ms),
         "topics": len(results),
-        "mismatched": len(bad),
+        "topics_differing": len(bad),
         "source_records": sum(r.source_records for r in results),
         "target_records": sum(r.target_records for r in results),
         "only_on_source": sum(r.only_on_source for r in results),
