@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, To
 from confluent_kafka.admin import AdminClient
 
 from kmigrate.cli import cli
+from kmigrate.errors import StepFailed
 from tests.conftest import Brokers, create_topic, produce, write_plan
 
 pytestmark = pytest.mark.broker
@@ -312,3 +313,47 @@ def test_the_refusal_names_the_active_members(
         consumer.close()
     assert state.active
     assert any(m.startswith("billing-app ") for m in state.members)
+
+
+def test_a_group_whose_source_offsets_move_while_translating_is_refused(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """A consumer still running on the source commits between the read and the apply:
+    the race is made real by committing on the source when the step reads the offsets
+    a second time."""
+    from kmigrate.adapters.kafka import KafkaCluster
+    from kmigrate.steps.base import StepContext
+    from kmigrate.steps.translate_offsets import translate_groups
+    from kmigrate.ui import UI
+
+    topic = f"{prefix}orders"
+    create_topic(brokers.source, topic, 2)
+    transactional_source(brokers.source, topic)
+    group = f"{prefix}running"
+    commit(brokers.source, group, {(topic, 0): 2, (topic, 1): 2})
+    plan = write_plan(tmp_path, brokers, [topic], PHASES.replace("PREFIX", prefix))
+    assert run("execute", str(plan), "--phase", "1").exit_code == 0
+
+    class StillConsuming(KafkaCluster):
+        reads = 0
+
+        def group_offsets_of(self, g: str) -> dict[tuple[str, int], int]:
+            self.reads += 1
+            if self.reads == 2:  # the consumer on the source moves on
+                commit(brokers.source, g, {(topic, 0): 4, (topic, 1): 2})
+            return super().group_offsets_of(g)
+
+    ctx = StepContext(
+        source=StillConsuming("source", brokers.source),
+        target=KafkaCluster("target", brokers.target),
+        ui=UI(interactive=False),
+        state_dir=tmp_path / "state",
+    )
+    with pytest.raises(StepFailed) as failed:
+        translate_groups(ctx, [group], [])
+
+    assert str(failed.value) == (
+        f"1 of 1 consumer groups refused: {group}: its committed offsets on the source moved "
+        f"while translating ({topic}[0] 2 -> 4); stop its consumers on the source first"
+    )
+    assert committed(brokers.target, group) == {}

@@ -47,6 +47,8 @@ from kmigrate.steps.base import Step, StepContext
 
 ABSENT = "absent"
 TRANSLATED, REFUSED_GROUP, WOULD = "translated", "refused", "would translate"
+#: A selected group with no committed offset on a partition the mirror copied.
+NOTHING = "nothing to translate"
 TABLE_HEADERS = [
     "group",
     "topic",
@@ -321,7 +323,10 @@ def translate_groups(
                 + ", ".join(moved[:5])
                 + "); stop its consumers on the source first"
             )
-    ready = [gp for gp in ready if gp.status != REFUSED_GROUP]
+    for gp in ready:
+        if not gp.rows:
+            gp.status = NOTHING
+    ready = [gp for gp in ready if gp.status not in (REFUSED_GROUP, NOTHING)]
     ctx.checkpoint(state())  # previous target offsets are journaled before any change
     for gp in ready:
         offsets = {(r["topic"], r["partition"]): r["target_offset"] for r in gp.rows}
