@@ -38,6 +38,11 @@ class Progress:
         self._pending = 0
         #: Extra text after the counts (e.g. a following mirror's lag per topic).
         self.note = ""
+        #: Without a bar (not a terminal): where :meth:`show` writes a line,
+        #: at most every ``echo_every_s`` seconds.
+        self.echo: Any = None
+        self.echo_every_s = 10.0
+        self._echoed = time.monotonic()
 
     def advance(self, records: int, nbytes: int) -> None:
         """Count ``records`` more records of ``nbytes`` bytes."""
@@ -57,6 +62,9 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._pending)
             self._pending = 0
+        elif self.echo is not None and time.monotonic() - self._echoed >= self.echo_every_s:
+            self._echoed = time.monotonic()
+            self.echo(self.text())
 
     def finish(self) -> None:
         """Move the bar to what was counted but not drawn yet."""
@@ -145,6 +153,7 @@ class UI:
         """A progress bar over about ``total`` records (an estimate is fine)."""
         if self.json_mode or not self.out.isatty():
             progress = Progress(None)
+            progress.echo = lambda text: self.line(f"{label}: {text}")
             yield progress
             self.line(f"{label}: {progress.text()}")
             return

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, cast
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.offsets.map import OffsetMap, PartitionMap
 from kmigrate.steps.mirror import PartitionCopy
 from kmigrate.steps.verify import (
     PartitionRange,
@@ -319,33 +321,42 @@ def test_table_rows_from_compare() -> None:
 
 
 # --------------------------------------------------------------------------- #
-# PartitionCopy.add: the offset map
+# The offset map as the mirror builds it, one record at a time
+# (kmigrate.offsets.map; more in test_offset_map.py)
 # --------------------------------------------------------------------------- #
 
 
+def _part(source_start: int, target_start: int) -> PartitionMap:
+    return OffsetMap(Path("unused")).begin("t", 0, source_start, target_start)
+
+
+def _runs(part: PartitionMap) -> list[list[int]]:
+    return [[r.source_start, r.target_start, r.length] for r in part.runs]
+
+
 def test_contiguous_offsets_make_one_run() -> None:
-    copy = PartitionCopy("t", 0, source_start=5, target_start=100)
-    for offset in range(5, 10):
-        copy.add(rec(offset))
-    assert copy.offset_map == [[5, 100, 5]]
-    assert copy.records == 5
-    r = copy.as_record()
-    assert (r["target_start"], r["target_end"], r["records"]) == (100, 105, 5)
+    part = _part(5, 100)
+    for n, offset in enumerate(range(5, 10)):
+        part.extend(offset, 100 + n, 1)
+    assert _runs(part) == [[5, 100, 5]]
+    assert part.records == 5
+    r = PartitionCopy.of(part)
+    assert (r.target_start, r.target_end, r.records) == (100, 105, 5)
 
 
 def test_a_gap_in_source_offsets_starts_a_new_run() -> None:
     """Compaction or transaction markers leave gaps; the target is dense."""
-    copy = PartitionCopy("t", 0, source_start=0, target_start=0)
-    for offset in (0, 1, 2, 5, 6, 9):
-        copy.add(rec(offset))
-    assert copy.offset_map == [[0, 0, 3], [5, 3, 2], [9, 5, 1]]
-    assert copy.as_record()["target_end"] == 6
+    part = _part(0, 0)
+    for n, offset in enumerate((0, 1, 2, 5, 6, 9)):
+        part.extend(offset, n, 1)
+    assert _runs(part) == [[0, 0, 3], [5, 3, 2], [9, 5, 1]]
+    assert PartitionCopy.of(part).target_end == 6
 
 
 def test_empty_copy_has_an_empty_map() -> None:
-    copy = PartitionCopy("t", 0, source_start=0, target_start=7)
-    assert copy.offset_map == []
-    assert copy.as_record()["target_end"] == 7
+    part = _part(0, 7)
+    assert _runs(part) == []
+    assert PartitionCopy.of(part).target_end == 7
 
 
 @given(st.lists(st.integers(min_value=1, max_value=5), max_size=30), st.integers(0, 1000))
@@ -355,10 +366,11 @@ def test_offset_map_covers_every_record(gaps: list[int], target_start: int) -> N
     for gap in gaps:
         offsets.append(current)
         current += gap
-    copy = PartitionCopy("t", 0, source_start=0, target_start=target_start)
-    for offset in offsets:
-        copy.add(rec(offset))
-    mapped = [(src + i, tgt + i) for src, tgt, count in copy.offset_map for i in range(count)]
+    part = _part(0, target_start)
+    for n, offset in enumerate(offsets):
+        part.extend(offset, target_start + n, 1)
+    runs = _runs(part)
+    mapped = [(src + i, tgt + i) for src, tgt, count in runs for i in range(count)]
     assert mapped == [(o, target_start + n) for n, o in enumerate(offsets)]
     breaks = sum(1 for a, b in pairwise(offsets) if b != a + 1)
-    assert len(copy.offset_map) == (1 + breaks if offsets else 0)
+    assert len(runs) == (1 + breaks if offsets else 0)

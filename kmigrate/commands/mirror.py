@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from kmigrate.context import standalone_context
-from kmigrate.errors import StoppedByOperator
+from kmigrate.errors import StoppedByOperator, UsageError
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan.schema import MirrorStep
 from kmigrate.steps.mirror import Mirror
@@ -43,8 +43,21 @@ def mirror(
         kmigrate.errors.StepFailed: the target refused records, lacks a topic,
             or already holds records the map does not know (without ``append``).
         kmigrate.errors.RecordsLost: records were lost on either side (named).
-        kmigrate.errors.UsageError: a ``KEY=VALUE`` setting is malformed.
+        kmigrate.errors.UsageError: a ``KEY=VALUE`` setting is malformed, or a
+            follow option is given without ``follow``.
     """
+    if not follow:
+        given = [
+            name
+            for name, used in (
+                ("--until", until != "caught-up"),
+                ("--settle-s", settle_s != 5.0),
+                ("--max-duration", max_duration is not None),
+            )
+            if used
+        ]
+        if given:
+            raise UsageError(f"only with --follow: {', '.join(given)}")
     ctx = standalone_context(
         source,
         target,

@@ -31,7 +31,6 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
@@ -554,7 +553,7 @@ class Mirror(Step):
         if forget and mirrored is not None:
             topics = sorted({p.topic for p in forget})
             if not ctx.dry_run:
-                omap = OffsetMap.load(Path(mirrored.offset_map).parent)
+                omap = OffsetMap.load(ctx.state_dir)
                 for p in forget:
                     omap.forget(p.topic, p.partition)
                 omap.save()

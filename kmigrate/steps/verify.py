@@ -548,5 +548,6 @@ class Verify(Step):
         topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
         raw = ctx.journal_lookup("mirror")
         mirrored = MirrorRecord.from_json(raw)
-        offset_map = OffsetMap.load(Path(mirrored.offset_map).parent) if mirrored else None
+        # The mirror keeps its map in the plan's state_dir (the record names the file).
+        offset_map = OffsetMap.load(ctx.state_dir) if mirrored else None
         return run_verify(ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map)
