@@ -141,7 +141,11 @@ def demo(
                     producer.join()
             since_stop = time.monotonic() - stopped_at[0] if stopped_at else 0.0
             if stopped_at and "mirror" in _actions(phase):
-                timings.append(f"producers stopped -> caught up: {since_stop:.1f} s")
+                settle = max((getattr(x, "settle_s", 0.0) for x in phase.steps), default=0.0)
+                timings.append(
+                    f"producers stopped -> caught up: {since_stop:.1f} s (of which {settle:g} s "
+                    "holding lag 0 before the mirror calls it caught up: settle_s)"
+                )
             if stopped_at and "translate-offsets" in _actions(phase):
                 timings.append(f"producers stopped -> groups translated: {since_stop:.1f} s")
                 ui.heading("each consumer group resumes on the target at the source's next record")
