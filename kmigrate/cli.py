@@ -21,12 +21,50 @@ from kmigrate.commands import export as export_cmd
 from kmigrate.commands import mirror as mirror_cmd
 from kmigrate.commands import plan as plan_cmd
 from kmigrate.commands import provision as provision_cmd
+from kmigrate.commands import report as report_cmd
 from kmigrate.commands import rollback as rollback_cmd
 from kmigrate.commands import sandbox as sandbox_cmd
 from kmigrate.commands import status as status_cmd
 from kmigrate.commands import translate_offsets as translate_cmd
 from kmigrate.commands import verify as verify_cmd
+from kmigrate.plan.loader import bootstrap_problem
 from kmigrate.ui import UI
+
+
+def _bootstrap(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check a bootstrap-servers option with the plan's own rule (``host:port[,…]``)."""
+    if value is None:
+        return value
+    why = bootstrap_problem(value)
+    if why:
+        raise click.BadParameter(why)
+    return ",".join(part.strip() for part in value.split(","))
+
+
+def _same_cluster(first: str, second: str) -> bool:
+    """True when two bootstrap lists share a host:port (the same cluster, most likely)."""
+    return bool(
+        {p.strip().lower() for p in first.split(",")}
+        & {p.strip().lower() for p in second.split(",")}
+    )
+
+
+def _refuse_same_cluster(source: str, target: str) -> None:
+    if _same_cluster(source, target):
+        raise click.BadOptionUsage(
+            "target",
+            f"--target {target!r} names the same broker as --source {source!r}; "
+            "kmigrate never writes to the source, and a cluster compared with itself "
+            "proves nothing",
+        )
+
+
+def _refuse_yes_with_dry_run(yes: bool, dry_run: bool) -> None:
+    if yes and dry_run:
+        raise click.BadOptionUsage(
+            "yes", "--yes has no effect with --dry-run: a dry run asks no confirmation"
+        )
+
 
 PLAN = click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 OUTPUT = click.option(
@@ -53,10 +91,18 @@ EXCLUDE = click.option(
     help="Topic glob to exclude (repeatable).",
 )
 SOURCE = click.option(
-    "--source", required=True, metavar="HOST:PORT[,…]", help="Source bootstrap servers."
+    "--source",
+    required=True,
+    metavar="HOST:PORT[,…]",
+    callback=_bootstrap,
+    help="Source bootstrap servers.",
 )
 TARGET = click.option(
-    "--target", required=True, metavar="HOST:PORT[,…]", help="Target bootstrap servers."
+    "--target",
+    required=True,
+    metavar="HOST:PORT[,…]",
+    callback=_bootstrap,
+    help="Target bootstrap servers.",
 )
 
 SOURCE_CONFIG = click.option(
@@ -107,10 +153,24 @@ def plan(plan_path: str, output_format: str, offline: bool) -> None:
 @click.option("--ignore-window", is_flag=True, help="Run outside the phase's window.")
 @click.option("--yes", "-y", is_flag=True, help="Answer confirmations with yes.")
 @click.option("--dry-run", is_flag=True, help="Describe what would happen; change nothing.")
+@click.option(
+    "--rerun",
+    "rerun",
+    multiple=True,
+    metavar="STEP_ID",
+    help="Run this step of the phase again although it succeeded (repeatable; journaled).",
+)
 def execute(
-    plan_path: str, phase: str, force: bool, ignore_window: bool, yes: bool, dry_run: bool
+    plan_path: str,
+    phase: str,
+    force: bool,
+    ignore_window: bool,
+    yes: bool,
+    dry_run: bool,
+    rerun: tuple[str, ...],
 ) -> None:
     """Run one phase of the plan (resumes where an earlier run stopped)."""
+    _refuse_yes_with_dry_run(yes, dry_run)
     _exit(
         lambda: execute_cmd.execute(
             plan_path,
@@ -119,6 +179,7 @@ def execute(
             force=force,
             ignore_window=ignore_window,
             dry_run=dry_run,
+            rerun=rerun,
         )
     )
 
@@ -128,9 +189,25 @@ def execute(
 @click.option("--phase", default=None, help="Only this phase (number or name).")
 @click.option("--dry-run", is_flag=True, help="Show the exact reverse actions; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Answer confirmations with yes.")
-def rollback(plan_path: str, phase: str | None, dry_run: bool, yes: bool) -> None:
-    """Undo what kmigrate did, in reverse order, from the journal."""
-    _exit(lambda: rollback_cmd.rollback(plan_path, _ui(yes=yes), phase=phase, dry_run=dry_run))
+@click.option(
+    "--use-plan-rollback",
+    is_flag=True,
+    help="Use the plan's rollback commands/texts, not those recorded when steps ran (journaled).",
+)
+def rollback(
+    plan_path: str, phase: str | None, dry_run: bool, yes: bool, use_plan_rollback: bool
+) -> None:
+    """Undo what kmigrate did, newest first, from the journal."""
+    _refuse_yes_with_dry_run(yes, dry_run)
+    _exit(
+        lambda: rollback_cmd.rollback(
+            plan_path,
+            _ui(yes=yes),
+            phase=phase,
+            dry_run=dry_run,
+            use_plan_rollback=use_plan_rollback,
+        )
+    )
 
 
 @cli.command()
@@ -142,8 +219,30 @@ def status(plan_path: str, output_format: str) -> None:
 
 
 @cli.command()
+@PLAN
+@OUTPUT
 @click.option(
-    "--bootstrap-servers", "--source", "bootstrap", required=True, help="Source bootstrap servers."
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for evidence.html and evidence.json (default: STATE_DIR/reports).",
+)
+def report(plan_path: str, output_format: str, output_dir: Path | None) -> None:
+    """Write the evidence report (HTML and JSON): verdict, steps, overrides, per-partition proof.
+
+    Exit 0 when written, whatever the verdict; the verdict is printed and heads the report.
+    """
+    _exit(lambda: report_cmd.report(plan_path, _ui(output_format), output_dir=output_dir))
+
+
+@cli.command()
+@click.option(
+    "--bootstrap-servers",
+    "--source",
+    "bootstrap",
+    required=True,
+    callback=_bootstrap,
+    help="Source bootstrap servers.",
 )
 @TOPICS
 @EXCLUDE
@@ -185,7 +284,12 @@ def export(
 @cli.command()
 @click.argument("snapshot", type=click.Path(dir_okay=False))
 @click.option(
-    "--bootstrap-servers", "--target", "bootstrap", required=True, help="Target bootstrap servers."
+    "--bootstrap-servers",
+    "--target",
+    "bootstrap",
+    required=True,
+    callback=_bootstrap,
+    help="Target bootstrap servers.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
 @TARGET_CONFIG
@@ -276,6 +380,7 @@ def mirror(
     target_config: tuple[str, ...],
 ) -> None:
     """Copy the source's records to the same partitions (resuming from --state-dir)."""
+    _refuse_same_cluster(source, target)
     _exit(
         lambda: mirror_cmd.mirror(
             source,
@@ -347,6 +452,7 @@ def verify(
     received between --since and --until, independent of partition, order and
     timestamps; exit 1 on a difference.
     """
+    _refuse_same_cluster(source, target)
     if mode == "dual-write":
         _exit(
             lambda: dual_write_cmd.verify_dual_write(
@@ -417,6 +523,7 @@ def translate_offsets(
     target_config: tuple[str, ...],
 ) -> None:
     """Set consumer groups' offsets on the target at exactly the next record."""
+    _refuse_same_cluster(source, target)
     _exit(
         lambda: translate_cmd.translate_offsets(
             source,
@@ -446,11 +553,15 @@ SANDBOX_DIR = click.option(
 
 
 @sandbox.command("up")
-@click.option("--source-port", type=int, default=19092, show_default=True)
-@click.option("--target-port", type=int, default=29092, show_default=True)
+@click.option("--source-port", type=click.IntRange(1, 65535), default=19092, show_default=True)
+@click.option("--target-port", type=click.IntRange(1, 65535), default=29092, show_default=True)
 @SANDBOX_DIR
 def sandbox_up(source_port: int, target_port: int, state_dir: Path) -> None:
     """Start the two brokers."""
+    if source_port == target_port:
+        raise click.BadOptionUsage(
+            "target_port", f"--target-port {target_port} is the same as --source-port"
+        )
     _exit(
         lambda: sandbox_cmd.up(
             _ui(), source_port=source_port, target_port=target_port, state_dir=state_dir
@@ -459,7 +570,9 @@ def sandbox_up(source_port: int, target_port: int, state_dir: Path) -> None:
 
 
 @sandbox.command("seed")
-@click.option("--bootstrap-servers", default="127.0.0.1:19092", show_default=True)
+@click.option(
+    "--bootstrap-servers", default="127.0.0.1:19092", show_default=True, callback=_bootstrap
+)
 @click.option(
     "--records", type=click.IntRange(1), default=2000, show_default=True, help="Records per topic."
 )
@@ -469,7 +582,9 @@ def sandbox_seed(bootstrap_servers: str, records: int) -> None:
 
 
 @sandbox.command("produce")
-@click.option("--bootstrap-servers", default="127.0.0.1:19092", show_default=True)
+@click.option(
+    "--bootstrap-servers", default="127.0.0.1:19092", show_default=True, callback=_bootstrap
+)
 @click.option(
     "--rate",
     type=click.FloatRange(min=0, min_open=True),
@@ -506,7 +621,7 @@ def sandbox_down(state_dir: Path) -> None:
     "plan_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Sandbox plan (default: plans/sandbox.yaml).",
+    help="Sandbox plan (default: the one shipped in the package, kmigrate/data/sandbox.yaml).",
 )
 @click.option(
     "--records",

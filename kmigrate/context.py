@@ -9,9 +9,10 @@ from typing import Any
 
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.errors import UsageError
-from kmigrate.journal import SUCCEEDED, Journal
+from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.refs import REFERENCE, UnresolvedReference, is_sensitive, resolve
+from kmigrate.runtime.plan_walk import missing_topics_advice
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 
@@ -33,18 +34,15 @@ def clusters_for(
 
 
 def latest_record(journal: Journal | None, plan: LoadedPlan, action: str) -> dict[str, Any] | None:
-    """The record of the last succeeded step with ``action`` in the plan's journal."""
+    """The record of the most recently started succeeded step with ``action`` in the journal.
+
+    Steps are found by their journaled ``action`` (their id may be anything),
+    including steps no longer in the plan: what they did is still there.
+    """
     if journal is None:
         return None
-    found = None
-    for p, phase in enumerate(plan.model.phases):
-        for s, spec in enumerate(phase.steps):
-            if getattr(spec, "action", None) != action:
-                continue
-            entry = journal.entry(f"{p + 1}.{s + 1}")
-            if entry and entry["status"] == SUCCEEDED:
-                found = entry["record"]
-    return found
+    entry = journal.latest_succeeded(action)
+    return None if entry is None else dict(entry.get("record") or {})
 
 
 def plan_context(
@@ -70,6 +68,7 @@ def plan_context(
         state_dir=plan.state_dir,
         dry_run=dry_run,
         journal_lookup=lambda action: latest_record(journal, plan, action),
+        missing_topics_advice=lambda: missing_topics_advice(plan),
     )
 
 

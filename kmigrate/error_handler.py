@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kmigrate.errors import KmigrateError, PlanError, UsageError
+from kmigrate.redact import redact, redact_argv
 
 INTERRUPTED = 130
 INTERNAL = 3
@@ -29,7 +30,8 @@ def log_path() -> Path:
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr)
+    """Print to stderr, with every secret value resolved in this process masked."""
+    print(redact(text), file=sys.stderr)
 
 
 def run(func: Callable[[], int]) -> int:
@@ -43,7 +45,8 @@ def run(func: Callable[[], int]) -> int:
         _say(f"usage error: {exc}")
         return exc.exit_code
     except KmigrateError as exc:
-        _say(f"FAILED: {exc}")
+        # An outcome with exit code 0 (a requested stop) is not a failure.
+        _say(f"{'stopped' if exc.exit_code == 0 else 'FAILED'}: {exc}")
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (``kmigrate status | head``): stop quietly.
@@ -57,9 +60,11 @@ def run(func: Callable[[], int]) -> int:
         path = log_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and not path.is_file():  # a FIFO would block the open
+                raise IsADirectoryError(path)
             with open(path, "a", encoding="utf-8") as log:
-                log.write(f"--- kmigrate {' '.join(sys.argv[1:])}\n")
-                log.write(traceback.format_exc())
+                log.write(f"--- kmigrate {redact_argv(sys.argv[1:])}\n")
+                log.write(redact(traceback.format_exc()))
         except OSError:
             path = Path("(log not writable)")
         _say(

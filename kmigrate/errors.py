@@ -15,11 +15,23 @@ these inside the adapter that called the vendor SDK.
 
 from __future__ import annotations
 
+from typing import Any
+
+from kmigrate.redact import redact
+
 
 class KmigrateError(Exception):
-    """Root of every error kmigrate expects; ``exit_code`` is what the CLI returns."""
+    """Root of every error kmigrate expects; ``exit_code`` is what the CLI returns.
+
+    Text arguments pass through :func:`kmigrate.redact.redact`: a secret value
+    resolved from a ``${…}`` reference never survives into a message, and so
+    never reaches the terminal, the log or the journal.
+    """
 
     exit_code = 1
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class UsageError(KmigrateError):
@@ -104,3 +116,11 @@ class StoppedByOperator(StepFailed):
 
 class RefusedError(KmigrateError):
     """kmigrate refused to run: a gate (phase order, window, lock) is closed (exit 1)."""
+
+
+class JournalError(KmigrateError):
+    """The journal file cannot be read or trusted (exit 1).
+
+    The message names the file, what is wrong, and where the previous good
+    version is kept.
+    """

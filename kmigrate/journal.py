@@ -1,19 +1,29 @@
 """The journal: what each step did, recorded so rollback and resume can trust it.
 
-One JSON file per plan, ``<state_dir>/journal.json``::
+One JSON file per plan, ``<state_dir>/journal.json`` (version 2), keyed by the
+step's stable id (see :mod:`kmigrate.runtime.plan_walk`)::
 
-    {"version": 1, "plan": "sandbox-migration",
-     "steps": {"2.1": {"phase": 2, "phase_name": "provision", "step": 1,
-                       "description": "export-topics", "status": "succeeded",
-                       "started_at": "…", "ended_at": "…", "by": "ops@host",
-                       "attempts": 1, "record": {…}, "error": null}},
+    {"version": 2, "plan": "sandbox-migration",
+     "steps": {"export-topics": {
+         "id": "export-topics", "phase": "provision", "phase_number": 2,
+         "action": "export-topics", "description": "export-topics",
+         "definition": {"action": "export-topics", "output": "…", …},
+         "definition_hash": "<sha256 hex>", "seq": 3,
+         "status": "succeeded", "started_at": "…", "ended_at": "…",
+         "by": "ops@host", "attempts": 1, "record": {…}, "error": null}},
      "events": [{"at": "…", "by": "…", "event": "forced", …}]}
 
-A step is written ``started`` before it touches a cluster and gets its outcome
-(``succeeded``, ``failed``, ``rolled_back``, ``rollback_failed``) right after.
-Every write replaces the file atomically (write, fsync, rename), so a crash
-leaves either the old or the new journal, never a torn one.  One run at a time
-holds ``<state_dir>/lock`` (an ``flock``, released by the OS if the process dies).
+``seq`` grows with every start, so entries sort newest first for rollback.
+Version 1 journals (keys ``"P.S"``, by position) are read as they are and
+migrated by :func:`kmigrate.runtime.journal.open_journal`.
+
+A step is written ``started`` (with its definition) before it touches a
+cluster and gets its outcome (``succeeded``, ``failed``, ``rolled_back``,
+``rollback_failed``) right after.  Every write replaces the file atomically
+(write, fsync, rename), so a crash leaves either the old or the new journal,
+never a torn one; the version it replaces is kept as ``journal.json.prev``.
+One run at a time holds ``<state_dir>/lock`` (an ``flock``, released by the OS
+if the process dies).
 
 Secrets never enter the journal: steps record topic names, offsets, counts,
 digests and file paths, never cluster configs.
@@ -26,6 +36,7 @@ import fcntl
 import getpass
 import json
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -33,8 +44,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kmigrate.errors import PlanError, RefusedError
+from kmigrate.errors import JournalError, RefusedError
 
+VERSION = 2
 STARTED, SUCCEEDED, FAILED = "started", "succeeded", "failed"
 ROLLED_BACK, ROLLBACK_FAILED = "rolled_back", "rollback_failed"
 
@@ -82,31 +94,56 @@ class Journal:
         plan_name: the plan's ``name``, stored for humans.
 
     Raises:
-        PlanError: an existing journal file is not valid JSON.
+        JournalError: an existing journal file is not valid JSON or not a journal.
     """
 
     def __init__(self, state_dir: Path, plan_name: str) -> None:
         self.state_dir = state_dir
         self.path = state_dir / "journal.json"
-        self.data: dict[str, Any] = {"version": 1, "plan": plan_name, "steps": {}, "events": []}
+        self.prev_path = state_dir / "journal.json.prev"
+        self.data: dict[str, Any] = {
+            "version": VERSION,
+            "plan": plan_name,
+            "steps": {},
+            "events": [],
+        }
         self.reload()
+
+    @property
+    def version(self) -> int:
+        """The file's format version: 2, or 1 for a journal not migrated yet."""
+        return int(self.data.get("version", VERSION))
 
     def reload(self) -> None:
         """Read the journal file again (after taking the lock, another run may have written it).
 
         Raises:
-            PlanError: the file is not valid JSON.
+            JournalError: the file is not valid JSON or not a kmigrate journal.
         """
-        if self.path.exists():
-            try:
-                self.data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise PlanError(f"{self.path}: the journal cannot be read: {exc}") from None
+        if not self.path.exists():
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise self._corrupt(f"not valid JSON ({exc})") from None
+        problem = _shape_problem(data)
+        if problem:
+            raise self._corrupt(problem)
+        self.data = data
+
+    def _corrupt(self, what: str) -> JournalError:
+        kept = (
+            f"; the previous good version is kept beside it as {self.prev_path} "
+            f"(inspect it, and copy it over {self.path.name} to go back to it)"
+            if self.prev_path.exists()
+            else "; no previous version is kept beside it"
+        )
+        return JournalError(f"{self.path}: the journal cannot be read: {what}{kept}")
 
     # -- reading ---------------------------------------------------------------
 
     def entry(self, step_id: str) -> dict[str, Any] | None:
-        """The entry of step ``"P.S"`` (phase and step numbers from 1), or None."""
+        """The entry of the step with this id, or None."""
         entry = self.data["steps"].get(step_id)
         return entry if isinstance(entry, dict) else None
 
@@ -115,6 +152,19 @@ class Journal:
         entry = self.entry(step_id)
         return None if entry is None else str(entry["status"])
 
+    def ordered(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(step id, entry)`` pairs, oldest start first (by ``seq``, then ``started_at``)."""
+        items = [(k, v) for k, v in self.data["steps"].items() if isinstance(v, dict)]
+        return sorted(items, key=lambda kv: (kv[1].get("seq", 0), kv[1].get("started_at") or ""))
+
+    def latest_succeeded(self, action: str) -> dict[str, Any] | None:
+        """The entry of the most recently started succeeded step with ``action``, or None."""
+        found = None
+        for _, entry in self.ordered():
+            if entry.get("action") == action and entry.get("status") == SUCCEEDED:
+                found = entry
+        return found
+
     def events(self) -> list[dict[str, Any]]:
         """Journaled events (overrides, rollbacks), oldest first."""
         return list(self.data["events"])
@@ -122,25 +172,45 @@ class Journal:
     # -- writing -----------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the journal atomically."""
+        """Write the journal atomically; the version it replaces becomes ``journal.json.prev``."""
+        if self.path.exists():
+            _keep_previous(self.path, self.prev_path)
         atomic_write(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
 
     def start(
-        self, step_id: str, phase: int, phase_name: str, step: int, description: str
+        self,
+        step_id: str,
+        phase: str,
+        phase_number: int,
+        description: str,
+        *,
+        action: str = "",
+        definition: dict[str, Any] | None = None,
+        definition_hash: str = "",
     ) -> dict[str, Any]:
-        """Record that a step starts; keeps the record of an earlier attempt.
+        """Record that a step starts, with its definition; keeps the record of an earlier attempt.
 
-        Returns the earlier attempt's record (empty when none), which a step
-        uses to resume.
+        Args:
+            step_id: the step's stable id.
+            phase: the phase's name; ``phase_number`` its 1-based position now.
+            definition: the step's canonical spec (what rollback rebuilds it from).
+
+        Returns the earlier attempt's record (empty when none or rolled back),
+        which a step uses to resume.
         """
         previous = self.entry(step_id) or {}
         rolled_back = previous.get("status") == ROLLED_BACK
         record = {} if rolled_back else (previous.get("record") or {})
+        seq = 1 + max((int(e.get("seq", 0)) for _, e in self.ordered()), default=0)
         self.data["steps"][step_id] = {
+            "id": step_id,
             "phase": phase,
-            "phase_name": phase_name,
-            "step": step,
+            "phase_number": phase_number,
+            "action": action,
             "description": description,
+            "definition": definition or {},
+            "definition_hash": definition_hash,
+            "seq": seq,
             "status": STARTED,
             "started_at": now_iso(),
             "ended_at": None,
@@ -209,3 +279,32 @@ class Journal:
             yield
         finally:
             handle.close()
+
+
+def _keep_previous(path: Path, prev: Path) -> None:
+    """Make ``prev`` the current content of ``path`` (a hard link: no copy), atomically."""
+    tmp = prev.with_name(f".{prev.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(path, tmp)
+    except OSError:
+        shutil.copyfile(path, tmp)
+    os.replace(tmp, prev)
+
+
+def _shape_problem(data: Any) -> str | None:
+    """What makes ``data`` not a kmigrate journal, or None."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object; found {type(data).__name__}"
+    version = data.get("version")
+    if version not in (1, VERSION):
+        return f"expected version 1 or {VERSION}; found {version!r}"
+    if not isinstance(data.get("steps"), dict):
+        return "expected 'steps' to be an object"
+    if not isinstance(data.get("events"), list):
+        return "expected 'events' to be a list"
+    bad = [k for k, v in data["steps"].items() if not isinstance(v, dict) or "status" not in v]
+    if bad:
+        return f"entries without a status: {', '.join(map(str, bad[:5]))}"
+    return None

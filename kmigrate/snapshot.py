@@ -25,8 +25,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from kmigrate.errors import PlanError
 from kmigrate.journal import atomic_write
+from kmigrate.plan.files import SNAPSHOT_MAX_BYTES, read_text
 from kmigrate.plan.loader import parse_yaml_model
 
 
@@ -71,12 +71,15 @@ def write(snapshot: Snapshot, path: Path) -> None:
 def load(path: Path) -> Snapshot:
     """Read and validate a snapshot file.
 
+    The file must be a regular file of at most
+    :data:`~kmigrate.plan.files.SNAPSHOT_MAX_BYTES` bytes of UTF-8 YAML.
+    Messages never quote the file's content: a ``snapshot:`` path may name
+    any file, a secret one included.
+
     Raises:
-        PlanError: missing file or invalid content (file, line, key).
+        PlanError: missing, not a regular file, too large, or invalid content
+            (file, line, key).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read the topic snapshot: {exc.strerror}") from None
+    text = read_text(path, "topic snapshot", SNAPSHOT_MAX_BYTES)
     snapshot: Snapshot = parse_yaml_model(text, path, Snapshot)
     return snapshot

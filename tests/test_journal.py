@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kmigrate.errors import PlanError, RefusedError
+from kmigrate.errors import JournalError, RefusedError
 from kmigrate.journal import (
     FAILED,
     ROLLBACK_FAILED,
@@ -37,8 +37,8 @@ def assert_clean(state: Path) -> dict:
 def test_fresh_journal_has_no_file_until_written(tmp_path: Path) -> None:
     state = tmp_path / "state"
     journal = Journal(state, "plan-a")
-    assert journal.status("1.1") is None
-    assert journal.entry("1.1") is None
+    assert journal.status("mirror") is None
+    assert journal.entry("mirror") is None
     assert journal.events() == []
     assert not (state / "journal.json").exists()
 
@@ -46,22 +46,25 @@ def test_fresh_journal_has_no_file_until_written(tmp_path: Path) -> None:
 def test_round_trip_through_a_fresh_journal(tmp_path: Path) -> None:
     state = tmp_path / "state"
     journal = Journal(state, "plan-a")
-    assert journal.start("2.1", 2, "provision", 1, "export-topics") == {}
-    assert Journal(state, "plan-a").status("2.1") == STARTED
+    assert journal.start("export-topics", "provision", 2, "export-topics") == {}
+    assert Journal(state, "plan-a").status("export-topics") == STARTED
 
-    journal.checkpoint("2.1", {"output": "snap.yaml", "topics": []})
-    assert Journal(state, "plan-a").entry("2.1")["record"] == {"output": "snap.yaml", "topics": []}
+    journal.checkpoint("export-topics", {"output": "snap.yaml", "topics": []})
+    assert Journal(state, "plan-a").entry("export-topics")["record"] == {
+        "output": "snap.yaml",
+        "topics": [],
+    }
 
-    journal.finish("2.1", SUCCEEDED, {"output": "snap.yaml", "topics": ["a"]})
+    journal.finish("export-topics", SUCCEEDED, {"output": "snap.yaml", "topics": ["a"]})
     journal.event("forced", phase=2, reason="window closed")
 
     reread = Journal(state, "other-name")  # the file wins over the constructor's name
-    entry = reread.entry("2.1")
+    entry = reread.entry("export-topics")
     assert entry is not None
     assert entry["status"] == SUCCEEDED
-    assert entry["phase"] == 2
-    assert entry["phase_name"] == "provision"
-    assert entry["step"] == 1
+    assert entry["id"] == "export-topics"
+    assert entry["phase"] == "provision"
+    assert entry["phase_number"] == 2
     assert entry["description"] == "export-topics"
     assert entry["record"] == {"output": "snap.yaml", "topics": ["a"]}
     assert entry["error"] is None
@@ -80,10 +83,10 @@ def test_round_trip_through_a_fresh_journal(tmp_path: Path) -> None:
 def test_rolled_back_round_trip(tmp_path: Path) -> None:
     state = tmp_path / "state"
     journal = Journal(state, "p")
-    journal.start("1.1", 1, "prep", 1, "provision-topics")
-    journal.finish("1.1", SUCCEEDED, {"created": ["t"]})
-    journal.rolled_back("1.1", ["deleted target topic t"])
-    entry = Journal(state, "p").entry("1.1")
+    journal.start("provision-topics", "prep", 1, "provision-topics")
+    journal.finish("provision-topics", SUCCEEDED, {"created": ["t"]})
+    journal.rolled_back("provision-topics", ["deleted target topic t"])
+    entry = Journal(state, "p").entry("provision-topics")
     assert entry is not None
     assert entry["status"] == ROLLED_BACK
     assert entry["undone"] == ["deleted target topic t"]
@@ -95,10 +98,10 @@ def test_rolled_back_round_trip(tmp_path: Path) -> None:
 def test_failed_rollback_is_recorded(tmp_path: Path) -> None:
     state = tmp_path / "state"
     journal = Journal(state, "p")
-    journal.start("1.1", 1, "prep", 1, "provision-topics")
-    journal.finish("1.1", SUCCEEDED, {"created": ["t"]})
-    journal.rolled_back("1.1", [], error="target unreachable")
-    entry = Journal(state, "p").entry("1.1")
+    journal.start("provision-topics", "prep", 1, "provision-topics")
+    journal.finish("provision-topics", SUCCEEDED, {"created": ["t"]})
+    journal.rolled_back("provision-topics", [], error="target unreachable")
+    entry = Journal(state, "p").entry("provision-topics")
     assert entry is not None
     assert entry["status"] == ROLLBACK_FAILED
     assert entry["error"] == "target unreachable"
@@ -107,23 +110,23 @@ def test_failed_rollback_is_recorded(tmp_path: Path) -> None:
 def test_failure_error_round_trips(tmp_path: Path) -> None:
     state = tmp_path / "state"
     journal = Journal(state, "p")
-    journal.start("3.1", 3, "cutover", 1, "mirror")
-    journal.finish("3.1", FAILED, {"partitions": [1]}, error="boom")
-    entry = Journal(state, "p").entry("3.1")
+    journal.start("mirror", "cutover", 3, "mirror")
+    journal.finish("mirror", FAILED, {"partitions": [1]}, error="boom")
+    entry = Journal(state, "p").entry("mirror")
     assert entry is not None
     assert (entry["status"], entry["error"]) == (FAILED, "boom")
 
 
 def test_start_after_failure_returns_the_earlier_record(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    Journal(state, "p").start("3.1", 3, "cutover", 1, "mirror")
+    Journal(state, "p").start("mirror", "cutover", 3, "mirror")
     first = Journal(state, "p")
-    first.finish("3.1", FAILED, {"partitions": [{"topic": "t", "records": 5}]}, error="x")
+    first.finish("mirror", FAILED, {"partitions": [{"topic": "t", "records": 5}]}, error="x")
 
     again = Journal(state, "p")
-    previous = again.start("3.1", 3, "cutover", 1, "mirror")
+    previous = again.start("mirror", "cutover", 3, "mirror")
     assert previous == {"partitions": [{"topic": "t", "records": 5}]}
-    entry = Journal(state, "p").entry("3.1")
+    entry = Journal(state, "p").entry("mirror")
     assert entry is not None
     assert entry["status"] == STARTED
     assert entry["attempts"] == 2
@@ -134,23 +137,23 @@ def test_start_after_failure_returns_the_earlier_record(tmp_path: Path) -> None:
 
 def test_start_returns_a_copy(tmp_path: Path) -> None:
     journal = Journal(tmp_path, "p")
-    journal.start("1.1", 1, "a", 1, "x")
-    journal.finish("1.1", FAILED, {"k": 1})
-    previous = journal.start("1.1", 1, "a", 1, "x")
+    journal.start("x", "a", 1, "x")
+    journal.finish("x", FAILED, {"k": 1})
+    previous = journal.start("x", "a", 1, "x")
     previous["k"] = 2
-    assert journal.entry("1.1")["record"] == {"k": 1}
+    assert journal.entry("x")["record"] == {"k": 1}
 
 
 def test_start_after_rolled_back_returns_empty(tmp_path: Path) -> None:
     state = tmp_path / "state"
     journal = Journal(state, "p")
-    journal.start("2.1", 2, "provision", 1, "provision-topics")
-    journal.finish("2.1", SUCCEEDED, {"created": ["t"]})
-    journal.rolled_back("2.1", ["deleted t"])
+    journal.start("provision-topics", "provision", 2, "provision-topics")
+    journal.finish("provision-topics", SUCCEEDED, {"created": ["t"]})
+    journal.rolled_back("provision-topics", ["deleted t"])
 
-    previous = Journal(state, "p").start("2.1", 2, "provision", 1, "provision-topics")
+    previous = Journal(state, "p").start("provision-topics", "provision", 2, "provision-topics")
     assert previous == {}
-    entry = Journal(state, "p").entry("2.1")
+    entry = Journal(state, "p").entry("provision-topics")
     assert entry is not None
     assert entry["record"] == {}
     assert entry["attempts"] == 2
@@ -159,34 +162,34 @@ def test_start_after_rolled_back_returns_empty(tmp_path: Path) -> None:
 def test_attempts_increment(tmp_path: Path) -> None:
     journal = Journal(tmp_path, "p")
     for attempt in range(1, 5):
-        journal.start("1.1", 1, "a", 1, "x")
-        assert Journal(tmp_path, "p").entry("1.1")["attempts"] == attempt
-        journal.finish("1.1", FAILED, {}, error="again")
+        journal.start("x", "a", 1, "x")
+        assert Journal(tmp_path, "p").entry("x")["attempts"] == attempt
+        journal.finish("x", FAILED, {}, error="again")
 
 
 def test_steps_are_independent(tmp_path: Path) -> None:
     journal = Journal(tmp_path, "p")
-    journal.start("1.1", 1, "a", 1, "x")
-    journal.finish("1.1", FAILED, {"r": 1})
-    assert journal.start("1.2", 1, "a", 2, "y") == {}
-    assert journal.status("1.1") == FAILED
-    assert journal.status("1.2") == STARTED
+    journal.start("x", "a", 1, "x")
+    journal.finish("x", FAILED, {"r": 1})
+    assert journal.start("y", "a", 1, "y") == {}
+    assert journal.status("x") == FAILED
+    assert journal.status("y") == STARTED
 
 
 def test_every_write_leaves_valid_json_and_no_temp_files(tmp_path: Path) -> None:
     state = tmp_path / "state"
     journal = Journal(state, "p")
-    journal.start("1.1", 1, "a", 1, "x")
-    assert assert_clean(state)["steps"]["1.1"]["status"] == STARTED
-    journal.checkpoint("1.1", {"n": 1})
-    assert assert_clean(state)["steps"]["1.1"]["record"] == {"n": 1}
-    journal.finish("1.1", SUCCEEDED, {"n": 2})
-    assert assert_clean(state)["steps"]["1.1"]["status"] == SUCCEEDED
-    journal.rolled_back("1.1", ["undone"])
-    assert assert_clean(state)["steps"]["1.1"]["status"] == ROLLED_BACK
+    journal.start("x", "a", 1, "x")
+    assert assert_clean(state)["steps"]["x"]["status"] == STARTED
+    journal.checkpoint("x", {"n": 1})
+    assert assert_clean(state)["steps"]["x"]["record"] == {"n": 1}
+    journal.finish("x", SUCCEEDED, {"n": 2})
+    assert assert_clean(state)["steps"]["x"]["status"] == SUCCEEDED
+    journal.rolled_back("x", ["undone"])
+    assert assert_clean(state)["steps"]["x"]["status"] == ROLLED_BACK
     journal.event("note", text="hi")
     assert assert_clean(state)["events"][0]["event"] == "note"
-    assert files_in(state) == ["journal.json"]
+    assert files_in(state) == ["journal.json", "journal.json.prev"]
 
 
 def test_atomic_write_failure_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
@@ -199,13 +202,56 @@ def test_atomic_write_failure_leaves_old_file_and_no_temp(tmp_path: Path) -> Non
     assert files_in(tmp_path) == ["f.json"]
 
 
-def test_corrupted_journal_raises_plan_error_naming_the_path(tmp_path: Path) -> None:
+def test_corrupted_journal_raises_journal_error_naming_the_path(tmp_path: Path) -> None:
     path = tmp_path / "journal.json"
-    path.write_text('{"version": 1, "steps": {', encoding="utf-8")
-    with pytest.raises(PlanError) as info:
+    path.write_text('{"version": 2, "steps": {', encoding="utf-8")
+    with pytest.raises(JournalError) as info:
         Journal(tmp_path, "p")
-    assert str(path) in str(info.value)
-    assert "journal" in str(info.value)
+    assert info.value.exit_code == 1
+    assert str(info.value).startswith(f"{path}: the journal cannot be read: not valid JSON")
+    assert "no previous version is kept beside it" in str(info.value)
+
+
+def test_a_json_file_that_is_no_journal_is_refused_with_what_is_wrong(tmp_path: Path) -> None:
+    (tmp_path / "journal.json").write_text('{"version": 7, "steps": {}, "events": []}')
+    with pytest.raises(JournalError, match="expected version 1 or 2; found 7"):
+        Journal(tmp_path, "p")
+    (tmp_path / "journal.json").write_text('{"version": 2, "steps": {"a": 3}, "events": []}')
+    with pytest.raises(JournalError, match="entries without a status: a"):
+        Journal(tmp_path, "p")
+
+
+def test_every_save_keeps_the_previous_good_version_and_names_it_when_corrupt(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path, "p")
+    journal.start("x", "a", 1, "x")
+    first = (tmp_path / "journal.json").read_text()
+    journal.finish("x", SUCCEEDED, {"n": 1})
+    assert (tmp_path / "journal.json.prev").read_text() == first
+    second = (tmp_path / "journal.json").read_text()
+    journal.event("note")
+    assert (tmp_path / "journal.json.prev").read_text() == second
+
+    (tmp_path / "journal.json").write_text("{torn")
+    with pytest.raises(JournalError) as info:
+        Journal(tmp_path, "p")
+    assert f"previous good version is kept beside it as {tmp_path / 'journal.json.prev'}" in str(
+        info.value
+    )
+    assert (tmp_path / "journal.json.prev").read_text() == second  # still there, unharmed
+
+
+def test_entries_are_ordered_by_start_and_found_by_action(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, "p")
+    for step_id in ("verify-a", "mirror", "verify-b"):
+        journal.start(step_id, "x", 1, step_id, action="verify" if "verify" in step_id else "")
+        journal.finish(step_id, SUCCEEDED, {"id": step_id})
+    journal.start("verify-a", "x", 1, "verify-a", action="verify")  # started again: newest
+    journal.finish("verify-a", FAILED, {"id": "verify-a"})
+    assert [k for k, _ in journal.ordered()] == ["mirror", "verify-b", "verify-a"]
+    found = journal.latest_succeeded("verify")
+    assert found is not None and found["id"] == "verify-b"
 
 
 # --------------------------------------------------------------------------- #

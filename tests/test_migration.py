@@ -241,7 +241,7 @@ def test_rollback_deletes_only_what_kmigrate_created_and_never_touches_the_sourc
     assert fields(read_all(brokers.target, preexisting, 2)) == target_pre_before
     assert {n: fields(read_all(brokers.source, n, 2)) for n in source_before} == source_before
     status = json.loads(run("status", str(plan), "--output", "json").stdout)
-    assert {s["step"]: s["status"] for s in status["steps"]}["2.2"] == "rolled_back"
+    assert {s["step"]: s["status"] for s in status["steps"]}["provision-topics"] == "rolled_back"
 
 
 def test_execute_refuses_a_phase_before_the_earlier_ones_are_complete(
@@ -254,8 +254,8 @@ def test_execute_refuses_a_phase_before_the_earlier_ones_are_complete(
     assert result.exit_code == 1
     assert (
         "refused to run phase 3 (mirror): earlier steps are not complete: "
-        "1.1 check-connectivity (not run); 2.1 export-topics (not run); "
-        "2.2 provision-topics (not run) (--force overrides, and is journaled)"
+        "check-connectivity (not run); export-topics (not run); "
+        "provision-topics (not run) (--force overrides, and is journaled)"
     ) in result.output
     assert (
         not (tmp_path / "state" / "journal.json").exists()
@@ -291,7 +291,7 @@ phases:
     assert allowed.exit_code == 0, allowed.output
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
     assert [e["event"] for e in journal["events"]] == ["ignored-window"]
-    assert journal["steps"]["1.1"]["status"] == "succeeded"
+    assert journal["steps"]["check-connectivity"]["status"] == "succeeded"
 
 
 def test_a_completed_step_is_skipped_on_rerun(
@@ -305,13 +305,13 @@ def test_a_completed_step_is_skipped_on_rerun(
     assert again.exit_code == 0
     assert "already succeeded" in again.output
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
-    assert journal["steps"]["1.1"]["attempts"] == 1
+    assert journal["steps"]["check-connectivity"]["attempts"] == 1
 
 
 def test_unreachable_cluster_fails_the_step_with_exit_1(tmp_path: Path) -> None:
     from tests.conftest import Brokers as B
 
-    dead = B("127.0.0.1:1", "127.0.0.1:1")
+    dead = B("127.0.0.1:1", "127.0.0.1:9")  # two clusters: one broker as both is refused
     plan = write_plan(tmp_path, dead, ["x"], STANDARD_PHASES)
 
     result = run("execute", str(plan), "--phase", "1")
@@ -319,7 +319,7 @@ def test_unreachable_cluster_fails_the_step_with_exit_1(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "FAILED: source (127.0.0.1:1): connecting failed" in result.output
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
-    assert journal["steps"]["1.1"]["status"] == "failed"
+    assert journal["steps"]["check-connectivity"]["status"] == "failed"
 
 
 def test_mirroring_again_after_a_mirror_rollback_is_refused_not_duplicated(
@@ -390,7 +390,7 @@ def test_dry_run_says_what_a_real_run_would_refuse_and_writes_nothing(
     assert result.exit_code == 0, result.output
     assert (
         "a real run would be refused to run phase 2 (provision): earlier steps are not "
-        "complete: 1.1 check-connectivity (not run)"
+        "complete: check-connectivity (not run)"
     ) in result.output
     assert f"would create topic {prefix}dry (1 partitions, RF 1)" in result.output
     assert not (tmp_path / "state" / "journal.json").exists()
@@ -412,7 +412,7 @@ def test_force_runs_a_phase_out_of_order_and_journals_it(
     )
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
     assert [(e["event"], e["phase"], e["incomplete"]) for e in journal["events"]] == [
-        ("forced", 2, ["1.1 check-connectivity (not run)"])
+        ("forced", "provision", ["check-connectivity (not run)"])
     ]
 
 

@@ -209,7 +209,8 @@ def test_phase_index_unknown_raises_usage_error(full_plan: LoadedPlan, selector:
         full_plan.phase_index(selector)
     assert info.value.exit_code == 2
     assert str(info.value) == (
-        f"no phase {selector!r} in {full_plan.path}; the phases are: "
+        f"--phase {selector!r}: no such phase in {full_plan.path}; expected a number "
+        "from 1 to 4 or a name; the phases are: "
         "1 (preflight), 2 (provision), 3 (mirror), 4 (cutover)"
     )
 
@@ -245,7 +246,9 @@ def test_plan_file_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"name: caf\xe9\n")
     with pytest.raises(PlanError) as info:
         load_plan(path)
-    assert str(info.value).startswith(f"{path}: cannot read the plan: ")
+    assert str(info.value) == (
+        f"{path}:1:10: cannot read the plan: not UTF-8 text (save the file as UTF-8)"
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -309,33 +312,32 @@ P = "<tmp>/plan.yaml"
 MALFORMED = [
     pytest.param(
         edit("  target:\n", " target:\n"),
-        f"{P}:7: not valid YAML: expected <block end>, but found '<block mapping start>'",
+        f"{P}:7:2: not valid YAML: expected <block end>, but found '<block mapping start>'",
         id="yaml-bad-indentation",
     ),
     pytest.param(
         edit("include: [orders]", "include: [orders"),
-        f"{P}:12: not valid YAML: expected ',' or ']', but got ':'",
+        f"{P}:12:7: not valid YAML: expected ',' or ']', but got ':'",
         id="yaml-unclosed-bracket",
     ),
     pytest.param(
         edit("  include", "\tinclude"),
-        f"{P}:11: not valid YAML: found character '\\t' that cannot start any token",
+        f"{P}:11:1: not valid YAML: found character '\\t' that cannot start any token",
         id="yaml-tab-indent",
     ),
     pytest.param(
         edit("name: demo", "name: !vault demo"),
-        f"{P}:2: not valid YAML: could not determine a constructor for the tag '!vault'",
+        f"{P}:2:7: not valid YAML: a tag (!name) that the safe loader does not accept",
         id="yaml-unknown-tag",
     ),
     pytest.param(
         edit("name: demo", "name: !!python/name:os.system ''"),
-        f"{P}:2: not valid YAML: could not determine a constructor for the tag "
-        "'tag:yaml.org,2002:python/name:os.system'",
+        f"{P}:2:7: not valid YAML: a tag (!name) that the safe loader does not accept",
         id="yaml-python-tag",
     ),
     pytest.param(
         edit("name: demo", "name:\n  ? [a, b]\n  : c"),
-        f"{P}:3: not valid YAML: found unhashable key",
+        f"{P}:3:5: not valid YAML: found unhashable key",
         id="yaml-unhashable-key",
     ),
     pytest.param(

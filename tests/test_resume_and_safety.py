@@ -88,7 +88,7 @@ def test_an_interrupted_mirror_resumes_without_duplicates_or_gaps(
         execute(str(plan), "3", CrashingUI(limit=7_000))
 
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
-    step = journal["steps"]["3.1"]
+    step = journal["steps"]["mirror"]
     assert (step["status"], step["error"]) == ("failed", "interrupted")
     partial = len(read_all(brokers.target, topic, 3))
     assert 7_000 <= partial < 20_000
@@ -128,9 +128,9 @@ def test_a_killed_mirror_is_left_started_and_resumes(
     finally:
         proc.wait()
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
-    assert journal["steps"]["3.1"]["status"] == "started"
+    assert journal["steps"]["mirror"]["status"] == "started"
     status = run("status", str(plan))
-    assert "step 3.1 was left 'started' (interrupted)" in status.output
+    assert "step mirror was left 'started' (interrupted)" in status.output
 
     result = run("execute", str(plan), "--phase", "3")
 
@@ -269,7 +269,13 @@ def test_plan_previews_provisioning_with_dropped_vendor_keys(
     }
     assert set(by_topic[new]["dropped"]) == {"redpanda.remote.read", "write.caching"}
     assert by_topic[existing]["action"] == "conflict"
-    assert [s["step"] for s in data["steps"]] == ["1.1", "2.1", "2.2", "3.1", "3.2"]
+    assert [s["step"] for s in data["steps"]] == [
+        "check-connectivity",
+        "export-topics",
+        "provision-topics",
+        "mirror",
+        "verify",
+    ]
     assert KafkaCluster("target", brokers.target).topics().get(new) is None
 
 

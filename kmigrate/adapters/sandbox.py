@@ -8,6 +8,7 @@ it started, to seed it with test traffic.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -38,6 +39,12 @@ SEED_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
     "event-deleted": (6, {}),
 }
 SEED_GROUP = "eventsearch-indexer"
+#: How long ``seed`` waits for a first Metadata answer before it gives up, in seconds.
+SEED_CONNECT_TIMEOUT_S = 10.0
+#: Timeout of each CreateTopics request, in seconds.
+SEED_REQUEST_TIMEOUT_S = 15.0
+#: How long ``seed`` waits for every record to be acknowledged, in seconds.
+SEED_FLUSH_TIMEOUT_S = 60.0
 
 
 def broker_binary() -> str:
@@ -76,14 +83,25 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
 
-def start_broker(role: str, port: int, log_path: Path) -> Broker:
+def start_broker(
+    role: str,
+    port: int,
+    log_path: Path,
+    *,
+    advertised_port: int | None = None,
+) -> Broker:
     """Start one broker in its own session (it outlives this process).
+
+    Args:
+        advertised_port: the port the broker tells clients to use (default ``port``);
+            a test puts a TLS/SASL proxy there.
 
     Raises:
         ClusterError: it did not answer within 15 seconds.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     url = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [
@@ -92,7 +110,7 @@ def start_broker(role: str, port: int, log_path: Path) -> Broker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
                 "--cluster-id",
@@ -192,21 +210,43 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
     timestamps, a few null values (tombstones) on the compacted topic, and a
     consumer group (``eventsearch-indexer``) with committed offsets.
 
+    Bounded: no broker answering at ``bootstrap`` within
+    :data:`SEED_CONNECT_TIMEOUT_S` seconds is a :class:`ClusterError`, not a hang.
+
     Raises:
-        ClusterError: the broker refused a topic or a record.
+        ClusterError: no broker reachable, or the broker refused or did not
+            answer a topic or a record in time.
     """
     rng = random.Random(seed_value)
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        admin.list_topics(timeout=SEED_CONNECT_TIMEOUT_S)
+    except KafkaException as exc:
+        raise ClusterError(
+            f"sandbox: cannot reach a broker at {bootstrap} within {SEED_CONNECT_TIMEOUT_S:g} s "
+            f"({exc.args[0].str()}); is the sandbox up ('kmigrate sandbox up')?"
+        ) from None
     futures = admin.create_topics(
-        [NewTopic(n, p, 1, config=c) for n, (p, c) in SEED_TOPICS.items()]
+        [NewTopic(n, p, 1, config=c) for n, (p, c) in SEED_TOPICS.items()],
+        request_timeout=SEED_REQUEST_TIMEOUT_S,
     )
     for name, fut in futures.items():
         try:
-            fut.result()
+            fut.result(timeout=SEED_REQUEST_TIMEOUT_S * 2)
         except KafkaException as exc:
             raise ClusterError(f"sandbox: creating {name} failed: {exc.args[0].str()}") from None
+        except concurrent.futures.TimeoutError:
+            raise ClusterError(
+                f"sandbox: creating {name} on {bootstrap} did not finish within "
+                f"{SEED_REQUEST_TIMEOUT_S * 2:g} s"
+            ) from None
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 10}
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": 10,
+            "message.timeout.ms": int(SEED_FLUSH_TIMEOUT_S * 1000),
+        }
     )
     base_ts = 1_735_700_000_000
     written: dict[str, int] = {}
@@ -244,8 +284,8 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
                 except BufferError:
                     producer.poll(0.1)
         written[topic] = records_per_topic
-    if producer.flush(60):
-        raise ClusterError("sandbox: seeding did not finish within 60 s")
+    if producer.flush(SEED_FLUSH_TIMEOUT_S):
+        raise ClusterError(f"sandbox: seeding did not finish within {SEED_FLUSH_TIMEOUT_S:g} s")
     consumer = Consumer(
         {"bootstrap.servers": bootstrap, "group.id": SEED_GROUP, "enable.auto.commit": False}
     )

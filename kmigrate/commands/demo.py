@@ -1,11 +1,15 @@
 """``kmigrate demo``: a whole migration between two throwaway local brokers.
 
-Starts the sandbox on free ports, seeds the source, runs every phase of
-``plans/sandbox.yaml`` (a copy in a temporary folder, pointed at those ports),
-shows the journal and a rollback dry run, and stops the sandbox.  During a
-phase whose mirror follows the source, a live producer writes to the source;
-the demo stops it after ``produce_s`` seconds, the mirror catches up, the
-consumer groups are translated, and for each group a consumer position on
+Starts the sandbox on free ports, seeds the source, runs every phase of the
+sandbox plan shipped inside the package (``kmigrate/data/sandbox.yaml``; a
+copy in a temporary folder, pointed at those ports), shows the journal and a
+rollback dry run, writes the evidence report, and stops the sandbox.  It
+needs no checkout: an installed kmigrate (with the ``sandbox`` extra) runs it
+from any folder.
+
+During a phase whose mirror follows the source, a live producer writes to the
+source; the demo stops it after ``produce_s`` seconds, the mirror catches up,
+the consumer groups are translated, and for each group a consumer position on
 the target is shown to hold exactly the source's next record.  It prints the
 time from "producers stopped" to "caught up" and to "groups translated".
 """
@@ -16,19 +20,22 @@ import shutil
 import tempfile
 import threading
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from kmigrate.adapters import sandbox as brokers
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.commands.execute import execute
+from kmigrate.commands.report import report
 from kmigrate.commands.rollback import rollback
 from kmigrate.commands.status import status
 from kmigrate.errors import UsageError
 from kmigrate.plan import load_plan
 from kmigrate.ui import UI
 
-SANDBOX_PLAN = Path(__file__).resolve().parents[2] / "plans" / "sandbox.yaml"
+#: The demo's plan, package data (pyproject.toml ``[tool.setuptools.package-data]``).
+SANDBOX_PLAN = Path(str(resources.files("kmigrate") / "data" / "sandbox.yaml"))
 
 
 def _actions(phase: Any) -> set[str]:
@@ -87,12 +94,13 @@ def demo(
     """Run the demo.  Returns the exit code of the first failing phase, else 0.
 
     Args:
-        plan_path: the sandbox plan (default ``plans/sandbox.yaml`` of this checkout).
+        plan_path: the sandbox plan (default :data:`SANDBOX_PLAN`, shipped in the package).
         records: records seeded per topic.
         rate: live records/s written to the source while the mirror follows.
         produce_s: seconds the live producer runs before the demo stops it.
         keep: folder to keep the plan copy, journal and reports in (default: a
-            temporary folder, removed at the end).
+            temporary folder, removed at the end; the evidence report is then
+            written to a folder of its own that is kept, and its path printed).
 
     Raises:
         UsageError: the sandbox plan is missing.
@@ -158,6 +166,11 @@ def demo(
         status(str(plan_file), ui)
         ui.heading("what 'kmigrate rollback' would do")
         rollback(str(plan_file), ui, dry_run=True)
+        ui.heading("evidence report")
+        report_dir = (
+            None if keep is not None else Path(tempfile.mkdtemp(prefix="kmigrate-demo-report-"))
+        )
+        report(str(plan_file), ui, output_dir=report_dir)
     finally:
         brokers.down(sandbox_dir)
         if keep is None:

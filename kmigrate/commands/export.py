@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kmigrate.context import standalone_context
+from kmigrate.preflight import check_output_option
 from kmigrate.snapshot import dump, write
 from kmigrate.steps.export_topics import export_snapshot
 from kmigrate.ui import UI
@@ -24,8 +25,10 @@ def export(
     """Write the snapshot to ``output``, or print it when ``output`` is None.  Returns 0.
 
     Raises:
+        kmigrate.errors.UsageError: ``output`` cannot be written (checked first).
         kmigrate.errors.ClusterError: the source could not be read.
     """
+    check_output_option("--output", output)
     ctx = standalone_context(
         bootstrap_servers,
         None,

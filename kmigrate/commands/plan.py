@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmigrate import window as windows
-from kmigrate.commands.status import step_rows
+from kmigrate.commands.status import identity_notes, step_rows
 from kmigrate.context import plan_context
 from kmigrate.errors import ClusterError, KmigrateError
-from kmigrate.journal import Journal
 from kmigrate.plan import load_plan
 from kmigrate.plan.schema import TranslateOffsetsStep
+from kmigrate.runtime.journal import open_journal
+from kmigrate.runtime.plan_walk import walk
+from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
 from kmigrate.steps import provision_topics as provisioning
 from kmigrate.steps import translate_offsets as translating
@@ -35,7 +37,7 @@ def plan(
         kmigrate.errors.PlanError: invalid plan.
     """
     loaded = load_plan(plan_path)
-    journal = Journal(loaded.state_dir, loaded.model.name)
+    journal = open_journal(loaded)
     rows = step_rows(loaded, journal)
     m = loaded.model
     ui.line(f"plan {m.name} ({loaded.path})")
@@ -49,36 +51,94 @@ def plan(
     )
     table = []
     steps_json = []
-    i = 0
-    for _p, phase in enumerate(m.phases):
+    by_id = {r["id"]: r for r in rows}
+    for step in walk(m):
+        phase = m.phases[step.phase_number - 1]
         window = windows.describe(phase.window) if phase.window else "any time"
-        for spec in phase.steps:
-            step = build_step(spec)
-            row = rows[i]
-            i += 1
-            table.append(
-                [
-                    row["step"],
-                    phase.name,
-                    window,
-                    step.describe()[:60],
-                    step.rollback_summary[:60],
-                    row["status"] or "not run",
-                ]
-            )
-            steps_json.append(
-                {
-                    **{k: row[k] for k in ("step", "phase", "description", "status")},
-                    "window": window,
-                    "rollback": step.rollback_summary,
-                }
-            )
+        built = build_step(step.spec)
+        row = by_id[step.id]
+        state = (row["status"] or "not run") + (" (changed)" if row["definition_changed"] else "")
+        table.append(
+            [
+                step.id,
+                phase.name,
+                window,
+                built.describe()[:60],
+                built.rollback_summary[:60],
+                state,
+            ]
+        )
+        steps_json.append(
+            {
+                **{
+                    k: row[k]
+                    for k in (
+                        "step",
+                        "id",
+                        "phase",
+                        "description",
+                        "status",
+                        "definition_changed",
+                        "changes",
+                        "orphaned",
+                    )
+                },
+                "window": window,
+                "rollback": built.rollback_summary,
+            }
+        )
+    orphans = [r for r in rows if r["orphaned"]]
+    for r in orphans:
+        table.append(
+            [
+                r["id"],
+                r["phase"],
+                "-",
+                r["description"][:60],
+                "(as recorded)",
+                f"{r['status']} (orphaned)",
+            ]
+        )
+        steps_json.append(
+            {
+                **{
+                    k: r[k]
+                    for k in (
+                        "step",
+                        "id",
+                        "phase",
+                        "description",
+                        "status",
+                        "definition_changed",
+                        "changes",
+                        "orphaned",
+                    )
+                },
+                "window": None,
+                "rollback": "as recorded when it ran",
+            }
+        )
     ui.heading("checklist")
     ui.table(table, ["step", "phase", "window", "action", "rollback", "journal"])
+    gates = [
+        [phase.name, requirement_text(req), requirement_problem(req, journal) or "holds"]
+        for phase in m.phases
+        for req in phase.requires
+    ]
+    if gates:
+        ui.line("evidence gates (requires:):")
+        ui.table(gates, ["phase", "requires", "now"])
     for row in rows:
         if row["status"] == "started":
             ui.warn(f"step {row['step']} was left 'started' by an interrupted run")
-    result: dict[str, Any] = {"plan": m.name, "steps": steps_json, "provisioning": None}
+    for note in identity_notes(rows):
+        ui.warn(note)
+    result: dict[str, Any] = {
+        "plan": m.name,
+        "steps": steps_json,
+        "requires": [{"phase": g[0], "requires": g[1], "now": g[2]} for g in gates],
+        "provisioning": None,
+    }
     code = 0
     if not offline:
         ui.heading("provisioning preview (target)")

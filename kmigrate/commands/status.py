@@ -1,4 +1,4 @@
-"""``kmigrate status PLAN``: the journal, step by step."""
+"""``kmigrate status PLAN``: the journal, step by step (by stable step id)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 from kmigrate.journal import Journal
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan import LoadedPlan, load_plan
-from kmigrate.plan.schema import describe_step
+from kmigrate.runtime.journal import open_journal
+from kmigrate.runtime.plan_walk import diff_definitions, walk
 from kmigrate.steps.mirror import MirrorRecord
 from kmigrate.ui import UI
 
@@ -46,30 +47,112 @@ def summarize(record: dict[str, Any] | None) -> str:
 
 
 def step_rows(plan: LoadedPlan, journal: Journal) -> list[dict[str, Any]]:
-    """One dict per plan step with its journal state (``status`` None when never run)."""
+    """One dict per plan step, in plan order, then one per orphaned journal entry.
+
+    Keys: ``step`` and ``id`` (the stable step id), ``phase`` (name),
+    ``phase_number``, ``action``, ``description``, ``status`` (None when never
+    run), ``started_at``, ``ended_at``, ``by``, ``attempts``, ``error``,
+    ``record``, ``rolled_back_at``, ``rolled_back_by``, ``undone``,
+    ``definition`` (as journaled when it last started; None if never run),
+    ``definition_changed`` (the plan's definition differs from the one
+    journaled when it ran), ``changes`` (``key: old -> new`` strings) and
+    ``orphaned`` (journaled, but no longer in the plan; rollback still undoes it).
+    """
     rows = []
-    for p, phase in enumerate(plan.model.phases):
-        for s, spec in enumerate(phase.steps):
-            step_id = f"{p + 1}.{s + 1}"
-            entry = journal.entry(step_id) or {}
+    planned = walk(plan.model)
+    for step in planned:
+        entry = journal.entry(step.id) or {}
+        changes = (
+            diff_definitions(entry.get("definition") or {}, step.definition)
+            if entry and entry.get("definition_hash") != step.definition_hash
+            else []
+        )
+        rows.append(
+            _row(
+                step.id,
+                step.phase,
+                step.phase_number,
+                step.action,
+                step.description,
+                entry,
+                changes,
+                orphaned=False,
+            )
+        )
+    known = {s.id for s in planned}
+    for step_id, entry in journal.ordered():
+        if step_id not in known:
             rows.append(
-                {
-                    "step": step_id,
-                    "phase": phase.name,
-                    "description": describe_step(spec),
-                    "status": entry.get("status"),
-                    "started_at": entry.get("started_at"),
-                    "ended_at": entry.get("ended_at"),
-                    "by": entry.get("by"),
-                    "attempts": entry.get("attempts", 0),
-                    "error": entry.get("error"),
-                    "record": entry.get("record"),
-                    "rolled_back_at": entry.get("rolled_back_at"),
-                    "rolled_back_by": entry.get("rolled_back_by"),
-                    "undone": entry.get("undone"),
-                }
+                _row(
+                    step_id,
+                    str(entry.get("phase")),
+                    int(entry.get("phase_number") or 0),
+                    str(entry.get("action") or ""),
+                    str(entry.get("description") or ""),
+                    entry,
+                    [],
+                    orphaned=True,
+                )
             )
     return rows
+
+
+def _row(
+    step_id: str,
+    phase: str,
+    phase_number: int,
+    action: str,
+    description: str,
+    entry: dict[str, Any],
+    changes: list[str],
+    *,
+    orphaned: bool,
+) -> dict[str, Any]:
+    return {
+        "step": step_id,
+        "id": step_id,
+        "phase": phase,
+        "phase_number": phase_number,
+        "action": action,
+        "description": description,
+        "status": entry.get("status"),
+        "started_at": entry.get("started_at"),
+        "ended_at": entry.get("ended_at"),
+        "by": entry.get("by"),
+        "attempts": entry.get("attempts", 0),
+        "error": entry.get("error"),
+        "record": entry.get("record"),
+        "rolled_back_at": entry.get("rolled_back_at"),
+        "rolled_back_by": entry.get("rolled_back_by"),
+        "undone": entry.get("undone"),
+        "definition": entry.get("definition"),
+        "definition_changed": bool(changes),
+        "changes": changes,
+        "orphaned": orphaned,
+    }
+
+
+def identity_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """Warnings for orphaned steps and steps whose definition changed since they ran."""
+    notes = []
+    for r in rows:
+        if r["orphaned"]:
+            notes.append(
+                f"step {r['id']} ({r['description'][:60]}) is in the journal "
+                f"({r['status']}) but no longer in the plan; rollback still undoes it "
+                "from its recorded definition"
+            )
+        elif r["definition_changed"]:
+            notes.append(
+                f"step {r['id']} changed since it ran: "
+                + "; ".join(r["changes"])
+                + (
+                    f" (execute refuses it unless --rerun {r['id']})"
+                    if r["status"] == "succeeded"
+                    else ""
+                )
+            )
+    return notes
 
 
 def status(plan_path: str, ui: UI) -> int:
@@ -79,7 +162,7 @@ def status(plan_path: str, ui: UI) -> int:
         kmigrate.errors.PlanError: invalid plan or unreadable journal.
     """
     plan = load_plan(plan_path)
-    journal = Journal(plan.state_dir, plan.model.name)
+    journal = open_journal(plan)
     rows = step_rows(plan, journal)
     ui.line(f"plan {plan.model.name} ({plan.path}); journal {journal.path}")
     ui.table(
@@ -88,7 +171,9 @@ def status(plan_path: str, ui: UI) -> int:
                 r["step"],
                 r["phase"],
                 r["description"][:50],
-                r["status"] or "not run",
+                (r["status"] or "not run")
+                + (" (orphaned)" if r["orphaned"] else "")
+                + (" (changed)" if r["definition_changed"] else ""),
                 r["rolled_back_at"] or r["ended_at"] or r["started_at"] or "-",
                 r["rolled_back_by"] or r["by"] or "-",
                 summarize(r["record"]),
@@ -105,6 +190,8 @@ def status(plan_path: str, ui: UI) -> int:
             )
         if r["error"]:
             ui.line(f"step {r['step']} error: {r['error']}")
+    for note in identity_notes(rows):
+        ui.warn(note)
     events = journal.events()
     if events:
         ui.line("events:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kmigrate.context import standalone_context
+from kmigrate.preflight import check_output_option
 from kmigrate.selection import select_topics
 from kmigrate.steps.verify import run_verify
 from kmigrate.ui import UI
@@ -24,9 +25,11 @@ def verify(
     """Compare whole partitions of the selected topics.  Returns 0 when all match.
 
     Raises:
+        kmigrate.errors.UsageError: ``report`` cannot be written (checked first).
         kmigrate.errors.VerificationFailed: a partition differs (exit 1); the
             message names the partition and the first differing offsets.
     """
+    check_output_option("--report", report)
     ctx = standalone_context(
         source,
         target,

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from kmigrate.errors import PlanError, UsageError
+from kmigrate.plan.files import PLAN_MAX_BYTES, read_text
 from kmigrate.plan.refs import REFERENCE, UnresolvedReference, resolve
 from kmigrate.plan.schema import (
     ACTIONS,
@@ -48,7 +50,12 @@ def format_loc(loc: Sequence[str | int]) -> str:
 
 
 def _key(key: Any) -> str:
-    """A mapping key as written in messages; odd ones (``''``, ``'a\\nb'``) quoted."""
+    """A mapping key as written in messages; odd ones (``''``, ``'a\\nb'``) quoted.
+
+    A key longer than :data:`MAX_ECHO` characters is described, not shown.
+    """
+    if isinstance(key, str) and len(key) > MAX_ECHO:
+        return f"(a key of {len(key):,} characters)"
     return key if isinstance(key, str) and key.isprintable() and key else repr(key)
 
 
@@ -96,7 +103,10 @@ class LoadedPlan:
             if phase.name == selector:
                 return index
         names = ", ".join(f"{i + 1} ({p.name})" for i, p in enumerate(phases))
-        raise UsageError(f"no phase {selector!r} in {self.path}; the phases are: {names}")
+        raise UsageError(
+            f"--phase {selector!r}: no such phase in {self.path}; expected a number "
+            f"from 1 to {len(phases)} or a name; the phases are: {names}"
+        )
 
     def resolved_config(
         self, role: str, environ: Mapping[str, str] | None = None
@@ -122,18 +132,16 @@ class LoadedPlan:
 def load_plan(path: str | os.PathLike[str]) -> LoadedPlan:
     """Read, parse and validate a plan file.
 
+    The file must be a regular file of at most :data:`~kmigrate.plan.files.PLAN_MAX_BYTES`
+    bytes of UTF-8 (see :func:`kmigrate.plan.files.read_text`).
+
     Raises:
-        PlanError: the file is missing, is not YAML, or breaks the schema; the
-            message lists every problem found as ``file:line: key: expected …;
-            found …``.
+        PlanError: the file is missing, is not a regular file, is too large, is
+            not YAML, or breaks the schema; the message lists every problem
+            found as ``file:line: key: expected …; found …``.
     """
     plan_path = Path(path)
-    try:
-        text = plan_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError(f"{plan_path}: no such plan file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{plan_path}: cannot read the plan: {exc}") from None
+    text = read_text(plan_path, "plan", PLAN_MAX_BYTES)
     return parse_plan(text, plan_path)
 
 
@@ -197,7 +205,17 @@ def _nearest_line(lines: Mapping[Loc, int], loc: Loc) -> int:
     return lines.get(probe, 1)
 
 
-def _found(value: Any) -> str:
+#: Longest value quoted back in a message; longer ones are described, not shown.
+MAX_ECHO = 60
+
+
+def _found(value: Any, echo: bool = True) -> str:
+    """What was found, for a message.
+
+    Short one-line values are quoted when ``echo`` is true; longer ones, and
+    every value when ``echo`` is false (files that may hold secrets), are
+    described by their kind only.
+    """
     if value is None:
         return "nothing (null)"
     if isinstance(value, dict):
@@ -205,7 +223,11 @@ def _found(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return repr(value)
+        if echo and len(value) <= MAX_ECHO and value.isprintable():
+            return repr(value)
+        return f"a string of {len(value):,} characters (not shown)"
+    if not echo:
+        return f"a value of type {type(value).__name__} (not shown)"
     return f"{value!r} ({type(value).__name__})"
 
 
@@ -226,7 +248,7 @@ def _precheck(data: Any, lines: Mapping[Loc, int]) -> list[tuple[int, str]]:
         add(
             (),
             f"expected a mapping with version, name, clusters, topics, phases; "
-            f"found {_found(data)}",
+            f"found {_found(data, echo=False)}",
         )
         return problems
     clusters = data.get("clusters")
@@ -285,21 +307,25 @@ _TYPE_WORDS = {
 }
 
 
-def _translate(err: Any, lines: Mapping[Loc, int]) -> tuple[int, str]:
-    """One pydantic error → ``(line, "key.path: expected …; found …")``."""
+def _translate(err: Any, lines: Mapping[Loc, int], echo: bool = True) -> tuple[int, str]:
+    """One pydantic error → ``(line, "key.path: expected …; found …")``.
+
+    ``echo``: quote short values found (plans); false for files that may hold
+    secrets (snapshots), which are described by kind only.
+    """
     loc = _strip_tags(err["loc"])
     kind = err["type"]
     if len(loc) >= 4 and loc[-2] == "config" and kind in _TYPE_WORDS:
-        msg = f"expected a string, number or true/false; found {_found(err.get('input'))}"
+        msg = f"expected a string, number or true/false; found {_found(err.get('input'), echo)}"
         return _nearest_line(lines, loc), f"{format_loc(loc)}: {msg}"
     if kind == "invalid_key" or (loc and loc[-1] == "[key]"):
         # A non-string key (``3:``, ``true:``, ``~:``): pydantic puts the key itself
         # into the path, where an int would read as a list index.
         where = loc[:-2] if loc[-1] == "[key]" else loc[:-1]
         key = err.get("input")
-        msg = f"expected string keys; found the key {'null' if key is None else _found(key)}"
+        msg = f"expected string keys; found the key {'null' if key is None else _found(key, echo)}"
         return _nearest_line(lines, where), f"{format_loc(where)}: {msg}"
-    found = _found(err.get("input"))
+    found = _found(err.get("input"), echo)
     if kind == "missing":
         msg = f"missing required key {loc[-1]!r}"
         where = loc[:-1]
@@ -314,7 +340,7 @@ def _translate(err: Any, lines: Mapping[Loc, int]) -> tuple[int, str]:
     elif kind == "too_short":
         msg = f"expected at least {err['ctx']['min_length']} item(s); found none"
     elif kind == "value_error":
-        msg = str(err["ctx"]["error"])
+        msg = str(err["ctx"]["error"]) if echo else f"expected a valid value; found {found}"
     elif kind == "union_type" or kind.startswith("string_too_short"):
         msg = f"expected a non-empty value; found {found}"
     elif kind == "greater_than":
@@ -365,6 +391,26 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
                 f"expected a name that is not a number (--phase N means the Nth phase); "
                 f"found {phase.name!r}",
             )
+    _path_checks(model, add)
+    for role in ("source", "target"):
+        servers = getattr(model.clusters, role).bootstrap_servers
+        why = bootstrap_problem(servers)
+        if why:
+            add(("clusters", role, "bootstrap_servers"), why)
+    source_servers = {p.lower() for p in model.clusters.source.bootstrap_servers.split(",")}
+    shared = source_servers & {
+        p.lower() for p in model.clusters.target.bootstrap_servers.split(",")
+    }
+    if shared:
+        add(
+            ("clusters", "target", "bootstrap_servers"),
+            f"expected a cluster other than the source; found {', '.join(sorted(shared))} "
+            "in both (kmigrate never writes to the source)",
+        )
+    from kmigrate.runtime.plan_walk import identity_problems  # imports kmigrate.plan
+
+    for loc, msg in identity_problems(model, lambda where: _nearest_line(lines, where)):
+        add(loc, msg)
     for role in ("source", "target"):
         spec: ClusterSpec = getattr(model.clusters, role)
         for key, value in spec.config.items():
@@ -376,56 +422,243 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
     return problems
 
 
+_SERVER = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9_.-]+)):(?P<port>\d+)$")
+
+
+def bootstrap_problem(value: str) -> str | None:
+    """Why ``value`` is not a comma-separated list of ``host:port``, or None.
+
+    A host is a name, an IPv4 address or a bracketed IPv6 address
+    (``[::1]:9092``); a port is 1-65535.
+    """
+    for part in value.split(","):
+        match = _SERVER.match(part.strip())
+        if not match:
+            return f"expected a comma-separated list of host:port; found {_found(part.strip())}"
+        if not 1 <= int(match.group("port")) <= 65535:
+            return f"expected a port from 1 to 65535; found {_found(part.strip())}"
+    return None
+
+
+def _path_checks(model: PlanModel, add: Callable[[Loc, str], None]) -> None:
+    """Path-valued keys: non-empty, no NUL character, not over 4096 bytes (``PATH_MAX``)."""
+    paths: list[tuple[Loc, str | None]] = [(("state_dir",), model.state_dir)]
+    for p, phase in enumerate(model.phases):
+        for s, step in enumerate(phase.steps):
+            for key in ("output", "report", "snapshot"):
+                if key in type(step).model_fields:
+                    paths.append((("phases", p, "steps", s, key), getattr(step, key)))
+    for loc, value in paths:
+        if value is None:
+            continue
+        if not value.strip():
+            add(loc, "expected a path; found an empty value")
+        elif "\0" in value:
+            add(loc, "expected a path; found one with a NUL character")
+        elif len(value.encode()) > 4096:
+            add(loc, f"expected a path of at most 4096 bytes; found {len(value.encode()):,}")
+
+
 def _refs_ok(value: str) -> bool:
     return "${" not in REFERENCE.sub("", value)
 
 
-def _yaml_error(path: Path, exc: BaseException) -> PlanError:
+#: Deepest nesting of mappings and lists accepted in a YAML file (a plan needs 7).
+MAX_DEPTH = 64
+#: Most aliases (``*name``) accepted in a YAML file.
+MAX_ALIASES = 1000
+#: Most nodes aliases may add when expanded (the "billion laughs" alias bomb).
+MAX_ALIAS_NODES = 100_000
+#: Most nodes (keys, values, list items) a plan may spell out; a large plan has a
+#: few thousand.  Bounds parse time and memory (PyYAML keeps ~1 KB per node).
+PLAN_MAX_NODES = 50_000
+#: Most nodes a topic snapshot may spell out (thousands of topics and groups).
+SNAPSHOT_MAX_NODES = 1_000_000
+
+#: Parts of PyYAML's messages that are safe to show: a character or a token name.
+_SAFE_QUOTED = re.compile(r"^(.{1,2}|\\.{1,5}|<[a-z ]+>)$")
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
+
+
+class _TooBig(yaml.YAMLError):
+    """Nesting or aliases over budget (raised while composing)."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """The safe loader, refusing deep nesting and too many aliases as it composes."""
+
+    def __init__(self, stream: str, max_nodes: int) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+        self._nodes = 0
+        self._max_nodes = max_nodes
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _TooBig(
+                    f"more than {MAX_ALIASES} aliases (*name)", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        self._depth += 1
+        self._nodes += 1
+        try:
+            if self._nodes > self._max_nodes:
+                raise _TooBig(
+                    f"more than {self._max_nodes:,} keys, values and list items",
+                    self.peek_event().start_mark,
+                )
+            if self._depth > MAX_DEPTH:
+                raise _TooBig(
+                    f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _sanitise(problem: str) -> str:
+    """A PyYAML message with quoted file content replaced by ``(not shown)``.
+
+    Characters (``'\\t'``) and token names (``'<block end>'``) stay: they say
+    what is wrong without quoting the file, which may be a secret.
+    """
+    if problem.startswith("could not determine a constructor for the tag"):
+        return "a tag (!name) that the safe loader does not accept"
+
+    def _one(match: re.Match[str]) -> str:
+        inner = match.group(1) if match.group(1) is not None else match.group(2)
+        return match.group(0) if _SAFE_QUOTED.match(inner) else "(not shown)"
+
+    return _QUOTED.sub(_one, problem)
+
+
+def _yaml_error(path: Path, exc: BaseException, text: str = "") -> PlanError:
+    """A PyYAML error as ``file:line:column: not valid YAML: …``, without file content."""
     mark = getattr(exc, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else 1
-    problem = (getattr(exc, "problem", None) or str(exc)).partition("\n")[0]
-    return PlanError(f"{path}:{line}: not valid YAML: {problem}")
+    where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1"
+    problem = getattr(exc, "problem", None)
+    if isinstance(exc, yaml.reader.ReaderError):
+        before = text[: exc.position]
+        where = f"{before.count(chr(10)) + 1}:{exc.position - (before.rfind(chr(10)) + 1) + 1}"
+        problem = "a control character that YAML does not allow"
+    if problem is None:
+        problem = "a value the safe loader cannot build"
+    first_line = problem.partition("\n")[0]
+    return PlanError(f"{path}:{where}: not valid YAML: {_sanitise(first_line)}")
 
 
-def read_yaml(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
+def _expanded_nodes(node: yaml.Node, path: Path) -> int:
+    """Nodes in the tree ``node`` spans with every alias expanded.
+
+    Raises:
+        PlanError: an alias refers to a node that contains it (a cycle), the
+            aliases add more than :data:`MAX_ALIAS_NODES` nodes, or nest the
+            tree deeper than :data:`MAX_DEPTH`.
+    """
+    sizes: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()
+
+    def measure(n: yaml.Node) -> tuple[int, int]:
+        """``(nodes, depth)`` of ``n`` expanded."""
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise PlanError(
+                f"{path}:{n.start_mark.line + 1}: not valid YAML: "
+                "an alias refers to a node that contains it"
+            )
+        open_nodes.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(n, yaml.MappingNode):
+            children = [part for pair in n.value for part in pair]
+        elif isinstance(n, yaml.SequenceNode):
+            children = list(n.value)
+        measured = [measure(child) for child in children]
+        total = 1 + sum(m[0] for m in measured)
+        depth = 1 + max((m[1] for m in measured), default=0)
+        if depth > MAX_DEPTH:
+            raise PlanError(
+                f"{path}:{n.start_mark.line + 1}: not valid YAML: nested more than "
+                f"{MAX_DEPTH} levels deep (through aliases)"
+            )
+        open_nodes.discard(key)
+        sizes[key] = (total, depth)
+        return sizes[key]
+
+    total = measure(node)[0]
+    if total - len(sizes) > MAX_ALIAS_NODES:
+        raise PlanError(
+            f"{path}:1: not valid YAML: aliases expand the file to {total:,} nodes; at most "
+            f"{MAX_ALIAS_NODES:,} may come from aliases (an alias bomb?)"
+        )
+    return total
+
+
+def read_yaml(text: str, path: Path, max_nodes: int = PLAN_MAX_NODES) -> tuple[Any, dict[Loc, int]]:
     """Parse YAML safely: the data, and the line of every key path.
+
+    Bounded: at most ``max_nodes`` nodes spelt out, :data:`MAX_DEPTH` levels of
+    nesting, :data:`MAX_ALIASES` aliases, and :data:`MAX_ALIAS_NODES` nodes
+    added by expanding them, so an alias bomb, a huge flat list or a deeply
+    nested file is refused before it takes much time or memory.
+    Messages name the file, the line (and column, for syntax errors) and the
+    kind of problem; they never quote the file's content.
 
     Raises:
         PlanError: not YAML, duplicate keys, tags the safe loader cannot
-            build (``!foo``, ``!!python/…``), unhashable keys, or nesting too deep.
+            build (``!foo``, ``!!python/…``), unhashable keys, nesting too
+            deep, too many aliases, or an alias cycle.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _BoundedLoader(text, max_nodes)  # checks for control characters here
     except yaml.YAMLError as exc:
-        raise _yaml_error(path, exc) from None
-    except RecursionError:
-        raise PlanError(f"{path}:1: not valid YAML: nested too deeply") from None
-    lines: dict[Loc, int] = {}
-    problems: list[tuple[int, str]] = []
-    if node is not None:
-        _index(node, (), lines, problems)
-    if problems:
-        raise PlanError("\n".join(f"{path}:{ln}: {msg}" for ln, msg in problems))
+        raise _yaml_error(path, exc, text) from None
     try:
-        return yaml.safe_load(text), lines
-    except (yaml.YAMLError, ValueError) as exc:
-        # compose accepts what construction refuses: unknown tags, ``!!int abc``.
-        raise _yaml_error(path, exc) from None
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _expanded_nodes(node, path)
+        lines: dict[Loc, int] = {}
+        problems: list[tuple[int, str]] = []
+        _index(node, (), lines, problems)
+        if problems:
+            raise PlanError("\n".join(f"{path}:{ln}: {msg}" for ln, msg in problems))
+        return loader.construct_document(node), lines
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, exc, text) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # compose accepts what construction refuses: ``!!int abc``, ``!!float``, huge ints.
+        raise _yaml_error(path, exc, text) from None
     except RecursionError:
         raise PlanError(f"{path}:1: not valid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
 
 
-def parse_yaml_model(text: str, path: Path, model: type[Any]) -> Any:
+def parse_yaml_model(
+    text: str, path: Path, model: type[Any], max_nodes: int = SNAPSHOT_MAX_NODES
+) -> Any:
     """Validate YAML ``text`` against a pydantic ``model``, with plan-style errors.
 
-    Used for files kmigrate reads besides plans (topic snapshots).
+    Used for files kmigrate reads besides plans (topic snapshots).  The path
+    of such a file comes from a plan or a command line and may name any file,
+    a secret one included, so messages never quote values found in it.
 
     Raises:
         PlanError: ``file:line: key: expected …; found …`` for each problem.
     """
-    data, lines = read_yaml(text, path)
+    data, lines = read_yaml(text, path, max_nodes)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = sorted({_translate(err, lines) for err in exc.errors()})
+        problems = sorted({_translate(err, lines, echo=False) for err in exc.errors()})
     raise PlanError("\n".join(f"{path}:{ln}: {msg}" for ln, msg in problems))

@@ -11,6 +11,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from kmigrate import redact
+from kmigrate.plan.files import SECRET_MAX_BYTES, Unreadable, read_bytes
+
 #: A value that is wholly one reference.
 REFERENCE = re.compile(r"\$\{(?:file:(?P<file>[^}]+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*))\}")
 #: Config keys whose values are secrets and must be references.
@@ -28,10 +31,14 @@ def resolve(value: str, environ: Mapping[str, str], base_dir: Path) -> str:
     """Replace every reference in ``value``.
 
     ``${file:path}`` reads the file (relative to ``base_dir``, the plan's
-    folder) and strips one trailing newline.
+    folder) and strips one trailing newline.  Every value resolved is
+    remembered by :func:`kmigrate.redact.remember`, so that no later message
+    can carry it.
 
     Raises:
-        UnresolvedReference: a variable is unset or a file cannot be read.
+        UnresolvedReference: a variable is unset, or a file is missing, not a
+            regular file (a FIFO or device is refused before it is opened),
+            over :data:`~kmigrate.plan.files.SECRET_MAX_BYTES`, or not UTF-8.
     """
 
     def _one(match: re.Match[str]) -> str:
@@ -39,16 +46,23 @@ def resolve(value: str, environ: Mapping[str, str], base_dir: Path) -> str:
             name = match.group("var")
             if name not in environ:
                 raise UnresolvedReference(f"environment variable {name} is not set")
+            redact.remember(environ[name])
             return environ[name]
         path = Path(match.group("file"))
         if not path.is_absolute():
             path = base_dir / path
         try:
-            return path.read_text(encoding="utf-8").removesuffix("\n")
-        except OSError as exc:
+            value = read_bytes(path, SECRET_MAX_BYTES).decode("utf-8").removesuffix("\n")
+        except FileNotFoundError:
+            raise UnresolvedReference(f"secret file {path} cannot be read: no such file") from None
+        except Unreadable as exc:
+            raise UnresolvedReference(f"secret file {path} cannot be read: {exc}") from None
+        except UnicodeDecodeError:
             raise UnresolvedReference(
-                f"secret file {path} cannot be read: {exc.strerror}"
+                f"secret file {path} cannot be read: not UTF-8 text"
             ) from None
+        redact.remember(value)
+        return value
 
     return REFERENCE.sub(_one, value)
 

@@ -32,6 +32,8 @@ PLANNED_CLUSTER_TYPES = ("msk", "eventhubs", "confluent-cloud")
 
 _HOST_PORT = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+#: What an explicit step ``id:`` may look like: typeable on a command line (``--rerun ID``).
+STEP_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 class _Strict(BaseModel):
@@ -127,13 +129,33 @@ class Window(_Strict):
         return value
 
 
-class CheckConnectivityStep(_Strict):
+class _StepSpec(_Strict):
+    """Keys every step has: ``id``, its identity in the journal.
+
+    Without ``id`` the identity is derived from what the step is
+    (:func:`kmigrate.runtime.plan_walk.derived_id`), never from its position.
+    """
+
+    id: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not STEP_ID.match(value):
+            raise ValueError(
+                "expected a step id of lower-case letters, digits, '.', '_' or '-', "
+                f"starting with a letter or digit; found {value!r}"
+            )
+        return value
+
+
+class CheckConnectivityStep(_StepSpec):
     """Both clusters reachable and authenticated."""
 
     action: Literal["check-connectivity"]
 
 
-class ExportTopicsStep(_Strict):
+class ExportTopicsStep(_StepSpec):
     """Write a YAML snapshot of the selected source topics and consumer groups."""
 
     action: Literal["export-topics"]
@@ -141,7 +163,7 @@ class ExportTopicsStep(_Strict):
     consumer_groups: bool = True
 
 
-class ProvisionTopicsStep(_Strict):
+class ProvisionTopicsStep(_StepSpec):
     """Create the snapshot's topics on the target.
 
     ``snapshot`` defaults to the ``output`` of the plan's ``export-topics`` step;
@@ -155,7 +177,7 @@ class ProvisionTopicsStep(_Strict):
     replication_factor: int | None = Field(default=None, gt=0)
 
 
-class MirrorStep(_Strict):
+class MirrorStep(_StepSpec):
     """Copy the source's records to the target, resuming from the offset map.
 
     ``append``: copy although a target partition already holds records (for
@@ -175,7 +197,7 @@ class MirrorStep(_Strict):
     max_duration: float | None = Field(default=None, gt=0)
 
 
-class VerifyStep(_Strict):
+class VerifyStep(_StepSpec):
     """Compare counts, offsets and ordered digests per partition."""
 
     action: Literal["verify"]
@@ -189,14 +211,14 @@ class GroupSelection(_Strict):
     exclude: list[str] = Field(default_factory=list)
 
 
-class TranslateOffsetsStep(_Strict):
+class TranslateOffsetsStep(_StepSpec):
     """Move consumer groups' committed offsets to the target through the offset map."""
 
     action: Literal["translate-offsets"]
     groups: GroupSelection
 
 
-class DualWriteCheckStep(_Strict):
+class DualWriteCheckStep(_StepSpec):
     """Compare what both clusters received in a time window (a dual-write period).
 
     Either ``since`` and ``until`` (epoch ms or ISO-8601 with a UTC offset),
@@ -236,14 +258,14 @@ class DualWriteCheckStep(_Strict):
         return self
 
 
-class ManualStep(_Strict):
+class ManualStep(_StepSpec):
     """An instruction for the operator, confirmed before the plan goes on."""
 
     manual: str = Field(min_length=1)
     rollback: str | None = None
 
 
-class ShellStep(_Strict):
+class ShellStep(_StepSpec):
     """A shell command; ``rollback`` is the command that undoes it."""
 
     shell: str = Field(min_length=1)
@@ -301,11 +323,31 @@ Step = Annotated[
 ]
 
 
+class Requirement(_Strict):
+    """Evidence a phase needs before it runs: a condition on a journaled step.
+
+    ``step`` is a step id of an earlier phase.  ``status``: the step's journal
+    status must be this (default ``succeeded``).  ``mismatches: N`` (verify
+    steps only): the step's journaled record counts at most N mismatched
+    partitions; without ``status`` a verify that failed on at most N
+    mismatches then holds too.
+    """
+
+    step: str = Field(min_length=1)
+    status: Literal["succeeded", "failed", "rolled_back"] | None = None
+    mismatches: int | None = Field(default=None, ge=0)
+
+
 class Phase(_Strict):
-    """A named group of steps, executed together by ``execute --phase``."""
+    """A named group of steps, executed together by ``execute --phase``.
+
+    ``requires`` lists evidence (:class:`Requirement`) that must hold before
+    ``execute`` runs the phase.
+    """
 
     name: str = Field(min_length=1)
     window: Window | None = None
+    requires: list[Requirement] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
 
 
@@ -345,6 +387,7 @@ def all_field_names() -> set[str]:
         TopicSelection,
         Window,
         Phase,
+        Requirement,
         PlanModel,
         ManualStep,
         ShellStep,

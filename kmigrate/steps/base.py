@@ -37,7 +37,11 @@ class StepContext:
         checkpoint: saves a running step's partial record to the journal.
         journal_lookup: ``action -> record`` of the latest successful step of
             that action in this plan (e.g. the mirror's offset ranges for verify).
-        step_id: ``"P.S"`` of the running step, for log file names.
+        missing_topics_advice: what to do when source topics are missing on
+            the target, e.g. ``create them with: kmigrate execute PLAN --phase
+            provision --rerun export-topics --rerun provision-topics; then run
+            this step again`` (from the plan; a generic hint without one).
+        step_id: the running step's stable id (a slug), also used in log file names.
     """
 
     source: KafkaCluster
@@ -52,7 +56,10 @@ class StepContext:
     dry_run: bool = False
     checkpoint: Callable[[Record], None] = lambda record: None
     journal_lookup: Callable[[str], Record | None] = lambda action: None
-    step_id: str = "0.0"
+    missing_topics_advice: Callable[[], str] = lambda: (
+        "create them first (kmigrate provision SNAPSHOT --target …)"
+    )
+    step_id: str = "standalone"
 
 
 class Step:

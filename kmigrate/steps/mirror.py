@@ -350,7 +350,7 @@ def mirror(
     missing = sorted({t for t, _ in parts if t not in target_topics})
     if missing and not ctx.dry_run:
         raise StepFailed(
-            f"topics missing on the target: {', '.join(missing)}; run provision-topics first"
+            f"topics missing on the target: {', '.join(missing)}; {ctx.missing_topics_advice()}"
         )
     narrow = sorted({t for t, p in parts if t in target_topics and not on_target((t, p))})
     if narrow:

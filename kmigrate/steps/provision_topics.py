@@ -199,12 +199,16 @@ def provision(
     """
     actions = preview(ctx, snapshot, replication_factor)
     show(ctx, actions)
-    # Topics an earlier, interrupted attempt set out to create count as ours.
+    # Topics an earlier run created, or an interrupted attempt set out to create,
+    # count as ours: a re-run (``--rerun``) creates only what is missing and its
+    # record keeps every topic created across runs, so rollback deletes them all.
     ours_before = set(previous.get("planned_create", [])) | set(previous.get("created", []))
+    in_snapshot = {a.topic for a in actions}
     conflicts = [a for a in actions if a.action == CONFLICT]
     record: Record = {
         "created": sorted(
-            a.topic for a in actions if a.action == EXISTS and a.topic in ours_before
+            {a.topic for a in actions if a.action != CREATE and a.topic in ours_before}
+            | {t for t in set(previous.get("created", [])) if t not in in_snapshot}
         ),
         "existing": sorted(
             a.topic for a in actions if a.action != CREATE and a.topic not in ours_before
@@ -244,8 +248,9 @@ def provision(
     record["existing"].sort()
     record["planned_create"] = []
     ctx.checkpoint(record)
-    for topic in record["created"]:
-        ctx.ui.ok(f"created topic {topic}")
+    for outcome in outcomes:
+        if outcome.status == "created":
+            ctx.ui.ok(f"created topic {outcome.topic}")
     if failed:
         raise StepFailed("the target refused to create: " + "; ".join(failed))
     return record

@@ -1,0 +1,81 @@
+"""A connection probe that says *why* a secured connection failed.
+
+librdkafka reports authentication and TLS failures through ``error_cb``, while a
+Metadata request only times out with ``_TRANSPORT``.  :func:`probe` listens to
+both, so a wrong secret reads "authentication failed" (and a wrong CA "TLS
+failed"), never a generic transport error; no secret value appears in the message.
+
+Source: confluent-kafka-python ``error_cb`` (docs.confluent.io/platform/current/clients/
+confluent-kafka-python/html/index.html#kafka-client-configuration) and librdkafka
+error codes ``_AUTHENTICATION`` / ``_SSL`` (librdkafka ``rdkafka.h``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+from kmigrate.adapters.kafka import ClusterInfo
+from kmigrate.errors import ClusterError
+
+#: Settings whose values are secrets (redacted from any message).
+SECRET_KEY_PARTS = ("password", "secret", "sasl.oauthbearer.config", "ssl.key.pem")
+
+_FATAL = {KafkaError._AUTHENTICATION: "authentication failed", KafkaError._SSL: "TLS failed"}
+
+
+def redact(message: str, config: Mapping[str, Any]) -> str:
+    """``message`` with every secret setting's value replaced by ``***``."""
+    for key, value in config.items():
+        if isinstance(value, str) and len(value) >= 4 and any(p in key for p in SECRET_KEY_PARTS):
+            message = message.replace(value, "***")
+    return message
+
+
+def probe(
+    role: str, bootstrap_servers: str, config: Mapping[str, Any], timeout_s: float = 15.0
+) -> ClusterInfo:
+    """Connect and read Metadata; cluster id, broker count and topic count.
+
+    Args:
+        role: ``source`` or ``target`` (names the cluster in errors).
+        bootstrap_servers: ``host:port,...``.
+        config: librdkafka settings, secrets resolved (never printed).
+        timeout_s: how long to keep trying (seconds).
+
+    Raises:
+        ClusterError: authentication or TLS failed (said so, with librdkafka's reason,
+            secrets redacted), or the cluster was unreachable within ``timeout_s``.
+    """
+    seen: list[KafkaError] = []
+    label = f"{role} ({bootstrap_servers})"
+    conf: dict[str, Any] = {
+        **config,
+        "bootstrap.servers": bootstrap_servers,
+        "log.connection.close": False,
+        "error_cb": seen.append,
+    }
+    admin = AdminClient(conf)
+    deadline = time.monotonic() + timeout_s
+    last: KafkaException | None = None
+    while True:
+        try:
+            md = admin.list_topics(timeout=min(1.0, max(deadline - time.monotonic(), 0.1)))
+            topics = [t for t in md.topics if not t.startswith("__")]
+            return ClusterInfo(md.cluster_id, len(md.brokers), len(topics))
+        except KafkaException as exc:
+            last = exc
+        admin.poll(0)
+        for err in seen:
+            what = _FATAL.get(err.code())
+            if what is not None:
+                raise ClusterError(redact(f"{label}: {what}: {err.str()}", config))
+        if time.monotonic() >= deadline:
+            detail = last.args[0].str() if last and last.args else "no answer"
+            raise ClusterError(
+                redact(f"{label}: unreachable within {timeout_s:g} s: {detail}", config)
+            )

@@ -1,0 +1,424 @@
+"""The evidence report's data: a plain, JSON-ready dict built from the journal and step reports.
+
+Nothing here touches a cluster.  The inputs are what ``kmigrate status``
+reads (:func:`kmigrate.commands.status.step_rows` and ``Journal.events()``)
+and the files steps wrote (the ``verify`` step's JSON report, see
+:mod:`kmigrate.steps.verify`).  Every input is read tolerantly: keys other
+helpers add later (``id``, ``definition_changed``, ``offset_map``, ``groups``)
+are shown when present and absent keys are not an error, so an older or
+newer journal still gives a report.
+
+The model (the JSON file is exactly this)::
+
+    {"format": 1, "generated_at": "2026-11-24T18:00:00+00:00", "kmigrate": "0.1.0",
+     "verdict": {"verdict": "VERIFIED" | "DIFFERENCES FOUND" | "INCOMPLETE",
+                 "reasons": ["…", …]},
+     "plan": {"name", "file", "state_dir", "journal",
+              "clusters": {"source": {"type", "bootstrap_servers"}, "target": {…}}},
+     "steps": [{"step", "id", "phase", "description", "status", "by", "started_at",
+                "ended_at", "duration_s", "attempts", "error", "summary",
+                "rolled_back_at", "rolled_back_by", "undone", "extra": {…}}, …],
+     "events": [{"at", "by", "event", "detail": {…}}, …],
+     "provision": [{"step", "created", "existing", "dropped": [[topic, key, why], …],
+                    "rewritten": [[topic, key, why], …], "differences": [[topic, text], …]}, …],
+     "verify": [{"step", "status", "ended_at", "report_file", "generated_at", "error",
+                 "summary": {…},
+                 "partitions": [{"topic", "partition", "match", "source": {records,
+                    first_offset, last_offset, digest}, "target": {…},
+                    "first_difference": {…} | None}, …]}, …],
+     "offset_maps": [{"step", "records", "bytes", "duration_s",
+                      "partitions": [{"topic", "partition", "source_start", "source_end",
+                                      "target_start", "target_end", "records", "bytes",
+                      "runs": [[source_offset, target_offset, count], …]}, …]}, …],
+     "groups": [{"step", "columns": [...], "rows": [[...], …]}, …],
+     "timings": {"first_started_at", "last_ended_at", "elapsed_s", "steps_s"}}
+
+Never in it: cluster ``config`` values (they may hold secrets, and are
+``${VAR}`` references anyway), only cluster types and bootstrap servers.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+VERIFIED = "VERIFIED"
+DIFFERENCES = "DIFFERENCES FOUND"
+INCOMPLETE = "INCOMPLETE"
+
+# step_rows keys shown in their own columns; any other key lands in ``extra``.
+_ROW_KEYS = {
+    "step",
+    "id",
+    "phase",
+    "description",
+    "status",
+    "started_at",
+    "ended_at",
+    "by",
+    "attempts",
+    "error",
+    "record",
+    "rolled_back_at",
+    "rolled_back_by",
+    "undone",
+}
+
+
+def _seconds(start: Any, end: Any) -> float | None:
+    """Seconds between two ISO 8601 stamps, or None when either is missing or unreadable."""
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except ValueError:
+        return None
+
+
+def summarize_record(record: Any) -> str:
+    """A short human summary of a step record (``"6 partitions, 1,200 records"``), or ``-``."""
+    if not isinstance(record, dict) or not record:
+        return "-"
+    parts = record.get("partitions")
+    if isinstance(parts, list):
+        n = sum(p.get("records", 0) for p in parts if isinstance(p, dict))
+        return f"{len(parts)} partitions, {n:,} records"
+    if "mismatched" in record:
+        return f"{record.get('matched')} matched, {record.get('mismatched')} mismatched"
+    if "created" in record:
+        return (
+            f"created {len(record.get('created') or [])}, "
+            f"existing {len(record.get('existing') or [])}"
+        )
+    if isinstance(record.get("groups"), list):
+        return f"{len(record['groups'])} consumer groups"
+    if "exit_code" in record:
+        return f"exit code {record['exit_code']}"
+    if "confirmed_by" in record:
+        return f"confirmed by {record['confirmed_by']}"
+    if "output" in record:
+        return f"snapshot {record['output']}"
+    if isinstance(record.get("source"), dict) and isinstance(record.get("target"), dict):
+        return ", ".join(
+            f"{role}: {record[role].get('broker_count', '?')} brokers, "
+            f"{record[role].get('topic_count', len(record[role].get('topics') or []))} topics"
+            for role in ("source", "target")
+        )
+    return ", ".join(sorted(str(k) for k in record))[:80]
+
+
+def _step(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "step": row.get("step"),
+        "id": row.get("id"),
+        "phase": row.get("phase"),
+        "description": row.get("description"),
+        "status": row.get("status") or "not run",
+        "by": row.get("by"),
+        "started_at": row.get("started_at"),
+        "ended_at": row.get("ended_at"),
+        "duration_s": _seconds(row.get("started_at"), row.get("ended_at")),
+        "attempts": row.get("attempts") or 0,
+        "error": row.get("error"),
+        "summary": summarize_record(row.get("record")),
+        "rolled_back_at": row.get("rolled_back_at"),
+        "rolled_back_by": row.get("rolled_back_by"),
+        "undone": list(row.get("undone") or []),
+        "extra": {k: v for k, v in row.items() if k not in _ROW_KEYS and v not in (None, False)},
+    }
+
+
+def _label(row: dict[str, Any]) -> str:
+    """How a section names the step a fact comes from: ``mirror (step 3.1)``."""
+    ident = row.get("id") or row.get("step")
+    return f"{row.get('description')} (step {ident})"
+
+
+def _is_verify(row: dict[str, Any], record: dict[str, Any]) -> bool:
+    return row.get("description") == "verify" or ("mismatched" in record and "report" in record)
+
+
+def _read_verify_report(
+    record: dict[str, Any], default: Path | None
+) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """The verify step's JSON report: ``(data, file, error)``; ``data`` None when unreadable."""
+    named = record.get("report")
+    path = Path(named) if isinstance(named, str) and named else default
+    if path is None:
+        return None, None, "the verify step recorded no report file"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, str(path), f"report file {path} is missing"
+    except (OSError, ValueError) as exc:
+        return None, str(path), f"report file {path} cannot be read: {exc}"
+    if not isinstance(data, dict):
+        return None, str(path), f"report file {path} is not a JSON object"
+    return data, str(path), None
+
+
+def _side(data: Any) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    return {
+        "records": data.get("records"),
+        "first_offset": data.get("first_offset"),
+        "last_offset": data.get("last_offset"),
+        "digest": data.get("digest") or "",
+    }
+
+
+def _verify_section(row: dict[str, Any], record: dict[str, Any], default: Path | None) -> Any:
+    data, file, error = _read_verify_report(record, default)
+    summary = {
+        k: record.get(k)
+        for k in ("partitions", "matched", "mismatched", "source_records", "target_records")
+        if k in record
+    }
+    partitions: list[dict[str, Any]] = []
+    generated_at = None
+    if data is not None:
+        summary = dict(data.get("summary") or summary)
+        generated_at = data.get("generated_at")
+        for p in data.get("partitions") or []:
+            if not isinstance(p, dict):
+                continue
+            partitions.append(
+                {
+                    "topic": p.get("topic"),
+                    "partition": p.get("partition"),
+                    "match": bool(p.get("match")),
+                    "source": _side(p.get("source")),
+                    "target": _side(p.get("target")),
+                    "first_difference": p.get("first_difference"),
+                }
+            )
+    partitions.sort(key=lambda p: (p["match"], str(p["topic"]), p["partition"] or 0))
+    return {
+        "step": _label(row),
+        "status": row.get("status"),
+        "ended_at": row.get("ended_at"),
+        "report_file": file,
+        "generated_at": generated_at,
+        "error": error,
+        "summary": summary,
+        "partitions": partitions,
+    }
+
+
+def _provision_section(row: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    differences = record.get("differences") or {}
+
+    def per_key(name: str) -> list[list[Any]]:
+        found = record.get(name) or {}
+        return [
+            [topic, key, why]
+            for topic, keys in sorted(found.items())
+            if isinstance(keys, dict)
+            for key, why in sorted(keys.items())
+        ]
+
+    return {
+        "step": _label(row),
+        "created": sorted(str(t) for t in record.get("created") or []),
+        "existing": sorted(str(t) for t in record.get("existing") or []),
+        "dropped": per_key("dropped"),
+        "rewritten": per_key("rewritten"),
+        "differences": [
+            [topic, text]
+            for topic, texts in sorted(differences.items())
+            for text in (texts if isinstance(texts, list) else [texts])
+        ],
+    }
+
+
+def _offset_map_section(row: dict[str, Any], parts: list[Any]) -> dict[str, Any]:
+    rows = []
+    for p in parts:
+        if not isinstance(p, dict) or not isinstance(p.get("offset_map"), list):
+            continue
+        rows.append(
+            {
+                "topic": p.get("topic"),
+                "partition": p.get("partition"),
+                "source_start": p.get("source_start"),
+                "source_end": p.get("source_end"),
+                "target_start": p.get("target_start"),
+                "target_end": p.get("target_end"),
+                "records": p.get("records"),
+                "bytes": p.get("bytes"),
+                "runs": [list(run) for run in p["offset_map"] if isinstance(run, list | tuple)],
+            }
+        )
+    return {
+        "step": _label(row),
+        "records": sum(p["records"] or 0 for p in rows),
+        "bytes": sum(p["bytes"] or 0 for p in rows),
+        "duration_s": _seconds(row.get("started_at"), row.get("ended_at")),
+        "partitions": rows,
+    }
+
+
+def _groups_section(row: dict[str, Any], groups: list[Any]) -> dict[str, Any]:
+    columns: list[str] = []
+    for g in groups:
+        if isinstance(g, dict):
+            columns += [str(k) for k in g if str(k) not in columns]
+    if not columns:
+        return {"step": _label(row), "columns": ["group"], "rows": [[g] for g in groups]}
+    rows = [
+        [g.get(c) if isinstance(g, dict) else None for c in columns] if isinstance(g, dict) else [g]
+        for g in groups
+    ]
+    return {"step": _label(row), "columns": columns, "rows": rows}
+
+
+def _offset(value: Any) -> str:
+    """An offset for a sentence: ``-`` when the side has no record there."""
+    return "-" if value is None else str(value)
+
+
+def _stale_verifies(steps: list[dict[str, Any]], verifies: list[dict[str, Any]]) -> list[str]:
+    """Reasons for verify evidence older than the last mirror (re-run after verify)."""
+    mirrors = [
+        s["ended_at"]
+        for s in steps
+        if s["description"] == "mirror" and s["status"] == "succeeded" and s["ended_at"]
+    ]
+    if not mirrors:
+        return []
+    last_mirror = max(mirrors)
+    return [
+        f"{v['step']} ended {v['ended_at']}, before the last mirror ended ({last_mirror}): "
+        "its evidence predates records copied since; run verify again"
+        for v in verifies
+        if v["ended_at"] and (_seconds(v["ended_at"], last_mirror) or 0) > 0
+    ]
+
+
+def _verdict(steps: list[dict[str, Any]], verifies: list[dict[str, Any]]) -> dict[str, Any]:
+    """VERIFIED only when every step succeeded and every verify report shows all partitions equal.
+
+    DIFFERENCES FOUND when any verify found a partition that differs (it wins
+    over everything else: it is the fact a change board must see first).
+    INCOMPLETE otherwise, with the reasons (steps not run, failed, rolled
+    back; no verify step; a verify report missing).
+    """
+    reasons: list[str] = []
+    for v in verifies:
+        bad = [p for p in v["partitions"] if not p["match"]]
+        mismatched = v["summary"].get("mismatched") or len(bad)
+        if mismatched:
+            total = v["summary"].get("partitions", len(v["partitions"]))
+            text = f"{v['step']}: {mismatched} of {total} partitions differ"
+            if bad:
+                d = bad[0]["first_difference"] or {}
+                text += (
+                    f"; first: {bad[0]['topic']}[{bad[0]['partition']}] at source offset "
+                    f"{_offset(d.get('source_offset'))}, target offset "
+                    f"{_offset(d.get('target_offset'))} ({d.get('reason')})"
+                )
+            reasons.append(text)
+    if reasons:
+        return {"verdict": DIFFERENCES, "reasons": reasons}
+    for s in steps:
+        name = f"step {s['id'] or s['step']} ({s['description']})"
+        if s["status"] == "not run":
+            reasons.append(f"{name} has not run")
+        elif s["status"] != "succeeded":
+            why = f": {s['error']}" if s["error"] else ""
+            reasons.append(f"{name} is {s['status'].replace('_', ' ')}{why}")
+    if not verifies:
+        reasons.append("the plan has no verify step that ran: nothing proves the target's data")
+    reasons += _stale_verifies(steps, verifies)
+    for v in verifies:
+        if v["error"]:
+            reasons.append(f"{v['step']}: {v['error']}")
+        elif v["status"] == "succeeded" and not v["partitions"]:
+            reasons.append(f"{v['step']}: the report compares no partition")
+    if reasons:
+        return {"verdict": INCOMPLETE, "reasons": reasons}
+    n = sum(len(v["partitions"]) for v in verifies)
+    records = sum(p["source"]["records"] or 0 for v in verifies for p in v["partitions"])
+    return {
+        "verdict": VERIFIED,
+        "reasons": [
+            f"every step succeeded; all {n} partitions verified equal "
+            f"({records:,} records: counts, offsets and ordered SHA-256 digests)"
+        ],
+    }
+
+
+def build_model(
+    *,
+    plan: dict[str, Any],
+    rows: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    state_dir: Path | None,
+    generated_at: str,
+    version: str,
+) -> dict[str, Any]:
+    """Build the report model (module docstring) from journal rows and events.
+
+    Args:
+        plan: ``{"name", "file", "state_dir", "journal", "clusters": {role: {"type",
+            "bootstrap_servers"}}}`` (no config values).
+        rows: :func:`kmigrate.commands.status.step_rows` output, plan order.
+        events: ``Journal.events()``, oldest first.
+        state_dir: where a verify step's report lies when its record names none
+            (``state_dir / reports/verify.json``); None to not look.
+        generated_at: ISO 8601 time of this report.
+        version: kmigrate's version.
+
+    Returns the model; never raises on odd journal contents (they are shown as found).
+    """
+    steps = [_step(r) for r in rows]
+    verifies, provisions, maps, groups = [], [], [], []
+    default_report = state_dir / "reports" / "verify.json" if state_dir is not None else None
+    for row in rows:
+        record = row.get("record")
+        if not isinstance(record, dict) or not record:
+            continue
+        if _is_verify(row, record):
+            verifies.append(_verify_section(row, record, default_report))
+        if "created" in record or "dropped" in record:
+            provisions.append(_provision_section(row, record))
+        parts = record.get("partitions")
+        if isinstance(parts, list) and any(
+            isinstance(p, dict) and "offset_map" in p for p in parts
+        ):
+            maps.append(_offset_map_section(row, parts))
+        if isinstance(record.get("groups"), list):
+            groups.append(_groups_section(row, record["groups"]))
+    durations = [s["duration_s"] for s in steps if s["duration_s"] is not None]
+    starts = sorted(s["started_at"] for s in steps if isinstance(s["started_at"], str))
+    ends = sorted(s["ended_at"] for s in steps if isinstance(s["ended_at"], str))
+    return {
+        "format": 1,
+        "generated_at": generated_at,
+        "kmigrate": version,
+        "verdict": _verdict(steps, verifies),
+        "plan": plan,
+        "steps": steps,
+        "events": [
+            {
+                "at": e.get("at"),
+                "by": e.get("by"),
+                "event": e.get("event"),
+                "detail": {k: v for k, v in e.items() if k not in ("at", "by", "event")},
+            }
+            for e in events
+            if isinstance(e, dict)
+        ],
+        "provision": provisions,
+        "verify": verifies,
+        "offset_maps": maps,
+        "groups": groups,
+        "timings": {
+            "first_started_at": starts[0] if starts else None,
+            "last_ended_at": ends[-1] if ends else None,
+            "elapsed_s": _seconds(starts[0], ends[-1]) if starts and ends else None,
+            "steps_s": sum(durations) if durations else None,
+        },
+    }

@@ -1,0 +1,1 @@
+"""Target profiles (what each cluster type holds) and translation rules (pure)."""

@@ -1,0 +1,33 @@
+"""``kmigrate demo`` ends with the evidence report and prints where it is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import kmigrate
+from kmigrate.cli import cli
+from kmigrate.commands.demo import SANDBOX_PLAN
+
+
+def test_the_sandbox_plan_is_package_data_not_a_checkout_file() -> None:
+    assert SANDBOX_PLAN.is_file()
+    assert SANDBOX_PLAN.parent.parent == Path(kmigrate.__file__).parent
+
+
+def test_demo_writes_the_evidence_report_into_the_kept_folder(tmp_path: Path) -> None:
+    keep = tmp_path / "demo"
+    result = CliRunner().invoke(
+        cli, ["demo", "--records", "30", "--keep", str(keep)], catch_exceptions=False
+    )
+
+    assert result.exit_code == 0, result.output
+    html = keep / ".kmigrate" / "reports" / "evidence.html"
+    assert f"report: {html}" in result.output
+    assert "verdict: VERIFIED" in result.output
+    data = json.loads(html.with_name("evidence.json").read_text())
+    assert data["verdict"]["verdict"] == "VERIFIED"
+    assert data["plan"]["name"] == "sandbox-migration"
+    assert [e["event"] for e in data["events"]] == ["ignored-window"]
