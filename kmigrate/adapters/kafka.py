@@ -107,6 +107,25 @@ class PartitionEnd:
     offset: int
 
 
+@dataclass(frozen=True)
+class GroupState:
+    """A consumer group as DescribeGroups reports it.
+
+    ``state``: the broker's word (``EMPTY``, ``STABLE``, ``PREPARING_REBALANCE``,
+    ``COMPLETING_REBALANCE``, ``DEAD``, ``UNKNOWN``); ``members``: one
+    ``client-id (member-id on host)`` line per active member.
+    """
+
+    group: str
+    state: str
+    members: list[str]
+
+    @property
+    def active(self) -> bool:
+        """True when the group has members or is not idle (``EMPTY``/``DEAD``)."""
+        return bool(self.members) or self.state not in ("EMPTY", "DEAD")
+
+
 @dataclass
 class Tick:
     """A pause in a follow read: ``highs`` maps ``(topic, partition)`` to the high
@@ -550,6 +569,190 @@ class KafkaCluster:
         """Release the admin client (librdkafka frees it when garbage-collected)."""
         self._admin = None
 
+    # -- consumer groups and lookups by time (added for translate-offsets and the
+    # -- dual-write check; reads work on both roles, writes on the target only) ----
+
+    def offsets_for_times(
+        self, partitions: Iterable[tuple[str, int]], timestamp_ms: int
+    ) -> dict[tuple[str, int], int | None]:
+        """The earliest offset whose record timestamp is >= ``timestamp_ms``, per partition.
+
+        ListOffsets by timestamp (KIP-79, ``Consumer.offsets_for_times``).
+        ``None`` when no record is that recent.  Records before the returned
+        offset may still carry later timestamps (CreateTime is set by
+        producers), so callers filter records by timestamp as well.
+
+        Raises:
+            ClusterError: the request failed.
+        """
+        wanted = [TopicPartition(t, p, max(int(timestamp_ms), 0)) for t, p in partitions]
+        if not wanted:
+            return {}
+        consumer = self._consumer()
+        try:
+            found = consumer.offsets_for_times(wanted, timeout=ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise self._fail("looking up offsets by timestamp", exc) from None
+        finally:
+            consumer.close()
+        out: dict[tuple[str, int], int | None] = {}
+        for tp in found:
+            if tp.error is not None:
+                raise ClusterError(
+                    f"{self.label}: looking up offsets by timestamp for "
+                    f"{tp.topic}[{tp.partition}] failed: {tp.error.str()}"
+                )
+            out[(tp.topic, tp.partition)] = int(tp.offset) if tp.offset >= 0 else None
+        return out
+
+    def first_records(
+        self, starts: Iterable[tuple[str, int, int]], *, idle_timeout_s: float = 30.0
+    ) -> dict[tuple[str, int], Record | None]:
+        """The first record at or after each start offset, or None at the partition's end.
+
+        This is the record a consumer positioned at that offset reads next
+        (offsets without a record, such as transaction markers, are passed).
+        One consumer for all partitions; each is released after its first record.
+
+        Raises:
+            ClusterError: a fetch failed, or no answer for ``idle_timeout_s``.
+        """
+        out: dict[tuple[str, int], Record | None] = {}
+        pending = list(starts)
+        if not pending:
+            return out
+        consumer = self._consumer()
+        left = {(t, p) for t, p, _ in pending}
+        try:
+            consumer.assign([TopicPartition(t, p, o) for t, p, o in pending])
+            last_progress = time.monotonic()
+            while left:
+                msgs = consumer.consume(num_messages=100, timeout=0.05)
+                if msgs:
+                    last_progress = time.monotonic()
+                elif time.monotonic() - last_progress > idle_timeout_s:
+                    names = ", ".join(f"{t}[{p}]" for t, p in sorted(left)[:5])
+                    raise ClusterError(
+                        f"{self.label}: no record and no end of partition for "
+                        f"{idle_timeout_s:.0f} s while reading {names}"
+                    )
+                for msg in msgs:
+                    tp = (str(msg.topic()), int(msg.partition() or 0))
+                    if tp not in left:
+                        continue
+                    err = msg.error()
+                    if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                        raise ClusterError(
+                            f"{self.label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}"
+                        )
+                    out[tp] = None if err is not None else _record(msg)
+                    left.discard(tp)
+                    consumer.incremental_unassign([TopicPartition(*tp)])
+        except KafkaException as exc:
+            raise self._fail("reading records", exc) from None
+        finally:
+            consumer.close()
+        return out
+
+    def group_offsets_of(self, group: str) -> dict[tuple[str, int], int]:
+        """One consumer group's committed offsets: ``{(topic, partition): offset}``.
+
+        Partitions without a committed offset are left out; an unknown group
+        gives ``{}`` (OffsetFetch answers so for groups it does not know).
+
+        Raises:
+            ClusterError: OffsetFetch failed.
+        """
+        try:
+            futures = self.admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group)], request_timeout=ADMIN_TIMEOUT_S
+            )
+            result = next(iter(futures.values())).result()
+        except KafkaException as exc:
+            raise self._fail(f"reading the offsets of consumer group {group}", exc) from None
+        return {
+            (tp.topic, tp.partition): int(tp.offset)
+            for tp in result.topic_partitions or []
+            if tp.offset >= 0
+        }
+
+    def group_ids(self) -> list[str]:
+        """Every consumer group id the cluster lists (ListGroups), sorted.
+
+        Raises:
+            ClusterError: ListGroups failed.
+        """
+        try:
+            listing = self.admin.list_consumer_groups(request_timeout=ADMIN_TIMEOUT_S).result()
+        except KafkaException as exc:
+            raise self._fail("listing consumer groups", exc) from None
+        return sorted(g.group_id for g in listing.valid)
+
+    def group_members(self, group: str) -> GroupState:
+        """DescribeGroups for one group: its state and active members.
+
+        Raises:
+            ClusterError: DescribeGroups failed.
+        """
+        try:
+            desc = self.admin.describe_consumer_groups([group], request_timeout=ADMIN_TIMEOUT_S)[
+                group
+            ].result()
+        except KafkaException as exc:
+            raise self._fail(f"describing consumer group {group}", exc) from None
+        state = str(getattr(desc.state, "name", desc.state)).upper()
+        members = [f"{m.client_id or '?'} ({m.member_id} on {m.host})" for m in desc.members or []]
+        return GroupState(group, state, members)
+
+    def alter_group_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        """AlterConsumerGroupOffsets (KIP-222): set the group's committed offsets.
+
+        The broker refuses while the group has active members.
+
+        Raises:
+            ClusterError: on the source role, or the broker refused any partition.
+        """
+        self._require_target("alter consumer group offsets")
+        if not offsets:
+            return
+        tps = [TopicPartition(t, p, int(o)) for (t, p), o in sorted(offsets.items())]
+        try:
+            futures = self.admin.alter_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group, tps)], request_timeout=ADMIN_TIMEOUT_S
+            )
+            result = next(iter(futures.values())).result()
+        except KafkaException as exc:
+            raise self._fail(f"altering the offsets of consumer group {group}", exc) from None
+        failed = [
+            f"{tp.topic}[{tp.partition}]: {tp.error.str()}"
+            for tp in result.topic_partitions or []
+            if tp.error is not None
+        ]
+        if failed:
+            raise ClusterError(
+                f"{self.label}: altering the offsets of consumer group {group} failed for "
+                + "; ".join(failed)
+            )
+
+    def delete_group(self, group: str) -> str:
+        """DeleteGroups for one group without members; returns ``deleted`` or ``absent``.
+
+        Raises:
+            ClusterError: on the source role, or the broker refused (e.g. the
+                group is not empty).
+        """
+        self._require_target("delete consumer groups")
+        try:
+            self.admin.delete_consumer_groups([group], request_timeout=ADMIN_TIMEOUT_S)[
+                group
+            ].result()
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.GROUP_ID_NOT_FOUND:
+                return "absent"
+            raise self._fail(f"deleting consumer group {group}", exc) from None
+        return "deleted"
+
 
 def _out_of_range(
     label: str, tp: tuple[str, int], offset: int, err: KafkaError
@@ -786,6 +989,7 @@ __all__ = [
     "ClusterInfo",
     "ConfigValue",
     "CreateOutcome",
+    "GroupState",
     "KafkaCluster",
     "PartitionEnd",
     "Record",
