@@ -276,6 +276,7 @@ def wait_for_mapped_records(path: Path, timeout_s: float = 60.0) -> None:
     raise AssertionError(f"no copied records in {path} after {timeout_s} s")
 
 
+@pytest.mark.timeout(420)  # an unconfirmed produce is given up after a 120 s flush
 def test_target_broker_restarted_mid_mirror(
     brokers: Brokers, own_target: ProxiedBroker, prefix: str, tmp_path: Path
 ) -> None:
@@ -312,10 +313,15 @@ def test_target_broker_restarted_mid_mirror(
 
     assert proc.returncode == 1, out
     assert "internal error" not in out and "SystemError" not in out, out
-    assert f"FAILED: mirror failed: target ({own_target.bootstrap}): the producer stopped" in out
+    # Either librdkafka reports the fatal idempotence error, or (when the restarted
+    # broker lets the producer re-create the topic) records stay unconfirmed until
+    # the checkpoint's flush gives up: both are a clean exit 1 naming the target.
+    assert f"FAILED: mirror failed: target ({own_target.bootstrap}): " in out, out
+    assert "the producer stopped" in out or "records not confirmed within" in out, out
     mirror = step_named(status_steps(plan), "mirror")
     assert mirror["status"] == "failed"
-    assert "SystemError" not in mirror["error"] and "fatal error" in mirror["error"]
+    assert "SystemError" not in mirror["error"]
+    assert "fatal error" in mirror["error"] or "not confirmed" in mirror["error"]
     claimed = sum(p["records"] for p in mirror["record"]["partitions"])
     assert claimed < total, "the journal claims records that were only queued"
     for p in mirror["record"]["partitions"]:

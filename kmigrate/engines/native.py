@@ -79,7 +79,14 @@ class NativeEngine:
         def checkpoint(timeout_s: float = 120.0) -> None:
             undelivered = writer.flush(timeout_s)
             if errors or undelivered:
-                detail = errors[0] if errors else f"{undelivered} records undelivered after flush"
+                detail = (
+                    errors[0]
+                    if errors
+                    else (
+                        f"{job.target.label}: {undelivered} records not confirmed within "
+                        f"{timeout_s:.0f} s (the target may have restarted or lost the topic)"
+                    )
+                )
                 raise StepFailed(f"mirror failed: {detail} (re-run to resume)")
             for tp, st in parts.items():
                 part = omap.get(*tp)
