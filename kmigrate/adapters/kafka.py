@@ -471,12 +471,18 @@ class KafkaCluster:
     # -- writes (target only) ----------------------------------------------------
 
     def create_topics(
-        self, topics: Iterable[tuple[str, int, int, Mapping[str, str]]]
+        self,
+        topics: Iterable[tuple[str, int, int, Mapping[str, str]]],
+        *,
+        validate_only: bool = False,
     ) -> list[CreateOutcome]:
         """CreateTopics, one outcome per topic (a call can partly succeed).
 
         Args:
             topics: ``(name, partitions, replication_factor, configs)``.
+            validate_only: ask the broker to check the request without creating
+                anything (CreateTopics ``validate_only``, KIP-108); a topic that
+                passes is reported ``created``.
 
         Raises:
             ClusterError: on the source role, or if the request could not be sent.
@@ -487,7 +493,9 @@ class KafkaCluster:
             return []
         outcomes = []
         try:
-            futures = self.admin.create_topics(new, request_timeout=ADMIN_TIMEOUT_S)
+            futures = self.admin.create_topics(
+                new, request_timeout=ADMIN_TIMEOUT_S, validate_only=validate_only
+            )
         except KafkaException as exc:
             raise self._fail("creating topics", exc) from None
         for name, fut in futures.items():

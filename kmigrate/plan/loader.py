@@ -28,7 +28,6 @@ from kmigrate.plan.files import PLAN_MAX_BYTES, read_text
 from kmigrate.plan.refs import REFERENCE, UnresolvedReference, resolve
 from kmigrate.plan.schema import (
     ACTIONS,
-    PLANNED_CLUSTER_TYPES,
     STEP_KINDS,
     ClusterSpec,
     PlanModel,
@@ -251,16 +250,6 @@ def _precheck(data: Any, lines: Mapping[Loc, int]) -> list[tuple[int, str]]:
             f"found {_found(data, echo=False)}",
         )
         return problems
-    clusters = data.get("clusters")
-    if isinstance(clusters, dict):
-        for role, spec in clusters.items():
-            kind = spec.get("type") if isinstance(spec, dict) else None
-            if kind in PLANNED_CLUSTER_TYPES:
-                add(
-                    ("clusters", role, "type"),
-                    f"cluster type {kind!r} is not supported by this version of kmigrate; "
-                    "expected 'kafka' (any Kafka-API broker) or 'redpanda'",
-                )
     phases = data.get("phases")
     if not isinstance(phases, list):
         return problems
@@ -392,15 +381,28 @@ def _semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[i
                 f"found {phase.name!r}",
             )
     _path_checks(model, add)
+    from kmigrate.clusters import registry  # cluster-type knowledge lives there
+
     for role in ("source", "target"):
-        servers = getattr(model.clusters, role).bootstrap_servers
-        why = bootstrap_problem(servers)
+        entry: ClusterSpec = getattr(model.clusters, role)
+        for key, msg in registry.spec_problems(role, entry):
+            add(("clusters", role, key), msg)
+        for key in registry.FIELD_KEYS:
+            value = getattr(entry, key)
+            if isinstance(value, str) and "${" in value and not _refs_ok(value):
+                add(
+                    ("clusters", role, key),
+                    "expected ${ENV_VAR} or ${file:path}; found a malformed reference",
+                )
+        servers = entry.bootstrap_servers
+        why = bootstrap_problem(servers) if servers is not None else None
         if why:
             add(("clusters", role, "bootstrap_servers"), why)
-    source_servers = {p.lower() for p in model.clusters.source.bootstrap_servers.split(",")}
-    shared = source_servers & {
-        p.lower() for p in model.clusters.target.bootstrap_servers.split(",")
-    }
+    declared = [
+        registry.declared_bootstrap(c) or "" for c in (model.clusters.source, model.clusters.target)
+    ]
+    source_servers = {p.lower() for p in declared[0].split(",") if p}
+    shared = source_servers & {p.lower() for p in declared[1].split(",") if p}
     if shared:
         add(
             ("clusters", "target", "bootstrap_servers"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.clusters.port import Cluster
 from kmigrate.selection import select_topics
 from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot, dump, write
 from kmigrate.steps.base import Record, Step, StepContext
@@ -12,7 +12,7 @@ from kmigrate.topic_configs import customised
 
 
 def export_snapshot(
-    source: KafkaCluster,
+    source: Cluster,
     source_type: str,
     include: tuple[str, ...] | list[str],
     exclude: tuple[str, ...] | list[str],

@@ -36,10 +36,12 @@ from typing import Any
 
 from kmigrate.adapters.kafka import (
     OFFSET_BEGINNING,
-    KafkaCluster,
     PartitionEnd,
     Record,
 )
+
+# The cluster port's Protocol, under the name this module's signatures use.
+from kmigrate.clusters.port import Cluster as KafkaCluster
 from kmigrate.errors import VerificationFailed
 from kmigrate.journal import atomic_write, now_iso
 from kmigrate.offsets.map import OffsetMap, PartitionMap
