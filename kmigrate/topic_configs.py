@@ -1,5 +1,5 @@
-"""Topic config knowledge: stock defaults per cluster type, vendor-only keys,
-and the translation of a source topic's configs into what a target accepts.
+"""Topic config knowledge: stock defaults of the source cluster types and vendor-only
+keys.  The translation into what a target accepts is :mod:`kmigrate.targets.rules`.
 
 Sources:
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 KAFKA_DEFAULTS: dict[str, str] = {
     "cleanup.policy": "delete",
@@ -96,10 +95,6 @@ VENDOR_KEYS: dict[str, str] = {
     "leader.replication.throttled.replicas": "names source broker ids; not portable",
 }
 
-#: A Redpanda value spelled differently on Apache Kafka.
-VALUE_REWRITES: dict[tuple[str, str], str] = {("compression.type", "none"): "uncompressed"}
-
-
 def customised(
     configs: Mapping[str, str | None], cluster_type: str, sensitive: frozenset[str] = frozenset()
 ) -> dict[str, str]:
@@ -124,52 +119,6 @@ def customised(
         elif value != "":
             out[key] = value
     return out
-
-
-@dataclass(frozen=True)
-class Translation:
-    """Configs for the target, and those dropped or rewritten with the reason."""
-
-    configs: dict[str, str]
-    dropped: dict[str, str]
-    rewritten: dict[str, str]
-
-
-#: Keys that exist on both but mean different things, by source type.
-SAME_NAME_OTHER_MEANING: dict[str, dict[str, str]] = {
-    "redpanda": {
-        "flush.ms": "Redpanda's flush.ms bounds its write cache; Kafka's forces an fsync "
-        "interval, which would slow the target",
-    },
-}
-
-
-def translate(
-    configs: Mapping[str, str], target_type: str, source_type: str = "kafka"
-) -> Translation:
-    """Translate source topic configs for a ``target_type`` cluster (``kafka``/``redpanda``).
-
-    Vendor-only keys are dropped with a reason; so are keys that mean
-    something else on the target (Redpanda's ``flush.ms``);
-    ``compression.type=none`` (Redpanda's spelling) becomes ``uncompressed``
-    on Apache Kafka.
-    """
-    kept: dict[str, str] = {}
-    dropped: dict[str, str] = {}
-    rewritten: dict[str, str] = {}
-    for key, value in sorted(configs.items()):
-        reason = vendor_reason(key) if target_type == "kafka" else None
-        if reason is None and target_type != source_type:
-            reason = SAME_NAME_OTHER_MEANING.get(source_type, {}).get(key)
-        if reason is not None:
-            dropped[key] = reason
-            continue
-        new = VALUE_REWRITES.get((key, value)) if target_type == "kafka" else None
-        if new is not None:
-            rewritten[key] = f"{value!r} is spelled {new!r} on Apache Kafka"
-            value = new
-        kept[key] = value
-    return Translation(kept, dropped, rewritten)
 
 
 def vendor_reason(key: str) -> str | None:
