@@ -95,6 +95,7 @@ VENDOR_KEYS: dict[str, str] = {
     "leader.replication.throttled.replicas": "names source broker ids; not portable",
 }
 
+
 def customised(
     configs: Mapping[str, str | None], cluster_type: str, sensitive: frozenset[str] = frozenset()
 ) -> dict[str, str]:

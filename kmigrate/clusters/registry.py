@@ -136,12 +136,13 @@ def spec_problems(role: str, spec: Any) -> list[tuple[str, str]]:
                 f"found {spec.type!r} (managed services are targets)",
             )
         )
+        return out
     allowed = set(kind.required) | set(kind.optional) | {"facts"}
     for key in FIELD_KEYS:
         value = getattr(spec, key)
         present = value is not None and value != {}
         if key in kind.required and not present:
-            out.append((key, f"a {spec.type} cluster needs {key!r}"))
+            out.append((key, f"missing required key {key!r} (a {spec.type} cluster needs it)"))
         elif present and key not in allowed:
             takes = ", ".join(sorted(allowed - {"facts"}))
             out.append((key, f"a {spec.type} cluster does not take {key!r} (it takes {takes})"))

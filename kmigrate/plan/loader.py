@@ -161,7 +161,9 @@ def parse_plan(text: str, plan_path: Path) -> LoadedPlan:
         try:
             model = PlanModel.model_validate(data)
         except ValidationError as exc:
-            problems = sorted({_translate(err, lines) for err in exc.errors()})
+            problems = sorted(
+                {_translate(err, lines) for err in exc.errors()} | set(_missing_keys(data, lines))
+            )
         else:
             problems = _semantic_checks(model, lines)
             if not problems:
@@ -234,6 +236,27 @@ def _suggest(word: str, candidates: Sequence[str]) -> str:
     others = [c for c in candidates if c != word]  # a key of another model: no suggestion
     close = difflib.get_close_matches(word, others, n=1, cutoff=0.7)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _missing_keys(data: Any, lines: Mapping[Loc, int]) -> list[tuple[int, str]]:
+    """Keys a cluster of a known ``type`` needs but lacks (the registry's knowledge), for
+    a plan pydantic refused for another reason (a misspelt key), so both are said."""
+    from kmigrate.clusters.registry import TYPES
+
+    out = []
+    clusters = data.get("clusters") if isinstance(data, dict) else None
+    for role, spec in (clusters or {}).items() if isinstance(clusters, dict) else ():
+        kind_name = spec.get("type") if isinstance(spec, dict) else None
+        kind = TYPES.get(kind_name) if isinstance(kind_name, str) else None
+        if kind is None or not isinstance(spec, dict):
+            continue
+        for key in kind.required:
+            if key not in spec:
+                loc: Loc = ("clusters", role)
+                out.append(
+                    (_nearest_line(lines, loc), f"{format_loc(loc)}: missing required key {key!r}")
+                )
+    return out
 
 
 def _precheck(data: Any, lines: Mapping[Loc, int]) -> list[tuple[int, str]]:
