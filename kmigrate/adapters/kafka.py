@@ -28,7 +28,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from kmigrate.errors import ClusterError, OffsetOutOfRange
 
@@ -219,7 +219,7 @@ class KafkaCluster:
                 out[res.name] = {
                     key: ConfigValue(
                         value=entry.value,
-                        source=str(getattr(entry.source, "name", entry.source)),
+                        source=_source_name(entry.source),
                         is_sensitive=bool(entry.is_sensitive),
                         is_read_only=bool(entry.is_read_only),
                     )
@@ -538,6 +538,15 @@ class KafkaCluster:
     def close(self) -> None:
         """Release the admin client (librdkafka frees it when garbage-collected)."""
         self._admin = None
+
+
+def _source_name(source: Any) -> str:
+    """A DescribeConfigs source as its KIP-226 name (``DEFAULT_CONFIG``); confluent-kafka
+    hands out the enum's number."""
+    try:
+        return ConfigSource(int(source)).name
+    except (TypeError, ValueError):
+        return str(getattr(source, "name", source))
 
 
 def _out_of_range(
