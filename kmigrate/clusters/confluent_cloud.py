@@ -58,11 +58,13 @@ class ConfluentCloudPlane:
 
     cluster_type = "confluent-cloud"
 
-    def __init__(self, facts: Mapping[str, object]) -> None:
+    def __init__(
+        self, facts: Mapping[str, object], settings: Mapping[str, Any] | None = None
+    ) -> None:
         from kmigrate.clusters.kafka import KafkaPlane
 
         self.facts: Mapping[str, object] = dict(facts)
-        self.kafka = KafkaPlane("confluent-cloud", facts)
+        self.kafka = KafkaPlane("confluent-cloud", facts, settings)
 
     def profile(self) -> TargetProfile:
         """``confluent-cloud-<cluster_type>`` from ``facts.cluster_type``."""
@@ -117,7 +119,7 @@ def open_cluster(
         **config,
     }
     bootstrap = str(settings.pop("bootstrap.servers"))
-    return (
-        data_plane(role, bootstrap, librdkafka_settings(settings)),
-        ConfluentCloudPlane(values.get("facts") or {}),
+    resolved = librdkafka_settings(settings)
+    return data_plane(role, bootstrap, resolved), ConfluentCloudPlane(
+        values.get("facts") or {}, resolved
     )

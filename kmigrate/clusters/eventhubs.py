@@ -453,7 +453,9 @@ class EventHubsPlane:
         resource_group: str,
         namespace: str,
         facts: Mapping[str, object],
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
+        self.settings: Mapping[str, Any] = dict(settings or {})
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.namespace = namespace
@@ -497,7 +499,9 @@ class EventHubsPlane:
                 f"Event Hubs namespace {self.namespace} already holds {len(hubs)} hubs, "
                 f"its {info.tier} limit ({limit.source})"
             )
-        described = cluster.describe()
+        from kmigrate.clusters.kafka import connect
+
+        described = connect(cluster, self.settings)
         rows += [("bootstrap servers", cluster.bootstrap_servers)]
         rows += [("Kafka cluster id", str(described.cluster_id))]
         return Found(rows, {"tier": info.tier})
@@ -552,10 +556,12 @@ def open_cluster(
     }
     endpoint_servers = str(settings.pop("bootstrap.servers"))
     bootstrap = str(values.get("bootstrap_servers") or endpoint_servers)
+    resolved = librdkafka_settings(settings)
     plane = EventHubsPlane(
         str(values["subscription_id"]),
         str(values["resource_group"]),
         namespace,
         values.get("facts") or {},
+        resolved,
     )
-    return data_plane(role, bootstrap, librdkafka_settings(settings)), plane
+    return data_plane(role, bootstrap, resolved), plane

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kmigrate.adapters.kafka import KafkaCluster
-from kmigrate.clusters.port import Cluster, CreateOutcome, Found
+from kmigrate.adapters.probe import probe
+from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, Found
 from kmigrate.targets.profiles import TargetProfile, profile_for
 
 if TYPE_CHECKING:
@@ -31,9 +32,21 @@ class KafkaPlane:
             (the sandbox broker does; see :meth:`provision`).
     """
 
-    def __init__(self, cluster_type: str, facts: Mapping[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        cluster_type: str,
+        facts: Mapping[str, object] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Args:
+        cluster_type: the plan ``type``.
+        facts: the declared facts.
+        settings: the client's librdkafka settings (secrets resolved), for
+            :meth:`preflight`'s probe; never printed.
+        """
         self.cluster_type = cluster_type
         self.facts: Mapping[str, object] = dict(facts or {})
+        self.settings: Mapping[str, Any] = dict(settings or {})
         self.ignored_validate_only: list[str] = []
 
     def profile(self) -> TargetProfile:
@@ -41,8 +54,13 @@ class KafkaPlane:
         return profile_for(self.cluster_type, self.facts)
 
     def preflight(self, cluster: Cluster) -> Found:
-        """Metadata: cluster id, brokers, topics (the broker count becomes a fact)."""
-        info = cluster.describe()
+        """Metadata: cluster id, brokers, topics (the broker count becomes a fact).
+
+        Raises:
+            ClusterError: unreachable, or "authentication failed" / "TLS failed" with
+                librdkafka's reason and no secret (:func:`kmigrate.adapters.probe.probe`).
+        """
+        info = connect(cluster, self.settings)
         return Found(
             [
                 ("bootstrap servers", cluster.bootstrap_servers),
@@ -85,6 +103,12 @@ class KafkaPlane:
         return cluster.delete_topic(name)
 
 
+def connect(cluster: Cluster, settings: Mapping[str, Any]) -> ClusterInfo:
+    """Connect with ``settings`` and read Metadata, saying *why* a secured connection
+    failed (:func:`kmigrate.adapters.probe.probe`)."""
+    return probe(cluster.role, cluster.bootstrap_servers, settings)
+
+
 def data_plane(role: str, bootstrap: str, settings: Mapping[str, Any]) -> Cluster:
     """The Kafka adapter for ``bootstrap`` with ``settings`` (secrets resolved)."""
     return KafkaCluster(role, bootstrap, dict(settings))
@@ -96,5 +120,5 @@ def open_cluster(
     """A ``kafka`` cluster: bootstrap servers and the plan's ``config:`` as they are."""
     return (
         data_plane(role, str(values.get("bootstrap_servers") or ""), config),
-        KafkaPlane("kafka", values.get("facts") or {}),
+        KafkaPlane("kafka", values.get("facts") or {}, config),
     )

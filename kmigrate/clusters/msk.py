@@ -253,6 +253,7 @@ class MskPlane:
         auth: str,
         facts: Mapping[str, object],
         bootstrap_override: str | None,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         from kmigrate.clusters.kafka import KafkaPlane
 
@@ -261,7 +262,7 @@ class MskPlane:
         self.auth = auth
         self.facts: Mapping[str, object] = dict(facts)
         self.bootstrap_override = bootstrap_override
-        self.kafka = KafkaPlane("msk", facts)
+        self.kafka = KafkaPlane("msk", facts, settings)
 
     def profile(self) -> TargetProfile:
         """``msk-provisioned`` or ``msk-serverless`` from ``facts.cluster_type``."""
@@ -328,5 +329,6 @@ def open_cluster(
     override = values.get("bootstrap_servers")
     settings = {**client_settings(auth, region), **config}
     bootstrap = str(override) if override else bootstrap_for(arn, region, auth)
-    plane = MskPlane(arn, region, auth, values.get("facts") or {}, override)
-    return data_plane(role, bootstrap, librdkafka_settings(settings)), plane
+    resolved = librdkafka_settings(settings)
+    plane = MskPlane(arn, region, auth, values.get("facts") or {}, override, resolved)
+    return data_plane(role, bootstrap, resolved), plane
