@@ -101,11 +101,13 @@ def source_topics(brokers: Brokers, prefix: str) -> dict[str, list[bytes]]:
     return sent
 
 
-def plain_read(bootstrap: str, topic: str) -> list[bytes]:
-    """Every value of ``topic`` with a plain confluent-kafka consumer (independent of
-    kmigrate's reader), sorted."""
+def plain_read(bootstrap: str, topic: str, partition: int | None = None) -> list[bytes]:
+    """Every value of ``topic`` (or of one partition) with a plain confluent-kafka
+    consumer (independent of kmigrate's reader), sorted."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    parts = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    parts = list(admin.list_topics(topic, timeout=10).topics[topic].partitions)
+    if partition is not None:
+        parts = [partition]
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -125,7 +127,7 @@ def plain_read(bootstrap: str, topic: str) -> list[bytes]:
             if msg.error():
                 if msg.error().code() == -191:  # _PARTITION_EOF
                     done.add(msg.partition())
-                    if done == set(parts):
+                    if done >= set(parts):
                         break
                 continue
             values.append(msg.value())
@@ -260,6 +262,33 @@ def test_confluent_cloud_plan_migrates_and_rolls_back(
     assert "cc-secret-Zq8wV1" not in first.output
 
 
+class LocalPartitions:
+    """Stands in for azure-eventhub's ``EventHubConsumerClient`` (its
+    ``get_partition_ids`` / ``get_partition_properties`` surface, SDK boundary): the
+    local broker's partitions, with sequence numbers from its watermarks (offsets are
+    sequence numbers there).  ``extra`` adds events the Kafka side does not show."""
+
+    def __init__(self, bootstrap: str, hub: str, extra: int = 0) -> None:
+        self.bootstrap, self.hub, self.extra = bootstrap, hub, extra
+
+    def get_partition_ids(self) -> list[str]:
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        return [str(p) for p in admin.list_topics(self.hub, timeout=10).topics[self.hub].partitions]
+
+    def get_partition_properties(self, pid: str) -> dict[str, Any]:
+        # Counted by reading to the partition's end: the sandbox broker's ListOffsets
+        # lags (sandbox-broker.md), so its watermarks cannot stand in here.
+        count = len(plain_read(self.bootstrap, self.hub, int(pid))) + self.extra
+        return {
+            "beginning_sequence_number": 0,
+            "last_enqueued_sequence_number": count - 1,
+            "is_empty": count == 0,
+        }
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 class LocalHubs(FakeArm):
     """ARM answered in memory; a created hub is also created as a topic on the local
     broker (and a deleted one deleted), standing in for the Event Hubs service."""
@@ -307,6 +336,13 @@ def test_eventhubs_plan_migrates_and_rolls_back_through_arm(
         )
 
     monkeypatch.setattr(eventhubs, "arm_plane", plane)
+    asked: list[tuple[str, str | None]] = []
+
+    def data_plane(namespace: str, hub: str, **kw: Any) -> LocalPartitions:
+        asked.append((hub, kw.get("connection_string")))
+        return LocalPartitions(brokers.target, hub)
+
+    monkeypatch.setattr(eventhubs, "consumer_client", data_plane)
     monkeypatch.setenv("AZ_SUB", SUB)
     monkeypatch.setenv(
         "EH_CONN",
@@ -336,5 +372,64 @@ def test_eventhubs_plan_migrates_and_rolls_back_through_arm(
         assert props["retentionDescription"]["cleanupPolicy"] == "Delete"
         assert props["messageTimestampDescription"]["timestampType"] == "Create"
     assert sorted(arm.deleted) == sorted(sent)
+    # verify cross-checked every hub through the data plane, with the connection string
+    assert sorted(h for h, _ in asked) == sorted(sent)
+    assert all(conn and conn.endswith("eh-secret-Kd93hQ==") for _, conn in asked)
     assert "eh-secret-Kd93hQ==" not in first.output
     assert "standard" in first.output  # the namespace tier the preflight found
+
+
+def test_eventhubs_verify_fails_when_sequence_numbers_disagree(
+    brokers: Brokers, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eventhubs: when the data plane (azure-eventhub surface, SDK boundary) reports more
+    events in a partition than verify read over Kafka, verify fails naming the hub,
+    partition and both counts."""
+    arm = LocalHubs(brokers.target)
+    session = requests.Session()
+    session.mount("https://", ArmAdapter(arm))
+    monkeypatch.setattr(
+        eventhubs,
+        "arm_plane",
+        lambda sub, rg, ns: eventhubs.EventHubsControlPlane(
+            sub,
+            rg,
+            ns,
+            credential=FakeCredential(),
+            transport=RequestsTransport(session=session, session_owner=False),
+            retry_total=0,
+        ),
+    )
+    monkeypatch.setattr(
+        eventhubs,
+        "consumer_client",
+        lambda namespace, hub, **kw: LocalPartitions(brokers.target, hub, extra=1),
+    )
+    monkeypatch.setenv("AZ_SUB", SUB)
+    monkeypatch.setenv("EH_CONN", "Endpoint=sb://shop-prod.servicebus.windows.net/;k=v")
+    sent = source_topics(brokers, prefix)
+    plan = write_plan(
+        tmp_path,
+        brokers,
+        prefix,
+        f"""\
+        type: eventhubs
+        namespace: {NS}
+        subscription_id: ${{AZ_SUB}}
+        resource_group: {RG}
+        connection_string: ${{EH_CONN}}
+        bootstrap_servers: {brokers.target}
+        config: {{security.protocol: PLAINTEXT}}
+        facts: {{tier: standard}}
+        """,
+    )
+    assert run("execute", str(plan), "--phase", "1", "--yes").exit_code == 0
+    result = run("execute", str(plan), "--phase", "2", "--yes")
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert (
+        f"{prefix}orders[0]: Event Hubs holds 16 events by sequence numbers, verify read 15 records"
+        in out
+    )
+    assert run("rollback", str(plan), "--yes").exit_code == 0
+    assert not set(sent) & target_topics(brokers.target)

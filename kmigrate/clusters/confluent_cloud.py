@@ -15,7 +15,7 @@ from kmigrate.errors import UsageError
 from kmigrate.targets.profiles import Fact, TargetProfile, profile_for
 
 if TYPE_CHECKING:
-    from kmigrate.clusters.port import Cluster, Found
+    from kmigrate.clusters.port import Cluster, CrossCheck, Found
 
 
 def client_settings(bootstrap_servers: str, api_key: str, api_secret: str) -> dict[str, object]:
@@ -97,6 +97,10 @@ class ConfluentCloudPlane:
     def remove(self, cluster: Cluster, name: str) -> str:
         """DeleteTopics through the Kafka Admin API."""
         return self.kafka.remove(cluster, name)
+
+    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
+        """Nothing beyond ``verify`` (the Kafka API is this type's data plane)."""
+        return self.kafka.cross_check(cluster, counts)
 
 
 def open_cluster(

@@ -31,7 +31,7 @@ from kmigrate.targets.profiles import TargetProfile, profile_for
 from kmigrate.targets.rules import TopicTranslation
 
 if TYPE_CHECKING:
-    from kmigrate.clusters.port import Cluster, CreateOutcome, Found
+    from kmigrate.clusters.port import Cluster, CreateOutcome, CrossCheck, Found
 
 KAFKA_PORT = 9093
 AUTHS = ("connection-string", "entra")
@@ -454,8 +454,10 @@ class EventHubsPlane:
         namespace: str,
         facts: Mapping[str, object],
         settings: Mapping[str, Any] | None = None,
+        connection_string: str | None = None,
     ) -> None:
         self.settings: Mapping[str, Any] = dict(settings or {})
+        self.connection_string = connection_string
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.namespace = namespace
@@ -531,6 +533,49 @@ class EventHubsPlane:
         self.arm.delete_hub(name)
         return "deleted"
 
+    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
+        """Per hub, the data plane's partition ids (``get_partition_ids``) must be those
+        verify read over Kafka, and each partition's event count by sequence numbers
+        (``get_partition_properties``: last enqueued - beginning + 1) must equal the
+        records verify counted.
+
+        Raises:
+            ClusterError: the data plane refused.
+            UsageError: azure-eventhub is not installed.
+        """
+        from kmigrate.clusters.port import CrossCheck
+
+        out = CrossCheck()
+        for hub in sorted({topic for topic, _ in counts}):
+            kafka_ids = {str(p) for t, p in counts if t == hub}
+            client = consumer_client(self.namespace, hub, connection_string=self.connection_string)
+            try:
+                props = partition_properties(client)
+            finally:
+                close = getattr(client, "close", None)
+                if close is not None:
+                    close()
+            if set(props) != kafka_ids:
+                out.problems.append(
+                    f"{hub}: Event Hubs partition ids {sorted(props)} differ from the "
+                    f"Kafka partitions {sorted(kafka_ids)}"
+                )
+            for pid, p in sorted(props.items()):
+                read = counts.get((hub, int(pid)))
+                out.rows.append(
+                    (
+                        f"{hub}[{pid}]",
+                        f"{p.count} events (sequence numbers {p.beginning_sequence_number}.."
+                        f"{p.last_enqueued_sequence_number}), verify read {read}",
+                    )
+                )
+                if read is not None and read != p.count:
+                    out.problems.append(
+                        f"{hub}[{pid}]: Event Hubs holds {p.count} events by sequence "
+                        f"numbers, verify read {read} records"
+                    )
+        return out
+
 
 def open_cluster(
     role: str, values: Mapping[str, Any], config: Mapping[str, Any]
@@ -563,5 +608,6 @@ def open_cluster(
         namespace,
         values.get("facts") or {},
         resolved,
+        values.get("connection_string"),
     )
     return data_plane(role, bootstrap, resolved), plane

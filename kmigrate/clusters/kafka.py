@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.adapters.probe import probe
-from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, Found
+from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, CrossCheck, Found
 from kmigrate.targets.profiles import TargetProfile, profile_for
 
 if TYPE_CHECKING:
@@ -101,6 +101,10 @@ class KafkaPlane:
     def remove(self, cluster: Cluster, name: str) -> str:
         """DeleteTopics for one topic."""
         return cluster.delete_topic(name)
+
+    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
+        """Nothing beyond ``verify`` itself: the Kafka API is this type's own API."""
+        return CrossCheck()
 
 
 def connect(cluster: Cluster, settings: Mapping[str, Any]) -> ClusterInfo:

@@ -26,7 +26,7 @@ from kmigrate.errors import ClusterError, UsageError
 from kmigrate.targets.profiles import TargetProfile, profile_for
 
 if TYPE_CHECKING:
-    from kmigrate.clusters.port import Cluster, Found
+    from kmigrate.clusters.port import Cluster, CrossCheck, Found
 
 AUTHS = ("iam", "scram", "tls", "plaintext")
 
@@ -307,6 +307,10 @@ class MskPlane:
     def remove(self, cluster: Cluster, name: str) -> str:
         """DeleteTopics through the Kafka Admin API."""
         return self.kafka.remove(cluster, name)
+
+    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
+        """Nothing beyond ``verify`` (the Kafka API is this type's data plane)."""
+        return self.kafka.cross_check(cluster, counts)
 
 
 def open_cluster(

@@ -41,6 +41,7 @@ __all__ = [
     "ConfigValue",
     "ControlPlane",
     "CreateOutcome",
+    "CrossCheck",
     "Found",
     "PartitionEnd",
     "Record",
@@ -152,6 +153,15 @@ class Found:
     facts: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass
+class CrossCheck:
+    """A control plane's own check of what ``verify`` read: ``rows`` of ``(what, value)``
+    to print and ``problems`` (empty when everything agrees)."""
+
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 class ControlPlane(Protocol):
     """What one cluster type does differently (one implementation per type module).
 
@@ -205,5 +215,16 @@ class ControlPlane(Protocol):
 
         Raises:
             ClusterError: the service refused.
+        """
+        ...
+
+    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
+        """After ``verify`` matched: check, through the service's own API, what verify read
+        (``counts``: records per ``(topic, partition)`` on the target).  Kafka-API types
+        have nothing more to ask (empty result); Event Hubs compares partition ids and
+        event counts by sequence numbers.
+
+        Raises:
+            ClusterError: the service's API failed.
         """
         ...
