@@ -180,3 +180,13 @@ def test_missing_azure_extra_is_exit_2_naming_the_pip_command(
         "an Event Hubs target needs the Python package 'azure', which is not installed: "
         "pip install 'kmigrate[azure]'"
     ) in " ".join(result.output.split())
+
+
+def test_docs_rules_lists_every_rule_with_its_source() -> None:
+    """docs/rules.md (the rule list the README points to) names every rule and its source."""
+    from kmigrate.targets.rules import rule_catalogue
+
+    page = (PLANS.parent / "docs" / "rules.md").read_text()
+    for rule in rule_catalogue():
+        assert f"| `{rule['rule']}` |" in page
+        assert rule["source"]
