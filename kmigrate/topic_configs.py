@@ -19,6 +19,8 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 
+from kmigrate.errors import UsageError
+
 KAFKA_DEFAULTS: dict[str, str] = {
     "cleanup.policy": "delete",
     "compression.type": "producer",
@@ -108,8 +110,16 @@ def customised(
         configs: ``{key: value}`` from DescribeConfigs.
         cluster_type: ``kafka`` or ``redpanda``.
         sensitive: keys the broker flagged as sensitive.
+
+    Raises:
+        UsageError: another cluster type (an unknown type never gets Kafka's defaults).
     """
-    defaults = STOCK_DEFAULTS.get(cluster_type, KAFKA_DEFAULTS)
+    if cluster_type not in STOCK_DEFAULTS:
+        raise UsageError(
+            f"no stock topic defaults for cluster type {cluster_type!r} as a source "
+            f"(expected one of: {', '.join(STOCK_DEFAULTS)})"
+        )
+    defaults = STOCK_DEFAULTS[cluster_type]
     out: dict[str, str] = {}
     for key, value in sorted(configs.items()):
         if value is None or key in sensitive:

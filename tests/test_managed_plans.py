@@ -190,3 +190,57 @@ def test_docs_rules_lists_every_rule_with_its_source() -> None:
     for rule in rule_catalogue():
         assert f"| `{rule['rule']}` |" in page
         assert rule["source"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "    cluster_arn: arn:aws:kafka:eu-central-1:123456789012:cluster/shop/abc\n",
+            "",
+            "15: clusters.target.cluster_arn: missing required key 'cluster_arn' "
+            "(a msk cluster needs it)",
+        ),
+        (
+            "    auth: iam\n",
+            "    auth: sasl\n",
+            "23: clusters.target.auth: expected one of iam, scram, tls, plaintext; found 'sasl'",
+        ),
+        (
+            "    facts: {cluster_type: provisioned, broker_count: 3, broker_type: kafka.m5.large}",
+            "    facts: {broker_count: 3}",
+            "26: clusters.target.facts: a msk target needs facts.cluster_type "
+            "(one of: provisioned, serverless)",
+        ),
+        (
+            "    auth: iam\n",
+            "    auth: iam\n    api_key: k\n",
+            "24: clusters.target.api_key: a msk cluster does not take 'api_key' (it takes "
+            "auth, bootstrap_servers, cluster_arn, region)",
+        ),
+    ],
+)
+def test_bad_msk_target_keys_are_exit_2_with_file_line_key(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    plan = tmp_path / "msk.yaml"
+    text = (PLANS / "redpanda-to-msk.yaml").read_text()
+    assert old in text
+    plan.write_text(text.replace(old, new))
+    result = run("plan", str(plan), "--offline")
+    assert result.exit_code == 2
+    assert f"{plan}:{message}" in " ".join(result.output.split())
+
+
+def test_a_literal_connection_string_is_refused_without_showing_it(tmp_path: Path) -> None:
+    plan = tmp_path / "eh.yaml"
+    text = (PLANS / "compose-to-eventhubs.yaml").read_text()
+    plan.write_text(
+        text.replace("${EVENTHUBS_CONNECTION_STRING}", "Endpoint=sb://x/;SharedAccessKey=s3cr3t")
+    )
+    result = run("plan", str(plan), "--offline")
+    assert result.exit_code == 2
+    assert "clusters.target.connection_string: expected a ${ENV_VAR} or ${file:path} " in (
+        " ".join(result.output.split())
+    )
+    assert "s3cr3t" not in result.output

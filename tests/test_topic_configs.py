@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kmigrate.adapters.kafka import ConfigValue
+from kmigrate.errors import UsageError
 from kmigrate.topic_configs import (
     KAFKA_DEFAULTS,
     REDPANDA_DEFAULTS,
@@ -82,8 +84,10 @@ def test_customised_keeps_unknown_keys_with_non_empty_values() -> None:
     assert customised(configs, "kafka") == {"confluent.value.schema.validation": "true"}
 
 
-def test_customised_unknown_cluster_type_falls_back_to_kafka_defaults() -> None:
-    assert customised({"segment.bytes": "1073741824"}, "msk") == {}
+def test_customised_refuses_a_type_without_source_defaults() -> None:
+    """An unknown (or target-only) type never silently gets Kafka's defaults."""
+    with pytest.raises(UsageError, match="no stock topic defaults for cluster type 'msk'"):
+        customised({"segment.bytes": "1073741824"}, "msk")
 
 
 def test_customised_output_is_sorted_by_key() -> None:

@@ -153,6 +153,13 @@ def spec_problems(role: str, spec: Any) -> list[tuple[str, str]]:
     )
     if eh_string and spec.connection_string is None:
         out.append(("connection_string", "auth: connection-string needs connection_string"))
+    if role == "target":
+        from kmigrate.targets.profiles import profile_for
+
+        try:
+            profile_for(spec.type, spec.facts)
+        except UsageError as exc:
+            out.append(("facts", str(exc)))
     if spec.type == "msk" and (spec.auth or "iam") == "scram":
         missing = [k for k in ("sasl.username", "sasl.password") if k not in spec.config]
         if missing:

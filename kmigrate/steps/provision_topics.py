@@ -35,7 +35,6 @@ from kmigrate.targets.rules import (
     Translation,
     translate_topics,
 )
-from kmigrate.topic_configs import customised
 from kmigrate.ui import UI
 
 #: Target families whose broker count caps the replication factor (read from Metadata
@@ -165,7 +164,8 @@ def differences(
         have = {k: v for k, v in values.items() if v is not None and v != ""}
         want = t.configs
         stock = profile.defaults
-        for key in sorted(set(customised(have, profile.family)) | set(want)):
+        ours = {k for k, v in have.items() if k not in stock or v != stock[k]}
+        for key in sorted(ours | set(want)):
             if have.get(key, stock.get(key)) != want.get(key, stock.get(key)):
                 diffs.append(
                     f"{key}: target has {have.get(key, '(default)')}, "
