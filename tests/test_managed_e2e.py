@@ -433,3 +433,55 @@ def test_eventhubs_verify_fails_when_sequence_numbers_disagree(
     )
     assert run("rollback", str(plan), "--yes").exit_code == 0
     assert not set(sent) & target_topics(brokers.target)
+
+
+def test_accepted_refusal_is_journaled_and_the_topic_created_without_the_key(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """msk serverless (facts declared; no AWS call in these steps): segment.bytes is refused
+    by the MSK Serverless rule; without accept: provisioning stops and creates nothing;
+    with accept: the topic is created without it and the acceptance is in the journal
+    (read through `kmigrate status --output json`)."""
+    import json
+
+    topic = f"{prefix}segments"
+    create_topic(brokers.source, topic, 2, {"segment.bytes": "134217728"})
+    target = f"""\
+        type: msk
+        region: eu-central-1
+        cluster_arn: {ARN}
+        auth: plaintext
+        bootstrap_servers: {brokers.target}
+        facts: {{cluster_type: serverless}}
+        """
+    plan = write_plan(tmp_path, brokers, prefix, target)
+    plan.write_text(plan.read_text().replace("      - action: check-connectivity\n", ""))
+    refused = run("execute", str(plan), "--phase", "1", "--yes")
+    assert refused.exit_code == 1
+    out = " ".join(refused.output.split())
+    assert f"{topic}: segment.bytes (MSK Serverless refuses segment.bytes" in out
+    assert topic not in target_topics(brokers.target)
+
+    plan.write_text(
+        plan.read_text().replace(
+            "      - action: provision-topics\n",
+            "      - action: provision-topics\n"
+            f"        accept: [{{topic: '{prefix}*', key: segment.bytes}}]\n",
+        )
+    )
+    accepted = run("execute", str(plan), "--phase", "1", "--yes", "--rerun", "provision-topics")
+    assert accepted.exit_code == 0, accepted.output
+    assert topic in target_topics(brokers.target)
+    rows = json.loads(run("status", str(plan), "--output", "json").stdout)["steps"]
+    [row] = [r for r in rows if r["action"] == "provision-topics"]
+    assert row["record"]["accepted"] == [
+        {
+            "topic": topic,
+            "key": "segment.bytes",
+            "reason": "MSK Serverless refuses segment.bytes "
+            "(docs.aws.amazon.com/msk/latest/developerguide/serverless-config.html)",
+            "rule": "msk_serverless_keys",
+        }
+    ]
+    assert run("rollback", str(plan), "--yes").exit_code == 0
+    assert topic not in target_topics(brokers.target)
