@@ -303,8 +303,8 @@ def target_config(*lines: str) -> str:
 
 
 ALL_KINDS = (
-    "'check-connectivity', 'export-topics', 'manual', 'mirror', 'provision-topics', "
-    "'shell', 'verify'"
+    "'check-connectivity', 'dual-write-check', 'export-topics', 'manual', 'mirror', "
+    "'provision-topics', 'shell', 'translate-offsets', 'verify'"
 )
 TOP = "expected a mapping with version, name, clusters, topics, phases"
 P = "<tmp>/plan.yaml"

@@ -24,6 +24,7 @@ from kmigrate.adapters.kafka import (
     ClusterInfo,
     ConfigValue,
     CreateOutcome,
+    GroupState,
     PartitionEnd,
     Record,
     RecordWriter,
@@ -43,6 +44,7 @@ __all__ = [
     "CreateOutcome",
     "CrossCheck",
     "Found",
+    "GroupState",
     "PartitionEnd",
     "Record",
     "RecordWriter",
@@ -120,6 +122,38 @@ class Cluster(Protocol):
         tick_s: float = 0.25,
     ) -> Iterator[Record | PartitionEnd | Tick]:
         """Records as they arrive, with :class:`Tick` pauses."""
+        ...
+
+    def offsets_for_times(
+        self, partitions: Iterable[tuple[str, int]], timestamp_ms: int
+    ) -> dict[tuple[str, int], int | None]:
+        """The earliest offset whose record timestamp is >= ``timestamp_ms`` (ms), per partition."""
+        ...
+
+    def first_records(
+        self, starts: Iterable[tuple[str, int, int]], *, idle_timeout_s: float = 30.0
+    ) -> dict[tuple[str, int], Record | None]:
+        """The first record at or after each start offset, or None at the partition's end."""
+        ...
+
+    def group_offsets_of(self, group: str) -> dict[tuple[str, int], int]:
+        """One consumer group's committed offsets (OffsetFetch)."""
+        ...
+
+    def group_ids(self) -> list[str]:
+        """Consumer group ids (ListGroups)."""
+        ...
+
+    def group_members(self, group: str) -> GroupState:
+        """A group's state and active members (DescribeGroups)."""
+        ...
+
+    def alter_group_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        """AlterConsumerGroupOffsets; target only."""
+        ...
+
+    def delete_group(self, group: str) -> str:
+        """DeleteGroups for one group; target only."""
         ...
 
     def create_topics(

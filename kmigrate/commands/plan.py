@@ -15,14 +15,16 @@ from kmigrate import window as windows
 from kmigrate.clusters import registry
 from kmigrate.commands.status import identity_notes, step_rows
 from kmigrate.context import plan_context
-from kmigrate.errors import ClusterError, UsageError
+from kmigrate.errors import ClusterError, KmigrateError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
+from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.plan_walk import walk
 from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
 from kmigrate.steps import provision_topics as provisioning
+from kmigrate.steps import translate_offsets as translating
 from kmigrate.targets.profiles import profile_for
 from kmigrate.ui import UI
 
@@ -173,6 +175,19 @@ def plan(
         except ClusterError as exc:
             ui.fail(f"translation unavailable: {exc} (--offline --snapshot FILE needs no cluster)")
             result["provisioning_error"] = str(exc)
+            code = 1
+    translate_spec = next(
+        (s for ph in m.phases for s in ph.steps if isinstance(s, TranslateOffsetsStep)), None
+    )
+    if translate_spec is not None and not offline:
+        ui.heading("offset translation preview (consumer groups)")
+        try:
+            tctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
+            groups = translate_spec.groups
+            result["translation"] = translating.preview(tctx, groups.include, groups.exclude)
+        except KmigrateError as exc:
+            ui.fail(f"offset translation preview unavailable: {exc}")
+            result["translation_error"] = str(exc)
             code = 1
     ui.emit_json(result)
     return code

@@ -13,7 +13,6 @@ that prediction, and the resume's tail read and ``verify`` would catch it.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -200,8 +199,7 @@ class NativeEngine:
             # path) or failed: let queued records land, so the target holds a
             # clean prefix, but leave the map at its last checkpoint: the
             # resume finds these copies on the target's tail.
-            with contextlib.suppress(Exception):
-                writer.flush(30.0)
+            writer.drain(30.0)
             raise
         if errors:
             checkpoint()  # raises StepFailed naming the first error

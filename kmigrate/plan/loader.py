@@ -87,11 +87,11 @@ class LoadedPlan:
         line = _nearest_line(self.lines, loc)
         return f"{self.path}:{line}: {format_loc(loc)}"
 
-    def phase_index(self, selector: str) -> int:
+    def phase_index(self, selector: str, option: str = "--phase") -> int:
         """0-based index of a phase given by 1-based number or by name.
 
         Raises:
-            UsageError: no such phase.
+            UsageError: no such phase; the message names ``option`` and lists the phases.
         """
         phases = self.model.phases
         if selector.isdigit():
@@ -103,7 +103,7 @@ class LoadedPlan:
                 return index
         names = ", ".join(f"{i + 1} ({p.name})" for i, p in enumerate(phases))
         raise UsageError(
-            f"--phase {selector!r}: no such phase in {self.path}; expected a number "
+            f"{option} {selector!r}: no such phase in {self.path}; expected a number "
             f"from 1 to {len(phases)} or a name; the phases are: {names}"
         )
 

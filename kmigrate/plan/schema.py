@@ -11,9 +11,18 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from kmigrate.plan.refs import REFERENCE, SENSITIVE_KEY
+from kmigrate.verify.instants import parse_instant
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -233,6 +242,60 @@ class VerifyStep(_StepSpec):
     report: str = "reports/verify.json"
 
 
+class GroupSelection(_Strict):
+    """Which consumer groups a step covers: shell-style glob patterns on group ids."""
+
+    include: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+
+
+class TranslateOffsetsStep(_StepSpec):
+    """Move consumer groups' committed offsets to the target through the offset map."""
+
+    action: Literal["translate-offsets"]
+    groups: GroupSelection
+
+
+class DualWriteCheckStep(_StepSpec):
+    """Compare what both clusters received in a time window (a dual-write period).
+
+    Either ``since`` and ``until`` (epoch ms or ISO-8601 with a UTC offset),
+    or ``duration_s``: watch both clusters from the step's start for that many
+    seconds.  ``tolerance_s``: records within that many seconds of the
+    window's edges that only one side holds are not reported.
+    """
+
+    action: Literal["dual-write-check"]
+    since: str | int | None = None
+    until: str | int | None = None
+    duration_s: int | None = Field(default=None, gt=0)
+    tolerance_s: float = Field(default=0, ge=0)
+    report: str = "reports/dual-write.json"
+
+    @field_validator("since", "until")
+    @classmethod
+    def _instant(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            parse_instant(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_window(self) -> DualWriteCheckStep:
+        fixed = self.since is not None or self.until is not None
+        if fixed and self.duration_s is not None:
+            raise ValueError("expected either since/until or duration_s; found both")
+        if not fixed and self.duration_s is None:
+            raise ValueError("expected since and until, or duration_s; found neither")
+        if fixed:
+            if self.since is None or self.until is None:
+                raise ValueError("expected both since and until; found only one")
+            if parse_instant(self.since) >= parse_instant(self.until):
+                raise ValueError(
+                    f"expected since before until; found since {self.since!r}, until {self.until!r}"
+                )
+        return self
+
+
 class ManualStep(_StepSpec):
     """An instruction for the operator, confirmed before the plan goes on."""
 
@@ -249,7 +312,13 @@ class ShellStep(_StepSpec):
 
 
 ActionStep = (
-    CheckConnectivityStep | ExportTopicsStep | ProvisionTopicsStep | MirrorStep | VerifyStep
+    CheckConnectivityStep
+    | ExportTopicsStep
+    | ProvisionTopicsStep
+    | MirrorStep
+    | VerifyStep
+    | TranslateOffsetsStep
+    | DualWriteCheckStep
 )
 ACTIONS: dict[str, type[_Strict]] = {
     "check-connectivity": CheckConnectivityStep,
@@ -257,6 +326,8 @@ ACTIONS: dict[str, type[_Strict]] = {
     "provision-topics": ProvisionTopicsStep,
     "mirror": MirrorStep,
     "verify": VerifyStep,
+    "translate-offsets": TranslateOffsetsStep,
+    "dual-write-check": DualWriteCheckStep,
 }
 STEP_KINDS = ("action", "manual", "shell")
 
@@ -282,6 +353,8 @@ Step = Annotated[
     | Annotated[ProvisionTopicsStep, Tag("provision-topics")]
     | Annotated[MirrorStep, Tag("mirror")]
     | Annotated[VerifyStep, Tag("verify")]
+    | Annotated[TranslateOffsetsStep, Tag("translate-offsets")]
+    | Annotated[DualWriteCheckStep, Tag("dual-write-check")]
     | Annotated[ManualStep, Tag("manual")]
     | Annotated[ShellStep, Tag("shell")],
     Discriminator(step_kind),
@@ -358,6 +431,7 @@ def all_field_names() -> set[str]:
         ManualStep,
         ShellStep,
         *ACTIONS.values(),
+        GroupSelection,
     )
     for model in models:
         names.update(model.model_fields)

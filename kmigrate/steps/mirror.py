@@ -36,7 +36,13 @@ from typing import Any
 from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
-from kmigrate.errors import RecordsLost, StepFailed, StoppedByOperator
+from kmigrate.errors import (
+    ClusterError,
+    OffsetOutOfRange,
+    RecordsLost,
+    StepFailed,
+    StoppedByOperator,
+)
 from kmigrate.offsets.map import OffsetMap, PartitionMap
 from kmigrate.offsets.resume import reconcile_tail
 from kmigrate.selection import select_topics
@@ -483,6 +489,12 @@ def mirror(
             )
             ctx.checkpoint(record.to_json())
             raise
+        except OffsetOutOfRange:
+            raise
+        except ClusterError as exc:
+            # A cluster failed mid-copy (e.g. a fatal producer error after the
+            # target restarted): the offset map holds only acknowledged copies.
+            raise StepFailed(f"mirror failed: {exc} (re-run to resume)") from None
     record.ended = result.ended
     on_checkpoint(result)
     if result.ended and result.ended.startswith("stopped by operator"):
