@@ -483,5 +483,11 @@ def test_accepted_refusal_is_journaled_and_the_topic_created_without_the_key(
             "rule": "msk_serverless_keys",
         }
     ]
+    assert run("report", str(plan)).exit_code == 0
+    evidence = json.loads((tmp_path / "state" / "reports" / "evidence.json").read_text())
+    [section] = evidence["provision"]
+    assert [row[:2] for row in section["accepted"]] == [[topic, "segment.bytes"]]
+    html = (tmp_path / "state" / "reports" / "evidence.html").read_text()
+    assert "refusal accepted (key not set)" in html
     assert run("rollback", str(plan), "--yes").exit_code == 0
     assert topic not in target_topics(brokers.target)
