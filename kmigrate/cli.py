@@ -140,10 +140,28 @@ def cli() -> None:
 @cli.command()
 @PLAN
 @OUTPUT
-@click.option("--offline", is_flag=True, help="Skip the provisioning preview (no cluster access).")
-def plan(plan_path: str, output_format: str, offline: bool) -> None:
-    """Show the checklist and what provisioning would do. Changes nothing."""
-    _exit(lambda: plan_cmd.plan(plan_path, _ui(output_format), offline=offline))
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="No cluster access: with --snapshot, translate from it and the plan's declared facts.",
+)
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An export snapshot to translate (with --offline; no network, no credentials).",
+)
+def plan(plan_path: str, output_format: str, offline: bool, snapshot_path: str | None) -> None:
+    """Show the checklist and the translation table (what provisioning would do).
+
+    Changes nothing.
+    """
+    _exit(
+        lambda: plan_cmd.plan(
+            plan_path, _ui(output_format), offline=offline, snapshot_path=snapshot_path
+        )
+    )
 
 
 @cli.command()

@@ -261,14 +261,16 @@ def test_plan_previews_provisioning_with_dropped_vendor_keys(
 
     assert result.exit_code == 1, result.output  # the existing topic cannot hold the source's
     data = json.loads(result.stdout)
-    by_topic = {a["topic"]: a for a in data["provisioning"]}
+    by_topic = {t["name"]: t for t in data["topics"]}
     assert by_topic[new]["action"] == "create"
     assert by_topic[new]["configs"] == {
         "compression.type": "uncompressed",
         "retention.ms": "86400000",
     }
-    assert set(by_topic[new]["dropped"]) == {"redpanda.remote.read", "write.caching"}
-    assert by_topic[existing]["action"] == "conflict"
+    dropped = {d["key"] for d in by_topic[new]["decisions"] if d["decision"] == "dropped"}
+    assert dropped == {"redpanda.remote.read", "write.caching"}
+    assert by_topic[existing]["action"] == "refuse"
+    assert [d["rule"] for d in by_topic[existing]["decisions"]] == ["partitions_not_fewer"]
     assert [s["step"] for s in data["steps"]] == [
         "check-connectivity",
         "export-topics",

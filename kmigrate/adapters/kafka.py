@@ -29,7 +29,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from kmigrate.errors import ClusterError, OffsetOutOfRange
 
@@ -244,7 +244,7 @@ class KafkaCluster:
                 out[res.name] = {
                     key: ConfigValue(
                         value=entry.value,
-                        source=str(getattr(entry.source, "name", entry.source)),
+                        source=_source_name(entry.source),
                         is_sensitive=bool(entry.is_sensitive),
                         is_read_only=bool(entry.is_read_only),
                     )
@@ -509,12 +509,18 @@ class KafkaCluster:
     # -- writes (target only) ----------------------------------------------------
 
     def create_topics(
-        self, topics: Iterable[tuple[str, int, int, Mapping[str, str]]]
+        self,
+        topics: Iterable[tuple[str, int, int, Mapping[str, str]]],
+        *,
+        validate_only: bool = False,
     ) -> list[CreateOutcome]:
         """CreateTopics, one outcome per topic (a call can partly succeed).
 
         Args:
             topics: ``(name, partitions, replication_factor, configs)``.
+            validate_only: ask the broker to check the request without creating
+                anything (CreateTopics ``validate_only``, KIP-108); a topic that
+                passes is reported ``created``.
 
         Raises:
             ClusterError: on the source role, or if the request could not be sent.
@@ -525,7 +531,9 @@ class KafkaCluster:
             return []
         outcomes = []
         try:
-            futures = self.admin.create_topics(new, request_timeout=ADMIN_TIMEOUT_S)
+            futures = self.admin.create_topics(
+                new, request_timeout=ADMIN_TIMEOUT_S, validate_only=validate_only
+            )
         except KafkaException as exc:
             raise self._fail("creating topics", exc) from None
         for name, fut in futures.items():
@@ -752,6 +760,15 @@ class KafkaCluster:
                 return "absent"
             raise self._fail(f"deleting consumer group {group}", exc) from None
         return "deleted"
+
+
+def _source_name(source: Any) -> str:
+    """A DescribeConfigs source as its KIP-226 name (``DEFAULT_CONFIG``); confluent-kafka
+    hands out the enum's number."""
+    try:
+        return ConfigSource(int(source)).name
+    except (TypeError, ValueError):
+        return str(getattr(source, "name", source))
 
 
 def _out_of_range(

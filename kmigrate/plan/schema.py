@@ -26,9 +26,7 @@ from kmigrate.verify.instants import parse_instant
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-ClusterType = Literal["kafka", "redpanda"]
-#: Cluster types the schema knows by name but this version cannot drive yet.
-PLANNED_CLUSTER_TYPES = ("msk", "eventhubs", "confluent-cloud")
+ClusterType = Literal["kafka", "redpanda", "msk", "eventhubs", "confluent-cloud"]
 
 _HOST_PORT = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -48,15 +46,43 @@ class ClusterSpec(_Strict):
     reference, resolved only when a connection is made.  Keys that carry
     secrets (``*password*``, ``*secret*``, ``*jaas*``, ``*token*``) must be
     references, so no secret is ever written into a plan.
+
+    Which other keys a type needs or takes (``region``, ``cluster_arn``,
+    ``namespace``, ``api_key``, ...) is the cluster registry's knowledge
+    (:mod:`kmigrate.clusters.registry`); the loader checks them there.
+    ``facts`` are declared facts about the target (``cluster_type``,
+    ``broker_count``, ``tier``): used by ``plan --offline``, checked online.
     """
 
     type: ClusterType
-    bootstrap_servers: str
+    bootstrap_servers: str | None = None
     config: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    region: str | None = None
+    cluster_arn: str | None = None
+    auth: str | None = None
+    namespace: str | None = None
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    connection_string: str | None = None
+    api_key: str | None = None
+    api_secret: str | None = None
+    facts: dict[str, str | int] = Field(default_factory=dict)
+
+    @field_validator("connection_string", "api_secret")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        if value is not None and not REFERENCE.fullmatch(value):
+            raise ValueError(
+                "expected a ${ENV_VAR} or ${file:path} reference for a secret; "
+                "found a literal value (not shown)"
+            )
+        return value
 
     @field_validator("bootstrap_servers")
     @classmethod
-    def _host_ports(cls, value: str) -> str:
+    def _host_ports(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = [p.strip() for p in value.split(",")]
         bad = [p for p in parts if not _HOST_PORT.match(p)]
         if not value.strip() or bad:
@@ -163,18 +189,30 @@ class ExportTopicsStep(_StepSpec):
     consumer_groups: bool = True
 
 
+class AcceptSpec(_Strict):
+    """A translation refusal the plan accepts: topics matching the glob ``topic`` are
+    created without the refused ``key`` (journaled as accepted)."""
+
+    topic: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
 class ProvisionTopicsStep(_StepSpec):
-    """Create the snapshot's topics on the target.
+    """Create the snapshot's topics on the target, through the translation rules and
+    the target type's control plane.
 
     ``snapshot`` defaults to the ``output`` of the plan's ``export-topics`` step;
     with no such step the source is read live.  ``replication_factor``
-    overrides the source's for every topic created (capped at the target's
-    broker count); by default the source's is kept.
+    overrides the source's for every topic created (the target's rules decide
+    where it is fixed or capped); by default the source's is kept.
+    ``accept`` lists refusals to accept (``[{topic: "event-*", key: retention.bytes}]``):
+    without an entry a refusal blocks the step.
     """
 
     action: Literal["provision-topics"]
     snapshot: str | None = None
     replication_factor: int | None = Field(default=None, gt=0)
+    accept: list[AcceptSpec] = Field(default_factory=list)
 
 
 class MirrorStep(_StepSpec):
@@ -384,6 +422,7 @@ def all_field_names() -> set[str]:
     models: tuple[type[BaseModel], ...] = (
         ClusterSpec,
         Clusters,
+        AcceptSpec,
         TopicSelection,
         Window,
         Phase,

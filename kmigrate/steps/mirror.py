@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
 from kmigrate.errors import (
@@ -164,7 +164,7 @@ class MirrorRecord:
         return text
 
 
-def partitions_of(source: KafkaCluster, topics: Iterable[str]) -> list[tuple[str, int]]:
+def partitions_of(source: Cluster, topics: Iterable[str]) -> list[tuple[str, int]]:
     """Every ``(topic, partition)`` of the given source topics, sorted."""
     metas = source.topics()
     return sorted((t, p) for t in topics if t in metas for p in range(metas[t].partitions))
@@ -176,7 +176,7 @@ def _list(items: list[str]) -> str:
 
 
 def _first_records(
-    source: KafkaCluster, starts: list[tuple[str, int, int]]
+    source: Cluster, starts: list[tuple[str, int, int]]
 ) -> dict[tuple[str, int], Record]:
     """The first record at or after each start offset (partitions at their end are left out)."""
     found: dict[tuple[str, int], Record] = {}
@@ -198,7 +198,7 @@ def _first_records(
 
 
 def retention_warnings(
-    source: KafkaCluster,
+    source: Cluster,
     positions: dict[tuple[str, int], int],
     marks: dict[tuple[str, int], tuple[int, int]],
     now_ms: float | None = None,

@@ -36,10 +36,12 @@ from typing import Any
 
 from kmigrate.adapters.kafka import (
     OFFSET_BEGINNING,
-    KafkaCluster,
     PartitionEnd,
     Record,
 )
+
+# The cluster port's Protocol, under the name this module's signatures use.
+from kmigrate.clusters.port import Cluster as KafkaCluster
 from kmigrate.errors import VerificationFailed
 from kmigrate.journal import atomic_write, now_iso
 from kmigrate.offsets.map import OffsetMap, PartitionMap
@@ -550,4 +552,26 @@ class Verify(Step):
         mirrored = MirrorRecord.from_json(raw)
         # The mirror keeps its map in the plan's state_dir (the record names the file).
         offset_map = OffsetMap.load(ctx.state_dir) if mirrored else None
-        return run_verify(ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map)
+        record = run_verify(ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map)
+        if not ctx.dry_run:
+            cross_check(ctx, ctx.state_dir / self.spec.report, record)
+        return record
+
+
+def cross_check(ctx: StepContext, report_path: Path, record: StepRecord) -> None:
+    """After a match, the target type's own check of what verify read (Event Hubs:
+    partition ids and event counts by sequence numbers); added to ``record``.
+
+    Raises:
+        VerificationFailed: the service's own API disagrees.
+    """
+    data = json.loads(report_path.read_text())
+    counts = {(p["topic"], p["partition"]): p["target"]["records"] for p in data["partitions"]}
+    found = ctx.target_plane.cross_check(ctx.target, counts)
+    if not found.rows and not found.problems:
+        return
+    ctx.ui.table([list(r) for r in found.rows], [f"{ctx.target_plane.cluster_type}", "found"])
+    record["cross_check"] = {"rows": dict(found.rows), "problems": found.problems}
+    if found.problems:
+        ctx.checkpoint(record)
+        raise VerificationFailed("; ".join(found.problems))

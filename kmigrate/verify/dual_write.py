@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.verify.instants import format_instant
 
 #: Keys shown per category in a report.
@@ -204,7 +204,7 @@ class Window:
         return "core" if self.since_ms <= timestamp_ms < self.until_ms else "edge"
 
 
-def collect(cluster: KafkaCluster, topics: Iterable[str], window: Window) -> dict[str, SideTally]:
+def collect(cluster: Cluster, topics: Iterable[str], window: Window) -> dict[str, SideTally]:
     """Read one cluster's records of ``topics`` in the window into tallies, per topic.
 
     Topics the cluster does not hold give an empty tally.  Each partition is
@@ -234,7 +234,7 @@ def _tally(tally: SideTally, record: Record, window: Window) -> None:
 
 
 def dual_write_check(
-    source: KafkaCluster, target: KafkaCluster, topics: Iterable[str], window: Window
+    source: Cluster, target: Cluster, topics: Iterable[str], window: Window
 ) -> list[TopicResult]:
     """Compare the window's records of every topic on both clusters; one result per topic.
 
