@@ -207,8 +207,8 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
 
     JSON values with keys and headers (``event-type``, ``trace-id``, a
     duplicated ``retry`` header on the dead-letter queue), explicit CreateTime
-    timestamps, a few null values (tombstones) on the compacted topic, and a
-    consumer group (``eventsearch-indexer``) with committed offsets.
+    timestamps (recent, one second apart), a few null values (tombstones) on
+    the compacted topic, and a consumer group (``eventsearch-indexer``) with committed offsets.
 
     Bounded: no broker answering at ``bootstrap`` within
     :data:`SEED_CONNECT_TIMEOUT_S` seconds is a :class:`ClusterError`, not a hang.
@@ -248,7 +248,9 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
             "message.timeout.ms": int(SEED_FLUSH_TIMEOUT_S * 1000),
         }
     )
-    base_ts = 1_735_700_000_000
+    # Recent CreateTime timestamps, one second apart, the newest a minute old:
+    # like live traffic, and well inside every seed topic's retention.ms.
+    base_ts = int(time.time() * 1000) - (records_per_topic + 60) * 1000
     written: dict[str, int] = {}
     for topic, (partitions, _configs) in SEED_TOPICS.items():
         for i in range(records_per_topic):

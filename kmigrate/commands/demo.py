@@ -123,12 +123,14 @@ def demo(
         f"sandbox: source 127.0.0.1:{ports['source']}, target 127.0.0.1:{ports['target']}"
         f" (work folder {workdir})"
     )
+    clusters: list[KafkaCluster] = []
     try:
         brokers.up(sandbox_dir, ports["source"], ports["target"])
         written = brokers.seed(f"127.0.0.1:{ports['source']}", records)
         ui.ok(f"seeded {sum(written.values()):,} records into {len(written)} topics")
         source = KafkaCluster("source", f"127.0.0.1:{ports['source']}")
         target = KafkaCluster("target", f"127.0.0.1:{ports['target']}")
+        clusters += [source, target]
         stopped_at: list[float] = []
         timings: list[str] = []
         for number, phase in enumerate(template.phases, start=1):
@@ -172,6 +174,8 @@ def demo(
         )
         report(str(plan_file), ui, output_dir=report_dir)
     finally:
+        for cluster in clusters:  # release their clients before the brokers go away
+            cluster.close()
         brokers.down(sandbox_dir)
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
