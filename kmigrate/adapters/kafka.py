@@ -798,6 +798,7 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
     cur: list[Any] = []
     runs: list[list[int]] = []
     run: list[int] | None = None
+    m: Any  # a raw message: its getters are typed Optional, never None here
     for m in msgs:
         if m.error() is not None:
             events.append(m)
