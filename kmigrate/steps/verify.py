@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import struct
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -446,28 +447,18 @@ def summarize_side(
     }
 
 
-def verify(
-    source: KafkaCluster, target: KafkaCluster, ranges: list[PartitionRange], progress: Any = None
-) -> list[PartitionResult]:
-    """Compare every range; one :class:`PartitionResult` each, in order.
-
-    First each side is summarized in one read of all its partitions (count,
-    offsets, digest), the two sides at the same time.  Partitions whose counts
-    or digests differ are then read again pairwise (:func:`compare_partition`)
-    to name the first differing offsets.
+def summarize_both(
+    source: KafkaCluster, target: KafkaCluster, ranges: list[PartitionRange], on_target: set[int]
+) -> tuple[dict[tuple[str, int], SideSummary], dict[tuple[str, int], SideSummary]]:
+    """Summarize both sides of ``ranges`` at the same time (a thread each:
+    librdkafka fetches and hands over batches without the GIL, so the reads
+    overlap).  ``on_target``: indexes into ``ranges`` of the partitions the
+    target has.  Returns ``(source summaries, target summaries)``.
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
     """
-    target_meta = target.topics()
-
-    def present(r: PartitionRange) -> bool:
-        meta = target_meta.get(r.topic)
-        return meta is not None and r.partition < meta.partitions
-
-    on_target = [r for r in ranges if present(r)]
-    # Both sides at once: librdkafka fetches and hands over batches without the
-    # GIL, so the two reads overlap (a thread each).
+    there = [r for i, r in enumerate(ranges) if i in on_target]
     with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-verify") as pool:
         source_job = pool.submit(
             summarize_side,
@@ -478,12 +469,88 @@ def verify(
         target_job = pool.submit(
             summarize_side,
             target,
-            [(r.topic, r.partition, r.target_start) for r in on_target],
-            {(r.topic, r.partition): r.target_end for r in on_target if r.target_end is not None},
-            {(r.topic, r.partition): r.offset_map for r in on_target if r.offset_map is not None},
+            [(r.topic, r.partition, r.target_start) for r in there],
+            {(r.topic, r.partition): r.target_end for r in there if r.target_end is not None},
+            {(r.topic, r.partition): r.offset_map for r in there if r.offset_map is not None},
         )
-        source_sums = source_job.result()
-        target_sums = target_job.result()
+        return source_job.result(), target_job.result()
+
+
+def _cluster_spec(cluster: KafkaCluster) -> tuple[str, str, dict[str, str]]:
+    return (cluster.role, cluster.bootstrap_servers, dict(cluster.config))
+
+
+def _range_spec(r: PartitionRange) -> dict[str, Any]:
+    data = {k: v for k, v in asdict(r).items() if k != "offset_map"}
+    data["offset_map"] = r.offset_map.as_json() if r.offset_map is not None else None
+    return data
+
+
+def _summarize_shard(
+    source: tuple[str, str, dict[str, str]],
+    target: tuple[str, str, dict[str, str]],
+    ranges: list[dict[str, Any]],
+    on_target: set[int],
+) -> tuple[dict[tuple[str, int], SideSummary], dict[tuple[str, int], SideSummary]]:
+    """A verify worker process: :func:`summarize_both` over one shard."""
+    rebuilt = []
+    for data in ranges:
+        m = data.pop("offset_map")
+        rebuilt.append(PartitionRange(**data, offset_map=PartitionMap.from_json(m) if m else None))
+    return summarize_both(KafkaCluster(*source), KafkaCluster(*target), rebuilt, on_target)
+
+
+def verify(
+    source: KafkaCluster,
+    target: KafkaCluster,
+    ranges: list[PartitionRange],
+    progress: Any = None,
+    workers: int | None = None,
+) -> list[PartitionResult]:
+    """Compare every range; one :class:`PartitionResult` each, in order.
+
+    First each side is summarized in one read of all its partitions (count,
+    offsets, digest), the two sides at the same time, with the partitions
+    sharded over ``workers`` processes (default: the number of CPUs; plain
+    :class:`KafkaCluster` objects only, see
+    :func:`kmigrate.engines.workers.shardable`).  Partitions whose counts or
+    digests differ are then read again pairwise (:func:`compare_partition`)
+    to name the first differing offsets.
+
+    Raises:
+        kmigrate.errors.ClusterError: a side could not be read.
+    """
+    from kmigrate.engines.workers import default_workers, shardable, shards
+
+    target_meta = target.topics()
+
+    def present(r: PartitionRange) -> bool:
+        meta = target_meta.get(r.topic)
+        return meta is not None and r.partition < meta.partitions
+
+    on_target = {i for i, r in enumerate(ranges) if present(r)}
+    groups = shards(list(range(len(ranges))), workers or default_workers())
+    source_sums: dict[tuple[str, int], SideSummary] = {}
+    target_sums: dict[tuple[str, int], SideSummary] = {}
+    if len(groups) > 1 and shardable(source, target):
+        mp = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(len(groups), mp_context=mp) as pool:
+            jobs = [
+                pool.submit(
+                    _summarize_shard,
+                    _cluster_spec(source),
+                    _cluster_spec(target),
+                    [_range_spec(ranges[i]) for i in group],
+                    {j for j, i in enumerate(group) if i in on_target},
+                )
+                for group in groups
+            ]
+            for job in jobs:
+                shard_source, shard_target = job.result()
+                source_sums.update(shard_source)
+                target_sums.update(shard_target)
+    else:
+        source_sums, target_sums = summarize_both(source, target, ranges, on_target)
     results = []
     for r in ranges:
         tp = (r.topic, r.partition)
@@ -574,8 +641,11 @@ def run_verify(
     mirrored: StepRecord | None,
     report_path: Path | None,
     offset_map: OffsetMap | None = None,
+    workers: int | None = None,
 ) -> StepRecord:
     """Verify, print the table, write the report; the step's whole forward action.
+
+    ``workers``: processes the partitions are sharded over (see :func:`verify`).
 
     Raises:
         VerificationFailed: any partition differs (after the report is written).
@@ -588,7 +658,7 @@ def run_verify(
         )
         return {"partitions": len(ranges)}
     with ctx.ui.progress(0, "verify") as bar:
-        results = verify(ctx.source, ctx.target, ranges, bar)
+        results = verify(ctx.source, ctx.target, ranges, bar, workers)
     ctx.ui.table(table_rows(results), TABLE_HEADERS)
     data = report(results, ctx.source, ctx.target)
     if report_path is not None:
@@ -629,4 +699,6 @@ class Verify(Step):
         mirrored = MirrorRecord.from_json(raw)
         # The mirror keeps its map in the plan's state_dir (the record names the file).
         offset_map = OffsetMap.load(ctx.state_dir) if mirrored else None
-        return run_verify(ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map)
+        return run_verify(
+            ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map, self.spec.workers
+        )
