@@ -1,0 +1,179 @@
+"""Worker processes (issue 7): a mirror sharded over processes survives ``kill -9``
+of a worker or of the parent, and the resume leaves the target exact: every
+source record once, in order, nothing else.  Against the real local brokers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.cli import cli
+from kmigrate.engines.workers import shards
+from tests.conftest import Brokers, create_topic, produce, read_all
+
+pytestmark = pytest.mark.broker
+
+PARTITIONS = 4
+RECORDS = 240_000
+
+
+def _seed(brokers: Brokers, topic: str) -> None:
+    create_topic(brokers.source, topic, PARTITIONS)
+    create_topic(brokers.target, topic, PARTITIONS)
+    produce(
+        brokers.source,
+        topic,
+        [
+            {
+                "key": b"k%d" % i,
+                "value": b"v%07d" % i,
+                "partition": i % PARTITIONS,
+                "timestamp": 1_700_000_000_000 + i,
+                **({"headers": [("n", b"%d" % i), ("n", None)]} if i % 1000 == 0 else {}),
+            }
+            for i in range(RECORDS)
+        ],
+    )
+
+
+def _mirror(brokers: Brokers, topic: str, state: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kmigrate", "mirror", "--source", brokers.source]
+        + ["--target", brokers.target, "--topic", topic, "--state-dir", str(state)]
+        + ["--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """``(pid, command line)`` of the processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append((int(entry.name), cmdline))
+    return out
+
+
+def _workers(pid: int) -> list[int]:
+    return [p for p, cmd in _children(pid) if "spawn_main" in cmd]
+
+
+def _target_records(brokers: Brokers, topic: str) -> int:
+    marks = KafkaCluster("target", brokers.target).offsets([(topic, p) for p in range(PARTITIONS)])
+    return sum(high for _low, high in marks.values())
+
+
+def _wait_for_copies(brokers: Brokers, topic: str, proc: subprocess.Popen[str]) -> None:
+    """Until the target holds some copies (mid-copy), or fail."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _target_records(brokers, topic) >= RECORDS // 10:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"the mirror ended or stalled before copying: {proc.poll()}")
+
+
+def _assert_exact(brokers: Brokers, topic: str, state: Path) -> None:
+    """Per partition the target holds the source's records once, in order, and
+    the offset map lists every one of them."""
+
+    def fields(bootstrap: str) -> dict[int, list[tuple[object, ...]]]:
+        out: dict[int, list[tuple[object, ...]]] = {}
+        for r in read_all(bootstrap, topic, PARTITIONS):
+            out.setdefault(r.partition, []).append((r.key, r.value, r.headers, r.timestamp_ms))
+        return out
+
+    source, target = fields(brokers.source), fields(brokers.target)
+    for p in range(PARTITIONS):
+        assert len(target[p]) == len(source[p]) == RECORDS // PARTITIONS, p
+        assert target[p] == source[p], f"partition {p} differs"
+    omap = json.loads((state / "offset-map.json").read_text())
+    assert sum(part["records"] for part in omap["partitions"]) == RECORDS
+
+
+def _resume(brokers: Brokers, topic: str, state: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic]
+        + ["--state-dir", str(state), "--workers", "2"],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_shards_deal_partitions_round_robin_and_never_leave_one_empty() -> None:
+    parts = [("t", p) for p in range(5)]
+    assert shards(parts, 2) == [[("t", 0), ("t", 2), ("t", 4)], [("t", 1), ("t", 3)]]
+    assert shards(parts[:1], 4) == [[("t", 0)]]
+    assert shards([], 3) == [[]]
+
+
+def test_a_worker_killed_with_sigkill_fails_the_mirror_and_a_rerun_resumes_exactly(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """kill -9 of one worker mid-copy: the mirror stops with exit 1 naming the
+    worker; running it again leaves every record on the target exactly once,
+    in order (0 lost, 0 duplicated), with the offset map listing all."""
+    topic = f"{prefix}workers"
+    _seed(brokers, topic)
+    state = tmp_path / "state"
+    proc = _mirror(brokers, topic, state)
+    _wait_for_copies(brokers, topic, proc)
+    workers = _workers(proc.pid)
+    assert len(workers) == 2, _children(proc.pid)
+    os.kill(workers[0], signal.SIGKILL)
+    out = proc.communicate(timeout=120)[0]
+
+    assert proc.returncode == 1, out
+    assert f"(pid {workers[0]}) died" in out
+    _resume(brokers, topic, state)
+    _assert_exact(brokers, topic, state)
+
+
+def test_the_parent_killed_with_sigkill_stops_its_workers_and_a_rerun_resumes_exactly(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """kill -9 of the mirror process itself: its workers notice the closed pipe
+    and stop on their own; running the mirror again leaves the target exact."""
+    topic = f"{prefix}parent"
+    _seed(brokers, topic)
+    state = tmp_path / "state"
+    proc = _mirror(brokers, topic, state)
+    _wait_for_copies(brokers, topic, proc)
+    workers = _workers(proc.pid)
+    assert len(workers) == 2, _children(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 60
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [w for w in workers if _alive(w)]
+    assert not alive, f"workers still running after their parent died: {alive}"
+    _resume(brokers, topic, state)
+    _assert_exact(brokers, topic, state)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
