@@ -641,7 +641,11 @@ class RecordWriter:
 
 #: The fast reader's consumer settings on top of the reader's own
 #: (librdkafka CONFIGURATION.md); each one's measured effect is in bench/README.md.
-READER_SETTINGS: dict[str, Any] = {}
+READER_SETTINGS: dict[str, Any] = {
+    # Prefetched records held per consumer (librdkafka's default is 65536 KiB);
+    # verify runs two consumers per process.
+    "queued.max.messages.kbytes": 16384,
+}
 
 #: A raw confluent-kafka message as ``consume()`` returns it.  Steps read its
 #: fields through its methods (``topic() partition() offset() key() value()
