@@ -480,24 +480,15 @@ def _cluster_spec(cluster: KafkaCluster) -> tuple[str, str, dict[str, str]]:
     return (cluster.role, cluster.bootstrap_servers, dict(cluster.config))
 
 
-def _range_spec(r: PartitionRange) -> dict[str, Any]:
-    data = {k: v for k, v in asdict(r).items() if k != "offset_map"}
-    data["offset_map"] = r.offset_map.as_json() if r.offset_map is not None else None
-    return data
-
-
 def _summarize_shard(
-    source: tuple[str, str, dict[str, str]],
-    target: tuple[str, str, dict[str, str]],
-    ranges: list[dict[str, Any]],
-    on_target: set[int],
-) -> tuple[dict[tuple[str, int], SideSummary], dict[tuple[str, int], SideSummary]]:
-    """A verify worker process: :func:`summarize_both` over one shard."""
-    rebuilt = []
-    for data in ranges:
-        m = data.pop("offset_map")
-        rebuilt.append(PartitionRange(**data, offset_map=PartitionMap.from_json(m) if m else None))
-    return summarize_both(KafkaCluster(*source), KafkaCluster(*target), rebuilt, on_target)
+    cluster: tuple[str, str, dict[str, str]],
+    starts: list[tuple[str, int, int]],
+    stops: dict[tuple[str, int], int],
+    keep: dict[tuple[str, int], dict[str, Any]] | None,
+) -> dict[tuple[str, int], SideSummary]:
+    """A verify worker process: :func:`summarize_side` of one side of one shard."""
+    maps = {tp: PartitionMap.from_json(m) for tp, m in keep.items()} if keep else None
+    return summarize_side(KafkaCluster(*cluster), starts, stops, maps)
 
 
 def verify(
@@ -510,10 +501,12 @@ def verify(
     """Compare every range; one :class:`PartitionResult` each, in order.
 
     First each side is summarized in one read of all its partitions (count,
-    offsets, digest), the two sides at the same time, with the partitions
-    sharded over ``workers`` processes (default: the number of CPUs; plain
-    :class:`KafkaCluster` objects only, see
-    :func:`kmigrate.engines.workers.shardable`).  Partitions whose counts or
+    offsets, digest), the two sides at the same time: with ``workers`` > 1
+    (default: the number of CPUs) in processes of their own, the partitions
+    dealt over ``workers // 2`` shards and each side of a shard read by one
+    process (plain :class:`KafkaCluster` objects only, see
+    :func:`kmigrate.engines.workers.shardable`); with one worker in two
+    threads of this process.  Partitions whose counts or
     digests differ are then read again pairwise (:func:`compare_partition`)
     to name the first differing offsets.
 
@@ -529,26 +522,57 @@ def verify(
         return meta is not None and r.partition < meta.partitions
 
     on_target = {i for i, r in enumerate(ranges) if present(r)}
-    groups = shards(list(range(len(ranges))), workers or default_workers())
+    n = workers or default_workers()
     source_sums: dict[tuple[str, int], SideSummary] = {}
     target_sums: dict[tuple[str, int], SideSummary] = {}
-    if len(groups) > 1 and shardable(source, target):
+    if n > 1 and ranges and shardable(source, target):
+        # One process per side of each shard: each reads with its own consumer
+        # and hashes on its own core (no GIL shared between the two sides).
+        groups = shards(list(range(len(ranges))), max(1, n // 2))
         mp = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(len(groups), mp_context=mp) as pool:
-            jobs = [
-                pool.submit(
-                    _summarize_shard,
-                    _cluster_spec(source),
-                    _cluster_spec(target),
-                    [_range_spec(ranges[i]) for i in group],
-                    {j for j, i in enumerate(group) if i in on_target},
+        with ProcessPoolExecutor(min(n, 2 * len(groups)), mp_context=mp) as pool:
+            jobs = []
+            for group in groups:
+                rs = [ranges[i] for i in group]
+                there = [ranges[i] for i in group if i in on_target]
+                jobs.append(
+                    (
+                        source_sums,
+                        pool.submit(
+                            _summarize_shard,
+                            _cluster_spec(source),
+                            [(r.topic, r.partition, r.source_start) for r in rs],
+                            {
+                                (r.topic, r.partition): r.source_end
+                                for r in rs
+                                if r.source_end is not None
+                            },
+                            None,
+                        ),
+                    )
                 )
-                for group in groups
-            ]
-            for job in jobs:
-                shard_source, shard_target = job.result()
-                source_sums.update(shard_source)
-                target_sums.update(shard_target)
+                jobs.append(
+                    (
+                        target_sums,
+                        pool.submit(
+                            _summarize_shard,
+                            _cluster_spec(target),
+                            [(r.topic, r.partition, r.target_start) for r in there],
+                            {
+                                (r.topic, r.partition): r.target_end
+                                for r in there
+                                if r.target_end is not None
+                            },
+                            {
+                                (r.topic, r.partition): r.offset_map.as_json()
+                                for r in there
+                                if r.offset_map is not None
+                            },
+                        ),
+                    )
+                )
+            for into, job in jobs:
+                into.update(job.result())
     else:
         source_sums, target_sums = summarize_both(source, target, ranges, on_target)
     results = []
