@@ -177,3 +177,79 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_verify_over_worker_processes_gives_the_digests_of_one_process_and_finds_a_difference(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """``verify --workers 3`` (each side of each shard in a process of its own)
+    reports the same counts and digests as ``--workers 1`` (two threads), and
+    both name the partition where the target holds one record more."""
+    topic = f"{prefix}verify"
+    create_topic(brokers.source, topic, 3)
+    create_topic(brokers.target, topic, 3)
+    records = [
+        {"key": b"k%d" % i, "value": b"v%d" % i, "partition": i % 3, "timestamp": 1000 + i}
+        for i in range(3000)
+    ]
+    produce(brokers.source, topic, records)
+    produce(brokers.target, topic, records)
+
+    def verify(workers: int, report: Path) -> tuple[int, list[tuple[object, ...]]]:
+        result = CliRunner().invoke(
+            cli,
+            ["verify", "--source", brokers.source, "--target", brokers.target]
+            + ["--topic", topic, "--report", str(report), "--workers", str(workers)],
+        )
+        data = json.loads(report.read_text())
+        rows = [
+            (
+                p["partition"],
+                p["match"],
+                p["source"]["records"],
+                p["source"]["digest"],
+                p["target"]["records"],
+                p["target"]["digest"],
+            )
+            for p in data["partitions"]
+        ]
+        return result.exit_code, rows
+
+    one = verify(1, tmp_path / "one.json")
+    three = verify(3, tmp_path / "three.json")
+    assert one == three
+    assert one[0] == 0 and all(row[1] for row in one[1])
+
+    produce(brokers.target, topic, [{"value": b"extra", "partition": 1}])
+    one = verify(1, tmp_path / "one-bad.json")
+    three = verify(3, tmp_path / "three-bad.json")
+    assert one == three
+    assert one[0] == 1
+    assert [row[0] for row in one[1] if not row[1]] == [1]
+
+
+def test_the_plan_takes_workers_on_mirror_and_verify_and_refuses_zero(tmp_path: Path) -> None:
+    """``workers:`` on the mirror and verify steps is read into the step; 0 is
+    refused at load (exit 2) naming the file, line and key."""
+    from kmigrate.errors import PlanError
+    from kmigrate.plan.loader import load_plan
+
+    def plan(workers: str) -> Path:
+        path = tmp_path / "plan.yaml"
+        path.write_text(
+            "version: 1\nname: w\nstate_dir: state\nclusters:\n"
+            "  source: {type: kafka, bootstrap_servers: 127.0.0.1:1}\n"
+            "  target: {type: kafka, bootstrap_servers: 127.0.0.1:2}\n"
+            "topics: {include: ['*']}\nphases:\n  - name: mirror\n    steps:\n"
+            f"      - action: mirror\n        workers: {workers}\n"
+            "      - action: verify\n        workers: 3\n",
+            encoding="utf-8",
+        )
+        return path
+
+    steps = load_plan(plan("4")).model.phases[0].steps
+    assert [getattr(s, "workers", None) for s in steps] == [4, 3]
+    with pytest.raises(PlanError) as info:
+        load_plan(plan("0"))
+    assert info.value.exit_code == 2
+    assert "plan.yaml:12: phases[1].steps[1].workers: " in str(info.value)
