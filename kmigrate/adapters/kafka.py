@@ -586,9 +586,11 @@ WRITER_SETTINGS: dict[str, Any] = {
     "acks": "all",
     "linger.ms": 20,
     "batch.num.messages": 10000,
-    # A bounded producer queue (records waiting for the target): 50,000 instead
-    # of 200,000 keeps the mirror's memory flat with no measured loss of speed.
+    # A bounded producer queue (records waiting for the target): 50,000 records
+    # (was 200,000) and 32 MiB (librdkafka's default is 1 GiB) keep the
+    # mirror's memory flat with no measured loss of speed.
     "queue.buffering.max.messages": 50000,
+    "queue.buffering.max.kbytes": 32768,
     "message.max.bytes": 16 * 1024 * 1024,
     "compression.type": "none",
     "delivery.report.only.error": True,
@@ -643,10 +645,11 @@ class RecordWriter:
 
 #: The fast reader's consumer settings on top of the reader's own
 #: (librdkafka CONFIGURATION.md); each one's measured effect is in bench/README.md.
-#: Measured and left at librdkafka's defaults: fetch.max.bytes,
-#: max.partition.fetch.bytes, queued.max.messages.kbytes (no effect on speed or
-#: peak RSS down to 16 MiB; 4 MiB stalls the read) and queued.min.messages
-#: (20000 or 5000 stall it 15-fold); fetch.wait.max.ms stays at the reader's 50.
+#: Left at librdkafka's defaults after measuring (bench/README.md):
+#: fetch.max.bytes, max.partition.fetch.bytes, fetch.wait.max.ms (the
+#: reader's 50), queued.max.messages.kbytes (16 MiB halves the speed with
+#: 1 KB records, 4 MiB stalls the read) and queued.min.messages (20000 or
+#: 5000 stall the read 15-fold).
 READER_SETTINGS: dict[str, Any] = {}
 
 #: A raw confluent-kafka message as ``consume()`` returns it.  Steps read its
