@@ -17,9 +17,10 @@ Crash safety (``kill -9``):
   what some worker had seen acknowledged; records a worker wrote after its
   last checkpoint sit past the map's target position and the resume
   (:func:`kmigrate.offsets.resume.reconcile_tail`) recognises them by digest.
-* the parent killed: each worker's next send fails (the pipe's reader is
-  gone), so it stops within about one checkpoint interval, flushing what it
-  queued; the resume again reconciles the target's tail.
+* the parent killed: Linux kills each worker at once (``PR_SET_PDEATHSIG``),
+  so no orphan keeps writing while a re-run resumes (elsewhere a worker
+  stops at its next checkpoint, when sending to the closed pipe fails); the
+  resume again reconciles the target's tail.
 
 Follow mode stays in one process (:mod:`kmigrate.engines.native`): its stop
 signals, lag ticks and settle time are per copy, not per shard.
@@ -28,8 +29,11 @@ signals, lag ticks and settle time are per copy, not per shard.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
 import traceback
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -43,6 +47,8 @@ from kmigrate.errors import StepFailed
 from kmigrate.offsets.map import OffsetMap, PartitionMap
 
 T = TypeVar("T")
+#: prctl(2) option: the signal sent to this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 def default_workers() -> int:
@@ -119,8 +125,23 @@ def _rebuild(name: str, message: str, attrs: dict[str, Any]) -> BaseException:
     return RuntimeError(f"a mirror worker failed: {name}: {message}")
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (``prctl``
+    ``PR_SET_PDEATHSIG``, prctl(2)), so no orphaned worker keeps writing while
+    a re-run resumes; exits at once if the parent is already gone.  Elsewhere
+    the closed pipe stops the worker at its next checkpoint."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def _worker_main(spec: dict[str, Any], conn: Connection) -> None:
     """A worker process: copy its shard, send each checkpoint, then ``done``."""
+    _die_with_parent(spec["parent_pid"])
     parts = [PartitionMap.from_json(p) for p in spec["maps"]]
     omap = _PipeMap(Path(os.devnull), {(p.topic, p.partition): p for p in parts})
     shard = [(p.topic, p.partition) for p in parts]
@@ -198,6 +219,7 @@ class WorkerEngine:
                         raise StepFailed(f"{tp[0]}[{tp[1]}]: not begun in the offset map")
                     maps.append(part.as_json())
                 spec = {
+                    "parent_pid": os.getpid(),
                     "source": _cluster_spec(job.source),
                     "target": _cluster_spec(job.target),
                     "maps": maps,
