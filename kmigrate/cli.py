@@ -15,6 +15,7 @@ import click
 
 from kmigrate import __version__, error_handler
 from kmigrate.commands import demo as demo_cmd
+from kmigrate.commands import dual_write as dual_write_cmd
 from kmigrate.commands import execute as execute_cmd
 from kmigrate.commands import export as export_cmd
 from kmigrate.commands import mirror as mirror_cmd
@@ -24,6 +25,7 @@ from kmigrate.commands import report as report_cmd
 from kmigrate.commands import rollback as rollback_cmd
 from kmigrate.commands import sandbox as sandbox_cmd
 from kmigrate.commands import status as status_cmd
+from kmigrate.commands import translate_offsets as translate_cmd
 from kmigrate.commands import verify as verify_cmd
 from kmigrate.plan.loader import bootstrap_problem
 from kmigrate.ui import UI
@@ -138,10 +140,28 @@ def cli() -> None:
 @cli.command()
 @PLAN
 @OUTPUT
-@click.option("--offline", is_flag=True, help="Skip the provisioning preview (no cluster access).")
-def plan(plan_path: str, output_format: str, offline: bool) -> None:
-    """Show the checklist and what provisioning would do. Changes nothing."""
-    _exit(lambda: plan_cmd.plan(plan_path, _ui(output_format), offline=offline))
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="No cluster access: with --snapshot, translate from it and the plan's declared facts.",
+)
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An export snapshot to translate (with --offline; no network, no credentials).",
+)
+def plan(plan_path: str, output_format: str, offline: bool, snapshot_path: str | None) -> None:
+    """Show the checklist and the translation table (what provisioning would do).
+
+    Changes nothing.
+    """
+    _exit(
+        lambda: plan_cmd.plan(
+            plan_path, _ui(output_format), offline=offline, snapshot_path=snapshot_path
+        )
+    )
 
 
 @cli.command()
@@ -419,6 +439,29 @@ def mirror(
 @WORKERS
 @SOURCE_CONFIG
 @TARGET_CONFIG
+@click.option(
+    "--mode",
+    type=click.Choice(["copy", "dual-write"]),
+    default="copy",
+    show_default=True,
+    help="copy: partitions in offset order; dual-write: the records both received in a window.",
+)
+@click.option("--since", default=None, help="dual-write: window start (epoch ms or ISO-8601).")
+@click.option("--until", default=None, help="dual-write: window end, exclusive.")
+@click.option(
+    "--tolerance-s",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="dual-write: ignore one-sided records this close (s) to the window's edges.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".kmigrate"),
+    show_default=True,
+    help="dual-write: the report goes to STATE_DIR/reports without --report.",
+)
 def verify(
     source: str,
     target: str,
@@ -428,9 +471,38 @@ def verify(
     workers: int | None,
     source_config: tuple[str, ...],
     target_config: tuple[str, ...],
+    mode: str,
+    since: str | None,
+    until: str | None,
+    tolerance_s: float,
+    state_dir: Path,
 ) -> None:
-    """Compare counts, offsets and digests per partition; exit 1 on a difference."""
+    """Compare counts, offsets and digests per partition; exit 1 on a difference.
+
+    With --mode dual-write: compare, per topic, the records both clusters
+    received between --since and --until, independent of partition, order and
+    timestamps; exit 1 on a difference.
+    """
     _refuse_same_cluster(source, target)
+    if mode == "dual-write":
+        _exit(
+            lambda: dual_write_cmd.verify_dual_write(
+                source,
+                target,
+                topics,
+                exclude,
+                _ui(),
+                since=since,
+                until=until,
+                tolerance_s=tolerance_s,
+                state_dir=state_dir,
+                report=report,
+                source_config=source_config,
+                target_config=target_config,
+            )
+        )
+    if since is not None or until is not None:
+        raise click.UsageError("--since and --until need --mode dual-write")
     _exit(
         lambda: verify_cmd.verify(
             source,
@@ -440,6 +512,59 @@ def verify(
             _ui(),
             report=report,
             workers=workers,
+            source_config=source_config,
+            target_config=target_config,
+        )
+    )
+
+
+@cli.command("translate-offsets")
+@SOURCE
+@TARGET
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    default=("*",),
+    show_default=True,
+    help="Consumer group glob to include (repeatable).",
+)
+@click.option(
+    "--exclude-group", "exclude_groups", multiple=True, help="Group glob to exclude (repeatable)."
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".kmigrate"),
+    show_default=True,
+    help="Where the mirror wrote its offset map (offset-map.json).",
+)
+@click.option("--dry-run", is_flag=True, help="Show the translation table; change nothing.")
+@OUTPUT
+@SOURCE_CONFIG
+@TARGET_CONFIG
+def translate_offsets(
+    source: str,
+    target: str,
+    groups: tuple[str, ...],
+    exclude_groups: tuple[str, ...],
+    state_dir: Path,
+    dry_run: bool,
+    output_format: str,
+    source_config: tuple[str, ...],
+    target_config: tuple[str, ...],
+) -> None:
+    """Set consumer groups' offsets on the target at exactly the next record."""
+    _refuse_same_cluster(source, target)
+    _exit(
+        lambda: translate_cmd.translate_offsets(
+            source,
+            target,
+            _ui(output_format),
+            groups=groups,
+            exclude_groups=exclude_groups,
+            state_dir=state_dir,
+            dry_run=dry_run,
             source_config=source_config,
             target_config=target_config,
         )
@@ -486,6 +611,33 @@ def sandbox_up(source_port: int, target_port: int, state_dir: Path) -> None:
 def sandbox_seed(bootstrap_servers: str, records: int) -> None:
     """Fill the source with realistic traffic."""
     _exit(lambda: sandbox_cmd.seed(_ui(), bootstrap_servers=bootstrap_servers, records=records))
+
+
+@sandbox.command("produce")
+@click.option(
+    "--bootstrap-servers", default="127.0.0.1:19092", show_default=True, callback=_bootstrap
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100.0,
+    show_default=True,
+    help="Records per second, over all seed topics.",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: until Ctrl-C).",
+)
+def sandbox_produce(bootstrap_servers: str, rate: float, duration_s: float | None) -> None:
+    """Produce live records to the seed topics (until Ctrl-C or --duration)."""
+    _exit(
+        lambda: sandbox_cmd.produce(
+            _ui(), bootstrap_servers=bootstrap_servers, rate=rate, duration_s=duration_s
+        )
+    )
 
 
 @sandbox.command("down")

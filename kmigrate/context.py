@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kmigrate.adapters.kafka import KafkaCluster
-from kmigrate.errors import UsageError
+from kmigrate.clusters import registry
+from kmigrate.clusters.port import Cluster, ControlPlane
+from kmigrate.errors import PlanError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.refs import REFERENCE, UnresolvedReference, is_sensitive, resolve
@@ -17,20 +18,59 @@ from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 
 
-def clusters_for(
-    plan: LoadedPlan, environ: Mapping[str, str] | None = None
-) -> tuple[KafkaCluster, KafkaCluster]:
-    """The source and target adapters, with ``${…}`` references resolved.
+def spec_values(
+    plan: LoadedPlan, role: str, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The cluster's plan keys (:data:`~kmigrate.clusters.registry.FIELD_KEYS`) with
+    ``${…}`` references resolved; ``facts`` as a mapping.
+
+    Raises:
+        kmigrate.errors.PlanError: a reference cannot be resolved (file, line, key; the
+            message names the variable, never a value).
+    """
+    env = os.environ if environ is None else environ
+    spec = getattr(plan.model.clusters, role)
+    out: dict[str, Any] = {"facts": dict(spec.facts)}
+    for key in registry.FIELD_KEYS:
+        value = getattr(spec, key)
+        if key == "facts" or value is None:
+            continue
+        try:
+            out[key] = resolve(str(value), env, plan.base_dir)
+        except UnresolvedReference as exc:
+            raise PlanError(f"{plan.where(('clusters', role, key))}: {exc}") from None
+    return out
+
+
+def open_role(
+    plan: LoadedPlan, role: str, environ: Mapping[str, str] | None = None
+) -> tuple[Cluster, ControlPlane]:
+    """One cluster of the plan through the registry: its data plane and control plane.
 
     Raises:
         kmigrate.errors.PlanError: a reference cannot be resolved.
+        UsageError: a missing extra (the message names the pip command).
+        kmigrate.errors.ClusterError: discovery failed (MSK bootstrap servers).
     """
-    env = os.environ if environ is None else environ
-    c = plan.model.clusters
-    return (
-        KafkaCluster("source", c.source.bootstrap_servers, plan.resolved_config("source", env)),
-        KafkaCluster("target", c.target.bootstrap_servers, plan.resolved_config("target", env)),
+    spec = getattr(plan.model.clusters, role)
+    return registry.open_cluster(
+        role,
+        spec.type,
+        spec_values(plan, role, environ),
+        plan.resolved_config(role, environ),
     )
+
+
+def clusters_for(
+    plan: LoadedPlan, environ: Mapping[str, str] | None = None
+) -> tuple[Cluster, Cluster]:
+    """The source and target data planes, with ``${…}`` references resolved.
+
+    Raises:
+        kmigrate.errors.PlanError: a reference cannot be resolved.
+        UsageError: a missing extra.
+    """
+    return open_role(plan, "source", environ)[0], open_role(plan, "target", environ)[0]
 
 
 def latest_record(journal: Journal | None, plan: LoadedPlan, action: str) -> dict[str, Any] | None:
@@ -54,11 +94,13 @@ def plan_context(
     environ: Mapping[str, str] | None = None,
 ) -> StepContext:
     """The :class:`StepContext` every step of ``plan`` runs with."""
-    source, target = clusters_for(plan, environ)
+    source, _ = open_role(plan, "source", environ)
+    target, target_plane = open_role(plan, "target", environ)
     m = plan.model
     return StepContext(
         source=source,
         target=target,
+        target_plane=target_plane,
         ui=ui,
         source_type=m.clusters.source.type,
         target_type=m.clusters.target.type,
@@ -121,13 +163,22 @@ def standalone_context(
     Raises:
         UsageError: a malformed setting (see :func:`parse_settings`).
     """
+    source_cluster, _ = registry.open_cluster(
+        "source",
+        source_type,
+        {"bootstrap_servers": source or ""},
+        parse_settings(source_config, "--source-config"),
+    )
+    target_cluster, target_plane = registry.open_cluster(
+        "target",
+        target_type,
+        {"bootstrap_servers": target or ""},
+        parse_settings(target_config, "--target-config"),
+    )
     return StepContext(
-        source=KafkaCluster(
-            "source", source or "", parse_settings(source_config, "--source-config")
-        ),
-        target=KafkaCluster(
-            "target", target or "", parse_settings(target_config, "--target-config")
-        ),
+        source=source_cluster,
+        target=target_cluster,
+        target_plane=target_plane,
         ui=ui,
         source_type=source_type,
         target_type=target_type,

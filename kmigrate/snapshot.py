@@ -42,11 +42,19 @@ class SnapshotSource(_Strict):
 
 
 class TopicSnapshot(_Strict):
-    """One topic: partition count, replication factor, customised configs."""
+    """One topic: partition count, replication factor, customised configs.
+
+    ``config_sources`` names, per config key, where the broker said the value comes
+    from (DescribeConfigs ``source``, KIP-226: ``DYNAMIC_TOPIC_CONFIG``,
+    ``STATIC_BROKER_CONFIG``, ``DEFAULT_CONFIG``, ...); a key without one is an
+    explicit topic value.  The translation rules use it to carry a Compose broker's
+    ``server.properties`` values and Redpanda's cluster-level customisations.
+    """
 
     partitions: int = Field(gt=0)
     replication_factor: int = Field(gt=0)
     configs: dict[str, str] = Field(default_factory=dict)
+    config_sources: dict[str, str] = Field(default_factory=dict)
 
 
 class Snapshot(_Strict):

@@ -1,5 +1,5 @@
-"""Topic config knowledge: stock defaults per cluster type, vendor-only keys,
-and the translation of a source topic's configs into what a target accepts.
+"""Topic config knowledge: stock defaults of the source cluster types and vendor-only
+keys.  The translation into what a target accepts is :mod:`kmigrate.targets.rules`.
 
 Sources:
 
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from kmigrate.errors import UsageError
 
 KAFKA_DEFAULTS: dict[str, str] = {
     "cleanup.policy": "delete",
@@ -96,9 +97,6 @@ VENDOR_KEYS: dict[str, str] = {
     "leader.replication.throttled.replicas": "names source broker ids; not portable",
 }
 
-#: A Redpanda value spelled differently on Apache Kafka.
-VALUE_REWRITES: dict[tuple[str, str], str] = {("compression.type", "none"): "uncompressed"}
-
 
 def customised(
     configs: Mapping[str, str | None], cluster_type: str, sensitive: frozenset[str] = frozenset()
@@ -112,8 +110,16 @@ def customised(
         configs: ``{key: value}`` from DescribeConfigs.
         cluster_type: ``kafka`` or ``redpanda``.
         sensitive: keys the broker flagged as sensitive.
+
+    Raises:
+        UsageError: another cluster type (an unknown type never gets Kafka's defaults).
     """
-    defaults = STOCK_DEFAULTS.get(cluster_type, KAFKA_DEFAULTS)
+    if cluster_type not in STOCK_DEFAULTS:
+        raise UsageError(
+            f"no stock topic defaults for cluster type {cluster_type!r} as a source "
+            f"(expected one of: {', '.join(STOCK_DEFAULTS)})"
+        )
+    defaults = STOCK_DEFAULTS[cluster_type]
     out: dict[str, str] = {}
     for key, value in sorted(configs.items()):
         if value is None or key in sensitive:
@@ -124,52 +130,6 @@ def customised(
         elif value != "":
             out[key] = value
     return out
-
-
-@dataclass(frozen=True)
-class Translation:
-    """Configs for the target, and those dropped or rewritten with the reason."""
-
-    configs: dict[str, str]
-    dropped: dict[str, str]
-    rewritten: dict[str, str]
-
-
-#: Keys that exist on both but mean different things, by source type.
-SAME_NAME_OTHER_MEANING: dict[str, dict[str, str]] = {
-    "redpanda": {
-        "flush.ms": "Redpanda's flush.ms bounds its write cache; Kafka's forces an fsync "
-        "interval, which would slow the target",
-    },
-}
-
-
-def translate(
-    configs: Mapping[str, str], target_type: str, source_type: str = "kafka"
-) -> Translation:
-    """Translate source topic configs for a ``target_type`` cluster (``kafka``/``redpanda``).
-
-    Vendor-only keys are dropped with a reason; so are keys that mean
-    something else on the target (Redpanda's ``flush.ms``);
-    ``compression.type=none`` (Redpanda's spelling) becomes ``uncompressed``
-    on Apache Kafka.
-    """
-    kept: dict[str, str] = {}
-    dropped: dict[str, str] = {}
-    rewritten: dict[str, str] = {}
-    for key, value in sorted(configs.items()):
-        reason = vendor_reason(key) if target_type == "kafka" else None
-        if reason is None and target_type != source_type:
-            reason = SAME_NAME_OTHER_MEANING.get(source_type, {}).get(key)
-        if reason is not None:
-            dropped[key] = reason
-            continue
-        new = VALUE_REWRITES.get((key, value)) if target_type == "kafka" else None
-        if new is not None:
-            rewritten[key] = f"{value!r} is spelled {new!r} on Apache Kafka"
-            value = new
-        kept[key] = value
-    return Translation(kept, dropped, rewritten)
 
 
 def vendor_reason(key: str) -> str | None:

@@ -616,7 +616,7 @@ def test_max_duration_ends_a_follow(brokers: Brokers, prefix: str, tmp_path: Pat
 
 def test_follow_options_without_follow_are_a_usage_error() -> None:
     result = run(
-        "mirror", "--source", "127.0.0.1:1", "--target", "127.0.0.1:1", "--until", "stopped"
+        "mirror", "--source", "127.0.0.1:1", "--target", "127.0.0.1:2", "--until", "stopped"
     )
     assert result.exit_code == 2
     assert "usage error: only with --follow: --until" in result.output

@@ -190,7 +190,7 @@ def test_bad_phase_selectors_are_usage_errors_naming_the_option(tmp_path: Path) 
             result = run(*command)
             assert result.exit_code == 2, result.output
             assert (
-                f"--phase {selector}: no such phase in {plan}; expected a number from 1 to 1 "
+                f"--phase {selector!r}: no such phase in {plan}; expected a number from 1 to 1 "
                 "or a name; the phases are: 1 (switch)"
             ) in result.output
     assert log(tmp_path) == []

@@ -303,8 +303,8 @@ def target_config(*lines: str) -> str:
 
 
 ALL_KINDS = (
-    "'check-connectivity', 'export-topics', 'manual', 'mirror', 'provision-topics', "
-    "'shell', 'verify'"
+    "'check-connectivity', 'dual-write-check', 'export-topics', 'manual', 'mirror', "
+    "'provision-topics', 'shell', 'translate-offsets', 'verify'"
 )
 TOP = "expected a mapping with version, name, clusters, topics, phases"
 P = "<tmp>/plan.yaml"
@@ -390,14 +390,15 @@ MALFORMED = [
     ),
     pytest.param(
         edit("type: kafka", "type: kafak"),
-        f"{P}:5: clusters.source.type: expected one of 'kafka' or 'redpanda'; found 'kafak'",
+        f"{P}:5: clusters.source.type: expected one of 'kafka', 'redpanda', 'msk', 'eventhubs' "
+        "or 'confluent-cloud'; found 'kafak'",
         id="bad-cluster-type",
     ),
     pytest.param(
         edit("type: kafka", "type: msk"),
-        f"{P}:5: clusters.source.type: cluster type 'msk' is not supported by this version "
-        "of kmigrate; expected 'kafka' (any Kafka-API broker) or 'redpanda'",
-        id="planned-cluster-type-msk",
+        f"{P}:5: clusters.source.type: expected a source type kmigrate reads from (kafka, "
+        "redpanda); found 'msk' (managed services are targets)",
+        id="managed-type-as-source",
     ),
     pytest.param(
         edit("old:9092", "old-1:9092,old-2"),
@@ -565,10 +566,12 @@ def test_every_problem_is_reported(tmp_path: Path) -> None:
     with pytest.raises(PlanError) as info:
         load_plan(path)
     assert str(info.value).replace(str(tmp_path), "<tmp>").splitlines() == [
-        f"{P}:5: clusters.source.type: expected one of 'kafka' or 'redpanda'; found 'kafak'",
+        f"{P}:5: clusters.source.type: expected one of 'kafka', 'redpanda', 'msk', 'eventhubs' "
+        "or 'confluent-cloud'; found 'kafak'",
         f"{P}:6: clusters.source.bootstrap_servers: expected a comma-separated list of "
         "host:port; found 'old'",
-        f"{P}:8: clusters.target.type: expected one of 'kafka' or 'redpanda'; found 'kafak'",
+        f"{P}:8: clusters.target.type: expected one of 'kafka', 'redpanda', 'msk', 'eventhubs' "
+        "or 'confluent-cloud'; found 'kafak'",
         f"{P}:11: topics.include: expected at least 1 item(s); found none",
     ]
 

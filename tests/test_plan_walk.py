@@ -24,7 +24,7 @@ version: 1
 name: walk
 clusters:
   source: {type: kafka, bootstrap_servers: "127.0.0.1:1"}
-  target: {type: kafka, bootstrap_servers: "127.0.0.1:1"}
+  target: {type: kafka, bootstrap_servers: "127.0.0.1:2"}
 topics:
   include: ["*"]
 """

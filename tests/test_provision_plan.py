@@ -1,184 +1,140 @@
-"""Tests for kmigrate.steps.provision_topics.plan_provision (pure: no cluster)."""
+"""Tests for kmigrate.steps.provision_topics.translate_snapshot (pure: no cluster).
+
+provision-topics plans through the named rules of kmigrate.targets.rules; these tests
+check the wiring from a snapshot (with recorded config sources) to the table.
+"""
 
 from __future__ import annotations
 
-from kmigrate.adapters.kafka import TopicMeta
 from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot
-from kmigrate.steps.provision_topics import CONFLICT, CREATE, EXISTS, TopicAction, plan_provision
+from kmigrate.steps.provision_topics import translate_snapshot
+from kmigrate.targets.profiles import profile_for
+from kmigrate.targets.rules import Accept, TopicTranslation
 
 
-def snap(source_type: str = "redpanda", **topics: TopicSnapshot) -> Snapshot:
-    return Snapshot(
-        source=SnapshotSource(type=source_type, bootstrap_servers="src:9092"),
-        topics={name.replace("_", "-"): t for name, t in topics.items()},
-    )
+def snap(source_type: str = "kafka", **topics: TopicSnapshot) -> Snapshot:
+    return Snapshot(source=SnapshotSource(type=source_type, bootstrap_servers="x:1"), topics=topics)
 
 
-def topic(partitions: int = 3, rf: int = 3, **configs: str) -> TopicSnapshot:
-    return TopicSnapshot(
-        partitions=partitions,
-        replication_factor=rf,
-        configs={k.replace("_", "."): v for k, v in configs.items()},
-    )
+def only(snapshot: Snapshot, target: str = "kafka", facts=None, **kw) -> TopicTranslation:  # type: ignore[no-untyped-def]
+    facts = {} if facts is None else facts
+    [t] = translate_snapshot(snapshot, profile_for(target, facts), facts, **kw).topics
+    return t
 
 
-def only(actions: list[TopicAction]) -> TopicAction:
-    assert len(actions) == 1
-    return actions[0]
+def decision(t: TopicTranslation, key: str) -> tuple[str, str | None, str]:
+    [d] = [d for d in t.decisions if d.key == key]
+    return d.decision, d.target_value, d.rule
 
 
 def test_missing_topic_is_created_with_rf_capped_at_broker_count() -> None:
-    s = snap(orders=topic(partitions=6, rf=3, cleanup_policy="compact"))
-    action = only(plan_provision(s, {}, {}, target_brokers=1, target_type="kafka"))
-    assert action.topic == "orders"
-    assert action.action == CREATE
-    assert action.partitions == 6
-    assert action.replication_factor == 1
-    assert action.configs == {"cleanup.policy": "compact"}
-    assert action.differences == []
-    assert len(action.notes) == 1
-    assert "replication factor 3 -> 1" in action.notes[0]
-    assert "1 broker(s)" in action.notes[0]
+    t = only(
+        snap(orders=TopicSnapshot(partitions=3, replication_factor=3)), facts={"broker_count": 1}
+    )
+    assert (t.action, t.partitions, t.replication_factor) == ("create", 3, 1)
+    assert t.replication_factor_reason == (
+        "the source's replication factor 3, capped at the target's 1 brokers"
+    )
 
 
 def test_rf_not_capped_when_enough_brokers() -> None:
-    s = snap(orders=topic(rf=3))
-    action = only(plan_provision(s, {}, {}, target_brokers=5, target_type="kafka"))
-    assert action.replication_factor == 3
-    assert action.notes == []
-
-
-def test_zero_brokers_still_gives_rf_one() -> None:
-    s = snap(orders=topic(rf=3))
-    action = only(plan_provision(s, {}, {}, target_brokers=0, target_type="kafka"))
-    assert action.replication_factor == 1
-
-
-def test_actions_are_sorted_by_topic() -> None:
-    s = snap(zeta=topic(), alpha=topic(), mid=topic())
-    actions = plan_provision(s, {}, {}, 3, "kafka")
-    assert [a.topic for a in actions] == ["alpha", "mid", "zeta"]
-
-
-def test_existing_topic_with_fewer_partitions_is_a_conflict() -> None:
-    s = snap(orders=topic(partitions=6, rf=1))
-    existing = {"orders": TopicMeta("orders", 3, 1)}
-    action = only(plan_provision(s, existing, {"orders": {}}, 1, "kafka"))
-    assert action.action == CONFLICT
-    assert action.partitions == 3  # the target's, which is left alone
-    assert len(action.differences) == 1
-    assert "partitions: target has 3, source has 6" in action.differences[0]
-    assert "fewer partitions" in action.differences[0]
-
-
-def test_existing_topic_with_more_partitions_exists_with_a_difference() -> None:
-    s = snap(orders=topic(partitions=3, rf=1))
-    existing = {"orders": TopicMeta("orders", 12, 1)}
-    action = only(plan_provision(s, existing, {"orders": {}}, 1, "kafka"))
-    assert action.action == EXISTS
-    assert action.partitions == 12
-    assert action.differences == ["partitions: target has 12, source has 3"]
-
-
-def test_existing_identical_topic_exists_without_differences() -> None:
-    s = snap(orders=topic(partitions=3, rf=1, cleanup_policy="compact"))
-    existing = {"orders": TopicMeta("orders", 3, 1)}
-    target_configs: dict[str, dict[str, str | None]] = {
-        "orders": {"cleanup.policy": "compact", "retention.ms": "604800000"}
-    }
-    action = only(plan_provision(s, existing, target_configs, 1, "kafka"))
-    assert action.action == EXISTS
-    assert action.differences == []
-
-
-def test_existing_topic_replication_factor_difference() -> None:
-    s = snap(orders=topic(partitions=3, rf=3))
-    existing = {"orders": TopicMeta("orders", 3, 1)}
-    action = only(plan_provision(s, existing, {}, 3, "kafka"))
-    assert action.action == EXISTS
-    assert action.replication_factor == 1
-    assert action.differences == ["replication factor: target has 1, wanted 3"]
-
-
-def test_config_differences_are_reported_both_ways() -> None:
-    s = snap(orders=topic(partitions=1, rf=1, cleanup_policy="compact", retention_ms="1000"))
-    existing = {"orders": TopicMeta("orders", 1, 1)}
-    target_configs: dict[str, dict[str, str | None]] = {
-        "orders": {
-            "cleanup.policy": "delete",  # stock default on the target
-            "retention.ms": "2000",  # customised differently
-            "min.insync.replicas": "2",  # customised only on the target
-        }
-    }
-    action = only(plan_provision(s, existing, target_configs, 1, "kafka"))
-    assert action.action == EXISTS
-    assert action.differences == [
-        "cleanup.policy: target has (default), source has compact",
-        "min.insync.replicas: target has 2, source has (default)",
-        "retention.ms: target has 2000, source has 1000",
-    ]
-
-
-def test_source_value_equal_to_the_target_default_is_no_difference() -> None:
-    """A Redpanda source with segment.bytes = 1 GiB (customised there) against a
-    Kafka target at its stock 1 GiB: both hold the same value."""
-    s = snap(orders=topic(partitions=1, rf=1, segment_bytes="1073741824"))
-    existing = {"orders": TopicMeta("orders", 1, 1)}
-    target_configs: dict[str, dict[str, str | None]] = {"orders": {"segment.bytes": "1073741824"}}
-    action = only(plan_provision(s, existing, target_configs, 1, "kafka"))
-    assert action.differences == []
-
-
-def test_vendor_keys_are_dropped_and_listed() -> None:
-    s = snap(
-        orders=topic(
-            partitions=1,
-            rf=1,
-            cleanup_policy="compact",
-            redpanda_remote_read="true",
-            write_caching="true",
-            compression_type="none",
-        )
+    t = only(
+        snap(orders=TopicSnapshot(partitions=3, replication_factor=3)), facts={"broker_count": 5}
     )
-    action = only(plan_provision(s, {}, {}, 1, "kafka"))
-    assert action.configs == {"cleanup.policy": "compact", "compression.type": "uncompressed"}
-    assert set(action.dropped) == {"redpanda.remote.read", "write.caching"}
-    assert all(action.dropped.values())
-    assert set(action.rewritten) == {"compression.type"}
+    assert t.replication_factor == 3
 
 
-def test_dropped_vendor_keys_are_not_differences_on_existing_topics() -> None:
-    s = snap(orders=topic(partitions=1, rf=1, redpanda_remote_read="true"))
-    existing = {"orders": TopicMeta("orders", 1, 1)}
-    action = only(plan_provision(s, existing, {"orders": {}}, 1, "kafka"))
-    assert action.action == EXISTS
-    assert action.differences == []
-    assert set(action.dropped) == {"redpanda.remote.read"}
+def test_topics_come_sorted_by_name() -> None:
+    s = snap(
+        b=TopicSnapshot(partitions=1, replication_factor=1),
+        a=TopicSnapshot(partitions=1, replication_factor=1),
+    )
+    names = [t.name for t in translate_snapshot(s, profile_for("kafka"), {}).topics]
+    assert names == ["a", "b"]
+
+
+def test_existing_topic_with_fewer_partitions_is_refused_and_cannot_be_accepted() -> None:
+    t = only(
+        snap(orders=TopicSnapshot(partitions=4, replication_factor=1)),
+        existing={"orders": 2},
+        accept=[Accept("orders", "partitions")],
+    )
+    assert t.action == "refuse"
+    assert decision(t, "partitions") == ("refused", "2", "partitions_not_fewer")
+
+
+def test_existing_topic_with_as_many_partitions_exists() -> None:
+    t = only(snap(orders=TopicSnapshot(partitions=2, replication_factor=1)), existing={"orders": 3})
+    assert (t.action, t.partitions) == ("exists", 3)
+
+
+def test_redpanda_vendor_keys_are_dropped_for_a_kafka_target_and_compression_converted() -> None:
+    s = snap(
+        "redpanda",
+        orders=TopicSnapshot(
+            partitions=1,
+            replication_factor=1,
+            configs={"redpanda.remote.read": "true", "compression.type": "none"},
+        ),
+    )
+    t = only(s)
+    assert decision(t, "redpanda.remote.read")[0] == "dropped"
+    assert decision(t, "compression.type") == (
+        "converted",
+        "uncompressed",
+        "convert_compression_none",
+    )
+    assert t.configs == {"compression.type": "uncompressed"}
 
 
 def test_redpanda_target_keeps_vendor_keys() -> None:
-    s = snap(orders=topic(partitions=1, rf=1, redpanda_remote_read="true"))
-    action = only(plan_provision(s, {}, {}, 1, "redpanda"))
-    assert action.configs == {"redpanda.remote.read": "true"}
-    assert action.dropped == {}
-
-
-def test_plan_replication_factor_overrides_the_sources_and_is_noted() -> None:
-    s = snap(orders=topic(rf=1))
-    action = only(
-        plan_provision(s, {}, {}, target_brokers=3, target_type="kafka", replication_factor=3)
+    s = snap(
+        "redpanda",
+        orders=TopicSnapshot(
+            partitions=1, replication_factor=1, configs={"redpanda.remote.read": "true"}
+        ),
     )
-    assert action.replication_factor == 3
-    assert action.notes == ["replication factor 1 -> 3: set by the plan"]
+    assert only(s, "redpanda").configs == {"redpanda.remote.read": "true"}
 
 
-def test_plan_replication_factor_is_still_capped_at_broker_count() -> None:
-    s = snap(orders=topic(rf=1))
-    action = only(
-        plan_provision(s, {}, {}, target_brokers=2, target_type="kafka", replication_factor=3)
+def test_plan_replication_factor_overrides_the_sources_and_is_still_capped() -> None:
+    s = snap(orders=TopicSnapshot(partitions=1, replication_factor=1))
+    t = only(s, facts={"broker_count": 2}, replication_factor=3)
+    assert t.replication_factor == 2
+    assert t.replication_factor_reason.startswith("the plan's replication factor 3")
+
+
+def test_confluent_cloud_requires_rf_3_whatever_the_source_had() -> None:
+    t = only(
+        snap(orders=TopicSnapshot(partitions=1, replication_factor=1)),
+        "confluent-cloud",
+        {"cluster_type": "standard"},
     )
-    assert action.replication_factor == 2
-    assert action.notes == [
-        "replication factor 1 -> 3: set by the plan",
-        "replication factor 3 -> 2: the target has 2 broker(s)",
-    ]
+    assert t.replication_factor == 3
+
+
+def test_eventhubs_has_no_replication_factor_and_gets_hub_properties() -> None:
+    t = only(
+        snap(orders=TopicSnapshot(partitions=2, replication_factor=1)),
+        "eventhubs",
+        {"tier": "standard"},
+    )
+    assert t.replication_factor is None
+    assert t.configs["cleanupPolicy"] == "Delete"
+    assert t.configs["retentionTimeInHours"] == "168"
+
+
+def test_a_compose_static_broker_value_is_carried_when_it_differs_from_the_target() -> None:
+    """A server.properties value (STATIC_BROKER_CONFIG) is the topic's effective value; it
+    is carried to a target whose stock default differs (MSK's retention is 168 h too, so
+    a 3-day broker retention must be set explicitly)."""
+    s = snap(
+        orders=TopicSnapshot(
+            partitions=1,
+            replication_factor=1,
+            configs={"retention.ms": "259200000"},
+            config_sources={"retention.ms": "STATIC_BROKER_CONFIG"},
+        )
+    )
+    t = only(s, "msk", {"cluster_type": "provisioned", "broker_count": 3})
+    assert decision(t, "retention.ms")[:2] == ("copied", "259200000")

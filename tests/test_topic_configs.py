@@ -1,16 +1,17 @@
-"""Tests for kmigrate.topic_configs: customised() and translate()."""
+"""Tests for kmigrate.topic_configs: customised() and vendor_reason()."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kmigrate.adapters.kafka import ConfigValue
+from kmigrate.errors import UsageError
 from kmigrate.topic_configs import (
     KAFKA_DEFAULTS,
     REDPANDA_DEFAULTS,
     customised,
-    translate,
     vendor_reason,
 )
 
@@ -83,8 +84,10 @@ def test_customised_keeps_unknown_keys_with_non_empty_values() -> None:
     assert customised(configs, "kafka") == {"confluent.value.schema.validation": "true"}
 
 
-def test_customised_unknown_cluster_type_falls_back_to_kafka_defaults() -> None:
-    assert customised({"segment.bytes": "1073741824"}, "msk") == {}
+def test_customised_refuses_a_type_without_source_defaults() -> None:
+    """An unknown (or target-only) type never silently gets Kafka's defaults."""
+    with pytest.raises(UsageError, match="no stock topic defaults for cluster type 'msk'"):
+        customised({"segment.bytes": "1073741824"}, "msk")
 
 
 def test_customised_output_is_sorted_by_key() -> None:
@@ -116,99 +119,11 @@ def test_customised_never_keeps_a_stock_default_or_null(
 
 
 # --------------------------------------------------------------------------- #
-# translate()
+# vendor_reason() (the translation itself: tests/test_target_rules.py)
 # --------------------------------------------------------------------------- #
-
-REDPANDA_SOURCE = {
-    "cleanup.policy": "compact",
-    "retention.ms": "86400000",
-    "redpanda.remote.read": "true",
-    "redpanda.remote.write": "true",
-    "write.caching": "true",
-    "flush.bytes": "1048576",
-    "retention.local.target.ms": "3600000",
-    "retention.local.target.bytes": "1000000",
-    "initial.retention.local.target.ms": "1000",
-    "compaction.strategy": "offset",
-}
-
-
-def test_translate_drops_vendor_keys_for_a_kafka_target_with_a_reason() -> None:
-    tr = translate(REDPANDA_SOURCE, "kafka")
-    vendor = set(REDPANDA_SOURCE) - {"cleanup.policy", "retention.ms"}
-    assert set(tr.dropped) == vendor
-    for key in vendor:
-        assert key not in tr.configs
-        assert tr.dropped[key]  # a non-empty reason
-    assert "Redpanda-only" in tr.dropped["redpanda.remote.read"]
-    assert "tiered-storage" in tr.dropped["retention.local.target.ms"]
-
-
-def test_translate_keeps_portable_keys() -> None:
-    tr = translate(REDPANDA_SOURCE, "kafka")
-    assert tr.configs == {"cleanup.policy": "compact", "retention.ms": "86400000"}
-    assert tr.rewritten == {}
-
-
-def test_translate_drops_kafka_tiered_storage_and_throttle_keys() -> None:
-    source = {
-        "remote.storage.enable": "true",
-        "local.retention.ms": "1000",
-        "remote.log.copy.disable": "true",
-        "leader.replication.throttled.replicas": "0:1",
-        "message.format.version": "2.8",
-        "min.insync.replicas": "2",
-    }
-    tr = translate(source, "kafka")
-    assert tr.configs == {"min.insync.replicas": "2"}
-    assert set(tr.dropped) == set(source) - {"min.insync.replicas"}
-
-
-def test_translate_rewrites_compression_none_for_a_kafka_target() -> None:
-    tr = translate({"compression.type": "none"}, "kafka")
-    assert tr.configs == {"compression.type": "uncompressed"}
-    assert "compression.type" in tr.rewritten
-    assert "uncompressed" in tr.rewritten["compression.type"]
-    assert tr.dropped == {}
-
-
-def test_translate_keeps_other_compression_types() -> None:
-    tr = translate({"compression.type": "zstd"}, "kafka")
-    assert tr.configs == {"compression.type": "zstd"}
-    assert tr.rewritten == {}
-
-
-def test_translate_for_a_redpanda_target_keeps_vendor_keys_and_spelling() -> None:
-    source = {"redpanda.remote.read": "true", "compression.type": "none"}
-    tr = translate(source, "redpanda")
-    assert tr.configs == source
-    assert tr.dropped == {}
-    assert tr.rewritten == {}
 
 
 def test_vendor_reason() -> None:
     assert vendor_reason("redpanda.iceberg.mode") is not None
     assert vendor_reason("cleanup.policy") is None
     assert vendor_reason("retention.ms") is None
-
-
-@given(
-    st.dictionaries(
-        st.sampled_from(
-            sorted(set(KAFKA_DEFAULTS) | set(REDPANDA_DEFAULTS) | set(REDPANDA_SOURCE))
-        ),
-        st.sampled_from(["none", "true", "1", "compact"]),
-    )
-)
-def test_translate_partitions_every_key_into_kept_or_dropped(configs: dict[str, str]) -> None:
-    tr = translate(configs, "kafka")
-    assert set(tr.configs) | set(tr.dropped) == set(configs)
-    assert not set(tr.configs) & set(tr.dropped)
-    assert all(vendor_reason(k) is None for k in tr.configs)
-
-
-def test_translate_drops_redpanda_flush_ms_but_keeps_kafka_flush_ms() -> None:
-    from_redpanda = translate({"flush.ms": "50", "retention.ms": "1000"}, "kafka", "redpanda")
-    assert from_redpanda.configs == {"retention.ms": "1000"}
-    assert "fsync" in from_redpanda.dropped["flush.ms"]
-    assert translate({"flush.ms": "50"}, "kafka", "kafka").configs == {"flush.ms": "50"}

@@ -11,6 +11,7 @@ librdkafka CONFIGURATION.md for the settings used below.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,13 +29,18 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from kmigrate.errors import ClusterError, OffsetOutOfRange
 
 #: Seconds an admin request may take before it counts as unreachable.
 ADMIN_TIMEOUT_S = 15.0
 Headers = list[tuple[str, bytes | None]]
+#: Client-side errors of a request cut off by a dropped or reset connection
+#: (librdkafka's local error codes); a read-only request may be asked again.
+TRANSIENT = frozenset({KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER})
+#: How many times a read-only request is tried when it fails transiently.
+READ_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,25 @@ class PartitionEnd:
     topic: str
     partition: int
     offset: int
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """A consumer group as DescribeGroups reports it.
+
+    ``state``: the broker's word (``EMPTY``, ``STABLE``, ``PREPARING_REBALANCE``,
+    ``COMPLETING_REBALANCE``, ``DEAD``, ``UNKNOWN``); ``members``: one
+    ``client-id (member-id on host)`` line per active member.
+    """
+
+    group: str
+    state: str
+    members: list[str]
+
+    @property
+    def active(self) -> bool:
+        """True when the group has members or is not idle (``EMPTY``/``DEAD``)."""
+        return bool(self.members) or self.state not in ("EMPTY", "DEAD")
 
 
 @dataclass
@@ -219,7 +244,7 @@ class KafkaCluster:
                 out[res.name] = {
                     key: ConfigValue(
                         value=entry.value,
-                        source=str(getattr(entry.source, "name", entry.source)),
+                        source=_source_name(entry.source),
                         is_sensitive=bool(entry.is_sensitive),
                         is_read_only=bool(entry.is_read_only),
                     )
@@ -291,16 +316,29 @@ class KafkaCluster:
         On brokers whose ListOffsets lags (see docs/sandbox-broker.md), use
         :meth:`log_ends` for the true end.
 
+        A request cut off by a dropped connection (a transient client error,
+        see :data:`TRANSIENT`) is asked again, up to :data:`READ_ATTEMPTS`
+        times: it only reads.
+
         Raises:
-            ClusterError: the request failed.
+            ClusterError: the request failed, or kept failing transiently.
         """
         consumer = self._consumer()
         out: dict[tuple[str, int], tuple[int, int]] = {}
         try:
             for topic, partition in partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
-                )
+                for attempt in range(1, READ_ATTEMPTS + 1):
+                    try:
+                        low, high = consumer.get_watermark_offsets(
+                            TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S
+                        )
+                        break
+                    except KafkaException as exc:
+                        err = exc.args[0] if exc.args else None
+                        code = err.code() if isinstance(err, KafkaError) else None
+                        if code not in TRANSIENT or attempt == READ_ATTEMPTS:
+                            raise
+                        time.sleep(0.2 * attempt)
                 out[(topic, partition)] = (int(low), int(high))
         except KafkaException as exc:
             raise self._fail("reading partition offsets", exc) from None
@@ -492,12 +530,18 @@ class KafkaCluster:
     # -- writes (target only) ----------------------------------------------------
 
     def create_topics(
-        self, topics: Iterable[tuple[str, int, int, Mapping[str, str]]]
+        self,
+        topics: Iterable[tuple[str, int, int, Mapping[str, str]]],
+        *,
+        validate_only: bool = False,
     ) -> list[CreateOutcome]:
         """CreateTopics, one outcome per topic (a call can partly succeed).
 
         Args:
             topics: ``(name, partitions, replication_factor, configs)``.
+            validate_only: ask the broker to check the request without creating
+                anything (CreateTopics ``validate_only``, KIP-108); a topic that
+                passes is reported ``created``.
 
         Raises:
             ClusterError: on the source role, or if the request could not be sent.
@@ -508,7 +552,9 @@ class KafkaCluster:
             return []
         outcomes = []
         try:
-            futures = self.admin.create_topics(new, request_timeout=ADMIN_TIMEOUT_S)
+            futures = self.admin.create_topics(
+                new, request_timeout=ADMIN_TIMEOUT_S, validate_only=validate_only
+            )
         except KafkaException as exc:
             raise self._fail("creating topics", exc) from None
         for name, fut in futures.items():
@@ -552,6 +598,199 @@ class KafkaCluster:
         """Release the admin client (librdkafka frees it when garbage-collected)."""
         self._admin = None
 
+    # -- consumer groups and lookups by time (added for translate-offsets and the
+    # -- dual-write check; reads work on both roles, writes on the target only) ----
+
+    def offsets_for_times(
+        self, partitions: Iterable[tuple[str, int]], timestamp_ms: int
+    ) -> dict[tuple[str, int], int | None]:
+        """The earliest offset whose record timestamp is >= ``timestamp_ms``, per partition.
+
+        ListOffsets by timestamp (KIP-79, ``Consumer.offsets_for_times``).
+        ``None`` when no record is that recent.  Records before the returned
+        offset may still carry later timestamps (CreateTime is set by
+        producers), so callers filter records by timestamp as well.
+
+        Raises:
+            ClusterError: the request failed.
+        """
+        wanted = [TopicPartition(t, p, max(int(timestamp_ms), 0)) for t, p in partitions]
+        if not wanted:
+            return {}
+        consumer = self._consumer()
+        try:
+            found = consumer.offsets_for_times(wanted, timeout=ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise self._fail("looking up offsets by timestamp", exc) from None
+        finally:
+            consumer.close()
+        out: dict[tuple[str, int], int | None] = {}
+        for tp in found:
+            if tp.error is not None:
+                raise ClusterError(
+                    f"{self.label}: looking up offsets by timestamp for "
+                    f"{tp.topic}[{tp.partition}] failed: {tp.error.str()}"
+                )
+            out[(tp.topic, tp.partition)] = int(tp.offset) if tp.offset >= 0 else None
+        return out
+
+    def first_records(
+        self, starts: Iterable[tuple[str, int, int]], *, idle_timeout_s: float = 30.0
+    ) -> dict[tuple[str, int], Record | None]:
+        """The first record at or after each start offset, or None at the partition's end.
+
+        This is the record a consumer positioned at that offset reads next
+        (offsets without a record, such as transaction markers, are passed).
+        One consumer for all partitions; each is released after its first record.
+
+        Raises:
+            ClusterError: a fetch failed, or no answer for ``idle_timeout_s``.
+        """
+        out: dict[tuple[str, int], Record | None] = {}
+        pending = list(starts)
+        if not pending:
+            return out
+        consumer = self._consumer()
+        left = {(t, p) for t, p, _ in pending}
+        try:
+            consumer.assign([TopicPartition(t, p, o) for t, p, o in pending])
+            last_progress = time.monotonic()
+            while left:
+                msgs = consumer.consume(num_messages=100, timeout=0.05)
+                if msgs:
+                    last_progress = time.monotonic()
+                elif time.monotonic() - last_progress > idle_timeout_s:
+                    names = ", ".join(f"{t}[{p}]" for t, p in sorted(left)[:5])
+                    raise ClusterError(
+                        f"{self.label}: no record and no end of partition for "
+                        f"{idle_timeout_s:.0f} s while reading {names}"
+                    )
+                for msg in msgs:
+                    tp = (str(msg.topic()), int(msg.partition() or 0))
+                    if tp not in left:
+                        continue
+                    err = msg.error()
+                    if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                        raise ClusterError(
+                            f"{self.label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}"
+                        )
+                    out[tp] = None if err is not None else _record(msg)
+                    left.discard(tp)
+                    consumer.incremental_unassign([TopicPartition(*tp)])
+        except KafkaException as exc:
+            raise self._fail("reading records", exc) from None
+        finally:
+            consumer.close()
+        return out
+
+    def group_offsets_of(self, group: str) -> dict[tuple[str, int], int]:
+        """One consumer group's committed offsets: ``{(topic, partition): offset}``.
+
+        Partitions without a committed offset are left out; an unknown group
+        gives ``{}`` (OffsetFetch answers so for groups it does not know).
+
+        Raises:
+            ClusterError: OffsetFetch failed.
+        """
+        try:
+            futures = self.admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group)], request_timeout=ADMIN_TIMEOUT_S
+            )
+            result = next(iter(futures.values())).result()
+        except KafkaException as exc:
+            raise self._fail(f"reading the offsets of consumer group {group}", exc) from None
+        return {
+            (tp.topic, tp.partition): int(tp.offset)
+            for tp in result.topic_partitions or []
+            if tp.offset >= 0
+        }
+
+    def group_ids(self) -> list[str]:
+        """Every consumer group id the cluster lists (ListGroups), sorted.
+
+        Raises:
+            ClusterError: ListGroups failed.
+        """
+        try:
+            listing = self.admin.list_consumer_groups(request_timeout=ADMIN_TIMEOUT_S).result()
+        except KafkaException as exc:
+            raise self._fail("listing consumer groups", exc) from None
+        return sorted(g.group_id for g in listing.valid)
+
+    def group_members(self, group: str) -> GroupState:
+        """DescribeGroups for one group: its state and active members.
+
+        Raises:
+            ClusterError: DescribeGroups failed.
+        """
+        try:
+            desc = self.admin.describe_consumer_groups([group], request_timeout=ADMIN_TIMEOUT_S)[
+                group
+            ].result()
+        except KafkaException as exc:
+            raise self._fail(f"describing consumer group {group}", exc) from None
+        state = str(getattr(desc.state, "name", desc.state)).upper()
+        members = [f"{m.client_id or '?'} ({m.member_id} on {m.host})" for m in desc.members or []]
+        return GroupState(group, state, members)
+
+    def alter_group_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        """AlterConsumerGroupOffsets (KIP-222): set the group's committed offsets.
+
+        The broker refuses while the group has active members.
+
+        Raises:
+            ClusterError: on the source role, or the broker refused any partition.
+        """
+        self._require_target("alter consumer group offsets")
+        if not offsets:
+            return
+        tps = [TopicPartition(t, p, int(o)) for (t, p), o in sorted(offsets.items())]
+        try:
+            futures = self.admin.alter_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group, tps)], request_timeout=ADMIN_TIMEOUT_S
+            )
+            result = next(iter(futures.values())).result()
+        except KafkaException as exc:
+            raise self._fail(f"altering the offsets of consumer group {group}", exc) from None
+        failed = [
+            f"{tp.topic}[{tp.partition}]: {tp.error.str()}"
+            for tp in result.topic_partitions or []
+            if tp.error is not None
+        ]
+        if failed:
+            raise ClusterError(
+                f"{self.label}: altering the offsets of consumer group {group} failed for "
+                + "; ".join(failed)
+            )
+
+    def delete_group(self, group: str) -> str:
+        """DeleteGroups for one group without members; returns ``deleted`` or ``absent``.
+
+        Raises:
+            ClusterError: on the source role, or the broker refused (e.g. the
+                group is not empty).
+        """
+        self._require_target("delete consumer groups")
+        try:
+            self.admin.delete_consumer_groups([group], request_timeout=ADMIN_TIMEOUT_S)[
+                group
+            ].result()
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.GROUP_ID_NOT_FOUND:
+                return "absent"
+            raise self._fail(f"deleting consumer group {group}", exc) from None
+        return "deleted"
+
+
+def _source_name(source: Any) -> str:
+    """A DescribeConfigs source as its KIP-226 name (``DEFAULT_CONFIG``); confluent-kafka
+    hands out the enum's number."""
+    try:
+        return ConfigSource(int(source)).name
+    except (TypeError, ValueError):
+        return str(getattr(source, "name", source))
+
 
 def _out_of_range(
     label: str, tp: tuple[str, int], offset: int, err: KafkaError
@@ -581,6 +820,8 @@ def _record(msg: Message) -> Record:
 #: The target producer's settings (librdkafka CONFIGURATION.md): idempotent with
 #: acks=all, so per-partition order holds and retries never duplicate (KIP-98);
 #: records are written uncompressed as the target topic's compression.type decides.
+#: Every delivery is reported (not only errors): the writer counts, per
+#: partition, the records the target confirmed.
 WRITER_SETTINGS: dict[str, Any] = {
     "enable.idempotence": True,
     "acks": "all",
@@ -593,7 +834,7 @@ WRITER_SETTINGS: dict[str, Any] = {
     "queue.buffering.max.kbytes": 32768,
     "message.max.bytes": 16 * 1024 * 1024,
     "compression.type": "none",
-    "delivery.report.only.error": True,
+    "delivery.report.only.error": False,
 }
 
 
@@ -601,23 +842,120 @@ class RecordWriter:
     """Writes records to the same topic and partition on the target.
 
     Idempotent (``enable.idempotence=true``), so per-partition order holds and a
-    retry never duplicates a record (KIP-98).  Delivery errors go to ``on_error``.
+    retry never duplicates a record (KIP-98).
+
+    librdkafka calls back into Python from inside ``produce``/``poll``/``flush``
+    (delivery reports, client errors).  Those callbacks never raise and call
+    nothing that could: they only count and collect.  What they collected is
+    acted on after the C call has returned:
+
+    * a *fatal* producer error (``KafkaError.fatal()``, e.g. UNKNOWN_PRODUCER_ID
+      or OUT_OF_ORDER_SEQUENCE_NUMBER after the target broker restarted and
+      forgot the producer's state; librdkafka INTRODUCTION.md, "Idempotent
+      Producer", "Fatal errors") raises :class:`ClusterError` naming the target
+      and the error, from :meth:`write`, :meth:`poll` or :meth:`flush`; the
+      producer cannot continue, and every later call raises it again;
+    * a failed delivery of one record is passed to ``on_error`` as one line
+      (``target (host:port): writing topic[p] failed: NAME: text``).
+
+    :meth:`delivered` says how many records of a partition the target
+    confirmed: a count, kept per partition, of the unbroken run of confirmed
+    records before the first failed one in that partition.
     """
 
     def __init__(self, cluster: KafkaCluster, on_error: Callable[[str], None]) -> None:
         self._on_error = on_error
-        self._cluster = cluster
-        self._producer = Producer(cluster._conf(**WRITER_SETTINGS, on_delivery=self._delivered))
+        self._label = cluster.label
+        self._counts: dict[tuple[str, int], int] = {}
+        self._broken: set[tuple[str, int]] = set()
+        self._failures: list[tuple[str, int, str]] = []
+        self._fatal: str | None = None
+        self._swallowed: BaseException | None = None
+        self._producer = Producer(
+            cluster._conf(
+                **WRITER_SETTINGS, on_delivery=self._on_delivery, error_cb=self._on_client_error
+            )
+        )
 
-    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self._on_error(
-                f"{self._cluster.label}: writing {msg.topic()}[{msg.partition()}] failed: "
-                f"{err.name()}: {err.str()}"
+    # -- callbacks: run inside librdkafka calls; they must never raise -----------
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        try:
+            tp = (msg.topic() or "", msg.partition() or 0)
+            if err is None:
+                if tp not in self._broken:
+                    self._counts[tp] = self._counts.get(tp, 0) + 1
+                return
+            self._broken.add(tp)
+            self._failures.append((tp[0], tp[1], f"{err.name()}: {err.str()}"))
+            if err.fatal() and self._fatal is None:
+                self._fatal = f"{err.name()}: {err.str()}"
+        except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
+            self._swallowed = self._swallowed or exc
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        try:
+            if err.fatal() and self._fatal is None:
+                self._fatal = f"{err.name()}: {err.str()}"
+        except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
+            self._swallowed = self._swallowed or exc
+
+    # -- after each C call ------------------------------------------------------------
+
+    def _settle(self, caught: BaseException | None = None) -> None:
+        """Hand collected delivery failures to ``on_error``; raise on a fatal error.
+
+        ``caught`` is what the C call raised, if anything.
+        """
+        if caught is None and self._swallowed is not None:
+            caught, self._swallowed = self._swallowed, None
+        if caught is not None:
+            # confluent-kafka raises a fatal error as KafkaException and may then
+            # call a delivery report with that exception still pending; Python
+            # reports that as SystemError "... returned a result with an exception
+            # set" (from the C call, or from inside the callback, which swallows
+            # it), with the KafkaException as its cause.
+            while isinstance(caught, SystemError) and caught.__cause__ is not None:
+                caught = caught.__cause__
+            err = caught.args[0] if caught.args else None
+            if isinstance(err, KafkaError):
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    self._fatal = f"{err.name()}: {err.str()}"  # the fullest text wins
+                elif self._fatal is None:
+                    raise ClusterError(
+                        f"{self._label}: producing records failed: {err.name()}: {err.str()}"
+                    ) from None
+            elif self._fatal is None and isinstance(caught, SystemError):
+                # The C call failed without saying why; the fatal error itself
+                # arrives through error_cb or a delivery report: give it a moment.
+                for _ in range(10):
+                    with contextlib.suppress(BaseException):
+                        self._producer.poll(0.1)
+                    if self._fatal is not None:
+                        break
+                self._fatal = self._fatal or "the client stopped without an error code"
+            elif self._fatal is None:
+                self._fatal = f"{type(caught).__name__}: {caught}"
+        failures, self._failures = self._failures, []
+        for topic, partition, text in failures[:20]:
+            self._on_error(f"{self._label}: writing {topic}[{partition}] failed: {text}")
+        if len(failures) > 20:
+            self._on_error(f"{self._label}: {len(failures) - 20} more records failed")
+        if self._fatal is not None:
+            raise ClusterError(
+                f"{self._label}: the producer stopped on a fatal error: {self._fatal}. "
+                "The target may have restarted or lost records; only records it "
+                "confirmed count as written"
             )
 
     def write(self, topic: str, record: Record) -> None:
-        """Queue one record for ``topic`` at the record's partition."""
+        """Queue one record for ``topic`` at the record's partition.
+
+        Raises:
+            ClusterError: the producer hit a fatal error (see the class docstring).
+        """
+        if self._fatal is not None:
+            self._settle()
         while True:
             try:
                 self._producer.produce(
@@ -630,15 +968,61 @@ class RecordWriter:
                 )
                 return
             except BufferError:
-                self._producer.poll(0.05)
+                self.poll(0.05)
+            except (KafkaException, SystemError) as exc:
+                self._settle(exc)
 
-    def poll(self) -> None:
-        """Serve delivery callbacks without blocking."""
-        self._producer.poll(0)
+    def poll(self, timeout_s: float = 0.0) -> None:
+        """Serve delivery reports (waiting up to ``timeout_s`` seconds for one).
+
+        Raises:
+            ClusterError: the producer hit a fatal error.
+        """
+        try:
+            self._producer.poll(timeout_s)
+        except (KafkaException, SystemError) as exc:
+            self._settle(exc)
+        self._settle()
 
     def flush(self, timeout_s: float = 120.0) -> int:
-        """Wait for every queued record; returns how many are still undelivered."""
-        return int(self._producer.flush(timeout_s))
+        """Wait for every queued record; returns how many are still undelivered.
+
+        Raises:
+            ClusterError: the producer hit a fatal error.
+        """
+        try:
+            left = int(self._producer.flush(timeout_s))
+        except (KafkaException, SystemError) as exc:
+            self._settle(exc)
+            raise  # unreachable: _settle raised
+        self._settle()
+        return left
+
+    def drain(self, timeout_s: float = 30.0) -> int:
+        """Like :meth:`flush` but never raises: for clean-up on the way out.
+
+        Returns how many records are still undelivered (``-1`` if the flush
+        itself failed).  Collected failures are dropped; :meth:`delivered`
+        stays right.
+        """
+        try:
+            return int(self._producer.flush(timeout_s))
+        except BaseException:  # noqa: BLE001 - already leaving on another error
+            return -1
+
+    def delivered(self, topic: str, partition: int) -> int:
+        """Records of ``topic[partition]`` the target confirmed, in order, so far.
+
+        Counts the unbroken run of confirmed records written by this writer
+        before the first failed one in that partition (per-partition order
+        holds for an idempotent producer, KIP-98).
+        """
+        return self._counts.get((topic, partition), 0)
+
+    @property
+    def fatal_error(self) -> str | None:
+        """The fatal producer error seen, as ``NAME: text``, or None."""
+        return self._fatal
 
 
 # -- the fast record path (mirror and verify) -------------------------------------
@@ -796,10 +1180,14 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
     Returns ``(tally, events)``: what was queued per partition (see
     :data:`BatchTally`), and the messages with ``error()`` set, in order, for
     :meth:`RawReader.event`.
+
+    Raises:
+        ClusterError: the producer hit a fatal error (as :meth:`RecordWriter.write`).
     """
+    if writer._fatal is not None:
+        writer._settle()
     producer = writer._producer
     produce = producer.produce
-    poll = producer.poll
     tally: BatchTally = {}
     events: list[RawMessage] = []
     ct: str | None = None
@@ -821,14 +1209,17 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
         ts = m.timestamp()[1]
         try:
             produce(t, v, k, p, headers=h, timestamp=ts)
-        except BufferError:
-            while True:
-                poll(0.05)
+        except (BufferError, KafkaException, SystemError) as exc:
+            while True:  # a full queue: serve delivery reports; a failure: as write()
+                if isinstance(exc, BufferError):
+                    writer.poll(0.05)
+                else:
+                    writer._settle(exc)  # raises ClusterError on a fatal error
                 try:
                     produce(t, v, k, p, headers=h, timestamp=ts)
                     break
-                except BufferError:
-                    continue
+                except (BufferError, KafkaException, SystemError) as again:
+                    exc = again
         if p != cp or t != ct:
             ct = t
             cp = p
@@ -859,6 +1250,7 @@ __all__ = [
     "ClusterInfo",
     "ConfigValue",
     "CreateOutcome",
+    "GroupState",
     "KafkaCluster",
     "PartitionEnd",
     "RawMessage",

@@ -59,7 +59,11 @@ def probe(
         "log.connection.close": False,
         "error_cb": seen.append,
     }
-    admin = AdminClient(conf)
+    try:
+        admin = AdminClient(conf)
+    except KafkaException as exc:  # a setting librdkafka refuses (it may quote the value)
+        detail = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+        raise ClusterError(redact(f"{label}: connecting failed: {detail}", config)) from None
     deadline = time.monotonic() + timeout_s
     last: KafkaException | None = None
     while True:

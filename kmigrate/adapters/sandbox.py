@@ -16,8 +16,10 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,4 +300,107 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
         )
     finally:
         consumer.close()
+    return written
+
+
+def _live_record(
+    rng: random.Random, topic: str, sequence: int
+) -> tuple[bytes, bytes | None, list[tuple[str, str | bytes | None]]]:
+    """Key, value and headers of one live record, shaped like :func:`seed`'s."""
+    entity = f"{topic.split('-')[0]}-{rng.randrange(500)}"
+    value: bytes | None = json.dumps(
+        {
+            "id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "entity": entity,
+            "sequence": sequence,
+            "amount": round(rng.uniform(5, 500), 2),
+            "status": rng.choice(["created", "confirmed", "allocated", "failed"]),
+        }
+    ).encode()
+    if topic == "trainer-allocated" and sequence % 50 == 49:
+        value = None
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("event-type", topic.encode()),
+        ("trace-id", uuid.UUID(int=rng.getrandbits(128)).hex.encode()),
+    ]
+    if topic == "dead-letter-queue":
+        headers += [("retry", b"1"), ("retry", b"2"), ("error", None)]
+    return entity.encode(), value, headers
+
+
+def produce_live(
+    bootstrap: str,
+    rate: float,
+    *,
+    duration_s: float | None = None,
+    stop: threading.Event | None = None,
+    seed_value: int = 11,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Write live records to the seed topics at about ``rate`` records/s, round robin.
+
+    Runs until ``duration_s`` seconds have passed, ``stop`` is set, or
+    KeyboardInterrupt (a clean stop: queued records are flushed).  Records get the broker
+    producer's own timestamps (now) and keys, so the default partitioner
+    spreads them.  ``on_progress`` gets the running total about every 5 seconds.
+
+    Returns records written per topic.
+
+    Raises:
+        ClusterError: the broker refused records, or they were not delivered
+            within 30 s of the end.
+    """
+    if rate <= 0:
+        raise UsageError(f"--rate must be > 0 records/s; found {rate}")
+    rng = random.Random(seed_value)
+    topics = list(SEED_TOPICS)
+    errors: list[str] = []
+
+    def delivered(err: object, msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "on_delivery": delivered,
+        }
+    )
+    written = dict.fromkeys(topics, 0)
+    sent = 0
+    t0 = last_said = time.monotonic()
+    try:
+        while True:
+            now = time.monotonic()
+            if (duration_s is not None and now - t0 >= duration_s) or (stop and stop.is_set()):
+                break
+            due = int((now - t0) * rate) + 1
+            while sent < due:
+                topic = topics[sent % len(topics)]
+                key, value, headers = _live_record(rng, topic, written[topic])
+                try:
+                    producer.produce(topic, key=key, value=value, headers=headers)
+                except BufferError:
+                    producer.poll(0.05)
+                    continue
+                written[topic] += 1
+                sent += 1
+            producer.poll(0)
+            if errors:
+                raise ClusterError(f"sandbox: producing to {bootstrap} failed: {errors[0]}")
+            if on_progress is not None and now - last_said >= 5.0:
+                on_progress(sent)
+                last_said = now
+            time.sleep(0.01)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        left = producer.flush(30)
+    if left or errors:
+        raise ClusterError(
+            f"sandbox: {left} records not delivered to {bootstrap}"
+            + (f": {errors[0]}" if errors else "")
+        )
     return written

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kmigrate.clusters._optional import require
 from kmigrate.errors import ClusterError, UsageError
+from kmigrate.targets.profiles import TargetProfile, profile_for
 from kmigrate.targets.rules import TopicTranslation
+
+if TYPE_CHECKING:
+    from kmigrate.clusters.port import Cluster, CreateOutcome, CrossCheck, Found
 
 KAFKA_PORT = 9093
 AUTHS = ("connection-string", "entra")
@@ -418,3 +422,192 @@ def partition_properties(client: Any) -> dict[str, PartitionProperties]:
         return out
     except _azure_errors() as exc:
         raise ClusterError(f"Event Hubs partition properties failed: {exc}") from None
+
+
+# --- the registry's entry: data plane + control plane -----------------------------------
+
+
+def arm_plane(subscription_id: str, resource_group: str, namespace: str) -> EventHubsControlPlane:
+    """The ARM control plane of a namespace with the default credential chain (tests
+    replace this function to hand in a client on a stubbed transport).
+
+    Raises:
+        UsageError: the azure extra is not installed.
+    """
+    return EventHubsControlPlane(subscription_id, resource_group, namespace)
+
+
+class EventHubsPlane:
+    """Event Hubs as kmigrate's control plane: the namespace checked and hubs created and
+    deleted through ARM (never Kafka CreateTopics); records through the Kafka endpoint.
+
+    The ARM client is built on first use, so ``kmigrate plan`` and a data-only step
+    need no Azure credentials.
+    """
+
+    cluster_type = "eventhubs"
+
+    def __init__(
+        self,
+        subscription_id: str,
+        resource_group: str,
+        namespace: str,
+        facts: Mapping[str, object],
+        settings: Mapping[str, Any] | None = None,
+        connection_string: str | None = None,
+    ) -> None:
+        self.settings: Mapping[str, Any] = dict(settings or {})
+        self.connection_string = connection_string
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.namespace = namespace
+        self.facts: Mapping[str, object] = dict(facts)
+        self._arm: EventHubsControlPlane | None = None
+
+    @property
+    def arm(self) -> EventHubsControlPlane:
+        """The ARM plane (:func:`arm_plane`), created on first use."""
+        if self._arm is None:
+            self._arm = arm_plane(self.subscription_id, self.resource_group, self.namespace)
+        return self._arm
+
+    def profile(self) -> TargetProfile:
+        """``eventhubs-<tier>`` from ``facts.tier``."""
+        return profile_for("eventhubs", self.facts)
+
+    def preflight(self, cluster: Cluster) -> Found:
+        """ARM: the namespace (tier, Basic refused, Kafka enabled; declared tier checked),
+        its hubs against the tier's hub limit; then a Kafka connection.
+
+        Raises:
+            ClusterError: as :meth:`EventHubsControlPlane.check`, the namespace already at
+                its hub limit, or the Kafka connection failed.
+        """
+        from kmigrate.clusters.port import Found
+
+        info = self.arm.check(self.facts)
+        hubs = self.arm.hubs()
+        profile = profile_for("eventhubs", {"tier": info.tier})
+        limit = profile.limit("topics_per_cluster")
+        rows = [
+            ("namespace", f"{info.name} ({info.status or 'status unknown'})"),
+            ("tier", info.tier),
+            ("capacity", str(info.capacity or "-")),
+            ("Kafka enabled", "yes" if info.kafka_enabled else "no"),
+            ("hubs", f"{len(hubs)}" + (f" of {limit.value} ({limit.source})" if limit else "")),
+        ]
+        if limit is not None and info.tier != "premium" and len(hubs) >= limit.value:
+            raise ClusterError(
+                f"Event Hubs namespace {self.namespace} already holds {len(hubs)} hubs, "
+                f"its {info.tier} limit ({limit.source})"
+            )
+        from kmigrate.clusters.kafka import connect
+
+        described = connect(cluster, self.settings)
+        rows += [("bootstrap servers", cluster.bootstrap_servers)]
+        rows += [("Kafka cluster id", str(described.cluster_id))]
+        return Found(rows, {"tier": info.tier})
+
+    def existing(self, cluster: Cluster) -> dict[str, int]:
+        """``{hub: partitions}`` from ARM."""
+        return {name: hub.partition_count or 0 for name, hub in self.arm.hubs().items()}
+
+    def provision(
+        self, cluster: Cluster, translations: list[TopicTranslation]
+    ) -> list[CreateOutcome]:
+        """Create each hub through ARM (``event_hubs.create_or_update``); ARM has no
+        validate-only call, the translation rules have checked the values."""
+        from kmigrate.clusters.port import CreateOutcome
+
+        out = []
+        for t in translations:
+            try:
+                self.arm.create_hub(t)
+                out.append(CreateOutcome(t.name, "created"))
+            except ClusterError as exc:
+                out.append(CreateOutcome(t.name, "failed", str(exc)))
+        return out
+
+    def remove(self, cluster: Cluster, name: str) -> str:
+        """Delete a hub through ARM (``event_hubs.delete``)."""
+        self.arm.delete_hub(name)
+        return "deleted"
+
+    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
+        """Per hub, the data plane's partition ids (``get_partition_ids``) must be those
+        verify read over Kafka, and each partition's event count by sequence numbers
+        (``get_partition_properties``: last enqueued - beginning + 1) must equal the
+        records verify counted.
+
+        Raises:
+            ClusterError: the data plane refused.
+            UsageError: azure-eventhub is not installed.
+        """
+        from kmigrate.clusters.port import CrossCheck
+
+        out = CrossCheck()
+        for hub in sorted({topic for topic, _ in counts}):
+            kafka_ids = {str(p) for t, p in counts if t == hub}
+            client = consumer_client(self.namespace, hub, connection_string=self.connection_string)
+            try:
+                props = partition_properties(client)
+            finally:
+                close = getattr(client, "close", None)
+                if close is not None:
+                    close()
+            if set(props) != kafka_ids:
+                out.problems.append(
+                    f"{hub}: Event Hubs partition ids {sorted(props)} differ from the "
+                    f"Kafka partitions {sorted(kafka_ids)}"
+                )
+            for pid, p in sorted(props.items()):
+                read = counts.get((hub, int(pid)))
+                out.rows.append(
+                    (
+                        f"{hub}[{pid}]",
+                        f"{p.count} events (sequence numbers {p.beginning_sequence_number}.."
+                        f"{p.last_enqueued_sequence_number}), verify read {read}",
+                    )
+                )
+                if read is not None and read != p.count:
+                    out.problems.append(
+                        f"{hub}[{pid}]: Event Hubs holds {p.count} events by sequence "
+                        f"numbers, verify read {read} records"
+                    )
+        return out
+
+
+def open_cluster(
+    role: str, values: Mapping[str, Any], config: Mapping[str, Any]
+) -> tuple[Cluster, EventHubsPlane]:
+    """An ``eventhubs`` target: the namespace's Kafka endpoint (or the plan's
+    ``bootstrap_servers`` override), SASL settings for ``auth`` (default
+    ``connection-string``), plus the plan's ``config:``.
+
+    Raises:
+        UsageError: a bad namespace, a missing connection string, or a missing extra.
+    """
+    from kmigrate.clusters.kafka import data_plane
+    from kmigrate.clusters.registry import librdkafka_settings
+
+    namespace = str(values["namespace"])
+    settings: dict[str, object] = {
+        **client_settings(
+            namespace,
+            str(values.get("auth") or "connection-string"),
+            values.get("connection_string"),
+        ),
+        **config,
+    }
+    endpoint_servers = str(settings.pop("bootstrap.servers"))
+    bootstrap = str(values.get("bootstrap_servers") or endpoint_servers)
+    resolved = librdkafka_settings(settings)
+    plane = EventHubsPlane(
+        str(values["subscription_id"]),
+        str(values["resource_group"]),
+        namespace,
+        values.get("facts") or {},
+        resolved,
+        values.get("connection_string"),
+    )
+    return data_plane(role, bootstrap, resolved), plane

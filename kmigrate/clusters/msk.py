@@ -19,10 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kmigrate.clusters._optional import require
 from kmigrate.errors import ClusterError, UsageError
+from kmigrate.targets.profiles import TargetProfile, profile_for
+
+if TYPE_CHECKING:
+    from kmigrate.clusters.port import Cluster, CrossCheck, Found
 
 AUTHS = ("iam", "scram", "tls", "plaintext")
 
@@ -226,3 +230,109 @@ def client_settings(auth: str, region: str) -> dict[str, object]:
     if auth == "plaintext":
         return {"security.protocol": "PLAINTEXT"}
     raise UsageError(f"MSK auth: expected one of {', '.join(AUTHS)}; found {auth!r}")
+
+
+# --- the registry's entry: data plane + control plane -----------------------------------
+
+
+class MskPlane:
+    """The MSK control plane: discovery through the AWS API, topics through the Kafka
+    Admin API (``validate_only`` first, as :class:`~kmigrate.clusters.kafka.KafkaPlane`).
+
+    Attributes:
+        cluster_arn, region, auth: from the plan.
+        bootstrap_override: the plan's ``bootstrap_servers`` (PrivateLink, tests), or None.
+    """
+
+    cluster_type = "msk"
+
+    def __init__(
+        self,
+        cluster_arn: str,
+        region: str,
+        auth: str,
+        facts: Mapping[str, object],
+        bootstrap_override: str | None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        from kmigrate.clusters.kafka import KafkaPlane
+
+        self.cluster_arn = cluster_arn
+        self.region = region
+        self.auth = auth
+        self.facts: Mapping[str, object] = dict(facts)
+        self.bootstrap_override = bootstrap_override
+        self.kafka = KafkaPlane("msk", facts, settings)
+
+    def profile(self) -> TargetProfile:
+        """``msk-provisioned`` or ``msk-serverless`` from ``facts.cluster_type``."""
+        return profile_for("msk", self.facts)
+
+    def preflight(self, cluster: Cluster) -> Found:
+        """``describe_cluster_v2`` (ACTIVE, type, brokers, Kafka version; declared facts
+        checked), ``get_bootstrap_brokers`` for the chosen auth, then a Kafka connection.
+
+        Raises:
+            ClusterError: as :func:`describe`, :func:`bootstrap_for`, :func:`check_facts`,
+                or the Kafka connection failed.
+        """
+        client = kafka_client(self.region)
+        info = describe(self.cluster_arn, self.region, client)
+        check_facts(self.facts, info)
+        discovered = bootstrap_for(self.cluster_arn, self.region, self.auth, client)
+        rows = [
+            ("cluster", f"{info.name} ({info.state})"),
+            ("cluster type", info.cluster_type),
+            ("brokers", str(info.broker_count or "-")),
+            ("broker type", str(info.broker_type or "-")),
+            ("Kafka version", str(info.kafka_version or "-")),
+            (f"bootstrap ({self.auth})", discovered),
+        ]
+        if self.bootstrap_override:
+            rows.append(("bootstrap used", f"{self.bootstrap_override} (plan override)"))
+        from kmigrate.clusters.port import Found
+
+        kafka = self.kafka.preflight(cluster)
+        rows += [r for r in kafka.rows if r[0] in ("cluster id", "topics")]
+        return Found(rows, info.facts())
+
+    def existing(self, cluster: Cluster) -> dict[str, int]:
+        """``{topic: partitions}`` from Metadata."""
+        return self.kafka.existing(cluster)
+
+    def provision(self, cluster: Cluster, translations: list[Any]) -> list[Any]:
+        """Through the Kafka Admin API, validating first."""
+        return self.kafka.provision(cluster, translations)
+
+    def remove(self, cluster: Cluster, name: str) -> str:
+        """DeleteTopics through the Kafka Admin API."""
+        return self.kafka.remove(cluster, name)
+
+    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
+        """Nothing beyond ``verify`` (the Kafka API is this type's data plane)."""
+        return self.kafka.cross_check(cluster, counts)
+
+
+def open_cluster(
+    role: str, values: Mapping[str, Any], config: Mapping[str, Any]
+) -> tuple[Cluster, MskPlane]:
+    """An ``msk`` target: settings for ``auth`` (default ``iam``) plus the plan's
+    ``config:``; bootstrap servers from the plan's override, else discovered with
+    ``get_bootstrap_brokers`` (an AWS call).
+
+    Raises:
+        UsageError: the aws extra is missing, or an unknown auth.
+        ClusterError: discovery failed.
+    """
+    from kmigrate.clusters.kafka import data_plane
+    from kmigrate.clusters.registry import librdkafka_settings
+
+    region = str(values["region"])
+    arn = str(values["cluster_arn"])
+    auth = str(values.get("auth") or "iam")
+    override = values.get("bootstrap_servers")
+    settings = {**client_settings(auth, region), **config}
+    bootstrap = str(override) if override else bootstrap_for(arn, region, auth)
+    resolved = librdkafka_settings(settings)
+    plane = MskPlane(arn, region, auth, values.get("facts") or {}, override, resolved)
+    return data_plane(role, bootstrap, resolved), plane

@@ -7,41 +7,63 @@ own planning code (:func:`kmigrate.steps.provision_topics.preview`) read-only.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from kmigrate import snapshot as snapshots
 from kmigrate import window as windows
+from kmigrate.clusters import registry
 from kmigrate.commands.status import identity_notes, step_rows
 from kmigrate.context import plan_context
-from kmigrate.errors import ClusterError
-from kmigrate.plan import load_plan
+from kmigrate.errors import ClusterError, KmigrateError, UsageError
+from kmigrate.journal import Journal
+from kmigrate.plan import LoadedPlan, load_plan
+from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.plan_walk import walk
 from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
 from kmigrate.steps import provision_topics as provisioning
+from kmigrate.steps import translate_offsets as translating
+from kmigrate.targets.profiles import profile_for
 from kmigrate.ui import UI
 
 
 def plan(
-    plan_path: str, ui: UI, *, offline: bool = False, environ: Mapping[str, str] | None = None
+    plan_path: str,
+    ui: UI,
+    *,
+    offline: bool = False,
+    snapshot_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Show phases, steps, windows, rollbacks, journal state and the provisioning preview.
+    """Show phases, steps, windows, rollbacks, journal state and the translation table.
 
-    Returns 0; 1 when the clusters could not be read for the preview
-    (``offline`` skips it) or when a target topic cannot hold the source's
-    records (provisioning would fail).
+    The table says, per topic, each config copied / converted / dropped / refused with
+    the reason and rule, and the partitions and replication factor with why (JSON:
+    ``{"topics": [{"name", "action", "partitions", "replication_factor", "decisions":
+    [{"key", "source_value", "target_value", "decision", "reason", "rule"}]}]}``).
+    ``offline`` with ``snapshot_path`` computes it from the snapshot and the plan's
+    declared ``facts``: no network, no credentials; ``offline`` alone skips it.
+
+    Returns 0; 1 when the clusters could not be read, or a topic is refused (and
+    not accepted): provisioning would fail.
 
     Raises:
-        kmigrate.errors.PlanError: invalid plan.
+        kmigrate.errors.PlanError: invalid plan or snapshot.
+        kmigrate.errors.UsageError: a fact the target type needs is missing, or
+            ``--snapshot`` without ``--offline``.
     """
+    if snapshot_path is not None and not offline:
+        raise UsageError("--snapshot is for --offline (online, the plan's own snapshot is used)")
     loaded = load_plan(plan_path)
     journal = open_journal(loaded)
     rows = step_rows(loaded, journal)
     m = loaded.model
     ui.line(f"plan {m.name} ({loaded.path})")
     ui.line(
-        f"source: {m.clusters.source.type} {m.clusters.source.bootstrap_servers}; "
-        f"target: {m.clusters.target.type} {m.clusters.target.bootstrap_servers}"
+        f"source: {m.clusters.source.type} {_where(m.clusters.source)}; "
+        f"target: {m.clusters.target.type} {_where(m.clusters.target)}"
     )
     ui.line(
         f"topics: include {', '.join(m.topics.include)}; "
@@ -135,38 +157,83 @@ def plan(
         "plan": m.name,
         "steps": steps_json,
         "requires": [{"phase": g[0], "requires": g[1], "now": g[2]} for g in gates],
-        "provisioning": None,
+        "topics": None,
     }
     code = 0
-    if not offline:
-        ui.heading("provisioning preview (target)")
+    if offline and snapshot_path is None:
+        ui.line("translation table skipped (--offline without --snapshot)")
+    else:
+        ui.heading("translation (target)" + (" — offline, declared facts" if offline else ""))
         try:
-            ctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
-            provision_spec = next(
-                (
-                    s
-                    for ph in m.phases
-                    for s in ph.steps
-                    if getattr(s, "action", None) == "provision-topics"
-                ),
-                None,
-            )
-            snapshot = provisioning.find_snapshot(ctx, getattr(provision_spec, "snapshot", None))
-            actions = provisioning.preview(
-                ctx, snapshot, getattr(provision_spec, "replication_factor", None)
-            )
-            provisioning.show(ctx, actions)
-            result["provisioning"] = provisioning.as_json(actions)
-            conflicts = [a.topic for a in actions if a.action == provisioning.CONFLICT]
-            if conflicts:
-                ui.fail(
-                    f"provision-topics would fail: {', '.join(conflicts)} cannot hold the "
-                    "source's records (see differences)"
-                )
+            translation = _translation(loaded, ui, journal, offline, snapshot_path, environ)
+            result["topics"] = translation["topics"]
+            result["warnings"] = translation["warnings"]
+            refused = [t["name"] for t in translation["topics"] if t["action"] == "refuse"]
+            if refused:
+                ui.fail(f"provision-topics would refuse: {', '.join(refused)} (see above)")
                 code = 1
         except ClusterError as exc:
-            ui.fail(f"provisioning preview unavailable: {exc} (--offline skips it)")
+            ui.fail(f"translation unavailable: {exc} (--offline --snapshot FILE needs no cluster)")
             result["provisioning_error"] = str(exc)
+            code = 1
+    translate_spec = next(
+        (s for ph in m.phases for s in ph.steps if isinstance(s, TranslateOffsetsStep)), None
+    )
+    if translate_spec is not None and not offline:
+        ui.heading("offset translation preview (consumer groups)")
+        try:
+            tctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
+            groups = translate_spec.groups
+            result["translation"] = translating.preview(tctx, groups.include, groups.exclude)
+        except KmigrateError as exc:
+            ui.fail(f"offset translation preview unavailable: {exc}")
+            result["translation_error"] = str(exc)
             code = 1
     ui.emit_json(result)
     return code
+
+
+def _where(spec: Any) -> str:
+    """How the plan names a cluster: its bootstrap servers, MSK ARN or Event Hubs namespace."""
+    found = registry.declared_bootstrap(spec)
+    if spec.type == "msk":
+        return spec.cluster_arn + (f" via {found}" if found else "")
+    return found or "-"
+
+
+def _translation(
+    loaded: LoadedPlan,
+    ui: UI,
+    journal: Journal | None,
+    offline: bool,
+    snapshot_path: str | None,
+    environ: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The translation table, printed, as ``{"topics": [...], "warnings": [...]}``."""
+    spec = next(
+        (
+            s
+            for ph in loaded.model.phases
+            for s in ph.steps
+            if getattr(s, "action", None) == "provision-topics"
+        ),
+        None,
+    )
+    accept = provisioning.accepts(spec)
+    rf = getattr(spec, "replication_factor", None)
+    if offline:
+        assert snapshot_path is not None
+        target = loaded.model.clusters.target
+        snapshot = snapshots.load(Path(snapshot_path))
+        profile = profile_for(target.type, target.facts)
+        translation = provisioning.translate_snapshot(
+            snapshot, profile, dict(target.facts), accept, replication_factor=rf
+        )
+        diffs: dict[str, list[str]] = {}
+    else:
+        ctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
+        snapshot = provisioning.find_snapshot(ctx, getattr(spec, "snapshot", None))
+        translation, diffs = provisioning.preview(ctx, snapshot, rf, accept)
+    provisioning.show(ui, translation, diffs)
+    topics = [{**t.to_dict(), "differences": diffs.get(t.name, [])} for t in translation.topics]
+    return {"topics": topics, "warnings": translation.to_dict()["warnings"]}

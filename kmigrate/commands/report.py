@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kmigrate import __version__
+from kmigrate.clusters import registry
 from kmigrate.commands.status import step_rows
 from kmigrate.errors import UsageError
 from kmigrate.journal import Journal, now_iso
@@ -33,7 +34,9 @@ def plan_facts(plan: LoadedPlan, journal: Journal) -> dict[str, object]:
         "clusters": {
             role: {
                 "type": getattr(plan.model.clusters, role).type,
-                "bootstrap_servers": getattr(plan.model.clusters, role).bootstrap_servers,
+                # MSK discovers its bootstrap servers; the report names the cluster ARN.
+                "bootstrap_servers": registry.declared_bootstrap(getattr(plan.model.clusters, role))
+                or getattr(plan.model.clusters, role).cluster_arn,
             }
             for role in ("source", "target")
         },

@@ -28,6 +28,13 @@ def summarize(record: dict[str, Any] | None) -> str:
         return f"created {len(record['created'])}, existing {len(record.get('existing', []))}"
     if "mismatched" in record:
         return f"{record['matched']} matched, {record['mismatched']} mismatched"
+    if isinstance(record.get("groups"), list):
+        by: dict[str, int] = {}
+        for g in record["groups"]:
+            by[str(g.get("status"))] = by.get(str(g.get("status")), 0) + 1
+        return f"{len(record['groups'])} groups: " + ", ".join(f"{n} {s}" for s, n in by.items())
+    if "topics_differing" in record:
+        return f"{record['topics']} topics, {record['topics_differing']} differing"
     if "exit_code" in record:
         return f"exit code {record['exit_code']}"
     if "confirmed_by" in record:

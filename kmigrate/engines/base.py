@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.clusters.port import Cluster
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.ui import Progress
 
@@ -76,8 +76,8 @@ class CopyJob:
         checkpoint_s / checkpoint_records: save the map at least this often.
     """
 
-    source: KafkaCluster
-    target: KafkaCluster
+    source: Cluster
+    target: Cluster
     offset_map: OffsetMap
     partitions: list[tuple[str, int]]
     target_next: dict[tuple[str, int], int]

@@ -15,7 +15,6 @@ that prediction, and the resume's tail read and ``verify`` would catch it.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -83,7 +82,14 @@ class NativeEngine:
         def checkpoint(timeout_s: float = 120.0) -> None:
             undelivered = writer.flush(timeout_s)
             if errors or undelivered:
-                detail = errors[0] if errors else f"{undelivered} records undelivered after flush"
+                detail = (
+                    errors[0]
+                    if errors
+                    else (
+                        f"{job.target.label}: {undelivered} records not confirmed within "
+                        f"{timeout_s:.0f} s (the target may have restarted or lost the topic)"
+                    )
+                )
                 raise StepFailed(f"mirror failed: {detail} (re-run to resume)")
             for tp, st in parts.items():
                 part = omap.get(*tp)
@@ -198,8 +204,7 @@ class NativeEngine:
             # path) or failed: let queued records land, so the target holds a
             # clean prefix, but leave the map at its last checkpoint: the
             # resume finds these copies on the target's tail.
-            with contextlib.suppress(Exception):
-                writer.flush(30.0)
+            writer.drain(30.0)
             raise
         if errors:
             checkpoint()  # raises StepFailed naming the first error

@@ -59,7 +59,7 @@ def default_workers() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
-def shardable(*clusters: KafkaCluster) -> bool:
+def shardable(*clusters: object) -> bool:
     """Whether worker processes can open these clusters again from their settings:
     plain :class:`KafkaCluster` objects only (a subclass, e.g. a test double
     or another cluster type, copies in this process)."""
@@ -89,11 +89,20 @@ class _PipeMap(OffsetMap):
         """Nothing: the worker's checkpoint sends the map to the parent instead."""
 
 
-def _cluster(spec: dict[str, Any]) -> KafkaCluster:
+def open_cluster(spec: dict[str, Any]) -> KafkaCluster:
+    """In a worker: the cluster :func:`cluster_spec` described."""
     return KafkaCluster(spec["role"], spec["bootstrap_servers"], dict(spec["config"]))
 
 
-def _cluster_spec(cluster: KafkaCluster) -> dict[str, Any]:
+def cluster_spec(cluster: object) -> dict[str, Any]:
+    """What a worker needs to open ``cluster`` again (role, bootstrap servers,
+    client settings; secrets go to the worker over its pipe, never to disk).
+
+    Raises:
+        TypeError: not a plain :class:`KafkaCluster` (see :func:`shardable`).
+    """
+    if type(cluster) is not KafkaCluster:
+        raise TypeError(f"cannot open {type(cluster).__name__} in a worker process")
     return {
         "role": cluster.role,
         "bootstrap_servers": cluster.bootstrap_servers,
@@ -157,8 +166,8 @@ def _worker_main(spec: dict[str, Any], conn: Connection) -> None:
         )
 
     job = CopyJob(
-        source=_cluster(spec["source"]),
-        target=_cluster(spec["target"]),
+        source=open_cluster(spec["source"]),
+        target=open_cluster(spec["target"]),
         offset_map=omap,
         partitions=shard,
         target_next={(t, p): int(n) for t, p, n in spec["target_next"]},
@@ -220,8 +229,8 @@ class WorkerEngine:
                     maps.append(part.as_json())
                 spec = {
                     "parent_pid": os.getpid(),
-                    "source": _cluster_spec(job.source),
-                    "target": _cluster_spec(job.target),
+                    "source": cluster_spec(job.source),
+                    "target": cluster_spec(job.target),
                     "maps": maps,
                     "target_next": [(t, p, job.target_next[(t, p)]) for t, p in group],
                     "checkpoint_s": job.checkpoint_s,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.offsets.map import PartitionMap
 
 
@@ -41,7 +41,7 @@ def _digest(record: Record) -> bytes:
 
 
 def reconcile_tail(
-    source: KafkaCluster, target: KafkaCluster, part: PartitionMap, target_end: int
+    source: Cluster, target: Cluster, part: PartitionMap, target_end: int
 ) -> TailMatch:
     """Extend ``part`` with the copies on the target in ``[target_position, target_end)``.
 

@@ -11,15 +11,22 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from kmigrate.plan.refs import REFERENCE, SENSITIVE_KEY
+from kmigrate.verify.instants import parse_instant
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-ClusterType = Literal["kafka", "redpanda"]
-#: Cluster types the schema knows by name but this version cannot drive yet.
-PLANNED_CLUSTER_TYPES = ("msk", "eventhubs", "confluent-cloud")
+ClusterType = Literal["kafka", "redpanda", "msk", "eventhubs", "confluent-cloud"]
 
 _HOST_PORT = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -39,15 +46,43 @@ class ClusterSpec(_Strict):
     reference, resolved only when a connection is made.  Keys that carry
     secrets (``*password*``, ``*secret*``, ``*jaas*``, ``*token*``) must be
     references, so no secret is ever written into a plan.
+
+    Which other keys a type needs or takes (``region``, ``cluster_arn``,
+    ``namespace``, ``api_key``, ...) is the cluster registry's knowledge
+    (:mod:`kmigrate.clusters.registry`); the loader checks them there.
+    ``facts`` are declared facts about the target (``cluster_type``,
+    ``broker_count``, ``tier``): used by ``plan --offline``, checked online.
     """
 
     type: ClusterType
-    bootstrap_servers: str
+    bootstrap_servers: str | None = None
     config: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    region: str | None = None
+    cluster_arn: str | None = None
+    auth: str | None = None
+    namespace: str | None = None
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    connection_string: str | None = None
+    api_key: str | None = None
+    api_secret: str | None = None
+    facts: dict[str, str | int] = Field(default_factory=dict)
+
+    @field_validator("connection_string", "api_secret")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        if value is not None and not REFERENCE.fullmatch(value):
+            raise ValueError(
+                "expected a ${ENV_VAR} or ${file:path} reference for a secret; "
+                "found a literal value (not shown)"
+            )
+        return value
 
     @field_validator("bootstrap_servers")
     @classmethod
-    def _host_ports(cls, value: str) -> str:
+    def _host_ports(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = [p.strip() for p in value.split(",")]
         bad = [p for p in parts if not _HOST_PORT.match(p)]
         if not value.strip() or bad:
@@ -154,18 +189,30 @@ class ExportTopicsStep(_StepSpec):
     consumer_groups: bool = True
 
 
+class AcceptSpec(_Strict):
+    """A translation refusal the plan accepts: topics matching the glob ``topic`` are
+    created without the refused ``key`` (journaled as accepted)."""
+
+    topic: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
 class ProvisionTopicsStep(_StepSpec):
-    """Create the snapshot's topics on the target.
+    """Create the snapshot's topics on the target, through the translation rules and
+    the target type's control plane.
 
     ``snapshot`` defaults to the ``output`` of the plan's ``export-topics`` step;
     with no such step the source is read live.  ``replication_factor``
-    overrides the source's for every topic created (capped at the target's
-    broker count); by default the source's is kept.
+    overrides the source's for every topic created (the target's rules decide
+    where it is fixed or capped); by default the source's is kept.
+    ``accept`` lists refusals to accept (``[{topic: "event-*", key: retention.bytes}]``):
+    without an entry a refusal blocks the step.
     """
 
     action: Literal["provision-topics"]
     snapshot: str | None = None
     replication_factor: int | None = Field(default=None, gt=0)
+    accept: list[AcceptSpec] = Field(default_factory=list)
 
 
 class MirrorStep(_StepSpec):
@@ -203,6 +250,60 @@ class VerifyStep(_StepSpec):
     workers: int | None = Field(default=None, ge=1, le=256)
 
 
+class GroupSelection(_Strict):
+    """Which consumer groups a step covers: shell-style glob patterns on group ids."""
+
+    include: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+
+
+class TranslateOffsetsStep(_StepSpec):
+    """Move consumer groups' committed offsets to the target through the offset map."""
+
+    action: Literal["translate-offsets"]
+    groups: GroupSelection
+
+
+class DualWriteCheckStep(_StepSpec):
+    """Compare what both clusters received in a time window (a dual-write period).
+
+    Either ``since`` and ``until`` (epoch ms or ISO-8601 with a UTC offset),
+    or ``duration_s``: watch both clusters from the step's start for that many
+    seconds.  ``tolerance_s``: records within that many seconds of the
+    window's edges that only one side holds are not reported.
+    """
+
+    action: Literal["dual-write-check"]
+    since: str | int | None = None
+    until: str | int | None = None
+    duration_s: int | None = Field(default=None, gt=0)
+    tolerance_s: float = Field(default=0, ge=0)
+    report: str = "reports/dual-write.json"
+
+    @field_validator("since", "until")
+    @classmethod
+    def _instant(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            parse_instant(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_window(self) -> DualWriteCheckStep:
+        fixed = self.since is not None or self.until is not None
+        if fixed and self.duration_s is not None:
+            raise ValueError("expected either since/until or duration_s; found both")
+        if not fixed and self.duration_s is None:
+            raise ValueError("expected since and until, or duration_s; found neither")
+        if fixed:
+            if self.since is None or self.until is None:
+                raise ValueError("expected both since and until; found only one")
+            if parse_instant(self.since) >= parse_instant(self.until):
+                raise ValueError(
+                    f"expected since before until; found since {self.since!r}, until {self.until!r}"
+                )
+        return self
+
+
 class ManualStep(_StepSpec):
     """An instruction for the operator, confirmed before the plan goes on."""
 
@@ -219,7 +320,13 @@ class ShellStep(_StepSpec):
 
 
 ActionStep = (
-    CheckConnectivityStep | ExportTopicsStep | ProvisionTopicsStep | MirrorStep | VerifyStep
+    CheckConnectivityStep
+    | ExportTopicsStep
+    | ProvisionTopicsStep
+    | MirrorStep
+    | VerifyStep
+    | TranslateOffsetsStep
+    | DualWriteCheckStep
 )
 ACTIONS: dict[str, type[_Strict]] = {
     "check-connectivity": CheckConnectivityStep,
@@ -227,6 +334,8 @@ ACTIONS: dict[str, type[_Strict]] = {
     "provision-topics": ProvisionTopicsStep,
     "mirror": MirrorStep,
     "verify": VerifyStep,
+    "translate-offsets": TranslateOffsetsStep,
+    "dual-write-check": DualWriteCheckStep,
 }
 STEP_KINDS = ("action", "manual", "shell")
 
@@ -252,6 +361,8 @@ Step = Annotated[
     | Annotated[ProvisionTopicsStep, Tag("provision-topics")]
     | Annotated[MirrorStep, Tag("mirror")]
     | Annotated[VerifyStep, Tag("verify")]
+    | Annotated[TranslateOffsetsStep, Tag("translate-offsets")]
+    | Annotated[DualWriteCheckStep, Tag("dual-write-check")]
     | Annotated[ManualStep, Tag("manual")]
     | Annotated[ShellStep, Tag("shell")],
     Discriminator(step_kind),
@@ -319,6 +430,7 @@ def all_field_names() -> set[str]:
     models: tuple[type[BaseModel], ...] = (
         ClusterSpec,
         Clusters,
+        AcceptSpec,
         TopicSelection,
         Window,
         Phase,
@@ -327,6 +439,7 @@ def all_field_names() -> set[str]:
         ManualStep,
         ShellStep,
         *ACTIONS.values(),
+        GroupSelection,
     )
     for model in models:
         names.update(model.model_fields)

@@ -20,7 +20,8 @@ The model (the JSON file is exactly this)::
                 "rolled_back_at", "rolled_back_by", "undone", "extra": {…}}, …],
      "events": [{"at", "by", "event", "detail": {…}}, …],
      "provision": [{"step", "created", "existing", "dropped": [[topic, key, why], …],
-                    "rewritten": [[topic, key, why], …], "differences": [[topic, text], …]}, …],
+                    "rewritten": [[topic, key, why], …], "accepted": [[topic, key, why], …],
+                    "differences": [[topic, text], …]}, …],
      "verify": [{"step", "status", "ended_at", "report_file", "generated_at", "error",
                  "summary": {…},
                  "partitions": [{"topic", "partition", "match", "source": {records,
@@ -225,6 +226,11 @@ def _provision_section(row: dict[str, Any], record: dict[str, Any]) -> dict[str,
         "existing": sorted(str(t) for t in record.get("existing") or []),
         "dropped": per_key("dropped"),
         "rewritten": per_key("rewritten"),
+        "accepted": [
+            [str(a.get("topic")), str(a.get("key")), f"{a.get('reason')} [{a.get('rule')}]"]
+            for a in record.get("accepted") or []
+            if isinstance(a, dict)
+        ],
         "differences": [
             [topic, text]
             for topic, texts in sorted(differences.items())

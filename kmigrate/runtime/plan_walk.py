@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from kmigrate.errors import UsageError
 from kmigrate.plan.schema import ManualStep, PlanModel, ShellStep, Step
 
 if TYPE_CHECKING:  # kmigrate.plan's loader imports this module
@@ -171,22 +170,13 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def phase_index(plan: LoadedPlan, selector: str, option: str = "--phase") -> int:
-    """0-based index of the phase given by 1-based number or by name.
+    """0-based index of the phase given by 1-based number or by name (see
+    :meth:`LoadedPlan.phase_index`).
 
     Raises:
         UsageError: no such phase; the message names ``option`` and lists the phases.
     """
-    phases = plan.model.phases
-    if selector.isdigit() and 1 <= int(selector) <= len(phases):
-        return int(selector) - 1
-    for index, phase in enumerate(phases):
-        if phase.name == selector:
-            return index
-    names = ", ".join(f"{i + 1} ({p.name})" for i, p in enumerate(phases))
-    raise UsageError(
-        f"{option} {selector}: no such phase in {plan.path}; expected a number from 1 to "
-        f"{len(phases)} or a name; the phases are: {names}"
-    )
+    return plan.phase_index(selector, option)
 
 
 def identity_problems(model: PlanModel, line_of: Callable[[Loc], int]) -> list[tuple[Loc, str]]:

@@ -11,16 +11,20 @@ from typing import Any
 from kmigrate.plan.schema import ManualStep, ShellStep
 from kmigrate.steps.base import Step, StepContext
 from kmigrate.steps.connectivity import CheckConnectivity
+from kmigrate.steps.dual_write_check import DualWriteCheck
 from kmigrate.steps.export_topics import ExportTopics
 from kmigrate.steps.manual import Manual
 from kmigrate.steps.mirror import Mirror
 from kmigrate.steps.provision_topics import ProvisionTopics
 from kmigrate.steps.shell import Shell
+from kmigrate.steps.translate_offsets import TranslateOffsets
 from kmigrate.steps.verify import Verify
 
 REGISTRY: dict[str, type[Step]] = {
     cls.action: cls for cls in (CheckConnectivity, ExportTopics, ProvisionTopics, Mirror, Verify)
 }
+REGISTRY[DualWriteCheck.action] = DualWriteCheck
+REGISTRY[TranslateOffsets.action] = TranslateOffsets
 
 
 def build_step(spec: Any) -> Step:

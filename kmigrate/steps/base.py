@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.clusters.kafka import KafkaPlane
+from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.ui import UI
 
 Record = dict[str, Any]
@@ -25,10 +26,12 @@ class StepContext:
     """What a step may use.
 
     Attributes:
-        source: the source cluster (read-only adapter).
-        target: the target cluster.
+        source: the source cluster's data plane (read-only).
+        target: the target cluster's data plane.
+        target_plane: the target type's control plane (profile, preflight, topics or
+            hubs created and deleted through the right API); a plain Kafka one by default.
         source_type: ``kafka`` or ``redpanda``: decides which stock defaults apply.
-        target_type: likewise for the target.
+        target_type: the target's plan ``type``.
         include / exclude: the topic selection globs.
         base_dir: where relative paths of the plan start (the plan's folder).
         state_dir: journal, snapshots and reports.
@@ -44,9 +47,10 @@ class StepContext:
         step_id: the running step's stable id (a slug), also used in log file names.
     """
 
-    source: KafkaCluster
-    target: KafkaCluster
+    source: Cluster
+    target: Cluster
     ui: UI
+    target_plane: ControlPlane = field(default_factory=lambda: KafkaPlane("kafka"))
     source_type: str = "kafka"
     target_type: str = "kafka"
     include: tuple[str, ...] = ("*",)

@@ -1,4 +1,7 @@
-"""``check-connectivity``: both clusters reachable and authenticated."""
+"""``check-connectivity``: both clusters reachable and authenticated; the target checked
+through its type's control plane (MSK ``describe_cluster_v2`` and bootstrap brokers,
+Event Hubs namespace via ARM, Confluent Cloud's declared limits), declared facts
+compared with what was found."""
 
 from __future__ import annotations
 
@@ -8,29 +11,39 @@ from kmigrate.steps.base import Record, Step, StepContext
 
 
 class CheckConnectivity(Step):
-    """Describe both clusters: cluster id, broker count, topic count.
+    """Describe the source (cluster id, brokers, topics) and preflight the target.
 
     Raises:
-        kmigrate.errors.ClusterError: a cluster is unreachable or refused the login.
+        kmigrate.errors.ClusterError: a cluster is unreachable or refused the login, or a
+            declared fact disagrees with the discovered one (the message names both).
+        kmigrate.errors.UsageError: a missing extra (the message names the pip command).
     """
 
     action = "check-connectivity"
     rollback_summary = "nothing to undo (read-only)"
 
     def run(self, ctx: StepContext, previous: Record) -> Record:
-        record: Record = {}
-        rows = []
-        for cluster in (ctx.source, ctx.target):
-            info = cluster.describe()
-            record[cluster.role] = asdict(info)
-            rows.append(
+        info = ctx.source.describe()
+        record: Record = {"source": asdict(info)}
+        ctx.ui.table(
+            [
                 [
-                    cluster.role,
-                    cluster.bootstrap_servers,
+                    "source",
+                    ctx.source.bootstrap_servers,
                     info.cluster_id,
                     info.broker_count,
                     info.topic_count,
                 ]
-            )
-        ctx.ui.table(rows, ["cluster", "bootstrap servers", "cluster id", "brokers", "topics"])
+            ],
+            ["cluster", "bootstrap servers", "cluster id", "brokers", "topics"],
+        )
+        found = ctx.target_plane.preflight(ctx.target)
+        ctx.ui.line(f"target ({ctx.target_plane.cluster_type}):")
+        ctx.ui.table([list(row) for row in found.rows], ["found", "value"])
+        record["target"] = {
+            **asdict(ctx.target.describe()),
+            "type": ctx.target_plane.cluster_type,
+            "found": dict(found.rows),
+            "facts": found.facts,
+        }
         return record

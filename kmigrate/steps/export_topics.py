@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.clusters.port import Cluster
 from kmigrate.selection import select_topics
 from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot, dump, write
 from kmigrate.steps.base import Record, Step, StepContext
@@ -12,7 +12,7 @@ from kmigrate.topic_configs import customised
 
 
 def export_snapshot(
-    source: KafkaCluster,
+    source: Cluster,
     source_type: str,
     include: tuple[str, ...] | list[str],
     exclude: tuple[str, ...] | list[str],
@@ -23,7 +23,8 @@ def export_snapshot(
 
     Partitions and replication factor come from Metadata (Redpanda has no
     replication.factor config); configs are kept when their value differs
-    from the stock default, whatever the broker says their source is.
+    from the stock default, whatever the broker says their source is, and
+    that source is recorded (``config_sources``) for the translation rules.
 
     Raises:
         kmigrate.errors.ClusterError: a read failed.
@@ -36,10 +37,12 @@ def export_snapshot(
         entries = configs.get(name, {})
         values = {k: v.value for k, v in entries.items()}
         sensitive = frozenset(k for k, v in entries.items() if v.is_sensitive)
+        kept = customised(values, source_type, sensitive)
         topics[name] = TopicSnapshot(
             partitions=metas[name].partitions,
             replication_factor=metas[name].replication_factor,
-            configs=customised(values, source_type, sensitive),
+            configs=kept,
+            config_sources={k: entries[k].source for k in kept if entries[k].source},
         )
     groups: dict[str, dict[str, dict[int, int]]] = {}
     if consumer_groups and names:

@@ -33,11 +33,17 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
 from kmigrate.engines.workers import WorkerEngine, default_workers, shardable
-from kmigrate.errors import RecordsLost, StepFailed, StoppedByOperator
+from kmigrate.errors import (
+    ClusterError,
+    OffsetOutOfRange,
+    RecordsLost,
+    StepFailed,
+    StoppedByOperator,
+)
 from kmigrate.offsets.map import OffsetMap, PartitionMap
 from kmigrate.offsets.resume import reconcile_tail
 from kmigrate.selection import select_topics
@@ -159,7 +165,7 @@ class MirrorRecord:
         return text
 
 
-def partitions_of(source: KafkaCluster, topics: Iterable[str]) -> list[tuple[str, int]]:
+def partitions_of(source: Cluster, topics: Iterable[str]) -> list[tuple[str, int]]:
     """Every ``(topic, partition)`` of the given source topics, sorted."""
     metas = source.topics()
     return sorted((t, p) for t in topics if t in metas for p in range(metas[t].partitions))
@@ -171,7 +177,7 @@ def _list(items: list[str]) -> str:
 
 
 def _first_records(
-    source: KafkaCluster, starts: list[tuple[str, int, int]]
+    source: Cluster, starts: list[tuple[str, int, int]]
 ) -> dict[tuple[str, int], Record]:
     """The first record at or after each start offset (partitions at their end are left out)."""
     found: dict[tuple[str, int], Record] = {}
@@ -193,7 +199,7 @@ def _first_records(
 
 
 def retention_warnings(
-    source: KafkaCluster,
+    source: Cluster,
     positions: dict[tuple[str, int], int],
     marks: dict[tuple[str, int], tuple[int, int]],
     now_ms: float | None = None,
@@ -489,6 +495,12 @@ def mirror(
             )
             ctx.checkpoint(record.to_json())
             raise
+        except OffsetOutOfRange:
+            raise
+        except ClusterError as exc:
+            # A cluster failed mid-copy (e.g. a fatal producer error after the
+            # target restarted): the offset map holds only acknowledged copies.
+            raise StepFailed(f"mirror failed: {exc} (re-run to resume)") from None
     record.ended = result.ended
     on_checkpoint(result)
     if result.ended and result.ended.startswith("stopped by operator"):

@@ -1,163 +1,248 @@
-"""``provision-topics``: create the snapshot's topics on the target.
+"""``provision-topics``: create the snapshot's topics on the target, translated by the
+named rules of :mod:`kmigrate.targets.rules`, through the target type's control plane
+(Kafka Admin API for kafka, redpanda, msk and confluent-cloud, validating first; ARM
+for Event Hubs hubs).
 
-Never deletes, shrinks or overwrites a topic that already exists on the
-target: differences are reported, and a target topic with fewer partitions
-than the source is an error (the mirror could not keep each record in its
-source partition, and so its per-key order).  Rollback deletes only the topics
-this step created, as its record says.
+Never deletes, shrinks or overwrites a topic that already exists on the target:
+differences are reported, and a target topic with fewer partitions than the source
+is refused (the mirror could not keep each record in its source partition, and so
+its per-key order).  A refusal blocks the step unless the step's ``accept:`` lists it
+(per topic glob and key); accepted refusals are journaled.  Rollback deletes only the
+topics (hubs) this step created, as its record says, through the same control plane.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kmigrate import snapshot as snapshots
-from kmigrate.adapters.kafka import TopicMeta
 from kmigrate.errors import ClusterError, PartialRollback, StepFailed
 from kmigrate.snapshot import Snapshot
 from kmigrate.steps.base import Record, Step, StepContext
 from kmigrate.steps.export_topics import export_snapshot
-from kmigrate.topic_configs import KAFKA_DEFAULTS, STOCK_DEFAULTS, customised, translate
+from kmigrate.targets.profiles import TargetProfile
+from kmigrate.targets.rules import (
+    CONVERTED,
+    CREATE,
+    DROPPED,
+    EXISTS,
+    REFUSE,
+    Accept,
+    SourceConfig,
+    SourceTopic,
+    TopicTranslation,
+    Translation,
+    translate_topics,
+)
+from kmigrate.ui import UI
 
-CREATE, EXISTS, CONFLICT = "create", "exists", "conflict"
-
-
-@dataclass
-class TopicAction:
-    """What provisioning does with one topic.
-
-    ``action`` is ``create``, ``exists`` (left as it is; ``differences`` lists
-    how it differs) or ``conflict`` (cannot hold the source's records).
-    """
-
-    topic: str
-    action: str
-    partitions: int
-    replication_factor: int
-    configs: dict[str, str] = field(default_factory=dict)
-    dropped: dict[str, str] = field(default_factory=dict)
-    rewritten: dict[str, str] = field(default_factory=dict)
-    differences: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+#: Target families whose broker count caps the replication factor (read from Metadata
+#: when the plan does not declare ``facts.broker_count``).
+BROKER_COUNTED = ("kafka", "redpanda", "msk")
 
 
-def plan_provision(
+def source_topics(snapshot: Snapshot) -> dict[str, SourceTopic]:
+    """The snapshot's topics as rule inputs, each config with the source the broker gave
+    it (``config_sources``; none recorded means an explicit topic value)."""
+    out = {}
+    for name, topic in snapshot.topics.items():
+        configs: dict[str, str | SourceConfig] = {
+            key: SourceConfig(value, topic.config_sources.get(key, "DYNAMIC_TOPIC_CONFIG"))
+            for key, value in topic.configs.items()
+        }
+        out[name] = SourceTopic(topic.partitions, topic.replication_factor, configs)
+    return out
+
+
+def translate_snapshot(
     snapshot: Snapshot,
-    target_topics: dict[str, TopicMeta],
-    target_configs: dict[str, dict[str, str | None]],
-    target_brokers: int,
-    target_type: str,
+    profile: TargetProfile,
+    facts: dict[str, object],
+    accept: list[Accept] | tuple[Accept, ...] = (),
+    *,
+    existing: dict[str, int] | None = None,
     replication_factor: int | None = None,
-) -> list[TopicAction]:
-    """Decide, per snapshot topic, what the target needs.  Pure: no cluster access.
+) -> Translation:
+    """The whole translation table for ``snapshot`` on a target.  Pure: no cluster access,
+    so ``kmigrate plan --offline`` uses it with the plan's declared facts.
 
-    Replication factor is ``replication_factor`` when given (a managed target
-    usually wants 3 whatever a single-node source had), else the source's;
-    either is capped at the target's broker count.
+    Args:
+        existing: ``{topic (hub): partitions}`` already on the target (all of them: the
+            hub limit counts unselected ones too); None offline.
+        replication_factor: the plan's override (``provision-topics.replication_factor``).
     """
-    actions = []
-    for name, topic in sorted(snapshot.topics.items()):
-        tr = translate(topic.configs, target_type, snapshot.source.type)
-        wanted = replication_factor or topic.replication_factor
-        rf = min(wanted, max(target_brokers, 1))
-        notes = []
-        if wanted != topic.replication_factor:
-            notes.append(
-                f"replication factor {topic.replication_factor} -> {wanted}: set by the plan"
-            )
-        if rf < wanted:
-            notes.append(
-                f"replication factor {wanted} -> {rf}: the target has {target_brokers} broker(s)"
-            )
-        existing = target_topics.get(name)
-        if existing is None:
-            actions.append(
-                TopicAction(
-                    name,
-                    CREATE,
-                    topic.partitions,
-                    rf,
-                    tr.configs,
-                    tr.dropped,
-                    tr.rewritten,
-                    notes=notes,
-                )
-            )
-            continue
-        diffs = []
-        action = EXISTS
-        if existing.partitions < topic.partitions:
-            action = CONFLICT
-            diffs.append(
-                f"partitions: target has {existing.partitions}, source has "
-                f"{topic.partitions} (fewer partitions cannot keep records in their "
-                "source partition)"
-            )
-        elif existing.partitions > topic.partitions:
-            diffs.append(
-                f"partitions: target has {existing.partitions}, source has {topic.partitions}"
-            )
-        if existing.replication_factor != rf:
-            diffs.append(
-                f"replication factor: target has {existing.replication_factor}, wanted {rf}"
-            )
-        have = customised(target_configs.get(name, {}), target_type)
-        # A key missing on one side holds the target's stock default there.
-        stock = STOCK_DEFAULTS.get(target_type, KAFKA_DEFAULTS)
-        for key in sorted(set(have) | set(tr.configs)):
-            if have.get(key, stock.get(key)) != tr.configs.get(key, stock.get(key)):
-                diffs.append(
-                    f"{key}: target has {have.get(key, '(default)')}, "
-                    f"source has {tr.configs.get(key, '(default)')}"
-                )
-        actions.append(
-            TopicAction(
-                name,
-                action,
-                existing.partitions,
-                existing.replication_factor,
-                tr.configs,
-                tr.dropped,
-                tr.rewritten,
-                diffs,
-                notes,
-            )
-        )
-    return actions
+    existing = existing or {}
+    return translate_topics(
+        source_topics(snapshot),
+        snapshot.source.type,
+        profile,
+        facts,
+        accept,
+        existing={n: p for n, p in existing.items() if n in snapshot.topics},
+        existing_topic_count=len(existing),
+        replication_factor=replication_factor,
+    )
 
 
-def preview(
-    ctx: StepContext, snapshot: Snapshot, replication_factor: int | None = None
-) -> list[TopicAction]:
-    """Read the target and plan provisioning for ``snapshot`` (read-only).
+def target_facts(ctx: StepContext, profile: TargetProfile) -> dict[str, object]:
+    """The plan's declared facts, plus the broker count from Metadata where it caps the
+    replication factor and the plan did not declare it.
 
     Raises:
         kmigrate.errors.ClusterError: the target could not be read.
     """
-    info = ctx.target.describe()
-    topics = ctx.target.topics()
-    wanted = [n for n in snapshot.topics if n in topics]
-    raw = ctx.target.topic_configs(wanted)
-    configs = {t: {k: v.value for k, v in entries.items()} for t, entries in raw.items()}
-    return plan_provision(
-        snapshot, topics, configs, info.broker_count, ctx.target_type, replication_factor
+    facts = dict(ctx.target_plane.facts)
+    if profile.family in BROKER_COUNTED and "broker_count" not in facts:
+        facts["broker_count"] = ctx.target.describe().broker_count
+    return facts
+
+
+def preview(
+    ctx: StepContext,
+    snapshot: Snapshot,
+    replication_factor: int | None = None,
+    accept: list[Accept] | tuple[Accept, ...] = (),
+) -> tuple[Translation, dict[str, list[str]]]:
+    """Read the target and translate ``snapshot`` for it (read-only).
+
+    Returns the translation and, per topic that exists already, how it differs.
+
+    Raises:
+        kmigrate.errors.ClusterError: the target could not be read.
+        kmigrate.errors.UsageError: a fact the target type needs is missing.
+    """
+    profile = ctx.target_plane.profile()
+    facts = target_facts(ctx, profile)
+    existing = ctx.target_plane.existing(ctx.target)
+    translation = translate_snapshot(
+        snapshot,
+        profile,
+        facts,
+        accept,
+        existing=existing,
+        replication_factor=replication_factor,
     )
+    return translation, differences(ctx, translation, profile)
 
 
-def show(ctx: StepContext, actions: list[TopicAction]) -> None:
-    """Print the provisioning plan as tables."""
-    rows = []
-    for a in actions:
-        configs = ", ".join(f"{k}={v}" for k, v in a.configs.items()) or "-"
-        detail = "; ".join(a.differences + a.notes) or "-"
-        rows.append([a.topic, a.action, a.partitions, a.replication_factor, configs, detail])
-    ctx.ui.table(rows, ["topic", "action", "partitions", "RF", "configs", "differences / notes"])
-    dropped = [[a.topic, key, reason] for a in actions for key, reason in a.dropped.items()]
-    dropped += [[a.topic, key, why] for a in actions for key, why in a.rewritten.items()]
-    if dropped:
-        ctx.ui.line("config keys dropped or rewritten:")
-        ctx.ui.table(dropped, ["topic", "key", "why"])
+def differences(
+    ctx: StepContext, translation: Translation, profile: TargetProfile
+) -> dict[str, list[str]]:
+    """How topics that exist already differ from what the translation wants: partitions,
+    replication factor and configs (Kafka-API targets; a key missing on one side holds
+    the target's stock default there).
+
+    Raises:
+        kmigrate.errors.ClusterError: the target could not be read.
+    """
+    there = [t for t in translation.topics if t.action == EXISTS or _partitions_refused(t)]
+    if not there or profile.family == "eventhubs":
+        return {}
+    metas = ctx.target.topics()
+    raw = ctx.target.topic_configs([t.name for t in there if t.name in metas])
+    out: dict[str, list[str]] = {}
+    for t in there:
+        meta = metas.get(t.name)
+        if meta is None:
+            continue
+        diffs = []
+        source_partitions = next(
+            (int(d.source_value or 0) for d in t.decisions if d.key == "partitions"), None
+        )
+        if source_partitions is not None and meta.partitions < source_partitions:
+            diffs.append(
+                f"partitions: target has {meta.partitions}, source has {source_partitions} "
+                "(fewer partitions cannot keep records in their source partition)"
+            )
+        if t.replication_factor is not None and meta.replication_factor != t.replication_factor:
+            diffs.append(
+                f"replication factor: target has {meta.replication_factor}, "
+                f"wanted {t.replication_factor}"
+            )
+        values = {k: v.value for k, v in raw.get(t.name, {}).items()}
+        have = {k: v for k, v in values.items() if v is not None and v != ""}
+        want = t.configs
+        stock = profile.defaults
+        ours = {k for k, v in have.items() if k not in stock or v != stock[k]}
+        for key in sorted(ours | set(want)):
+            if have.get(key, stock.get(key)) != want.get(key, stock.get(key)):
+                diffs.append(
+                    f"{key}: target has {have.get(key, '(default)')}, "
+                    f"source has {want.get(key, '(default)')}"
+                )
+        if diffs:
+            out[t.name] = diffs
+    return out
+
+
+def _partitions_refused(t: TopicTranslation) -> bool:
+    return any(d.key == "partitions" and d.rule == "partitions_not_fewer" for d in t.refusals)
+
+
+def show(ui: UI, translation: Translation, diffs: dict[str, list[str]] | None = None) -> None:
+    """Print the translation: per topic its action, partitions and replication factor with
+    why; then every config decision (copied, converted from -> to, dropped, refused) with
+    the reason and the rule's name; then warnings and differences."""
+    diffs = diffs or {}
+    rows = [
+        [
+            t.name,
+            t.action,
+            t.partitions,
+            "-" if t.replication_factor is None else t.replication_factor,
+            t.replication_factor_reason,
+        ]
+        for t in translation.topics
+    ]
+    ui.table(rows, ["topic", "action", "partitions", "RF", "replication factor: why"])
+    decisions = [
+        [
+            t.name,
+            d.key,
+            d.decision + (" (accepted)" if d.accepted else ""),
+            _value(d.source_value),
+            _value(d.target_value)
+            if d.target_key is None
+            else f"{d.target_key}={_value(d.target_value)}",
+            d.reason,
+            d.rule,
+        ]
+        for t in translation.topics
+        for d in t.decisions
+    ]
+    if decisions:
+        ui.line("configs:")
+        ui.table(decisions, ["topic", "key", "decision", "from", "to", "reason", "rule"])
+    notes = [[n.message, n.rule] for t in translation.topics for n in t.warnings]
+    notes += [[n.message, n.rule] for n in translation.warnings]
+    for message, rule in notes:
+        ui.warn(f"{message} [{rule}]")
+    for topic, texts in sorted(diffs.items()):
+        for text in texts:
+            ui.line(f"{topic}: {text}")
+
+
+def _value(value: str | None) -> str:
+    return "-" if value is None else value
+
+
+def refusal_text(translation: Translation) -> str:
+    """``topic: key (reason) [rule]; ...`` for every refusal that blocks provisioning,
+    with how to accept the ones a plan may accept."""
+    parts = []
+    acceptable = False
+    for t in translation.refused:
+        for d in t.refusals:
+            parts.append(f"{t.name}: {d.key} ({d.reason}) [{d.rule}]")
+            acceptable = acceptable or d.acceptable
+    text = "; ".join(parts)
+    if acceptable:
+        text += (
+            "; to go on without a refused key, list it under the provision-topics step's "
+            'accept: (e.g. accept: [{topic: "NAME-OR-GLOB", key: KEY}])'
+        )
+    return text
 
 
 def find_snapshot(ctx: StepContext, configured: str | None) -> Snapshot:
@@ -183,59 +268,82 @@ def find_snapshot(ctx: StepContext, configured: str | None) -> Snapshot:
     )
 
 
+def _record(translation: Translation, diffs: dict[str, list[str]], ours_before: set[str]) -> Record:
+    topics = translation.topics
+    in_snapshot = {t.name for t in topics}
+    return {
+        "created": sorted({t.name for t in topics if t.action != CREATE and t.name in ours_before}),
+        "existing": sorted(
+            t.name for t in topics if t.action == EXISTS and t.name not in ours_before
+        ),
+        "differences": diffs,
+        "dropped": {
+            t.name: {d.key: d.reason for d in t.decisions if d.decision == DROPPED}
+            for t in topics
+            if any(d.decision == DROPPED for d in t.decisions)
+        },
+        "rewritten": {
+            t.name: {
+                d.key: f"{d.source_value} -> {d.target_key + '=' if d.target_key else ''}"
+                f"{d.target_value}: {d.reason}"
+                for d in t.decisions
+                if d.decision == CONVERTED
+            }
+            for t in topics
+            if any(d.decision == CONVERTED for d in t.decisions)
+        },
+        "accepted": [
+            {"topic": t.name, "key": d.key, "reason": d.reason, "rule": d.rule}
+            for t in topics
+            for d in t.decisions
+            if d.accepted
+        ],
+        "planned_create": sorted(t.name for t in topics if t.action == CREATE),
+        "_in_snapshot": sorted(in_snapshot),
+    }
+
+
 def provision(
     ctx: StepContext,
     snapshot: Snapshot,
     previous: Record,
     replication_factor: int | None = None,
+    accept: list[Accept] | tuple[Accept, ...] = (),
 ) -> Record:
     """Create the missing topics; report the rest.  The step's whole forward action.
 
-    ``replication_factor`` overrides the source's for every topic created.
-
     Raises:
-        StepFailed: a conflicting topic, or the target refused a creation
-            (topics created before the failure stay recorded for rollback).
+        StepFailed: a refusal not accepted (nothing is created), or the target refused
+            a creation (topics created before the failure stay recorded for rollback).
     """
-    actions = preview(ctx, snapshot, replication_factor)
-    show(ctx, actions)
+    translation, diffs = preview(ctx, snapshot, replication_factor, accept)
+    show(ctx.ui, translation, diffs)
     # Topics an earlier run created, or an interrupted attempt set out to create,
     # count as ours: a re-run (``--rerun``) creates only what is missing and its
     # record keeps every topic created across runs, so rollback deletes them all.
     ours_before = set(previous.get("planned_create", [])) | set(previous.get("created", []))
-    in_snapshot = {a.topic for a in actions}
-    conflicts = [a for a in actions if a.action == CONFLICT]
-    record: Record = {
-        "created": sorted(
-            {a.topic for a in actions if a.action != CREATE and a.topic in ours_before}
-            | {t for t in set(previous.get("created", [])) if t not in in_snapshot}
-        ),
-        "existing": sorted(
-            a.topic for a in actions if a.action != CREATE and a.topic not in ours_before
-        ),
-        "differences": {a.topic: a.differences for a in actions if a.differences},
-        "dropped": {a.topic: a.dropped for a in actions if a.dropped},
-        "planned_create": sorted(a.topic for a in actions if a.action == CREATE),
-    }
-    if conflicts:
-        names = ", ".join(a.topic for a in conflicts)
+    record = _record(translation, diffs, ours_before)
+    in_snapshot = set(record.pop("_in_snapshot"))
+    record["created"] = sorted(
+        set(record["created"]) | {t for t in previous.get("created", []) if t not in in_snapshot}
+    )
+    if translation.refused:
         raise StepFailed(
-            f"target topics cannot hold the source's records: {names} "
-            "(see the differences above); nothing was created"
+            "the translation refuses: " + refusal_text(translation) + "; nothing was created"
         )
-    to_create = [a for a in actions if a.action == CREATE]
+    for item in record["accepted"]:
+        ctx.ui.warn(
+            f"accepted refusal: {item['topic']}: {item['key']} is not set ({item['reason']})"
+        )
+    to_create = [t for t in translation.topics if t.action == CREATE]
     if ctx.dry_run:
-        for a in to_create:
-            ctx.ui.line(
-                f"would create topic {a.topic} ({a.partitions} partitions, RF "
-                f"{a.replication_factor})"
-            )
+        for t in to_create:
+            rf = "" if t.replication_factor is None else f", RF {t.replication_factor}"
+            ctx.ui.line(f"would create topic {t.name} ({t.partitions} partitions{rf})")
         return record
     record["planned_create"] = sorted(set(record["planned_create"]) | ours_before)
     ctx.checkpoint(record)
-    outcomes = ctx.target.create_topics(
-        (a.topic, a.partitions, a.replication_factor, a.configs) for a in to_create
-    )
+    outcomes = ctx.target_plane.provision(ctx.target, to_create) if to_create else []
     failed = []
     for outcome in outcomes:
         if outcome.status == "created":
@@ -244,7 +352,7 @@ def provision(
             record["existing"].append(outcome.topic)
         else:
             failed.append(f"{outcome.topic}: {outcome.error}")
-    record["created"].sort()
+    record["created"] = sorted(set(record["created"]))
     record["existing"].sort()
     record["planned_create"] = []
     ctx.checkpoint(record)
@@ -256,15 +364,20 @@ def provision(
     return record
 
 
+def accepts(spec: Any) -> list[Accept]:
+    """A provision-topics spec's ``accept:`` entries as rule inputs."""
+    return [Accept(a.topic, a.key) for a in getattr(spec, "accept", None) or []]
+
+
 class ProvisionTopics(Step):
-    """Create topics on the target with portable configs."""
+    """Create topics on the target, translated by the target's rules."""
 
     action = "provision-topics"
     rollback_summary = "deletes the topics this step created"
 
     def run(self, ctx: StepContext, previous: Record) -> Record:
         snapshot = find_snapshot(ctx, self.spec.snapshot)
-        return provision(ctx, snapshot, previous, self.spec.replication_factor)
+        return provision(ctx, snapshot, previous, self.spec.replication_factor, accepts(self.spec))
 
     def rollback(self, ctx: StepContext, record: Record) -> list[str]:
         lines = []
@@ -275,7 +388,7 @@ class ProvisionTopics(Step):
                 lines.append(f"would delete target topic {topic} (created by kmigrate)")
                 continue
             try:
-                lines.append(f"{ctx.target.delete_topic(topic)} target topic {topic}")
+                lines.append(f"{ctx.target_plane.remove(ctx.target, topic)} target topic {topic}")
             except ClusterError as exc:
                 failed.append(str(exc))
         for topic in record.get("existing", []):
@@ -285,6 +398,12 @@ class ProvisionTopics(Step):
         return lines
 
 
-def as_json(actions: list[TopicAction]) -> list[dict[str, object]]:
-    """The provisioning plan as JSON-ready dicts."""
-    return [asdict(a) for a in actions]
+__all__ = [
+    "REFUSE",
+    "ProvisionTopics",
+    "find_snapshot",
+    "preview",
+    "provision",
+    "show",
+    "translate_snapshot",
+]

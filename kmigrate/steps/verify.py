@@ -38,10 +38,12 @@ from typing import Any
 
 from kmigrate.adapters.kafka import (
     OFFSET_BEGINNING,
-    KafkaCluster,
     PartitionEnd,
     Record,
 )
+
+# The cluster port's Protocol, under the name this module's signatures use.
+from kmigrate.clusters.port import Cluster as KafkaCluster
 from kmigrate.errors import VerificationFailed
 from kmigrate.journal import atomic_write, now_iso
 from kmigrate.offsets.map import OffsetMap, PartitionMap
@@ -476,19 +478,17 @@ def summarize_both(
         return source_job.result(), target_job.result()
 
 
-def _cluster_spec(cluster: KafkaCluster) -> tuple[str, str, dict[str, str]]:
-    return (cluster.role, cluster.bootstrap_servers, dict(cluster.config))
-
-
 def _summarize_shard(
-    cluster: tuple[str, str, dict[str, str]],
+    cluster: dict[str, Any],
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
     keep: dict[tuple[str, int], dict[str, Any]] | None,
 ) -> dict[tuple[str, int], SideSummary]:
     """A verify worker process: :func:`summarize_side` of one side of one shard."""
     maps = {tp: PartitionMap.from_json(m) for tp, m in keep.items()} if keep else None
-    return summarize_side(KafkaCluster(*cluster), starts, stops, maps)
+    from kmigrate.engines.workers import open_cluster
+
+    return summarize_side(open_cluster(cluster), starts, stops, maps)
 
 
 def verify(
@@ -513,7 +513,7 @@ def verify(
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
     """
-    from kmigrate.engines.workers import default_workers, shardable, shards
+    from kmigrate.engines.workers import cluster_spec, default_workers, shardable, shards
 
     target_meta = target.topics()
 
@@ -540,7 +540,7 @@ def verify(
                         source_sums,
                         pool.submit(
                             _summarize_shard,
-                            _cluster_spec(source),
+                            cluster_spec(source),
                             [(r.topic, r.partition, r.source_start) for r in rs],
                             {
                                 (r.topic, r.partition): r.source_end
@@ -556,7 +556,7 @@ def verify(
                         target_sums,
                         pool.submit(
                             _summarize_shard,
-                            _cluster_spec(target),
+                            cluster_spec(target),
                             [(r.topic, r.partition, r.target_start) for r in there],
                             {
                                 (r.topic, r.partition): r.target_end
@@ -723,6 +723,28 @@ class Verify(Step):
         mirrored = MirrorRecord.from_json(raw)
         # The mirror keeps its map in the plan's state_dir (the record names the file).
         offset_map = OffsetMap.load(ctx.state_dir) if mirrored else None
-        return run_verify(
+        record = run_verify(
             ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map, self.spec.workers
         )
+        if not ctx.dry_run:
+            cross_check(ctx, ctx.state_dir / self.spec.report, record)
+        return record
+
+
+def cross_check(ctx: StepContext, report_path: Path, record: StepRecord) -> None:
+    """After a match, the target type's own check of what verify read (Event Hubs:
+    partition ids and event counts by sequence numbers); added to ``record``.
+
+    Raises:
+        VerificationFailed: the service's own API disagrees.
+    """
+    data = json.loads(report_path.read_text())
+    counts = {(p["topic"], p["partition"]): p["target"]["records"] for p in data["partitions"]}
+    found = ctx.target_plane.cross_check(ctx.target, counts)
+    if not found.rows and not found.problems:
+        return
+    ctx.ui.table([list(r) for r in found.rows], [f"{ctx.target_plane.cluster_type}", "found"])
+    record["cross_check"] = {"rows": dict(found.rows), "problems": found.problems}
+    if found.problems:
+        ctx.checkpoint(record)
+        raise VerificationFailed("; ".join(found.problems))

@@ -1,0 +1,277 @@
+"""The cluster port: what steps need of a cluster, whatever its type.
+
+Two small interfaces, both :class:`typing.Protocol`:
+
+* :class:`Cluster`, the Kafka data plane: the method names steps called on the
+  concrete Kafka adapter (:class:`kmigrate.adapters.kafka.KafkaCluster` satisfies it
+  structurally; every type speaks the Kafka protocol for records).
+* :class:`ControlPlane`, what differs per type: preflight (discovery and declared
+  facts checked), the target profile used by the translation rules, which topics
+  (hubs) exist, and creating / deleting them through the right API (Kafka Admin
+  API for kafka, redpanda, msk and confluent-cloud; ARM for eventhubs).
+
+Neutral value types are re-exported from the Kafka adapter, so a step imports
+them from here and never needs the concrete adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from kmigrate.adapters.kafka import (
+    ClusterInfo,
+    ConfigValue,
+    CreateOutcome,
+    GroupState,
+    PartitionEnd,
+    RawReader,
+    Record,
+    RecordWriter,
+    Tick,
+    TopicMeta,
+)
+
+if TYPE_CHECKING:
+    from kmigrate.targets.profiles import TargetProfile
+    from kmigrate.targets.rules import TopicTranslation
+
+__all__ = [
+    "Cluster",
+    "ClusterInfo",
+    "ConfigValue",
+    "ControlPlane",
+    "CreateOutcome",
+    "CrossCheck",
+    "Found",
+    "GroupState",
+    "PartitionEnd",
+    "RawReader",
+    "Record",
+    "RecordWriter",
+    "Tick",
+    "TopicMeta",
+]
+
+
+class Cluster(Protocol):
+    """The Kafka data plane of one cluster, opened as ``source`` (read-only) or ``target``.
+
+    Shapes and errors are those of :class:`kmigrate.adapters.kafka.KafkaCluster`:
+    every failure is a :class:`~kmigrate.errors.ClusterError` naming the role and the
+    bootstrap servers, never a secret.
+    """
+
+    role: str
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port,...``."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """``target (host:port)``: how errors name the cluster."""
+        ...
+
+    def describe(self) -> ClusterInfo:
+        """Cluster id, broker count, topic count (Metadata)."""
+        ...
+
+    def topics(self) -> dict[str, TopicMeta]:
+        """Topics (internal ones excluded) with partitions and replication factor."""
+        ...
+
+    def topic_configs(self, names: Iterable[str]) -> dict[str, dict[str, ConfigValue]]:
+        """DescribeConfigs per topic."""
+        ...
+
+    def group_offsets(self, topics: Iterable[str]) -> dict[str, dict[tuple[str, int], int]]:
+        """Committed offsets per consumer group, for the given topics."""
+        ...
+
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        """``(log start offset, high watermark)`` of one partition."""
+        ...
+
+    def offsets(
+        self, partitions: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[int, int]]:
+        """``{(topic, partition): (log start offset, high watermark)}``."""
+        ...
+
+    def log_ends(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """High watermark per ``(topic, partition)``."""
+        ...
+
+    def read(
+        self,
+        starts: Iterable[tuple[str, int, int]],
+        *,
+        stop_offsets: Mapping[tuple[str, int], int] | None = None,
+        batch: int = 1000,
+        idle_timeout_s: float = 60.0,
+    ) -> Iterator[Record | PartitionEnd]:
+        """Records (and :class:`PartitionEnd` markers) from ``(topic, partition, offset)``."""
+        ...
+
+    def follow(
+        self,
+        starts: Iterable[tuple[str, int, int]],
+        *,
+        batch: int = 1000,
+        tick_s: float = 0.25,
+    ) -> Iterator[Record | PartitionEnd | Tick]:
+        """Records as they arrive, with :class:`Tick` pauses."""
+        ...
+
+    def raw_reader(
+        self,
+        starts: Iterable[tuple[str, int, int]],
+        *,
+        follow: bool = False,
+        batch: int = 10_000,
+        idle_timeout_s: float = 60.0,
+    ) -> RawReader:
+        """The fast path of mirror and verify: raw messages a ``consume()`` batch at a time."""
+        ...
+
+    def offsets_for_times(
+        self, partitions: Iterable[tuple[str, int]], timestamp_ms: int
+    ) -> dict[tuple[str, int], int | None]:
+        """The earliest offset whose record timestamp is >= ``timestamp_ms`` (ms), per partition."""
+        ...
+
+    def first_records(
+        self, starts: Iterable[tuple[str, int, int]], *, idle_timeout_s: float = 30.0
+    ) -> dict[tuple[str, int], Record | None]:
+        """The first record at or after each start offset, or None at the partition's end."""
+        ...
+
+    def group_offsets_of(self, group: str) -> dict[tuple[str, int], int]:
+        """One consumer group's committed offsets (OffsetFetch)."""
+        ...
+
+    def group_ids(self) -> list[str]:
+        """Consumer group ids (ListGroups)."""
+        ...
+
+    def group_members(self, group: str) -> GroupState:
+        """A group's state and active members (DescribeGroups)."""
+        ...
+
+    def alter_group_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        """AlterConsumerGroupOffsets; target only."""
+        ...
+
+    def delete_group(self, group: str) -> str:
+        """DeleteGroups for one group; target only."""
+        ...
+
+    def create_topics(
+        self,
+        topics: Iterable[tuple[str, int, int, Mapping[str, str]]],
+        *,
+        validate_only: bool = False,
+    ) -> list[CreateOutcome]:
+        """CreateTopics ``(name, partitions, replication factor, configs)``; target only."""
+        ...
+
+    def delete_topic(self, name: str) -> str:
+        """DeleteTopics for one topic: ``deleted`` or ``absent``; target only."""
+        ...
+
+    def writer(self, on_error: Callable[[str], None]) -> RecordWriter:
+        """A producer keeping partition, key, value, headers and timestamp; target only."""
+        ...
+
+    def close(self) -> None:
+        """Release clients."""
+        ...
+
+
+@dataclass
+class Found:
+    """What a preflight found about one cluster: ``rows`` of ``(what, value)`` to print,
+    ``facts`` as a plan declares them (``{"broker_count": 3}``)."""
+
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class CrossCheck:
+    """A control plane's own check of what ``verify`` read: ``rows`` of ``(what, value)``
+    to print and ``problems`` (empty when everything agrees)."""
+
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class ControlPlane(Protocol):
+    """What one cluster type does differently (one implementation per type module).
+
+    Attributes:
+        cluster_type: the plan ``type`` (``kafka``, ``redpanda``, ``msk``, ``eventhubs``,
+            ``confluent-cloud``).
+        facts: the plan's declared ``facts`` (used offline, checked by ``preflight``).
+    """
+
+    cluster_type: str
+    facts: Mapping[str, object]
+
+    def profile(self) -> TargetProfile:
+        """The target profile (stock defaults, settable keys, limits) for the declared facts.
+
+        Raises:
+            UsageError: a fact the type needs is missing or unknown.
+        """
+        ...
+
+    def preflight(self, cluster: Cluster) -> Found:
+        """Discover the cluster through its control plane and Kafka; what was found.
+
+        Raises:
+            ClusterError: unreachable, refused, not usable (MSK not ACTIVE, Event Hubs
+                Basic), or a declared fact disagrees with the discovered one (both named).
+        """
+        ...
+
+    def existing(self, cluster: Cluster) -> dict[str, int]:
+        """Topics (hubs) on the cluster now: ``{name: partitions}``.
+
+        Raises:
+            ClusterError: the read failed.
+        """
+        ...
+
+    def provision(
+        self, cluster: Cluster, translations: list[TopicTranslation]
+    ) -> list[CreateOutcome]:
+        """Create the topics (hubs) ``translations`` describe (action ``create``), one
+        outcome each; the Kafka family validates first (``validate_only``).
+
+        Raises:
+            ClusterError: the request could not be sent.
+        """
+        ...
+
+    def remove(self, cluster: Cluster, name: str) -> str:
+        """Delete one topic (hub) kmigrate created: ``deleted`` or ``absent``.
+
+        Raises:
+            ClusterError: the service refused.
+        """
+        ...
+
+    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
+        """After ``verify`` matched: check, through the service's own API, what verify read
+        (``counts``: records per ``(topic, partition)`` on the target).  Kafka-API types
+        have nothing more to ask (empty result); Event Hubs compares partition ids and
+        event counts by sequence numbers.
+
+        Raises:
+            ClusterError: the service's API failed.
+        """
+        ...

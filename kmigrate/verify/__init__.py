@@ -1,0 +1,1 @@
+"""Verification that is not a per-partition ordered comparison (the dual-write check)."""
