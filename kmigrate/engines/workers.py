@@ -134,11 +134,12 @@ def _rebuild(name: str, message: str, attrs: dict[str, Any]) -> BaseException:
     return RuntimeError(f"a mirror worker failed: {name}: {message}")
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """Ask Linux to SIGKILL this process when its parent dies (``prctl``
     ``PR_SET_PDEATHSIG``, prctl(2)), so no orphaned worker keeps writing while
-    a re-run resumes; exits at once if the parent is already gone.  Elsewhere
-    the closed pipe stops the worker at its next checkpoint."""
+    a re-run resumes and no worker keeps the parent's output pipe open; exits
+    at once if the parent is already gone.  Elsewhere a mirror worker stops at
+    its next checkpoint, when sending to the closed pipe fails."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -150,7 +151,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _worker_main(spec: dict[str, Any], conn: Connection) -> None:
     """A worker process: copy its shard, send each checkpoint, then ``done``."""
-    _die_with_parent(spec["parent_pid"])
+    die_with_parent(spec["parent_pid"])
     parts = [PartitionMap.from_json(p) for p in spec["maps"]]
     omap = _PipeMap(Path(os.devnull), {(p.topic, p.partition): p for p in parts})
     shard = [(p.topic, p.partition) for p in parts]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import struct
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -513,7 +514,13 @@ def verify(
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
     """
-    from kmigrate.engines.workers import cluster_spec, default_workers, shardable, shards
+    from kmigrate.engines.workers import (
+        cluster_spec,
+        default_workers,
+        die_with_parent,
+        shardable,
+        shards,
+    )
 
     target_meta = target.topics()
 
@@ -530,7 +537,12 @@ def verify(
         # and hashes on its own core (no GIL shared between the two sides).
         groups = shards(list(range(len(ranges))), max(1, n // 2))
         mp = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(n, 2 * len(groups)), mp_context=mp) as pool:
+        with ProcessPoolExecutor(
+            min(n, 2 * len(groups)),
+            mp_context=mp,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             jobs = []
             for group in groups:
                 rs = [ranges[i] for i in group]
