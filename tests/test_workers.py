@@ -254,3 +254,66 @@ def test_the_plan_takes_workers_on_mirror_and_verify_and_refuses_zero(tmp_path: 
         load_plan(plan("0"))
     assert info.value.exit_code == 2
     assert "plan.yaml:12: phases[1].steps[1].workers: " in str(info.value)
+
+
+class _Msg:
+    """A stand-in for a consumed message (the getters copy_batch calls)."""
+
+    def __init__(self, partition: int, offset: int, error: object = None) -> None:
+        self._p, self._o, self._e = partition, offset, error
+
+    def error(self) -> object:
+        return self._e
+
+    def topic(self) -> str:
+        return "t"
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def key(self) -> bytes | None:
+        return None if self._o % 2 else b"k"
+
+    def value(self) -> bytes:
+        return b"v" * 10
+
+    def headers(self) -> list[tuple[str, bytes | None]] | None:
+        return [("h", None)] if self._o == 7 else None
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1000 + self._o)
+
+
+def test_copy_batch_produces_every_record_as_read_and_tallies_contiguous_runs() -> None:
+    """The mirror's per-record path, at the producer boundary (a stand-in
+    producer records the calls): every record keeps partition, key, value,
+    headers and timestamp, in order; per partition the tally has one run per
+    stretch of contiguous source offsets; events are handed back, not produced."""
+    from types import SimpleNamespace
+
+    from kmigrate.adapters.kafka import copy_batch
+
+    produced: list[tuple[object, ...]] = []
+
+    def produce(topic: str, value: bytes, key: bytes | None, partition: int, **kw: object) -> None:
+        produced.append((topic, partition, key, value, kw["headers"], kw["timestamp"]))
+
+    writer = SimpleNamespace(_fatal=None, _producer=SimpleNamespace(produce=produce))
+    eof = _Msg(1, 9, error="EOF")
+    msgs = [_Msg(0, 5), _Msg(0, 6), _Msg(1, 3), _Msg(0, 7), _Msg(0, 9), eof, _Msg(1, 4)]
+    tally, events = copy_batch(writer, msgs)  # type: ignore[arg-type]
+
+    assert events == [eof]
+    assert [(p[1], p[5]) for p in produced] == [(0, 1005), (0, 1006), (1, 1003), (0, 1007)] + [
+        (0, 1009),
+        (1, 1004),
+    ]
+    assert produced[1] == ("t", 0, b"k", b"v" * 10, None, 1006)
+    assert produced[3] == ("t", 0, None, b"v" * 10, [("h", None)], 1007)
+    assert tally[("t", 0)][0] == [[5, 3], [9, 1]]  # 5-7, then a gap at 8
+    assert tally[("t", 1)][0] == [[3, 2]]
+    # records, bytes (key + value + header names and values), last timestamp
+    assert tally[("t", 0)][1:] == [4, 10 + 11 + (10 + 1) + 10, 1009]
