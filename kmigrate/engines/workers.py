@@ -72,14 +72,19 @@ def shards(items: list[T], workers: int) -> list[list[T]]:
     return [items[i::n] for i in range(n)]
 
 
-class _Quiet:
-    """A progress bar that draws nothing (workers report through the parent)."""
+class _PipeProgress:
+    """A worker's progress bar: each advance (one per ``consume()`` batch) goes
+    to the parent, which draws it."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
     def advance(self, records: int, nbytes: int) -> None:
-        """Ignored."""
+        """Send ``("progress", records, bytes)`` to the parent."""
+        self._conn.send(("progress", records, nbytes))
 
     def show(self, text: str) -> None:
-        """Ignored."""
+        """Ignored (follow mode does not run in workers)."""
 
 
 class _PipeMap(OffsetMap):
@@ -173,7 +178,7 @@ def _worker_main(spec: dict[str, Any], conn: Connection) -> None:
         partitions=shard,
         target_next={(t, p): int(n) for t, p, n in spec["target_next"]},
         follow=FollowSpec(),
-        progress=_Quiet(),  # type: ignore[arg-type]
+        progress=_PipeProgress(conn),  # type: ignore[arg-type]
         on_checkpoint=on_checkpoint,
         checkpoint_s=spec["checkpoint_s"],
         checkpoint_records=spec["checkpoint_records"],
@@ -262,7 +267,9 @@ class WorkerEngine:
                             "acknowledged; run the mirror again to resume"
                         ) from None
                     kind = msg[0]
-                    if kind == "checkpoint":
+                    if kind == "progress":
+                        job.progress.advance(msg[1], msg[2])
+                    elif kind == "checkpoint":
                         self._merge(job, result, msg[1], msg[2])
                     elif kind == "done":
                         open_conns.remove(conn)
@@ -274,11 +281,19 @@ class WorkerEngine:
                             exc = RuntimeError(f"{exc}\n{trace}")
                         raise exc
         finally:
-            for _conn, (_n, proc) in procs.items():
+            # Workers still copying (another failed, or this process was
+            # interrupted) are interrupted as Ctrl-C would: each lets its
+            # queued records land (a clean prefix on the target, as in one
+            # process) and stops; the resume finds those copies on the tail.
+            running = [proc for _n, proc in procs.values() if proc.is_alive()]
+            for proc in running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid or 0, signal.SIGINT)
+            for proc in running:
+                proc.join(40)
                 if proc.is_alive():
-                    proc.terminate()
-            for _conn, (_n, proc) in procs.items():
-                proc.join(10)
+                    proc.kill()
+                    proc.join(5)
         result.records = sum(s[0] for s in result.per_partition.values())
         result.bytes = sum(s[1] for s in result.per_partition.values())
         result.ended = "snapshot complete"
@@ -302,12 +317,7 @@ class WorkerEngine:
                 part.extend(run.source_start, run.target_start, run.length)
             part.skip_to(got.source_position)
         omap.save()
-        records = nbytes = 0
         for key, (n, size) in stats.items():
             topic, partition = key.rsplit("\0", 1)
-            mine = result.per_partition[(topic, int(partition))]
-            records += n - mine[0]
-            nbytes += size - mine[1]
-            mine[0], mine[1] = n, size
-        job.progress.advance(records, nbytes)
+            result.per_partition[(topic, int(partition))][:] = [n, size]
         job.on_checkpoint(result)
