@@ -13,7 +13,8 @@ over a pipe, and the parent alone merges them into the
 Crash safety (``kill -9``):
 
 * a worker killed: the parent sees its pipe close without a final message,
-  stops the other workers and fails the step (exit 1).  The map claims only
+  interrupts the other workers (SIGINT: each lets its queued records land and
+  stops, as one process does on Ctrl-C) and fails the step (exit 1).  The map claims only
   what some worker had seen acknowledged; records a worker wrote after its
   last checkpoint sit past the map's target position and the resume
   (:func:`kmigrate.offsets.resume.reconcile_tail`) recognises them by digest.
