@@ -337,6 +337,14 @@ def provision(
     )
 
 
+WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Processes to shard the partitions over (default: the number of CPUs).",
+)
+
+
 @cli.command()
 @SOURCE
 @TARGET
@@ -378,6 +386,7 @@ def provision(
     show_default=True,
     help="Where the offset map (offset-map.json) is kept; a re-run resumes from it.",
 )
+@WORKERS
 @OUTPUT
 @SOURCE_CONFIG
 @TARGET_CONFIG
@@ -393,6 +402,7 @@ def mirror(
     settle_s: float,
     max_duration: float | None,
     state_dir: str,
+    workers: int | None,
     output_format: str,
     source_config: tuple[str, ...],
     target_config: tuple[str, ...],
@@ -413,6 +423,7 @@ def mirror(
             settle_s=settle_s,
             max_duration=max_duration,
             state_dir=state_dir,
+            workers=workers,
             source_config=source_config,
             target_config=target_config,
         )
@@ -425,6 +436,7 @@ def mirror(
 @TOPICS
 @EXCLUDE
 @click.option("--report", default=None, help="Write the JSON report here.")
+@WORKERS
 @SOURCE_CONFIG
 @TARGET_CONFIG
 @click.option(
@@ -456,6 +468,7 @@ def verify(
     topics: tuple[str, ...],
     exclude: tuple[str, ...],
     report: str | None,
+    workers: int | None,
     source_config: tuple[str, ...],
     target_config: tuple[str, ...],
     mode: str,
@@ -498,6 +511,7 @@ def verify(
             exclude,
             _ui(),
             report=report,
+            workers=workers,
             source_config=source_config,
             target_config=target_config,
         )

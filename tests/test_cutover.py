@@ -477,9 +477,46 @@ class RetentionRace(KafkaCluster):
                 seen += 1
             yield item
 
+    def raw_reader(self, starts: Any, **kwargs: Any) -> Any:
+        """The mirror's fast reader, with the same race after ``after`` records."""
+        return _RacingReader(super().raw_reader(starts, **kwargs), self)
+
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
         low, high = super().watermarks(topic, partition)
         return (self.new_start if self.raced else low), high
+
+
+class _RacingReader:
+    """A RawReader that hands out ``race.after`` records, then raises the
+    out-of-range error the next read would get once retention passed it."""
+
+    def __init__(self, inner: Any, race: RetentionRace) -> None:
+        self.inner, self.race, self.seen = inner, race, 0
+        self.position: tuple[str, int, int] | None = None
+
+    def __enter__(self) -> _RacingReader:
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def consume(self, timeout_s: float = 0.05) -> list[Any]:
+        if self.position is not None:
+            self.race.raced = True
+            raise OffsetOutOfRange("simulated", *self.position)
+        out = []
+        for msg in self.inner.consume(timeout_s):
+            if msg.error() is None:
+                if self.seen == self.race.after:
+                    self.position = (msg.topic(), msg.partition(), msg.offset())
+                    break
+                self.seen += 1
+            out.append(msg)
+        return out
 
 
 def test_the_log_start_passing_the_copy_position_stops_with_the_lost_range(

@@ -506,6 +506,27 @@ class KafkaCluster:
         finally:
             consumer.close()
 
+    def raw_reader(
+        self,
+        starts: Iterable[tuple[str, int, int]],
+        *,
+        follow: bool = False,
+        batch: int = 10_000,
+        idle_timeout_s: float = 60.0,
+    ) -> RawReader:
+        """A :class:`RawReader` over partitions from given offsets (the fast path).
+
+        Use it as a context manager; it closes its consumer on exit.
+
+        Args:
+            starts: ``(topic, partition, start_offset)``.
+            follow: keep partitions assigned at their end (follow mode) instead
+                of finishing them.
+            batch: records per ``consume`` call.
+            idle_timeout_s: as in :meth:`read` (not in follow mode).
+        """
+        return RawReader(self, list(starts), follow, batch, idle_timeout_s)
+
     # -- writes (target only) ----------------------------------------------------
 
     def create_topics(
@@ -806,7 +827,11 @@ WRITER_SETTINGS: dict[str, Any] = {
     "acks": "all",
     "linger.ms": 20,
     "batch.num.messages": 10000,
-    "queue.buffering.max.messages": 200000,
+    # A bounded producer queue (records waiting for the target): 50,000 records
+    # (was 200,000) and 32 MiB (librdkafka's default is 1 GiB) keep the
+    # mirror's memory flat with no measured loss of speed.
+    "queue.buffering.max.messages": 50000,
+    "queue.buffering.max.kbytes": 32768,
     "message.max.bytes": 16 * 1024 * 1024,
     "compression.type": "none",
     "delivery.report.only.error": False,
@@ -1000,15 +1025,236 @@ class RecordWriter:
         return self._fatal
 
 
+# -- the fast record path (mirror and verify) -------------------------------------
+
+#: The fast reader's consumer settings on top of the reader's own
+#: (librdkafka CONFIGURATION.md); each one's measured effect is in bench/README.md.
+#: Left at librdkafka's defaults after measuring (bench/README.md):
+#: fetch.max.bytes, max.partition.fetch.bytes, fetch.wait.max.ms (the
+#: reader's 50), queued.max.messages.kbytes (16 MiB halves the speed with
+#: 1 KB records, 4 MiB stalls the read) and queued.min.messages (20000 or
+#: 5000 stall the read 15-fold).
+READER_SETTINGS: dict[str, Any] = {}
+
+#: A raw confluent-kafka message as ``consume()`` returns it.  Steps read its
+#: fields through its methods (``topic() partition() offset() key() value()
+#: headers() timestamp() error()``) without importing confluent-kafka.
+RawMessage = Message
+
+
+class RawReader:
+    """Reads partitions as raw messages, one ``consume()`` batch at a time.
+
+    The fast path of mirror and verify: no Python object is built per record
+    (see ``../shared/docs/perf-notes.md`` for what that cost).  A message whose
+    ``error()`` is not None is an event, to be passed to :meth:`event`.  Not
+    following, a partition finishes at its end-of-partition event or when the
+    caller calls :meth:`finish` (e.g. at a stop offset); records of finished
+    partitions may still come in the batch that finished them, and callers
+    skip them where it matters.  Created by :meth:`KafkaCluster.raw_reader`.
+    """
+
+    def __init__(
+        self,
+        cluster: KafkaCluster,
+        starts: list[tuple[str, int, int]],
+        follow: bool,
+        batch: int,
+        idle_timeout_s: float,
+    ) -> None:
+        self._cluster = cluster
+        self.label = cluster.label
+        self._starts = starts
+        self.follow = follow
+        #: Partitions not finished yet.
+        self.pending: set[tuple[str, int]] = {(t, p) for t, p, _ in starts}
+        self._batch = batch
+        self._idle_s = idle_timeout_s
+        self._tps = [TopicPartition(t, p) for t, p, _ in starts]
+        self._consumer: Consumer | None = None
+        self._last = time.monotonic()
+
+    def __enter__(self) -> RawReader:
+        try:
+            self._consumer = self._cluster._consumer(**READER_SETTINGS)
+            if self._starts:
+                self._consumer.incremental_assign(
+                    [TopicPartition(t, p, o) for t, p, o in self._starts]
+                )
+        except KafkaException as exc:
+            self.close()
+            raise self._cluster._fail("reading records", exc) from None
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the consumer (idempotent)."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.close()
+
+    def consume(self, timeout_s: float = 0.05) -> list[RawMessage]:
+        """The next batch of messages (records and events), possibly empty.
+
+        Raises:
+            ClusterError: the fetch failed, or (not following) no message came
+                for ``idle_timeout_s`` while partitions are unfinished.
+        """
+        assert self._consumer is not None, "use RawReader as a context manager"
+        try:
+            msgs = self._consumer.consume(self._batch, timeout_s)
+        except KafkaException as exc:
+            raise self._cluster._fail("reading records", exc) from None
+        if msgs:
+            self._last = time.monotonic()
+        elif not self.follow and self.pending and time.monotonic() - self._last > self._idle_s:
+            names = ", ".join(f"{t}[{p}]" for t, p in sorted(self.pending)[:5])
+            raise ClusterError(
+                f"{self.label}: no record and no end of partition for "
+                f"{self._idle_s:.0f} s while reading {names}"
+            )
+        return msgs
+
+    def event(self, msg: RawMessage) -> PartitionEnd | None:
+        """What a message with ``error()`` set means.
+
+        Returns the :class:`PartitionEnd` of an end-of-partition event
+        (finishing the partition unless following), or None for the end of a
+        partition already finished.
+
+        Raises:
+            OffsetOutOfRange: the log start offset passed the read position.
+            ClusterError: any other fetch error.
+        """
+        tp = (str(msg.topic()), int(msg.partition() or 0))
+        offset = int(msg.offset() or 0)
+        err = msg.error()
+        assert err is not None
+        if err.code() == KafkaError._PARTITION_EOF:
+            if self.follow:
+                return PartitionEnd(tp[0], tp[1], offset)
+            if tp not in self.pending:
+                return None
+            return self.finish(tp[0], tp[1], offset)
+        if err.code() == KafkaError._AUTO_OFFSET_RESET:
+            raise _out_of_range(self.label, tp, offset, err)
+        raise ClusterError(f"{self.label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}")
+
+    def finish(self, topic: str, partition: int, offset: int) -> PartitionEnd:
+        """Stop reading a partition; returns its end marker at ``offset``."""
+        self.pending.discard((topic, partition))
+        if self._consumer is not None:
+            try:
+                self._consumer.incremental_unassign([TopicPartition(topic, partition)])
+            except KafkaException as exc:
+                raise self._cluster._fail("reading records", exc) from None
+        return PartitionEnd(topic, partition, offset)
+
+    def tick(self) -> Tick:
+        """The high watermarks last seen in fetch responses (cached: no request)."""
+        assert self._consumer is not None
+        highs: dict[tuple[str, int], int] = {}
+        for tp in self._tps:
+            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0:
+                highs[(tp.topic, tp.partition)] = int(high)
+        return Tick(highs)
+
+
+#: ``{(topic, partition): [runs, records, bytes, last timestamp ms]}`` for one
+#: batch; ``runs`` lists ``[first source offset, count]`` of contiguous offsets.
+BatchTally = dict[tuple[str, int], list[Any]]
+
+
+def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally, list[RawMessage]]:
+    """Produce every record of a ``consume()`` batch to the same topic and
+    partition on the target, keeping key, value, headers and timestamp.
+
+    The per-record path of the mirror: the message's fields go straight from
+    the consumer to one local-bound ``produce`` (a full queue is waited out by
+    polling); per partition it only extends a run of contiguous source
+    offsets and counts.  Bytes are key + value + header names and values.
+
+    Returns ``(tally, events)``: what was queued per partition (see
+    :data:`BatchTally`), and the messages with ``error()`` set, in order, for
+    :meth:`RawReader.event`.
+
+    Raises:
+        ClusterError: the producer hit a fatal error (as :meth:`RecordWriter.write`).
+    """
+    if writer._fatal is not None:
+        writer._settle()
+    producer = writer._producer
+    produce = producer.produce
+    tally: BatchTally = {}
+    events: list[RawMessage] = []
+    ct: str | None = None
+    cp = -1
+    cur: list[Any] = []
+    runs: list[list[int]] = []
+    run: list[int] | None = None
+    m: Any  # a raw message: its getters are typed Optional, never None here
+    for m in msgs:
+        if m.error() is not None:
+            events.append(m)
+            continue
+        t = m.topic()
+        p = m.partition()
+        o = m.offset()
+        k = m.key()
+        v = m.value()
+        h = m.headers()
+        ts = m.timestamp()[1]
+        try:
+            produce(t, v, k, p, headers=h, timestamp=ts)
+        except (BufferError, KafkaException, SystemError) as exc:
+            while True:  # a full queue: serve delivery reports; a failure: as write()
+                if isinstance(exc, BufferError):
+                    writer.poll(0.05)
+                else:
+                    writer._settle(exc)  # raises ClusterError on a fatal error
+                try:
+                    produce(t, v, k, p, headers=h, timestamp=ts)
+                    break
+                except (BufferError, KafkaException, SystemError) as again:
+                    exc = again
+        if p != cp or t != ct:
+            ct = t
+            cp = p
+            got = tally.get((t, p))
+            if got is None:
+                got = tally[(t, p)] = [[], 0, 0, 0]
+            cur = got
+            runs = cur[0]
+            run = runs[-1] if runs else None
+        if run is not None and run[0] + run[1] == o:
+            run[1] += 1
+        else:
+            run = [o, 1]
+            runs.append(run)
+        size = (len(k) if k else 0) + (len(v) if v else 0)
+        if h:
+            size += sum(len(n) + len(x or b"") for n, x in h)
+        cur[1] += 1
+        cur[2] += size
+        cur[3] = ts
+    return tally, events
+
+
 __all__ = [
     "OFFSET_BEGINNING",
     "OFFSET_END",
+    "BatchTally",
     "ClusterInfo",
     "ConfigValue",
     "CreateOutcome",
     "GroupState",
     "KafkaCluster",
     "PartitionEnd",
+    "RawMessage",
+    "RawReader",
     "Record",
     "RecordWriter",
     "Tick",

@@ -26,6 +26,7 @@ from kmigrate.adapters.kafka import (
     CreateOutcome,
     GroupState,
     PartitionEnd,
+    RawReader,
     Record,
     RecordWriter,
     Tick,
@@ -46,6 +47,7 @@ __all__ = [
     "Found",
     "GroupState",
     "PartitionEnd",
+    "RawReader",
     "Record",
     "RecordWriter",
     "Tick",
@@ -122,6 +124,17 @@ class Cluster(Protocol):
         tick_s: float = 0.25,
     ) -> Iterator[Record | PartitionEnd | Tick]:
         """Records as they arrive, with :class:`Tick` pauses."""
+        ...
+
+    def raw_reader(
+        self,
+        starts: Iterable[tuple[str, int, int]],
+        *,
+        follow: bool = False,
+        batch: int = 10_000,
+        idle_timeout_s: float = 60.0,
+    ) -> RawReader:
+        """The fast path of mirror and verify: raw messages a ``consume()`` batch at a time."""
         ...
 
     def offsets_for_times(

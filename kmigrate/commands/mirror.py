@@ -27,6 +27,7 @@ def mirror(
     settle_s: float = 5.0,
     max_duration: float | None = None,
     state_dir: str | Path = ".kmigrate",
+    workers: int | None = None,
     source_config: tuple[str, ...] = (),
     target_config: tuple[str, ...] = (),
 ) -> int:
@@ -36,7 +37,8 @@ def mirror(
 
     With ``follow``, keeps copying new records until ``until`` (``caught-up``:
     lag 0 held for ``settle_s`` seconds; ``stopped``: SIGINT / SIGTERM) or
-    ``max_duration`` seconds.  The JSON output (``--output json``) is the step
+    ``max_duration`` seconds.  ``workers``: processes a snapshot copy is
+    sharded over (default: the number of CPUs).  The JSON output (``--output json``) is the step
     record plus the offset map (``offset_map_runs``).
 
     Raises:
@@ -78,6 +80,7 @@ def mirror(
         until=cast(Literal["caught-up", "stopped"], until),
         settle_s=settle_s,
         max_duration=max_duration,
+        workers=workers,
     )
     try:
         record = Mirror(spec).run(ctx, {})

@@ -19,10 +19,14 @@ def verify(
     ui: UI,
     *,
     report: str | None = None,
+    workers: int | None = None,
     source_config: tuple[str, ...] = (),
     target_config: tuple[str, ...] = (),
 ) -> int:
     """Compare whole partitions of the selected topics.  Returns 0 when all match.
+
+    ``workers``: processes the partitions are sharded over (default: the
+    number of CPUs).
 
     Raises:
         kmigrate.errors.UsageError: ``report`` cannot be written (checked first).
@@ -40,6 +44,6 @@ def verify(
         target_config=target_config,
     )
     names = select_topics(ctx.source.topics(), topics, exclude)
-    record = run_verify(ctx, names, None, Path(report) if report else None)
+    record = run_verify(ctx, names, None, Path(report) if report else None, workers=workers)
     ui.emit_json(record)
     return 0

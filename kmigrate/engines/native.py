@@ -1,7 +1,9 @@
 """The native copy engine: one consumer on the source, one idempotent producer on the target.
 
-Per record it does only what the offset map needs: extend the partition's
-pending run (a three-int list) and count.  Every ``checkpoint_s`` seconds (or
+Records go from ``consume()`` to ``produce()`` as raw messages, through
+:func:`kmigrate.adapters.kafka.copy_batch`: no Python object per record.  Per
+``consume()`` batch (up to :attr:`NativeEngine.batch` records) it only extends
+each partition's pending runs (three-int lists) and counts.  Every ``checkpoint_s`` seconds (or
 ``checkpoint_records`` records) it flushes the producer, so the target has
 acknowledged everything written, then folds the pending runs into the
 :class:`~kmigrate.offsets.map.OffsetMap` and saves it atomically.  Target
@@ -14,10 +16,9 @@ that prediction, and the resume's tail read and ``verify`` would catch it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-from kmigrate.adapters.kafka import PartitionEnd, Record, Tick
+from kmigrate.adapters.kafka import PartitionEnd, copy_batch
 from kmigrate.engines.base import CopyJob, CopyResult, TopicLag
 from kmigrate.errors import OffsetOutOfRange, RecordsLost, StepFailed
 
@@ -42,6 +43,10 @@ class NativeEngine:
     """Today's copy loop behind the :class:`~kmigrate.engines.base.CopyEngine` protocol."""
 
     name = "native"
+    #: Records per ``consume()`` call.
+    batch = 10_000
+    #: Seconds between lag ticks in follow mode.
+    tick_s = 0.25
 
     def copy(self, job: CopyJob) -> CopyResult:
         """Copy records for ``job`` (see :class:`~kmigrate.engines.base.CopyEngine`).
@@ -66,15 +71,13 @@ class NativeEngine:
         writer = job.target.writer(errors.append)
         starts = [(t, p, parts[(t, p)].position) for t, p in job.partitions]
         follow = job.follow.mode == "follow"
-        reader: Iterator[Record | PartitionEnd | Tick] = (
-            job.source.follow(starts) if follow else iter(job.source.read(starts))
-        )
         t0 = time.monotonic()
         last_record_at = t0
         next_save = t0 + job.checkpoint_s
+        next_tick = t0 + self.tick_s
         since_save = 0
-        since_poll = 0
         progress = job.progress
+        spec = job.follow
 
         def checkpoint(timeout_s: float = 120.0) -> None:
             undelivered = writer.flush(timeout_s)
@@ -100,90 +103,85 @@ class NativeEngine:
             result.lag = self._lag(parts)
             job.on_checkpoint(result)
 
+        def on_end(end: PartitionEnd) -> None:
+            st = parts[(end.topic, end.partition)]
+            if end.offset > st.position:
+                st.position = end.offset
+            st.caught = True
+            if st.high < end.offset:
+                st.high = end.offset
+
         try:
-            try:
-                for item in reader:
-                    if isinstance(item, Record):
-                        st = parts[(item.topic, item.partition)]
-                        off = item.offset
-                        run = st.last
-                        if run is not None and run[0] + run[2] == off:
-                            run[2] += 1
-                        else:
-                            run = [off, st.next_target, 1]
-                            st.pending.append(run)
-                            st.last = run
-                        st.next_target += 1
-                        st.position = off + 1
-                        st.ts = item.timestamp_ms
-                        st.caught = False
-                        size = item.size
-                        st.stats[0] += 1
-                        st.stats[1] += size
-                        writer.write(item.topic, item)
-                        progress.advance(1, size)
-                        since_save += 1
-                        since_poll += 1
-                        if since_poll < 2000:
-                            continue
-                        since_poll = 0
+            with job.source.raw_reader(starts, follow=follow, batch=self.batch) as reader:
+                while follow or reader.pending:
+                    msgs = reader.consume()
+                    now = time.monotonic()
+                    if msgs:
+                        tally, events = copy_batch(writer, msgs)
+                        copied = nbytes = 0
+                        for tp, (runs, n, size, ts) in tally.items():
+                            st = parts[tp]
+                            last = st.last
+                            target = st.next_target
+                            for first, count in runs:
+                                if last is not None and last[0] + last[2] == first:
+                                    last[2] += count
+                                else:
+                                    last = [first, target, count]
+                                    st.pending.append(last)
+                                target += count
+                                st.position = first + count
+                            st.last = last
+                            st.next_target = target
+                            st.ts = ts
+                            st.caught = False
+                            st.stats[0] += n
+                            st.stats[1] += size
+                            copied += n
+                            nbytes += size
+                        if copied:
+                            progress.advance(copied, nbytes)
+                            since_save += copied
+                            last_record_at = now
+                        for ev in events:
+                            end = reader.event(ev)
+                            if end is not None:
+                                on_end(end)
                         writer.poll()
                         if errors:
                             break
-                        now = time.monotonic()
-                        last_record_at = now
-                        if since_save >= job.checkpoint_records or now >= next_save:
-                            checkpoint()
-                            since_save = 0
-                            next_save = now + job.checkpoint_s
-                        continue
-                    if isinstance(item, PartitionEnd):
-                        st = parts[(item.topic, item.partition)]
-                        if item.offset > st.position:
-                            st.position = item.offset
-                        st.caught = True
-                        if st.high < item.offset:
-                            st.high = item.offset
-                        continue
-                    # A Tick (follow mode only): lag, stop conditions, checkpoint.
-                    now = time.monotonic()
-                    if since_poll:
-                        last_record_at = now
-                        since_poll = 0
-                    for tp, high in item.highs.items():
-                        st = parts[tp]
-                        if high > st.high:
-                            st.high = high
-                    writer.poll()
-                    if errors:
-                        break
-                    lag = self._lag(parts)
-                    result.lag = lag
-                    progress.show(
-                        "lag: " + ", ".join(f"{t} {v.text()}" for t, v in sorted(lag.items()))
-                    )
-                    if job.stop.is_set():
-                        result.ended = job.stop_reason[0] if job.stop_reason else "stopped"
-                        break
-                    spec = job.follow
-                    if spec.max_duration_s is not None and now - t0 >= spec.max_duration_s:
-                        result.ended = f"max_duration reached ({spec.max_duration_s:g} s)"
-                        break
-                    if (
-                        spec.until == "caught-up"
-                        and all(st.caught for st in parts.values())
-                        and now - last_record_at >= spec.settle_s
-                    ):
-                        result.ended = f"caught up (lag 0 held for {spec.settle_s:g} s)"
-                        break
-                    if since_save and now >= next_save:
+                    if follow and (not msgs or now >= next_tick):
+                        # Lag, stop conditions and checkpoint, about every tick_s.
+                        next_tick = now + self.tick_s
+                        for tp, high in reader.tick().highs.items():
+                            st = parts[tp]
+                            if high > st.high:
+                                st.high = high
+                        writer.poll()
+                        if errors:
+                            break
+                        lag = self._lag(parts)
+                        result.lag = lag
+                        progress.show(
+                            "lag: " + ", ".join(f"{t} {v.text()}" for t, v in sorted(lag.items()))
+                        )
+                        if job.stop.is_set():
+                            result.ended = job.stop_reason[0] if job.stop_reason else "stopped"
+                            break
+                        if spec.max_duration_s is not None and now - t0 >= spec.max_duration_s:
+                            result.ended = f"max_duration reached ({spec.max_duration_s:g} s)"
+                            break
+                        if (
+                            spec.until == "caught-up"
+                            and all(st.caught for st in parts.values())
+                            and now - last_record_at >= spec.settle_s
+                        ):
+                            result.ended = f"caught up (lag 0 held for {spec.settle_s:g} s)"
+                            break
+                    if since_save and (since_save >= job.checkpoint_records or now >= next_save):
                         checkpoint()
                         since_save = 0
                         next_save = now + job.checkpoint_s
-            finally:
-                close = getattr(reader, "close", None)
-                if close is not None:
-                    close()
         except OffsetOutOfRange as exc:
             # Retention won the race: keep what was copied, then name what is lost.
             checkpoint()

@@ -225,6 +225,8 @@ class MirrorStep(_StepSpec):
     ``caught-up`` (lag 0 on every partition held for ``settle_s`` seconds) or
     ``stopped`` (SIGINT / SIGTERM: a clean, journaled, resumable stop).
     ``max_duration``: stop following after this many seconds.
+    ``workers``: processes a snapshot copy is sharded over, each with its own
+    consumer and producer (default: the number of CPUs; follow mode uses one).
     """
 
     action: Literal["mirror"]
@@ -233,13 +235,19 @@ class MirrorStep(_StepSpec):
     until: Literal["caught-up", "stopped"] = "caught-up"
     settle_s: float = Field(default=5.0, ge=0)
     max_duration: float | None = Field(default=None, gt=0)
+    workers: int | None = Field(default=None, ge=1, le=256)
 
 
 class VerifyStep(_StepSpec):
-    """Compare counts, offsets and ordered digests per partition."""
+    """Compare counts, offsets and ordered digests per partition.
+
+    ``workers``: processes the partitions are sharded over (default: the
+    number of CPUs), each reading its partitions of both sides.
+    """
 
     action: Literal["verify"]
     report: str = "reports/verify.json"
+    workers: int | None = Field(default=None, ge=1, le=256)
 
 
 class GroupSelection(_Strict):

@@ -36,6 +36,7 @@ from typing import Any
 from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
+from kmigrate.engines.workers import WorkerEngine, default_workers, shardable
 from kmigrate.errors import (
     ClusterError,
     OffsetOutOfRange,
@@ -295,6 +296,7 @@ def mirror(
     *,
     append: bool = False,
     follow: FollowSpec | None = None,
+    workers: int | None = None,
 ) -> MirrorRecord:
     """Copy the topics' records from ``ctx.source`` to ``ctx.target``, resuming from
     the offset map in ``ctx.state_dir``.
@@ -304,6 +306,8 @@ def mirror(
             no earlier attempt wrote (otherwise refused: a second copy after the
             first would pass a range-based verify unnoticed).
         follow: snapshot (default) or follow, and when to stop.
+        workers: processes a snapshot copy is sharded over (default: the
+            number of CPUs; see :mod:`kmigrate.engines.workers`).
 
     Returns the step record.
 
@@ -475,6 +479,8 @@ def mirror(
             if spec.mode == "follow":
                 with _stop_on_signals(job):
                     result = NativeEngine().copy(job)
+            elif shardable(ctx.source, ctx.target):
+                result = WorkerEngine(workers or default_workers()).copy(job)
             else:
                 result = NativeEngine().copy(job)
         except RecordsLost as exc:
@@ -522,7 +528,7 @@ class Mirror(Step):
             settle_s=spec.settle_s,
             max_duration_s=spec.max_duration,
         )
-        record = mirror(ctx, topics, append=spec.append, follow=follow)
+        record = mirror(ctx, topics, append=spec.append, follow=follow, workers=spec.workers)
         rows = [
             [
                 p.topic,

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -333,76 +336,257 @@ def compare_aligned(
     )
 
 
+_FIELD = struct.Struct(">BQ").pack  # b"\x00" + u64(len(field))
+_NO_HEADERS_TS = struct.Struct(">Iq").pack  # u32(0 headers) + i64(timestamp)
+_U32 = struct.Struct(">I").pack
+_I64 = struct.Struct(">q").pack
+
+
+class _Side:
+    """One partition of one side while it is read (slotted: touched per record)."""
+
+    __slots__ = ("done", "first", "keep", "last", "records", "stop", "update", "hash")
+
+    def __init__(self, stop: float, keep: list[tuple[int, int]] | None) -> None:
+        self.hash = hashlib.sha256()
+        self.update = self.hash.update
+        self.stop = stop
+        self.keep = keep
+        self.done = False
+        self.records = 0
+        self.first: int | None = None
+        self.last: int | None = None
+
+
+def _kept(keep: list[tuple[int, int]], offset: int) -> bool:
+    """Whether ``offset`` lies in one of the ascending ``[start, end)`` ranges;
+    ranges wholly below it are dropped (offsets come in ascending order)."""
+    while keep and keep[0][1] <= offset:
+        keep.pop(0)
+    return bool(keep) and keep[0][0] <= offset
+
+
 def summarize_side(
     cluster: KafkaCluster,
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
-    keep: dict[tuple[str, int], Callable[[int], bool]] | None = None,
+    keep: dict[tuple[str, int], PartitionMap] | None = None,
 ) -> dict[tuple[str, int], SideSummary]:
     """Count, first/last offset and ordered digest of many partitions in one read.
 
     One consumer reads every partition at once, so a side costs about one
-    plain consume of its records.  ``keep``: per partition, which offsets count
-    (e.g. only the target offsets the offset map lists); others are skipped.
+    plain consume of its records.  The fast path: raw messages, one SHA-256
+    object per partition fed field by field in the canonical encoding of
+    :func:`digest_record` (the same bytes, so the same digest), no
+    :class:`Record` per record.  ``keep``: per partition, the offset map
+    whose target offsets count (only the target offsets it lists); others
+    are skipped.
 
     Raises:
         kmigrate.errors.ClusterError: the side could not be read.
     """
-    sums = {(t, p): SideSummary() for t, p, _ in starts}
-    hashes = {tp: hashlib.sha256() for tp in sums}
-    for item in cluster.read(starts, stop_offsets=stops):
-        if isinstance(item, PartitionEnd):
-            continue
-        if keep is not None:
-            wanted = keep.get((item.topic, item.partition))
-            if wanted is not None and not wanted(item.offset):
-                continue
-        side = sums[(item.topic, item.partition)]
-        side.records += 1
-        side.last_offset = item.offset
-        if side.first_offset is None:
-            side.first_offset = item.offset
-        digest_record(hashes[(item.topic, item.partition)], item)
-    for tp, side in sums.items():
-        side.digest = hashes[tp].hexdigest()
-    return sums
+    inf = float("inf")
+    state: dict[tuple[str, int], _Side] = {}
+    for t, p, _ in starts:
+        m = (keep or {}).get((t, p))
+        ranges = [(r.target_start, r.target_end) for r in m.runs] if m is not None else None
+        state[(t, p)] = _Side(stops.get((t, p), inf), ranges)
+    null = _NULL
+    field_ = _FIELD
+    tail = _NO_HEADERS_TS
+    with cluster.raw_reader(starts) as reader:
+        for t, p, o in starts:
+            side = state[(t, p)]
+            if o >= 0 and o >= side.stop:
+                side.done = True
+                reader.finish(t, p, o)
+        while reader.pending:
+            msgs = reader.consume()
+            ct: str | None = None
+            cp = -1
+            st: _Side | None = None  # the partition of the message before
+            msg: Any  # a raw message: its getters are typed Optional, never None here
+            for msg in msgs:
+                if msg.error() is not None:
+                    reader.event(msg)
+                    continue
+                t = msg.topic()
+                p = msg.partition()
+                if p != cp or t != ct:
+                    ct, cp = t, p
+                    st = state[(t, p)]
+                assert st is not None
+                if st.done:
+                    continue
+                o = msg.offset()
+                if o >= st.stop:
+                    st.done = True
+                    reader.finish(t, p, int(st.stop))
+                    continue
+                if st.keep is not None and not _kept(st.keep, o):
+                    continue
+                update = st.update
+                k = msg.key()
+                update(null if k is None else field_(0, len(k)) + k)
+                v = msg.value()
+                update(null if v is None else field_(0, len(v)) + v)
+                h = msg.headers()
+                if h:
+                    update(_U32(len(h)))
+                    for name, value in h:
+                        raw = name.encode("utf-8")
+                        update(field_(0, len(raw)) + raw)
+                        update(null if value is None else field_(0, len(value)) + value)
+                    update(_I64(msg.timestamp()[1]))
+                else:
+                    update(tail(0, msg.timestamp()[1]))
+                st.records += 1
+                if st.first is None:
+                    st.first = o
+                st.last = o
+    return {
+        tp: SideSummary(st.records, st.first, st.last, st.hash.hexdigest())
+        for tp, st in state.items()
+    }
 
 
-def verify(
-    source: KafkaCluster, target: KafkaCluster, ranges: list[PartitionRange], progress: Any = None
-) -> list[PartitionResult]:
-    """Compare every range; one :class:`PartitionResult` each, in order.
-
-    First each side is summarized in one read of all its partitions (count,
-    offsets, digest).  Partitions whose counts or digests differ are then read
-    again pairwise (:func:`compare_partition`) to name the first differing
-    offsets.
+def summarize_both(
+    source: KafkaCluster, target: KafkaCluster, ranges: list[PartitionRange], on_target: set[int]
+) -> tuple[dict[tuple[str, int], SideSummary], dict[tuple[str, int], SideSummary]]:
+    """Summarize both sides of ``ranges`` at the same time (a thread each:
+    librdkafka fetches and hands over batches without the GIL, so the reads
+    overlap).  ``on_target``: indexes into ``ranges`` of the partitions the
+    target has.  Returns ``(source summaries, target summaries)``.
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
     """
+    there = [r for i, r in enumerate(ranges) if i in on_target]
+    with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-verify") as pool:
+        source_job = pool.submit(
+            summarize_side,
+            source,
+            [(r.topic, r.partition, r.source_start) for r in ranges],
+            {(r.topic, r.partition): r.source_end for r in ranges if r.source_end is not None},
+        )
+        target_job = pool.submit(
+            summarize_side,
+            target,
+            [(r.topic, r.partition, r.target_start) for r in there],
+            {(r.topic, r.partition): r.target_end for r in there if r.target_end is not None},
+            {(r.topic, r.partition): r.offset_map for r in there if r.offset_map is not None},
+        )
+        return source_job.result(), target_job.result()
+
+
+def _summarize_shard(
+    cluster: dict[str, Any],
+    starts: list[tuple[str, int, int]],
+    stops: dict[tuple[str, int], int],
+    keep: dict[tuple[str, int], dict[str, Any]] | None,
+) -> dict[tuple[str, int], SideSummary]:
+    """A verify worker process: :func:`summarize_side` of one side of one shard."""
+    maps = {tp: PartitionMap.from_json(m) for tp, m in keep.items()} if keep else None
+    from kmigrate.engines.workers import open_cluster
+
+    return summarize_side(open_cluster(cluster), starts, stops, maps)
+
+
+def verify(
+    source: KafkaCluster,
+    target: KafkaCluster,
+    ranges: list[PartitionRange],
+    progress: Any = None,
+    workers: int | None = None,
+) -> list[PartitionResult]:
+    """Compare every range; one :class:`PartitionResult` each, in order.
+
+    First each side is summarized in one read of all its partitions (count,
+    offsets, digest), the two sides at the same time: with ``workers`` > 1
+    (default: the number of CPUs) in processes of their own, the partitions
+    dealt over ``workers // 2`` shards and each side of a shard read by one
+    process (plain :class:`KafkaCluster` objects only, see
+    :func:`kmigrate.engines.workers.shardable`); with one worker in two
+    threads of this process.  Partitions whose counts or
+    digests differ are then read again pairwise (:func:`compare_partition`)
+    to name the first differing offsets.
+
+    Raises:
+        kmigrate.errors.ClusterError: a side could not be read.
+    """
+    from kmigrate.engines.workers import (
+        cluster_spec,
+        default_workers,
+        die_with_parent,
+        shardable,
+        shards,
+    )
+
     target_meta = target.topics()
 
     def present(r: PartitionRange) -> bool:
         meta = target_meta.get(r.topic)
         return meta is not None and r.partition < meta.partitions
 
-    source_sums = summarize_side(
-        source,
-        [(r.topic, r.partition, r.source_start) for r in ranges],
-        {(r.topic, r.partition): r.source_end for r in ranges if r.source_end is not None},
-    )
-    on_target = [r for r in ranges if present(r)]
-    target_sums = summarize_side(
-        target,
-        [(r.topic, r.partition, r.target_start) for r in on_target],
-        {(r.topic, r.partition): r.target_end for r in on_target if r.target_end is not None},
-        {
-            (r.topic, r.partition): _mapped(r.offset_map)
-            for r in on_target
-            if r.offset_map is not None
-        },
-    )
+    on_target = {i for i, r in enumerate(ranges) if present(r)}
+    n = workers or default_workers()
+    source_sums: dict[tuple[str, int], SideSummary] = {}
+    target_sums: dict[tuple[str, int], SideSummary] = {}
+    if n > 1 and ranges and shardable(source, target):
+        # One process per side of each shard: each reads with its own consumer
+        # and hashes on its own core (no GIL shared between the two sides).
+        groups = shards(list(range(len(ranges))), max(1, n // 2))
+        mp = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            min(n, 2 * len(groups)),
+            mp_context=mp,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
+            jobs = []
+            for group in groups:
+                rs = [ranges[i] for i in group]
+                there = [ranges[i] for i in group if i in on_target]
+                jobs.append(
+                    (
+                        source_sums,
+                        pool.submit(
+                            _summarize_shard,
+                            cluster_spec(source),
+                            [(r.topic, r.partition, r.source_start) for r in rs],
+                            {
+                                (r.topic, r.partition): r.source_end
+                                for r in rs
+                                if r.source_end is not None
+                            },
+                            None,
+                        ),
+                    )
+                )
+                jobs.append(
+                    (
+                        target_sums,
+                        pool.submit(
+                            _summarize_shard,
+                            cluster_spec(target),
+                            [(r.topic, r.partition, r.target_start) for r in there],
+                            {
+                                (r.topic, r.partition): r.target_end
+                                for r in there
+                                if r.target_end is not None
+                            },
+                            {
+                                (r.topic, r.partition): r.offset_map.as_json()
+                                for r in there
+                                if r.offset_map is not None
+                            },
+                        ),
+                    )
+                )
+            for into, job in jobs:
+                into.update(job.result())
+    else:
+        source_sums, target_sums = summarize_both(source, target, ranges, on_target)
     results = []
     for r in ranges:
         tp = (r.topic, r.partition)
@@ -419,10 +603,6 @@ def verify(
             progress.advance(result.source.records + result.target.records, 0)
         results.append(result)
     return results
-
-
-def _mapped(part: PartitionMap) -> Callable[[int], bool]:
-    return lambda offset: part.to_source(offset) is not None
 
 
 def table_rows(results: list[PartitionResult]) -> list[list[Any]]:
@@ -497,8 +677,11 @@ def run_verify(
     mirrored: StepRecord | None,
     report_path: Path | None,
     offset_map: OffsetMap | None = None,
+    workers: int | None = None,
 ) -> StepRecord:
     """Verify, print the table, write the report; the step's whole forward action.
+
+    ``workers``: processes the partitions are sharded over (see :func:`verify`).
 
     Raises:
         VerificationFailed: any partition differs (after the report is written).
@@ -511,7 +694,7 @@ def run_verify(
         )
         return {"partitions": len(ranges)}
     with ctx.ui.progress(0, "verify") as bar:
-        results = verify(ctx.source, ctx.target, ranges, bar)
+        results = verify(ctx.source, ctx.target, ranges, bar, workers)
     ctx.ui.table(table_rows(results), TABLE_HEADERS)
     data = report(results, ctx.source, ctx.target)
     if report_path is not None:
@@ -552,7 +735,9 @@ class Verify(Step):
         mirrored = MirrorRecord.from_json(raw)
         # The mirror keeps its map in the plan's state_dir (the record names the file).
         offset_map = OffsetMap.load(ctx.state_dir) if mirrored else None
-        record = run_verify(ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map)
+        record = run_verify(
+            ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map, self.spec.workers
+        )
         if not ctx.dry_run:
             cross_check(ctx, ctx.state_dir / self.spec.report, record)
         return record
