@@ -254,29 +254,12 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
     written: dict[str, int] = {}
     for topic, (partitions, _configs) in SEED_TOPICS.items():
         for i in range(records_per_topic):
-            entity = f"{topic.split('-')[0]}-{rng.randrange(records_per_topic // 4 + 1)}"
-            value: bytes | None = json.dumps(
-                {
-                    "id": str(uuid.UUID(int=rng.getrandbits(128))),
-                    "entity": entity,
-                    "sequence": i,
-                    "amount": round(rng.uniform(5, 500), 2),
-                    "status": rng.choice(["created", "confirmed", "allocated", "failed"]),
-                }
-            ).encode()
-            if topic == "trainer-allocated" and i % 50 == 49:
-                value = None
-            headers: list[tuple[str, str | bytes | None]] = [
-                ("event-type", topic.encode()),
-                ("trace-id", uuid.UUID(int=rng.getrandbits(128)).hex.encode()),
-            ]
-            if topic == "dead-letter-queue":
-                headers += [("retry", b"1"), ("retry", b"2"), ("error", None)]
+            key, value, headers = _sample_record(rng, topic, i, records_per_topic // 4 + 1)
             while True:
                 try:
                     producer.produce(
                         topic,
-                        key=entity.encode(),
+                        key=key,
                         value=value,
                         headers=headers,
                         timestamp=base_ts + i * 1000,
@@ -305,11 +288,17 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
     return written
 
 
-def _live_record(
-    rng: random.Random, topic: str, sequence: int
+def _sample_record(
+    rng: random.Random, topic: str, sequence: int, entities: int = 500
 ) -> tuple[bytes, bytes | None, list[tuple[str, str | bytes | None]]]:
-    """Key, value and headers of one live record, shaped like :func:`seed`'s."""
-    entity = f"{topic.split('-')[0]}-{rng.randrange(500)}"
+    """Key, value and headers of one seed or live record of ``topic``.
+
+    The key is one of ``entities`` entity ids; a JSON value (null for every
+    50th record of the compacted ``trainer-allocated``: a tombstone); headers
+    ``event-type`` and ``trace-id``, plus duplicated ``retry`` headers and a
+    null-valued ``error`` header on the dead-letter queue.
+    """
+    entity = f"{topic.split('-')[0]}-{rng.randrange(entities)}"
     value: bytes | None = json.dumps(
         {
             "id": str(uuid.UUID(int=rng.getrandbits(128))),
@@ -381,7 +370,7 @@ def produce_live(
             due = int((now - t0) * rate) + 1
             while sent < due:
                 topic = topics[sent % len(topics)]
-                key, value, headers = _live_record(rng, topic, written[topic])
+                key, value, headers = _sample_record(rng, topic, written[topic])
                 try:
                     producer.produce(topic, key=key, value=value, headers=headers)
                 except BufferError:
