@@ -644,6 +644,7 @@ class KafkaCluster:
         One consumer for all partitions; each is released after its first record.
 
         Raises:
+            OffsetOutOfRange: a start offset the partition no longer holds.
             ClusterError: a fetch failed, or no answer for ``idle_timeout_s``.
         """
         out: dict[tuple[str, int], Record | None] = {}
@@ -670,6 +671,8 @@ class KafkaCluster:
                     if tp not in left:
                         continue
                     err = msg.error()
+                    if err is not None and err.code() == KafkaError._AUTO_OFFSET_RESET:
+                        raise _out_of_range(self.label, tp, int(msg.offset() or 0), err)
                     if err is not None and err.code() != KafkaError._PARTITION_EOF:
                         raise ClusterError(
                             f"{self.label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}"

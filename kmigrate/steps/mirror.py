@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kmigrate.clusters.port import Cluster, PartitionEnd, Record
+from kmigrate.clusters.port import Cluster
 from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
 from kmigrate.engines.workers import WorkerEngine, default_workers, shardable
@@ -176,28 +176,6 @@ def _list(items: list[str]) -> str:
     return ", ".join(items[:10]) + more
 
 
-def _first_records(
-    source: Cluster, starts: list[tuple[str, int, int]]
-) -> dict[tuple[str, int], Record]:
-    """The first record at or after each start offset (partitions at their end are left out)."""
-    found: dict[tuple[str, int], Record] = {}
-    done: set[tuple[str, int]] = set()
-    reader = source.read(starts)
-    try:
-        for item in reader:
-            tp = (item.topic, item.partition)
-            if not isinstance(item, PartitionEnd) and tp not in done:
-                found[tp] = item
-            done.add(tp)
-            if len(done) == len(starts):
-                break
-    finally:
-        close = getattr(reader, "close", None)
-        if close is not None:
-            close()
-    return found
-
-
 def retention_warnings(
     source: Cluster,
     positions: dict[tuple[str, int], int],
@@ -233,7 +211,7 @@ def retention_warnings(
     wanted = [(t, p, o) for (t, p), o in positions.items() if max(limits[t]) > 0]
     if not wanted:
         return []
-    firsts = _first_records(source, wanted)
+    firsts = {tp: r for tp, r in source.first_records(wanted).items() if r is not None}
     now = time.time() * 1000 if now_ms is None else now_ms
     out = []
     for (topic, partition), record in sorted(firsts.items()):
