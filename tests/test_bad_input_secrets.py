@@ -18,27 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.conftest import STANDARD_PHASES, Brokers, create_topic, produce, write_plan
 
 pytestmark = pytest.mark.broker
 
 ENV_SECRET = "planted-env-s3cr3t-4711"
 FILE_SECRET = "planted-file-s3cr3t-0815"
-
-PHASES = """\
-phases:
-  - name: preflight
-    steps:
-      - action: check-connectivity
-  - name: provision
-    steps:
-      - action: export-topics
-      - action: provision-topics
-  - name: mirror
-    steps:
-      - action: mirror
-      - action: verify
-"""
 
 
 class Runner:
@@ -84,7 +69,7 @@ class Runner:
 def _plan(folder: Path, brokers: Brokers, include: str, *, source: str, target: str) -> Path:
     """A plan in ``folder`` with ``source``/``target`` client settings, and the secret file."""
     (folder / "secret.txt").write_text(FILE_SECRET + "\n", encoding="utf-8")
-    plan = write_plan(folder, brokers, [include], PHASES, source_config=source)
+    plan = write_plan(folder, brokers, [include], STANDARD_PHASES, source_config=source)
     text = plan.read_text(encoding="utf-8")
     plan.write_text(text.replace("    config: {}\n", f"    config: {target}\n", 1), "utf-8")
     return plan
