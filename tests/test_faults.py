@@ -31,7 +31,7 @@ from tests.support.faults import (
     step_named,
     without_offsets,
 )
-from tests.support.tcp_proxy import ProxiedBroker, TcpProxy, start_proxied_broker
+from tests.support.tcp_proxy import ProxiedBroker, TcpProxy, proxied_pair, start_proxied_broker
 
 pytestmark = pytest.mark.broker
 
@@ -53,16 +53,8 @@ phases:
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxiedBroker, ...]]:
     """A source and a target broker, each reachable only through its own proxy."""
-    logs = tmp_path_factory.mktemp("proxied")
-    started = []
-    try:
-        for role in ("source", "target"):
-            started.append(start_proxied_broker(role, logs))
-        yield tuple(started)
-    finally:
-        for broker in started:
-            broker.stop()
-            broker.proxy.close()
+    with proxied_pair(tmp_path_factory.mktemp("proxied")) as brokers:
+        yield brokers
 
 
 def seed(bootstrap: str, prefix: str, records: int) -> list[str]:

@@ -34,7 +34,7 @@ from tests.support.faults import (
     status_steps,
     without_offsets,
 )
-from tests.support.tcp_proxy import ProxiedBroker, start_proxied_broker
+from tests.support.tcp_proxy import ProxiedBroker, proxied_pair
 
 pytestmark = pytest.mark.broker
 
@@ -67,16 +67,8 @@ KILLS: dict[str, list[tuple[str, int, float]]] = {
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxiedBroker, ...]]:
     """Source and target of this module's own, each behind a proxy (for delays)."""
-    logs = tmp_path_factory.mktemp("kill")
-    started = []
-    try:
-        for role in ("source", "target"):
-            started.append(start_proxied_broker(role, logs))
-        yield tuple(started)
-    finally:
-        for broker in started:
-            broker.stop()
-            broker.proxy.close()
+    with proxied_pair(tmp_path_factory.mktemp("kill")) as brokers:
+        yield brokers
 
 
 def seed(bootstrap: str, prefix: str) -> list[str]:

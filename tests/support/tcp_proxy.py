@@ -23,6 +23,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,3 +239,18 @@ def start_proxied_broker(role: str, log_dir: Path) -> ProxiedBroker:
     broker = ProxiedBroker(role, TcpProxy(upstream_port=1), log_dir / f"{role}.log")
     broker.start()
     return broker
+
+
+@contextlib.contextmanager
+def proxied_pair(logs: Path) -> Iterator[tuple[ProxiedBroker, ProxiedBroker]]:
+    """A source and a target broker, each reachable only through its own proxy;
+    both stopped (and their proxies closed) on the way out."""
+    started: list[ProxiedBroker] = []
+    try:
+        for role in ("source", "target"):
+            started.append(start_proxied_broker(role, logs))
+        yield started[0], started[1]
+    finally:
+        for broker in started:
+            broker.stop()
+            broker.proxy.close()
