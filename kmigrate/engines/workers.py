@@ -188,6 +188,9 @@ def _worker_main(spec: dict[str, Any], conn: Connection) -> None:
         result = NativeEngine().copy(job)
         conn.send(("done", result.ended))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        # The parent interrupts every worker (SIGINT) once one fails; that must
+        # not cut this report short and spill a traceback onto the terminal.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         with contextlib.suppress(OSError):  # the parent is gone: nothing to tell
             conn.send(("error", *_error_message(exc), traceback.format_exc()))
     finally:
