@@ -233,12 +233,26 @@ def child_main(name: str, args_json: str) -> int:
 
     import kmigrate.cli  # noqa: F401
 
+    cpu0 = _own_cpu_s()
     t0 = time.perf_counter()
     MEASUREMENTS[name](args)
     seconds = time.perf_counter() - t0
+    cpu = _own_cpu_s() - cpu0
     sys.stdout.flush()
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib()}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib(), "cpu_s": cpu}))
     return 0
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of the children it has
+    waited for (kmigrate's worker processes), from ``getrusage``."""
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def peak_rss_mib() -> float:
@@ -265,18 +279,59 @@ def peak_rss_mib() -> float:
     return max(own, children)
 
 
-def run_child(name: str, args: dict[str, Any], log: Path) -> tuple[float, float]:
-    """Run one measurement in a child; returns ``(seconds, peak RSS in MiB)``
-    (see :func:`peak_rss_mib`)."""
+def _machine_ticks() -> tuple[int, int]:
+    """``(busy, total)`` clock ticks of all CPUs since boot, from the ``cpu``
+    line of ``/proc/stat`` (Linux proc(5)); idle and iowait count as not busy."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def _process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used, from
+    ``/proc/PID/stat`` fields 14 and 15 (proc(5)); 0.0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            rest = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_child(
+    name: str, args: dict[str, Any], log: Path, broker_pids: tuple[int, ...] = ()
+) -> dict[str, float]:
+    """Run one measurement in a child.
+
+    Returns ``{"seconds", "peak_rss_mib"}`` (see :func:`peak_rss_mib`) and the
+    CPU it took: ``client_cpu_s`` (the child and its workers during the timed
+    work, user + system, from ``getrusage``), ``broker_cpu_s`` (the two brokers together, from
+    ``/proc``) and ``machine_busy`` (the share of all CPUs busy while the child
+    ran, 0-1, from ``/proc/stat``; it includes the child's import and start).
+    """
     cmd = [sys.executable, __file__, "--child", name, json.dumps(args)]
+    brokers0 = sum(_process_cpu_s(pid) for pid in broker_pids)
+    busy0, total0 = _machine_ticks()
     with open(log, "a", encoding="utf-8") as err:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-    out = proc.stdout
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        proc.wait()
+    busy1, total1 = _machine_ticks()
+    brokers1 = sum(_process_cpu_s(pid) for pid in broker_pids)
     if proc.returncode != 0:
         tail = out.strip().splitlines()[-3:]
         fail(f"{name} exited {proc.returncode}: {' | '.join(tail)} (stderr in {log})")
     figures = json.loads(out.strip().splitlines()[-1])
-    return float(figures["seconds"]), float(figures["peak_rss_mib"])
+    return {
+        "seconds": float(figures["seconds"]),
+        "peak_rss_mib": float(figures["peak_rss_mib"]),
+        "client_cpu_s": float(figures["cpu_s"]),
+        "broker_cpu_s": brokers1 - brokers0,
+        "machine_busy": (busy1 - busy0) / max(1, total1 - total0),
+    }
 
 
 # -- the orchestration ---------------------------------------------------------------
@@ -325,6 +380,7 @@ def run(
     brokers = sandbox.up(tmp, source_port, target_port)
     seconds: dict[str, float] = {}
     rss: dict[str, float] = {}
+    cpu: dict[str, dict[str, float]] = {}
     try:
         src, tgt = (b.bootstrap for b in brokers)
         args = {
@@ -362,8 +418,14 @@ def run(
                 continue
             if name == "verify" and "mirror" not in only:
                 continue
-            seconds[name], rss[name] = run_child(name, args, log)
-            print(f"{name}: {seconds[name]:.2f} s, peak RSS {rss[name]:.0f} MiB")
+            got = run_child(name, args, log, tuple(b.pid for b in brokers))
+            seconds[name], rss[name] = got.pop("seconds"), got.pop("peak_rss_mib")
+            cpu[name] = got
+            print(
+                f"{name}: {seconds[name]:.2f} s, peak RSS {rss[name]:.0f} MiB, "
+                f"CPU {got['client_cpu_s']:.2f} s client + {got['broker_cpu_s']:.2f} s "
+                f"brokers, machine {got['machine_busy']:.0%} busy"
+            )
     except BaseException:
         print(f"broker logs and child stderr kept in {tmp}", file=sys.stderr)
         raise
@@ -384,6 +446,14 @@ def run(
         ratios["naive copy / min(raw produce, raw consume)"] = rates["naive"] / bound
     if {"verify", "raw_consume"} <= rates.keys():
         ratios["verify / (raw consume / 2)"] = rates["verify"] / (rates["raw_consume"] / 2)
+    cores = os.cpu_count() or 1
+    if {"mirror", "raw_produce", "raw_consume"} <= cpu.keys():
+        # A copy needs at least the CPU of a raw read plus a raw write (client
+        # and broker each); with every core busy, that is the machine's bound.
+        need = sum(
+            cpu[n]["client_cpu_s"] + cpu[n]["broker_cpu_s"] for n in ("raw_produce", "raw_consume")
+        )
+        ratios["mirror / CPU bound of read + write"] = rates["mirror"] / (records * cores / need)
     import confluent_kafka
 
     return {
@@ -395,6 +465,7 @@ def run(
         "seconds": seconds,
         "records_per_s": rates,
         "peak_rss_mib": rss,
+        "cpu": cpu,
         "ratios": ratios,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": {
@@ -429,6 +500,9 @@ def print_report(data: dict[str, Any]) -> None:
             f"{data['seconds'][name]:.2f}",
             f"{data['records_per_s'][name]:,.0f}",
             f"{data['peak_rss_mib'][name]:.0f}",
+            f"{data['cpu'][name]['client_cpu_s']:.2f}",
+            f"{data['cpu'][name]['broker_cpu_s']:.2f}",
+            f"{data['cpu'][name]['machine_busy']:.0%}",
         ]
         for name in MEASUREMENTS
         if name in data["seconds"]
@@ -437,9 +511,18 @@ def print_report(data: dict[str, Any]) -> None:
     print(
         tabulate(
             rows,
-            headers=["measurement", "records", "seconds", "records/s", "peak RSS MiB"],
+            headers=[
+                "measurement",
+                "records",
+                "seconds",
+                "records/s",
+                "peak RSS MiB",
+                "client CPU s",
+                "broker CPU s",
+                "machine busy",
+            ],
             disable_numparse=True,
-            colalign=("left", "right", "right", "right", "right"),
+            colalign=("left",) + ("right",) * 7,
         )
     )
     if data["ratios"]:
@@ -522,6 +605,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N,N,…",
         help="mirror and verify only, at each record count (e.g. 100000,1000000,3000000)",
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="NAME,…",
+        help=f"run only these measurements ({', '.join(MEASUREMENTS)}; verify needs mirror)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.records < args.partitions:
@@ -531,7 +620,13 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(s) for s in args.series.split(",") if s.strip()]
         data = run_series(sizes, args.size, args.partitions, args.workers)
     else:
-        data = run(args.records, args.size, args.partitions, args.workers)
+        only = tuple(MEASUREMENTS)
+        if args.only:
+            only = tuple(n.strip() for n in args.only.split(",") if n.strip())
+            unknown = sorted(set(only) - set(MEASUREMENTS))
+            if unknown:
+                parser.error(f"--only: unknown measurement {', '.join(unknown)}")
+        data = run(args.records, args.size, args.partitions, args.workers, only)
         print_report(data)
     if args.json is not None:
         args.json.write_text(json.dumps(data, indent=2) + "\n")
