@@ -317,3 +317,40 @@ def test_copy_batch_produces_every_record_as_read_and_tallies_contiguous_runs() 
     assert tally[("t", 1)][0] == [[3, 2]]
     # records, bytes (key + value + header names and values), last timestamp
     assert tally[("t", 0)][1:] == [4, 10 + 11 + (10 + 1) + 10, 1009]
+
+
+def _start_spawned_with_main(script: Path, lean: bool) -> None:
+    """Start a ``spawn`` process while ``script`` is this process's ``__main__``."""
+    import multiprocessing
+    import types
+
+    from kmigrate.engines.workers import lean_spawn
+
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = fake_main
+    try:
+        proc = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+        if lean:
+            with lean_spawn():
+                proc.start()
+        else:
+            proc.start()
+    finally:
+        sys.modules["__main__"] = saved
+    proc.join(30)
+    assert proc.exitcode == 0
+
+
+def test_worker_processes_start_without_re_running_the_main_script(tmp_path: Path) -> None:
+    """A ``spawn`` child re-runs the parent's ``__main__`` script (for the
+    ``kmigrate`` console script: the whole CLI's imports) unless started under
+    ``lean_spawn``; the control start without it shows the script does run."""
+    for lean in (True, False):
+        marker = tmp_path / f"ran-{lean}"
+        script = tmp_path / f"main_{lean}.py"
+        script.write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n")
+        _start_spawned_with_main(script, lean)
+        assert marker.exists() is (not lean), f"lean={lean}"
+    assert sys.modules["__main__"].__name__ == "__main__"

@@ -518,6 +518,7 @@ def verify(
         cluster_spec,
         default_workers,
         die_with_parent,
+        lean_spawn,
         shardable,
         shards,
     )
@@ -537,12 +538,15 @@ def verify(
         # and hashes on its own core (no GIL shared between the two sides).
         groups = shards(list(range(len(ranges))), max(1, n // 2))
         mp = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            min(n, 2 * len(groups)),
-            mp_context=mp,
-            initializer=die_with_parent,
-            initargs=(os.getpid(),),
-        ) as pool:
+        with (
+            lean_spawn(),
+            ProcessPoolExecutor(
+                min(n, 2 * len(groups)),
+                mp_context=mp,
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            ) as pool,
+        ):
             jobs = []
             for group in groups:
                 rs = [ranges[i] for i in group]
