@@ -354,3 +354,85 @@ def test_worker_processes_start_without_re_running_the_main_script(tmp_path: Pat
         _start_spawned_with_main(script, lean)
         assert marker.exists() is (not lean), f"lean={lean}"
     assert sys.modules["__main__"].__name__ == "__main__"
+
+
+def _still_running(procs: list[object]) -> list[object]:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(p.is_alive() for p in procs):  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    return [p for p in procs if p.is_alive()]  # type: ignore[attr-defined]
+
+
+def test_prestarted_workers_are_used_by_the_copy_and_exit_after_it(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The mirror step prestarts its worker processes (each starts its
+    producer at once) before its lookups; the copy hands each one a shard
+    instead of starting new ones, so the processes that copied are exactly
+    the prestarted ones, and they have exited when the mirror returns."""
+    import multiprocessing
+
+    from kmigrate.engines import workers as workers_mod
+
+    started: list[list[object]] = []
+    real_prestart = workers_mod.WorkerEngine.prestart
+
+    def spy(self: workers_mod.WorkerEngine, partitions: list, target: object) -> int:
+        n = real_prestart(self, partitions, target)
+        started.append([proc for _in, _out, proc in self._warm])
+        return n
+
+    topic = f"{prefix}warm"
+    create_topic(brokers.source, topic, PARTITIONS)
+    create_topic(brokers.target, topic, PARTITIONS)
+    produce(
+        brokers.source,
+        topic,
+        [{"key": b"k%d" % i, "value": b"v%d" % i, "partition": i % PARTITIONS} for i in range(400)],
+    )
+    before = set(multiprocessing.active_children())
+    mp = pytest.MonkeyPatch()
+    mp.setattr(workers_mod.WorkerEngine, "prestart", spy)
+    try:
+        result = CliRunner().invoke(
+            cli,
+            ["mirror", "--source", brokers.source, "--target", brokers.target]
+            + ["--topic", topic, "--state-dir", str(tmp_path / "s"), "--workers", "2"],
+        )
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.output
+    assert len(started) == 1 and len(started[0]) == 2
+    assert [p.exitcode for p in started[0]] == [0, 0]  # type: ignore[attr-defined]
+    assert set(multiprocessing.active_children()) <= before
+    got = read_all(brokers.target, topic, PARTITIONS)
+    assert sorted(r.value for r in got) == sorted(b"v%d" % i for i in range(400))
+
+
+def test_prestarted_workers_exit_when_no_copy_needs_them(brokers: Brokers) -> None:
+    """Prestarted workers that get no shard end: told so when the copy runs in
+    one process, and on their own when the engine is dropped (a step that
+    failed before its copy)."""
+    import gc
+
+    from kmigrate.engines.workers import WorkerEngine
+
+    target = KafkaCluster("target", brokers.target)
+    parts = [("t", p) for p in range(4)]
+
+    engine = WorkerEngine(2)
+    assert engine.prestart(parts, target) == 2
+    procs = [proc for _in, _out, proc in engine._warm]
+    engine._release_warm()
+    assert _still_running(procs) == []
+    assert [p.exitcode for p in procs] == [0, 0]  # type: ignore[attr-defined]
+
+    engine = WorkerEngine(2)
+    engine.prestart(parts, target)
+    procs = [proc for _in, _out, proc in engine._warm]
+    del engine
+    gc.collect()
+    assert _still_running(procs) == []
+
+    assert WorkerEngine(1).prestart(parts, target) == 0
+    assert WorkerEngine(4).prestart(parts[:1], target) == 0

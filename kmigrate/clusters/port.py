@@ -186,6 +186,10 @@ class Cluster(Protocol):
         """A producer keeping partition, key, value, headers and timestamp; target only."""
         ...
 
+    def prepare_writer(self) -> None:
+        """Start the next :meth:`writer` early (its producer id takes about 0.5 s); target only."""
+        ...
+
     def close(self) -> None:
         """Release clients."""
         ...

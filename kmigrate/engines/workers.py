@@ -182,7 +182,29 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker_main(spec: dict[str, Any], conn: Connection) -> None:
+def _warm_worker(
+    parent_pid: int, target_spec: dict[str, Any], inbox: Connection, outbox: Connection
+) -> None:
+    """A prestarted worker (:meth:`WorkerEngine.prestart`): open the target,
+    start its writer, then wait for its shard's spec on ``inbox`` and copy it
+    as :func:`_worker_main`; ``None`` or a closed pipe (the parent gave up
+    before the copy) ends it."""
+    die_with_parent(parent_pid)
+    target = open_cluster(target_spec)
+    target.prepare_writer()
+    try:
+        spec = inbox.recv()
+    except (EOFError, OSError):
+        return
+    finally:
+        inbox.close()
+    if spec is not None:
+        _worker_main(spec, outbox, target)
+
+
+def _worker_main(
+    spec: dict[str, Any], conn: Connection, target: KafkaCluster | None = None
+) -> None:
     """A worker process: copy its shard, send each checkpoint, then ``done``."""
     die_with_parent(spec["parent_pid"])
     parts = [PartitionMap.from_json(p) for p in spec["maps"]]
@@ -201,7 +223,7 @@ def _worker_main(spec: dict[str, Any], conn: Connection) -> None:
 
     job = CopyJob(
         source=open_cluster(spec["source"]),
-        target=open_cluster(spec["target"]),
+        target=target if target is not None else open_cluster(spec["target"]),
         offset_map=omap,
         partitions=shard,
         target_next={(t, p): int(n) for t, p, n in spec["target_next"]},
@@ -236,6 +258,51 @@ class WorkerEngine:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        #: Prestarted workers: ``(spec pipe, report pipe, process)``.
+        self._warm: list[tuple[Connection, Connection, Any]] = []
+
+    def prestart(self, partitions: list[tuple[str, int]], target: object) -> int:
+        """Start now the worker processes a snapshot copy of ``partitions``
+        will use, so that their start overlaps the caller's lookups.
+
+        Each opens the target and starts its writer at once (a new idempotent
+        producer needs about 0.5 s for its producer id, see
+        :meth:`KafkaCluster.prepare_writer`; a process start with its imports
+        about 0.15 s more), then waits for its shard from :meth:`copy`.  If no
+        copy follows, they end when this engine is garbage-collected (their
+        pipe closes) or with this process (``PR_SET_PDEATHSIG``).
+
+        Returns how many processes were started (0 when the copy will run in
+        this process: one shard, or a target a worker cannot open again).
+        """
+        n = len(shards(partitions, self.workers))
+        if n <= 1 or not shardable(target) or self._warm:
+            return 0
+        mp = multiprocessing.get_context("spawn")
+        for i in range(n):
+            inbox_r, inbox_w = mp.Pipe(duplex=False)
+            out_r, out_w = mp.Pipe(duplex=False)
+            proc = mp.Process(
+                target=_warm_worker,
+                args=(os.getpid(), cluster_spec(target), inbox_r, out_w),
+                name=f"kmigrate-mirror-{i + 1}",
+                daemon=True,
+            )
+            with lean_spawn():
+                proc.start()
+            inbox_r.close()
+            out_w.close()
+            self._warm.append((inbox_w, out_r, proc))
+        return n
+
+    def _release_warm(self) -> None:
+        """Tell prestarted workers no copy needs them (they exit)."""
+        warm, self._warm = self._warm, []
+        for inbox, out, _proc in warm:
+            with contextlib.suppress(OSError):
+                inbox.send(None)
+            inbox.close()
+            out.close()
 
     def copy(self, job: CopyJob) -> CopyResult:
         """Copy ``job`` (snapshot mode) over the workers; see
@@ -249,6 +316,7 @@ class WorkerEngine:
         """
         groups = shards(job.partitions, self.workers)
         if len(groups) <= 1 or job.follow.mode != "snapshot":
+            self._release_warm()
             return NativeEngine().copy(job)
         omap = job.offset_map
         result = CopyResult()
@@ -256,6 +324,7 @@ class WorkerEngine:
             result.per_partition[tp] = [0, 0]
         mp = multiprocessing.get_context("spawn")
         procs: dict[Connection, tuple[int, Any]] = {}
+        finished: set[int] = set()  # workers that sent "done"
         try:
             for i, group in enumerate(groups):
                 maps = []
@@ -273,6 +342,13 @@ class WorkerEngine:
                     "checkpoint_s": job.checkpoint_s,
                     "checkpoint_records": job.checkpoint_records,
                 }
+                if self._warm:
+                    inbox, reader, proc = self._warm.pop(0)
+                    with contextlib.suppress(OSError):  # it died: its report pipe says so
+                        inbox.send(spec)
+                    inbox.close()
+                    procs[reader] = (i + 1, proc)
+                    continue
                 reader, writer = mp.Pipe(duplex=False)
                 proc = mp.Process(
                     target=_worker_main,
@@ -284,6 +360,7 @@ class WorkerEngine:
                     proc.start()
                 writer.close()
                 procs[reader] = (i + 1, proc)
+            self._release_warm()
             open_conns = list(procs)
             while open_conns:
                 for conn in wait(open_conns):
@@ -304,6 +381,7 @@ class WorkerEngine:
                     elif kind == "checkpoint":
                         self._merge(job, result, msg[1], msg[2])
                     elif kind == "done":
+                        finished.add(number)
                         open_conns.remove(conn)
                         conn.close()
                     else:
@@ -313,10 +391,14 @@ class WorkerEngine:
                             exc = RuntimeError(f"{exc}\n{trace}")
                         raise exc
         finally:
+            self._release_warm()
             # Workers still copying (another failed, or this process was
             # interrupted) are interrupted as Ctrl-C would: each lets its
             # queued records land (a clean prefix on the target, as in one
             # process) and stops; the resume finds those copies on the tail.
+            for number, proc in procs.values():
+                if number in finished:
+                    proc.join(10)  # done: it is only closing its clients
             running = [proc for _n, proc in procs.values() if proc.is_alive()]
             for proc in running:
                 with contextlib.suppress(ProcessLookupError):

@@ -36,7 +36,7 @@ from typing import Any
 from kmigrate.clusters.port import Cluster
 from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
-from kmigrate.engines.workers import WorkerEngine, default_workers, shardable
+from kmigrate.engines.workers import WorkerEngine, default_workers, shardable, shards
 from kmigrate.errors import (
     ClusterError,
     OffsetOutOfRange,
@@ -303,6 +303,20 @@ def mirror(
     omap = OffsetMap.load(ctx.state_dir)
     record = MirrorRecord(spec.mode, None, str(omap.path))
     parts = partitions_of(ctx.source, topics)
+    n_workers = workers or default_workers()
+    in_process = (
+        spec.mode == "follow"
+        or not shardable(ctx.source, ctx.target)
+        or len(shards(parts, n_workers)) <= 1
+    )
+    engine = WorkerEngine(n_workers)
+    if parts and not ctx.dry_run:
+        # The copy's producers get their producer ids (and worker processes
+        # start) while the lookups below run.
+        if in_process:
+            ctx.target.prepare_writer()
+        else:
+            engine.prestart(parts, ctx.target)
     target_topics = ctx.target.topics()
 
     def on_target(tp: tuple[str, int]) -> bool:
@@ -458,7 +472,7 @@ def mirror(
                 with _stop_on_signals(job):
                     result = NativeEngine().copy(job)
             elif shardable(ctx.source, ctx.target):
-                result = WorkerEngine(workers or default_workers()).copy(job)
+                result = engine.copy(job)
             else:
                 result = NativeEngine().copy(job)
         except RecordsLost as exc:
