@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kmigrate.clusters.port import Cluster
-from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
+from kmigrate.engines.base import CopyEngine, CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
 from kmigrate.engines.workers import WorkerEngine, default_workers, shardable
 from kmigrate.errors import (
@@ -284,7 +284,7 @@ def mirror(
             no earlier attempt wrote (otherwise refused: a second copy after the
             first would pass a range-based verify unnoticed).
         follow: snapshot (default) or follow, and when to stop.
-        workers: processes a snapshot copy is sharded over (default: the
+        workers: processes the copy (snapshot or follow) is sharded over (default: the
             number of CPUs; see :mod:`kmigrate.engines.workers`).
 
     Returns the step record.
@@ -453,14 +453,17 @@ def mirror(
             progress=bar,
             on_checkpoint=on_checkpoint,
         )
+        engine: CopyEngine = (
+            WorkerEngine(workers or default_workers())
+            if shardable(ctx.source, ctx.target)
+            else NativeEngine()
+        )
         try:
             if spec.mode == "follow":
                 with _stop_on_signals(job):
-                    result = NativeEngine().copy(job)
-            elif shardable(ctx.source, ctx.target):
-                result = WorkerEngine(workers or default_workers()).copy(job)
+                    result = engine.copy(job)
             else:
-                result = NativeEngine().copy(job)
+                result = engine.copy(job)
         except RecordsLost as exc:
             record.lost.append(
                 {
