@@ -317,3 +317,33 @@ def test_copy_batch_produces_every_record_as_read_and_tallies_contiguous_runs() 
     assert tally[("t", 1)][0] == [[3, 2]]
     # records, bytes (key + value + header names and values), last timestamp
     assert tally[("t", 0)][1:] == [4, 10 + 11 + (10 + 1) + 10, 1009]
+
+
+def test_the_mirror_record_over_workers_lists_what_the_workers_copied(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The step's record (its table, its journal entry) shows per partition the
+    ranges and counts the workers copied, not the map as it was before the copy
+    (the parent merges each worker checkpoint into the objects the step holds)."""
+    from kmigrate.steps.base import StepContext
+    from kmigrate.steps.mirror import mirror
+    from kmigrate.ui import UI
+
+    topic = f"{prefix}record"
+    create_topic(brokers.source, topic, PARTITIONS)
+    create_topic(brokers.target, topic, PARTITIONS)
+    produce(
+        brokers.source, topic, [{"value": b"v", "partition": i % PARTITIONS} for i in range(400)]
+    )
+    ctx = StepContext(
+        KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target), UI()
+    )
+    ctx.state_dir = tmp_path
+
+    record = mirror(ctx, [topic], workers=2)
+
+    rows = [
+        (p.partition, p.source_end, p.target_end, p.records, p.copied_now)
+        for p in record.partitions
+    ]
+    assert sorted(rows) == [(p, 100, 100, 100, 100) for p in range(PARTITIONS)]

@@ -478,11 +478,8 @@ class WorkerEngine:
         omap = job.offset_map
         for data in maps:
             got = PartitionMap.from_json(data)
-            omap.forget(got.topic, got.partition)
-            part = omap.begin(got.topic, got.partition, got.source_start, got.target_start)
-            for run in got.runs:
-                part.extend(run.source_start, run.target_start, run.length)
-            part.skip_to(got.source_position)
+            # In place: the step holds these objects and records them.
+            omap.begin(got.topic, got.partition, got.source_start, got.target_start).assign(got)
         omap.save()
         for key, (n, size) in stats.items():
             topic, partition = key.rsplit("\0", 1)
