@@ -132,7 +132,7 @@ def follow_ended(
 
 class StopFlag(Protocol):
     """What a copy loop asks of its stop flag (a :class:`threading.Event`, or a
-    ``multiprocessing`` Event shared with worker processes)."""
+    worker process's view of the stop pipe from its parent)."""
 
     def is_set(self) -> bool:
         """Whether a stop was asked for."""

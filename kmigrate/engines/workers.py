@@ -18,9 +18,10 @@ conditions, judged over all shards exactly as one process judges its own
 partitions (:func:`~kmigrate.engines.base.follow_ended`): ``until:
 caught-up`` (every partition of every shard caught up, and no record copied
 by any worker for ``settle_s``), ``max_duration``, and the operator's SIGINT /
-SIGTERM (the step's handler sets ``job.stop``).  It then sets a
-``multiprocessing`` Event shared with the workers; each stops at its next
-tick, flushes, sends its final checkpoint and ``done``.  A follow worker
+SIGTERM (the step's handler sets ``job.stop``).  It then tells each worker
+to stop over a second pipe (closing it says the same, so a worker whose
+parent is gone stops too); each stops at its next tick, flushes, sends its
+final checkpoint and ``done``.  A follow worker
 ignores SIGINT and SIGTERM (the parent blocks both while starting it, so
 none lands before it ignores them): Ctrl-C in a terminal signals the whole
 process group, and the parent, not the worker, decides how the copy stops.
@@ -55,6 +56,7 @@ import signal
 import time
 import traceback
 from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,6 +119,51 @@ class _PipeProgress:
     def show(self, text: str) -> None:
         """Ignored: the worker sends its lag per partition (``on_tick``) and the
         parent draws the merged lag line."""
+
+
+class _PipeStop:
+    """A worker's stop flag: set once the parent sent ``stop`` on the worker's
+    stop pipe or closed it (polled at each lag tick, never blocking)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._set = False
+
+    def is_set(self) -> bool:
+        """Whether the parent asked for a stop (or is gone)."""
+        if not self._set:
+            try:
+                self._set = self._conn.poll()
+            except OSError:
+                self._set = True
+        return self._set
+
+    def set(self) -> None:
+        """Stop without being told (not used by the copy loop)."""
+        self._set = True
+
+
+class _StopWorkers:
+    """The parent's side of the workers' stop pipes: :meth:`set` tells every
+    worker to stop (and closes the pipes); idempotent."""
+
+    def __init__(self) -> None:
+        self.conns: list[Connection] = []
+        self._set = False
+
+    def is_set(self) -> bool:
+        """Whether the workers were told to stop."""
+        return self._set
+
+    def set(self) -> None:
+        """Send ``stop`` to every worker still listening, then close the pipes."""
+        if self._set:
+            return
+        self._set = True
+        for conn in self.conns:
+            with contextlib.suppress(OSError):  # that worker is gone already
+                conn.send("stop")
+            conn.close()
 
 
 class _PipeMap(OffsetMap):
@@ -194,10 +241,10 @@ def _lags_from(rows: list[list[Any]]) -> dict[tuple[str, int], PartitionLag]:
     return {(t, int(p)): PartitionLag(int(n), bool(c), int(ts)) for t, p, n, c, ts in rows}
 
 
-def _worker_main(spec: dict[str, Any], conn: Connection, stop: StopFlag) -> None:
+def _worker_main(spec: dict[str, Any], conn: Connection, stop_conn: Connection) -> None:
     """A worker process: copy its shard, send each checkpoint (and, following,
-    its lag every tick), then ``done``; following, it stops when the parent
-    sets ``stop``."""
+    its lag every tick) on ``conn``, then ``done``; following, it stops when
+    the parent sends ``stop`` on ``stop_conn`` or closes it."""
     die_with_parent(spec["parent_pid"])
     follow = spec["follow"]
     if follow:
@@ -233,7 +280,7 @@ def _worker_main(spec: dict[str, Any], conn: Connection, stop: StopFlag) -> None
         # Following, the parent owns every stop condition: follow until told.
         follow=FollowSpec("follow", "stopped") if follow else FollowSpec(),
         progress=_PipeProgress(conn),  # type: ignore[arg-type]
-        stop=stop,
+        stop=_PipeStop(stop_conn),
         on_checkpoint=on_checkpoint,
         on_tick=on_tick,
         checkpoint_s=spec["checkpoint_s"],
@@ -261,6 +308,10 @@ def _operator_signals_blocked(block: bool) -> Iterator[None]:
     if not block:
         yield
         return
+    # Starting a spawn process starts multiprocessing's resource tracker on
+    # first use, which unblocks SIGINT and SIGTERM afterwards (SIG_UNBLOCK, not
+    # the previous mask): start it first, so the mask below holds.
+    resource_tracker.ensure_running()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, _OPERATOR_SIGNALS)
     try:
         yield
@@ -309,7 +360,7 @@ class WorkerEngine:
         for tp in job.partitions:
             result.per_partition[tp] = [0, 0]
         mp = multiprocessing.get_context("spawn")
-        stop = mp.Event()
+        stop = _StopWorkers()
         procs: dict[Connection, tuple[int, Any]] = {}
         started_at = time.monotonic()
         try:
@@ -331,15 +382,18 @@ class WorkerEngine:
                     "checkpoint_records": job.checkpoint_records,
                 }
                 reader, writer = mp.Pipe(duplex=False)
+                stop_reader, stop_writer = mp.Pipe(duplex=False)
+                stop.conns.append(stop_writer)
                 proc = mp.Process(
                     target=_worker_main,
-                    args=(spec, writer, stop),
+                    args=(spec, writer, stop_reader),
                     name=f"kmigrate-mirror-{i + 1}",
                     daemon=True,
                 )
                 with _operator_signals_blocked(follow):
                     proc.start()
                 writer.close()
+                stop_reader.close()
                 procs[reader] = (i + 1, proc)
             result.ended = self._serve(job, result, procs, stop, started_at)
         finally:
