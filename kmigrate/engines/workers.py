@@ -39,7 +39,8 @@ Crash safety (``kill -9``):
   (:func:`kmigrate.offsets.resume.reconcile_tail`) recognises them by digest.
 * the parent killed: Linux kills each worker at once (``PR_SET_PDEATHSIG``),
   so no orphan keeps writing while a re-run resumes (elsewhere a worker
-  stops at its next checkpoint, when sending to the closed pipe fails); the
+  stops at its next checkpoint, when sending to the closed pipe fails, and
+  a follow worker at its next tick, when it sees its stop pipe closed); the
   resume again reconciles the target's tail.
 
 With one worker or one partition the copy runs in the calling process.
