@@ -12,11 +12,12 @@ the source minus held by the target) while the producer runs: median, 95th
 percentile and maximum, and in seconds (lag / rate).  It also reports the time
 from "producer stopped" to "mirror caught up" (the mirror returns after
 ``settle_s`` of lag 0; that second is subtracted) and checks that the target
-holds every record.
+holds every record.  ``--workers N`` is the mirror's ``workers`` (default:
+kmigrate's, the number of CPUs; 1 keeps the copy in this process).
 
 Usage::
 
-    python bench/follow_bench.py [--rate 5000] [--seconds 15]
+    python bench/follow_bench.py [--rate 5000] [--seconds 15] [--workers N]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kmigrate.adapters import sandbox
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.engines.base import FollowSpec
+from kmigrate.engines.workers import default_workers
 from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI
@@ -84,6 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=5000, help="records/s")
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="mirror processes (default: the number of CPUs)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kmigrate-follow-bench-"))
     brokers = [
@@ -115,7 +120,9 @@ def main() -> None:
         feeder.start()
         sampler.start()
         t0 = time.monotonic()
-        record = mirror(ctx, [TOPIC], follow=FollowSpec("follow", "caught-up", SETTLE_S))
+        record = mirror(
+            ctx, [TOPIC], follow=FollowSpec("follow", "caught-up", SETTLE_S), workers=args.workers
+        )
         ended = time.monotonic()
         stop.set()
         feeder.join()
@@ -123,7 +130,11 @@ def main() -> None:
         total = int(args.rate * args.seconds)
         assert feeder.done_at is not None
         catch_up = ended - SETTLE_S - feeder.done_at
-        print(f"rate {args.rate:,} records/s for {args.seconds:g} s ({total:,} records, 200 B)")
+        workers = args.workers or default_workers()
+        print(
+            f"rate {args.rate:,} records/s for {args.seconds:g} s ({total:,} records, 200 B), "
+            f"{PARTITIONS} partitions, workers {workers}"
+        )
         print(f"mirror ran {ended - t0:.1f} s, copied {copied:,} records; {record.ended}")
         if samples:
             p95 = sorted(samples)[int(0.95 * (len(samples) - 1))]

@@ -377,9 +377,11 @@ def test_prestarted_workers_are_used_by_the_copy_and_exit_after_it(
     started: list[list[object]] = []
     real_prestart = workers_mod.WorkerEngine.prestart
 
-    def spy(self: workers_mod.WorkerEngine, partitions: list, target: object) -> int:
-        n = real_prestart(self, partitions, target)
-        started.append([proc for _in, _out, proc in self._warm])
+    def spy(
+        self: workers_mod.WorkerEngine, partitions: list, target: object, follow: bool = False
+    ) -> int:
+        n = real_prestart(self, partitions, target, follow)
+        started.append([w[-1] for w in self._warm])
         return n
 
     topic = f"{prefix}warm"
@@ -422,17 +424,47 @@ def test_prestarted_workers_exit_when_no_copy_needs_them(brokers: Brokers) -> No
 
     engine = WorkerEngine(2)
     assert engine.prestart(parts, target) == 2
-    procs = [proc for _in, _out, proc in engine._warm]
+    procs = [w[-1] for w in engine._warm]
     engine._release_warm()
     assert _still_running(procs) == []
     assert [p.exitcode for p in procs] == [0, 0]  # type: ignore[attr-defined]
 
     engine = WorkerEngine(2)
     engine.prestart(parts, target)
-    procs = [proc for _in, _out, proc in engine._warm]
+    procs = [w[-1] for w in engine._warm]
     del engine
     gc.collect()
     assert _still_running(procs) == []
 
     assert WorkerEngine(1).prestart(parts, target) == 0
     assert WorkerEngine(4).prestart(parts[:1], target) == 0
+
+
+def test_the_mirror_record_over_workers_lists_what_the_workers_copied(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The step's record (its table, its journal entry) shows per partition the
+    ranges and counts the workers copied, not the map as it was before the copy
+    (the parent merges each worker checkpoint into the objects the step holds)."""
+    from kmigrate.steps.base import StepContext
+    from kmigrate.steps.mirror import mirror
+    from kmigrate.ui import UI
+
+    topic = f"{prefix}record"
+    create_topic(brokers.source, topic, PARTITIONS)
+    create_topic(brokers.target, topic, PARTITIONS)
+    produce(
+        brokers.source, topic, [{"value": b"v", "partition": i % PARTITIONS} for i in range(400)]
+    )
+    ctx = StepContext(
+        KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target), UI()
+    )
+    ctx.state_dir = tmp_path
+
+    record = mirror(ctx, [topic], workers=2)
+
+    rows = [
+        (p.partition, p.source_end, p.target_end, p.records, p.copied_now)
+        for p in record.partitions
+    ]
+    assert sorted(rows) == [(p, 100, 100, 100, 100) for p in range(PARTITIONS)]

@@ -37,9 +37,10 @@ def mirror(
 
     With ``follow``, keeps copying new records until ``until`` (``caught-up``:
     lag 0 held for ``settle_s`` seconds; ``stopped``: SIGINT / SIGTERM) or
-    ``max_duration`` seconds.  ``workers``: processes a snapshot copy is
-    sharded over (default: the number of CPUs).  The JSON output (``--output json``) is the step
-    record plus the offset map (``offset_map_runs``).
+    ``max_duration`` seconds.  ``workers``: processes the copy (snapshot or
+    follow) is sharded over (default: the number of CPUs).  The JSON output
+    (``--output json``) is the step record plus the offset map
+    (``offset_map_runs``).
 
     Raises:
         kmigrate.errors.StepFailed: the target refused records, lacks a topic,

@@ -11,7 +11,8 @@ implement the same :class:`CopyEngine` protocol.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -57,6 +58,91 @@ class TopicLag:
         return f"{self.records:,} records, {self.seconds:.1f} s"
 
 
+@dataclass(frozen=True)
+class PartitionLag:
+    """One partition's lag as its copy loop last saw it.
+
+    Attributes:
+        records: records not yet copied: the high watermark last seen in a
+            fetch response minus the copy position (0 when caught up).
+        caught: the read reached the partition's end (an end-of-partition
+            event) and no record was copied since.
+        ts_ms: timestamp (ms since the epoch) of the last record copied, 0
+            before the first; the lag in seconds is measured from it.
+    """
+
+    records: int
+    caught: bool
+    ts_ms: int
+
+    def as_tuple(self) -> tuple[int, bool, int]:
+        """``(records, caught, ts_ms)``: what a worker sends its parent."""
+        return (self.records, self.caught, self.ts_ms)
+
+
+def topic_lags(
+    partitions: Mapping[tuple[str, int], PartitionLag], now_ms: float | None = None
+) -> dict[str, TopicLag]:
+    """Per topic, the partitions' lags merged: records summed; seconds the
+    largest, over partitions that are behind, of ``now_ms`` (default: now)
+    minus the timestamp of the partition's last copied record."""
+    now_ms = time.time() * 1000 if now_ms is None else now_ms
+    lag: dict[str, TopicLag] = {}
+    for (topic, _p), part in partitions.items():
+        behind = 0 if part.caught else max(part.records, 0)
+        seconds = max((now_ms - part.ts_ms) / 1000, 0.0) if behind and part.ts_ms else 0.0
+        cur = lag.get(topic)
+        if cur is None:
+            lag[topic] = TopicLag(behind, seconds)
+        else:
+            cur.records += behind
+            cur.seconds = max(cur.seconds, seconds)
+    return lag
+
+
+def lag_line(lag: Mapping[str, TopicLag]) -> str:
+    """The progress note of a following copy: ``lag: orders 120 records, 0.4 s, ...``."""
+    return "lag: " + ", ".join(f"{t} {v.text()}" for t, v in sorted(lag.items()))
+
+
+def follow_ended(
+    job: CopyJob, started_at: float, now: float, all_caught: bool, last_record_at: float
+) -> str | None:
+    """Whether a following copy stops now, and why (the result's ``ended`` text).
+
+    Args:
+        job: the copy (its follow spec, stop flag and stop reason).
+        started_at / now / last_record_at: ``time.monotonic()`` seconds: when the
+            copy started, now, and when a record was last copied (or the start).
+        all_caught: every partition of the copy reached its end with lag 0.
+
+    Returns:
+        The stop reason (``stopped by operator (SIGTERM)``), ``max_duration
+        reached (S s)`` or ``caught up (lag 0 held for S s)``; None to go on.
+    """
+    spec = job.follow
+    if job.stop.is_set():
+        return job.stop_reason[0] if job.stop_reason else "stopped"
+    if spec.max_duration_s is not None and now - started_at >= spec.max_duration_s:
+        return f"max_duration reached ({spec.max_duration_s:g} s)"
+    if spec.until == "caught-up" and all_caught and now - last_record_at >= spec.settle_s:
+        return f"caught up (lag 0 held for {spec.settle_s:g} s)"
+    return None
+
+
+class StopFlag(Protocol):
+    """What a copy loop asks of its stop flag (a :class:`threading.Event`, or a
+    worker process's view of the stop pipe from its parent)."""
+
+    def is_set(self) -> bool:
+        """Whether a stop was asked for."""
+        ...
+
+    def set(self) -> None:
+        """Ask for a stop."""
+        ...
+
+
 @dataclass
 class CopyJob:
     """One copy: which partitions, from where, and what to call while copying.
@@ -73,6 +159,9 @@ class CopyJob:
             ``stop_reason[0]`` says why.
         progress: the progress bar to advance.
         on_checkpoint: called after each save of the map (the step journals).
+        on_tick: in follow mode, called about every lag tick with the result
+            whose ``lag`` and ``partition_lag`` were just updated (a worker
+            process sends them to its parent).
         checkpoint_s / checkpoint_records: save the map at least this often.
     """
 
@@ -83,9 +172,10 @@ class CopyJob:
     target_next: dict[tuple[str, int], int]
     follow: FollowSpec
     progress: Progress
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: StopFlag = field(default_factory=threading.Event)
     stop_reason: list[str] = field(default_factory=list)
     on_checkpoint: Callable[[CopyResult], None] = lambda result: None
+    on_tick: Callable[[CopyResult], None] = lambda result: None
     checkpoint_s: float = 1.0
     checkpoint_records: int = 100_000
 
@@ -98,6 +188,7 @@ class CopyResult:
         records / bytes: copied in this run (bytes of key, value, headers).
         per_partition: ``{(topic, partition): [records, bytes]}`` in this run.
         lag: last lag per topic.
+        partition_lag: last lag per ``(topic, partition)`` (what ``lag`` merges).
         ended: why it stopped: ``snapshot complete``, ``caught up``,
             ``max_duration reached``, or the stop reason (e.g.
             ``stopped by operator (SIGTERM)``); None while running.
@@ -107,6 +198,7 @@ class CopyResult:
     bytes: int = 0
     per_partition: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     lag: dict[str, TopicLag] = field(default_factory=dict)
+    partition_lag: dict[tuple[str, int], PartitionLag] = field(default_factory=dict)
     ended: str | None = None
 
     def lag_json(self) -> dict[str, Any]:

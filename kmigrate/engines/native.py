@@ -19,7 +19,15 @@ import time
 from typing import Any
 
 from kmigrate.adapters.kafka import PartitionEnd, copy_batch
-from kmigrate.engines.base import CopyJob, CopyResult, TopicLag
+from kmigrate.engines.base import (
+    CopyJob,
+    CopyResult,
+    PartitionLag,
+    TopicLag,
+    follow_ended,
+    lag_line,
+    topic_lags,
+)
 from kmigrate.errors import OffsetOutOfRange, RecordsLost, StepFailed
 
 
@@ -77,7 +85,6 @@ class NativeEngine:
         next_tick = t0 + self.tick_s
         since_save = 0
         progress = job.progress
-        spec = job.follow
 
         def checkpoint(timeout_s: float = 120.0) -> None:
             undelivered = writer.flush(timeout_s)
@@ -100,7 +107,7 @@ class NativeEngine:
                 st.last = None
                 part.skip_to(st.position)
             omap.save()
-            result.lag = self._lag(parts)
+            self._set_lag(result, parts)
             job.on_checkpoint(result)
 
         def on_end(end: PartitionEnd) -> None:
@@ -160,23 +167,18 @@ class NativeEngine:
                         writer.poll()
                         if errors:
                             break
-                        lag = self._lag(parts)
-                        result.lag = lag
-                        progress.show(
-                            "lag: " + ", ".join(f"{t} {v.text()}" for t, v in sorted(lag.items()))
+                        lag = self._set_lag(result, parts)
+                        job.on_tick(result)
+                        progress.show(lag_line(lag))
+                        ended = follow_ended(
+                            job,
+                            t0,
+                            now,
+                            all(st.caught for st in parts.values()),
+                            last_record_at,
                         )
-                        if job.stop.is_set():
-                            result.ended = job.stop_reason[0] if job.stop_reason else "stopped"
-                            break
-                        if spec.max_duration_s is not None and now - t0 >= spec.max_duration_s:
-                            result.ended = f"max_duration reached ({spec.max_duration_s:g} s)"
-                            break
-                        if (
-                            spec.until == "caught-up"
-                            and all(st.caught for st in parts.values())
-                            and now - last_record_at >= spec.settle_s
-                        ):
-                            result.ended = f"caught up (lag 0 held for {spec.settle_s:g} s)"
+                        if ended is not None:
+                            result.ended = ended
                             break
                     if since_save and (since_save >= job.checkpoint_records or now >= next_save):
                         checkpoint()
@@ -216,16 +218,11 @@ class NativeEngine:
         return result
 
     @staticmethod
-    def _lag(parts: dict[tuple[str, int], Any]) -> dict[str, TopicLag]:
-        now_ms = time.time() * 1000
-        lag: dict[str, TopicLag] = {}
-        for (topic, _p), st in parts.items():
-            behind = 0 if st.caught else max(st.high - st.position, 0)
-            seconds = max((now_ms - st.ts) / 1000, 0.0) if behind and st.ts else 0.0
-            cur = lag.get(topic)
-            if cur is None:
-                lag[topic] = TopicLag(behind, seconds)
-            else:
-                cur.records += behind
-                cur.seconds = max(cur.seconds, seconds)
-        return lag
+    def _set_lag(result: CopyResult, parts: dict[tuple[str, int], Any]) -> dict[str, TopicLag]:
+        """Set ``result.partition_lag`` and ``result.lag`` from the copy state."""
+        result.partition_lag = {
+            tp: PartitionLag(0 if st.caught else max(st.high - st.position, 0), st.caught, st.ts)
+            for tp, st in parts.items()
+        }
+        result.lag = topic_lags(result.partition_lag)
+        return result.lag

@@ -1,4 +1,4 @@
-"""Every core: a snapshot copy sharded over worker processes.
+"""Every core: a copy, snapshot or follow, sharded over worker processes.
 
 The partitions are dealt round-robin over ``workers`` processes (``spawn``,
 so no librdkafka thread is inherited); each runs the
@@ -10,21 +10,40 @@ record it lists), it sends its partitions' maps and counts to the parent
 over a pipe, and the parent alone merges them into the
 :class:`~kmigrate.offsets.map.OffsetMap`, saves it atomically and journals.
 
+Follow mode: each worker follows its shard and, about every lag tick
+(:attr:`NativeEngine.tick_s`), sends its lag per partition (high watermark
+minus position, whether caught up, the last copied record's timestamp; see
+:class:`~kmigrate.engines.base.PartitionLag`).  The parent owns the stop
+conditions, judged over all shards exactly as one process judges its own
+partitions (:func:`~kmigrate.engines.base.follow_ended`): ``until:
+caught-up`` (every partition of every shard caught up, and no record copied
+by any worker for ``settle_s``), ``max_duration``, and the operator's SIGINT /
+SIGTERM (the step's handler sets ``job.stop``).  It then tells each worker
+to stop over a second pipe (closing it says the same, so a worker whose
+parent is gone stops too); each stops at its next tick, flushes, sends its
+final checkpoint and ``done``.  A follow worker
+ignores SIGINT and SIGTERM (the parent blocks both while starting it, so
+none lands before it ignores them): Ctrl-C in a terminal signals the whole
+process group, and the parent, not the worker, decides how the copy stops.
+The parent draws the lag line from the merged lags.
+
 Crash safety (``kill -9``):
 
-* a worker killed: the parent sees its pipe close without a final message,
-  interrupts the other workers (SIGINT: each lets its queued records land and
-  stops, as one process does on Ctrl-C) and fails the step (exit 1).  The map claims only
+* a worker killed: the parent sees its pipe close without a final message
+  and fails the step (exit 1) naming the worker, after stopping the others:
+  a snapshot worker is interrupted (SIGINT: it lets its queued records land
+  and stops, as one process does on Ctrl-C); a follow worker is told to stop
+  and its final checkpoint is merged.  The map claims only
   what some worker had seen acknowledged; records a worker wrote after its
   last checkpoint sit past the map's target position and the resume
   (:func:`kmigrate.offsets.resume.reconcile_tail`) recognises them by digest.
 * the parent killed: Linux kills each worker at once (``PR_SET_PDEATHSIG``),
   so no orphan keeps writing while a re-run resumes (elsewhere a worker
-  stops at its next checkpoint, when sending to the closed pipe fails); the
+  stops at its next checkpoint, when sending to the closed pipe fails, and
+  a follow worker at its next tick, when it sees its stop pipe closed); the
   resume again reconciles the target's tail.
 
-Follow mode stays in one process (:mod:`kmigrate.engines.native`): its stop
-signals, lag ticks and settle time are per copy, not per shard.
+With one worker or one partition the copy runs in the calling process.
 """
 
 from __future__ import annotations
@@ -36,16 +55,27 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 import traceback
 import types
 from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kmigrate import errors
 from kmigrate.adapters.kafka import KafkaCluster
-from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
+from kmigrate.engines.base import (
+    CopyJob,
+    CopyResult,
+    FollowSpec,
+    PartitionLag,
+    StopFlag,
+    follow_ended,
+    lag_line,
+    topic_lags,
+)
 from kmigrate.engines.native import NativeEngine
 from kmigrate.errors import StepFailed
 from kmigrate.offsets.map import OffsetMap, PartitionMap
@@ -53,6 +83,8 @@ from kmigrate.offsets.map import OffsetMap, PartitionMap
 T = TypeVar("T")
 #: prctl(2) option: the signal sent to this process when its parent dies.
 _PR_SET_PDEATHSIG = 1
+#: The signals a follow worker leaves to its parent.
+_OPERATOR_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def default_workers() -> int:
@@ -112,7 +144,53 @@ class _PipeProgress:
         self._conn.send(("progress", records, nbytes))
 
     def show(self, text: str) -> None:
-        """Ignored (follow mode does not run in workers)."""
+        """Ignored: the worker sends its lag per partition (``on_tick``) and the
+        parent draws the merged lag line."""
+
+
+class _PipeStop:
+    """A worker's stop flag: set once the parent sent ``stop`` on the worker's
+    stop pipe or closed it (polled at each lag tick, never blocking)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._set = False
+
+    def is_set(self) -> bool:
+        """Whether the parent asked for a stop (or is gone)."""
+        if not self._set:
+            try:
+                self._set = self._conn.poll()
+            except OSError:
+                self._set = True
+        return self._set
+
+    def set(self) -> None:
+        """Stop without being told (not used by the copy loop)."""
+        self._set = True
+
+
+class _StopWorkers:
+    """The parent's side of the workers' stop pipes: :meth:`set` tells every
+    worker to stop (and closes the pipes); idempotent."""
+
+    def __init__(self) -> None:
+        self.conns: list[Connection] = []
+        self._set = False
+
+    def is_set(self) -> bool:
+        """Whether the workers were told to stop."""
+        return self._set
+
+    def set(self) -> None:
+        """Send ``stop`` to every worker still listening, then close the pipes."""
+        if self._set:
+            return
+        self._set = True
+        for conn in self.conns:
+            with contextlib.suppress(OSError):  # that worker is gone already
+                conn.send("stop")
+            conn.close()
 
 
 class _PipeMap(OffsetMap):
@@ -182,14 +260,38 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _lags_json(lags: dict[tuple[str, int], PartitionLag]) -> list[list[Any]]:
+    return [[t, p, *lag.as_tuple()] for (t, p), lag in lags.items()]
+
+
+def _lags_from(rows: list[list[Any]]) -> dict[tuple[str, int], PartitionLag]:
+    return {(t, int(p)): PartitionLag(int(n), bool(c), int(ts)) for t, p, n, c, ts in rows}
+
+
+def _ignore_operator_signals() -> None:
+    """In a follow worker: the parent decides how a follow stops (Ctrl-C
+    reaches the whole process group); it blocked these signals while starting
+    this process."""
+    for signum in _OPERATOR_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _OPERATOR_SIGNALS)
+
+
 def _warm_worker(
-    parent_pid: int, target_spec: dict[str, Any], inbox: Connection, outbox: Connection
+    parent_pid: int,
+    target_spec: dict[str, Any],
+    follow: bool,
+    inbox: Connection,
+    outbox: Connection,
+    stop_conn: Connection,
 ) -> None:
     """A prestarted worker (:meth:`WorkerEngine.prestart`): open the target,
     start its writer, then wait for its shard's spec on ``inbox`` and copy it
     as :func:`_worker_main`; ``None`` or a closed pipe (the parent gave up
     before the copy) ends it."""
     die_with_parent(parent_pid)
+    if follow:
+        _ignore_operator_signals()
     target = open_cluster(target_spec)
     target.prepare_writer()
     try:
@@ -199,14 +301,23 @@ def _warm_worker(
     finally:
         inbox.close()
     if spec is not None:
-        _worker_main(spec, outbox, target)
+        _worker_main(spec, outbox, stop_conn, target)
 
 
 def _worker_main(
-    spec: dict[str, Any], conn: Connection, target: KafkaCluster | None = None
+    spec: dict[str, Any],
+    conn: Connection,
+    stop_conn: Connection,
+    target: KafkaCluster | None = None,
 ) -> None:
-    """A worker process: copy its shard, send each checkpoint, then ``done``."""
+    """A worker process: copy its shard, send each checkpoint (and, following,
+    its lag every tick) on ``conn``, then ``done``; following, it stops when
+    the parent sends ``stop`` on ``stop_conn`` or closes it.  ``target``: the
+    target a prestarted worker opened already."""
     die_with_parent(spec["parent_pid"])
+    follow = spec["follow"]
+    if follow:
+        _ignore_operator_signals()
     parts = [PartitionMap.from_json(p) for p in spec["maps"]]
     omap = _PipeMap(Path(os.devnull), {(p.topic, p.partition): p for p in parts})
     shard = [(p.topic, p.partition) for p in parts]
@@ -218,8 +329,12 @@ def _worker_main(
                 "checkpoint",
                 [omap.get(*tp).as_json() for tp in shard],  # type: ignore[union-attr]
                 {f"{t}\0{p}": v for (t, p), v in result.per_partition.items()},
+                _lags_json(result.partition_lag),
             )
         )
+
+    def on_tick(result: CopyResult) -> None:
+        conn.send(("lag", _lags_json(result.partition_lag)))
 
     job = CopyJob(
         source=open_cluster(spec["source"]),
@@ -227,9 +342,12 @@ def _worker_main(
         offset_map=omap,
         partitions=shard,
         target_next={(t, p): int(n) for t, p, n in spec["target_next"]},
-        follow=FollowSpec(),
+        # Following, the parent owns every stop condition: follow until told.
+        follow=FollowSpec("follow", "stopped") if follow else FollowSpec(),
         progress=_PipeProgress(conn),  # type: ignore[arg-type]
+        stop=_PipeStop(stop_conn),
         on_checkpoint=on_checkpoint,
+        on_tick=on_tick,
         checkpoint_s=spec["checkpoint_s"],
         checkpoint_records=spec["checkpoint_records"],
     )
@@ -237,8 +355,8 @@ def _worker_main(
         result = NativeEngine().copy(job)
         conn.send(("done", result.ended))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        # The parent interrupts every worker (SIGINT) once one fails; that must
-        # not cut this report short and spill a traceback onto the terminal.
+        # The parent interrupts every snapshot worker (SIGINT) once one fails;
+        # that must not cut this report short and spill a traceback onto the terminal.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         with contextlib.suppress(OSError):  # the parent is gone: nothing to tell
             conn.send(("error", *_error_message(exc), traceback.format_exc()))
@@ -246,8 +364,28 @@ def _worker_main(
         conn.close()
 
 
+@contextlib.contextmanager
+def _operator_signals_blocked(block: bool) -> Iterator[None]:
+    """While starting a follow worker: hold SIGINT and SIGTERM back in this
+    thread (a signal that arrives meanwhile is delivered afterwards, to this
+    process's handler); the worker inherits the blocked mask and ignores both
+    before unblocking them."""
+    if not block:
+        yield
+        return
+    # Starting a spawn process starts multiprocessing's resource tracker on
+    # first use, which unblocks SIGINT and SIGTERM afterwards (SIG_UNBLOCK, not
+    # the previous mask): start it first, so the mask below holds.
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _OPERATOR_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class WorkerEngine:
-    """A snapshot copy over worker processes (module docstring).
+    """A copy over worker processes, snapshot or follow (module docstring).
 
     Args:
         workers: processes to use; with one worker (or one partition) the copy
@@ -255,15 +393,22 @@ class WorkerEngine:
     """
 
     name = "native-workers"
+    #: Seconds between the parent's lag ticks and stop checks (follow mode).
+    tick_s = NativeEngine.tick_s
+    #: Seconds the workers get, once told to stop, to flush and send their
+    #: final checkpoint (more than a worker's flush timeout, 120 s).
+    stop_timeout_s = 150.0
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        #: Prestarted workers: ``(spec pipe, report pipe, process)``.
-        self._warm: list[tuple[Connection, Connection, Any]] = []
+        #: Prestarted workers: ``(spec pipe, report pipe, stop pipe, process)``.
+        self._warm: list[tuple[Connection, Connection, Connection, Any]] = []
 
-    def prestart(self, partitions: list[tuple[str, int]], target: object) -> int:
-        """Start now the worker processes a snapshot copy of ``partitions``
-        will use, so that their start overlaps the caller's lookups.
+    def prestart(
+        self, partitions: list[tuple[str, int]], target: object, follow: bool = False
+    ) -> int:
+        """Start now the worker processes a copy of ``partitions`` will use,
+        so that their start overlaps the caller's lookups.
 
         Each opens the target and starts its writer at once (a new idempotent
         producer needs about 0.5 s for its producer id, see
@@ -282,49 +427,58 @@ class WorkerEngine:
         for i in range(n):
             inbox_r, inbox_w = mp.Pipe(duplex=False)
             out_r, out_w = mp.Pipe(duplex=False)
+            stop_r, stop_w = mp.Pipe(duplex=False)
             proc = mp.Process(
                 target=_warm_worker,
-                args=(os.getpid(), cluster_spec(target), inbox_r, out_w),
+                args=(os.getpid(), cluster_spec(target), follow, inbox_r, out_w, stop_r),
                 name=f"kmigrate-mirror-{i + 1}",
                 daemon=True,
             )
-            with lean_spawn():
+            with _operator_signals_blocked(follow), lean_spawn():
                 proc.start()
             inbox_r.close()
             out_w.close()
-            self._warm.append((inbox_w, out_r, proc))
+            stop_r.close()
+            self._warm.append((inbox_w, out_r, stop_w, proc))
         return n
 
     def _release_warm(self) -> None:
         """Tell prestarted workers no copy needs them (they exit)."""
         warm, self._warm = self._warm, []
-        for inbox, out, _proc in warm:
+        for inbox, out, stop_w, _proc in warm:
             with contextlib.suppress(OSError):
                 inbox.send(None)
-            inbox.close()
-            out.close()
+            for conn in (inbox, out, stop_w):
+                conn.close()
 
     def copy(self, job: CopyJob) -> CopyResult:
-        """Copy ``job`` (snapshot mode) over the workers; see
-        :class:`~kmigrate.engines.base.CopyEngine` for the contract.
+        """Copy ``job`` over the workers; see
+        :class:`~kmigrate.engines.base.CopyEngine` for the contract.  Following,
+        ``job.stop`` (set by the step's SIGINT / SIGTERM handler) stops every
+        worker cleanly and ``ended`` gives its reason, as in one process.
 
         Raises:
-            StepFailed: a worker died (e.g. ``kill -9``) or the target refused
-                records; the map keeps what was acknowledged, a re-run resumes.
+            StepFailed: a worker died (e.g. ``kill -9``), the target refused
+                records, or (following) the workers did not stop within
+                :attr:`stop_timeout_s`; the map keeps what was acknowledged,
+                a re-run resumes.
             kmigrate.errors.RecordsLost: a worker found source records deleted
                 before they were copied.
         """
         groups = shards(job.partitions, self.workers)
-        if len(groups) <= 1 or job.follow.mode != "snapshot":
+        if len(groups) <= 1:
             self._release_warm()
             return NativeEngine().copy(job)
+        follow = job.follow.mode == "follow"
         omap = job.offset_map
         result = CopyResult()
         for tp in job.partitions:
             result.per_partition[tp] = [0, 0]
         mp = multiprocessing.get_context("spawn")
+        stop = _StopWorkers()
         procs: dict[Connection, tuple[int, Any]] = {}
         finished: set[int] = set()  # workers that sent "done"
+        started_at = time.monotonic()
         try:
             for i, group in enumerate(groups):
                 maps = []
@@ -339,70 +493,53 @@ class WorkerEngine:
                     "target": cluster_spec(job.target),
                     "maps": maps,
                     "target_next": [(t, p, job.target_next[(t, p)]) for t, p in group],
+                    "follow": follow,
                     "checkpoint_s": job.checkpoint_s,
                     "checkpoint_records": job.checkpoint_records,
                 }
                 if self._warm:
-                    inbox, reader, proc = self._warm.pop(0)
+                    inbox, reader, stop_writer, proc = self._warm.pop(0)
+                    stop.conns.append(stop_writer)
                     with contextlib.suppress(OSError):  # it died: its report pipe says so
                         inbox.send(spec)
                     inbox.close()
                     procs[reader] = (i + 1, proc)
                     continue
                 reader, writer = mp.Pipe(duplex=False)
+                stop_reader, stop_writer = mp.Pipe(duplex=False)
+                stop.conns.append(stop_writer)
                 proc = mp.Process(
                     target=_worker_main,
-                    args=(spec, writer),
+                    args=(spec, writer, stop_reader),
                     name=f"kmigrate-mirror-{i + 1}",
                     daemon=True,
                 )
-                with lean_spawn():
+                with _operator_signals_blocked(follow), lean_spawn():
                     proc.start()
                 writer.close()
+                stop_reader.close()
                 procs[reader] = (i + 1, proc)
             self._release_warm()
-            open_conns = list(procs)
-            while open_conns:
-                for conn in wait(open_conns):
-                    assert isinstance(conn, Connection)
-                    number, proc = procs[conn]
-                    try:
-                        msg = conn.recv()
-                    except EOFError:
-                        proc.join(5)
-                        raise StepFailed(
-                            f"mirror worker {number} (pid {proc.pid}) died with exit code "
-                            f"{proc.exitcode}; the offset map keeps what the target "
-                            "acknowledged; run the mirror again to resume"
-                        ) from None
-                    kind = msg[0]
-                    if kind == "progress":
-                        job.progress.advance(msg[1], msg[2])
-                    elif kind == "checkpoint":
-                        self._merge(job, result, msg[1], msg[2])
-                    elif kind == "done":
-                        finished.add(number)
-                        open_conns.remove(conn)
-                        conn.close()
-                    else:
-                        _kind, name, message, attrs, trace = msg
-                        exc = _rebuild(name, message, attrs)
-                        if isinstance(exc, RuntimeError):
-                            exc = RuntimeError(f"{exc}\n{trace}")
-                        raise exc
+            result.ended = self._serve(job, result, procs, stop, started_at, finished)
         finally:
-            self._release_warm()
             # Workers still copying (another failed, or this process was
-            # interrupted) are interrupted as Ctrl-C would: each lets its
-            # queued records land (a clean prefix on the target, as in one
-            # process) and stops; the resume finds those copies on the tail.
+            # interrupted) stop: a follow worker when told to, a snapshot
+            # worker interrupted as Ctrl-C would; each lets its queued records
+            # land (a clean prefix on the target, as in one process); the
+            # resume finds those copies on the tail.  Closing the pipes makes
+            # a worker's next report fail, so none waits on a full pipe.
+            self._release_warm()
+            stop.set()
             for number, proc in procs.values():
                 if number in finished:
                     proc.join(10)  # done: it is only closing its clients
             running = [proc for _n, proc in procs.values() if proc.is_alive()]
-            for proc in running:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid or 0, signal.SIGINT)
+            if not follow:
+                for proc in running:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(proc.pid or 0, signal.SIGINT)
+            for conn in procs:
+                conn.close()
             for proc in running:
                 proc.join(40)
                 if proc.is_alive():
@@ -410,9 +547,111 @@ class WorkerEngine:
                     proc.join(5)
         result.records = sum(s[0] for s in result.per_partition.values())
         result.bytes = sum(s[1] for s in result.per_partition.values())
-        result.ended = "snapshot complete"
         job.on_checkpoint(result)
         return result
+
+    def _serve(
+        self,
+        job: CopyJob,
+        result: CopyResult,
+        procs: dict[Connection, tuple[int, Any]],
+        stop: StopFlag,
+        started_at: float,
+        finished: set[int],
+    ) -> str:
+        """Take the workers' messages until each is done; following, judge the
+        stop conditions over all shards, draw the lag line and tell the
+        workers when to stop; records in ``finished`` the workers that sent
+        ``done``.  Returns the copy's ``ended`` text.
+
+        Raises:
+            StepFailed / RecordsLost: as :meth:`copy`.  Snapshot: at once (the
+                caller interrupts the other workers).  Follow: once the other
+                workers stopped and their final checkpoints were merged.
+        """
+        follow = job.follow.mode == "follow"
+        lags: dict[tuple[str, int], PartitionLag] = {}
+        last_record_at = started_at
+        next_tick = started_at + self.tick_s
+        failure: BaseException | None = None
+        ended: str | None = None
+        stop_deadline: float | None = None
+        open_conns = list(procs)
+        while open_conns:
+            for conn in wait(open_conns, self.tick_s if follow else None):
+                assert isinstance(conn, Connection)
+                number, proc = procs[conn]
+                try:
+                    msg = conn.recv()
+                except EOFError:
+                    open_conns.remove(conn)
+                    proc.join(5)
+                    died = StepFailed(
+                        f"mirror worker {number} (pid {proc.pid}) died with exit code "
+                        f"{proc.exitcode}; the offset map keeps what the target "
+                        "acknowledged; run the mirror again to resume"
+                    )
+                    if not follow:
+                        raise died from None
+                    failure = failure or died
+                    continue
+                kind = msg[0]
+                if kind == "progress":
+                    job.progress.advance(msg[1], msg[2])
+                    if msg[1]:
+                        last_record_at = time.monotonic()
+                elif kind == "lag":
+                    lags.update(_lags_from(msg[1]))
+                elif kind == "checkpoint":
+                    lags.update(_lags_from(msg[3]))
+                    result.partition_lag = dict(lags)
+                    result.lag = topic_lags(lags)
+                    self._merge(job, result, msg[1], msg[2])
+                elif kind == "done":
+                    finished.add(number)
+                    open_conns.remove(conn)
+                    conn.close()
+                else:
+                    open_conns.remove(conn)
+                    conn.close()
+                    _kind, name, message, attrs, trace = msg
+                    exc = _rebuild(name, message, attrs)
+                    if isinstance(exc, RuntimeError):
+                        exc = RuntimeError(f"{exc}\n{trace}")
+                    if not follow:
+                        raise exc
+                    failure = failure or exc
+            if not follow:
+                continue
+            now = time.monotonic()
+            if lags and now >= next_tick:
+                next_tick = now + self.tick_s
+                result.partition_lag = dict(lags)
+                result.lag = topic_lags(lags)
+                job.on_tick(result)
+                job.progress.show(lag_line(result.lag))
+            if failure is None and ended is None:
+                caught = len(lags) == len(job.partitions) and all(
+                    lag.caught for lag in lags.values()
+                )
+                ended = follow_ended(job, started_at, now, caught, last_record_at)
+            if (failure is not None or ended is not None) and stop_deadline is None:
+                stop.set()
+                stop_deadline = now + self.stop_timeout_s
+            if stop_deadline is not None and now > stop_deadline and open_conns:
+                names = ", ".join(str(procs[c][0]) for c in open_conns)
+                failure = failure or StepFailed(
+                    f"mirror workers {names} did not stop within {self.stop_timeout_s:g} s; "
+                    "the offset map keeps what the target acknowledged; run the mirror "
+                    "again to resume"
+                )
+                break
+        if failure is not None:
+            raise failure
+        if lags:
+            result.partition_lag = dict(lags)
+            result.lag = topic_lags(lags)
+        return ended or ("snapshot complete" if not follow else "stopped")
 
     @staticmethod
     def _merge(
@@ -425,11 +664,8 @@ class WorkerEngine:
         omap = job.offset_map
         for data in maps:
             got = PartitionMap.from_json(data)
-            omap.forget(got.topic, got.partition)
-            part = omap.begin(got.topic, got.partition, got.source_start, got.target_start)
-            for run in got.runs:
-                part.extend(run.source_start, run.target_start, run.length)
-            part.skip_to(got.source_position)
+            # In place: the step holds these objects and records them.
+            omap.begin(got.topic, got.partition, got.source_start, got.target_start).assign(got)
         omap.save()
         for key, (n, size) in stats.items():
             topic, partition = key.rsplit("\0", 1)

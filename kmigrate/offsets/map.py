@@ -114,6 +114,26 @@ class PartitionMap:
         self.source_position = source_offset + length
         self.target_position = target_offset + length
 
+    def assign(self, other: PartitionMap) -> None:
+        """Take ``other``'s starts, positions and runs in place (e.g. a worker
+        process's checkpoint of this partition), so that whoever holds this
+        object sees the new state.
+
+        Raises:
+            ValueError: ``other`` maps another partition.
+        """
+        if (other.topic, other.partition) != (self.topic, self.partition):
+            raise ValueError(
+                f"{self.topic}[{self.partition}]: cannot take the map of "
+                f"{other.topic}[{other.partition}]"
+            )
+        self.source_start = other.source_start
+        self.target_start = other.target_start
+        self.source_position = other.source_position
+        self.target_position = other.target_position
+        self.runs = list(other.runs)
+        self._keys = [r.source_start for r in self.runs]
+
     def skip_to(self, source_offset: int) -> None:
         """Move the source position forward over offsets holding no record to copy
         (transaction markers, compacted-away offsets); never backwards."""

@@ -225,8 +225,8 @@ class MirrorStep(_StepSpec):
     ``caught-up`` (lag 0 on every partition held for ``settle_s`` seconds) or
     ``stopped`` (SIGINT / SIGTERM: a clean, journaled, resumable stop).
     ``max_duration``: stop following after this many seconds.
-    ``workers``: processes a snapshot copy is sharded over, each with its own
-    consumer and producer (default: the number of CPUs; follow mode uses one).
+    ``workers``: processes the copy is sharded over, snapshot or follow, each
+    with its own consumer and producer (default: the number of CPUs).
     """
 
     action: Literal["mirror"]

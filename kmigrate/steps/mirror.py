@@ -34,9 +34,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kmigrate.clusters.port import Cluster
-from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
+from kmigrate.engines.base import CopyEngine, CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
-from kmigrate.engines.workers import WorkerEngine, default_workers, shardable, shards
+from kmigrate.engines.workers import WorkerEngine, default_workers, shardable
 from kmigrate.errors import (
     ClusterError,
     OffsetOutOfRange,
@@ -284,7 +284,7 @@ def mirror(
             no earlier attempt wrote (otherwise refused: a second copy after the
             first would pass a range-based verify unnoticed).
         follow: snapshot (default) or follow, and when to stop.
-        workers: processes a snapshot copy is sharded over (default: the
+        workers: processes the copy (snapshot or follow) is sharded over (default: the
             number of CPUs; see :mod:`kmigrate.engines.workers`).
 
     Returns the step record.
@@ -303,20 +303,19 @@ def mirror(
     omap = OffsetMap.load(ctx.state_dir)
     record = MirrorRecord(spec.mode, None, str(omap.path))
     parts = partitions_of(ctx.source, topics)
-    n_workers = workers or default_workers()
-    in_process = (
-        spec.mode == "follow"
-        or not shardable(ctx.source, ctx.target)
-        or len(shards(parts, n_workers)) <= 1
+    sharded = shardable(ctx.source, ctx.target)
+    workers_engine = WorkerEngine(workers or default_workers())
+    engine: CopyEngine = workers_engine if sharded else NativeEngine()
+    # The copy's producers get their producer ids (and worker processes start)
+    # while the lookups below run.
+    prestarted = (
+        sharded
+        and parts
+        and not ctx.dry_run
+        and workers_engine.prestart(parts, ctx.target, spec.mode == "follow")
     )
-    engine = WorkerEngine(n_workers)
-    if parts and not ctx.dry_run:
-        # The copy's producers get their producer ids (and worker processes
-        # start) while the lookups below run.
-        if in_process:
-            ctx.target.prepare_writer()
-        else:
-            engine.prestart(parts, ctx.target)
+    if parts and not ctx.dry_run and not prestarted:
+        ctx.target.prepare_writer()
     target_topics = ctx.target.topics()
 
     def on_target(tp: tuple[str, int]) -> bool:
@@ -470,11 +469,9 @@ def mirror(
         try:
             if spec.mode == "follow":
                 with _stop_on_signals(job):
-                    result = NativeEngine().copy(job)
-            elif shardable(ctx.source, ctx.target):
-                result = engine.copy(job)
+                    result = engine.copy(job)
             else:
-                result = NativeEngine().copy(job)
+                result = engine.copy(job)
         except RecordsLost as exc:
             record.lost.append(
                 {

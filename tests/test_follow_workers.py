@@ -1,0 +1,251 @@
+"""Follow mode over worker processes (issue 7): each worker follows its shard,
+the parent judges the stop conditions over all shards (caught up, max_duration,
+the operator's SIGINT), and ``kill -9`` of a follow worker fails the mirror
+while a re-run leaves the target exact.  Against the real local brokers; the
+target is read back with a plain confluent_kafka consumer (not kmigrate's)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.engines.base import FollowSpec
+from kmigrate.offsets.map import OffsetMap
+from kmigrate.steps.base import StepContext
+from kmigrate.steps.mirror import mirror
+from kmigrate.ui import UI
+from tests.conftest import Brokers, create_topic, produce
+from tests.test_cutover import plain_read
+from tests.test_workers import _alive, _children, _workers
+
+pytestmark = pytest.mark.broker
+
+PARTITIONS = 4
+SEED = 8_000
+
+
+class LiveProducer(threading.Thread):
+    """Writes ``total`` numbered records at about ``rate`` records/s to the source,
+    dealt over ``partitions`` only (the others stay idle)."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, partitions: list[int], total: int, rate: float
+    ) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
+        self.total, self.rate = total, rate
+        self.sent = 0
+
+    def run(self) -> None:
+        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
+        t0 = time.monotonic()
+        for i in range(self.total):
+            producer.produce(
+                self.topic,
+                key=b"live%d" % i,
+                value=b"value-%d" % i,
+                headers=[("seq", b"%d" % i)],
+                partition=self.partitions[i % len(self.partitions)],
+                timestamp=1_700_000_000_000 + i,
+            )
+            self.sent = i + 1
+            if i % 100 == 0:
+                producer.poll(0)
+                ahead = (i + 1) / self.rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        assert producer.flush(30) == 0
+
+
+def _seed(brokers: Brokers, topic: str) -> None:
+    create_topic(brokers.source, topic, PARTITIONS)
+    create_topic(brokers.target, topic, PARTITIONS)
+    produce(
+        brokers.source,
+        topic,
+        [
+            {"key": b"k%d" % i, "value": b"v%d" % i, "partition": i % PARTITIONS}
+            for i in range(SEED)
+        ],
+    )
+
+
+def _mirror_proc(brokers: Brokers, topic: str, state: Path, *extra: str) -> subprocess.Popen[str]:
+    """``kmigrate mirror --follow --workers 2`` in a session of its own (its
+    process group is the one a terminal's Ctrl-C would signal)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "kmigrate", "mirror", "--source", brokers.source]
+        + ["--target", brokers.target, "--topic", topic, "--state-dir", str(state)]
+        + ["--workers", "2", "--follow", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_for_workers(proc: subprocess.Popen[str], topic: str, brokers: Brokers) -> list[int]:
+    """The two workers' pids, once the target holds some copies, or fail."""
+    target = KafkaCluster("target", brokers.target)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        held = sum(target.log_ends([(topic, p) for p in range(PARTITIONS)]).values())
+        workers = _workers(proc.pid)
+        if held >= SEED // 2 and len(workers) == 2:
+            return workers
+        time.sleep(0.05)
+    pytest.fail(f"the mirror ended or stalled before following: {proc.poll()}")
+
+
+def _mapped(state: Path, topic: str) -> int:
+    """Records the saved offset map lists for the topic's partitions."""
+    omap = OffsetMap.load(state)
+    parts = [omap.get(topic, p) for p in range(PARTITIONS)]
+    return sum(part.records for part in parts if part is not None)
+
+
+def _assert_exact(brokers: Brokers, topic: str, state: Path, total: int) -> None:
+    """Per partition the target holds the source's records once, in order (same
+    offsets: nothing here leaves gaps), and the offset map lists every one."""
+    source = plain_read(brokers.source, topic, PARTITIONS)
+    assert sum(len(rows) for rows in source.values()) == total
+    target = plain_read(brokers.target, topic, PARTITIONS)
+    for p in range(PARTITIONS):
+        assert len(target[p]) == len(source[p]), f"partition {p}: lost or duplicated records"
+        assert target[p] == source[p], f"partition {p} differs"
+    assert _mapped(state, topic) == total
+
+
+def test_follow_over_two_workers_stops_only_when_every_shard_is_caught_up(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """A live producer writes only to partitions 1 and 3 (the second worker's
+    shard) while the first worker's partitions stay idle: the mirror keeps
+    following until the producer stops and every partition of both shards held
+    lag 0 for settle_s, so it copies every record once, in order, per partition;
+    the lag line and the end text are those of one process."""
+    topic = f"{prefix}caught"
+    _seed(brokers, topic)
+    live = LiveProducer(brokers.source, topic, [1, 3], 12_000, 3_000)
+    live.start()
+    while live.sent < 500:
+        time.sleep(0.01)
+    state = tmp_path / "state"
+    proc = _mirror_proc(brokers, topic, state, "--settle-s", "1")
+    workers = _wait_for_workers(proc, topic, brokers)
+    out = proc.communicate(timeout=180)[0]
+    live.join()
+
+    assert proc.returncode == 0, out
+    assert len(workers) == 2
+    assert "Traceback" not in out
+    assert "mirror ended: caught up (lag 0 held for 1 s)" in out
+    assert f"lag: {topic} 0 records, 0.0 s" in out
+    _assert_exact(brokers, topic, state, SEED + 12_000)
+
+
+def test_max_duration_ends_a_follow_over_two_workers(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """``max_duration`` is the parent's: both workers stop, their final
+    checkpoints are merged, and the map lists every seeded record."""
+    topic = f"{prefix}maxdur"
+    _seed(brokers, topic)
+    ctx = StepContext(
+        KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target), UI()
+    )
+    ctx.state_dir = tmp_path
+    t0 = time.monotonic()
+
+    record = mirror(
+        ctx, [topic], follow=FollowSpec("follow", "stopped", max_duration_s=3.0), workers=2
+    )
+
+    assert record.ended == "max_duration reached (3 s)"
+    assert 3.0 <= time.monotonic() - t0 < 30
+    assert record.lag == {topic: {"records": 0, "seconds": 0.0}}
+    assert sum(p.records for p in record.partitions) == SEED
+    assert _mapped(tmp_path, topic) == SEED
+    assert not [pid for pid, cmd in _children(os.getpid()) if "spawn_main" in cmd]
+
+
+def test_ctrl_c_to_the_process_group_stops_a_follow_over_workers_cleanly(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """SIGINT to the whole process group (what Ctrl-C in a terminal sends)
+    while a producer runs: the workers do not die on it; the parent stops them,
+    merges their final checkpoints and exits 0 with "stopped by operator
+    (SIGINT)", no traceback.  The map then lists exactly what the target holds
+    (a clean prefix of the source per partition), and a re-run resumes to an
+    exact copy."""
+    topic = f"{prefix}sigint"
+    _seed(brokers, topic)
+    live = LiveProducer(brokers.source, topic, [0, 1, 2, 3], 12_000, 3_000)
+    live.start()
+    state = tmp_path / "state"
+    proc = _mirror_proc(brokers, topic, state, "--until", "stopped")
+    workers = _wait_for_workers(proc, topic, brokers)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    out = proc.communicate(timeout=120)[0]
+
+    assert proc.returncode == 0, out
+    assert "mirror stopped by operator (SIGINT): the copy is clean" in out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out
+    assert not [w for w in workers if _alive(w)]
+    source = plain_read(brokers.source, topic, PARTITIONS)
+    target = plain_read(brokers.target, topic, PARTITIONS)
+    omap = OffsetMap.load(state)
+    for p in range(PARTITIONS):
+        part = omap.get(topic, p)
+        assert part is not None
+        assert part.records == len(target[p]), f"partition {p}: map and target disagree"
+        assert target[p] == source[p][: len(target[p])], f"partition {p} is not a clean prefix"
+    assert sum(len(rows) for rows in target.values()) >= SEED
+
+    live.join()
+    again = _mirror_proc(brokers, topic, state, "--settle-s", "1")
+    out = again.communicate(timeout=180)[0]
+    assert again.returncode == 0, out
+    assert "resuming:" in out
+    _assert_exact(brokers, topic, state, SEED + 12_000)
+
+
+def test_a_follow_worker_killed_with_sigkill_fails_the_mirror_and_a_rerun_resumes_exactly(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """kill -9 of one follow worker while a producer runs: the parent stops the
+    other worker and exits 1 naming the dead one; running the mirror again
+    (after the producer finished) leaves every record on the target once, in
+    order (an independent read), with the map listing all."""
+    topic = f"{prefix}kill"
+    _seed(brokers, topic)
+    live = LiveProducer(brokers.source, topic, [0, 1, 2, 3], 12_000, 3_000)
+    live.start()
+    state = tmp_path / "state"
+    proc = _mirror_proc(brokers, topic, state, "--until", "stopped")
+    workers = _wait_for_workers(proc, topic, brokers)
+    time.sleep(0.5)
+    os.kill(workers[1], signal.SIGKILL)
+    out = proc.communicate(timeout=120)[0]
+
+    assert proc.returncode == 1, out
+    assert re.search(rf"mirror worker [12] \(pid {workers[1]}\) died with exit code -9", out), out
+    assert "Traceback" not in out
+    assert not _alive(workers[0])
+    live.join()
+    again = _mirror_proc(brokers, topic, state, "--settle-s", "1")
+    out = again.communicate(timeout=180)[0]
+    assert again.returncode == 0, out
+    assert "resuming:" in out
+    _assert_exact(brokers, topic, state, SEED + 12_000)
