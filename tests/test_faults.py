@@ -29,6 +29,7 @@ from tests.support.faults import (
     start_kmigrate,
     status_steps,
     step_named,
+    topic_partitions,
     without_offsets,
 )
 from tests.support.tcp_proxy import ProxiedBroker, TcpProxy, proxied_pair, start_proxied_broker
@@ -208,10 +209,11 @@ def test_a_fatal_producer_error_is_a_clean_cluster_error(
     own_target: ProxiedBroker, prefix: str
 ) -> None:
     """The target broker crashes and comes back empty while records are in flight:
-    the idempotent producer's fatal error (UNKNOWN_PRODUCER_ID or
-    OUT_OF_ORDER_SEQUENCE_NUMBER) comes out of the writer as ClusterError naming
-    the target, never as SystemError from inside a delivery callback; the
-    confirmed counts never exceed what was queued."""
+    the writer raises ClusterError naming the target, never SystemError from
+    inside a delivery callback: either the idempotent producer's fatal error
+    (UNKNOWN_PRODUCER_ID or OUT_OF_ORDER_SEQUENCE_NUMBER), or, when the writer
+    reads the target's metadata first (3 s without a confirmation), the topic
+    gone from the target; the confirmed counts never exceed what was queued."""
     topic = f"{prefix}w"
     target = KafkaCluster("target", own_target.bootstrap)
     assert target.create_topics([(topic, 3, 1, {})])[0].status == "created"
@@ -239,17 +241,21 @@ def test_a_fatal_producer_error_is_a_clean_cluster_error(
     thread.join()
     assert restarted.is_set()
     message = str(info.value)
-    assert message.startswith(f"target ({own_target.bootstrap}): the producer stopped on a fatal")
+    assert message.startswith(f"target ({own_target.bootstrap}): "), message
     assert "SystemError" not in message
-    # librdkafka names the fatal error (UNKNOWN_PRODUCER_ID / OUT_OF_ORDER_SEQUENCE)
-    # through error_cb; when the C call fails before that callback runs, the
-    # writer says so instead of leaking a SystemError.
-    assert (
-        "UNKNOWN_PRODUCER_ID" in message
-        or "OUT_OF_ORDER_SEQUENCE" in message
-        or "the client stopped without an error code" in message
-    ), message
-    assert writer.fatal_error is not None
+    assert "was the target broker restarted empty or the topic deleted?" in message, message
+    if writer.fatal_error is not None:
+        # librdkafka names the fatal error (UNKNOWN_PRODUCER_ID / OUT_OF_ORDER_SEQUENCE)
+        # through error_cb; when the C call fails before that callback runs, the
+        # writer says so instead of leaking a SystemError.
+        assert "the producer stopped on a fatal error: " in message, message
+        assert (
+            "UNKNOWN_PRODUCER_ID" in message
+            or "OUT_OF_ORDER_SEQUENCE" in message
+            or "the client stopped without an error code" in message
+        ), message
+    else:
+        assert f"records not confirmed: topic {topic} no longer exists on the target" in message
     confirmed = sum(writer.delivered(topic, p) for p in range(3))
     assert 0 < confirmed < queued
 
@@ -268,17 +274,20 @@ def wait_for_mapped_records(path: Path, timeout_s: float = 60.0) -> None:
     raise AssertionError(f"no copied records in {path} after {timeout_s} s")
 
 
-@pytest.mark.timeout(420)  # an unconfirmed produce is given up after a 120 s flush
+@pytest.mark.timeout(240)
 def test_target_broker_restarted_mid_mirror(
     brokers: Brokers, own_target: ProxiedBroker, prefix: str, tmp_path: Path
 ) -> None:
     """The target broker crashes mid-mirror and comes back empty (Tansu keeps data
-    in memory; a client may auto-create the topic with default partitions).
+    in memory).
 
-    The mirror stops with exit 1 and a message naming the target and the fatal
-    producer error (not exit 3), and journals only records the target
-    confirmed, not everything queued.  A re-run must not report success on a
-    target that lost what kmigrate had copied: the offset map says records
+    The mirror stops within seconds with exit 1 and a message naming the target
+    and saying it may have restarted empty (whichever way the client learns it:
+    the idempotent producer's fatal error, the topic gone from the target's
+    metadata, or a failed delivery), never exit 3 and never the 120 s flush
+    timeout; the producer does not re-create the topic; the journal claims only
+    records the target confirmed, and some.  A re-run must not report success on
+    a target that lost what kmigrate had copied: the offset map says records
     were copied that the target no longer holds, and the re-run stops (exit 1)
     naming the lost range."""
     topic = f"{prefix}big"
@@ -299,23 +308,24 @@ def test_target_broker_restarted_mid_mirror(
     # Crash only once the offset map (checkpointed about once a second) says
     # some records were copied: those are what the re-run must miss.
     wait_for_mapped_records(tmp_path / "state" / "offset-map.json")
+    assert proc.poll() is None, "the mirror ended before the crash; slow the proxy further"
     own_target.proxy.delay(0)
     own_target.restart()
-    out, _ = proc.communicate(timeout=180)
+    # A hang guard, not a speed check: the writer gives up after at most
+    # STALL_S (15 s) without a confirmation; without it this took 120-300 s.
+    out, _ = proc.communicate(timeout=90)
 
     assert proc.returncode == 1, out
     assert "internal error" not in out and "SystemError" not in out, out
-    # Either librdkafka reports the fatal idempotence error, or (when the restarted
-    # broker lets the producer re-create the topic) records stay unconfirmed until
-    # the checkpoint's flush gives up: both are a clean exit 1 naming the target.
     assert f"FAILED: mirror failed: target ({own_target.bootstrap}): " in out, out
-    assert "the producer stopped" in out or "records not confirmed within" in out, out
+    assert "was the target broker restarted empty" in out, out
+    assert topic_partitions(own_target.bootstrap, topic) == 0, "the topic was re-created"
     mirror = step_named(status_steps(plan), "mirror")
     assert mirror["status"] == "failed"
     assert "SystemError" not in mirror["error"]
-    assert "fatal error" in mirror["error"] or "not confirmed" in mirror["error"]
+    assert "was the target broker restarted empty" in mirror["error"]
     claimed = sum(p["records"] for p in mirror["record"]["partitions"])
-    assert claimed < total, "the journal claims records that were only queued"
+    assert 0 < claimed < total, "the journal claims records that were only queued"
     for p in mirror["record"]["partitions"]:
         assert p["target_end"] - p["target_start"] == p["records"]
 
@@ -323,6 +333,113 @@ def test_target_broker_restarted_mid_mirror(
     assert "internal error" not in rerun.stdout + rerun.stderr
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr
     assert "no longer holds records the offset map says were copied" in rerun.stderr
+
+
+@pytest.mark.timeout(120)
+def test_target_broker_gone_mid_mirror_fails_within_seconds(
+    brokers: Brokers, own_target: ProxiedBroker, prefix: str, tmp_path: Path
+) -> None:
+    """The target broker dies mid-mirror and does not come back: the mirror stops
+    with exit 1 naming the target, the records it could not get confirmed and
+    that the target did not answer, without waiting out librdkafka's
+    message.timeout.ms (300 s) or the checkpoint's 120 s flush."""
+    topic = f"{prefix}gone"
+    create_topic(brokers.source, topic, 2)
+    produce(
+        brokers.source,
+        topic,
+        [{"value": b"v" * 200, "partition": i % 2} for i in range(100_000)],
+    )
+    plan = write_plan(
+        tmp_path, Brokers(brokers.source, own_target.bootstrap), [topic], MIRROR_THEN_VERIFY
+    )
+    until_success(plan, "1")
+    own_target.proxy.delay(0.002)
+    proc = start_kmigrate("execute", str(plan), "--phase", "2", cwd=tmp_path)
+    own_target.proxy.wait_bytes_up(2_000_000)
+    assert proc.poll() is None, "the mirror ended before the crash; slow the proxy further"
+    own_target.stop()
+    out, _ = proc.communicate(timeout=90)  # a hang guard: the writer gives up after 15 s
+
+    assert proc.returncode == 1, out
+    assert "internal error" not in out and "Traceback" not in out, out
+    assert f"FAILED: mirror failed: target ({own_target.bootstrap}): " in out, out
+    assert "records not confirmed for" in out, out
+    assert "the target did not answer" in out, out
+    assert step_named(status_steps(plan), "mirror")["status"] == "failed"
+
+
+def test_records_for_a_topic_the_restarted_target_lost_fail_at_once(
+    own_target: ProxiedBroker, prefix: str
+) -> None:
+    """The target restarts empty between two writes (no request in flight, so no
+    fatal idempotence error): the next records fail with a ClusterError saying
+    the topic no longer exists on the target; the writer does not re-create it
+    (allow.auto.create.topics=false) and keeps the confirmed counts."""
+    topic = f"{prefix}idle"
+    target = KafkaCluster("target", own_target.bootstrap)
+    assert target.create_topics([(topic, 3, 1, {})])[0].status == "created"
+    errors: list[str] = []
+    writer = target.writer(errors.append, [(topic, p) for p in range(3)])
+    record = Record(topic, 0, 0, b"k", b"v" * 200, [], 1_700_000_000_000)
+    for i in range(3_000):
+        writer.write(topic, Record(topic, i % 3, i, b"k", b"v" * 200, [], 1_700_000_000_000))
+    assert writer.flush(30) == 0
+    own_target.restart()
+
+    with pytest.raises(ClusterError) as info:
+        for _ in range(100_000):
+            writer.write(topic, record)
+            writer.poll()
+        writer.flush(60)
+    message = str(info.value)
+    assert message.startswith(f"target ({own_target.bootstrap}): "), message
+    assert "was the target broker restarted empty or the topic deleted?" in message, message
+    assert (
+        f"topic {topic} no longer exists on the target" in message
+        or "_UNKNOWN_TOPIC" in message
+        or "_UNKNOWN_PARTITION" in message
+    ), message
+    assert [writer.delivered(topic, p) for p in range(3)] == [1_000] * 3
+    assert topic_partitions(own_target.bootstrap, topic) == 0
+
+
+def test_a_target_unreachable_for_seconds_then_back_loses_nothing(
+    own_target: ProxiedBroker, prefix: str
+) -> None:
+    """Every connection to the target is cut and new ones refused for 5 s (longer
+    than the writer's 3 s before it asks the target's metadata), while records
+    are queued; then the target answers again: flush confirms every record,
+    nothing failed, nothing was written twice."""
+    topic = f"{prefix}blip"
+    target = KafkaCluster("target", own_target.bootstrap)
+    assert target.create_topics([(topic, 2, 1, {})])[0].status == "created"
+    errors: list[str] = []
+    writer = target.writer(errors.append, [(topic, 0), (topic, 1)])
+    own_target.proxy.delay(0.002)
+
+    def blip() -> None:
+        own_target.proxy.wait_bytes_up(1_000_000)
+        own_target.proxy.refuse(True)
+        own_target.proxy.cut()
+        time.sleep(5)
+        own_target.proxy.delay(0)
+        own_target.proxy.refuse(False)
+
+    thread = threading.Thread(target=blip)
+    thread.start()
+    for i in range(60_000):
+        writer.write(topic, Record(topic, i % 2, i, b"k", b"v" * 200, [], 1_700_000_000_000))
+        if i % 5000 == 0:
+            writer.poll()
+    assert writer.flush(60) == 0
+    thread.join()
+    assert errors == []
+    assert (writer.delivered(topic, 0), writer.delivered(topic, 1)) == (30_000, 30_000)
+    assert [len(rows) for rows in independent_read(own_target.bootstrap, topic).values()] == [
+        30_000,
+        30_000,
+    ]
 
 
 def test_verify_catches_a_target_that_lost_its_records(
@@ -410,7 +527,9 @@ def test_a_failed_record_goes_to_on_error_and_is_not_counted_as_delivered(
     assert writer.flush(30) == 0
     assert errors == [
         f"target ({brokers.target}): writing {topic}[7] failed: "
-        "_UNKNOWN_PARTITION: Local: Unknown partition"
+        "_UNKNOWN_PARTITION: Local: Unknown partition (the target topic has no such "
+        "partition; was the target broker restarted empty or the topic deleted? Only "
+        "records the target confirmed count as written)"
     ]
     assert (writer.delivered(topic, 0), writer.delivered(topic, 7)) == (20, 0)
     assert writer.fatal_error is None

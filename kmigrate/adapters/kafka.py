@@ -586,11 +586,15 @@ class KafkaCluster:
             raise self._fail(f"deleting topic {name}", exc) from None
         return "deleted"
 
-    def writer(self, on_error: Callable[[str], None]) -> RecordWriter:
+    def writer(
+        self, on_error: Callable[[str], None], partitions: Iterable[tuple[str, int]] = ()
+    ) -> RecordWriter:
         """An idempotent producer that keeps partition, key, value, headers, timestamp.
 
-        Returns the writer :meth:`prepare_writer` started, if there is one
-        (each is handed out once), or a new one.
+        ``partitions`` (``(topic, partition)`` pairs it will write) are checked
+        against the target's metadata when the target confirms nothing (see
+        :class:`RecordWriter`).  Returns the writer :meth:`prepare_writer`
+        started, if there is one (each is handed out once), or a new one.
 
         Raises:
             ClusterError: on the source role.
@@ -599,8 +603,11 @@ class KafkaCluster:
         warm, self._warm_writer = self._warm_writer, None
         if warm is not None:
             warm._on_error = on_error
+            for topic, partition in partitions:
+                warm._expected[topic] = max(warm._expected.get(topic, -1), partition)
+            warm._quiet_since = time.monotonic()
             return warm
-        return RecordWriter(self, on_error)
+        return RecordWriter(self, on_error, partitions)
 
     def prepare_writer(self) -> None:
         """Start the next :meth:`writer` now, so that it is ready when records come.
@@ -868,7 +875,39 @@ WRITER_SETTINGS: dict[str, Any] = {
     "message.max.bytes": 16 * 1024 * 1024,
     "compression.type": "none",
     "delivery.report.only.error": False,
+    # Never create a topic by producing to it (librdkafka's producer default is
+    # true): a target broker restarted empty would otherwise get the topic back
+    # with the broker's default partitions and configs, and the copy would go
+    # on into it.  Provisioning is the only step that creates topics; a missing
+    # topic fails the records (_UNKNOWN_TOPIC / _UNKNOWN_PARTITION) instead.
+    "allow.auto.create.topics": False,
 }
+
+#: Seconds without any delivery report, while records wait, after which the
+#: writer asks the target's metadata what is wrong (topic or partition gone?).
+STALL_PROBE_S = 3.0
+#: Seconds without any delivery report, while records wait, after which the
+#: writer gives up (a ClusterError naming the target and what it found): a
+#: target broker that is gone, or answers but confirms nothing (a restarted
+#: broker that lost the idempotent producer's state).  librdkafka itself would
+#: keep such records for message.timeout.ms (300 s by default, CONFIGURATION.md)
+#: and a full queue would block the copy that long.  A dropped connection that
+#: reconnects confirms records again within a second or two.
+STALL_S = 15.0
+
+#: What a delivery or produce error means for a migration, in words an operator
+#: can act on (librdkafka error codes, rdkafka.h / CONFIGURATION.md).
+_ERROR_HINTS = {
+    KafkaError._UNKNOWN_TOPIC: "the topic does not exist on the target",
+    KafkaError.UNKNOWN_TOPIC_OR_PART: "the topic or partition does not exist on the target",
+    KafkaError._UNKNOWN_PARTITION: "the target topic has no such partition",
+    KafkaError._MSG_TIMED_OUT: "the target did not confirm the record within message.timeout.ms",
+}
+#: Appended to every message about records the target lost or never confirmed.
+TARGET_LOST_HINT = (
+    "was the target broker restarted empty or the topic deleted? Only records the "
+    "target confirmed count as written"
+)
 
 
 class RecordWriter:
@@ -889,16 +928,45 @@ class RecordWriter:
       and the error, from :meth:`write`, :meth:`poll` or :meth:`flush`; the
       producer cannot continue, and every later call raises it again;
     * a failed delivery of one record is passed to ``on_error`` as one line
-      (``target (host:port): writing topic[p] failed: NAME: text``).
+      (``target (host:port): writing topic[p] failed: NAME: text``, with what
+      it means where known: a topic or partition gone from the target);
+    * records that wait while the target confirms nothing for
+      :data:`STALL_PROBE_S` seconds make the writer read the target's
+      metadata: a topic or partition it writes to that is gone raises
+      :class:`ClusterError` at once; after :data:`STALL_S` seconds without a
+      confirmation it raises anyway, saying whether the target answered.
+      Checked in :meth:`poll` (so also while a full queue is waited out) and
+      :meth:`flush`; :meth:`drain` gives up on the same condition.
 
     :meth:`delivered` says how many records of a partition the target
     confirmed: a count, kept per partition, of the unbroken run of confirmed
     records before the first failed one in that partition.
+
+    Args:
+        cluster: the target.
+        on_error: called with one line per failed record (after the C call).
+        partitions: the ``(topic, partition)`` pairs this writer will write,
+            checked against the target's metadata when nothing is confirmed.
     """
 
-    def __init__(self, cluster: KafkaCluster, on_error: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        cluster: KafkaCluster,
+        on_error: Callable[[str], None],
+        partitions: Iterable[tuple[str, int]] = (),
+    ) -> None:
         self._on_error = on_error
         self._label = cluster.label
+        self._expected: dict[str, int] = {}
+        for topic, partition in partitions:
+            self._expected[topic] = max(self._expected.get(topic, -1), partition)
+        self._reports = 0  # delivery reports seen, confirmed or failed
+        self._seen_reports = 0
+        self._idle = True  # nothing waited at the last check
+        self._quiet_since = time.monotonic()
+        self._next_probe = 0.0
+        self._answer = "not asked yet"
+        self._stuck: str | None = None
         self._counts: dict[tuple[str, int], int] = {}
         self._broken: set[tuple[str, int]] = set()
         self._failures: list[tuple[str, int, str]] = []
@@ -914,13 +982,14 @@ class RecordWriter:
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         try:
+            self._reports += 1
             tp = (msg.topic() or "", msg.partition() or 0)
             if err is None:
                 if tp not in self._broken:
                     self._counts[tp] = self._counts.get(tp, 0) + 1
                 return
             self._broken.add(tp)
-            self._failures.append((tp[0], tp[1], f"{err.name()}: {err.str()}"))
+            self._failures.append((tp[0], tp[1], _explain(err)))
             if err.fatal() and self._fatal is None:
                 self._fatal = f"{err.name()}: {err.str()}"
         except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
@@ -956,7 +1025,7 @@ class RecordWriter:
                     self._fatal = f"{err.name()}: {err.str()}"  # the fullest text wins
                 elif self._fatal is None:
                     raise ClusterError(
-                        f"{self._label}: producing records failed: {err.name()}: {err.str()}"
+                        f"{self._label}: producing records failed: {_explain(err)}"
                     ) from None
             elif self._fatal is None and isinstance(caught, SystemError):
                 # The C call failed without saying why; the fatal error itself
@@ -976,9 +1045,8 @@ class RecordWriter:
             self._on_error(f"{self._label}: {len(failures) - 20} more records failed")
         if self._fatal is not None:
             raise ClusterError(
-                f"{self._label}: the producer stopped on a fatal error: {self._fatal}. "
-                "The target may have restarted or lost records; only records it "
-                "confirmed count as written"
+                f"{self._label}: the producer stopped on a fatal error: {self._fatal} "
+                f"({TARGET_LOST_HINT})"
             )
 
     def write(self, topic: str, record: Record) -> None:
@@ -1009,39 +1077,133 @@ class RecordWriter:
         """Serve delivery reports (waiting up to ``timeout_s`` seconds for one).
 
         Raises:
-            ClusterError: the producer hit a fatal error.
+            ClusterError: the producer hit a fatal error, or the target
+                confirmed nothing for too long (see the class docstring).
         """
         try:
             self._producer.poll(timeout_s)
         except (KafkaException, SystemError) as exc:
             self._settle(exc)
         self._settle()
+        self._watch()
 
     def flush(self, timeout_s: float = 120.0) -> int:
-        """Wait for every queued record; returns how many are still undelivered.
+        """Wait for every queued record; returns how many are still undelivered
+        after ``timeout_s`` seconds (while the target keeps confirming records).
 
         Raises:
-            ClusterError: the producer hit a fatal error.
+            ClusterError: the producer hit a fatal error, or the target
+                confirmed nothing for too long (see the class docstring).
         """
-        try:
-            left = int(self._producer.flush(timeout_s))
-        except (KafkaException, SystemError) as exc:
-            self._settle(exc)
-            raise  # unreachable: _settle raised
-        self._settle()
-        return left
+        deadline = time.monotonic() + timeout_s
+        while True:
+            step = max(min(0.5, deadline - time.monotonic()), 0.0)
+            try:
+                left = int(self._producer.flush(step))
+            except (KafkaException, SystemError) as exc:
+                self._settle(exc)
+                raise  # unreachable: _settle raised
+            self._settle()
+            if left == 0 or time.monotonic() >= deadline:
+                return left
+            self._watch()
 
     def drain(self, timeout_s: float = 30.0) -> int:
         """Like :meth:`flush` but never raises: for clean-up on the way out.
 
-        Returns how many records are still undelivered (``-1`` if the flush
-        itself failed).  Collected failures are dropped; :meth:`delivered`
-        stays right.
+        Gives up early when the target confirms nothing (as :meth:`flush`
+        would raise).  Returns how many records are still undelivered (``-1``
+        if the flush itself failed).  Collected failures are dropped;
+        :meth:`delivered` stays right.
         """
+        deadline = time.monotonic() + timeout_s
         try:
-            return int(self._producer.flush(timeout_s))
+            while True:
+                step = max(min(0.5, deadline - time.monotonic()), 0.0)
+                left = int(self._producer.flush(step))
+                if left == 0 or time.monotonic() >= deadline:
+                    return left
+                if self._stuck is not None or self._stalled() is not None:
+                    return left
         except BaseException:  # noqa: BLE001 - already leaving on another error
             return -1
+
+    # -- a target that confirms nothing -----------------------------------------------
+
+    def _watch(self) -> None:
+        """Raise :class:`ClusterError` when the target confirms nothing (see
+        :meth:`_stalled`)."""
+        stuck = self._stalled()
+        if stuck is not None:
+            raise ClusterError(stuck)
+
+    def _stalled(self) -> str | None:
+        """Why the writer should give up, or None while records are confirmed.
+
+        Records wait and no delivery report came for :data:`STALL_PROBE_S`
+        seconds: ask the target's Metadata (all topics, so that asking never
+        creates one) at most every 2 s.  A topic or partition this writer
+        writes to that is gone is the answer at once; after :data:`STALL_S`
+        seconds, whatever the target answered.
+        """
+        if self._stuck is not None:
+            return self._stuck
+        now = time.monotonic()
+        idle = len(self._producer) == 0
+        if self._reports != self._seen_reports or idle or self._idle:
+            # Confirmations came, nothing waits, or records were queued since
+            # the last check (when nothing waited): the quiet starts now.
+            self._seen_reports = self._reports
+            self._quiet_since = now
+            self._idle = idle
+            return None
+        quiet = now - self._quiet_since
+        if quiet < STALL_PROBE_S:
+            return None
+        waiting = len(self._producer)
+        if now >= self._next_probe:
+            self._next_probe = now + 2.0
+            gone = self._probe()
+            if gone is not None:
+                self._stuck = (
+                    f"{self._label}: {waiting:,} records not confirmed: {gone} ({TARGET_LOST_HINT})"
+                )
+                return self._stuck
+        if quiet < STALL_S:
+            return None
+        self._stuck = (
+            f"{self._label}: {waiting:,} records not confirmed for {quiet:.0f} s: "
+            f"{self._answer}. Only records the target confirmed count as written"
+        )
+        return self._stuck
+
+    def _probe(self) -> str | None:
+        """Read the target's Metadata; returns what is gone, or None (and
+        keeps what the target answered in ``_answer``)."""
+        try:
+            md = self._producer.list_topics(timeout=2.0)
+        except (KafkaException, SystemError) as exc:
+            err = exc.args[0] if exc.args else None
+            why = f"{err.name()}: {err.str()}" if isinstance(err, KafkaError) else str(exc)
+            self._answer = f"the target did not answer ({why}): is the broker down or unreachable?"
+            return None
+        expected = dict(self._expected)
+        for topic, partition in self._counts:
+            expected[topic] = max(expected.get(topic, -1), partition)
+        for topic, highest in sorted(expected.items()):
+            meta = md.topics.get(topic)
+            if meta is None or meta.error is not None:
+                return f"topic {topic} no longer exists on the target"
+            if highest >= len(meta.partitions):
+                return (
+                    f"topic {topic} on the target has {len(meta.partitions)} partitions "
+                    f"(kmigrate writes to partition {highest})"
+                )
+        self._answer = (
+            "the target answers and holds the topics but confirms no record (was the "
+            "target broker restarted empty? it may have lost the producer's state)"
+        )
+        return None
 
     def delivered(self, topic: str, partition: int) -> int:
         """Records of ``topic[partition]`` the target confirmed, in order, so far.
@@ -1056,6 +1218,14 @@ class RecordWriter:
     def fatal_error(self) -> str | None:
         """The fatal producer error seen, as ``NAME: text``, or None."""
         return self._fatal
+
+
+def _explain(err: KafkaError) -> str:
+    """``NAME: text``, and what it means for a migration where that is known
+    (:data:`_ERROR_HINTS`)."""
+    hint = _ERROR_HINTS.get(err.code())
+    text = f"{err.name()}: {err.str()}"
+    return f"{text} ({hint}; {TARGET_LOST_HINT})" if hint else text
 
 
 # -- the fast record path (mirror and verify) -------------------------------------

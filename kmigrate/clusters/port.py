@@ -182,8 +182,13 @@ class Cluster(Protocol):
         """DeleteTopics for one topic: ``deleted`` or ``absent``; target only."""
         ...
 
-    def writer(self, on_error: Callable[[str], None]) -> RecordWriter:
-        """A producer keeping partition, key, value, headers and timestamp; target only."""
+    def writer(
+        self, on_error: Callable[[str], None], partitions: Iterable[tuple[str, int]] = ()
+    ) -> RecordWriter:
+        """A producer keeping partition, key, value, headers and timestamp; target only.
+
+        ``partitions``: the ``(topic, partition)`` pairs it will write, checked
+        against the target when records stay unconfirmed."""
         ...
 
     def prepare_writer(self) -> None:

@@ -76,7 +76,7 @@ class NativeEngine:
             result.per_partition[tp] = stats
             parts[tp] = _Part(position, job.target_next[tp], stats)
         errors: list[str] = []
-        writer = job.target.writer(errors.append)
+        writer = job.target.writer(errors.append, job.partitions)
         starts = [(t, p, parts[(t, p)].position) for t, p in job.partitions]
         follow = job.follow.mode == "follow"
         t0 = time.monotonic()
@@ -93,8 +93,9 @@ class NativeEngine:
                     errors[0]
                     if errors
                     else (
-                        f"{job.target.label}: {undelivered} records not confirmed within "
-                        f"{timeout_s:.0f} s (the target may have restarted or lost the topic)"
+                        f"{job.target.label}: {undelivered:,} records not confirmed within "
+                        f"{timeout_s:.0f} s, although the target kept confirming others "
+                        "(a slow or overloaded target?)"
                     )
                 )
                 raise StepFailed(f"mirror failed: {detail} (re-run to resume)")

@@ -425,8 +425,11 @@ def mirror(
     estimate = sum(max(source_marks[tp][1] - positions[tp], 0) for tp in parts)
 
     def snapshot(stats: dict[tuple[str, int], list[int]] | None = None) -> None:
+        # Read the map afresh: the worker engine replaces a partition's map at
+        # each merge, so the objects in ``maps`` go stale once copying starts.
+        current = {tp: omap.get(*tp) for tp in parts}
         record.partitions = [
-            PartitionCopy.of(m, (stats or {}).get(tp)) for tp, m in maps.items() if m is not None
+            PartitionCopy.of(m, (stats or {}).get(tp)) for tp, m in current.items() if m is not None
         ]
 
     snapshot()
