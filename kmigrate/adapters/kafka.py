@@ -841,15 +841,18 @@ WRITER_SETTINGS: dict[str, Any] = {
     "acks": "all",
     "linger.ms": 20,
     "batch.num.messages": 10000,
-    # A bounded producer queue (records waiting for the target): 50,000 records
-    # (was 200,000; librdkafka's default 100,000) and 16 MiB (librdkafka's
-    # default is 1 GiB; 32 MiB before issue 7's memory work).  16 MiB is the
+    # A bounded producer queue (records queued or in flight, until the target
+    # confirms them), librdkafka's defaults 100,000 records and 1 GiB.
+    # 20,000 records (50,000 before issue 7's memory work, 200,000 before
+    # that): mirror of 1,000,000 x 200 B 87-93 -> 76-79 MiB peak RSS per
+    # process, raw produce 80 -> 64 MiB, same speed (10,000 measured no
+    # faster and would leave a single batch.num.messages batch queued).
+    "queue.buffering.max.messages": 20000,
+    # 16 MiB (32 MiB before): 300,000 x 1 KB, raw produce 116-118 -> 84-88 MiB,
+    # the mirror about 10 MiB lower per process, same speed.  16 MiB is the
     # floor: librdkafka refuses a record larger than the whole queue with
-    # "Queue full" for ever, and this writer accepts records up to
-    # message.max.bytes (16 MiB).  Measured (bench/README.md), 300,000 x 1 KB:
-    # raw produce 116-118 -> 84-88 MiB peak RSS, same speed; the mirror about
-    # 10 MiB lower per process, same speed.
-    "queue.buffering.max.messages": 50000,
+    # "Queue full" for ever, and this writer takes records up to
+    # message.max.bytes.
     "queue.buffering.max.kbytes": MAX_RECORD_BYTES // 1024,
     "message.max.bytes": MAX_RECORD_BYTES,
     "compression.type": "none",
