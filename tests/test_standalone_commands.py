@@ -235,3 +235,37 @@ def test_sandbox_up_seed_down(tmp_path: Path) -> None:
     assert down.exit_code == 0
     assert f"stopped target broker on 127.0.0.1:{target_port}" in down.output
     assert not (state / "sandbox.json").exists()
+
+
+def test_a_record_larger_than_the_client_queue_bounds_is_mirrored_and_verified(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The reader's queue (queued.max.messages.kbytes) and the writer's queue
+    (queue.buffering.max.kbytes) are bounded to keep memory flat; a record
+    larger than the reader's bound, as large as the writer takes, must still
+    be read, copied and verified (librdkafka refuses a record larger than the
+    whole producer queue for ever, and may overshoot the consumer's)."""
+    from kmigrate.adapters.kafka import MAX_RECORD_BYTES, READER_SETTINGS, WRITER_SETTINGS
+
+    big = MAX_RECORD_BYTES - 64 * 1024  # room for the batch framing
+    assert big > READER_SETTINGS["queued.max.messages.kbytes"] * 1024
+    assert big <= WRITER_SETTINGS["queue.buffering.max.kbytes"] * 1024
+    topic = f"{prefix}huge"
+    configs = {"max.message.bytes": str(MAX_RECORD_BYTES)}
+    create_topic(brokers.source, topic, 1, configs)
+    create_topic(brokers.target, topic, 1, configs)
+    records = [
+        {"key": b"before", "value": b"a" * 100, "partition": 0},
+        {"key": b"huge", "value": bytes(range(256)) * (big // 256), "partition": 0},
+        {"key": b"after", "value": b"b" * 100, "partition": 0},
+    ]
+    produce(brokers.source, topic, records)
+    common = ["--source", brokers.source, "--target", brokers.target, "--topic", topic]
+
+    mirrored = run("mirror", *common, "--state-dir", str(tmp_path / "state"))
+    assert mirrored.exit_code == 0, mirrored.output
+    verified = run("verify", *common, "--report", str(tmp_path / "report.json"))
+    assert verified.exit_code == 0, verified.output
+    assert "all 1 partitions match (3 records)" in verified.output
+    target = read_all(brokers.target, topic, 1)
+    assert [(r.key, r.value) for r in target] == [(r["key"], r["value"]) for r in records]

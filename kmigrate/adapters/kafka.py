@@ -42,6 +42,13 @@ TRANSIENT = frozenset({KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER})
 #: How many times a read-only request is tried when it fails transiently.
 READ_ATTEMPTS = 3
 
+#: Records per ``consume()`` call of the fast path (mirror's copy loop and
+#: verify).  Each batch is held twice while it is converted (librdkafka's
+#: messages and Python's) and the consumer refills its queue meanwhile:
+#: 10,000 cost 11-28 MiB more peak RSS per process than 1,000 (200 B and
+#: 1 KB records), and 1,000 measured no slower (bench/README.md).
+READ_BATCH = 1000
+
 
 @dataclass(frozen=True)
 class ClusterInfo:
@@ -512,7 +519,7 @@ class KafkaCluster:
         starts: Iterable[tuple[str, int, int]],
         *,
         follow: bool = False,
-        batch: int = 10_000,
+        batch: int = READ_BATCH,
         idle_timeout_s: float = 60.0,
     ) -> RawReader:
         """A :class:`RawReader` over partitions from given offsets (the fast path).
@@ -857,6 +864,10 @@ def _record(msg: Message) -> Record:
     )
 
 
+#: The largest record the writer takes (bytes, librdkafka's ``message.max.bytes``
+#: on the producer: key, value, headers and the batch framing).
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+
 #: The target producer's settings (librdkafka CONFIGURATION.md): idempotent with
 #: acks=all, so per-partition order holds and retries never duplicate (KIP-98);
 #: records are written uncompressed as the target topic's compression.type decides.
@@ -867,12 +878,20 @@ WRITER_SETTINGS: dict[str, Any] = {
     "acks": "all",
     "linger.ms": 20,
     "batch.num.messages": 10000,
-    # A bounded producer queue (records waiting for the target): 50,000 records
-    # (was 200,000) and 32 MiB (librdkafka's default is 1 GiB) keep the
-    # mirror's memory flat with no measured loss of speed.
-    "queue.buffering.max.messages": 50000,
-    "queue.buffering.max.kbytes": 32768,
-    "message.max.bytes": 16 * 1024 * 1024,
+    # A bounded producer queue (records queued or in flight, until the target
+    # confirms them), librdkafka's defaults 100,000 records and 1 GiB.
+    # 20,000 records (50,000 before issue 7's memory work, 200,000 before
+    # that): mirror of 1,000,000 x 200 B 87-93 -> 76-79 MiB peak RSS per
+    # process, raw produce 80 -> 64 MiB, same speed (10,000 measured no
+    # faster and would leave a single batch.num.messages batch queued).
+    "queue.buffering.max.messages": 20000,
+    # 16 MiB (32 MiB before): 300,000 x 1 KB, raw produce 116-118 -> 84-88 MiB,
+    # the mirror about 10 MiB lower per process, same speed.  16 MiB is the
+    # floor: librdkafka refuses a record larger than the whole queue with
+    # "Queue full" for ever, and this writer takes records up to
+    # message.max.bytes.
+    "queue.buffering.max.kbytes": MAX_RECORD_BYTES // 1024,
+    "message.max.bytes": MAX_RECORD_BYTES,
     "compression.type": "none",
     "delivery.report.only.error": False,
     # Never create a topic by producing to it (librdkafka's producer default is
@@ -1231,13 +1250,34 @@ def _explain(err: KafkaError) -> str:
 # -- the fast record path (mirror and verify) -------------------------------------
 
 #: The fast reader's consumer settings on top of the reader's own
-#: (librdkafka CONFIGURATION.md); each one's measured effect is in bench/README.md.
-#: Left at librdkafka's defaults after measuring (bench/README.md):
-#: fetch.max.bytes, max.partition.fetch.bytes, fetch.wait.max.ms (the
-#: reader's 50), queued.max.messages.kbytes (16 MiB halves the speed with
-#: 1 KB records, 4 MiB stalls the read) and queued.min.messages (20000 or
-#: 5000 stall the read 15-fold).
-READER_SETTINGS: dict[str, Any] = {}
+#: (librdkafka CONFIGURATION.md, librdkafka 2.16); each one's measured effect
+#: is in bench/README.md ("Memory: the clients' buffers").  Together they bound
+#: what one consumer holds ahead of the caller, so the peak RSS of a mirror or
+#: verify process stays flat whatever the record count.
+READER_SETTINGS: dict[str, Any] = {
+    # How long librdkafka waits before fetching a partition again once the
+    # queue thresholds below are reached (default 1000 ms, librdkafka >= 2.4).
+    # With the default a drained queue sits empty for up to a second: this
+    # was why lower thresholds "stalled the read" before, and it stalls even
+    # the default thresholds (verify of 1,000,000 x 200 B: 9.8 s -> 5.4 s with
+    # 10 ms alone).  CONFIGURATION.md: "may need to be decreased if the queue
+    # thresholds are set low".  2 ms measured no faster than 10 ms.
+    "fetch.queue.backoff.ms": 10,
+    # Pre-fetched bytes held by the consumer (default 65536 KiB; one
+    # queue per consumer as kmigrate assigns, "may be overshot by
+    # fetch.message.max.bytes", so a record larger than it is still read).
+    # 8 MiB (with the two settings beside it): peak RSS per process of 300,000
+    # x 1 KB, mirror 179-213 -> 133-140 MiB, verify 180-197 -> 107-115 MiB;
+    # verify's time unchanged, the mirror's within the noise (0-10 % slower
+    # than with the backoff alone, no slower than before).
+    "queued.max.messages.kbytes": 8192,
+    # Pre-fetched records per partition (default 100,000).  With small records
+    # the per-record overhead costs more than the bytes counted above: 200 B
+    # records, 3 partitions, a full queue at 8 MiB held 30 MiB, at 20,000
+    # records 17 MiB.
+    "queued.min.messages": 20000,
+}
+
 
 #: A raw confluent-kafka message as ``consume()`` returns it.  Steps read its
 #: fields through its methods (``topic() partition() offset() key() value()

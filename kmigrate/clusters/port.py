@@ -131,7 +131,7 @@ class Cluster(Protocol):
         starts: Iterable[tuple[str, int, int]],
         *,
         follow: bool = False,
-        batch: int = 10_000,
+        batch: int = 1000,
         idle_timeout_s: float = 60.0,
     ) -> RawReader:
         """The fast path of mirror and verify: raw messages a ``consume()`` batch at a time."""

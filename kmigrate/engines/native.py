@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kmigrate.adapters.kafka import PartitionEnd, copy_batch
+from kmigrate.adapters.kafka import READ_BATCH, PartitionEnd, copy_batch
 from kmigrate.engines.base import (
     CopyJob,
     CopyResult,
@@ -51,8 +51,8 @@ class NativeEngine:
     """Today's copy loop behind the :class:`~kmigrate.engines.base.CopyEngine` protocol."""
 
     name = "native"
-    #: Records per ``consume()`` call.
-    batch = 10_000
+    #: Records per ``consume()`` call (see :data:`~kmigrate.adapters.kafka.READ_BATCH`).
+    batch = READ_BATCH
     #: Seconds between lag ticks in follow mode.
     tick_s = 0.25
 
