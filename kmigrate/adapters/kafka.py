@@ -880,11 +880,14 @@ WRITER_SETTINGS: dict[str, Any] = {
     "batch.num.messages": 10000,
     # A bounded producer queue (records queued or in flight, until the target
     # confirms them), librdkafka's defaults 100,000 records and 1 GiB.
-    # 20,000 records (50,000 before issue 7's memory work, 200,000 before
-    # that): mirror of 1,000,000 x 200 B 87-93 -> 76-79 MiB peak RSS per
-    # process, raw produce 80 -> 64 MiB, same speed (10,000 measured no
-    # faster and would leave a single batch.num.messages batch queued).
-    "queue.buffering.max.messages": 20000,
+    # 50,000 records: a new writer sends nothing for its first 0.5 s (its
+    # producer id, see KafkaCluster.prepare_writer), and a queue this deep
+    # lets the reader run ahead meanwhile: mirror of 300,000 x 200 B, median
+    # of 3, 0.59 -> 0.70 of min(raw produce, raw consume) against 20,000, for
+    # 71 -> 85 MiB peak RSS; 100,000 was no faster (0.70, 100 MiB).  At
+    # 1,000,000 records 20,000 measured 87-93 -> 76-79 MiB at the same speed
+    # (bench/README.md).
+    "queue.buffering.max.messages": 50000,
     # 16 MiB (32 MiB before): 300,000 x 1 KB, raw produce 116-118 -> 84-88 MiB,
     # the mirror about 10 MiB lower per process, same speed.  16 MiB is the
     # floor: librdkafka refuses a record larger than the whole queue with
