@@ -423,8 +423,14 @@ class WorkerEngine:
         n = len(shards(partitions, self.workers))
         if n <= 1 or not shardable(target) or self._warm:
             return 0
+        self._start_warm(n, target, follow)
+        return n
+
+    def _start_warm(self, n: int, target: object, follow: bool) -> None:
+        """Start ``n`` more worker processes that wait for their shard."""
         mp = multiprocessing.get_context("spawn")
-        for i in range(n):
+        first = len(self._warm)
+        for i in range(first, first + n):
             inbox_r, inbox_w = mp.Pipe(duplex=False)
             out_r, out_w = mp.Pipe(duplex=False)
             stop_r, stop_w = mp.Pipe(duplex=False)
@@ -440,7 +446,6 @@ class WorkerEngine:
             out_w.close()
             stop_r.close()
             self._warm.append((inbox_w, out_r, stop_w, proc))
-        return n
 
     def _release_warm(self) -> None:
         """Tell prestarted workers no copy needs them (they exit)."""
@@ -474,7 +479,6 @@ class WorkerEngine:
         result = CopyResult()
         for tp in job.partitions:
             result.per_partition[tp] = [0, 0]
-        mp = multiprocessing.get_context("spawn")
         stop = _StopWorkers()
         procs: dict[Connection, tuple[int, Any]] = {}
         finished: set[int] = set()  # workers that sent "done"
@@ -497,27 +501,13 @@ class WorkerEngine:
                     "checkpoint_s": job.checkpoint_s,
                     "checkpoint_records": job.checkpoint_records,
                 }
-                if self._warm:
-                    inbox, reader, stop_writer, proc = self._warm.pop(0)
-                    stop.conns.append(stop_writer)
-                    with contextlib.suppress(OSError):  # it died: its report pipe says so
-                        inbox.send(spec)
-                    inbox.close()
-                    procs[reader] = (i + 1, proc)
-                    continue
-                reader, writer = mp.Pipe(duplex=False)
-                stop_reader, stop_writer = mp.Pipe(duplex=False)
+                if not self._warm:  # not prestarted (or fewer than the shards)
+                    self._start_warm(len(groups) - i, job.target, follow)
+                inbox, reader, stop_writer, proc = self._warm.pop(0)
                 stop.conns.append(stop_writer)
-                proc = mp.Process(
-                    target=_worker_main,
-                    args=(spec, writer, stop_reader),
-                    name=f"kmigrate-mirror-{i + 1}",
-                    daemon=True,
-                )
-                with _operator_signals_blocked(follow), lean_spawn():
-                    proc.start()
-                writer.close()
-                stop_reader.close()
+                with contextlib.suppress(OSError):  # it died: its report pipe says so
+                    inbox.send(spec)
+                inbox.close()
                 procs[reader] = (i + 1, proc)
             self._release_warm()
             result.ended = self._serve(job, result, procs, stop, started_at, finished)
