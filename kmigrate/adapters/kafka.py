@@ -609,10 +609,7 @@ class KafkaCluster:
         self._require_target("produce records")
         warm, self._warm_writer = self._warm_writer, None
         if warm is not None:
-            warm._on_error = on_error
-            for topic, partition in partitions:
-                warm._expected[topic] = max(warm._expected.get(topic, -1), partition)
-            warm._quiet_since = time.monotonic()
+            warm.adopt(on_error, partitions)
             return warm
         return RecordWriter(self, on_error, partitions)
 
@@ -979,9 +976,8 @@ class RecordWriter:
     ) -> None:
         self._on_error = on_error
         self._label = cluster.label
-        self._expected: dict[str, int] = {}
-        for topic, partition in partitions:
-            self._expected[topic] = max(self._expected.get(topic, -1), partition)
+        self._expected: dict[str, int] = {}  # topic -> highest partition written
+        self._expect(partitions)
         self._reports = 0  # delivery reports seen, confirmed or failed
         self._seen_reports = 0
         self._idle = True  # nothing waited at the last check
@@ -999,6 +995,20 @@ class RecordWriter:
                 **WRITER_SETTINGS, on_delivery=self._on_delivery, error_cb=self._on_client_error
             )
         )
+
+    def _expect(self, partitions: Iterable[tuple[str, int]]) -> None:
+        for topic, partition in partitions:
+            self._expected[topic] = max(self._expected.get(topic, -1), partition)
+
+    def adopt(
+        self, on_error: Callable[[str], None], partitions: Iterable[tuple[str, int]] = ()
+    ) -> None:
+        """Hand a writer started early (:meth:`KafkaCluster.prepare_writer`) to
+        its copy: failures go to ``on_error`` from now on, ``partitions`` are
+        watched as the constructor's are, and the stall clock starts now."""
+        self._on_error = on_error
+        self._expect(partitions)
+        self._quiet_since = time.monotonic()
 
     # -- callbacks: run inside librdkafka calls; they must never raise -----------
 
@@ -1209,10 +1219,8 @@ class RecordWriter:
             why = f"{err.name()}: {err.str()}" if isinstance(err, KafkaError) else str(exc)
             self._answer = f"the target did not answer ({why}): is the broker down or unreachable?"
             return None
-        expected = dict(self._expected)
-        for topic, partition in self._counts:
-            expected[topic] = max(expected.get(topic, -1), partition)
-        for topic, highest in sorted(expected.items()):
+        self._expect(self._counts)
+        for topic, highest in sorted(self._expected.items()):
             meta = md.topics.get(topic)
             if meta is None or meta.error is not None:
                 return f"topic {topic} no longer exists on the target"

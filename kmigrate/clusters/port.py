@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from kmigrate.adapters.kafka import (
+    READ_BATCH,
     ClusterInfo,
     ConfigValue,
     CreateOutcome,
@@ -110,7 +111,7 @@ class Cluster(Protocol):
         starts: Iterable[tuple[str, int, int]],
         *,
         stop_offsets: Mapping[tuple[str, int], int] | None = None,
-        batch: int = 1000,
+        batch: int = READ_BATCH,
         idle_timeout_s: float = 60.0,
     ) -> Iterator[Record | PartitionEnd]:
         """Records (and :class:`PartitionEnd` markers) from ``(topic, partition, offset)``."""
@@ -120,7 +121,7 @@ class Cluster(Protocol):
         self,
         starts: Iterable[tuple[str, int, int]],
         *,
-        batch: int = 1000,
+        batch: int = READ_BATCH,
         tick_s: float = 0.25,
     ) -> Iterator[Record | PartitionEnd | Tick]:
         """Records as they arrive, with :class:`Tick` pauses."""
@@ -131,7 +132,7 @@ class Cluster(Protocol):
         starts: Iterable[tuple[str, int, int]],
         *,
         follow: bool = False,
-        batch: int = 1000,
+        batch: int = READ_BATCH,
         idle_timeout_s: float = 60.0,
     ) -> RawReader:
         """The fast path of mirror and verify: raw messages a ``consume()`` batch at a time."""
