@@ -222,6 +222,12 @@ class CopyEngine(Protocol):
 
     name: str
 
+    def prepare(self, partitions: list[tuple[str, int]], target: Any, follow: bool) -> None:
+        """Start what the copy of ``partitions`` to ``target`` will need (its
+        producers, its processes) before the caller's lookups, so both run at
+        once; :meth:`copy` takes them over."""
+        ...
+
     def copy(self, job: CopyJob) -> CopyResult:
         """Copy until the job's mode says stop; returns what was done."""
         ...

@@ -56,6 +56,12 @@ class NativeEngine:
     #: Seconds between lag ticks in follow mode.
     tick_s = 0.25
 
+    def prepare(self, partitions: list[tuple[str, int]], target: Any, follow: bool) -> None:
+        """Start the target's writer now (``Cluster.prepare_writer``: a new
+        idempotent producer waits about 0.5 s for its producer id)."""
+        if partitions:
+            target.prepare_writer()
+
     def copy(self, job: CopyJob) -> CopyResult:
         """Copy records for ``job`` (see :class:`~kmigrate.engines.base.CopyEngine`).
 

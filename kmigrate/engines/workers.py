@@ -305,19 +305,13 @@ def _warm_worker(
 
 
 def _worker_main(
-    spec: dict[str, Any],
-    conn: Connection,
-    stop_conn: Connection,
-    target: KafkaCluster | None = None,
+    spec: dict[str, Any], conn: Connection, stop_conn: Connection, target: KafkaCluster
 ) -> None:
-    """A worker process: copy its shard, send each checkpoint (and, following,
-    its lag every tick) on ``conn``, then ``done``; following, it stops when
-    the parent sends ``stop`` on ``stop_conn`` or closes it.  ``target``: the
-    target a prestarted worker opened already."""
-    die_with_parent(spec["parent_pid"])
+    """A worker's copy (run by :func:`_warm_worker`, which opened ``target``):
+    copy its shard, send each checkpoint (and, following, its lag every tick)
+    on ``conn``, then ``done``; following, it stops when the parent sends
+    ``stop`` on ``stop_conn`` or closes it."""
     follow = spec["follow"]
-    if follow:
-        _ignore_operator_signals()
     parts = [PartitionMap.from_json(p) for p in spec["maps"]]
     omap = _PipeMap(Path(os.devnull), {(p.topic, p.partition): p for p in parts})
     shard = [(p.topic, p.partition) for p in parts]
@@ -338,7 +332,7 @@ def _worker_main(
 
     job = CopyJob(
         source=open_cluster(spec["source"]),
-        target=target if target is not None else open_cluster(spec["target"]),
+        target=target,
         offset_map=omap,
         partitions=shard,
         target_next={(t, p): int(n) for t, p, n in spec["target_next"]},
@@ -426,6 +420,12 @@ class WorkerEngine:
         self._start_warm(n, target, follow)
         return n
 
+    def prepare(self, partitions: list[tuple[str, int]], target: Any, follow: bool) -> None:
+        """Prestart the workers (:meth:`prestart`); when the copy will run in
+        this process, start its writer instead (as :class:`NativeEngine` does)."""
+        if not self.prestart(partitions, target, follow):
+            NativeEngine().prepare(partitions, target, follow)
+
     def _start_warm(self, n: int, target: object, follow: bool) -> None:
         """Start ``n`` more worker processes that wait for their shard."""
         mp = multiprocessing.get_context("spawn")
@@ -492,9 +492,7 @@ class WorkerEngine:
                         raise StepFailed(f"{tp[0]}[{tp[1]}]: not begun in the offset map")
                     maps.append(part.as_json())
                 spec = {
-                    "parent_pid": os.getpid(),
                     "source": cluster_spec(job.source),
-                    "target": cluster_spec(job.target),
                     "maps": maps,
                     "target_next": [(t, p, job.target_next[(t, p)]) for t, p in group],
                     "follow": follow,
@@ -509,7 +507,6 @@ class WorkerEngine:
                     inbox.send(spec)
                 inbox.close()
                 procs[reader] = (i + 1, proc)
-            self._release_warm()
             result.ended = self._serve(job, result, procs, stop, started_at, finished)
         finally:
             # Workers still copying (another failed, or this process was

@@ -303,19 +303,15 @@ def mirror(
     omap = OffsetMap.load(ctx.state_dir)
     record = MirrorRecord(spec.mode, None, str(omap.path))
     parts = partitions_of(ctx.source, topics)
-    sharded = shardable(ctx.source, ctx.target)
-    workers_engine = WorkerEngine(workers or default_workers())
-    engine: CopyEngine = workers_engine if sharded else NativeEngine()
-    # The copy's producers get their producer ids (and worker processes start)
-    # while the lookups below run.
-    prestarted = (
-        sharded
-        and parts
-        and not ctx.dry_run
-        and workers_engine.prestart(parts, ctx.target, spec.mode == "follow")
+    engine: CopyEngine = (
+        WorkerEngine(workers or default_workers())
+        if shardable(ctx.source, ctx.target)
+        else NativeEngine()
     )
-    if parts and not ctx.dry_run and not prestarted:
-        ctx.target.prepare_writer()
+    if not ctx.dry_run:
+        # The copy's producers get their producer ids (and worker processes
+        # start) while the lookups below run.
+        engine.prepare(parts, ctx.target, spec.mode == "follow")
     target_topics = ctx.target.topics()
 
     def on_target(tp: tuple[str, int]) -> bool:
@@ -425,11 +421,8 @@ def mirror(
     estimate = sum(max(source_marks[tp][1] - positions[tp], 0) for tp in parts)
 
     def snapshot(stats: dict[tuple[str, int], list[int]] | None = None) -> None:
-        # Read the map afresh: the worker engine replaces a partition's map at
-        # each merge, so the objects in ``maps`` go stale once copying starts.
-        current = {tp: omap.get(*tp) for tp in parts}
         record.partitions = [
-            PartitionCopy.of(m, (stats or {}).get(tp)) for tp, m in current.items() if m is not None
+            PartitionCopy.of(m, (stats or {}).get(tp)) for tp, m in maps.items() if m is not None
         ]
 
     snapshot()
