@@ -193,7 +193,7 @@ class Cluster(Protocol):
         ...
 
     def prepare_writer(self) -> None:
-        """Start the next :meth:`writer` early (its producer id takes about 0.5 s); target only."""
+        """Start the next :meth:`writer` early (it waits for its producer id); target only."""
         ...
 
     def close(self) -> None:

@@ -58,7 +58,8 @@ class NativeEngine:
 
     def prepare(self, partitions: list[tuple[str, int]], target: Any, follow: bool) -> None:
         """Start the target's writer now (``Cluster.prepare_writer``: a new
-        idempotent producer waits about 0.5 s for its producer id)."""
+        idempotent producer has no producer id for its first
+        milliseconds, or 0.5 s if it must produce at once)."""
         if partitions:
             target.prepare_writer()
 

@@ -405,7 +405,7 @@ class WorkerEngine:
         so that their start overlaps the caller's lookups.
 
         Each opens the target and starts its writer at once (a new idempotent
-        producer needs about 0.5 s for its producer id, see
+        producer needs its producer id first, see
         :meth:`KafkaCluster.prepare_writer`; a process start with its imports
         about 0.15 s more), then waits for its shard from :meth:`copy`.  If no
         copy follows, they end when this engine is garbage-collected (their
