@@ -306,7 +306,7 @@ class KafkaCluster:
                     # Never jump silently: a start offset the log no longer holds
                     # (retention moved the log start past it) is an error.
                     "auto.offset.reset": "error",
-                    "fetch.wait.max.ms": 50,
+                    "fetch.wait.max.ms": FETCH_WAIT_MS,
                     **extra,
                 }
             )
@@ -1282,6 +1282,11 @@ def _explain(err: KafkaError) -> str:
 #: is in bench/README.md ("Memory: the clients' buffers").  Together they bound
 #: what one consumer holds ahead of the caller, so the peak RSS of a mirror or
 #: verify process stays flat whatever the record count.
+#: Milliseconds a fetch may wait on the broker for data (librdkafka's default
+#: 500): every kmigrate consumer sets it, so that a read of the end of a
+#: partition, or a follow, answers quickly.
+FETCH_WAIT_MS = 50
+
 READER_SETTINGS: dict[str, Any] = {
     # How long librdkafka waits before fetching a partition again once the
     # queue thresholds below are reached (default 1000 ms, librdkafka >= 2.4).
