@@ -1,5 +1,5 @@
 """Allow ``python -m kmigrate``."""
 
-from kmigrate.cli import main
+from kmigrate.entry import main
 
 main()

@@ -1062,3 +1062,41 @@ def test_redaction_masks_resolved_values_and_secret_settings_only() -> None:
     assert masked == f"a xy b {redact.MASK} c {redact.MASK}"
     argv = ["mirror", "-X", "sasl.password=literal", "-X", "client.id=app"]
     assert redact.redact_argv(argv) == (f"mirror -X sasl.password={redact.MASK} -X client.id=app")
+
+
+def test_ctrl_c_while_the_command_line_loads_exits_130_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C (SIGINT) while ``kmigrate`` imports its command line (click,
+    the plan schema, every command: tenths of a second): one line and exit
+    130, never a traceback.  Before ``kmigrate.entry`` the console script
+    imported ``kmigrate.cli`` outside any handler and Python printed
+    ``KeyboardInterrupt`` with a traceback.  The signal is sent by an import
+    hook at the moment ``click`` starts loading, so it lands inside that
+    import every time (a signal from outside can also land in the
+    interpreter's own start, before any kmigrate code, where Python reports
+    it itself)."""
+    code = textwrap.dedent(
+        """
+        import os, signal, sys
+
+        class InterruptAtClick:
+            def find_spec(self, name, path=None, target=None):
+                if name == "click":
+                    os.kill(os.getpid(), signal.SIGINT)
+                return None
+
+        sys.meta_path.insert(0, InterruptAtClick())
+        sys.argv = ["kmigrate", "plan", "plan.yaml", "--offline"]
+        from kmigrate.entry import main
+        main()
+        print("the command ran to its end")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert done.stderr.strip() == "interrupted while starting: nothing was done"
+    assert "ran to its end" not in done.stdout
