@@ -249,3 +249,38 @@ def test_a_follow_worker_killed_with_sigkill_fails_the_mirror_and_a_rerun_resume
     assert again.returncode == 0, out
     assert "resuming:" in out
     _assert_exact(brokers, topic, state, SEED + 12_000)
+
+
+def test_the_follow_parent_killed_with_sigkill_takes_its_workers_and_a_rerun_resumes_exactly(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """kill -9 of a following mirror's own process while a producer runs: its
+    follow workers (which ignore the operator's SIGINT and SIGTERM) are gone
+    within 2 s, so none goes on writing while the operator re-runs.  Two
+    mechanisms end them: ``PR_SET_PDEATHSIG`` SIGKILL at once, and, without it,
+    the closed stop pipe at their next tick (checked: this test also passes
+    with the prctl call removed, so it guards the outcome, not the first
+    mechanism).  Running the mirror again (after the producer finished) leaves
+    every record on the target once, in order (an independent read), with
+    the map listing all."""
+    topic = f"{prefix}parent"
+    _seed(brokers, topic)
+    live = LiveProducer(brokers.source, topic, [0, 1, 2, 3], 12_000, 3_000)
+    live.start()
+    state = tmp_path / "state"
+    proc = _mirror_proc(brokers, topic, state, "--until", "stopped")
+    workers = _wait_for_workers(proc, topic, brokers)
+    time.sleep(0.5)
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 2
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    alive = [w for w in workers if _alive(w)]
+    assert not alive, f"follow workers still running after their parent died: {alive}"
+    live.join()
+    again = _mirror_proc(brokers, topic, state, "--settle-s", "1")
+    out = again.communicate(timeout=180)[0]
+    assert again.returncode == 0, out
+    assert "resuming:" in out
+    _assert_exact(brokers, topic, state, SEED + 12_000)
