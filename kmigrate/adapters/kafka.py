@@ -31,6 +31,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
+from kmigrate.adapters.malloc import keep_large_buffers_mapped
 from kmigrate.errors import ClusterError, OffsetOutOfRange
 
 #: Seconds an admin request may take before it counts as unreachable.
@@ -295,6 +296,7 @@ class KafkaCluster:
         return out
 
     def _consumer(self, **extra: Any) -> Consumer:
+        keep_large_buffers_mapped()  # flat memory over a long read (see its module)
         return Consumer(
             self._conf(
                 **{
@@ -1007,6 +1009,7 @@ class RecordWriter:
         self._failures: list[tuple[str, int, str]] = []
         self._fatal: str | None = None
         self._swallowed: BaseException | None = None
+        keep_large_buffers_mapped()  # flat memory over a long copy (see its module)
         self._producer = Producer(
             cluster._conf(
                 **WRITER_SETTINGS, on_delivery=self._on_delivery, error_cb=self._on_client_error
