@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kmigrate.clusters.port import Cluster
 from kmigrate.offsets.map import OffsetMap
-from kmigrate.ui import Progress
+
+if TYPE_CHECKING:  # the UI (click, tabulate) is not imported by worker processes
+    from kmigrate.ui import Progress
 
 Mode = Literal["snapshot", "follow"]
 Until = Literal["caught-up", "stopped"]
