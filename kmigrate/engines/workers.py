@@ -101,10 +101,12 @@ def lean_spawn() -> Iterator[None]:
 
     A ``spawn`` child first re-runs the parent's ``__main__`` script as
     ``__mp_main__`` (Python's multiprocessing docs, "Contexts and start
-    methods"; ``multiprocessing.spawn.get_preparation_data``).  For the
-    ``kmigrate`` console script that imports the whole CLI (click, the plan
-    schema, every command): about 0.2 s of CPU per worker, measured, before it
-    copies a record; under pytest it imports pytest.  Workers need only the
+    methods"; ``multiprocessing.spawn.get_preparation_data``).  When the
+    console script's module imported the whole CLI (click, the plan schema,
+    every command; before :mod:`kmigrate.entry`) that cost about 0.2 s of CPU
+    per worker, measured, before it copied a record; any other script a
+    program embeds kmigrate in costs what it imports; under pytest it imports
+    pytest.  Workers need only the
     module of their target function, which the child imports anyway, so the
     parent's ``__main__`` is swapped for an empty module while processes
     start (each ``Process.start`` reads it there and then).  Nothing run in a
