@@ -43,6 +43,11 @@ TRANSIENT = frozenset({KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER})
 #: How many times a read-only request is tried when it fails transiently.
 READ_ATTEMPTS = 3
 
+#: Milliseconds a fetch may wait on the broker for data (librdkafka's default
+#: 500): every kmigrate consumer sets it, so that a read of the end of a
+#: partition, or a follow, answers quickly.
+FETCH_WAIT_MS = 50
+
 #: Records per ``consume()`` call of the fast path (mirror's copy loop and
 #: verify).  Each batch is held twice while it is converted (librdkafka's
 #: messages and Python's) and the consumer refills its queue meanwhile:
@@ -882,13 +887,15 @@ WRITER_SETTINGS: dict[str, Any] = {
     "batch.num.messages": 10000,
     # A bounded producer queue (records queued or in flight, until the target
     # confirms them), librdkafka's defaults 100,000 records and 1 GiB.
-    # 50,000 records: a new writer sends nothing for its first 0.5 s (its
-    # producer id, see KafkaCluster.prepare_writer), and a queue this deep
-    # lets the reader run ahead meanwhile: mirror of 300,000 x 200 B, median
-    # of 3, 0.59 -> 0.70 of min(raw produce, raw consume) against 20,000, for
-    # 71 -> 85 MiB peak RSS; 100,000 was no faster (0.70, 100 MiB).  At
-    # 1,000,000 records 20,000 measured 87-93 -> 76-79 MiB at the same speed
-    # (bench/README.md).
+    # 50,000 records.  Chosen while a new writer still waited 0.5 s for its
+    # producer id (a deep queue let the reader run ahead: mirror of 300,000 x
+    # 200 B 0.59 -> 0.70 of the raw bound against 20,000); the id now comes
+    # in milliseconds (enable.sparse.connections below).  Kept because a
+    # writer's queue must hold the records of one round trip to the target:
+    # 20,000 is 100 ms at 200,000 records/s, thin for a managed target in
+    # another region.  20,000 would lower the peak RSS by a few MiB (series
+    # 100k / 1M / 3M: 58-59 / 68-69 / 69-72 MiB against 58-59 / 68-72 /
+    # 72-73 MiB; bench/README.md).
     "queue.buffering.max.messages": 50000,
     # 16 MiB (32 MiB before): 300,000 x 1 KB, raw produce 116-118 -> 84-88 MiB,
     # the mirror about 10 MiB lower per process, same speed.  16 MiB is the
@@ -1285,11 +1292,6 @@ def _explain(err: KafkaError) -> str:
 #: is in bench/README.md ("Memory: the clients' buffers").  Together they bound
 #: what one consumer holds ahead of the caller, so the peak RSS of a mirror or
 #: verify process stays flat whatever the record count.
-#: Milliseconds a fetch may wait on the broker for data (librdkafka's default
-#: 500): every kmigrate consumer sets it, so that a read of the end of a
-#: partition, or a follow, answers quickly.
-FETCH_WAIT_MS = 50
-
 READER_SETTINGS: dict[str, Any] = {
     # How long librdkafka waits before fetching a partition again once the
     # queue thresholds below are reached (default 1000 ms, librdkafka >= 2.4).
