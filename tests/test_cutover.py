@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI
 from tests.conftest import STANDARD_PHASES, Brokers, create_topic, produce, write_plan
+from tests.support.live_producer import LiveProducer
 
 Row = tuple[int, int, bytes | None, bytes | None, tuple[Any, ...], int]
 
@@ -84,42 +84,13 @@ def contents(rows: dict[int, list[Row]]) -> dict[int, list[tuple[Any, ...]]]:
     return {p: [r[2:] for r in recs] for p, recs in rows.items()}
 
 
-class Feeder(threading.Thread):
-    """Produces ``total`` numbered records at about ``rate`` records/s to the source."""
-
-    def __init__(self, bootstrap: str, topic: str, partitions: int, total: int, rate: float):
-        super().__init__(daemon=True)
-        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
-        self.total, self.rate = total, rate
-        self.sent = 0
-
-    def run(self) -> None:
-        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
-        t0 = time.monotonic()
-        for i in range(self.total):
-            producer.produce(
-                self.topic,
-                key=f"k{i}".encode(),
-                value=f"value-{i}".encode(),
-                headers=[("seq", str(i).encode())],
-                partition=i % self.partitions,
-            )
-            self.sent = i + 1
-            if i % 200 == 0:
-                producer.poll(0)
-                ahead = (i + 1) / self.rate - (time.monotonic() - t0)
-                if ahead > 0:
-                    time.sleep(ahead)
-        assert producer.flush(30) == 0
-
-
 def test_follow_copies_records_produced_during_the_mirror(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
     topic = f"{prefix}follow"
     create_topic(brokers.source, topic, 3)
     create_topic(brokers.target, topic, 3)
-    feeder = Feeder(brokers.source, topic, 3, 15_000, 5_000)
+    feeder = LiveProducer(brokers.source, topic, [0, 1, 2], 15_000, 5_000)
     feeder.start()
     while feeder.sent < 1_000:
         time.sleep(0.01)
@@ -179,7 +150,7 @@ def test_kill_9_of_a_following_mirror_at_six_points_loses_and_duplicates_nothing
     create_topic(brokers.target, topic, 3)
     target = KafkaCluster("target", brokers.target)
     state = tmp_path / "state"
-    feeder = Feeder(brokers.source, topic, 3, 60_000, 4_000)
+    feeder = LiveProducer(brokers.source, topic, [0, 1, 2], 60_000, 4_000)
     feeder.start()
     kills = []
     for delay in (0.5, 1.3, 1.9, 2.6, 3.4, 2.2):

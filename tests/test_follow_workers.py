@@ -11,12 +11,10 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.engines.base import FollowSpec
@@ -25,46 +23,16 @@ from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI
 from tests.conftest import Brokers, create_topic, produce
+from tests.support.live_producer import LiveProducer
 from tests.test_cutover import plain_read
-from tests.test_workers import _alive, _children, _workers
+from tests.test_workers import _alive, _children, _wait_gone, _workers
 
 pytestmark = pytest.mark.broker
 
 PARTITIONS = 4
 SEED = 8_000
-
-
-class LiveProducer(threading.Thread):
-    """Writes ``total`` numbered records at about ``rate`` records/s to the source,
-    dealt over ``partitions`` only (the others stay idle)."""
-
-    def __init__(
-        self, bootstrap: str, topic: str, partitions: list[int], total: int, rate: float
-    ) -> None:
-        super().__init__(daemon=True)
-        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
-        self.total, self.rate = total, rate
-        self.sent = 0
-
-    def run(self) -> None:
-        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
-        t0 = time.monotonic()
-        for i in range(self.total):
-            producer.produce(
-                self.topic,
-                key=b"live%d" % i,
-                value=b"value-%d" % i,
-                headers=[("seq", b"%d" % i)],
-                partition=self.partitions[i % len(self.partitions)],
-                timestamp=1_700_000_000_000 + i,
-            )
-            self.sent = i + 1
-            if i % 100 == 0:
-                producer.poll(0)
-                ahead = (i + 1) / self.rate - (time.monotonic() - t0)
-                if ahead > 0:
-                    time.sleep(ahead)
-        assert producer.flush(30) == 0
+#: The live records: keys apart from the seed's, timestamps of their own.
+LIVE = {"key_prefix": "live", "timestamp_base": 1_700_000_000_000}
 
 
 def _seed(brokers: Brokers, topic: str) -> None:
@@ -126,6 +94,30 @@ def _assert_exact(brokers: Brokers, topic: str, state: Path, total: int) -> None
     assert _mapped(state, topic) == total
 
 
+def _following(
+    brokers: Brokers, topic: str, state: Path
+) -> tuple[LiveProducer, subprocess.Popen[str], list[int]]:
+    """Seed ``topic``, start a producer writing 12,000 more records at about
+    3,000/s over every partition and ``mirror --follow --workers 2 --until
+    stopped``; returns them and the two workers' pids once both copy."""
+    _seed(brokers, topic)
+    live = LiveProducer(brokers.source, topic, list(range(PARTITIONS)), 12_000, 3_000, **LIVE)
+    live.start()
+    proc = _mirror_proc(brokers, topic, state, "--until", "stopped")
+    return live, proc, _wait_for_workers(proc, topic, brokers)
+
+
+def _rerun_exact(brokers: Brokers, topic: str, state: Path, live: LiveProducer) -> None:
+    """Once the producer of :func:`_following` finished: the mirror run again
+    resumes, and the target then holds every record once, in order."""
+    live.join()
+    again = _mirror_proc(brokers, topic, state, "--settle-s", "1")
+    out = again.communicate(timeout=180)[0]
+    assert again.returncode == 0, out
+    assert "resuming:" in out
+    _assert_exact(brokers, topic, state, SEED + live.total)
+
+
 def test_follow_over_two_workers_stops_only_when_every_shard_is_caught_up(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
@@ -136,7 +128,7 @@ def test_follow_over_two_workers_stops_only_when_every_shard_is_caught_up(
     the lag line and the end text are those of one process."""
     topic = f"{prefix}caught"
     _seed(brokers, topic)
-    live = LiveProducer(brokers.source, topic, [1, 3], 12_000, 3_000)
+    live = LiveProducer(brokers.source, topic, [1, 3], 12_000, 3_000, **LIVE)
     live.start()
     while live.sent < 500:
         time.sleep(0.01)
@@ -189,12 +181,8 @@ def test_ctrl_c_to_the_process_group_stops_a_follow_over_workers_cleanly(
     (a clean prefix of the source per partition), and a re-run resumes to an
     exact copy."""
     topic = f"{prefix}sigint"
-    _seed(brokers, topic)
-    live = LiveProducer(brokers.source, topic, [0, 1, 2, 3], 12_000, 3_000)
-    live.start()
     state = tmp_path / "state"
-    proc = _mirror_proc(brokers, topic, state, "--until", "stopped")
-    workers = _wait_for_workers(proc, topic, brokers)
+    live, proc, workers = _following(brokers, topic, state)
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGINT)
     out = proc.communicate(timeout=120)[0]
@@ -213,12 +201,7 @@ def test_ctrl_c_to_the_process_group_stops_a_follow_over_workers_cleanly(
         assert target[p] == source[p][: len(target[p])], f"partition {p} is not a clean prefix"
     assert sum(len(rows) for rows in target.values()) >= SEED
 
-    live.join()
-    again = _mirror_proc(brokers, topic, state, "--settle-s", "1")
-    out = again.communicate(timeout=180)[0]
-    assert again.returncode == 0, out
-    assert "resuming:" in out
-    _assert_exact(brokers, topic, state, SEED + 12_000)
+    _rerun_exact(brokers, topic, state, live)
 
 
 def test_a_follow_worker_killed_with_sigkill_fails_the_mirror_and_a_rerun_resumes_exactly(
@@ -229,12 +212,8 @@ def test_a_follow_worker_killed_with_sigkill_fails_the_mirror_and_a_rerun_resume
     (after the producer finished) leaves every record on the target once, in
     order (an independent read), with the map listing all."""
     topic = f"{prefix}kill"
-    _seed(brokers, topic)
-    live = LiveProducer(brokers.source, topic, [0, 1, 2, 3], 12_000, 3_000)
-    live.start()
     state = tmp_path / "state"
-    proc = _mirror_proc(brokers, topic, state, "--until", "stopped")
-    workers = _wait_for_workers(proc, topic, brokers)
+    live, proc, workers = _following(brokers, topic, state)
     time.sleep(0.5)
     os.kill(workers[1], signal.SIGKILL)
     out = proc.communicate(timeout=120)[0]
@@ -243,12 +222,7 @@ def test_a_follow_worker_killed_with_sigkill_fails_the_mirror_and_a_rerun_resume
     assert re.search(rf"mirror worker [12] \(pid {workers[1]}\) died with exit code -9", out), out
     assert "Traceback" not in out
     assert not _alive(workers[0])
-    live.join()
-    again = _mirror_proc(brokers, topic, state, "--settle-s", "1")
-    out = again.communicate(timeout=180)[0]
-    assert again.returncode == 0, out
-    assert "resuming:" in out
-    _assert_exact(brokers, topic, state, SEED + 12_000)
+    _rerun_exact(brokers, topic, state, live)
 
 
 def test_the_follow_parent_killed_with_sigkill_takes_its_workers_and_a_rerun_resumes_exactly(
@@ -264,23 +238,11 @@ def test_the_follow_parent_killed_with_sigkill_takes_its_workers_and_a_rerun_res
     every record on the target once, in order (an independent read), with
     the map listing all."""
     topic = f"{prefix}parent"
-    _seed(brokers, topic)
-    live = LiveProducer(brokers.source, topic, [0, 1, 2, 3], 12_000, 3_000)
-    live.start()
     state = tmp_path / "state"
-    proc = _mirror_proc(brokers, topic, state, "--until", "stopped")
-    workers = _wait_for_workers(proc, topic, brokers)
+    live, proc, workers = _following(brokers, topic, state)
     time.sleep(0.5)
     proc.kill()
     proc.communicate(timeout=30)
-    deadline = time.monotonic() + 2
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    alive = [w for w in workers if _alive(w)]
+    alive = _wait_gone(workers, 2.0)
     assert not alive, f"follow workers still running after their parent died: {alive}"
-    live.join()
-    again = _mirror_proc(brokers, topic, state, "--settle-s", "1")
-    out = again.communicate(timeout=180)[0]
-    assert again.returncode == 0, out
-    assert "resuming:" in out
-    _assert_exact(brokers, topic, state, SEED + 12_000)
+    _rerun_exact(brokers, topic, state, live)

@@ -162,13 +162,19 @@ def test_the_parent_killed_with_sigkill_takes_its_workers_and_a_rerun_resumes_ex
     assert len(workers) == 2, _children(proc.pid)
     proc.kill()
     proc.communicate(timeout=30)
-    deadline = time.monotonic() + 2
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    alive = [w for w in workers if _alive(w)]
+    alive = _wait_gone(workers, 2.0)
     assert not alive, f"workers still running after their parent died: {alive}"
     _resume(brokers, topic, state)
     _assert_exact(brokers, topic, state)
+
+
+def _wait_gone(pids: list[int], timeout_s: float) -> list[int]:
+    """Wait up to ``timeout_s`` seconds for these processes to end; returns
+    those still running."""
+    deadline = time.monotonic() + timeout_s
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [p for p in pids if _alive(p)]
 
 
 def _alive(pid: int) -> bool:
