@@ -586,9 +586,24 @@ SANDBOX_DIR = click.option(
 
 @sandbox.command("up")
 @click.option("--source-port", type=click.IntRange(1, 65535), default=19092, show_default=True)
-@click.option("--target-port", type=click.IntRange(1, 65535), default=29092, show_default=True)
+@click.option(
+    "--target-port",
+    type=click.IntRange(1, 65535),
+    default=29092,
+    show_default=True,
+    help="The target's port (apache-kafka: its first node's; the others take the next ports).",
+)
+@click.option(
+    "--broker",
+    type=click.Choice(sandbox_cmd.BROKER_KINDS),
+    default="tansu",
+    show_default=True,
+    help="tansu: two in-memory brokers in a second.  apache-kafka: real Apache Kafka "
+    "from Maven Central (java and mvn needed): a ZooKeeper-mode source and a 3-node "
+    "KRaft target with SASL_SSL, ACLs, RF 3.",
+)
 @SANDBOX_DIR
-def sandbox_up(source_port: int, target_port: int, state_dir: Path) -> None:
+def sandbox_up(source_port: int, target_port: int, broker: str, state_dir: Path) -> None:
     """Start the two brokers."""
     if source_port == target_port:
         raise click.BadOptionUsage(
@@ -596,7 +611,11 @@ def sandbox_up(source_port: int, target_port: int, state_dir: Path) -> None:
         )
     _exit(
         lambda: sandbox_cmd.up(
-            _ui(), source_port=source_port, target_port=target_port, state_dir=state_dir
+            _ui(),
+            source_port=source_port,
+            target_port=target_port,
+            state_dir=state_dir,
+            broker=broker,
         )
     )
 

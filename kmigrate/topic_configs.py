@@ -3,8 +3,10 @@ keys.  The translation into what a target accepts is :mod:`kmigrate.targets.rule
 
 Sources:
 
-* Apache Kafka 3.8 stock topic defaults: ``LogConfig.java`` / ``TopicConfig.java``
-  (https://kafka.apache.org/documentation/#topicconfigs).
+* Apache Kafka 3.9 stock topic defaults: ``LogConfig.java`` / ``TopicConfig.java``
+  (https://kafka.apache.org/documentation/#topicconfigs); the compression levels
+  came in 3.8 (KIP-390), ``remote.log.copy.disable`` and
+  ``remote.log.delete.on.disable`` in 3.9 (KIP-950).
 * Redpanda defaults and its DescribeConfigs key set:
   redpanda-data/redpanda ``src/v/kafka/server/handlers/configs/config_response_utils.cc``
   and https://docs.redpanda.com/current/reference/properties/topic-properties/.
@@ -23,7 +25,10 @@ from kmigrate.errors import UsageError
 
 KAFKA_DEFAULTS: dict[str, str] = {
     "cleanup.policy": "delete",
+    "compression.gzip.level": "-1",
+    "compression.lz4.level": "9",
     "compression.type": "producer",
+    "compression.zstd.level": "3",
     "delete.retention.ms": "86400000",
     "file.delete.delay.ms": "60000",
     "flush.messages": "9223372036854775807",
@@ -45,6 +50,8 @@ KAFKA_DEFAULTS: dict[str, str] = {
     "min.compaction.lag.ms": "0",
     "min.insync.replicas": "1",
     "preallocate": "false",
+    "remote.log.copy.disable": "false",
+    "remote.log.delete.on.disable": "false",
     "remote.storage.enable": "false",
     "retention.bytes": "-1",
     "retention.ms": "604800000",

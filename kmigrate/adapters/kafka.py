@@ -268,6 +268,25 @@ class KafkaCluster:
             raise self._fail("describing topic configs", exc) from None
         return out
 
+    def broker_configs(self, keys: Iterable[str]) -> dict[str, str]:
+        """Values of ``keys`` in one broker's configuration (DescribeConfigs on the
+        lowest broker id): ``{key: value}``, keys the broker does not report left out.
+
+        Best effort: a broker that refuses or lacks DescribeConfigs on the cluster
+        gives ``{}`` (the caller then decides without these values).
+        """
+        wanted = set(keys)
+        try:
+            md = self.admin.list_topics(timeout=ADMIN_TIMEOUT_S)
+            if not md.brokers:
+                return {}
+            resource = ConfigResource("broker", str(min(md.brokers)))
+            futures = self.admin.describe_configs([resource], request_timeout=ADMIN_TIMEOUT_S)
+            entries = next(iter(futures.values())).result()
+        except KafkaException:
+            return {}
+        return {k: e.value for k, e in entries.items() if k in wanted and e.value is not None}
+
     def group_offsets(self, topics: Iterable[str]) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offsets of every consumer group on the given topics.
 

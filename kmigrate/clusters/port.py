@@ -88,6 +88,10 @@ class Cluster(Protocol):
         """DescribeConfigs per topic."""
         ...
 
+    def broker_configs(self, keys: Iterable[str]) -> dict[str, str]:
+        """``{key: value}`` of one broker's configuration; ``{}`` when it cannot be read."""
+        ...
+
     def group_offsets(self, topics: Iterable[str]) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offsets per consumer group, for the given topics."""
         ...

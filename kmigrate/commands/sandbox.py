@@ -1,26 +1,48 @@
-"""``kmigrate sandbox up|seed|down``: two local brokers for rehearsals and tests."""
+"""``kmigrate sandbox up|seed|down``: two local clusters for rehearsals and tests."""
 
 from __future__ import annotations
 
+import os
 import time
+from importlib import resources
 from pathlib import Path
 
+from kmigrate.adapters import apache_kafka
 from kmigrate.adapters import sandbox as brokers
+from kmigrate.errors import UsageError
 from kmigrate.ui import UI
 
 DEFAULT_DIR = Path(".kmigrate-sandbox")
+#: The brokers ``sandbox up`` can start.
+BROKER_KINDS = ("tansu", "apache-kafka")
+#: The Apache Kafka sandbox's record of its clusters (pids, ports; passwords: 0600).
+APACHE_KAFKA_STATE = "apache-kafka.json"
+#: The environment variable the Apache Kafka sandbox plan names for the target password.
+PASSWORD_ENV = "KMIGRATE_SANDBOX_TARGET_PASSWORD"
 
 
 def up(
-    ui: UI, *, source_port: int = 19092, target_port: int = 29092, state_dir: Path = DEFAULT_DIR
+    ui: UI,
+    *,
+    source_port: int = 19092,
+    target_port: int = 29092,
+    state_dir: Path = DEFAULT_DIR,
+    broker: str = "tansu",
 ) -> int:
-    """Start the source and target brokers.  Returns 0.
+    """Start the source and target clusters.  Returns 0.
+
+    ``broker``: ``tansu`` (two in-memory brokers, the default) or ``apache-kafka``
+    (see :func:`up_apache_kafka`).
 
     Raises:
         kmigrate.errors.UsageError: a sandbox is already running here, or the
-            sandbox extra is missing.
+            sandbox extra (or java and mvn, for apache-kafka) is missing.
         kmigrate.errors.ClusterError: a broker did not start.
     """
+    if broker == "apache-kafka":
+        return up_apache_kafka(
+            ui, source_port=source_port, target_port=target_port, state_dir=state_dir
+        )
     started = brokers.up(state_dir, source_port, target_port)
     for b in started:
         ui.ok(f"{b.role} broker on {b.bootstrap} (pid {b.pid})")
@@ -83,11 +105,112 @@ def produce(
     return 0
 
 
+def up_apache_kafka(
+    ui: UI, *, source_port: int = 19092, target_port: int = 29092, state_dir: Path = DEFAULT_DIR
+) -> int:
+    """Start real Apache Kafka: the source (ZooKeeper mode, PLAINTEXT on ``source_port``)
+    and the target (3 KRaft nodes, SASL_SSL on ``target_port`` and the next two ports).
+
+    Writes ``state_dir/apache-kafka.json`` (pids, ports), ``state_dir/credentials.env``
+    (the target password, 0600) and ``state_dir/plan.yaml``: the sandbox plan with the
+    target's settings, the password as the reference ``${KMIGRATE_SANDBOX_TARGET_PASSWORD}``.
+    Returns 0.
+
+    Raises:
+        kmigrate.errors.UsageError: a sandbox is already recorded here, a port is in
+            use, or java / mvn / the sandbox extra is missing.
+        kmigrate.errors.ClusterError: Maven or a JVM failed.
+    """
+    record = state_dir / APACHE_KAFKA_STATE
+    if record.exists() or (state_dir / "sandbox.json").exists():
+        raise UsageError(
+            f"a sandbox is already recorded in {state_dir}; run 'kmigrate sandbox down' first"
+        )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)
+    t0 = time.monotonic()
+    home = state_dir.resolve()
+    source = apache_kafka.start_source(home / "source", port=source_port, say=ui.line)
+    try:
+        target = apache_kafka.start_target(home / "target", port=target_port, say=ui.line)
+    except BaseException:
+        apache_kafka.stop_cluster(source)
+        raise
+    apache_kafka.save([source, target], record)
+    password = target.users[apache_kafka.MIGRATION_USER]
+    apache_kafka.write_private(state_dir / "credentials.env", f"{PASSWORD_ENV}={password}\n")
+    plan = state_dir / "plan.yaml"
+    apache_kafka.write_private(plan, sandbox_plan(source, target))
+    ui.ok(
+        f"source: Apache Kafka {source.version} (ZooKeeper mode) on {source.bootstrap}, PLAINTEXT"
+    )
+    ui.ok(
+        f"target: {len(target.nodes)} KRaft nodes of Apache Kafka {target.version} on "
+        f"{target.bootstrap}, SASL_SSL (SCRAM-SHA-512) as '{apache_kafka.MIGRATION_USER}', "
+        f"CA {target.ca}; RF 3, min.insync.replicas 2, ACLs on"
+    )
+    ui.ok(f"started in {time.monotonic() - t0:.1f} s; data and logs in {state_dir}")
+    ui.line(f"the plan for these clusters: {plan}")
+    ui.line(f"its password reference: set -a; . {state_dir / 'credentials.env'}; set +a")
+    ui.emit_json(
+        {
+            "source": {"bootstrap_servers": source.bootstrap, "version": source.version},
+            "target": {
+                "bootstrap_servers": target.bootstrap,
+                "version": target.version,
+                "ca": target.ca,
+                "username": apache_kafka.MIGRATION_USER,
+                "password": "${" + PASSWORD_ENV + "}",
+            },
+            "plan": str(plan),
+        }
+    )
+    return 0
+
+
+def sandbox_plan(source: apache_kafka.Cluster, target: apache_kafka.Cluster) -> str:
+    """The shipped sandbox plan (``kmigrate/data/sandbox.yaml``) with these clusters."""
+    text = resources.files("kmigrate").joinpath("data/sandbox.yaml").read_text()
+    head, rest = text.split("clusters:\n", 1)
+    rest = rest[rest.index("topics:") :]
+    clusters = (
+        "clusters:\n"
+        "  source:\n"
+        "    type: kafka\n"
+        f"    bootstrap_servers: {source.bootstrap}\n"
+        "    config: {}\n"
+        "  target:\n"
+        "    type: kafka\n"
+        f"    bootstrap_servers: {target.bootstrap}\n"
+        "    config:\n"
+        "      security.protocol: SASL_SSL\n"
+        "      sasl.mechanisms: SCRAM-SHA-512\n"
+        f"      sasl.username: {apache_kafka.MIGRATION_USER}\n"
+        f"      sasl.password: ${{{PASSWORD_ENV}}}\n"
+        f"      ssl.ca.location: {target.ca}\n"
+    )
+    head = head.split("version: 1", 1)[1]
+    return (
+        "# The sandbox plan for the Apache Kafka sandbox ('kmigrate sandbox up --broker\n"
+        "# apache-kafka' wrote it): a ZooKeeper-mode source, a 3-node KRaft target with\n"
+        f"# SASL_SSL and ACLs.  The password is a reference: set ${PASSWORD_ENV}.\n"
+        "version: 1" + head.replace("state_dir: .kmigrate", "state_dir: state") + clusters + rest
+    )
+
+
 def down(ui: UI, *, state_dir: Path = DEFAULT_DIR) -> int:
-    """Stop the sandbox brokers.  Returns 0."""
+    """Stop the sandbox's brokers (Tansu) or JVMs (Apache Kafka), by pid.  Returns 0."""
     stopped = brokers.down(state_dir)
     for b in stopped:
         ui.ok(f"stopped {b.role} broker on {b.bootstrap}")
-    if not stopped:
+    record = state_dir / APACHE_KAFKA_STATE
+    jvms = 0
+    if record.exists():
+        for cluster in apache_kafka.load(record):
+            for node, pid in apache_kafka.stop_cluster(cluster):
+                jvms += 1
+                ui.ok(f"stopped {cluster.role} {node.name} (pid {pid})")
+        record.unlink()
+    if not stopped and not jvms:
         ui.line("no sandbox broker was running")
     return 0

@@ -40,6 +40,14 @@ from kmigrate.ui import UI
 #: Target families whose broker count caps the replication factor (read from Metadata
 #: when the plan does not declare ``facts.broker_count``).
 BROKER_COUNTED = ("kafka", "redpanda", "msk")
+#: Target families whose brokers' defaults are read (not declared by a service's docs).
+SELF_RUN = ("kafka", "redpanda")
+#: Broker configs read from a self-run target -> the fact they become: the replication
+#: factor a new topic gets there, and the replicas an ``acks=all`` write needs.
+BROKER_DEFAULT_KEYS = {
+    "default.replication.factor": "default_replication_factor",
+    "min.insync.replicas": "min_insync_replicas",
+}
 
 
 def source_topics(snapshot: Snapshot) -> dict[str, SourceTopic]:
@@ -87,7 +95,8 @@ def translate_snapshot(
 
 def target_facts(ctx: StepContext, profile: TargetProfile) -> dict[str, object]:
     """The plan's declared facts, plus the broker count from Metadata where it caps the
-    replication factor and the plan did not declare it.
+    replication factor and the plan did not declare it, and on a self-run target its
+    brokers' ``default.replication.factor`` and ``min.insync.replicas``.
 
     Raises:
         kmigrate.errors.ClusterError: the target could not be read.
@@ -95,6 +104,13 @@ def target_facts(ctx: StepContext, profile: TargetProfile) -> dict[str, object]:
     facts = dict(ctx.target_plane.facts)
     if profile.family in BROKER_COUNTED and "broker_count" not in facts:
         facts["broker_count"] = ctx.target.describe().broker_count
+    if profile.family in SELF_RUN and not {"default_replication_factor", "min_insync_replicas"} <= (
+        facts.keys()
+    ):
+        found = ctx.target.broker_configs(BROKER_DEFAULT_KEYS)
+        for key, fact in BROKER_DEFAULT_KEYS.items():
+            if fact not in facts and key in found:
+                facts[fact] = int(found[key])
     return facts
 
 

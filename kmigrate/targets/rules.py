@@ -832,20 +832,41 @@ def replication_factor_msk_provisioned(
 def replication_factor_capped(
     source_rf: int, facts: Mapping[str, object], wanted: int | None = None
 ) -> tuple[int | None, str, list[Note]]:
-    """Self-run Kafka or Redpanda: the plan's or the source's RF, capped at the target's
-    broker count (a topic cannot have more replicas than brokers).
+    """Self-run Kafka or Redpanda: the plan's RF; else the larger of the source's and the
+    target brokers' ``default.replication.factor`` (a move from a one-broker Compose
+    source to a three-broker cluster gets the cluster's 3, not the source's 1); capped
+    at the target's broker count (a topic cannot have more replicas than brokers).  A
+    warning when the result is below the target's ``min.insync.replicas``: ``acks=all``
+    producers, the mirror's among them, cannot write (NOT_ENOUGH_REPLICAS).
 
     Source: Apache Kafka CreateTopics (INVALID_REPLICATION_FACTOR when RF > brokers),
-    kafka.apache.org/documentation/#topicconfigs.
+    kafka.apache.org/documentation/#brokerconfigs_default.replication.factor and
+    #topicconfigs_min.insync.replicas.
     """
-    base = wanted or source_rf
-    origin = "the plan's" if wanted else "the source's"
+    default = _opt_int(facts.get("default_replication_factor"))
+    if wanted:
+        base, reason = wanted, f"the plan's replication factor {wanted}"
+    elif default and default > source_rf:
+        base = default
+        reason = f"the target's default.replication.factor {default} (the source has {source_rf})"
+    else:
+        base, reason = source_rf, f"the source's replication factor {source_rf}"
     brokers = _opt_int(facts.get("broker_count"))
     rf = base if brokers is None else min(base, max(brokers, 1))
-    reason = f"{origin} replication factor {base}"
     if rf < base:
         reason += f", capped at the target's {brokers} brokers"
-    return rf, reason, []
+    notes = []
+    min_isr = _opt_int(facts.get("min_insync_replicas"))
+    if min_isr and rf < min_isr:
+        notes.append(
+            Note(
+                f"replication factor {rf} < the target's min.insync.replicas {min_isr}: "
+                "acks=all producers (the mirror's too) cannot write; set replication_factor "
+                "on the step",
+                replication_factor_capped.__name__,
+            )
+        )
+    return rf, reason, notes
 
 
 # --- one topic --------------------------------------------------------------------------

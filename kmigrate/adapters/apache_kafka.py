@@ -1,0 +1,856 @@
+"""Real Apache Kafka for the sandbox and the tests, run from Maven Central jars.
+
+Two clusters, shaped like the two ends of the migrations kmigrate serves
+(``../shared/docs/real-kafka.md`` has the artifacts, main classes and keys,
+checked against Kafka's own sources):
+
+* **source** -- a Compose-style broker: Apache Kafka :data:`SOURCE_VERSION`
+  in ZooKeeper mode (3.9 is the last line that has it; the seeds run
+  Confluent Platform 7.5, i.e. Kafka 3.5 with ZooKeeper), one broker with a
+  fixed ``broker.id``, PLAINTEXT, ``auto.create.topics.enable=false``.
+* **target** -- a managed-style cluster: Apache Kafka :data:`TARGET_VERSION`
+  in KRaft mode, :data:`TARGET_NODES` combined broker+controller nodes,
+  ``default.replication.factor`` 3 and ``min.insync.replicas`` 2, ACLs on
+  (``StandardAuthorizer``), and two client listeners as MSK offers them:
+  ``CLIENT`` (SASL_SSL, SCRAM-SHA-512, a certificate from a CA the sandbox
+  makes) and ``INTERNAL`` (PLAINTEXT, used between the brokers and for
+  set-up).  A ``kmigrate`` principal holds exactly the ACLs a migration
+  needs (:data:`MIGRATION_ACLS`); ``admin`` is a super user.  On the
+  PLAINTEXT listeners the principal is ``User:ANONYMOUS``, which must be a
+  super user anyway for the controllers' own requests (real-kafka.md,
+  "ACLs"); the SASL_SSL listener is where authorization is real.
+
+The jars are fetched once with Maven into ``~/.cache/kmigrate/kafka/VERSION``
+(``$KMIGRATE_CACHE`` moves it), or taken from ``$KAFKA_HOME/libs`` when that
+distribution has the version.  Data lives in log dirs under the cluster's
+folder, so a node restarted with :func:`start_node` keeps its data.
+
+This module starts processes and writes only to clusters it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from kmigrate.errors import ClusterError, UsageError
+
+#: The source's Kafka: 3.9 is the last line with ZooKeeper mode (KIP-500 removed it in 4.0).
+SOURCE_VERSION = "3.9.1"
+#: The target's Kafka, KRaft only.
+TARGET_VERSION = "4.1.0"
+#: Log4j 2 for 4.x: the Maven POMs lack the jars the tarball adds (real-kafka.md, "Logging").
+LOG4J2_VERSION = "2.24.3"
+#: Nodes of the target cluster (each a combined broker and controller).
+TARGET_NODES = 3
+#: Maximum heap of each JVM, in MiB: three brokers at Kafka's default 1 GiB would
+#: commit 3 GiB up front on a 2-core machine.
+HEAP_MB = 384
+#: How long a cluster may take to answer after its JVMs start, in seconds (2 cores,
+#: class loading of five JVMs at once).
+START_TIMEOUT_S = 120.0
+#: The SCRAM mechanism of the target's SASL_SSL listener.
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+#: The principal kmigrate runs as on the target, and the set-up super user.
+MIGRATION_USER = "kmigrate"
+ADMIN_USER = "admin"
+
+#: What a migration needs on the target, as (resource type, resource name, operation):
+#: provision (Create, Describe, DescribeConfigs, AlterConfigs), mirror (Write,
+#: IdempotentWrite: KIP-679 makes Write imply it from 3.2, kept explicit), verify
+#: (Read), translate-offsets (group Read, Describe), rollback (topic and group Delete),
+#: check-connectivity (cluster Describe, DescribeConfigs).  The cluster resource is
+#: ``BROKER`` in librdkafka's names, ``kafka-cluster`` its only name.
+MIGRATION_ACLS: tuple[tuple[str, str, str], ...] = (
+    *(
+        ("TOPIC", "*", op)
+        for op in ("CREATE", "WRITE", "READ", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS")
+    ),
+    ("TOPIC", "*", "DELETE"),
+    ("GROUP", "*", "READ"),
+    ("GROUP", "*", "DESCRIBE"),
+    ("GROUP", "*", "DELETE"),
+    ("BROKER", "kafka-cluster", "DESCRIBE"),
+    ("BROKER", "kafka-cluster", "DESCRIBE_CONFIGS"),
+    ("BROKER", "kafka-cluster", "IDEMPOTENT_WRITE"),
+)
+
+_JVM_FLAGS = [
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Djava.awt.headless=true",
+]
+
+
+def cache_root() -> Path:
+    """Where fetched jars are kept: ``$KMIGRATE_CACHE/kafka`` or ``~/.cache/kmigrate/kafka``."""
+    base = os.environ.get("KMIGRATE_CACHE")
+    return (Path(base) if base else Path.home() / ".cache" / "kmigrate") / "kafka"
+
+
+def _pom(version: str) -> str:
+    deps = [("org.apache.kafka", "kafka_2.13", version)]
+    if version.startswith("3."):
+        # 3.9 logs through reload4j (the log4j 1 API).
+        deps.append(("org.slf4j", "slf4j-reload4j", "1.7.36"))
+    else:
+        deps += [
+            ("org.apache.logging.log4j", "log4j-core", LOG4J2_VERSION),
+            ("org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J2_VERSION),
+        ]
+    body = "".join(
+        f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
+        f"<version>{v}</version></dependency>"
+        for g, a, v in deps
+    )
+    return (
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>kmigrate.sandbox</groupId><artifactId>kafka-runtime</artifactId>"
+        f"<version>{version}</version><packaging>pom</packaging>"
+        f"<dependencies>{body}</dependencies></project>\n"
+    )
+
+
+def _require(tool: str, what: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise UsageError(
+            f"the Apache Kafka sandbox needs '{tool}' on PATH ({what}); install it "
+            "(Debian: apt-get install openjdk-17-jre-headless maven) or use the default "
+            "broker (--broker tansu)"
+        )
+    return path
+
+
+def kafka_libs(version: str, *, say: Callable[[str], None] = lambda _m: None) -> Path:
+    """The folder of jars that runs Kafka ``version``, fetched with Maven on first use.
+
+    ``$KAFKA_HOME/libs`` is used as it is when it holds ``kafka_2.13-VERSION.jar``.
+    Otherwise the jars come from Maven Central into
+    ``cache_root()/VERSION/libs`` (about 45 MB, 10-20 s), written to a temporary
+    folder first, so an interrupted fetch leaves no half-filled cache.
+
+    Raises:
+        UsageError: ``java`` or ``mvn`` is missing.
+        ClusterError: Maven failed (its last lines are in the message).
+    """
+    home = os.environ.get("KAFKA_HOME")
+    if home and (Path(home) / "libs" / f"kafka_2.13-{version}.jar").is_file():
+        return Path(home) / "libs"
+    _require("java", "Java 17 runs Kafka")
+    libs = cache_root() / version / "libs"
+    if (libs / f"kafka_2.13-{version}.jar").is_file():
+        return libs
+    mvn = _require("mvn", "Maven fetches Kafka's jars from Maven Central")
+    work = cache_root() / version / f"fetch-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        (work / "pom.xml").write_text(_pom(version))
+        say(f"fetching Apache Kafka {version} jars with Maven into {libs.parent} ...")
+        proc = subprocess.run(
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(work / "pom.xml"),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={work / 'libs'}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+            raise ClusterError(f"fetching Apache Kafka {version} with Maven failed:\n{tail}")
+        with contextlib.suppress(FileExistsError, OSError):
+            os.replace(work / "libs", libs)
+        if not (libs / f"kafka_2.13-{version}.jar").is_file():
+            raise ClusterError(f"Maven did not bring kafka_2.13-{version}.jar into {libs}")
+        return libs
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free TCP ports on 127.0.0.1."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+# --- TLS -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tls:
+    """PEM files of the sandbox's CA and the target brokers' certificate.
+
+    ``ca`` is what a client trusts (``ssl.ca.location``); ``server`` holds the
+    brokers' unencrypted PKCS#8 key and certificate (Kafka's PEM keystore,
+    KIP-651); the certificate's SAN names ``localhost`` and ``127.0.0.1``, so
+    clients verify the host name (librdkafka's default since 2.0).
+    """
+
+    ca: Path
+    server: Path
+
+
+def make_tls(folder: Path, *, days: int = 30) -> Tls:
+    """A new CA and a broker certificate signed by it, as PEM files in ``folder`` (0600).
+
+    Raises:
+        UsageError: the ``cryptography`` package is missing.
+    """
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        raise UsageError(
+            "the Apache Kafka sandbox needs the 'sandbox' extra: pip install 'kmigrate[sandbox]'"
+        ) from None
+    import ipaddress
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None, signer: object
+    ) -> x509.Certificate:
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(issuer or name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+        )
+        if issuer is None:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [
+                        x509.DNSName("localhost"),
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    ]
+                ),
+                False,
+            )
+        return builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = cert("kmigrate sandbox CA", ca_key, None, ca_key)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = cert("localhost", server_key, ca_cert.subject, ca_key)
+    pem = serialization.Encoding.PEM
+    tls = Tls(ca=folder / "ca.pem", server=folder / "server.pem")
+    write_private(tls.ca, ca_cert.public_bytes(pem))
+    write_private(
+        tls.server,
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        + server_cert.public_bytes(pem)
+        + ca_cert.public_bytes(pem),
+    )
+    return tls
+
+
+def write_private(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to a new file at ``path``, mode 0600, never through a symlink
+    (a file or link already there is removed first, not followed)."""
+    if isinstance(data, str):
+        data = data.encode()
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    """One JVM of a cluster: what it is, how to start it again, and its pid (0: stopped)."""
+
+    name: str
+    main_class: str
+    config: str
+    libs: str
+    log: str
+    version: str
+    pid: int = 0
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def command(self) -> list[str]:
+        """The ``java`` command line that starts this node."""
+        if self.version.startswith("3."):
+            folder = Path(self.config).parent
+            logging = [f"-Dlog4j.configuration=file:{folder / 'log4j.properties'}"]
+        else:
+            logging = [
+                f"-Dlog4j2.configurationFile={Path(self.config).parent / 'log4j2.properties'}"
+            ]
+        return [
+            shutil.which("java") or "java",
+            f"-Xmx{HEAP_MB}m",
+            "-Xms64m",
+            *_JVM_FLAGS,
+            f"-Dkafka.logs.dir={Path(self.log).parent}",
+            *logging,
+            "-cp",
+            f"{self.libs}/*",
+            self.main_class,
+            self.config,
+        ]
+
+
+def start_node(node: Node) -> int:
+    """Start ``node``'s JVM in its own session (it outlives this process); returns its pid."""
+    with open(node.log, "ab") as log:
+        proc = subprocess.Popen(
+            node.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    node.pid = proc.pid
+    return proc.pid
+
+
+def stop_node(node: Node, *, kill: bool = False, timeout_s: float = 30.0) -> bool:
+    """Stop ``node`` (SIGTERM, a controlled shutdown; SIGKILL with ``kill`` or after
+    ``timeout_s`` seconds).  True when it was running."""
+    if not node.pid or not _alive(node.pid):
+        node.pid = 0
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(node.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(node.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(node.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(node.pid, signal.SIGKILL)
+        while _alive(node.pid):
+            time.sleep(0.05)
+    node.pid = 0
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        finished, _status = os.waitpid(pid, os.WNOHANG)
+        if finished == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie of a process not ours still answers kill(0): read its state.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of process ``pid`` in bytes (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+# --- clusters ------------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    """A running sandbox cluster.
+
+    ``bootstrap`` is what a client of this cluster is given (for the target:
+    the SASL_SSL listener); ``internal`` the PLAINTEXT listener used for
+    set-up (the same as ``bootstrap`` on the source).  ``client_config`` holds
+    the librdkafka settings for ``bootstrap`` with the password as it is:
+    keep it out of output (``sandbox up`` writes it to a 0600 file).
+    """
+
+    role: str
+    version: str
+    folder: str
+    bootstrap: str
+    internal: str
+    nodes: list[Node]
+    client_config: dict[str, str] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)
+    ca: str = ""
+
+    def node_for(self, node_id: int) -> Node:
+        """The node with Kafka ``node.id``/``broker.id`` ``node_id``."""
+        for node in self.nodes:
+            if node.ports.get("node_id") == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def kafka_nodes(self) -> list[Node]:
+        """The broker nodes (not ZooKeeper)."""
+        return [n for n in self.nodes if "node_id" in n.ports]
+
+    def config_for(self, user: str) -> dict[str, str]:
+        """librdkafka settings to reach ``bootstrap`` as ``user`` (SASL_SSL on the target)."""
+        if not self.users:
+            return {"bootstrap.servers": self.bootstrap}
+        return {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanisms": SCRAM_MECHANISM,
+            "sasl.username": user,
+            "sasl.password": self.users[user],
+            "ssl.ca.location": self.ca,
+        }
+
+    def to_json(self) -> dict[str, object]:
+        """The cluster as JSON (passwords included: write it only to a 0600 file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Cluster:
+        """The inverse of :meth:`to_json`."""
+        nodes = [Node(**n) for n in data.pop("nodes")]  # type: ignore[attr-defined]
+        return cls(nodes=nodes, **data)  # type: ignore[arg-type]
+
+
+def _write_config(path: Path, settings: dict[str, object]) -> None:
+    path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+
+
+_LOG4J1 = """\
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.org.apache.zookeeper.server.ZooKeeperServerMain=INFO
+"""
+
+_LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRefs = out
+rootLogger.appenderRef.out.ref = OUT
+logger.server.name = kafka.server.BrokerServer
+logger.server.level = INFO
+"""
+
+
+def start_source(
+    folder: Path, *, port: int | None = None, say: Callable[[str], None] = lambda _m: None
+) -> Cluster:
+    """Start the source: ZooKeeper and one Kafka :data:`SOURCE_VERSION` broker in ``folder``.
+
+    ``port``: the broker's PLAINTEXT port (default: a free one; ZooKeeper's is always free).
+
+    Raises:
+        UsageError: java or mvn missing.
+        ClusterError: a JVM exited, or the broker did not answer within
+            :data:`START_TIMEOUT_S` seconds.
+    """
+    libs = str(kafka_libs(SOURCE_VERSION, say=say))
+    folder.mkdir(parents=True, exist_ok=True)
+    zk_port, spare = free_ports(2)
+    port = port or spare
+    _check_free(port)
+    (folder / "log4j.properties").write_text(_LOG4J1)
+    _write_config(
+        folder / "zookeeper.properties",
+        {
+            "dataDir": folder / "zookeeper",
+            "clientPort": zk_port,
+            "clientPortAddress": "127.0.0.1",
+            "maxClientCnxns": 0,
+            "admin.enableServer": "false",
+        },
+    )
+    _write_config(
+        folder / "server.properties",
+        {
+            "broker.id": 1,
+            "listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "zookeeper.connect": f"127.0.0.1:{zk_port}",
+            "zookeeper.connection.timeout.ms": 18000,
+            "log.dirs": folder / "data",
+            "auto.create.topics.enable": "false",
+            "num.partitions": 1,
+            "offsets.topic.replication.factor": 1,
+            "transaction.state.log.replication.factor": 1,
+            "transaction.state.log.min.isr": 1,
+            "group.initial.rebalance.delay.ms": 0,
+            "log.retention.check.interval.ms": 5000,
+        },
+    )
+    zk = Node(
+        "zookeeper",
+        "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+        str(folder / "zookeeper.properties"),
+        libs,
+        str(folder / "zookeeper.log"),
+        SOURCE_VERSION,
+        ports={"client": zk_port},
+    )
+    broker = Node(
+        "broker-1",
+        "kafka.Kafka",
+        str(folder / "server.properties"),
+        libs,
+        str(folder / "broker-1.log"),
+        SOURCE_VERSION,
+        ports={"node_id": 1, "PLAINTEXT": port},
+    )
+    bootstrap = f"127.0.0.1:{port}"
+    cluster = Cluster("source", SOURCE_VERSION, str(folder), bootstrap, bootstrap, [zk, broker])
+    say(f"starting source: ZooKeeper and Apache Kafka {SOURCE_VERSION} on {bootstrap} ...")
+    try:
+        start_node(zk)
+        _wait_port(zk_port, zk)
+        start_node(broker)
+        wait_brokers(cluster, 1)
+    except BaseException:
+        stop_cluster(cluster)
+        raise
+    return cluster
+
+
+def start_target(
+    folder: Path,
+    *,
+    nodes: int = TARGET_NODES,
+    port: int | None = None,
+    say: Callable[[str], None] = lambda _m: None,
+) -> Cluster:
+    """Start the target: ``nodes`` KRaft nodes of Kafka :data:`TARGET_VERSION` in ``folder``.
+
+    SASL_SSL with SCRAM-SHA-512 under a new CA, ACLs on, users ``admin`` (super
+    user) and ``kmigrate`` (:data:`MIGRATION_ACLS`) with random passwords,
+    ``default.replication.factor`` min(3, nodes) and ``min.insync.replicas``
+    min(2, nodes).  ``port``: the first node's SASL_SSL port, the others on the next
+    ones (default: free ports).
+
+    Raises:
+        UsageError: java or mvn missing.
+        ClusterError: formatting failed, a JVM exited, or the cluster did not
+            answer with all its brokers within :data:`START_TIMEOUT_S` seconds.
+    """
+    libs = str(kafka_libs(TARGET_VERSION, say=say))
+    folder.mkdir(parents=True, exist_ok=True)
+    tls = make_tls(folder / "tls")
+    users = {ADMIN_USER: uuid.uuid4().hex, MIGRATION_USER: uuid.uuid4().hex}
+    ports = free_ports(3 * nodes)
+    internal = ports[0::3]
+    client = [port + i for i in range(nodes)] if port else ports[1::3]
+    controller = ports[2::3]
+    for p in client:
+        _check_free(p)
+    voters = ",".join(f"{i + 1}@127.0.0.1:{controller[i]}" for i in range(nodes))
+    rf = min(3, nodes)
+    (folder / "log4j2.properties").write_text(_LOG4J2)
+    cluster_id = _java_out(libs, "kafka.tools.StorageTool", "random-uuid").strip()
+    kafka_nodes = []
+    for i in range(nodes):
+        node_id = i + 1
+        config = folder / f"node-{node_id}.properties"
+        _write_config(
+            config,
+            {
+                "process.roles": "broker,controller",
+                "node.id": node_id,
+                "controller.quorum.voters": voters,
+                "listeners": f"INTERNAL://127.0.0.1:{internal[i]},CLIENT://127.0.0.1:{client[i]},"
+                f"CONTROLLER://127.0.0.1:{controller[i]}",
+                "advertised.listeners": f"INTERNAL://127.0.0.1:{internal[i]},"
+                f"CLIENT://127.0.0.1:{client[i]}",
+                "inter.broker.listener.name": "INTERNAL",
+                "controller.listener.names": "CONTROLLER",
+                "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CLIENT:SASL_SSL,"
+                "CONTROLLER:PLAINTEXT",
+                "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+                "listener.name.client.scram-sha-512.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                ),
+                "ssl.keystore.type": "PEM",
+                "ssl.keystore.location": tls.server,
+                "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
+                "log.dirs": folder / f"data-{node_id}",
+                "auto.create.topics.enable": "false",
+                "num.partitions": 1,
+                "default.replication.factor": rf,
+                "min.insync.replicas": min(2, rf),
+                "offsets.topic.replication.factor": rf,
+                "transaction.state.log.replication.factor": rf,
+                "transaction.state.log.min.isr": min(2, rf),
+                "share.coordinator.state.topic.replication.factor": rf,
+                "share.coordinator.state.topic.min.isr": min(2, rf),
+                "group.initial.rebalance.delay.ms": 0,
+                "log.retention.check.interval.ms": 5000,
+            },
+        )
+        scram = [
+            arg
+            for name, password in users.items()
+            for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
+        ]
+        _java_out(
+            libs,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(config),
+            *scram,
+        )
+        kafka_nodes.append(
+            Node(
+                f"node-{node_id}",
+                "kafka.Kafka",
+                str(config),
+                libs,
+                str(folder / f"node-{node_id}.log"),
+                TARGET_VERSION,
+                ports={
+                    "node_id": node_id,
+                    "INTERNAL": internal[i],
+                    "CLIENT": client[i],
+                    "CONTROLLER": controller[i],
+                },
+            )
+        )
+    cluster = Cluster(
+        "target",
+        TARGET_VERSION,
+        str(folder),
+        ",".join(f"127.0.0.1:{p}" for p in client),
+        ",".join(f"127.0.0.1:{p}" for p in internal),
+        kafka_nodes,
+        users=users,
+        ca=str(tls.ca),
+    )
+    cluster.client_config = cluster.config_for(MIGRATION_USER)
+    say(
+        f"starting target: {nodes} KRaft nodes of Apache Kafka {TARGET_VERSION} "
+        f"(SASL_SSL on {cluster.bootstrap}) ..."
+    )
+    try:
+        for node in kafka_nodes:
+            start_node(node)
+        wait_brokers(cluster, nodes)
+        grant_acls(cluster.internal, f"User:{MIGRATION_USER}", MIGRATION_ACLS)
+    except BaseException:
+        stop_cluster(cluster)
+        raise
+    return cluster
+
+
+def _check_free(port: int) -> None:
+    """Raises UsageError when something listens on 127.0.0.1:``port`` already."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise UsageError(
+                f"port {port} on 127.0.0.1 is in use; stop what listens there or choose "
+                "other ports (--source-port / --target-port)"
+            ) from None
+
+
+def _java_out(libs: str, main_class: str, *args: str) -> str:
+    """Run a Kafka tool's main class; its standard output.
+
+    Raises:
+        ClusterError: it exited non-zero (its output, passwords masked, in the message).
+    """
+    proc = subprocess.run(
+        [shutil.which("java") or "java", "-Xmx256m", "-cp", f"{libs}/*", main_class, *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if proc.returncode != 0:
+        text = re.sub(r"password=[^\]]*", "password=(secret not shown)", proc.stdout + proc.stderr)
+        raise ClusterError(f"{main_class} {args[0]} failed: {text.strip()[-2000:]}")
+    return proc.stdout
+
+
+def _wait_port(port: int, node: Node, timeout_s: float = START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _alive(node.pid):
+            raise ClusterError(f"{node.name} exited while starting; its log: {node.log}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.2)
+    raise ClusterError(f"{node.name} did not listen on {port} within {timeout_s:g} s")
+
+
+def wait_brokers(cluster: Cluster, count: int, timeout_s: float = START_TIMEOUT_S) -> None:
+    """Wait until the cluster's Metadata lists ``count`` brokers.
+
+    Raises:
+        ClusterError: a node's JVM exited, or the brokers were not there within
+            ``timeout_s`` seconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    admin = AdminClient({"bootstrap.servers": cluster.internal, "log_level": 0})
+    while time.monotonic() < deadline:
+        for node in cluster.nodes:
+            if node.pid and not _alive(node.pid):
+                raise ClusterError(f"{cluster.role} {node.name} exited; its log: {node.log}")
+        try:
+            if len(admin.list_topics(timeout=2).brokers) >= count:
+                return
+        except KafkaException:
+            pass
+        time.sleep(0.25)
+    raise ClusterError(
+        f"{cluster.role} cluster did not show {count} brokers within {timeout_s:g} s "
+        f"(logs in {cluster.folder})"
+    )
+
+
+def grant_acls(internal: str, principal: str, acls: Sequence[tuple[str, str, str]]) -> None:
+    """Create ALLOW bindings for ``principal`` from any host, one per (resource type,
+    name, operation), with literal patterns, over the PLAINTEXT listener.
+
+    Raises:
+        ClusterError: the broker refused a binding.
+    """
+    admin = AdminClient({"bootstrap.servers": internal, "log_level": 0})
+    bindings = [
+        AclBinding(
+            ResourceType[rtype],
+            name,
+            ResourcePatternType.LITERAL,
+            principal,
+            "*",
+            AclOperation[op],
+            AclPermissionType.ALLOW,
+        )
+        for rtype, name, op in acls
+    ]
+    for binding, fut in admin.create_acls(bindings, request_timeout=30).items():
+        try:
+            fut.result(timeout=60)
+        except KafkaException as exc:
+            raise ClusterError(f"creating ACL {binding} failed: {exc.args[0].str()}") from None
+
+
+def revoke_acls(internal: str, principal: str, acls: Sequence[tuple[str, str, str]]) -> None:
+    """Delete the literal ALLOW bindings :func:`grant_acls` made for these triples."""
+    from confluent_kafka.admin import AclBindingFilter
+
+    admin = AdminClient({"bootstrap.servers": internal, "log_level": 0})
+    filters = [
+        AclBindingFilter(
+            ResourceType[rtype],
+            name,
+            ResourcePatternType.LITERAL,
+            principal,
+            "*",
+            AclOperation[op],
+            AclPermissionType.ALLOW,
+        )
+        for rtype, name, op in acls
+    ]
+    for fut in admin.delete_acls(filters, request_timeout=30).values():
+        fut.result(timeout=60)
+
+
+def stop_cluster(cluster: Cluster, *, kill: bool = False) -> list[tuple[Node, int]]:
+    """Stop every JVM of ``cluster``, brokers before ZooKeeper; returns (node, pid) of
+    those that were running."""
+    stopped = []
+    for node in sorted(cluster.nodes, key=lambda n: n.name == "zookeeper"):
+        pid = node.pid
+        if stop_node(node, kill=kill):
+            stopped.append((node, pid))
+    return stopped
+
+
+@contextlib.contextmanager
+def node_stopped(cluster: Cluster, node_id: int, *, kill: bool = False) -> Iterator[Node]:
+    """Stop one broker for the ``with`` block, then start it again with its data and
+    wait until the cluster lists all its brokers."""
+    node = cluster.node_for(node_id)
+    stop_node(node, kill=kill)
+    try:
+        yield node
+    finally:
+        start_node(node)
+        wait_brokers(cluster, len(cluster.kafka_nodes()))
+
+
+def save(clusters: list[Cluster], path: Path) -> None:
+    """Write the clusters (pids, ports, users) to ``path`` as JSON, mode 0600."""
+    write_private(path, (json.dumps([c.to_json() for c in clusters], indent=2) + "\n").encode())
+
+
+def load(path: Path) -> list[Cluster]:
+    """The clusters :func:`save` wrote."""
+    return [Cluster.from_json(c) for c in json.loads(path.read_text())]
