@@ -33,6 +33,21 @@ class KmigrateError(Exception):
     def __init__(self, *args: Any) -> None:
         super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its attributes, without calling ``__init__`` again: an error a
+        worker process raises reaches the parent whole (by default pickling calls
+        ``__init__(*args)``, which fails for a subclass with more parameters, and
+        ``concurrent.futures`` then reports a broken pool instead of the error)."""
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[KmigrateError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """The inverse of :meth:`KmigrateError.__reduce__`."""
+    err = Exception.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
 
 class UsageError(KmigrateError):
     """The command line asked for something impossible (exit 2)."""

@@ -69,6 +69,13 @@ class Brokers:
         """True on Apache Kafka."""
         return self.kind == APACHE_KAFKA
 
+    @property
+    def target_rf(self) -> int:
+        """The replication factor kmigrate gives a topic copied from the RF 1 source:
+        the target's default.replication.factor (3) on Apache Kafka; Tansu reports
+        no broker configs, so the source's 1 there."""
+        return 3 if self.real else 1
+
 
 #: Replication factor test set-up gives new topics, by bootstrap servers: the target's
 #: default (3, with min.insync.replicas 2) on Apache Kafka, else 1.
@@ -96,8 +103,12 @@ def brokers(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Itera
     if broker_kind == APACHE_KAFKA:
         clusters: list[apache_kafka.Cluster] = []
         try:
-            clusters.append(apache_kafka.start_source(logs / "source"))
-            clusters.append(apache_kafka.start_target(logs / "target"))
+            # Retention checks once a day: many tests write records with fixed 2023
+            # timestamps, which the default 7-day retention.ms would delete within
+            # the 5-minute check; tests of a moving log start use DeleteRecords.
+            day = 86_400_000
+            clusters.append(apache_kafka.start_source(logs / "source", retention_check_ms=day))
+            clusters.append(apache_kafka.start_target(logs / "target", retention_check_ms=day))
             source, target = clusters
             _DEFAULT_RF[target.internal] = 3
             yield Brokers(

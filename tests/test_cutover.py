@@ -249,23 +249,49 @@ def test_verify_aligns_through_the_map_after_append(
     assert whole.exit_code == 1
 
 
-@pytest.mark.skipif(
-    not os.environ.get("KMIGRATE_TEST_DELETE_RECORDS"),
-    reason="sandbox broker: DeleteRecords is not supported (sandbox-broker.md fact 7), so a "
-    "log start offset above 0 cannot be made here; set KMIGRATE_TEST_DELETE_RECORDS=1 to run "
-    "it against brokers that support it (real Kafka)",
-)
-def test_a_source_log_start_above_zero_maps_and_verifies(
+def _delete_records(bootstrap: str, topic: str, partition: int, before: int) -> None:
+    """DeleteRecords: the log start offset of ``topic[partition]`` moves to ``before``."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for fut in admin.delete_records([TopicPartition(topic, partition, before)]).values():
+        fut.result()
+
+
+@pytest.fixture
+def delete_records(brokers: Brokers) -> None:
+    """Skips on Tansu: it has no DeleteRecords (sandbox-broker.md fact 7), so a log
+    start offset above 0 cannot be made there; these tests run on Apache Kafka."""
+    if not brokers.real:
+        pytest.skip("Tansu has no DeleteRecords (sandbox-broker.md fact 7); --broker apache-kafka")
+
+
+@pytest.mark.usefixtures("delete_records")
+def test_a_source_log_start_above_zero_maps_verifies_and_translates(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
+    """Log start 10 (DeleteRecords) of 20 records: the mirror copies 10-19 to target
+    0-9, verify compares those, and groups translate: one committed below the log
+    start (at deleted records) resumes at the first copied record, one at 15 at the
+    copy of 15; each consumer then reads on the target what it would read on the source."""
+    from tests.test_translate_offsets import commit, committed
+
     topic = f"{prefix}lso"
     create_topic(brokers.source, topic, 1)
     produce(brokers.source, topic, [{"value": f"{i}".encode(), "partition": 0} for i in range(20)])
-    admin = AdminClient({"bootstrap.servers": brokers.source})
-    futures = admin.delete_records([TopicPartition(topic, 0, 10)])
-    for fut in futures.values():
-        fut.result()
-    plan = write_plan(tmp_path, brokers, [topic], STANDARD_PHASES)
+    _delete_records(brokers.source, topic, 0, 10)
+    commit(brokers.source, f"{prefix}below", {(topic, 0): 5})
+    commit(brokers.source, f"{prefix}inside", {(topic, 0): 15})
+    plan = write_plan(
+        tmp_path,
+        brokers,
+        [topic],
+        STANDARD_PHASES
+        + f"""\
+  - name: translate
+    steps:
+      - action: translate-offsets
+        groups: {{include: ["{prefix}*"]}}
+""",
+    )
     for phase in ("1", "2"):
         assert run("execute", str(plan), "--phase", phase).exit_code == 0
 
@@ -274,6 +300,43 @@ def test_a_source_log_start_above_zero_maps_and_verifies(
     assert result.exit_code == 0, result.output
     assert "all 1 partitions match (10 records)" in result.output
     assert OffsetMap.load(tmp_path / "state").runs(topic, 0) == [OffsetRun(10, 0, 10)]
+    assert [r[3] for r in plain_read(brokers.target, topic, 1)[0]] == [
+        f"{i}".encode() for i in range(10, 20)
+    ]
+
+    translated = run("execute", str(plan), "--phase", "4")
+
+    assert translated.exit_code == 0, translated.output
+    assert committed(brokers.target, f"{prefix}below") == {(topic, 0): 0}
+    assert committed(brokers.target, f"{prefix}inside") == {(topic, 0): 5}
+
+
+@pytest.mark.usefixtures("delete_records")
+def test_a_resume_after_delete_records_passed_uncopied_records_stops_with_the_range(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The lost-range exit on a real log start offset: 10 records copied, 10 more
+    written, then the log start moves to 15 before the next run (as retention would):
+    the mirror stops with exit 1 naming [10, 15) and writes nothing."""
+    topic = f"{prefix}gone"
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    produce(brokers.source, topic, [{"value": b"a", "partition": 0} for _ in range(10)])
+    args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    state = ("--state-dir", str(tmp_path / "state"))
+    assert run(*args, *state).exit_code == 0
+    produce(brokers.source, topic, [{"value": b"b", "partition": 0} for _ in range(10)])
+    _delete_records(brokers.source, topic, 0, 15)
+
+    result = run(*args, *state)
+
+    assert result.exit_code == 1, result.output
+    assert (
+        "source records were deleted before they were copied (the log start offset passed "
+        f"the mirror's position, e.g. by retention): {topic}[0] source offsets [10, 15); "
+        "they cannot be copied any more"
+    ) in result.output
+    assert len(plain_read(brokers.target, topic, 1)[0]) == 10  # nothing written
 
 
 def test_append_resume_after_kill_9_skips_no_copy_and_takes_no_foreign_record(

@@ -396,7 +396,7 @@ def test_dry_run_says_what_a_real_run_would_refuse_and_writes_nothing(
         "a real run would be refused to run phase 2 (provision): earlier steps are not "
         "complete: check-connectivity (not run)"
     ) in result.output
-    assert f"would create topic {prefix}dry (1 partitions, RF 1)" in result.output
+    assert f"would create topic {prefix}dry (1 partitions, RF {brokers.target_rf})" in result.output
     assert not (tmp_path / "state" / "journal.json").exists()
     from kmigrate.adapters.kafka import KafkaCluster
 

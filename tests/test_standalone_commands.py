@@ -48,7 +48,7 @@ def test_export_provision_mirror_verify_without_a_plan(
 
     dry = run("provision", str(snapshot), "--target", brokers.target, "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert f"would create topic {topic} (2 partitions, RF 1)" in dry.output
+    assert f"would create topic {topic} (2 partitions, RF {brokers.target_rf})" in dry.output
     target = KafkaCluster("target", brokers.target)
     assert topic not in target.topics()
 

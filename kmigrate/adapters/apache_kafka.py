@@ -71,6 +71,17 @@ HEAP_MB = 384
 #: How long a cluster may take to answer after its JVMs start, in seconds (2 cores,
 #: class loading of five JVMs at once).
 START_TIMEOUT_S = 120.0
+#: Partitions of ``__consumer_offsets`` and ``__transaction_state`` (Kafka's default
+#: is 50 each: their creation at the first group commit or transaction took over a
+#: minute on a loaded 2-core machine).
+INTERNAL_TOPIC_PARTITIONS = 6
+#: ``log.retention.check.interval.ms``: Kafka's default, 5 minutes.  Retention deletes
+#: even the active segment once its newest record is older than ``retention.ms``, so
+#: records written with fixed old timestamps vanish at the next check; the test
+#: clusters set a day, so that only DeleteRecords moves a log start offset there.  The
+#: first check runs ``log.initial.task.delay.ms`` after start (Kafka's default 30 s,
+#: an internal key of LogManager's scheduler): set to the same interval.
+RETENTION_CHECK_MS = 300_000
 #: The SCRAM mechanism of the target's SASL_SSL listener.
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 #: The principal kmigrate runs as on the target, and the set-up super user.
@@ -499,11 +510,18 @@ logger.server.level = INFO
 
 
 def start_source(
-    folder: Path, *, port: int | None = None, say: Callable[[str], None] = lambda _m: None
+    folder: Path,
+    *,
+    port: int | None = None,
+    retention_check_ms: int = RETENTION_CHECK_MS,
+    say: Callable[[str], None] = lambda _m: None,
 ) -> Cluster:
     """Start the source: ZooKeeper and one Kafka :data:`SOURCE_VERSION` broker in ``folder``.
 
     ``port``: the broker's PLAINTEXT port (default: a free one; ZooKeeper's is always free).
+    ``retention_check_ms``: how often the broker deletes segments past retention
+    (``log.retention.check.interval.ms``; the tests make it a day, see
+    :data:`RETENTION_CHECK_MS`).
 
     Raises:
         UsageError: java or mvn missing.
@@ -538,10 +556,13 @@ def start_source(
             "auto.create.topics.enable": "false",
             "num.partitions": 1,
             "offsets.topic.replication.factor": 1,
+            "offsets.topic.num.partitions": INTERNAL_TOPIC_PARTITIONS,
+            "transaction.state.log.num.partitions": INTERNAL_TOPIC_PARTITIONS,
             "transaction.state.log.replication.factor": 1,
             "transaction.state.log.min.isr": 1,
             "group.initial.rebalance.delay.ms": 0,
-            "log.retention.check.interval.ms": 5000,
+            "log.retention.check.interval.ms": retention_check_ms,
+            "log.initial.task.delay.ms": retention_check_ms,
         },
     )
     zk = Node(
@@ -581,6 +602,7 @@ def start_target(
     *,
     nodes: int = TARGET_NODES,
     port: int | None = None,
+    retention_check_ms: int = RETENTION_CHECK_MS,
     say: Callable[[str], None] = lambda _m: None,
 ) -> Cluster:
     """Start the target: ``nodes`` KRaft nodes of Kafka :data:`TARGET_VERSION` in ``folder``.
@@ -589,7 +611,7 @@ def start_target(
     user) and ``kmigrate`` (:data:`MIGRATION_ACLS`) with random passwords,
     ``default.replication.factor`` min(3, nodes) and ``min.insync.replicas``
     min(2, nodes).  ``port``: the first node's SASL_SSL port, the others on the next
-    ones (default: free ports).
+    ones (default: free ports).  ``retention_check_ms`` as for :func:`start_source`.
 
     Raises:
         UsageError: java or mvn missing.
@@ -642,12 +664,15 @@ def start_target(
                 "default.replication.factor": rf,
                 "min.insync.replicas": min(2, rf),
                 "offsets.topic.replication.factor": rf,
+                "offsets.topic.num.partitions": INTERNAL_TOPIC_PARTITIONS,
+                "transaction.state.log.num.partitions": INTERNAL_TOPIC_PARTITIONS,
                 "transaction.state.log.replication.factor": rf,
                 "transaction.state.log.min.isr": min(2, rf),
                 "share.coordinator.state.topic.replication.factor": rf,
                 "share.coordinator.state.topic.min.isr": min(2, rf),
                 "group.initial.rebalance.delay.ms": 0,
-                "log.retention.check.interval.ms": 5000,
+                "log.retention.check.interval.ms": retention_check_ms,
+                "log.initial.task.delay.ms": retention_check_ms,
             },
         )
         scram = [

@@ -127,6 +127,9 @@ def plan_groups(
     committed = {g: ctx.source.group_offsets_of(g) for g in groups}
     parts = sorted({tp for offsets in committed.values() for tp in offsets if tp in mapped})
     source_ends = ctx.source.log_ends(parts) if parts else {}
+    # A committed offset below the log start offset points at deleted records: its
+    # next record is the log start's (where auto.offset.reset=earliest resumes).
+    source_starts = {tp: low for tp, (low, _high) in ctx.source.offsets(parts).items()}
     target_ends = ctx.target.log_ends(parts) if parts else {}
     target_groups = set(ctx.target.group_ids())
     plans: list[GroupPlan] = []
@@ -167,7 +170,15 @@ def plan_groups(
                 ),
                 "check": "pending" if tr.kind != REFUSED else f"refused: {tr.reason}",
                 "previous_target_offset": previous.get((topic, partition), ABSENT),
+                "source_read_from": max(offset, source_starts.get((topic, partition), 0)),
             }
+            if offset < row["source_read_from"]:
+                ctx.ui.warn(
+                    f"group {group}: {topic}[{partition}] committed offset {offset} is below "
+                    f"the source's log start offset {row['source_read_from']} (its records "
+                    "were deleted): translated to the first copied record after it; on the "
+                    "source its consumers would resume by their auto.offset.reset"
+                )
             if tr.kind == REFUSED:
                 gp.refusals.append(f"{topic}[{partition}] at source offset {offset}: {tr.reason}")
             gp.rows.append(row)
@@ -189,7 +200,7 @@ def plan_groups(
 def _check_next_records(ctx: StepContext, plans: list[GroupPlan]) -> None:
     """Fill each row's ``check``: the next record on both sides is the same one."""
     rows = [r for gp in plans for r in gp.rows if r["target_offset"] is not None]
-    src_starts = {(r["topic"], r["partition"], r["source_offset"]) for r in rows}
+    src_starts = {(r["topic"], r["partition"], r["source_read_from"]) for r in rows}
     tgt_starts = {(r["topic"], r["partition"], r["target_offset"]) for r in rows}
     # One read per distinct start offset and side (groups often share positions).
     src: dict[tuple[str, int, int], Record | None] = {}
@@ -211,7 +222,7 @@ def _check_next_records(ctx: StepContext, plans: list[GroupPlan]) -> None:
         for r in gp.rows:
             if r["target_offset"] is None:
                 continue
-            a = src[(r["topic"], r["partition"], r["source_offset"])]
+            a = src[(r["topic"], r["partition"], r["source_read_from"])]
             b = tgt[(r["topic"], r["partition"], r["target_offset"])]
             where = (
                 f"{r['topic']}[{r['partition']}] source offset {r['source_offset']} -> "
