@@ -13,6 +13,7 @@ from kmigrate.errors import PlanError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.refs import REFERENCE, UnresolvedReference, is_sensitive, resolve
+from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.plan_walk import missing_topics_advice
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
@@ -97,6 +98,17 @@ def plan_context(
     source, _ = open_role(plan, "source", environ)
     target, target_plane = open_role(plan, "target", environ)
     m = plan.model
+    specs = [step for phase in m.phases for step in phase.steps]
+    actions = [getattr(step, "action", "") for step in specs]
+    selections = [step.groups for step in specs if isinstance(step, TranslateOffsetsStep)]
+    groups = (
+        (
+            tuple(p for sel in selections for p in sel.include),
+            tuple(p for sel in selections for p in sel.exclude),
+        )
+        if selections
+        else None
+    )
     return StepContext(
         source=source,
         target=target,
@@ -111,6 +123,8 @@ def plan_context(
         dry_run=dry_run,
         journal_lookup=lambda action: latest_record(journal, plan, action),
         missing_topics_advice=lambda: missing_topics_advice(plan),
+        actions=tuple(a for a in actions if a),
+        groups=groups,
     )
 
 

@@ -95,10 +95,7 @@ ADMIN_USER = "admin"
 #: check-connectivity (cluster Describe, DescribeConfigs).  The cluster resource is
 #: ``BROKER`` in librdkafka's names, ``kafka-cluster`` its only name.
 MIGRATION_ACLS: tuple[tuple[str, str, str], ...] = (
-    *(
-        ("TOPIC", "*", op)
-        for op in ("CREATE", "WRITE", "READ", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS")
-    ),
+    *(("TOPIC", "*", op) for op in ("CREATE", "WRITE", "READ", "DESCRIBE", "DESCRIBE_CONFIGS")),
     ("TOPIC", "*", "DELETE"),
     ("GROUP", "*", "READ"),
     ("GROUP", "*", "DESCRIBE"),

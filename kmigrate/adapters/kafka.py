@@ -27,6 +27,7 @@ from confluent_kafka import (
     KafkaException,
     Message,
     Producer,
+    TopicCollection,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
@@ -789,6 +790,94 @@ class KafkaCluster:
         except KafkaException as exc:
             raise self._fail("listing consumer groups", exc) from None
         return sorted(g.group_id for g in listing.valid)
+
+    def topic_operations(self, topics: Iterable[str]) -> dict[str, frozenset[str] | None]:
+        """Per topic, the ACL operations this client's principal may perform on it
+        (``READ``, ``WRITE``, ``DESCRIBE``...): DescribeTopics with
+        ``include_authorized_operations`` (KIP-430).
+
+        Returns ``{topic: operations}``; ``frozenset()`` for a topic the principal may
+        not even describe (TOPIC_AUTHORIZATION_FAILED), ``None`` for a topic that
+        does not exist or a broker that does not report operations.
+
+        Raises:
+            ClusterError: the request failed otherwise.
+        """
+        names = sorted(set(topics))
+        if not names:
+            return {}
+        out: dict[str, frozenset[str] | None] = {}
+        try:
+            futures = self.admin.describe_topics(
+                TopicCollection(names),
+                request_timeout=ADMIN_TIMEOUT_S,
+                include_authorized_operations=True,
+            )
+        except KafkaException as exc:
+            raise self._fail("describing topics", exc) from None
+        for name, fut in futures.items():
+            try:
+                ops = fut.result().authorized_operations
+            except KafkaException as exc:
+                code = exc.args[0].code()
+                if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                    out[name] = frozenset()
+                    continue
+                if code == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    out[name] = None
+                    continue
+                raise self._fail(f"describing topic {name}", exc) from None
+            out[name] = None if ops is None else frozenset(op.name for op in ops)
+        return out
+
+    def cluster_operations(self) -> frozenset[str] | None:
+        """The ACL operations this client's principal may perform on the cluster
+        (DescribeCluster with ``include_authorized_operations``, KIP-430); ``None``
+        when the broker does not report them (a broker without Kafka's authorizer
+        semantics, such as Tansu).
+
+        Raises:
+            ClusterError: the request failed.
+        """
+        try:
+            desc = self.admin.describe_cluster(
+                request_timeout=ADMIN_TIMEOUT_S, include_authorized_operations=True
+            ).result()
+        except KafkaException as exc:
+            raise self._fail("describing the cluster", exc) from None
+        ops = desc.authorized_operations
+        return None if ops is None else frozenset(op.name for op in ops)
+
+    def group_operations(self, groups: Iterable[str]) -> dict[str, frozenset[str] | None]:
+        """Per consumer group, the ACL operations this client's principal may perform
+        on it (DescribeGroups, KIP-430): ``frozenset()`` for a group it may not
+        describe (GROUP_AUTHORIZATION_FAILED), ``None`` where the broker reports none
+        (a group it does not know, a broker without KIP-430).
+
+        Raises:
+            ClusterError: the request failed otherwise.
+        """
+        names = sorted(set(groups))
+        if not names:
+            return {}
+        out: dict[str, frozenset[str] | None] = {}
+        try:
+            futures = self.admin.describe_consumer_groups(
+                names, request_timeout=ADMIN_TIMEOUT_S, include_authorized_operations=True
+            )
+        except KafkaException as exc:
+            raise self._fail("describing consumer groups", exc) from None
+        for name, fut in futures.items():
+            try:
+                ops = fut.result().authorized_operations
+            except KafkaException as exc:
+                if exc.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED:
+                    out[name] = frozenset()
+                    continue
+                out[name] = None
+                continue
+            out[name] = None if ops is None else frozenset(op.name for op in ops)
+        return out
 
     def group_members(self, group: str) -> GroupState:
         """DescribeGroups for one group: its state and active members.

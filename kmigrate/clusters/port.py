@@ -88,6 +88,18 @@ class Cluster(Protocol):
         """DescribeConfigs per topic."""
         ...
 
+    def topic_operations(self, topics: Iterable[str]) -> dict[str, frozenset[str] | None]:
+        """Authorized ACL operations per topic (KIP-430); None: unknown or no topic."""
+        ...
+
+    def group_operations(self, groups: Iterable[str]) -> dict[str, frozenset[str] | None]:
+        """Authorized ACL operations per consumer group (KIP-430); None: unknown."""
+        ...
+
+    def cluster_operations(self) -> frozenset[str] | None:
+        """Authorized ACL operations on the cluster (KIP-430); None: not reported."""
+        ...
+
     def broker_configs(self, keys: Iterable[str]) -> dict[str, str]:
         """``{key: value}`` of one broker's configuration; ``{}`` when it cannot be read."""
         ...

@@ -45,6 +45,10 @@ class StepContext:
             provision --rerun export-topics --rerun provision-topics; then run
             this step again`` (from the plan; a generic hint without one).
         step_id: the running step's stable id (a slug), also used in log file names.
+        actions: the actions of every step of the plan (check-connectivity checks
+            the permissions they need).
+        groups: the consumer-group selection ``(include, exclude)`` of the plan's
+            translate-offsets steps, if any.
     """
 
     source: Cluster
@@ -64,6 +68,8 @@ class StepContext:
         "create them first (kmigrate provision SNAPSHOT --target …)"
     )
     step_id: str = "standalone"
+    actions: tuple[str, ...] = ()
+    groups: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
 
 class Step:

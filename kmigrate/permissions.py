@@ -1,0 +1,139 @@
+"""What a plan needs to be allowed to do, and which of it a principal lacks.
+
+``check-connectivity`` checks, before anything changes, every ACL operation
+the plan's steps will use on the source and target topics and consumer groups,
+so that a principal missing one is named at the start of the window, not in the
+middle of a phase.  The operations each Kafka request needs are Kafka's own
+table: kafka.apache.org/documentation/#operations_resources_and_protocols.
+What a principal may do is read with KIP-430's authorized operations
+(DescribeTopics, DescribeGroups with ``include_authorized_operations``).
+
+What cannot be checked beforehand is said, not guessed: Kafka reports
+authorized operations only for topics that exist, so for a target topic that
+``provision-topics`` has yet to create only CREATE is checked (CreateTopics
+with ``validate_only`` is authorized like the real request).
+
+This module computes; the step reads the clusters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+#: A side of the migration and a resource type: ``("target", "topic")``.
+Scope = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Need:
+    """One ACL operation a step needs on every selected resource of one scope.
+
+    ``side``: ``source`` or ``target``; ``resource``: ``topic`` or ``group``;
+    ``operation``: Kafka's name (``READ``, ``WRITE``, ...); ``why``: the request.
+    """
+
+    side: str
+    resource: str
+    operation: str
+    why: str
+
+
+#: Per step action, what it does on which resources (Kafka's protocol table; the
+#: request named in ``why``).  kmigrate never alters an existing topic's configs, and
+#: CreateTopics with configs needs CREATE alone, so ALTER_CONFIGS is not needed.
+NEEDS: dict[str, tuple[Need, ...]] = {
+    "export-topics": (
+        Need("source", "topic", "DESCRIBE", "export-topics: Metadata"),
+        Need("source", "topic", "DESCRIBE_CONFIGS", "export-topics: DescribeConfigs"),
+    ),
+    "provision-topics": (
+        Need("target", "topic", "CREATE", "provision-topics: CreateTopics"),
+        Need("target", "topic", "DESCRIBE", "provision-topics: Metadata"),
+        Need("target", "topic", "DESCRIBE_CONFIGS", "provision-topics: DescribeConfigs"),
+        Need("target", "topic", "DELETE", "rollback of provision-topics: DeleteTopics"),
+    ),
+    "mirror": (
+        Need("source", "topic", "READ", "mirror: Fetch"),
+        Need("target", "topic", "WRITE", "mirror: Produce"),
+        Need("target", "topic", "DESCRIBE", "mirror: ListOffsets"),
+    ),
+    "verify": (
+        Need("source", "topic", "READ", "verify: Fetch"),
+        Need("target", "topic", "READ", "verify: Fetch"),
+    ),
+    "dual-write-check": (
+        Need("source", "topic", "READ", "dual-write-check: Fetch"),
+        Need("target", "topic", "READ", "dual-write-check: Fetch"),
+    ),
+    "translate-offsets": (
+        Need("source", "group", "DESCRIBE", "translate-offsets: OffsetFetch"),
+        Need("source", "topic", "DESCRIBE", "translate-offsets: OffsetFetch"),
+        Need("target", "group", "READ", "translate-offsets: OffsetCommit"),
+        Need("target", "topic", "READ", "translate-offsets: OffsetCommit"),
+        Need("target", "group", "DESCRIBE", "translate-offsets: DescribeGroups"),
+        Need("target", "group", "DELETE", "rollback of translate-offsets: DeleteGroups"),
+    ),
+}
+
+
+def needs_for(actions: Iterable[str]) -> list[Need]:
+    """The needs of these step actions, without repeats, in a stable order."""
+    seen: dict[tuple[str, str, str], Need] = {}
+    for action in actions:
+        for need in NEEDS.get(action, ()):
+            seen.setdefault((need.side, need.resource, need.operation), need)
+    return sorted(seen.values(), key=lambda n: (n.side, n.resource, n.operation))
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An operation the principal lacks on one resource (``why``: which step needs it)."""
+
+    side: str
+    resource: str
+    name: str
+    operation: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.operation} on {self.side} {self.resource} {self.name} ({self.why})"
+
+
+#: Per (side, resource, operation): the resources on which it could not be checked.
+Unchecked = dict[tuple[str, str, str], list[str]]
+
+
+def missing(
+    needs: Iterable[Need],
+    granted: Mapping[Scope, Mapping[str, frozenset[str] | None]],
+) -> tuple[list[Missing], Unchecked]:
+    """Which needed operations the principal lacks, and what could not be checked.
+
+    Args:
+        needs: from :func:`needs_for`.
+        granted: per scope, per resource name, the authorized operations
+            (``None``: unknown, e.g. a topic that does not exist yet).
+
+    Returns:
+        ``(missing operations, unchecked)``.
+    """
+    lacking: list[Missing] = []
+    unknown: Unchecked = {}
+    for need in needs:
+        for name, ops in sorted(granted.get((need.side, need.resource), {}).items()):
+            if ops is None:
+                unknown.setdefault((need.side, need.resource, need.operation), []).append(name)
+            elif need.operation not in ops:
+                lacking.append(Missing(need.side, need.resource, name, need.operation, need.why))
+    return lacking, unknown
+
+
+def describe_unchecked(unknown: Unchecked) -> list[str]:
+    """One line per operation that could not be checked on some resources."""
+    return [
+        f"{op} on {len(names)} {side} {resource}(s) not checked: "
+        f"{'they do not exist yet' if resource == 'topic' else 'the broker did not say'} "
+        f"({', '.join(names[:3])}{' …' if len(names) > 3 else ''})"
+        for (side, resource, op), names in sorted(unknown.items())
+    ]
