@@ -89,6 +89,8 @@ class UI:
     Args:
         json_mode: print facts as JSON on stdout; human lines go to stderr.
         assume_yes: answer every confirmation with yes (``--yes``).
+        assume_yes_recorded: also answer :meth:`confirm_recorded` with yes
+            (``--yes-recorded-commands``).
         interactive: whether a person can answer prompts (stdin is a TTY).
         out: where human output goes (default stdout, or stderr in JSON mode).
     """
@@ -98,11 +100,13 @@ class UI:
         *,
         json_mode: bool = False,
         assume_yes: bool = False,
+        assume_yes_recorded: bool = False,
         interactive: bool | None = None,
         out: TextIO | None = None,
     ) -> None:
         self.json_mode = json_mode
         self.assume_yes = assume_yes
+        self.assume_yes_recorded = assume_yes_recorded
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self._out = out
 
@@ -177,5 +181,20 @@ class UI:
             return True
         if not self.interactive:
             self.line(f"{prompt} [no answer: stdin is not a terminal; pass --yes]")
+            return False
+        return click.confirm(prompt, default=False, err=self.json_mode)
+
+    def confirm_recorded(self, prompt: str) -> bool:
+        """Ask before running a command recorded in the journal but not in the plan.
+
+        ``--yes`` does not answer this one (a journal can be changed by whoever
+        can write the state folder); ``--yes-recorded-commands`` does.  False
+        when no one can answer.
+        """
+        if self.assume_yes_recorded:
+            self.line(f"{prompt} [yes: --yes-recorded-commands]")
+            return True
+        if not self.interactive:
+            self.line(f"{prompt} [no answer: stdin is not a terminal; --yes does not answer this]")
             return False
         return click.confirm(prompt, default=False, err=self.json_mode)

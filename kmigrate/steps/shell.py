@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 from kmigrate.errors import StepFailed
-from kmigrate.journal import atomic_write, now_iso
+from kmigrate.journal import now_iso
+from kmigrate.safefs import atomic_write
 from kmigrate.steps.base import Record, Step, StepContext
 
 TAIL_LINES = 20
