@@ -16,7 +16,8 @@ from pathlib import Path
 
 from kmigrate import safefs
 from kmigrate.errors import KmigrateError, PlanError, UsageError
-from kmigrate.redact import redact, redact_argv
+from kmigrate.escape import escape_controls
+from kmigrate.redact import redact, redact_argv, take_short_warnings
 
 INTERRUPTED = 130
 INTERNAL = 3
@@ -31,8 +32,11 @@ def log_path() -> Path:
 
 
 def _say(text: str) -> None:
-    """Print to stderr, with every secret value resolved in this process masked."""
-    print(redact(text), file=sys.stderr)
+    """Print to stderr: secret values resolved in this process masked, control characters
+    escaped; a warning about a short secret first."""
+    for warning in take_short_warnings():
+        print(f"warning: {warning}", file=sys.stderr)
+    print(escape_controls(redact(text), keep_lines=True), file=sys.stderr)
 
 
 def run(func: Callable[[], int]) -> int:

@@ -1056,7 +1056,7 @@ def test_a_file_read_as_a_snapshot_is_never_quoted(tree: Any, raw: str | None) -
 def test_redaction_masks_resolved_values_and_secret_settings_only() -> None:
     from kmigrate import redact
 
-    redact.remember("xy")  # too short to be told from ordinary text: not remembered
+    redact.remember("xy")  # short: masked only where it stands as a value, not inside text
     redact.remember("first-line-s3cret\nsecond-line-s3cret\n")
     masked = redact.redact("a xy b first-line-s3cret c second-line-s3cret")
     assert masked == f"a xy b {redact.MASK} c {redact.MASK}"

@@ -45,6 +45,8 @@ class StepContext:
             provision --rerun export-topics --rerun provision-topics; then run
             this step again`` (from the plan; a generic hint without one).
         step_id: the running step's stable id (a slug), also used in log file names.
+        secret_env: names of the environment variables the plan's secret
+            references (``${VAR}``) name; shell steps run without them.
     """
 
     source: Cluster
@@ -64,6 +66,7 @@ class StepContext:
         "create them first (kmigrate provision SNAPSHOT --target …)"
     )
     step_id: str = "standalone"
+    secret_env: frozenset[str] = frozenset()
 
 
 class Step:
