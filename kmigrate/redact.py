@@ -12,12 +12,12 @@ references (:mod:`kmigrate.plan.refs`).  This module is the one place that says:
   texts of :class:`kmigrate.errors.KmigrateError`).
 
 Masking replaces *whole values*, never a substring inside other text: a secret
-``9092`` leaves ``127.0.0.1:19092`` alone.  A secret of at least
-:data:`MIN_LENGTH` characters is masked wherever it stands as a token (not
-preceded or followed by a letter, digit or ``_``); a shorter one only where it
-stands as a value (quoted, after ``=`` or ``": "``, or a whole line), since a
-short token (``a``, ``on``) occurs in ordinary words, and kmigrate warns once
-that it is short (:func:`take_short_warnings`).
+is masked where it stands whole, neither preceded nor followed by a letter, a
+digit or ``_`` (a quoted string, the value of ``key=value``, a token between
+spaces or punctuation).  So a secret ``9092`` leaves ``127.0.0.1:19092`` alone
+and masks ``port=9092``.  A secret shorter than :data:`MIN_LENGTH` characters is
+masked the same way, and kmigrate warns once that it is short
+(:func:`take_short_warnings`): it may stand whole where it is no secret (``a``).
 
 This module imports nothing of kmigrate, so every module may use it.
 """
@@ -29,8 +29,7 @@ import re
 
 #: What replaces a secret in a text.
 MASK = "(secret not shown)"
-#: Secrets shorter than this are masked only where they stand as a value, and
-#: warned about once.
+#: Secrets shorter than this are warned about once (they are masked all the same).
 MIN_LENGTH = 8
 
 #: Client settings (librdkafka / Kafka client keys, case-insensitive globs) whose
@@ -64,8 +63,6 @@ _warned: set[str] = set()
 
 #: Characters that continue a token: a secret next to one is inside other text.
 _WORD = r"A-Za-z0-9_"
-#: What may follow a value that stands as a value.
-_VALUE_END = r"(?=$|[\s,;&'\")\]}])"
 
 
 def is_secret_key(key: str) -> bool:
@@ -104,7 +101,8 @@ def take_short_warnings() -> list[str]:
     """Warnings (once each) about secrets shorter than :data:`MIN_LENGTH`; clears them."""
     out = [
         f"the secret from {source} is shorter than {MIN_LENGTH} characters: it is masked "
-        "only where it stands as a value (quoted, after '=', or a whole line); use a longer one"
+        "wherever it stands as a whole word or value, also where it means something else; "
+        "use a longer one"
         for source in _short_sources
     ]
     _short_sources.clear()
@@ -114,20 +112,9 @@ def take_short_warnings() -> list[str]:
 def _compiled() -> re.Pattern[str] | None:
     global _pattern
     if _pattern is None and _values:
-        parts = []
-        for value in sorted(_values, key=len, reverse=True):
-            v = re.escape(value)
-            if len(value) >= MIN_LENGTH:
-                parts.append(rf"(?<![{_WORD}]){v}(?![{_WORD}])")
-            else:
-                parts += [
-                    rf"(?<='){v}(?=')",
-                    rf'(?<="){v}(?=")',
-                    rf"(?<==){v}{_VALUE_END}",
-                    rf"(?<=: ){v}{_VALUE_END}",
-                    rf"(?m:^{v}$)",
-                ]
-        _pattern = re.compile("|".join(parts))
+        values = sorted(_values, key=len, reverse=True)
+        alternatives = "|".join(re.escape(value) for value in values)
+        _pattern = re.compile(rf"(?<![{_WORD}])(?:{alternatives})(?![{_WORD}])")
     return _pattern
 
 
