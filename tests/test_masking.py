@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from kmigrate.context import parse_settings
 from kmigrate.errors import UsageError
 from kmigrate.ui import UI
 from kmigrate.verify.dual_write import printable_key
+from tests.conftest import Brokers, create_topic, produce
 
 REGEX_SECRET = "Pw$(x)[.*]+?"
 TITLE = "\x1b]0;title\x07"
@@ -307,3 +309,32 @@ def test_json_output_is_masked_and_valid() -> None:
         ui.emit_json({"seen": REGEX_SECRET})
         data = json.loads(stdout.getvalue())
     assert data == {"seen": redact.MASK}
+
+
+@pytest.mark.broker
+def test_a_record_key_with_a_terminal_escape_reaches_neither_terminal_nor_report_raw(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """A key ``\\x1b]0;title\\x07`` (and a C1 CSI) written to the real source broker only: the
+    dual-write check names it, escaped, on the terminal and in its JSON report.
+
+    Fails before issue 19: the key reached the terminal raw (it set the window title)."""
+    topic = f"{prefix}keys"
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    base = int(time.time() * 1000) - 60_000
+    evil = f"{TITLE}\x9b2J".encode()
+    produce(brokers.source, topic, [{"key": evil, "value": b"v", "timestamp": base + 100}])
+    report = tmp_path / "dw.json"
+    result = run(
+        "verify", "--mode", "dual-write", "--source", brokers.source, "--target",
+        brokers.target, "--topic", topic, "--since", str(base), "--until", str(base + 30_000),
+        "--report", str(report),
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    for raw in ("\x1b", "\x07", "\x9b"):
+        assert raw not in result.output
+        assert raw not in report.read_text()
+    assert "\\x1b]0;title\\x07\\x9b2J" in result.output
+    (entry,) = json.loads(report.read_text())["topics"]
+    assert entry["first_only_on_source"] == ["\\x1b]0;title\\x07\\x9b2J"]
