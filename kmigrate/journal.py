@@ -143,7 +143,7 @@ class Journal:
         if problem:
             raise self._corrupt(problem)
         digest = hashlib.sha256(raw).hexdigest()
-        self._check_digest(digest)
+        self._check_digest(digest, data)
         tampered = _tampered_entries(data)
         if tampered:
             raise JournalError(
@@ -161,8 +161,12 @@ class Journal:
         if safefs.private_dir(self.state_dir, allow_shared=self.allow_shared_state):
             self.shared = safefs.dir_problem(self.state_dir)
 
-    def _check_digest(self, digest: str) -> None:
-        """Refuse a journal file whose SHA-256 is not one kmigrate recorded beside it."""
+    def _check_digest(self, digest: str, data: dict[str, Any]) -> None:
+        """Refuse a journal file whose SHA-256 is not one kmigrate recorded beside it.
+
+        The message names the entries that differ from the previous version
+        (``journal.json.prev``), where one is kept: those were changed last.
+        """
         if not self.sum_path.exists():
             return  # written by a kmigrate before 0.x, or never saved: nothing to compare
         try:
@@ -171,12 +175,27 @@ class Journal:
             }
         except (OSError, ValueError, IndexError):
             known = set()
-        if digest not in known:
-            raise JournalError(
-                f"{self.path}: refused: the journal was changed outside kmigrate (its SHA-256 "
-                f"is not one recorded in {self.sum_path.name}); rollback would run what it now "
-                "says. Find out who changed it; restore the journal from a copy you trust"
+        if digest in known:
+            return
+        changed = ""
+        try:
+            before = json.loads(self.prev_path.read_text("utf-8"))["steps"]
+            ids = sorted(
+                str(k)
+                for k in set(before) | set(data["steps"])
+                if before.get(k) != data["steps"].get(k)
             )
+            if ids:
+                changed = "; entries that differ from the previous version: " + ", ".join(
+                    repr(i) for i in ids
+                )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        raise JournalError(
+            f"{self.path}: refused: the journal was changed outside kmigrate (its SHA-256 "
+            f"is not one recorded in {self.sum_path.name}){changed}; rollback would run what "
+            "it now says. Find out who changed it; restore the journal from a copy you trust"
+        )
 
     def _corrupt(self, what: str) -> JournalError:
         kept = (

@@ -197,7 +197,10 @@ def test_a_journal_changed_outside_kmigrate_is_refused_by_its_checksum(tmp_path:
         result = run(*command)
         assert result.exit_code == 1, result.output
         assert "refused: the journal was changed outside kmigrate" in said(result)
-        assert "journal.json.sha256" in said(result)
+        assert "journal.json.sha256); entries that differ from the previous version: " in (
+            said(result)
+        )
+        assert "'shell-echo-switch-log-txt-16fc7b'" in said(result)
     assert not (tmp_path / "pwned").exists()
 
 
