@@ -428,6 +428,7 @@ WORKERS = click.option(
     show_default=True,
     help="Where the offset map (offset-map.json) is kept; a re-run resumes from it.",
 )
+@SHARED_STATE
 @WORKERS
 @OUTPUT
 @SOURCE_CONFIG
@@ -444,6 +445,7 @@ def mirror(
     settle_s: float,
     max_duration: float | None,
     state_dir: str,
+    allow_shared_state: bool,
     workers: int | None,
     output_format: str,
     source_config: tuple[str, ...],
@@ -465,6 +467,7 @@ def mirror(
             settle_s=settle_s,
             max_duration=max_duration,
             state_dir=state_dir,
+            allow_shared_state=allow_shared_state,
             workers=workers,
             source_config=source_config,
             target_config=target_config,

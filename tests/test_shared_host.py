@@ -359,3 +359,15 @@ def test_the_state_folder_check_names_a_symlinked_state_folder(tmp_path: Path) -
     with pytest.raises(safefs.SharedStateError):
         safefs.private_dir(link)
     assert Journal(real, "p").shared is None
+
+
+def test_the_standalone_mirrors_state_folder_is_held_to_the_same_rule(tmp_path: Path) -> None:
+    """Fails before issue 19: ``kmigrate mirror --state-dir`` used a world-writable folder
+    (here it is refused before any connection: the brokers named do not exist)."""
+    state = tmp_path / "mirror-state"
+    state.mkdir()
+    state.chmod(0o777)
+    args = ["mirror", "--source", "127.0.0.1:1", "--target", "127.0.0.1:2"]
+    result = run(*args, "--state-dir", str(state))
+    assert result.exit_code == 2, result.output
+    assert f"{state} (owner root, mode 0777) can be written by group and others" in said(result)
