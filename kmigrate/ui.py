@@ -201,13 +201,7 @@ class UI:
         Returns False when no one can answer (stdin is not a terminal and no
         ``--yes``), so a step that needs a person never passes unattended.
         """
-        if self.assume_yes:
-            self.line(f"{prompt} [yes: --yes]")
-            return True
-        if not self.interactive:
-            self.line(f"{prompt} [no answer: stdin is not a terminal; pass --yes]")
-            return False
-        return click.confirm(clean(prompt), default=False, err=self.json_mode)
+        return self._ask(prompt, self.assume_yes, "--yes", "pass --yes")
 
     def confirm_recorded(self, prompt: str) -> bool:
         """Ask before running a command recorded in the journal but not in the plan.
@@ -216,10 +210,15 @@ class UI:
         can write the state folder); ``--yes-recorded-commands`` does.  False
         when no one can answer.
         """
-        if self.assume_yes_recorded:
-            self.line(f"{prompt} [yes: --yes-recorded-commands]")
+        option, hint = "--yes-recorded-commands", "--yes does not answer this"
+        return self._ask(prompt, self.assume_yes_recorded, option, hint)
+
+    def _ask(self, prompt: str, answered: bool, option: str, hint: str) -> bool:
+        """Yes when ``answered`` (by ``option``); no when no one can answer (``hint`` why)."""
+        if answered:
+            self.line(f"{prompt} [yes: {option}]")
             return True
         if not self.interactive:
-            self.line(f"{prompt} [no answer: stdin is not a terminal; --yes does not answer this]")
+            self.line(f"{prompt} [no answer: stdin is not a terminal; {hint}]")
             return False
         return click.confirm(clean(prompt), default=False, err=self.json_mode)
