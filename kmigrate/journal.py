@@ -168,7 +168,7 @@ class Journal:
         (``journal.json.prev``), where one is kept: those were changed last.
         """
         if not self.sum_path.exists():
-            return  # written by a kmigrate before 0.x, or never saved: nothing to compare
+            return  # written by a kmigrate that kept no checksum: nothing to compare yet
         try:
             known = {
                 line.split()[0] for line in self.sum_path.read_text("utf-8").splitlines() if line

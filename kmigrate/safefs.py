@@ -166,6 +166,7 @@ def _open_private(path: Path, flags: int) -> int:
     if problem:
         os.close(fd)
         raise UnsafeFileError(problem)
+    os.fchmod(fd, FILE_MODE)  # one an older kmigrate created 0644 becomes 0600
     os.set_blocking(fd, True)
     return fd
 

@@ -379,3 +379,20 @@ def test_the_standalone_mirrors_state_folder_is_held_to_the_same_rule(tmp_path: 
     result = run(*args, "--state-dir", str(state))
     assert result.exit_code == 2, result.output
     assert f"{state} (owner root, mode 0777) can be written by group and others" in said(result)
+
+
+def test_an_error_log_an_older_kmigrate_left_0644_becomes_0600(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fails before issue 19: the log kept its 0644 and others could read the tracebacks."""
+    log = tmp_path / "kmigrate.log"
+    log.write_text("old\n")
+    log.chmod(0o644)
+    monkeypatch.setenv("KMIGRATE_LOG", str(log))
+
+    def broken() -> int:
+        raise RuntimeError("boom")
+
+    assert error_handler.run(broken) == error_handler.INTERNAL
+    assert mode(log) == 0o600
+    assert log.read_text().startswith("old\n")
