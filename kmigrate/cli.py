@@ -123,8 +123,15 @@ TARGET_CONFIG = click.option(
 )
 
 
-def _ui(output_format: str = "text", yes: bool = False) -> UI:
-    return UI(json_mode=output_format == "json", assume_yes=yes)
+SHARED_STATE = click.option(
+    "--allow-shared-state",
+    is_flag=True,
+    help="Use a state folder another user owns or group/others may write (journaled).",
+)
+
+
+def _ui(output_format: str = "text", yes: bool = False, yes_recorded: bool = False) -> UI:
+    return UI(json_mode=output_format == "json", assume_yes=yes, assume_yes_recorded=yes_recorded)
 
 
 def _exit(func: Any) -> None:
@@ -178,6 +185,7 @@ def plan(plan_path: str, output_format: str, offline: bool, snapshot_path: str |
     metavar="STEP_ID",
     help="Run this step of the phase again although it succeeded (repeatable; journaled).",
 )
+@SHARED_STATE
 def execute(
     plan_path: str,
     phase: str,
@@ -186,6 +194,7 @@ def execute(
     yes: bool,
     dry_run: bool,
     rerun: tuple[str, ...],
+    allow_shared_state: bool,
 ) -> None:
     """Run one phase of the plan (resumes where an earlier run stopped)."""
     _refuse_yes_with_dry_run(yes, dry_run)
@@ -198,6 +207,7 @@ def execute(
             ignore_window=ignore_window,
             dry_run=dry_run,
             rerun=rerun,
+            allow_shared_state=allow_shared_state,
         )
     )
 
@@ -212,18 +222,35 @@ def execute(
     is_flag=True,
     help="Use the plan's rollback commands/texts, not those recorded when steps ran (journaled).",
 )
+@click.option(
+    "--yes-recorded-commands",
+    is_flag=True,
+    help="Also run, unasked, shell rollback commands recorded in the journal but not in the plan.",
+)
+@SHARED_STATE
 def rollback(
-    plan_path: str, phase: str | None, dry_run: bool, yes: bool, use_plan_rollback: bool
+    plan_path: str,
+    phase: str | None,
+    dry_run: bool,
+    yes: bool,
+    use_plan_rollback: bool,
+    yes_recorded_commands: bool,
+    allow_shared_state: bool,
 ) -> None:
-    """Undo what kmigrate did, newest first, from the journal."""
+    """Undo what kmigrate did, newest first, from the journal.
+
+    A shell rollback command recorded in the journal but not in the plan is
+    shown and asked about even with --yes; --yes-recorded-commands answers it.
+    """
     _refuse_yes_with_dry_run(yes, dry_run)
     _exit(
         lambda: rollback_cmd.rollback(
             plan_path,
-            _ui(yes=yes),
+            _ui(yes=yes, yes_recorded=yes_recorded_commands),
             phase=phase,
             dry_run=dry_run,
             use_plan_rollback=use_plan_rollback,
+            allow_shared_state=allow_shared_state,
         )
     )
 
@@ -231,9 +258,14 @@ def rollback(
 @cli.command()
 @PLAN
 @OUTPUT
-def status(plan_path: str, output_format: str) -> None:
+@SHARED_STATE
+def status(plan_path: str, output_format: str, allow_shared_state: bool) -> None:
     """Show the journal: each step, its outcome, when and by whom."""
-    _exit(lambda: status_cmd.status(plan_path, _ui(output_format)))
+    _exit(
+        lambda: status_cmd.status(
+            plan_path, _ui(output_format), allow_shared_state=allow_shared_state
+        )
+    )
 
 
 @cli.command()
@@ -245,12 +277,22 @@ def status(plan_path: str, output_format: str) -> None:
     default=None,
     help="Folder for evidence.html and evidence.json (default: STATE_DIR/reports).",
 )
-def report(plan_path: str, output_format: str, output_dir: Path | None) -> None:
+@SHARED_STATE
+def report(
+    plan_path: str, output_format: str, output_dir: Path | None, allow_shared_state: bool
+) -> None:
     """Write the evidence report (HTML and JSON): verdict, steps, overrides, per-partition proof.
 
     Exit 0 when written, whatever the verdict; the verdict is printed and heads the report.
     """
-    _exit(lambda: report_cmd.report(plan_path, _ui(output_format), output_dir=output_dir))
+    _exit(
+        lambda: report_cmd.report(
+            plan_path,
+            _ui(output_format),
+            output_dir=output_dir,
+            allow_shared_state=allow_shared_state,
+        )
+    )
 
 
 @cli.command()
@@ -386,6 +428,7 @@ WORKERS = click.option(
     show_default=True,
     help="Where the offset map (offset-map.json) is kept; a re-run resumes from it.",
 )
+@SHARED_STATE
 @WORKERS
 @OUTPUT
 @SOURCE_CONFIG
@@ -402,6 +445,7 @@ def mirror(
     settle_s: float,
     max_duration: float | None,
     state_dir: str,
+    allow_shared_state: bool,
     workers: int | None,
     output_format: str,
     source_config: tuple[str, ...],
@@ -423,6 +467,7 @@ def mirror(
             settle_s=settle_s,
             max_duration=max_duration,
             state_dir=state_dir,
+            allow_shared_state=allow_shared_state,
             workers=workers,
             source_config=source_config,
             target_config=target_config,

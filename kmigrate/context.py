@@ -125,7 +125,30 @@ def plan_context(
         missing_topics_advice=lambda: missing_topics_advice(plan),
         actions=tuple(a for a in actions if a),
         groups=groups,
+        secret_env=referenced_variables(plan),
     )
+
+
+def referenced_variables(plan: LoadedPlan) -> frozenset[str]:
+    """Names of the environment variables the plan's ``${VAR}`` references name.
+
+    Every reference sits under ``clusters`` (config values, ``connection_string``,
+    ``api_secret``, ...); shell steps run without these variables.
+    """
+    names: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, str):
+            names.update(m.group("var") for m in REFERENCE.finditer(value) if m.group("var"))
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(plan.model.clusters.model_dump(mode="json"))
+    return frozenset(names)
 
 
 def parse_settings(
@@ -145,7 +168,7 @@ def parse_settings(
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"{option} expects KEY=VALUE; found {pair!r}")
-        if is_sensitive(key) and not REFERENCE.fullmatch(value):
+        if is_sensitive(key, value) and not REFERENCE.fullmatch(value):
             raise UsageError(
                 f"{option} {key}: expected a ${{ENV_VAR}} or ${{file:path}} "
                 "reference for a secret; found a literal value (not shown)"

@@ -14,8 +14,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from kmigrate import safefs
 from kmigrate.errors import KmigrateError, PlanError, UsageError
-from kmigrate.redact import redact, redact_argv
+from kmigrate.escape import escape_controls
+from kmigrate.redact import redact, redact_argv, take_short_warnings
 
 INTERRUPTED = 130
 INTERNAL = 3
@@ -30,8 +32,11 @@ def log_path() -> Path:
 
 
 def _say(text: str) -> None:
-    """Print to stderr, with every secret value resolved in this process masked."""
-    print(redact(text), file=sys.stderr)
+    """Print to stderr: secret values resolved in this process masked, control characters
+    escaped; a warning about a short secret first."""
+    for warning in take_short_warnings():
+        print(f"warning: {warning}", file=sys.stderr)
+    print(escape_controls(redact(text), keep_lines=True), file=sys.stderr)
 
 
 def run(func: Callable[[], int]) -> int:
@@ -59,12 +64,12 @@ def run(func: Callable[[], int]) -> int:
     except Exception as exc:
         path = log_path()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and not path.is_file():  # a FIFO would block the open
-                raise IsADirectoryError(path)
-            with open(path, "a", encoding="utf-8") as log:
+            # 0600 in a folder created 0700; never through a symlink, FIFO or another's file.
+            with safefs.open_append(path) as log:
                 log.write(f"--- kmigrate {redact_argv(sys.argv[1:])}\n")
                 log.write(redact(traceback.format_exc()))
+        except safefs.UnsafeFileError as unsafe:
+            path = Path(f"(log not written: {unsafe})")
         except OSError:
             path = Path("(log not writable)")
         _say(

@@ -25,6 +25,21 @@ never a torn one; the version it replaces is kept as ``journal.json.prev``.
 One run at a time holds ``<state_dir>/lock`` (an ``flock``, released by the OS
 if the process dies).
 
+The journal is trusted only when intact (rollback runs what it recorded):
+
+* ``state_dir`` must be the current user's and not writable by group or others
+  (:func:`kmigrate.safefs.private_dir`; ``--allow-shared-state`` overrides it,
+  journaled);
+* each entry's ``definition`` must hash to its ``definition_hash``;
+* the file's SHA-256 must be one kmigrate wrote: ``journal.json.sha256`` beside
+  it lists the hashes of the current and the previous version (``sha256sum``
+  format), written before the journal itself so a crash between the two
+  writes leaves a journal that still matches.
+
+A journal that fails a check is refused (:class:`~kmigrate.errors.JournalError`,
+exit 1) naming the entry or the file.  No file here is written through a
+symlink (:mod:`kmigrate.safefs`).
+
 Secrets never enter the journal: steps record topic names, offsets, counts,
 digests and file paths, never cluster configs.
 """
@@ -34,17 +49,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import getpass
+import hashlib
 import json
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kmigrate import safefs
 from kmigrate.errors import JournalError, RefusedError
+from kmigrate.safefs import atomic_write
+
+__all__ = ["Journal", "atomic_write", "now_iso", "whoami"]
 
 VERSION = 2
 STARTED, SUCCEEDED, FAILED = "started", "succeeded", "failed"
@@ -65,42 +83,36 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically (temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class Journal:
     """The journal of one plan, in ``state_dir``.
 
     Args:
-        state_dir: the plan's state folder (created on first write).
+        state_dir: the plan's state folder (created 0700 on first write).
         plan_name: the plan's ``name``, stored for humans.
+        allow_shared_state: accept a state folder another user owns or may
+            write (``--allow-shared-state``); :attr:`shared` then says why it
+            is shared, for the caller to journal.
 
     Raises:
-        JournalError: an existing journal file is not valid JSON or not a journal.
+        kmigrate.safefs.SharedStateError: the state folder is not private (exit 2).
+        JournalError: an existing journal file is not valid JSON, not a
+            journal, or not intact (see the module docstring).
     """
 
-    def __init__(self, state_dir: Path, plan_name: str) -> None:
+    def __init__(
+        self, state_dir: Path, plan_name: str, *, allow_shared_state: bool = False
+    ) -> None:
         self.state_dir = state_dir
         self.path = state_dir / "journal.json"
         self.prev_path = state_dir / "journal.json.prev"
+        self.sum_path = state_dir / "journal.json.sha256"
+        self.allow_shared_state = allow_shared_state
+        #: Why the state folder is shared, when ``allow_shared_state`` let it pass.
+        self.shared: str | None = None
+        #: SHA-256 hex of the journal file as last read or written.
+        self._digest: str | None = None
+        if os.path.lexists(state_dir):
+            self._check_folder()
         self.data: dict[str, Any] = {
             "version": VERSION,
             "plan": plan_name,
@@ -123,13 +135,67 @@ class Journal:
         if not self.path.exists():
             return
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = self.path.read_bytes()
+            data = json.loads(raw.decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise self._corrupt(f"not valid JSON ({exc})") from None
         problem = _shape_problem(data)
         if problem:
             raise self._corrupt(problem)
+        digest = hashlib.sha256(raw).hexdigest()
+        self._check_digest(digest, data)
+        tampered = _tampered_entries(data)
+        if tampered:
+            raise JournalError(
+                f"{self.path}: refused: the recorded definition of "
+                + ", ".join(f"entry {sid!r}" for sid in tampered)
+                + " does not match its definition_hash: it was changed outside kmigrate, "
+                "and rollback would run what it now says. Find out who changed it; restore "
+                f"the journal from a copy you trust ({self.prev_path.name} is the previous version)"
+            )
         self.data = data
+        self._digest = digest
+
+    def _check_folder(self) -> None:
+        """Refuse a state folder another user owns or may write (unless allowed)."""
+        if safefs.private_dir(self.state_dir, allow_shared=self.allow_shared_state):
+            self.shared = safefs.dir_problem(self.state_dir)
+
+    def _check_digest(self, digest: str, data: dict[str, Any]) -> None:
+        """Refuse a journal file whose SHA-256 is not one kmigrate recorded beside it.
+
+        The message names the entries that differ from the previous version
+        (``journal.json.prev``), where one is kept: those were changed last.
+        """
+        if not self.sum_path.exists():
+            return  # written by a kmigrate that kept no checksum: nothing to compare yet
+        try:
+            known = {
+                line.split()[0] for line in self.sum_path.read_text("utf-8").splitlines() if line
+            }
+        except (OSError, ValueError, IndexError):
+            known = set()
+        if digest in known:
+            return
+        changed = ""
+        try:
+            before = json.loads(self.prev_path.read_text("utf-8"))["steps"]
+            ids = sorted(
+                str(k)
+                for k in set(before) | set(data["steps"])
+                if before.get(k) != data["steps"].get(k)
+            )
+            if ids:
+                changed = "; entries that differ from the previous version: " + ", ".join(
+                    repr(i) for i in ids
+                )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        raise JournalError(
+            f"{self.path}: refused: the journal was changed outside kmigrate (its SHA-256 "
+            f"is not one recorded in {self.sum_path.name}){changed}; rollback would run what "
+            "it now says. Find out who changed it; restore the journal from a copy you trust"
+        )
 
     def _corrupt(self, what: str) -> JournalError:
         kept = (
@@ -172,10 +238,25 @@ class Journal:
     # -- writing -----------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the journal atomically; the version it replaces becomes ``journal.json.prev``."""
-        if self.path.exists():
-            _keep_previous(self.path, self.prev_path)
-        atomic_write(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+        """Write the journal atomically; the version it replaces becomes ``journal.json.prev``.
+
+        The checksum file is written first, listing the new and the current
+        version, so the journal matches it whenever a crash interrupts.
+        """
+        self._check_folder()
+        text = (json.dumps(self.data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        digest = hashlib.sha256(text).hexdigest()
+        exists = self.path.exists()
+        if exists and self._digest is None:
+            self._digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        sums = f"{digest}  {self.path.name}\n"
+        if exists:
+            sums += f"{self._digest}  {self.prev_path.name}\n"
+        atomic_write(self.sum_path, sums)
+        if exists:
+            safefs.keep_copy(self.path, self.prev_path)
+        atomic_write(self.path, text)
+        self._digest = digest
 
     def start(
         self,
@@ -259,9 +340,9 @@ class Journal:
         Raises:
             RefusedError: another run holds it; the message names its pid, user and start.
         """
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._check_folder()
         lock_path = self.state_dir / "lock"
-        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the block
+        handle = safefs.open_lock(lock_path)
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -281,16 +362,24 @@ class Journal:
             handle.close()
 
 
-def _keep_previous(path: Path, prev: Path) -> None:
-    """Make ``prev`` the current content of ``path`` (a hard link: no copy), atomically."""
-    tmp = prev.with_name(f".{prev.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    try:
-        os.link(path, tmp)
-    except OSError:
-        shutil.copyfile(path, tmp)
-    os.replace(tmp, prev)
+def _tampered_entries(data: dict[str, Any]) -> list[str]:
+    """Ids of entries whose recorded ``definition`` does not hash to their ``definition_hash``.
+
+    Entries without a definition (version 1, or written before definitions
+    were recorded) have nothing to check.
+    """
+    from kmigrate.runtime.plan_walk import definition_hash  # imports the plan schema
+
+    bad = []
+    for sid, entry in data["steps"].items():
+        definition = entry.get("definition")
+        if not definition:
+            continue
+        if not isinstance(definition, dict) or entry.get("definition_hash") != definition_hash(
+            definition
+        ):
+            bad.append(str(sid))
+    return bad
 
 
 def _shape_problem(data: Any) -> str | None:

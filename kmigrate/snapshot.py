@@ -25,9 +25,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from kmigrate.journal import atomic_write
 from kmigrate.plan.files import SNAPSHOT_MAX_BYTES, read_text
 from kmigrate.plan.loader import parse_yaml_model
+from kmigrate.safefs import atomic_write
 
 
 class _Strict(BaseModel):

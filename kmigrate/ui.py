@@ -3,6 +3,11 @@
 Commands and steps never print directly; they call a :class:`UI`.  With
 ``json_mode`` the human lines go to stderr and the command prints one JSON
 document on stdout, with the same facts.
+
+Every text passes through :func:`clean` on its way out: secret values resolved
+in this process are masked (:func:`kmigrate.redact.redact`) and control
+characters escaped (:func:`kmigrate.escape.escape_controls`), so neither a
+secret nor a record key's terminal escape reaches the terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +21,14 @@ from typing import Any, TextIO
 
 import click
 from tabulate import tabulate
+
+from kmigrate import redact
+from kmigrate.escape import escape_controls
+
+
+def clean(text: str, *, keep_lines: bool = True) -> str:
+    """``text`` as it may be shown: secrets masked, control characters escaped."""
+    return escape_controls(redact.redact(text), keep_lines=keep_lines)
 
 
 def human_bytes(n: float) -> str:
@@ -89,6 +102,8 @@ class UI:
     Args:
         json_mode: print facts as JSON on stdout; human lines go to stderr.
         assume_yes: answer every confirmation with yes (``--yes``).
+        assume_yes_recorded: also answer :meth:`confirm_recorded` with yes
+            (``--yes-recorded-commands``).
         interactive: whether a person can answer prompts (stdin is a TTY).
         out: where human output goes (default stdout, or stderr in JSON mode).
     """
@@ -98,11 +113,13 @@ class UI:
         *,
         json_mode: bool = False,
         assume_yes: bool = False,
+        assume_yes_recorded: bool = False,
         interactive: bool | None = None,
         out: TextIO | None = None,
     ) -> None:
         self.json_mode = json_mode
         self.assume_yes = assume_yes
+        self.assume_yes_recorded = assume_yes_recorded
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self._out = out
 
@@ -113,40 +130,52 @@ class UI:
             return self._out
         return sys.stderr if self.json_mode else sys.stdout
 
+    def _echo(self, text: str, prefix: str = "") -> None:
+        """The one way out: warnings about short secrets first, then ``prefix`` + clean text."""
+        for warning in redact.take_short_warnings():
+            click.echo(click.style("warning: ", fg="yellow") + warning, file=self.out)
+        click.echo(prefix + clean(text), file=self.out)
+
     def line(self, text: str = "") -> None:
         """A plain status line."""
-        click.echo(text, file=self.out)
+        self._echo(text)
 
     def heading(self, text: str) -> None:
         """A section heading."""
-        click.echo(click.style(f"\n== {text}", bold=True), file=self.out)
+        self._echo("", click.style(f"\n== {clean(text)}", bold=True))
 
     def ok(self, text: str) -> None:
         """A success line (``ok …``)."""
-        click.echo(click.style("ok ", fg="green") + text, file=self.out)
+        self._echo(text, click.style("ok ", fg="green"))
 
     def warn(self, text: str) -> None:
         """A warning line (``warning: …``)."""
-        click.echo(click.style("warning: ", fg="yellow") + text, file=self.out)
+        self._echo(text, click.style("warning: ", fg="yellow"))
 
     def fail(self, text: str) -> None:
         """A failure line (``FAILED: …``)."""
-        click.echo(click.style("FAILED: ", fg="red") + text, file=self.out)
+        self._echo(text, click.style("FAILED: ", fg="red"))
 
     def table(self, rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-        """A table (tabulate, ``simple`` format)."""
+        """A table (tabulate, ``simple`` format); each cell on one line, cleaned."""
         if rows:
-            click.echo(
-                tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True),
-                file=self.out,
+            cells = [
+                [c if not isinstance(c, str) else clean(c, keep_lines=False) for c in row]
+                for row in rows
+            ]
+            self._echo(
+                tabulate(cells, headers=list(headers), tablefmt="simple", disable_numparse=True)
             )
         else:
-            click.echo("(none)", file=self.out)
+            self._echo("(none)")
 
     def emit_json(self, data: Any) -> None:
-        """The command's facts as one JSON document on stdout (JSON mode only)."""
+        """The command's facts as one JSON document on stdout (JSON mode only).
+
+        JSON escapes control characters itself; secret values are masked.
+        """
         if self.json_mode:
-            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+            click.echo(redact.redact(json.dumps(data, indent=2, sort_keys=True, default=str)))
 
     @contextmanager
     def progress(self, total: int, label: str) -> Iterator[Progress]:
@@ -158,10 +187,10 @@ class UI:
             self.line(f"{label}: {progress.text()}")
             return
         with click.progressbar(
-            length=max(total, 1), label=label, file=self.out, show_pos=True, width=30
+            length=max(total, 1), label=clean(label), file=self.out, show_pos=True, width=30
         ) as bar:
             progress = Progress(bar)
-            bar.item_show_func = lambda _item: progress.text()
+            bar.item_show_func = lambda _item: clean(progress.text(), keep_lines=False)
             yield progress
             progress.finish()
         self.line(f"{label}: {progress.text()}")
@@ -172,10 +201,24 @@ class UI:
         Returns False when no one can answer (stdin is not a terminal and no
         ``--yes``), so a step that needs a person never passes unattended.
         """
-        if self.assume_yes:
-            self.line(f"{prompt} [yes: --yes]")
+        return self._ask(prompt, self.assume_yes, "--yes", "pass --yes")
+
+    def confirm_recorded(self, prompt: str) -> bool:
+        """Ask before running a command recorded in the journal but not in the plan.
+
+        ``--yes`` does not answer this one (a journal can be changed by whoever
+        can write the state folder); ``--yes-recorded-commands`` does.  False
+        when no one can answer.
+        """
+        option, hint = "--yes-recorded-commands", "--yes does not answer this"
+        return self._ask(prompt, self.assume_yes_recorded, option, hint)
+
+    def _ask(self, prompt: str, answered: bool, option: str, hint: str) -> bool:
+        """Yes when ``answered`` (by ``option``); no when no one can answer (``hint`` why)."""
+        if answered:
+            self.line(f"{prompt} [yes: {option}]")
             return True
         if not self.interactive:
-            self.line(f"{prompt} [no answer: stdin is not a terminal; pass --yes]")
+            self.line(f"{prompt} [no answer: stdin is not a terminal; {hint}]")
             return False
-        return click.confirm(prompt, default=False, err=self.json_mode)
+        return click.confirm(clean(prompt), default=False, err=self.json_mode)

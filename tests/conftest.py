@@ -27,6 +27,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kmigrate import redact
 from kmigrate.adapters import apache_kafka, sandbox
 from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
 
@@ -130,6 +131,15 @@ def brokers(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Itera
     finally:
         for broker in started:
             sandbox.stop_pid(broker.pid)
+
+
+@pytest.fixture(autouse=True)
+def _no_short_secret_warnings_from_other_tests() -> Iterator[None]:
+    """Warnings about short secrets are once per process: one test's must not reach another's
+    output (each ``kmigrate`` command is a process of its own)."""
+    redact.take_short_warnings()
+    yield
+    redact.take_short_warnings()
 
 
 @pytest.fixture

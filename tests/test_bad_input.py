@@ -1056,10 +1056,10 @@ def test_a_file_read_as_a_snapshot_is_never_quoted(tree: Any, raw: str | None) -
 def test_redaction_masks_resolved_values_and_secret_settings_only() -> None:
     from kmigrate import redact
 
-    redact.remember("xy")  # too short to be told from ordinary text: not remembered
+    redact.remember("xy")  # short: masked where it stands whole, not inside a word (issue 19)
     redact.remember("first-line-s3cret\nsecond-line-s3cret\n")
-    masked = redact.redact("a xy b first-line-s3cret c second-line-s3cret")
-    assert masked == f"a xy b {redact.MASK} c {redact.MASK}"
+    masked = redact.redact("a xy b first-line-s3cret c second-line-s3cret oxyd")
+    assert masked == f"a {redact.MASK} b {redact.MASK} c {redact.MASK} oxyd"
     argv = ["mirror", "-X", "sasl.password=literal", "-X", "client.id=app"]
     assert redact.redact_argv(argv) == (f"mirror -X sasl.password={redact.MASK} -X client.id=app")
 

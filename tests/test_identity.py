@@ -84,7 +84,8 @@ def test_the_issue_scenario_insert_a_step_then_edit_a_rollback(tmp_path: Path) -
     assert "already succeeded at" in again.output
 
     plan = write(tmp_path, one_phase(PREP, SWITCH.replace("undo-switch", "undo-switch-edited")))
-    result = run("rollback", str(plan))
+    # The recorded command is no longer the plan's: it runs only when confirmed (issue 19).
+    result = run("rollback", str(plan), "--yes-recorded-commands")
 
     assert result.exit_code == 0, result.output
     assert log(tmp_path) == ["switch", "prep", "undo-prep", "undo-switch"]
@@ -217,7 +218,7 @@ def test_orphaned_steps_are_shown_and_rolled_back_from_their_recorded_definition
     planned = {s["id"]: s for s in json.loads(shown.stdout)["steps"]}
     assert planned[orphans[0]["id"]]["orphaned"] is True
 
-    result = run("rollback", str(plan))
+    result = run("rollback", str(plan), "--yes-recorded-commands")  # not in the plan: asked
 
     assert result.exit_code == 0, result.output
     assert "no longer in the plan: undone from the definition recorded when it ran" in (

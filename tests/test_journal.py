@@ -189,7 +189,7 @@ def test_every_write_leaves_valid_json_and_no_temp_files(tmp_path: Path) -> None
     assert assert_clean(state)["steps"]["x"]["status"] == ROLLED_BACK
     journal.event("note", text="hi")
     assert assert_clean(state)["events"][0]["event"] == "note"
-    assert files_in(state) == ["journal.json", "journal.json.prev"]
+    assert files_in(state) == ["journal.json", "journal.json.prev", "journal.json.sha256"]
 
 
 def test_atomic_write_failure_leaves_old_file_and_no_temp(tmp_path: Path) -> None:

@@ -19,21 +19,27 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from kmigrate import redact as secrets
 from kmigrate.adapters.kafka import ClusterInfo
 from kmigrate.errors import ClusterError
-
-#: Settings whose values are secrets (redacted from any message).
-SECRET_KEY_PARTS = ("password", "secret", "sasl.oauthbearer.config", "ssl.key.pem")
 
 _FATAL = {KafkaError._AUTHENTICATION: "authentication failed", KafkaError._SSL: "TLS failed"}
 
 
 def redact(message: str, config: Mapping[str, Any]) -> str:
-    """``message`` with every secret setting's value replaced by ``***``."""
+    """``message`` with every secret setting's value masked.
+
+    A setting is secret by the one list, :func:`kmigrate.redact.is_secret_key`
+    (or its value is an Event Hubs connection string); its value is remembered
+    with every other resolved secret and masked as a whole value by
+    :func:`kmigrate.redact.redact`.
+    """
     for key, value in config.items():
-        if isinstance(value, str) and len(value) >= 4 and any(p in key for p in SECRET_KEY_PARTS):
-            message = message.replace(value, "***")
-    return message
+        if isinstance(value, str) and (
+            secrets.is_secret_key(key) or secrets.is_secret_value(value)
+        ):
+            secrets.remember(value, f"the setting {key}")
+    return secrets.redact(message)
 
 
 def probe(

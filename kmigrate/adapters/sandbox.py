@@ -26,6 +26,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kmigrate import safefs
 from kmigrate.errors import ClusterError, UsageError
 
 #: Seed topics (from the seed documents' services): name → (partitions, configs).
@@ -99,10 +100,9 @@ def start_broker(
     Raises:
         ClusterError: it did not answer within 15 seconds.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     url = f"tcp://127.0.0.1:{port}"
     advertised = f"tcp://127.0.0.1:{advertised_port or port}"
-    with open(log_path, "ab") as log:
+    with safefs.open_append(log_path, binary=True) as log:  # 0600, never through a symlink
         proc = subprocess.Popen(
             [
                 broker_binary(),
@@ -174,6 +174,7 @@ def up(state_dir: Path, source_port: int, target_port: int) -> list[Broker]:
         ClusterError: a broker did not start.
     """
     state_file = state_dir / "sandbox.json"
+    safefs.private_dir(state_dir)
     if state_file.exists():
         raise UsageError(
             f"a sandbox is already recorded in {state_file}; run 'kmigrate sandbox down' first"
@@ -186,8 +187,7 @@ def up(state_dir: Path, source_port: int, target_port: int) -> list[Broker]:
         for b in brokers:
             stop_pid(b.pid)
         raise
-    state_dir.mkdir(parents=True, exist_ok=True)
-    state_file.write_text(json.dumps([b.__dict__ for b in brokers], indent=2) + "\n")
+    safefs.atomic_write(state_file, json.dumps([b.__dict__ for b in brokers], indent=2) + "\n")
     return brokers
 
 

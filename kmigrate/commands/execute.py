@@ -22,6 +22,7 @@ def execute(
     rerun: Sequence[str] = (),
     now: datetime | None = None,
     environ: Mapping[str, str] | None = None,
+    allow_shared_state: bool = False,
 ) -> int:
     """Run the steps of one phase that need running, in order (see :mod:`kmigrate.runtime.runner`).
 
@@ -36,6 +37,8 @@ def execute(
         dry_run: go through the steps describing writes; the journal is not written.
         rerun: step ids of this phase to run again although they succeeded (journaled).
         now: the time to check the window against (default: now, UTC).
+        allow_shared_state: accept a state folder another user owns or may
+            write (journaled); without it such a folder is refused (exit 2).
 
     Returns 0 when every step succeeded.
 
@@ -49,7 +52,9 @@ def execute(
     plan = load_plan(plan_path)
     # Before any step: nothing runs only to fail at its write.
     check_plan_outputs(plan, plan.phase_index(phase))
-    runner = Runner(plan, ui, dry_run=dry_run, environ=environ)
+    runner = Runner(
+        plan, ui, dry_run=dry_run, environ=environ, allow_shared_state=allow_shared_state
+    )
     return runner.execute(
         phase, force=force, ignore_window=ignore_window, rerun=tuple(rerun), now=now
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal, cast
 
+from kmigrate import safefs
 from kmigrate.context import standalone_context
 from kmigrate.errors import StoppedByOperator, UsageError
 from kmigrate.offsets.map import OffsetMap
@@ -27,6 +29,7 @@ def mirror(
     settle_s: float = 5.0,
     max_duration: float | None = None,
     state_dir: str | Path = ".kmigrate",
+    allow_shared_state: bool = False,
     workers: int | None = None,
     source_config: tuple[str, ...] = (),
     target_config: tuple[str, ...] = (),
@@ -40,9 +43,11 @@ def mirror(
     ``max_duration`` seconds.  ``workers``: processes the copy (snapshot or
     follow) is sharded over (default: the number of CPUs).  The JSON output
     (``--output json``) is the step record plus the offset map
-    (``offset_map_runs``).
+    (``offset_map_runs``).  ``state_dir`` is created 0700; one another user
+    owns or may write is refused unless ``allow_shared_state`` (then warned about).
 
     Raises:
+        kmigrate.safefs.SharedStateError: ``state_dir`` is not private (exit 2).
         kmigrate.errors.StepFailed: the target refused records, lacks a topic,
             or already holds records the map does not know (without ``append``).
         kmigrate.errors.RecordsLost: records were lost on either side (named).
@@ -61,6 +66,11 @@ def mirror(
         ]
         if given:
             raise UsageError(f"only with --follow: {', '.join(given)}")
+    folder = Path(state_dir)
+    if (not dry_run or os.path.lexists(folder)) and safefs.private_dir(
+        folder, allow_shared=allow_shared_state
+    ):
+        ui.warn(f"--allow-shared-state: going on although {safefs.dir_problem(folder)}")
     ctx = standalone_context(
         source,
         target,

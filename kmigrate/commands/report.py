@@ -43,18 +43,25 @@ def plan_facts(plan: LoadedPlan, journal: Journal) -> dict[str, object]:
     }
 
 
-def report(plan_path: str, ui: UI, *, output_dir: str | Path | None = None) -> int:
+def report(
+    plan_path: str,
+    ui: UI,
+    *,
+    output_dir: str | Path | None = None,
+    allow_shared_state: bool = False,
+) -> int:
     """Write ``evidence.html`` and ``evidence.json`` and print their paths.  Returns 0.
 
     Args:
         output_dir: where to write (default ``<state_dir>/reports``).
+        allow_shared_state: read a state folder another user owns or may write.
 
     Raises:
         kmigrate.errors.PlanError: invalid plan or unreadable journal.
         UsageError: the output folder cannot be created or written.
     """
     plan = load_plan(plan_path)
-    journal = Journal(plan.state_dir, plan.model.name)
+    journal = Journal(plan.state_dir, plan.model.name, allow_shared_state=allow_shared_state)
     model = build_model(
         plan=plan_facts(plan, journal),
         rows=step_rows(plan, journal),

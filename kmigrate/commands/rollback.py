@@ -19,6 +19,7 @@ def rollback(
     dry_run: bool = False,
     use_plan_rollback: bool = False,
     environ: Mapping[str, str] | None = None,
+    allow_shared_state: bool = False,
 ) -> int:
     """Undo journaled steps, newest first, from what they recorded when they ran.
 
@@ -35,6 +36,12 @@ def rollback(
         dry_run: show the exact reverse actions; change nothing.
         use_plan_rollback: use the plan's rollback command/text instead of the
             recorded one (journaled).
+        allow_shared_state: accept a state folder another user owns or may
+            write (journaled); without it such a folder is refused (exit 2).
+
+    A shell rollback command recorded in the journal but not in the plan is
+    shown and asked about even with ``--yes`` (``ui.assume_yes_recorded``,
+    ``--yes-recorded-commands``, answers it).
 
     Raises:
         kmigrate.errors.RefusedError: a later phase still has steps to undo, or
@@ -43,5 +50,7 @@ def rollback(
             are not undone).
     """
     plan = load_plan(plan_path)
-    runner = Runner(plan, ui, dry_run=dry_run, environ=environ)
+    runner = Runner(
+        plan, ui, dry_run=dry_run, environ=environ, allow_shared_state=allow_shared_state
+    )
     return runner.rollback(phase, use_plan_rollback=use_plan_rollback)

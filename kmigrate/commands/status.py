@@ -155,14 +155,16 @@ def identity_notes(rows: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
-def status(plan_path: str, ui: UI) -> int:
+def status(plan_path: str, ui: UI, *, allow_shared_state: bool = False) -> int:
     """Print the journal of a plan.  Returns 0.
+
+    ``allow_shared_state``: read a state folder another user owns or may write.
 
     Raises:
         kmigrate.errors.PlanError: invalid plan or unreadable journal.
     """
     plan = load_plan(plan_path)
-    journal = open_journal(plan)
+    journal = open_journal(plan, allow_shared_state=allow_shared_state)
     rows = step_rows(plan, journal)
     ui.line(f"plan {plan.model.name} ({plan.path}); journal {journal.path}")
     ui.table(

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from kmigrate.errors import StepFailed
-from kmigrate.journal import atomic_write
+from kmigrate.safefs import atomic_write
 
 #: The file name inside ``state_dir``.
 FILE_NAME = "offset-map.json"

@@ -48,14 +48,26 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out or "(top level)"
 
 
-def _key(key: Any) -> str:
-    """A mapping key as written in messages; odd ones (``''``, ``'a\\nb'``) quoted.
+#: A key that may be shown in a message: a name (letters, digits, ``_ . -``), at
+#: most :data:`MAX_ECHO` characters.  Anything else (``root:$6$…:::``, a line of
+#: a secret file that YAML reads as a key) is described, not quoted.
+_SHOWN_KEY = re.compile(r"[^\W][\w.\-]*")
 
-    A key longer than :data:`MAX_ECHO` characters is described, not shown.
+
+def _key(key: Any) -> str:
+    """A mapping key as written in messages: a name as it is, ``''`` for the empty key.
+
+    Any other key (punctuation, spaces, control characters, longer than
+    :data:`MAX_ECHO` characters, not a string) is described, not shown: it may
+    be the content of a secret file.
     """
-    if isinstance(key, str) and len(key) > MAX_ECHO:
-        return f"(a key of {len(key):,} characters)"
-    return key if isinstance(key, str) and key.isprintable() and key else repr(key)
+    if isinstance(key, str) and len(key) <= MAX_ECHO and _SHOWN_KEY.fullmatch(key):
+        return key
+    if key == "":
+        return "''"
+    if isinstance(key, str):
+        return f"(a key of {len(key):,} characters, not shown)"
+    return f"(a key of type {type(key).__name__}, not shown)"
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,7 @@ def parse_plan(text: str, plan_path: Path) -> LoadedPlan:
             f"{plan_path}:1: (top level): expected a mapping with version, "
             "name, clusters, topics, phases; found an empty file"
         )
+    _refuse_unlike(data, plan_path, PlanModel, "a kmigrate plan")
     problems = _precheck(data, lines)
     if not problems:
         try:
@@ -170,6 +183,25 @@ def parse_plan(text: str, plan_path: Path) -> LoadedPlan:
                 return LoadedPlan(plan_path, model, lines)
     problems.sort(key=lambda p: p[0])
     raise PlanError("\n".join(f"{plan_path}:{ln}: {msg}" for ln, msg in problems))
+
+
+def _refuse_unlike(data: Any, path: Path, model: type[Any], what: str) -> None:
+    """Refuse a mapping that has none of ``model``'s keys: not a damaged plan or snapshot but
+    another file (``/etc/shadow`` reads as YAML keys), whose content is described, never quoted.
+
+    Raises:
+        PlanError: ``file:1: (top level): expected …; found a mapping of N keys …``.
+    """
+    if not isinstance(data, dict) or not data:
+        return
+    fields = set(model.model_fields)
+    if fields & {str(k) for k in data}:
+        return
+    raise PlanError(
+        f"{path}:1: (top level): expected {what} (a mapping with "
+        f"{', '.join(sorted(fields))}); found a mapping of {len(data):,} keys, none of "
+        "them one of these: not such a file (its content is not shown)"
+    )
 
 
 def _index(
@@ -344,7 +376,11 @@ def _translate(err: Any, lines: Mapping[Loc, int], echo: bool = True) -> tuple[i
         return _nearest_line(lines, where), f"{format_loc(where)}: {msg}"
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        msg = f"unknown key {key!r}{_suggest(key, sorted(all_field_names()))}"
+        shown = _key(key)
+        if shown == key:
+            msg = f"unknown key {key!r}{_suggest(key, sorted(all_field_names()))}"
+        else:
+            msg = f"unknown key {shown}"
     elif kind == "literal_error":
         msg = f"expected one of {err['ctx']['expected']}; found {found}"
     elif kind in _TYPE_WORDS:
@@ -670,11 +706,16 @@ def read_yaml(text: str, path: Path, max_nodes: int = PLAN_MAX_NODES) -> tuple[A
 
 
 def parse_yaml_model(
-    text: str, path: Path, model: type[Any], max_nodes: int = SNAPSHOT_MAX_NODES
+    text: str,
+    path: Path,
+    model: type[Any],
+    max_nodes: int = SNAPSHOT_MAX_NODES,
+    what: str = "a topic snapshot",
 ) -> Any:
     """Validate YAML ``text`` against a pydantic ``model``, with plan-style errors.
 
-    Used for files kmigrate reads besides plans (topic snapshots).  The path
+    Used for files kmigrate reads besides plans (topic snapshots; ``what``
+    names the kind in the message for a file that is none).  The path
     of such a file comes from a plan or a command line and may name any file,
     a secret one included, so messages never quote values found in it.
 
@@ -682,6 +723,7 @@ def parse_yaml_model(
         PlanError: ``file:line: key: expected …; found …`` for each problem.
     """
     data, lines = read_yaml(text, path, max_nodes)
+    _refuse_unlike(data, path, model, what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

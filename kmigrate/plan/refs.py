@@ -16,8 +16,6 @@ from kmigrate.plan.files import SECRET_MAX_BYTES, Unreadable, read_bytes
 
 #: A value that is wholly one reference.
 REFERENCE = re.compile(r"\$\{(?:file:(?P<file>[^}]+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*))\}")
-#: Config keys whose values are secrets and must be references.
-SENSITIVE_KEY = re.compile(r"password|secret|jaas|token", re.IGNORECASE)
 
 
 class UnresolvedReference(Exception):
@@ -46,7 +44,7 @@ def resolve(value: str, environ: Mapping[str, str], base_dir: Path) -> str:
             name = match.group("var")
             if name not in environ:
                 raise UnresolvedReference(f"environment variable {name} is not set")
-            redact.remember(environ[name])
+            redact.remember(environ[name], f"${{{name}}}")
             return environ[name]
         path = Path(match.group("file"))
         if not path.is_absolute():
@@ -61,12 +59,16 @@ def resolve(value: str, environ: Mapping[str, str], base_dir: Path) -> str:
             raise UnresolvedReference(
                 f"secret file {path} cannot be read: not UTF-8 text"
             ) from None
-        redact.remember(value)
+        redact.remember(value, f"${{file:{match.group('file')}}}")
         return value
 
     return REFERENCE.sub(_one, value)
 
 
-def is_sensitive(key: str) -> bool:
-    """True when a librdkafka config key carries a secret."""
-    return bool(SENSITIVE_KEY.search(key))
+def is_sensitive(key: str, value: object = None) -> bool:
+    """True when config ``key`` (or, given, its ``value``) carries a secret.
+
+    The one list of secret keys is :data:`kmigrate.redact.SECRET_KEY_PATTERNS`;
+    a value that is an Event Hubs connection string is a secret under any key.
+    """
+    return redact.is_secret_key(key) or (isinstance(value, str) and redact.is_secret_value(value))

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from kmigrate.plan.refs import REFERENCE, SENSITIVE_KEY
+from kmigrate.plan.refs import REFERENCE, is_sensitive
 from kmigrate.verify.instants import parse_instant
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -95,7 +95,7 @@ class ClusterSpec(_Strict):
         cls, value: dict[str, str | int | float | bool]
     ) -> dict[str, str | int | float | bool]:
         for key, item in value.items():
-            if SENSITIVE_KEY.search(key) and not (
+            if is_sensitive(key, item) and not (
                 isinstance(item, str) and REFERENCE.fullmatch(item)
             ):
                 raise ValueError(
@@ -312,11 +312,16 @@ class ManualStep(_StepSpec):
 
 
 class ShellStep(_StepSpec):
-    """A shell command; ``rollback`` is the command that undoes it."""
+    """A shell command; ``rollback`` is the command that undoes it.
+
+    ``env``: the command runs with the operator's environment minus the
+    variables the plan's secret references name; ``inherit-secrets`` keeps them.
+    """
 
     shell: str = Field(min_length=1)
     rollback: str | None = None
     timeout_s: int = Field(default=600, gt=0)
+    env: Literal["inherit-secrets"] | None = None
 
 
 ActionStep = (

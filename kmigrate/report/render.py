@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from kmigrate.journal import atomic_write
+from kmigrate.safefs import atomic_write
 
 TEMPLATE = "evidence.html.j2"
 

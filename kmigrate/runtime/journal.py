@@ -9,9 +9,9 @@ copy of the version 1 file is kept as ``journal.v1.json``.
 from __future__ import annotations
 
 import re
-import shutil
 from typing import Any
 
+from kmigrate import safefs
 from kmigrate.errors import RefusedError
 from kmigrate.journal import VERSION, Journal
 from kmigrate.plan import LoadedPlan
@@ -20,15 +20,19 @@ from kmigrate.runtime.plan_walk import PlannedStep, walk
 _POSITION = re.compile(r"^(\d+)\.(\d+)$")
 
 
-def open_journal(plan: LoadedPlan) -> Journal:
+def open_journal(plan: LoadedPlan, *, allow_shared_state: bool = False) -> Journal:
     """The plan's journal, migrated to version 2 when it is version 1.
 
+    ``allow_shared_state``: accept a state folder another user owns or may
+    write (``--allow-shared-state``; the runner journals it).
+
     Raises:
+        kmigrate.safefs.SharedStateError: the state folder is not private (exit 2).
         kmigrate.errors.JournalError: the file cannot be read (exit 1).
         RefusedError: a version 1 journal has entries that match no plan step
             at their position (the message names them), or another run holds the lock.
     """
-    journal = Journal(plan.state_dir, plan.model.name)
+    journal = Journal(plan.state_dir, plan.model.name, allow_shared_state=allow_shared_state)
     if journal.version == 1:
         with journal.lock():
             journal.reload()
@@ -81,7 +85,7 @@ def migrate_v1(journal: Journal, steps: list[PlannedStep], plan_path: str = "the
             + ". Nothing was changed. Run any kmigrate command once with the plan as it "
             "was when those steps ran (it migrates the journal), then edit the plan"
         )
-    shutil.copyfile(journal.path, journal.path.with_name("journal.v1.json"))
+    safefs.keep_copy(journal.path, journal.path.with_name("journal.v1.json"))
     journal.data["steps"] = migrated
     journal.data["version"] = VERSION
     journal.event("migrated-journal", from_version=1, steps=sorted(migrated))

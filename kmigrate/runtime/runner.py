@@ -36,7 +36,7 @@ from kmigrate.errors import (
 )
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
 from kmigrate.plan import LoadedPlan
-from kmigrate.plan.schema import Requirement
+from kmigrate.plan.schema import Requirement, ShellStep
 from kmigrate.redact import redact
 from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.plan_walk import (
@@ -139,8 +139,11 @@ class Runner:
         ui: all output.
         dry_run: describe instead of change; no lock, no journal writes.
         environ: environment for ``${VAR}`` references (default ``os.environ``).
+        allow_shared_state: accept a state folder another user owns or may
+            write (``--allow-shared-state``; journaled and warned about).
 
     Raises:
+        kmigrate.safefs.SharedStateError: the state folder is not private (exit 2).
         kmigrate.errors.JournalError: the journal cannot be read (exit 1).
         RefusedError: a version 1 journal cannot be migrated (exit 1).
     """
@@ -152,6 +155,7 @@ class Runner:
         *,
         dry_run: bool = False,
         environ: Mapping[str, str] | None = None,
+        allow_shared_state: bool = False,
     ) -> None:
         self.plan = plan
         self.ui = ui
@@ -159,7 +163,7 @@ class Runner:
         self.environ = environ
         self.steps = walk(plan.model)
         self.by_id = {s.id: s for s in self.steps}
-        self.journal = open_journal(plan)
+        self.journal = open_journal(plan, allow_shared_state=allow_shared_state)
 
     # -- the one walk --------------------------------------------------------------
 
@@ -170,6 +174,9 @@ class Runner:
             return
         with self.journal.lock():
             self.journal.reload()
+            if self.journal.shared:
+                self.ui.warn(f"--allow-shared-state: going on although {self.journal.shared}")
+                self.journal.event("allowed-shared-state", state_dir=str(self.journal.state_dir))
             yield
 
     def _pass(self, gates: list[Gate]) -> None:
@@ -516,6 +523,7 @@ class Runner:
         self.ui.heading(f"undo step {sid}: {step.describe()} ({entry.get('status')})")
         for note in notes:
             self.ui.line(note)
+        self._confirm_recorded_command(sid, spec, planned)
         ctx.step_id = sid
         try:
             lines = step.rollback(ctx, entry.get("record") or {})
@@ -530,6 +538,32 @@ class Runner:
             self.ui.line(f"  {line}")
         if not self.dry_run:
             self.journal.rolled_back(sid, lines)
+
+    def _confirm_recorded_command(self, sid: str, spec: Any, planned: PlannedStep | None) -> None:
+        """Ask before running a shell rollback command that is not in the current plan.
+
+        The journal's command runs as whoever runs rollback; one the plan does
+        not hold (a step since removed, a command since changed) is shown and
+        confirmed even with ``--yes``: only ``--yes-recorded-commands`` answers it.
+
+        Raises:
+            RefusedError: not confirmed (no one answered, or the answer was no).
+        """
+        command = spec.rollback if isinstance(spec, ShellStep) else None
+        in_plan = planned.definition.get("rollback") if planned is not None else None
+        if not command or command == in_plan:
+            return
+        self.ui.line("this rollback command comes from the journal and is not in the plan:")
+        self.ui.line(f"    {command}")
+        if self.dry_run:
+            self.ui.line("a real rollback asks before running it (--yes-recorded-commands: yes)")
+            return
+        if not self.ui.confirm_recorded(f"run this recorded command for step {sid}?"):
+            raise RefusedError(
+                f"rollback stopped at step {sid}: its recorded rollback command is not in "
+                f"{self.plan.path} and was not confirmed (--yes does not answer this; "
+                "--yes-recorded-commands does, or --use-plan-rollback runs the plan's)"
+            )
 
 
 def _error_text(exc: BaseException) -> str:

@@ -49,6 +49,8 @@ class StepContext:
             the permissions they need).
         groups: the consumer-group selection ``(include, exclude)`` of the plan's
             translate-offsets steps, if any.
+        secret_env: names of the environment variables the plan's secret
+            references (``${VAR}``) name; shell steps run without them.
     """
 
     source: Cluster
@@ -70,6 +72,7 @@ class StepContext:
     step_id: str = "standalone"
     actions: tuple[str, ...] = ()
     groups: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    secret_env: frozenset[str] = frozenset()
 
 
 class Step:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kmigrate.errors import VerificationFailed
-from kmigrate.journal import atomic_write
 from kmigrate.plan.schema import DualWriteCheckStep
+from kmigrate.safefs import atomic_write
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext

@@ -1,34 +1,47 @@
 """``shell``: run a command; its ``rollback`` command runs on rollback.
 
-Commands run with ``/bin/sh`` in the plan's folder; their output goes to
-``<state_dir>/logs/<step>.log`` (and the last lines to the terminal).  The
-journal keeps the command and its exit code.
+Commands run with ``/bin/sh`` in the plan's folder, with the operator's
+environment minus the variables the plan's secret references name (unless the
+step says ``env: inherit-secrets``); their output, secret values masked, goes
+to ``<state_dir>/logs/<step>.log`` (0600, in a 0700 folder) and its last lines
+to the terminal.  The journal keeps the command and its exit code.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 from kmigrate.errors import StepFailed
-from kmigrate.journal import atomic_write, now_iso
+from kmigrate.journal import now_iso
+from kmigrate.redact import redact
+from kmigrate.safefs import atomic_write
 from kmigrate.steps.base import Record, Step, StepContext
 
 TAIL_LINES = 20
 
 
-def run_command(ctx: StepContext, command: str, timeout_s: int, log: Path) -> int:
-    """Run ``command``; write its output to ``log``; return its exit code.
+def run_command(
+    ctx: StepContext, command: str, timeout_s: int, log: Path, *, inherit_secrets: bool = False
+) -> int:
+    """Run ``command``; write its output (secrets masked) to ``log``; return its exit code.
+
+    Args:
+        inherit_secrets: keep the variables in ``ctx.secret_env`` in the
+            command's environment (``env: inherit-secrets``).
 
     Raises:
         StepFailed: the command ran longer than ``timeout_s`` seconds.
     """
     ctx.ui.line(f"$ {command}")
+    env = {k: v for k, v in os.environ.items() if inherit_secrets or k not in ctx.secret_env}
     try:
         done = subprocess.run(
             command,
             shell=True,
             cwd=ctx.base_dir,
+            env=env,
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -36,7 +49,7 @@ def run_command(ctx: StepContext, command: str, timeout_s: int, log: Path) -> in
         )
     except subprocess.TimeoutExpired:
         raise StepFailed(f"command timed out after {timeout_s} s: {command}") from None
-    output = (done.stdout or "") + (done.stderr or "")
+    output = redact((done.stdout or "") + (done.stderr or ""))
     atomic_write(log, f"# {now_iso()} $ {command}\n{output}# exit code {done.returncode}\n")
     for line in output.splitlines()[-TAIL_LINES:]:
         ctx.ui.line(f"  | {line}")
@@ -52,6 +65,10 @@ class Shell(Step):
     def rollback_summary(self) -> str:  # type: ignore[override]
         return f"runs: {self.spec.rollback}" if self.spec.rollback else "nothing to undo"
 
+    @property
+    def _inherit(self) -> bool:
+        return getattr(self.spec, "env", None) == "inherit-secrets"
+
     def describe(self) -> str:
         return f"shell: {self.spec.shell}"
 
@@ -60,7 +77,9 @@ class Shell(Step):
             ctx.ui.line(f"would run: {self.spec.shell}")
             return {"command": self.spec.shell}
         log = ctx.state_dir / "logs" / f"step-{ctx.step_id}.log"
-        code = run_command(ctx, self.spec.shell, self.spec.timeout_s, log)
+        code = run_command(
+            ctx, self.spec.shell, self.spec.timeout_s, log, inherit_secrets=self._inherit
+        )
         record = {"command": self.spec.shell, "exit_code": code, "log": str(log)}
         if code != 0:
             ctx.checkpoint(record)
@@ -73,7 +92,9 @@ class Shell(Step):
         if ctx.dry_run:
             return [f"would run: {self.spec.rollback}"]
         log = ctx.state_dir / "logs" / f"step-{ctx.step_id}-rollback.log"
-        code = run_command(ctx, self.spec.rollback, self.spec.timeout_s, log)
+        code = run_command(
+            ctx, self.spec.rollback, self.spec.timeout_s, log, inherit_secrets=self._inherit
+        )
         if code != 0:
             raise StepFailed(
                 f"rollback command exited with {code}: {self.spec.rollback} (log: {log})"

@@ -46,8 +46,9 @@ from kmigrate.adapters.kafka import (
 # The cluster port's Protocol, under the name this module's signatures use.
 from kmigrate.clusters.port import Cluster as KafkaCluster
 from kmigrate.errors import VerificationFailed
-from kmigrate.journal import atomic_write, now_iso
+from kmigrate.journal import now_iso
 from kmigrate.offsets.map import OffsetMap, PartitionMap
+from kmigrate.safefs import atomic_write
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kmigrate.clusters.port import Cluster, PartitionEnd, Record
+from kmigrate.escape import escape_controls
 from kmigrate.verify.instants import format_instant
 
 #: Keys shown per category in a report.
@@ -69,10 +70,11 @@ def headers_digest(headers: Iterable[tuple[str, bytes | None]]) -> bytes:
 
 
 def printable_key(key: bytes | None) -> str:
-    """A key for a report: UTF-8 with escapes for other bytes, ``(null)``, truncated."""
+    """A key for a report: UTF-8 with escapes for other bytes and for control characters
+    (:func:`kmigrate.escape.escape_controls`), ``(null)``, truncated."""
     if key is None:
         return "(null)"
-    text = key.decode("utf-8", errors="backslashreplace")
+    text = escape_controls(key.decode("utf-8", errors="backslashreplace"))
     return text if len(text) <= KEY_CHARS else text[: KEY_CHARS - 1] + "…"
 
 
