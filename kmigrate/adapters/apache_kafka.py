@@ -56,6 +56,7 @@ from confluent_kafka.admin import (
 )
 
 from kmigrate.errors import ClusterError, UsageError
+from kmigrate.safefs import atomic_write, ensure_dir, open_append
 
 #: The source's Kafka: 3.9 is the last line with ZooKeeper mode (KIP-500 removed it in 4.0).
 SOURCE_VERSION = "3.9.1"
@@ -257,7 +258,7 @@ def make_tls(folder: Path, *, days: int = 30) -> Tls:
         ) from None
     import ipaddress
 
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_dir(folder)
     now = datetime.datetime.now(datetime.UTC)
 
     def cert(
@@ -293,8 +294,8 @@ def make_tls(folder: Path, *, days: int = 30) -> Tls:
     server_cert = cert("localhost", server_key, ca_cert.subject, ca_key)
     pem = serialization.Encoding.PEM
     tls = Tls(ca=folder / "ca.pem", server=folder / "server.pem")
-    write_private(tls.ca, ca_cert.public_bytes(pem))
-    write_private(
+    atomic_write(tls.ca, ca_cert.public_bytes(pem))
+    atomic_write(
         tls.server,
         server_key.private_bytes(
             pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -303,18 +304,6 @@ def make_tls(folder: Path, *, days: int = 30) -> Tls:
         + ca_cert.public_bytes(pem),
     )
     return tls
-
-
-def write_private(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to a new file at ``path``, mode 0600, never through a symlink
-    (a file or link already there is removed first, not followed)."""
-    if isinstance(data, str):
-        data = data.encode()
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
 
 
 # --- processes -----------------------------------------------------------------------
@@ -358,7 +347,7 @@ class Node:
 
 def start_node(node: Node) -> int:
     """Start ``node``'s JVM in its own session (it outlives this process); returns its pid."""
-    with open(node.log, "ab") as log:
+    with open_append(Path(node.log), binary=True) as log:
         proc = subprocess.Popen(
             node.command(),
             stdout=log,
@@ -526,7 +515,7 @@ def start_source(
             :data:`START_TIMEOUT_S` seconds.
     """
     libs = str(kafka_libs(SOURCE_VERSION, say=say))
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_dir(folder)
     zk_port, spare = free_ports(2)
     port = port or spare
     _check_free(port)
@@ -616,7 +605,7 @@ def start_target(
             answer with all its brokers within :data:`START_TIMEOUT_S` seconds.
     """
     libs = str(kafka_libs(TARGET_VERSION, say=say))
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_dir(folder)
     tls = make_tls(folder / "tls")
     users = {ADMIN_USER: uuid.uuid4().hex, MIGRATION_USER: uuid.uuid4().hex}
     ports = free_ports(3 * nodes)
@@ -870,7 +859,7 @@ def node_stopped(cluster: Cluster, node_id: int, *, kill: bool = False) -> Itera
 
 def save(clusters: list[Cluster], path: Path) -> None:
     """Write the clusters (pids, ports, users) to ``path`` as JSON, mode 0600."""
-    write_private(path, (json.dumps([c.to_json() for c in clusters], indent=2) + "\n").encode())
+    atomic_write(path, (json.dumps([c.to_json() for c in clusters], indent=2) + "\n").encode())
 
 
 def load(path: Path) -> list[Cluster]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from importlib import resources
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from kmigrate.adapters import apache_kafka
 from kmigrate.adapters import sandbox as brokers
 from kmigrate.errors import UsageError
+from kmigrate.safefs import atomic_write, ensure_dir
 from kmigrate.ui import UI
 
 DEFAULT_DIR = Path(".kmigrate-sandbox")
@@ -126,8 +126,7 @@ def up_apache_kafka(
         raise UsageError(
             f"a sandbox is already recorded in {state_dir}; run 'kmigrate sandbox down' first"
         )
-    state_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(state_dir, 0o700)
+    ensure_dir(state_dir)
     t0 = time.monotonic()
     home = state_dir.resolve()
     source = apache_kafka.start_source(home / "source", port=source_port, say=ui.line)
@@ -138,9 +137,9 @@ def up_apache_kafka(
         raise
     apache_kafka.save([source, target], record)
     password = target.users[apache_kafka.MIGRATION_USER]
-    apache_kafka.write_private(state_dir / "credentials.env", f"{PASSWORD_ENV}={password}\n")
+    atomic_write(state_dir / "credentials.env", f"{PASSWORD_ENV}={password}\n")
     plan = state_dir / "plan.yaml"
-    apache_kafka.write_private(plan, sandbox_plan(source, target))
+    atomic_write(plan, sandbox_plan(source, target))
     ui.ok(
         f"source: Apache Kafka {source.version} (ZooKeeper mode) on {source.bootstrap}, PLAINTEXT"
     )
