@@ -120,8 +120,8 @@ def brokers(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Itera
                 (source, target),
             )
         finally:
-            for cluster in clusters:
-                apache_kafka.stop_cluster(cluster)
+            for cluster in clusters:  # throwaway data: no controlled shutdown needed
+                apache_kafka.stop_cluster(cluster, kill=True)
         return
     started = []
     try:

@@ -833,14 +833,27 @@ def revoke_acls(internal: str, principal: str, acls: Sequence[tuple[str, str, st
         fut.result(timeout=60)
 
 
-def stop_cluster(cluster: Cluster, *, kill: bool = False) -> list[tuple[Node, int]]:
-    """Stop every JVM of ``cluster``, brokers before ZooKeeper; returns (node, pid) of
-    those that were running."""
+def stop_cluster(
+    cluster: Cluster, *, kill: bool = False, timeout_s: float = 30.0
+) -> list[tuple[Node, int]]:
+    """Stop every JVM of ``cluster``: the brokers all at once (SIGTERM, a controlled
+    shutdown; SIGKILL with ``kill`` or for any still running after ``timeout_s``
+    seconds), then ZooKeeper.  Returns (node, pid) of those that were running."""
     stopped = []
-    for node in sorted(cluster.nodes, key=lambda n: n.name == "zookeeper"):
-        pid = node.pid
-        if stop_node(node, kill=kill):
-            stopped.append((node, pid))
+    for group in (
+        [n for n in cluster.nodes if n.name != "zookeeper"],
+        [n for n in cluster.nodes if n.name == "zookeeper"],
+    ):
+        running = [(n, n.pid) for n in group if n.pid and _alive(n.pid)]
+        for _node, pid in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for node, _pid in running:
+            stop_node(node, kill=kill, timeout_s=max(deadline - time.monotonic(), 0.1))
+        for node in group:
+            node.pid = 0
+        stopped += running
     return stopped
 
 
