@@ -9,7 +9,6 @@ apache-kafka`` (CI), where the jars are cached already.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -106,4 +105,3 @@ def test_sandbox_up_writes_a_plan_that_migrates_and_down_stops_every_jvm(
     assert down.output.count("stopped ") == 5
     assert not any(apache_kafka._alive(pid) for pid in pids)
     assert not (state / "apache-kafka.json").exists()
-    assert os.path.isdir(state / "target" / "data-1")  # data kept for the next up

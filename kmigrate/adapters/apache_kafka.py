@@ -721,6 +721,9 @@ def start_target(
 def _check_free(port: int) -> None:
     """Raises UsageError when something listens on 127.0.0.1:``port`` already."""
     with socket.socket() as sock:
+        # As Kafka binds (SO_REUSEADDR): connections of a stopped broker still in
+        # TIME_WAIT do not make the port busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from importlib import resources
 from pathlib import Path
@@ -129,6 +130,10 @@ def up_apache_kafka(
     ensure_dir(state_dir)
     t0 = time.monotonic()
     home = state_dir.resolve()
+    for old in (home / "source", home / "target"):
+        if old.exists():  # a stopped sandbox's clusters: each start formats afresh
+            ui.line(f"removing the previous sandbox's data in {old}")
+            shutil.rmtree(old)
     source = apache_kafka.start_source(home / "source", port=source_port, say=ui.line)
     try:
         target = apache_kafka.start_target(home / "target", port=target_port, say=ui.line)
