@@ -208,6 +208,18 @@ def test_a_host_name_the_certificate_does_not_hold_is_named(
     assert the_password(brokers) not in result.output
 
 
+@contextlib.contextmanager
+def acl_removed(brokers: Brokers, acl: tuple[str, str, str]) -> Iterator[None]:
+    """The migration principal without ``acl`` for the ``with`` block."""
+    internal = brokers.clusters[1].internal
+    principal = f"User:{apache_kafka.MIGRATION_USER}"
+    apache_kafka.revoke_acls(internal, principal, [acl])
+    try:
+        yield
+    finally:
+        apache_kafka.grant_acls(internal, principal, [acl])
+
+
 #: Each operation the plan needs, and the ACL that grants it to ``kmigrate``.
 NEEDED = [
     ("READ", ("TOPIC", "*", "READ"), "target topic"),
@@ -244,15 +256,10 @@ def test_check_connectivity_names_each_missing_operation_before_anything_changes
     commit(brokers.source, group, {(topic, 0): 1})
     commit(brokers.target, group, {(topic, 0): 0})
     plan = sasl_plan(tmp_path, brokers, topic)
-    internal = brokers.clusters[1].internal
-    principal = f"User:{apache_kafka.MIGRATION_USER}"
-    apache_kafka.revoke_acls(internal, principal, [acl])
-    try:
+    with acl_removed(brokers, acl):
         result = run(
             "execute", str(plan), "--phase", "1", env={PASSWORD_ENV: the_password(brokers)}
         )
-    finally:
-        apache_kafka.grant_acls(internal, principal, [acl])
 
     assert result.exit_code == 1, result.output
     name = topic if where.endswith("topic") else group
@@ -268,16 +275,10 @@ def test_a_missing_create_is_named_for_a_topic_not_yet_created(
     topic = f"{prefix}new"
     create_topic(brokers.source, topic, 1)
     plan = sasl_plan(tmp_path, brokers, topic)
-    internal = brokers.clusters[1].internal
-    principal = f"User:{apache_kafka.MIGRATION_USER}"
-    acl = ("TOPIC", "*", "CREATE")
-    apache_kafka.revoke_acls(internal, principal, [acl])
-    try:
+    with acl_removed(brokers, ("TOPIC", "*", "CREATE")):
         result = run(
             "execute", str(plan), "--phase", "1", env={PASSWORD_ENV: the_password(brokers)}
         )
-    finally:
-        apache_kafka.grant_acls(internal, principal, [acl])
 
     assert result.exit_code == 1, result.output
     assert f"CREATE on target topic {topic} (provision-topics: CreateTopics)" in result.output

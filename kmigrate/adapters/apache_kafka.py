@@ -44,10 +44,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
@@ -788,16 +790,13 @@ def wait_brokers(cluster: Cluster, count: int, timeout_s: float = START_TIMEOUT_
     )
 
 
-def grant_acls(internal: str, principal: str, acls: Sequence[tuple[str, str, str]]) -> None:
-    """Create ALLOW bindings for ``principal`` from any host, one per (resource type,
-    name, operation), with literal patterns, over the PLAINTEXT listener.
-
-    Raises:
-        ClusterError: the broker refused a binding.
-    """
-    admin = AdminClient({"bootstrap.servers": internal, "log_level": 0})
-    bindings = [
-        AclBinding(
+def _allow(
+    kind: type[AclBinding], principal: str, acls: Sequence[tuple[str, str, str]]
+) -> list[Any]:
+    """Literal ALLOW bindings (or filters matching them) for ``principal`` from any
+    host, one per (resource type, name, operation)."""
+    return [
+        kind(
             ResourceType[rtype],
             name,
             ResourcePatternType.LITERAL,
@@ -808,7 +807,18 @@ def grant_acls(internal: str, principal: str, acls: Sequence[tuple[str, str, str
         )
         for rtype, name, op in acls
     ]
-    for binding, fut in admin.create_acls(bindings, request_timeout=30).items():
+
+
+def grant_acls(internal: str, principal: str, acls: Sequence[tuple[str, str, str]]) -> None:
+    """Create literal ALLOW bindings for ``principal`` from any host, one per (resource
+    type, name, operation), over the PLAINTEXT listener.
+
+    Raises:
+        ClusterError: the broker refused a binding.
+    """
+    admin = AdminClient({"bootstrap.servers": internal, "log_level": 0})
+    futures = admin.create_acls(_allow(AclBinding, principal, acls), request_timeout=30)
+    for binding, fut in futures.items():
         try:
             fut.result(timeout=60)
         except KafkaException as exc:
@@ -817,22 +827,9 @@ def grant_acls(internal: str, principal: str, acls: Sequence[tuple[str, str, str
 
 def revoke_acls(internal: str, principal: str, acls: Sequence[tuple[str, str, str]]) -> None:
     """Delete the literal ALLOW bindings :func:`grant_acls` made for these triples."""
-    from confluent_kafka.admin import AclBindingFilter
-
     admin = AdminClient({"bootstrap.servers": internal, "log_level": 0})
-    filters = [
-        AclBindingFilter(
-            ResourceType[rtype],
-            name,
-            ResourcePatternType.LITERAL,
-            principal,
-            "*",
-            AclOperation[op],
-            AclPermissionType.ALLOW,
-        )
-        for rtype, name, op in acls
-    ]
-    for fut in admin.delete_acls(filters, request_timeout=30).values():
+    futures = admin.delete_acls(_allow(AclBindingFilter, principal, acls), request_timeout=30)
+    for fut in futures.values():
         fut.result(timeout=60)
 
 

@@ -806,7 +806,6 @@ class KafkaCluster:
         names = sorted(set(topics))
         if not names:
             return {}
-        out: dict[str, frozenset[str] | None] = {}
         try:
             futures = self.admin.describe_topics(
                 TopicCollection(names),
@@ -815,20 +814,7 @@ class KafkaCluster:
             )
         except KafkaException as exc:
             raise self._fail("describing topics", exc) from None
-        for name, fut in futures.items():
-            try:
-                ops = fut.result().authorized_operations
-            except KafkaException as exc:
-                code = exc.args[0].code()
-                if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-                    out[name] = frozenset()
-                    continue
-                if code == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    out[name] = None
-                    continue
-                raise self._fail(f"describing topic {name}", exc) from None
-            out[name] = None if ops is None else frozenset(op.name for op in ops)
-        return out
+        return _operations(futures, KafkaError.TOPIC_AUTHORIZATION_FAILED, self._fail)
 
     def cluster_operations(self) -> frozenset[str] | None:
         """The ACL operations this client's principal may perform on the cluster
@@ -860,24 +846,13 @@ class KafkaCluster:
         names = sorted(set(groups))
         if not names:
             return {}
-        out: dict[str, frozenset[str] | None] = {}
         try:
             futures = self.admin.describe_consumer_groups(
                 names, request_timeout=ADMIN_TIMEOUT_S, include_authorized_operations=True
             )
         except KafkaException as exc:
             raise self._fail("describing consumer groups", exc) from None
-        for name, fut in futures.items():
-            try:
-                ops = fut.result().authorized_operations
-            except KafkaException as exc:
-                if exc.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED:
-                    out[name] = frozenset()
-                    continue
-                out[name] = None
-                continue
-            out[name] = None if ops is None else frozenset(op.name for op in ops)
-        return out
+        return _operations(futures, KafkaError.GROUP_AUTHORIZATION_FAILED, None)
 
     def group_members(self, group: str) -> GroupState:
         """DescribeGroups for one group: its state and active members.
@@ -943,6 +918,32 @@ class KafkaCluster:
                 return "absent"
             raise self._fail(f"deleting consumer group {group}", exc) from None
         return "deleted"
+
+
+def _operations(
+    futures: Mapping[Any, Any],
+    denied: int,
+    fail: Callable[[str, KafkaException], ClusterError] | None,
+) -> dict[str, frozenset[str] | None]:
+    """Authorized operations (KIP-430) per resource from DescribeTopics/DescribeGroups
+    futures: ``frozenset()`` where the broker answered ``denied`` (no DESCRIBE at
+    all), ``None`` for an unknown resource or a broker that reports none; any other
+    error raises through ``fail`` (or counts as unknown when ``fail`` is None)."""
+    out: dict[str, frozenset[str] | None] = {}
+    for name, fut in futures.items():
+        try:
+            ops = fut.result().authorized_operations
+        except KafkaException as exc:
+            code = exc.args[0].code()
+            if code == denied:
+                out[name] = frozenset()
+            elif fail is None or code == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                out[name] = None
+            else:
+                raise fail(f"describing {name}", exc) from None
+            continue
+        out[name] = None if ops is None else frozenset(op.name for op in ops)
+    return out
 
 
 def _source_name(source: Any) -> str:
