@@ -1112,8 +1112,12 @@ class RecordWriter:
         """Queue one record for ``topic`` at the record's partition.
 
         Raises:
-            ClusterError: the producer hit a fatal error (see the class docstring).
+            ClusterError: the producer hit a fatal error (see the class
+                docstring), or the record's timestamp is 0, which librdkafka
+                cannot send (:data:`UNSENDABLE_TIMESTAMP_MS`).
         """
+        if record.timestamp_ms == UNSENDABLE_TIMESTAMP_MS:
+            raise ClusterError(unsendable_timestamp(topic, record.partition, record.offset))
         if self._fatal is not None:
             self._settle()
         while True:
@@ -1449,7 +1453,34 @@ class RawReader:
 BatchTally = dict[tuple[str, int], list[Any]]
 
 
-def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally, list[RawMessage]]:
+#: The one record timestamp (ms) the writer cannot send: librdkafka stamps a
+#: produce timestamp of 0 with the current time (``rd_kafka_msg_new0`` in
+#: librdkafka's src/rdkafka_msg.c: ``if (timestamp) rkm_timestamp = timestamp;
+#: else rkm_timestamp = rd_uclock() / 1000``; confluent-kafka's
+#: ``Producer.produce``: "timestamp ... default: current time").  Every other
+#: value, negative ones and 2**63 - 1 included, is sent as it is.
+UNSENDABLE_TIMESTAMP_MS = 0
+
+
+def unsendable_timestamp(topic: str, partition: int, offset: int, copied: int = 0) -> str:
+    """The refusal of a record whose timestamp the writer cannot send (see
+    :data:`UNSENDABLE_TIMESTAMP_MS`): names the record and how to proceed;
+    ``copied``: records of the copy confirmed before it (kept)."""
+    kept = f"the {copied:,} records read before it are copied and kept; " if copied else ""
+    return (
+        f"refused to copy {topic}[{partition}] offset {offset}: its timestamp is 0 (CreateTime "
+        "0 ms), and librdkafka, the Kafka client kmigrate writes with, cannot send a "
+        "timestamp of 0: it would stamp the record with the time of the copy. Nothing of "
+        f"this record was written; {kept}the mirror never changes a record. To proceed: "
+        f"exclude topic {topic} from the mirror (topics.exclude, or a mirror step of its "
+        "own for the other topics) and copy it with a client that sends timestamp 0 as it "
+        "is (e.g. the Java producer), or leave it on the source"
+    )
+
+
+def copy_batch(
+    writer: RecordWriter, msgs: list[RawMessage]
+) -> tuple[BatchTally, list[RawMessage], RawMessage | None]:
     """Produce every record of a ``consume()`` batch to the same topic and
     partition on the target, keeping key, value, headers and timestamp.
 
@@ -1458,9 +1489,13 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
     polling); per partition it only extends a run of contiguous source
     offsets and counts.  Bytes are key + value + header names and values.
 
-    Returns ``(tally, events)``: what was queued per partition (see
-    :data:`BatchTally`), and the messages with ``error()`` set, in order, for
-    :meth:`RawReader.event`.
+    A record with timestamp 0 (:data:`UNSENDABLE_TIMESTAMP_MS`) is not
+    produced: the batch stops before it, and it is returned as ``refused``.
+
+    Returns ``(tally, events, refused)``: what was queued per partition (see
+    :data:`BatchTally`), the messages with ``error()`` set, in order, for
+    :meth:`RawReader.event`, and the first record that could not be sent
+    exactly (None when every record was queued).
 
     Raises:
         ClusterError: the producer hit a fatal error (as :meth:`RecordWriter.write`).
@@ -1488,6 +1523,8 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
         v = m.value()
         h = m.headers()
         ts = m.timestamp()[1]
+        if not ts:  # UNSENDABLE_TIMESTAMP_MS: librdkafka would send "now"
+            return tally, events, m
         try:
             produce(t, v, k, p, headers=h, timestamp=ts)
         except (BufferError, KafkaException, SystemError) as exc:
@@ -1521,7 +1558,7 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
         cur[1] += 1
         cur[2] += size
         cur[3] = ts
-    return tally, events
+    return tally, events, None
 
 
 __all__ = [
@@ -1540,4 +1577,6 @@ __all__ = [
     "RecordWriter",
     "Tick",
     "TopicMeta",
+    "UNSENDABLE_TIMESTAMP_MS",
+    "unsendable_timestamp",
 ]

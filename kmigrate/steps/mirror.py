@@ -49,6 +49,7 @@ from kmigrate.offsets.resume import reconcile_tail
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
+from kmigrate.topic_configs import LOG_APPEND_TIME, TIMESTAMP_TYPE_KEY, log_append_time_topics
 
 #: Warn when the oldest record not yet copied has used this share of its
 #: topic's retention.ms (or the partition this share of retention.bytes).
@@ -109,6 +110,8 @@ class MirrorRecord:
         lag: last lag per topic, ``{topic: {"records": n, "seconds": s}}``.
         lost: ranges found lost, ``[{"side", "topic", "partition", "start", "end"}]``.
         retention_warnings: the retention warnings given before copying.
+        target_stamps_time: target topics with ``message.timestamp.type=
+            LogAppendTime``: the target stamps their records with its own time.
     """
 
     mode: str
@@ -120,6 +123,7 @@ class MirrorRecord:
     lag: dict[str, dict[str, float]] = field(default_factory=dict)
     lost: list[dict[str, Any]] = field(default_factory=list)
     retention_warnings: list[str] = field(default_factory=list)
+    target_stamps_time: list[str] = field(default_factory=list)
 
     @property
     def resumed(self) -> bool:
@@ -147,6 +151,7 @@ class MirrorRecord:
             lag=dict(data.get("lag", {})),
             lost=list(data.get("lost", [])),
             retention_warnings=list(data.get("retention_warnings", [])),
+            target_stamps_time=list(data.get("target_stamps_time", [])),
         )
 
     def summary(self) -> str:
@@ -319,6 +324,14 @@ def mirror(
         return meta is not None and tp[1] < meta.partitions
 
     present = [tp for tp in parts if on_target(tp)]
+    record.target_stamps_time = log_append_time_topics(ctx.target, {t for t, _ in present})
+    if record.target_stamps_time:
+        ctx.ui.warn(
+            f"target topics {_list(record.target_stamps_time)} have {TIMESTAMP_TYPE_KEY}="
+            f"{LOG_APPEND_TIME}: the target stamps each copied record with its own time on "
+            "append, so their copies keep key, value, headers and order but not the "
+            "source's timestamps (expected; verify compares them without timestamps)"
+        )
     target_ends = ctx.target.log_ends(present) if present else {}
     # Target data lost: the map says copied, the target no longer holds it.
     for tp in parts:
@@ -380,7 +393,9 @@ def mirror(
                 }
             )
         elif end > part.target_position:
-            match = reconcile_tail(ctx.source, ctx.target, part, end)
+            match = reconcile_tail(
+                ctx.source, ctx.target, part, end, tp[0] not in record.target_stamps_time
+            )
             record.foreign_records += match.foreign
     if lost_source:
         ctx.checkpoint(record.to_json())
