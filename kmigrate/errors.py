@@ -105,13 +105,21 @@ class RecordsLost(StepFailed):
 
 
 class StoppedByOperator(StepFailed):
-    """A following mirror was stopped on purpose (SIGINT/SIGTERM with ``until: stopped``).
+    """A following mirror was stopped on purpose (SIGINT/SIGTERM).
 
-    The copy is clean and resumable; the journal says "stopped by operator".
-    Exit code 0: the stop was requested, nothing failed.
+    The copy is clean and resumable.  The stop is a successful end of the step:
+    ``execute`` journals the step ``succeeded`` with ``record`` (its ``ended``
+    says "stopped by operator (SIGTERM)") and ends the run there, naming the
+    phase's remaining steps.  Exit code 0: the stop was requested, nothing failed.
+
+    Attributes: ``record``, the step's record (plain JSON) as it ended.
     """
 
     exit_code = 0
+
+    def __init__(self, message: str, record: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.record = dict(record or {})
 
 
 class RefusedError(KmigrateError):

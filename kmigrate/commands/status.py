@@ -56,7 +56,10 @@ def step_rows(plan: LoadedPlan, journal: Journal) -> list[dict[str, Any]]:
     ``definition`` (as journaled when it last started; None if never run),
     ``definition_changed`` (the plan's definition differs from the one
     journaled when it ran), ``changes`` (``key: old -> new`` strings) and
-    ``orphaned`` (journaled, but no longer in the plan; rollback still undoes it).
+    ``orphaned`` (journaled, but no longer in the plan; rollback still undoes it)
+    and ``ended`` (a mirror step's end: ``snapshot complete``, ``caught up``,
+    ``stopped by operator``, ``max_duration reached``, ``failed``; None for
+    other steps and a mirror that is running or never ran).
     """
     rows = []
     planned = walk(plan.model)
@@ -109,6 +112,7 @@ def _row(
     orphaned: bool,
 ) -> dict[str, Any]:
     return {
+        "ended": mirror_end(action, entry),
         "step": step_id,
         "id": step_id,
         "phase": phase,
@@ -130,6 +134,18 @@ def _row(
         "changes": changes,
         "orphaned": orphaned,
     }
+
+
+def mirror_end(action: str, entry: dict[str, Any]) -> str | None:
+    """How a journaled mirror step ended (see :func:`step_rows`' ``ended``)."""
+    if action != "mirror" or not entry:
+        return None
+    if entry.get("status") == "failed":
+        return "failed"
+    if entry.get("status") != "succeeded":
+        return None
+    mirrored = MirrorRecord.from_json(entry.get("record"))
+    return mirrored.end if mirrored is not None else None
 
 
 def identity_notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -172,6 +188,7 @@ def status(plan_path: str, ui: UI) -> int:
                 r["phase"],
                 r["description"][:50],
                 (r["status"] or "not run")
+                + (f" ({r['ended']})" if r["ended"] and r["ended"] != r["status"] else "")
                 + (" (orphaned)" if r["orphaned"] else "")
                 + (" (changed)" if r["definition_changed"] else ""),
                 r["rolled_back_at"] or r["ended_at"] or r["started_at"] or "-",

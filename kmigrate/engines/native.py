@@ -25,7 +25,7 @@ from kmigrate.engines.base import (
     PartitionLag,
     TopicLag,
     follow_ended,
-    lag_line,
+    follow_note,
     topic_lags,
 )
 from kmigrate.errors import OffsetOutOfRange, RecordsLost, StepFailed
@@ -182,7 +182,7 @@ class NativeEngine:
                             break
                         lag = self._set_lag(result, parts)
                         job.on_tick(result)
-                        progress.show(lag_line(lag))
+                        progress.show(follow_note(job, lag, now, last_record_at))
                         ended = follow_ended(
                             job,
                             t0,

@@ -32,6 +32,7 @@ from kmigrate.errors import (
     PartialRollback,
     RefusedError,
     StepFailed,
+    StoppedByOperator,
     UsageError,
 )
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
@@ -231,6 +232,9 @@ class Runner:
             RefusedError: a gate is closed (earlier phase incomplete, window,
                 ``requires:``, a changed definition) or another run holds the lock.
             kmigrate.errors.StepFailed: a step failed (the journal says which).
+            StoppedByOperator: the operator stopped a following mirror before
+                the phase's last step (exit 0; the mirror is journaled
+                succeeded, the message names the remaining steps).
         """
         index = phase_index(self.plan, phase)
         spec = self.plan.model.phases[index]
@@ -253,7 +257,19 @@ class Runner:
         def visit(d: Decision) -> None:
             self._run_one(ctx, d)
 
-        self._walk(label, prepare, visit)
+        try:
+            self._walk(label, prepare, visit)
+        except StoppedByOperator as exc:
+            # The stopped step succeeded; the run ends there, as asked.
+            rest = [s.id for s in mine if self.journal.status(s.id) != SUCCEEDED]
+            if rest:
+                raise StoppedByOperator(
+                    f"{exc}. {label} stopped after it: run `kmigrate execute "
+                    f"{self.plan.path} --phase {index + 1}` again for its remaining steps "
+                    f"({', '.join(rest)})",
+                    exc.record,
+                ) from None
+            self.ui.ok(str(exc))
         if not self.dry_run:
             self.ui.ok(f"{label} complete")
         return 0
@@ -405,6 +421,11 @@ class Runner:
         ctx.checkpoint = functools.partial(self.journal.checkpoint, sid)
         try:
             record = step.run(ctx, previous)
+        except StoppedByOperator as exc:
+            # A requested stop (a following mirror): a successful end of the step.
+            self.journal.finish(sid, SUCCEEDED, exc.record)
+            self.ui.ok(f"step {sid} succeeded ({exc.record.get('ended') or 'stopped'})")
+            raise
         except BaseException as exc:
             done = (self.journal.entry(sid) or {}).get("record") or {}
             self.journal.finish(sid, FAILED, done, _error_text(exc))

@@ -9,8 +9,9 @@ outcome as a :class:`MirrorRecord`.
 
 ``mode: snapshot`` copies what each partition holds when the read reaches its
 end; ``mode: follow`` keeps copying new records until caught up (lag 0 held for
-``settle_s``), until stopped (SIGINT / SIGTERM: journaled "stopped by operator",
-resumable, exit 0), or for ``max_duration`` seconds.
+``settle_s``), until stopped (SIGINT / SIGTERM: a successful end of the step,
+journaled "stopped by operator", resumable, exit 0), or for ``max_duration``
+seconds.
 
 Resume (after Ctrl-C, a failure or ``kill -9``): the map lists only records the
 target acknowledged; records that reached the target after its last save are
@@ -126,6 +127,13 @@ class MirrorRecord:
     target_stamps_time: list[str] = field(default_factory=list)
 
     @property
+    def end(self) -> str:
+        """How the copy ended, in a few words: ``snapshot complete``, ``caught
+        up``, ``stopped by operator``, ``max_duration reached`` or ``running``
+        (not ended: still running, or it failed; the journal's status says)."""
+        return end_of(self.ended)
+
+    @property
     def resumed(self) -> bool:
         """Whether an earlier attempt's copies were kept."""
         return self.resumed_records > 0
@@ -168,6 +176,26 @@ class MirrorRecord:
         if self.lost:
             text += f"; LOST {len(self.lost)} ranges"
         return text
+
+
+STOPPED_BY_OPERATOR = "stopped by operator"
+#: The ``ended`` texts' beginnings (:func:`kmigrate.engines.base.follow_ended`)
+#: and the few words each is shown as.
+_ENDS = (
+    ("snapshot complete", "snapshot complete"),
+    ("caught up", "caught up"),
+    (STOPPED_BY_OPERATOR, STOPPED_BY_OPERATOR),
+    ("stopped", STOPPED_BY_OPERATOR),  # a worker engine told to stop without a reason
+    ("max_duration", "max_duration reached"),
+)
+
+
+def end_of(ended: str | None) -> str:
+    """How a copy ended, in a few words (see :attr:`MirrorRecord.end`)."""
+    for prefix, words in _ENDS:
+        if ended and ended.startswith(prefix):
+            return words
+    return "running"
 
 
 def partitions_of(source: Cluster, topics: Iterable[str]) -> list[tuple[str, int]]:
@@ -300,9 +328,10 @@ def mirror(
             refused records.
         RecordsLost: the target lost records the map says were copied, or the
             source's log start offset passed a copy position (journaled).
-        StoppedByOperator: a following copy was stopped by SIGINT / SIGTERM
-            (exit 0; journaled, resumable).
         kmigrate.errors.ClusterError: a cluster could not be read.
+
+    A following copy stopped by SIGINT / SIGTERM returns normally, its
+    record's ``ended`` saying so (see :attr:`MirrorRecord.end`).
     """
     spec = follow or FollowSpec()
     omap = OffsetMap.load(ctx.state_dir)
@@ -503,11 +532,6 @@ def mirror(
             raise StepFailed(f"mirror failed: {exc} (re-run to resume)") from None
     record.ended = result.ended
     on_checkpoint(result)
-    if result.ended and result.ended.startswith("stopped by operator"):
-        raise StoppedByOperator(
-            f"mirror {result.ended}: the copy is clean and its offset map saved "
-            f"({omap.summary()}); run it again to resume"
-        )
     return record
 
 
@@ -520,6 +544,13 @@ class Mirror(Step):
     )
 
     def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
+        """Copy, print the table and how the copy ended; returns the record.
+
+        Raises:
+            StoppedByOperator: the operator stopped a following copy (SIGINT /
+                SIGTERM): a successful end, carrying the record (exit 0).
+            StepFailed / RecordsLost / ClusterError: as :func:`mirror`.
+        """
         topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
         spec = self.spec
         follow = FollowSpec(
@@ -552,6 +583,12 @@ class Mirror(Step):
             )
         if record.ended:
             ctx.ui.line(f"mirror ended: {record.ended}")
+        if record.end == STOPPED_BY_OPERATOR:
+            raise StoppedByOperator(
+                f"mirror {record.ended}: the copy is clean and its offset map saved; "
+                "run it again to copy what came since",
+                record.to_json(),
+            )
         return record.to_json()
 
     def rollback(self, ctx: StepContext, record: StepRecord) -> list[str]:
