@@ -15,18 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kmigrate.errors import KmigrateError, PlanError, UsageError
+from kmigrate.logs import log_path, open_log
 from kmigrate.redact import redact, redact_argv
 
 INTERRUPTED = 130
 INTERNAL = 3
-
-
-def log_path() -> Path:
-    """Where tracebacks of internal errors go: ``$KMIGRATE_LOG`` or ``~/.cache/kmigrate/``."""
-    configured = os.environ.get("KMIGRATE_LOG")
-    if configured:
-        return Path(configured)
-    return Path.home() / ".cache" / "kmigrate" / "kmigrate.log"
 
 
 def _say(text: str) -> None:
@@ -59,10 +52,8 @@ def run(func: Callable[[], int]) -> int:
     except Exception as exc:
         path = log_path()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and not path.is_file():  # a FIFO would block the open
-                raise IsADirectoryError(path)
-            with open(path, "a", encoding="utf-8") as log:
+            # 0600 in a 0700 folder, never through a symbolic link (kmigrate.logs).
+            with os.fdopen(open_log(path), "a", encoding="utf-8") as log:
                 log.write(f"--- kmigrate {redact_argv(sys.argv[1:])}\n")
                 log.write(redact(traceback.format_exc()))
         except OSError:

@@ -54,6 +54,24 @@ class ClusterError(KmigrateError):
     """A cluster could not be reached or refused a request (exit 1)."""
 
 
+class Unreachable(ClusterError):
+    """A cluster did not answer: no connection to its bootstrap servers (exit 1).
+
+    The message is one line naming the cluster, its address, what was tried
+    and librdkafka's last word on it; ``with_hint`` adds where to fix the
+    address.  Attributes: ``role`` (``source`` / ``target``), ``bootstrap_servers``.
+    """
+
+    def __init__(self, message: str, role: str = "", bootstrap_servers: str = "") -> None:
+        super().__init__(message)
+        self.role = role
+        self.bootstrap_servers = bootstrap_servers
+
+    def with_hint(self, hint: str) -> Unreachable:
+        """The same error with `` Check HINT.`` appended (e.g. the plan key)."""
+        return Unreachable(f"{self} Check {hint}.", self.role, self.bootstrap_servers)
+
+
 class OffsetOutOfRange(ClusterError):
     """A read position the partition no longer holds: the log start offset moved
     past it (retention, DeleteRecords), or it lies past the log end (exit 1).

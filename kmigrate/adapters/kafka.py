@@ -12,6 +12,7 @@ librdkafka CONFIGURATION.md for the settings used below.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -32,7 +33,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from kmigrate.adapters.malloc import keep_large_buffers_mapped
-from kmigrate.errors import ClusterError, OffsetOutOfRange
+from kmigrate.errors import ClusterError, OffsetOutOfRange, Unreachable
+from kmigrate.logs import client_logger, last_failure
 
 #: Seconds an admin request may take before it counts as unreachable.
 ADMIN_TIMEOUT_S = 15.0
@@ -42,6 +44,9 @@ Headers = list[tuple[str, bytes | None]]
 TRANSIENT = frozenset({KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER})
 #: How many times a read-only request is tried when it fails transiently.
 READ_ATTEMPTS = 3
+#: Client-side errors that mean no broker answered at all (librdkafka's local
+#: codes: transport failure, all brokers down, request timed out).
+NO_ANSWER = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT})
 
 #: Milliseconds a fetch may wait on the broker for data (librdkafka's default
 #: 500): every kmigrate consumer sets it, so that a read of the end of a
@@ -179,6 +184,8 @@ class KafkaCluster:
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "log.connection.close": False,
+            # librdkafka's log to kmigrate's log file, never to stderr (kmigrate.logs).
+            "logger": client_logger(self.role),
         }
         conf.update(self.config)
         conf.update(extra)
@@ -192,6 +199,12 @@ class KafkaCluster:
     def _fail(self, what: str, exc: BaseException) -> ClusterError:
         detail = exc.args[0] if isinstance(exc, KafkaException) and exc.args else exc
         if isinstance(detail, KafkaError):
+            if detail.code() in NO_ANSWER:
+                if self._admin is not None:
+                    self._admin.poll(0)  # hand over librdkafka's queued log lines
+                return unreachable(
+                    self.role, self.bootstrap_servers, what, ADMIN_TIMEOUT_S, detail.str()
+                )
             detail = f"{detail.name()}: {detail.str()}"
         return ClusterError(f"{self.label}: {what} failed: {detail}")
 
@@ -835,6 +848,28 @@ class KafkaCluster:
                 return "absent"
             raise self._fail(f"deleting consumer group {group}", exc) from None
         return "deleted"
+
+
+def unreachable(
+    role: str, bootstrap_servers: str, tried: str, timeout_s: float, detail: str = ""
+) -> Unreachable:
+    """The one line saying a cluster did not answer: the cluster, its address,
+    what was tried for how long, and why: librdkafka's last word on a
+    connection (its log line, kept by :func:`kmigrate.logs.last_failure`),
+    else ``detail`` (the client's error text)."""
+    why = last_failure(role)
+    if why is not None:
+        # librdkafka's line: "[thrd:…]: host:port/bootstrap: Connect to … failed:
+        # Connection refused (after 0ms in state CONNECT)": from the address on.
+        why = re.sub(r" \(after \d+ms in state \w+\)", "", why.rsplit("]: ", 1)[-1])
+    why = why or detail
+    return Unreachable(
+        f"the {role} cluster at {bootstrap_servers} does not answer: {tried} got no "
+        f"connection in {timeout_s:g} s" + (f" ({why})" if why else "") + ". Is the address "
+        "right and the broker up?",
+        role,
+        bootstrap_servers,
+    )
 
 
 def _source_name(source: Any) -> str:

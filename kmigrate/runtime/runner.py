@@ -33,6 +33,7 @@ from kmigrate.errors import (
     RefusedError,
     StepFailed,
     StoppedByOperator,
+    Unreachable,
     UsageError,
 )
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
@@ -428,10 +429,25 @@ class Runner:
             raise
         except BaseException as exc:
             done = (self.journal.entry(sid) or {}).get("record") or {}
+            if isinstance(exc, Unreachable):  # one line, with the plan key to check
+                hinted = exc.with_hint(self._address_key(exc.role))
+                self.journal.finish(sid, FAILED, done, _error_text(hinted))
+                raise hinted from None
             self.journal.finish(sid, FAILED, done, _error_text(exc))
             raise
         self.journal.finish(sid, SUCCEEDED, record)
         self.ui.ok(f"step {sid} succeeded")
+
+    def _address_key(self, role: str) -> str:
+        """Where the plan sets ``role``'s address: ``clusters.target.bootstrap_servers
+        in plan.yaml`` (MSK: also ``cluster_arn``; Event Hubs: ``namespace``)."""
+        spec = getattr(self.plan.model.clusters, role, None)
+        keys = ["bootstrap_servers"]
+        if spec is not None and spec.cluster_arn:
+            keys.insert(0, "cluster_arn")
+        if spec is not None and spec.namespace:
+            keys.insert(0, "namespace")
+        return " / ".join(f"clusters.{role}.{k}" for k in keys) + f" in {self.plan.path}"
 
     # -- rollback --------------------------------------------------------------------
 
