@@ -226,7 +226,7 @@ def test_rollback_deletes_only_what_kmigrate_created_and_never_touches_the_sourc
     dry = run("rollback", str(plan), "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert f"would delete target topic {created} (created by kmigrate)" in dry.output
-    assert f"leave target topic {preexisting} untouched" in dry.output
+    assert f"would leave target topic {preexisting} untouched" in dry.output
     from kmigrate.adapters.kafka import KafkaCluster
 
     target = KafkaCluster("target", brokers.target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kmigrate.journal import Journal
+from kmigrate.journal import Journal, lock_holder
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.runtime.journal import open_journal
@@ -180,14 +180,21 @@ def status(plan_path: str, ui: UI) -> int:
     plan = load_plan(plan_path)
     journal = open_journal(plan)
     rows = step_rows(plan, journal)
+    # A step left "started" is running while another run holds the lock,
+    # interrupted otherwise.
+    holder = lock_holder(plan.state_dir)
+    for r in rows:
+        r["running"] = bool(holder) and r["status"] == "started"
     ui.line(f"plan {plan.model.name} ({plan.path}); journal {journal.path}")
+    if holder:
+        ui.line(f"a run holds the lock now: {holder}")
     ui.table(
         [
             [
                 r["step"],
                 r["phase"],
                 r["description"][:50],
-                (r["status"] or "not run")
+                ("running" if r["running"] else (r["status"] or "not run"))
                 + (f" ({r['ended']})" if r["ended"] and r["ended"] != r["status"] else "")
                 + (" (orphaned)" if r["orphaned"] else "")
                 + (" (changed)" if r["definition_changed"] else ""),
@@ -200,7 +207,9 @@ def status(plan_path: str, ui: UI) -> int:
         ["step", "phase", "description", "status", "when", "by", "recorded"],
     )
     for r in rows:
-        if r["status"] == "started":
+        if r["running"]:
+            ui.line(f"step {r['step']} is running: {holder}")
+        elif r["status"] == "started":
             ui.warn(
                 f"step {r['step']} was left 'started' (interrupted); "
                 "execute runs it again from what it recorded"
@@ -229,6 +238,7 @@ def status(plan_path: str, ui: UI) -> int:
         {
             "plan": plan.model.name,
             "journal": str(journal.path),
+            "lock": holder,
             "steps": rows,
             "events": events,
             "offset_map": offset_map,

@@ -352,7 +352,6 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
     """
     lines: list[str] = []
     problems: list[str] = []
-    verb = "would " if ctx.dry_run else ""
     for g in reversed(record.get("groups", [])):
         if g.get("status") not in (TRANSLATED, WOULD):  # WOULD: journaled, maybe applied
             continue
@@ -366,9 +365,14 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
             )
             continue
         if not g.get("existed_before"):
-            if not ctx.dry_run:
-                ctx.target.delete_group(group)
-            lines.append(f"{verb}delete consumer group {group} on the target (kmigrate created it)")
+            if ctx.dry_run:
+                lines.append(
+                    f"would delete consumer group {group} on the target (created by kmigrate)"
+                )
+            elif ctx.target.delete_group(group) == "deleted":
+                lines.append(f"deleted consumer group {group} on the target (created by kmigrate)")
+            else:
+                lines.append(f"consumer group {group} on the target was already gone")
             continue
         restore = {
             (r["topic"], r["partition"]): r["previous_target_offset"]
@@ -384,8 +388,8 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
             if not ctx.dry_run:
                 ctx.target.alter_group_offsets(group, restore)
             lines.append(
-                f"{verb}restore {len(restore)} previous offsets of consumer group {group} "
-                "on the target"
+                f"{'would restore' if ctx.dry_run else 'restored'} {len(restore)} previous "
+                f"offsets of consumer group {group} on the target"
             )
         if absent:
             problems.append(
