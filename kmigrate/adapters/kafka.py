@@ -232,7 +232,7 @@ class KafkaCluster:
         try:
             md = self.admin.list_topics(timeout=ADMIN_TIMEOUT_S)
         except KafkaException as exc:
-            raise self._fail("connecting", exc) from None
+            raise self._fail("reading its Metadata", exc) from None
         topics = [t for t in md.topics if not t.startswith("__")]
         return ClusterInfo(md.cluster_id, len(md.brokers), len(topics))
 

@@ -83,7 +83,9 @@ def digest_record(h: Any, record: Record, timestamps: bool = True) -> None:
         h.update(struct.pack(">q", record.timestamp_ms))
 
 
-def _same(a: Record, b: Record, timestamps: bool = True) -> bool:
+def same_record(a: Record, b: Record, timestamps: bool = True) -> bool:
+    """Whether two records hold the same key, value, headers and (when
+    ``timestamps``) timestamp."""
     return (a.key, a.value, a.headers) == (b.key, b.value, b.headers) and (
         not timestamps or a.timestamp_ms == b.timestamp_ms
     )
@@ -200,7 +202,7 @@ def compare_partition(
                     "target_offset": b.offset,
                     "reason": "extra record on target",
                 }
-            elif not _same(a, b, rng.timestamps):
+            elif not same_record(a, b, rng.timestamps):
                 first = {
                     "source_offset": a.offset,
                     "target_offset": b.offset,
@@ -330,7 +332,7 @@ def compare_aligned(
             note(a.offset, want, "missing on target")
             continue
         count(1, found)
-        if not _same(a, found, rng.timestamps):
+        if not same_record(a, found, rng.timestamps):
             note(a.offset, found.offset, _what_differs(a, found, rng.timestamps))
         b = next(tgt, None)
     skip_until(float("inf"))
