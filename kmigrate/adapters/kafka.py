@@ -210,9 +210,13 @@ class KafkaCluster:
 
     @property
     def admin(self) -> AdminClient:
-        """The cluster's AdminClient, created on first use."""
+        """The cluster's AdminClient, created on first use.  Each use first
+        hands librdkafka's queued log lines to the log (``poll(0)``), so they
+        do not pile up in a long-lived client."""
         if self._admin is None:
             self._admin = AdminClient(self._conf())
+        else:
+            self._admin.poll(0)
         return self._admin
 
     def _require_target(self, what: str) -> None:
