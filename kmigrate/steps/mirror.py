@@ -584,9 +584,14 @@ class Mirror(Step):
         if record.ended:
             ctx.ui.line(f"mirror ended: {record.ended}")
         if record.end == STOPPED_BY_OPERATOR:
+            again = (
+                "run it again"
+                if ctx.step_id == "standalone"
+                else f"run its phase again with --rerun {ctx.step_id}"
+            )
             raise StoppedByOperator(
                 f"mirror {record.ended}: the copy is clean and its offset map saved; "
-                "run it again to copy what came since",
+                f"to copy what came since, {again}",
                 record.to_json(),
             )
         return record.to_json()
