@@ -85,7 +85,7 @@ def _setup() -> None:
         if _ready:
             return
         parent = logging.getLogger(CLIENT_LOGGER)
-        parent.setLevel(logging.INFO)
+        parent.setLevel(logging.DEBUG)  # librdkafka sends debug lines only when `debug` is set
         parent.propagate = False  # never to a root handler on the terminal
         parent.addHandler(logging.NullHandler())
         keeper = _Last(logging.WARNING)
