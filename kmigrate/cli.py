@@ -216,7 +216,13 @@ def execute(
 @PLAN
 @click.option("--phase", default=None, help="Only this phase (number or name).")
 @click.option("--dry-run", is_flag=True, help="Show the exact reverse actions; change nothing.")
-@click.option("--yes", "-y", is_flag=True, help="Answer confirmations with yes.")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Do not ask: a rollback that deletes target topics or consumer groups or runs "
+    "shell rollbacks otherwise shows what it will do and asks (without a terminal: exit 2).",
+)
 @click.option(
     "--use-plan-rollback",
     is_flag=True,

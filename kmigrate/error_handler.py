@@ -17,18 +17,11 @@ from pathlib import Path
 from kmigrate import safefs
 from kmigrate.errors import KmigrateError, PlanError, UsageError
 from kmigrate.escape import escape_controls
+from kmigrate.logs import log_path
 from kmigrate.redact import redact, redact_argv, take_short_warnings
 
 INTERRUPTED = 130
 INTERNAL = 3
-
-
-def log_path() -> Path:
-    """Where tracebacks of internal errors go: ``$KMIGRATE_LOG`` or ``~/.cache/kmigrate/``."""
-    configured = os.environ.get("KMIGRATE_LOG")
-    if configured:
-        return Path(configured)
-    return Path.home() / ".cache" / "kmigrate" / "kmigrate.log"
 
 
 def _say(text: str) -> None:

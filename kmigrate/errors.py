@@ -69,6 +69,24 @@ class ClusterError(KmigrateError):
     """A cluster could not be reached or refused a request (exit 1)."""
 
 
+class Unreachable(ClusterError):
+    """A cluster did not answer: no connection to its bootstrap servers (exit 1).
+
+    The message is one line naming the cluster, its address, what was tried
+    and librdkafka's last word on it; ``with_hint`` adds where to fix the
+    address.  Attributes: ``role`` (``source`` / ``target``), ``bootstrap_servers``.
+    """
+
+    def __init__(self, message: str, role: str = "", bootstrap_servers: str = "") -> None:
+        super().__init__(message)
+        self.role = role
+        self.bootstrap_servers = bootstrap_servers
+
+    def with_hint(self, hint: str) -> Unreachable:
+        """The same error with `` Check HINT.`` appended (e.g. the plan key)."""
+        return Unreachable(f"{self} Check {hint}.", self.role, self.bootstrap_servers)
+
+
 class OffsetOutOfRange(ClusterError):
     """A read position the partition no longer holds: the log start offset moved
     past it (retention, DeleteRecords), or it lies past the log end (exit 1).
@@ -120,13 +138,21 @@ class RecordsLost(StepFailed):
 
 
 class StoppedByOperator(StepFailed):
-    """A following mirror was stopped on purpose (SIGINT/SIGTERM with ``until: stopped``).
+    """A following mirror was stopped on purpose (SIGINT/SIGTERM).
 
-    The copy is clean and resumable; the journal says "stopped by operator".
-    Exit code 0: the stop was requested, nothing failed.
+    The copy is clean and resumable.  The stop is a successful end of the step:
+    ``execute`` journals the step ``succeeded`` with ``record`` (its ``ended``
+    says "stopped by operator (SIGTERM)") and ends the run there, naming the
+    phase's remaining steps.  Exit code 0: the stop was requested, nothing failed.
+
+    Attributes: ``record``, the step's record (plain JSON) as it ended.
     """
 
     exit_code = 0
+
+    def __init__(self, message: str, record: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.record = dict(record or {})
 
 
 class RefusedError(KmigrateError):

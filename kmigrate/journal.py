@@ -382,6 +382,26 @@ def _tampered_entries(data: dict[str, Any]) -> list[str]:
     return bad
 
 
+def lock_holder(state_dir: Path) -> str | None:
+    """Who holds the run lock of ``state_dir`` now (``pid 123, ops@host, since
+    2026-…``, as :meth:`Journal.lock` wrote it), or None when no run holds it.
+
+    Read-only: creates nothing, and releases at once a lock it could take.
+    """
+    lock_path = state_dir / "lock"
+    try:
+        handle = open(lock_path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 def _shape_problem(data: Any) -> str | None:
     """What makes ``data`` not a kmigrate journal, or None."""
     if not isinstance(data, dict):

@@ -19,9 +19,13 @@ as defaults), so "customised" means "value differs from the stock default".
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from kmigrate.errors import UsageError
+from kmigrate.errors import ClusterError, UsageError
+
+if TYPE_CHECKING:
+    from kmigrate.clusters.port import Cluster
 
 KAFKA_DEFAULTS: dict[str, str] = {
     "cleanup.policy": "delete",
@@ -145,3 +149,35 @@ def vendor_reason(key: str) -> str | None:
         if fnmatch.fnmatchcase(key, pattern):
             return reason
     return None
+
+
+#: The topic config that decides a record's timestamp (Kafka docs, topic config
+#: ``message.timestamp.type``, KIP-32): ``CreateTime`` keeps the producer's,
+#: ``LogAppendTime`` makes the broker stamp each record with its own time when
+#: it appends it, whatever the producer sent.
+TIMESTAMP_TYPE_KEY = "message.timestamp.type"
+LOG_APPEND_TIME = "LogAppendTime"
+
+
+def log_append_time_topics(cluster: Cluster, topics: Iterable[str]) -> list[str]:
+    """The topics, among ``topics``, that ``cluster`` stamps with its own time
+    on append (``message.timestamp.type=LogAppendTime``), sorted.
+
+    On such a target topic a copy cannot keep the source's timestamps: that is
+    the topic's contract, not a loss, and verify compares it without them.
+    A cluster whose DescribeConfigs fails (or that does not say) counts as
+    ``CreateTime``: timestamps are then compared, the strict choice.
+    """
+    names = sorted(set(topics))
+    if not names:
+        return []
+    try:
+        configs = cluster.topic_configs(names)
+    except ClusterError:
+        return []
+    out = []
+    for name in names:
+        entry = configs.get(name, {}).get(TIMESTAMP_TYPE_KEY)
+        if entry is not None and entry.value == LOG_APPEND_TIME:
+            out.append(name)
+    return out

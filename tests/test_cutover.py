@@ -586,8 +586,9 @@ def test_the_log_start_passing_the_copy_position_stops_with_the_lost_range(
 def test_sigterm_stops_a_following_mirror_cleanly_and_a_rerun_resumes(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
-    """``until: stopped`` in a plan: SIGTERM gives exit 0, the journal says
-    "stopped by operator", and executing the phase again resumes."""
+    """``until: stopped`` in a plan: SIGTERM gives exit 0, the mirror step is
+    journaled succeeded, "stopped by operator", the phase stops there naming
+    its remaining step, and ``--rerun mirror`` resumes the copy."""
     topic = f"{prefix}stop"
     create_topic(brokers.source, topic, 2)
     produce(brokers.source, topic, [{"value": b"v", "partition": i % 2} for i in range(1000)])
@@ -615,16 +616,17 @@ def test_sigterm_stops_a_following_mirror_cleanly_and_a_rerun_resumes(
     assert proc.returncode == 0, out
     assert "mirror stopped by operator (SIGTERM)" in out
     assert "FAILED" not in out  # a requested stop is reported as a stop, not a failure
+    assert "again for its remaining steps (verify)" in out
     steps = json.loads(run("status", str(plan), "--output", "json").stdout)["steps"]
     mirror_step = next(s for s in steps if s["description"].startswith("mirror"))
-    assert "stopped by operator (SIGTERM)" in mirror_step["error"]
+    assert (mirror_step["status"], mirror_step["error"]) == ("succeeded", None)
     assert mirror_step["record"]["ended"] == "stopped by operator (SIGTERM)"
     produce(brokers.source, topic, [{"value": b"z", "partition": i % 2} for i in range(10)])
 
     (tmp_path / "plan.yaml").write_text(
         (tmp_path / "plan.yaml").read_text().replace("until: stopped", "settle_s: 1")
     )
-    again = run("execute", str(plan), "--phase", "3")
+    again = run("execute", str(plan), "--phase", "3", "--rerun", "mirror")
 
     assert again.exit_code == 0, again.output
     assert "resuming: 1,010 records are already on the target and are kept" in again.output

@@ -85,7 +85,7 @@ def test_the_issue_scenario_insert_a_step_then_edit_a_rollback(tmp_path: Path) -
 
     plan = write(tmp_path, one_phase(PREP, SWITCH.replace("undo-switch", "undo-switch-edited")))
     # The recorded command is no longer the plan's: it runs only when confirmed (issue 19).
-    result = run("rollback", str(plan), "--yes-recorded-commands")
+    result = run("rollback", str(plan), "--yes", "--yes-recorded-commands")
 
     assert result.exit_code == 0, result.output
     assert log(tmp_path) == ["switch", "prep", "undo-prep", "undo-switch"]
@@ -100,7 +100,7 @@ def test_use_plan_rollback_runs_the_plans_command_and_is_journaled(tmp_path: Pat
     assert run("execute", str(plan), "--phase", "1").exit_code == 0
     plan = write(tmp_path, one_phase(SWITCH.replace("undo-switch", "undo-switch-edited")))
 
-    result = run("rollback", str(plan), "--use-plan-rollback")
+    result = run("rollback", str(plan), "--use-plan-rollback", "--yes")
 
     assert result.exit_code == 0, result.output
     assert log(tmp_path) == ["switch", "undo-switch-edited"]
@@ -218,7 +218,8 @@ def test_orphaned_steps_are_shown_and_rolled_back_from_their_recorded_definition
     planned = {s["id"]: s for s in json.loads(shown.stdout)["steps"]}
     assert planned[orphans[0]["id"]]["orphaned"] is True
 
-    result = run("rollback", str(plan), "--yes-recorded-commands")  # not in the plan: asked
+    # Not in the plan: a recorded command runs only with --yes-recorded-commands.
+    result = run("rollback", str(plan), "--yes", "--yes-recorded-commands")
 
     assert result.exit_code == 0, result.output
     assert "no longer in the plan: undone from the definition recorded when it ran" in (
@@ -243,14 +244,14 @@ def test_rollback_of_one_phase_undoes_only_steps_journaled_under_it(tmp_path: Pa
     assert run("execute", str(plan), "--phase", "one").exit_code == 0
     assert run("execute", str(plan), "--phase", "two").exit_code == 0
 
-    refused = run("rollback", str(plan), "--phase", "one")
+    refused = run("rollback", str(plan), "--phase", "one", "--yes")
     assert refused.exit_code == 1
     assert "refused to roll back phase one while later steps are still in place: b" in (
         refused.output
     )
-    assert run("rollback", str(plan), "--phase", "two").exit_code == 0
+    assert run("rollback", str(plan), "--phase", "two", "--yes").exit_code == 0
     assert log(tmp_path) == ["a", "b", "undo-b"]
-    assert run("rollback", str(plan), "--phase", "one").exit_code == 0
+    assert run("rollback", str(plan), "--phase", "one", "--yes").exit_code == 0
     assert log(tmp_path) == ["a", "b", "undo-b", "undo-a"]
 
 

@@ -230,7 +230,7 @@ def test_rollback_deletes_only_what_kmigrate_created_and_never_touches_the_sourc
     dry = run("rollback", str(plan), "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert f"would delete target topic {created} (created by kmigrate)" in dry.output
-    assert f"leave target topic {preexisting} untouched" in dry.output
+    assert f"would leave target topic {preexisting} untouched" in dry.output
     from kmigrate.adapters.kafka import KafkaCluster
 
     target = KafkaCluster("target", brokers.target)
@@ -321,9 +321,16 @@ def test_unreachable_cluster_fails_the_step_with_exit_1(tmp_path: Path) -> None:
     result = run("execute", str(plan), "--phase", "1")
 
     assert result.exit_code == 1
-    assert "FAILED: source (127.0.0.1:1): connecting failed" in result.output
+    assert (
+        "FAILED: the source cluster at 127.0.0.1:1 does not answer: reading its Metadata got "
+        "no connection in 15 s ("
+    ) in result.output
+    assert f"Check clusters.source.bootstrap_servers in {plan}." in result.output
     journal = json.loads((tmp_path / "state" / "journal.json").read_text())
     assert journal["steps"]["check-connectivity"]["status"] == "failed"
+    assert (
+        "Check clusters.source.bootstrap_servers" in journal["steps"]["check-connectivity"]["error"]
+    )
 
 
 def test_mirroring_again_after_a_mirror_rollback_is_refused_not_duplicated(

@@ -164,6 +164,11 @@ def test_groups_resume_on_the_target_at_exactly_the_next_record_and_roll_back(
     undo = run("rollback", str(plan), "--phase", "2", "--yes")
 
     assert undo.exit_code == 0, undo.output
+    # Done actions in the past tense, as "deleted target topic …" (issue 18).
+    assert f"deleted consumer group {prefix}gap on the target (created by kmigrate)" in undo.output
+    assert f"restored 2 previous offsets of consumer group {prefix}middle on the target" in (
+        undo.output
+    )
     assert committed(brokers.target, f"{prefix}middle") == {(topic, 0): 2, (topic, 1): 1}
     for name in ("start", "gap", "end"):
         assert committed(brokers.target, f"{prefix}{name}") == {}, name

@@ -310,9 +310,10 @@ def test_copy_batch_produces_every_record_as_read_and_tallies_contiguous_runs() 
     writer = SimpleNamespace(_fatal=None, _producer=SimpleNamespace(produce=produce))
     eof = _Msg(1, 9, error="EOF")
     msgs = [_Msg(0, 5), _Msg(0, 6), _Msg(1, 3), _Msg(0, 7), _Msg(0, 9), eof, _Msg(1, 4)]
-    tally, events = copy_batch(writer, msgs)  # type: ignore[arg-type]
+    tally, events, refused = copy_batch(writer, msgs)  # type: ignore[arg-type]
 
     assert events == [eof]
+    assert refused is None
     assert [(p[1], p[5]) for p in produced] == [(0, 1005), (0, 1006), (1, 1003), (0, 1007)] + [
         (0, 1009),
         (1, 1004),

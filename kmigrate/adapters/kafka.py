@@ -12,6 +12,7 @@ librdkafka CONFIGURATION.md for the settings used below.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,7 +34,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from kmigrate.adapters.malloc import keep_large_buffers_mapped
-from kmigrate.errors import ClusterError, OffsetOutOfRange
+from kmigrate.errors import ClusterError, OffsetOutOfRange, Unreachable
+from kmigrate.logs import client_logger, last_failure
 
 #: Seconds an admin request may take before it counts as unreachable.
 ADMIN_TIMEOUT_S = 15.0
@@ -43,6 +45,9 @@ Headers = list[tuple[str, bytes | None]]
 TRANSIENT = frozenset({KafkaError._TRANSPORT, KafkaError._DESTROY_BROKER})
 #: How many times a read-only request is tried when it fails transiently.
 READ_ATTEMPTS = 3
+#: Client-side errors that mean no broker answered at all (librdkafka's local
+#: codes: transport failure, all brokers down, request timed out).
+NO_ANSWER = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT})
 
 #: Milliseconds a fetch may wait on the broker for data (librdkafka's default
 #: 500): every kmigrate consumer sets it, so that a read of the end of a
@@ -180,6 +185,8 @@ class KafkaCluster:
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "log.connection.close": False,
+            # librdkafka's log to kmigrate's log file, never to stderr (kmigrate.logs).
+            "logger": client_logger(self.role),
         }
         conf.update(self.config)
         conf.update(extra)
@@ -193,14 +200,24 @@ class KafkaCluster:
     def _fail(self, what: str, exc: BaseException) -> ClusterError:
         detail = exc.args[0] if isinstance(exc, KafkaException) and exc.args else exc
         if isinstance(detail, KafkaError):
+            if detail.code() in NO_ANSWER:
+                if self._admin is not None:
+                    self._admin.poll(0)  # hand over librdkafka's queued log lines
+                return unreachable(
+                    self.role, self.bootstrap_servers, what, ADMIN_TIMEOUT_S, detail.str()
+                )
             detail = f"{detail.name()}: {detail.str()}"
         return ClusterError(f"{self.label}: {what} failed: {detail}")
 
     @property
     def admin(self) -> AdminClient:
-        """The cluster's AdminClient, created on first use."""
+        """The cluster's AdminClient, created on first use.  Each use first
+        hands librdkafka's queued log lines to the log (``poll(0)``), so they
+        do not pile up in a long-lived client."""
         if self._admin is None:
             self._admin = AdminClient(self._conf())
+        else:
+            self._admin.poll(0)
         return self._admin
 
     def _require_target(self, what: str) -> None:
@@ -220,7 +237,7 @@ class KafkaCluster:
         try:
             md = self.admin.list_topics(timeout=ADMIN_TIMEOUT_S)
         except KafkaException as exc:
-            raise self._fail("connecting", exc) from None
+            raise self._fail("reading its Metadata", exc) from None
         topics = [t for t in md.topics if not t.startswith("__")]
         return ClusterInfo(md.cluster_id, len(md.brokers), len(topics))
 
@@ -946,6 +963,28 @@ def _operations(
     return out
 
 
+def unreachable(
+    role: str, bootstrap_servers: str, tried: str, timeout_s: float, detail: str = ""
+) -> Unreachable:
+    """The one line saying a cluster did not answer: the cluster, its address,
+    what was tried for how long, and why: librdkafka's last word on a
+    connection (its log line, kept by :func:`kmigrate.logs.last_failure`),
+    else ``detail`` (the client's error text)."""
+    why = last_failure(role)
+    if why is not None:
+        # librdkafka's line: "[thrd:…]: host:port/bootstrap: Connect to … failed:
+        # Connection refused (after 0ms in state CONNECT)": from the address on.
+        why = re.sub(r" \(after \d+ms in state \w+\)", "", why.rsplit("]: ", 1)[-1])
+    why = why or detail
+    return Unreachable(
+        f"the {role} cluster at {bootstrap_servers} does not answer: {tried} got no "
+        f"connection in {timeout_s:g} s" + (f" ({why})" if why else "") + ". Is the address "
+        "right and the broker up?",
+        role,
+        bootstrap_servers,
+    )
+
+
 def _source_name(source: Any) -> str:
     """A DescribeConfigs source as its KIP-226 name (``DEFAULT_CONFIG``); confluent-kafka
     hands out the enum's number."""
@@ -1221,8 +1260,12 @@ class RecordWriter:
         """Queue one record for ``topic`` at the record's partition.
 
         Raises:
-            ClusterError: the producer hit a fatal error (see the class docstring).
+            ClusterError: the producer hit a fatal error (see the class
+                docstring), or the record's timestamp is 0, which librdkafka
+                cannot send (:data:`UNSENDABLE_TIMESTAMP_MS`).
         """
+        if record.timestamp_ms == UNSENDABLE_TIMESTAMP_MS:
+            raise ClusterError(unsendable_timestamp(topic, record.partition, record.offset))
         if self._fatal is not None:
             self._settle()
         while True:
@@ -1558,7 +1601,34 @@ class RawReader:
 BatchTally = dict[tuple[str, int], list[Any]]
 
 
-def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally, list[RawMessage]]:
+#: The one record timestamp (ms) the writer cannot send: librdkafka stamps a
+#: produce timestamp of 0 with the current time (``rd_kafka_msg_new0`` in
+#: librdkafka's src/rdkafka_msg.c: ``if (timestamp) rkm_timestamp = timestamp;
+#: else rkm_timestamp = rd_uclock() / 1000``; confluent-kafka's
+#: ``Producer.produce``: "timestamp ... default: current time").  Every other
+#: value, negative ones and 2**63 - 1 included, is sent as it is.
+UNSENDABLE_TIMESTAMP_MS = 0
+
+
+def unsendable_timestamp(topic: str, partition: int, offset: int, copied: int = 0) -> str:
+    """The refusal of a record whose timestamp the writer cannot send (see
+    :data:`UNSENDABLE_TIMESTAMP_MS`): names the record and how to proceed;
+    ``copied``: records of the copy confirmed before it (kept)."""
+    kept = f"the {copied:,} records read before it are copied and kept; " if copied else ""
+    return (
+        f"refused to copy {topic}[{partition}] offset {offset}: its timestamp is 0 (CreateTime "
+        "0 ms), and librdkafka, the Kafka client kmigrate writes with, cannot send a "
+        "timestamp of 0: it would stamp the record with the time of the copy. Nothing of "
+        f"this record was written; {kept}the mirror never changes a record. To proceed: "
+        f"exclude topic {topic} from the mirror (topics.exclude, or a mirror step of its "
+        "own for the other topics) and copy it with a client that sends timestamp 0 as it "
+        "is (e.g. the Java producer), or leave it on the source"
+    )
+
+
+def copy_batch(
+    writer: RecordWriter, msgs: list[RawMessage]
+) -> tuple[BatchTally, list[RawMessage], RawMessage | None]:
     """Produce every record of a ``consume()`` batch to the same topic and
     partition on the target, keeping key, value, headers and timestamp.
 
@@ -1567,9 +1637,13 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
     polling); per partition it only extends a run of contiguous source
     offsets and counts.  Bytes are key + value + header names and values.
 
-    Returns ``(tally, events)``: what was queued per partition (see
-    :data:`BatchTally`), and the messages with ``error()`` set, in order, for
-    :meth:`RawReader.event`.
+    A record with timestamp 0 (:data:`UNSENDABLE_TIMESTAMP_MS`) is not
+    produced: the batch stops before it, and it is returned as ``refused``.
+
+    Returns ``(tally, events, refused)``: what was queued per partition (see
+    :data:`BatchTally`), the messages with ``error()`` set, in order, for
+    :meth:`RawReader.event`, and the first record that could not be sent
+    exactly (None when every record was queued).
 
     Raises:
         ClusterError: the producer hit a fatal error (as :meth:`RecordWriter.write`).
@@ -1597,6 +1671,8 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
         v = m.value()
         h = m.headers()
         ts = m.timestamp()[1]
+        if not ts:  # UNSENDABLE_TIMESTAMP_MS: librdkafka would send "now"
+            return tally, events, m
         try:
             produce(t, v, k, p, headers=h, timestamp=ts)
         except (BufferError, KafkaException, SystemError) as exc:
@@ -1630,7 +1706,7 @@ def copy_batch(writer: RecordWriter, msgs: list[RawMessage]) -> tuple[BatchTally
         cur[1] += 1
         cur[2] += size
         cur[3] = ts
-    return tally, events
+    return tally, events, None
 
 
 __all__ = [
@@ -1649,4 +1725,6 @@ __all__ = [
     "RecordWriter",
     "Tick",
     "TopicMeta",
+    "UNSENDABLE_TIMESTAMP_MS",
+    "unsendable_timestamp",
 ]

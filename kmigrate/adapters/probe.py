@@ -20,8 +20,9 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from kmigrate import redact as secrets
-from kmigrate.adapters.kafka import ClusterInfo
+from kmigrate.adapters.kafka import ClusterInfo, unreachable
 from kmigrate.errors import ClusterError
+from kmigrate.logs import client_logger
 
 _FATAL = {KafkaError._AUTHENTICATION: "authentication failed", KafkaError._SSL: "TLS failed"}
 
@@ -55,7 +56,9 @@ def probe(
 
     Raises:
         ClusterError: authentication or TLS failed (said so, with librdkafka's reason,
-            secrets redacted), or the cluster was unreachable within ``timeout_s``.
+            secrets redacted).
+        kmigrate.errors.Unreachable: no connection within ``timeout_s`` (one
+            line: cluster, address, what was tried, librdkafka's last word).
     """
     seen: list[KafkaError] = []
     label = f"{role} ({bootstrap_servers})"
@@ -64,6 +67,8 @@ def probe(
         "bootstrap.servers": bootstrap_servers,
         "log.connection.close": False,
         "error_cb": seen.append,
+        # librdkafka's log to kmigrate's log file, never to stderr (kmigrate.logs).
+        "logger": client_logger(role),
     }
     try:
         admin = AdminClient(conf)
@@ -86,6 +91,5 @@ def probe(
                 raise ClusterError(redact(f"{label}: {what}: {err.str()}", config))
         if time.monotonic() >= deadline:
             detail = last.args[0].str() if last and last.args else "no answer"
-            raise ClusterError(
-                redact(f"{label}: unreachable within {timeout_s:g} s: {detail}", config)
-            )
+            # No config value in it: the address and librdkafka's connection line.
+            raise unreachable(role, bootstrap_servers, "reading its Metadata", timeout_s, detail)

@@ -22,12 +22,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kmigrate import safefs
 from kmigrate.errors import ClusterError, UsageError
+from kmigrate.logs import client_logger
 
 #: Seed topics (from the seed documents' services): name → (partitions, configs).
 SEED_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
@@ -142,7 +144,9 @@ def wait_ready(
         try:
             with socket.create_connection((host, int(port)), timeout=0.5):
                 pass
-            AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=2)
+            conf: dict[str, Any] = {"bootstrap.servers": bootstrap}
+            conf["logger"] = client_logger("sandbox")
+            AdminClient(conf).list_topics(timeout=2)
             return
         except (OSError, KafkaException):
             time.sleep(0.1)
@@ -218,7 +222,8 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
             answer a topic or a record in time.
     """
     rng = random.Random(seed_value)
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": client_logger("sandbox")}
+    admin = AdminClient(conf)
     try:
         admin.list_topics(timeout=SEED_CONNECT_TIMEOUT_S)
     except KafkaException as exc:
@@ -246,6 +251,7 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
             "enable.idempotence": True,
             "linger.ms": 10,
             "message.timeout.ms": int(SEED_FLUSH_TIMEOUT_S * 1000),
+            "logger": client_logger("sandbox"),
         }
     )
     # Recent CreateTime timestamps, one second apart, the newest a minute old:
@@ -272,7 +278,12 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
     if producer.flush(SEED_FLUSH_TIMEOUT_S):
         raise ClusterError(f"sandbox: seeding did not finish within {SEED_FLUSH_TIMEOUT_S:g} s")
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": SEED_GROUP, "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": SEED_GROUP,
+            "enable.auto.commit": False,
+            "logger": client_logger("sandbox"),
+        }
     )
     try:
         consumer.commit(
@@ -357,6 +368,7 @@ def produce_live(
             "enable.idempotence": True,
             "linger.ms": 5,
             "on_delivery": delivered,
+            "logger": client_logger("sandbox"),
         }
     )
     written = dict.fromkeys(topics, 0)

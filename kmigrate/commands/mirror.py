@@ -97,6 +97,6 @@ def mirror(
         record = Mirror(spec).run(ctx, {})
     except StoppedByOperator as exc:
         ui.ok(str(exc))
-        record = records[-1] if records else {}
+        record = exc.record
     ui.emit_json({**record, "offset_map_runs": OffsetMap.load(ctx.state_dir).as_json()})
     return 0

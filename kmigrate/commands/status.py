@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kmigrate.journal import Journal
+from kmigrate.journal import Journal, lock_holder
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.runtime.journal import open_journal
@@ -56,7 +56,10 @@ def step_rows(plan: LoadedPlan, journal: Journal) -> list[dict[str, Any]]:
     ``definition`` (as journaled when it last started; None if never run),
     ``definition_changed`` (the plan's definition differs from the one
     journaled when it ran), ``changes`` (``key: old -> new`` strings) and
-    ``orphaned`` (journaled, but no longer in the plan; rollback still undoes it).
+    ``orphaned`` (journaled, but no longer in the plan; rollback still undoes it)
+    and ``ended`` (a mirror step's end: ``snapshot complete``, ``caught up``,
+    ``stopped by operator``, ``max_duration reached``, ``failed``; None for
+    other steps and a mirror that is running or never ran).
     """
     rows = []
     planned = walk(plan.model)
@@ -109,6 +112,7 @@ def _row(
     orphaned: bool,
 ) -> dict[str, Any]:
     return {
+        "ended": mirror_end(action, entry),
         "step": step_id,
         "id": step_id,
         "phase": phase,
@@ -130,6 +134,18 @@ def _row(
         "changes": changes,
         "orphaned": orphaned,
     }
+
+
+def mirror_end(action: str, entry: dict[str, Any]) -> str | None:
+    """How a journaled mirror step ended (see :func:`step_rows`' ``ended``)."""
+    if action != "mirror" or not entry:
+        return None
+    if entry.get("status") == "failed":
+        return "failed"
+    if entry.get("status") != "succeeded":
+        return None
+    mirrored = MirrorRecord.from_json(entry.get("record"))
+    return mirrored.end if mirrored is not None else None
 
 
 def identity_notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -166,14 +182,22 @@ def status(plan_path: str, ui: UI, *, allow_shared_state: bool = False) -> int:
     plan = load_plan(plan_path)
     journal = open_journal(plan, allow_shared_state=allow_shared_state)
     rows = step_rows(plan, journal)
+    # A step left "started" is running while another run holds the lock,
+    # interrupted otherwise.
+    holder = lock_holder(plan.state_dir)
+    for r in rows:
+        r["running"] = bool(holder) and r["status"] == "started"
     ui.line(f"plan {plan.model.name} ({plan.path}); journal {journal.path}")
+    if holder:
+        ui.line(f"a run holds the lock now: {holder}")
     ui.table(
         [
             [
                 r["step"],
                 r["phase"],
                 r["description"][:50],
-                (r["status"] or "not run")
+                ("running" if r["running"] else (r["status"] or "not run"))
+                + (f" ({r['ended']})" if r["ended"] and r["ended"] != r["status"] else "")
                 + (" (orphaned)" if r["orphaned"] else "")
                 + (" (changed)" if r["definition_changed"] else ""),
                 r["rolled_back_at"] or r["ended_at"] or r["started_at"] or "-",
@@ -185,7 +209,9 @@ def status(plan_path: str, ui: UI, *, allow_shared_state: bool = False) -> int:
         ["step", "phase", "description", "status", "when", "by", "recorded"],
     )
     for r in rows:
-        if r["status"] == "started":
+        if r["running"]:
+            ui.line(f"step {r['step']} is running: {holder}")
+        elif r["status"] == "started":
             ui.warn(
                 f"step {r['step']} was left 'started' (interrupted); "
                 "execute runs it again from what it recorded"
@@ -214,6 +240,7 @@ def status(plan_path: str, ui: UI, *, allow_shared_state: bool = False) -> int:
         {
             "plan": plan.model.name,
             "journal": str(journal.path),
+            "lock": holder,
             "steps": rows,
             "events": events,
             "offset_map": offset_map,

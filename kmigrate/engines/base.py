@@ -107,6 +107,29 @@ def lag_line(lag: Mapping[str, TopicLag]) -> str:
     return "lag: " + ", ".join(f"{t} {v.text()}" for t, v in sorted(lag.items()))
 
 
+def follow_note(
+    job: CopyJob, lag: Mapping[str, TopicLag], now: float, last_record_at: float
+) -> str:
+    """The progress note of a following copy at a tick: the lag line, or, with
+    ``until: caught-up`` while every partition has lag 0 but records still
+    arrive, what the copy waits for (so the operator knows to stop the producers).
+
+    Args:
+        lag: the lag per topic just computed.
+        now / last_record_at: ``time.monotonic()`` seconds: now, and when a
+            record was last copied (or the start).
+    """
+    spec = job.follow
+    quiet = now - last_record_at
+    behind = any(v.records for v in lag.values())
+    if spec.until == "caught-up" and not behind and quiet < spec.settle_s:
+        return (
+            f"lag 0; waiting for the source to stay quiet for settle_s ({spec.settle_s:g} s): "
+            f"the last record came {quiet:.1f} s ago (stop the producers to end the copy)"
+        )
+    return lag_line(lag)
+
+
 def follow_ended(
     job: CopyJob, started_at: float, now: float, all_caught: bool, last_record_at: float
 ) -> str | None:

@@ -18,14 +18,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kmigrate.adapters.kafka import READ_BATCH, PartitionEnd, copy_batch
+from kmigrate.adapters.kafka import READ_BATCH, PartitionEnd, copy_batch, unsendable_timestamp
 from kmigrate.engines.base import (
     CopyJob,
     CopyResult,
     PartitionLag,
     TopicLag,
     follow_ended,
-    lag_line,
+    follow_note,
     topic_lags,
 )
 from kmigrate.errors import OffsetOutOfRange, RecordsLost, StepFailed
@@ -69,7 +69,11 @@ class NativeEngine:
         Raises:
             RecordsLost: the source's log start offset passed a copy position
                 (the read got an out-of-range error); names the lost range.
-            StepFailed: the target refused records.
+            StepFailed: the target refused records, or a record holds a
+                timestamp the writer cannot send (timestamp 0, see
+                :data:`~kmigrate.adapters.kafka.UNSENDABLE_TIMESTAMP_MS`):
+                raised before that record is produced, after the records
+                before it are confirmed and saved in the map.
             kmigrate.errors.ClusterError: a cluster could not be read.
         """
         omap = job.offset_map
@@ -92,6 +96,7 @@ class NativeEngine:
         next_tick = t0 + self.tick_s
         since_save = 0
         progress = job.progress
+        refused: Any = None  # the first record that cannot be sent exactly
 
         def checkpoint(timeout_s: float = 120.0) -> None:
             undelivered = writer.flush(timeout_s)
@@ -132,7 +137,7 @@ class NativeEngine:
                     msgs = reader.consume()
                     now = time.monotonic()
                     if msgs:
-                        tally, events = copy_batch(writer, msgs)
+                        tally, events, refused = copy_batch(writer, msgs)
                         copied = nbytes = 0
                         for tp, (runs, n, size, ts) in tally.items():
                             st = parts[tp]
@@ -163,7 +168,7 @@ class NativeEngine:
                             if end is not None:
                                 on_end(end)
                         writer.poll()
-                        if errors:
+                        if errors or refused is not None:
                             break
                     if follow and (not msgs or now >= next_tick):
                         # Lag, stop conditions and checkpoint, about every tick_s.
@@ -177,7 +182,7 @@ class NativeEngine:
                             break
                         lag = self._set_lag(result, parts)
                         job.on_tick(result)
-                        progress.show(lag_line(lag))
+                        progress.show(follow_note(job, lag, now, last_record_at))
                         ended = follow_ended(
                             job,
                             t0,
@@ -219,6 +224,15 @@ class NativeEngine:
         if errors:
             checkpoint()  # raises StepFailed naming the first error
         checkpoint()
+        if refused is not None:
+            raise StepFailed(
+                unsendable_timestamp(
+                    refused.topic(),
+                    refused.partition(),
+                    refused.offset(),
+                    sum(s[0] for s in result.per_partition.values()),
+                )
+            )
         result.records = sum(s[0] for s in result.per_partition.values())
         result.bytes = sum(s[1] for s in result.per_partition.values())
         if result.ended is None:

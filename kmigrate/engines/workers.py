@@ -73,7 +73,7 @@ from kmigrate.engines.base import (
     PartitionLag,
     StopFlag,
     follow_ended,
-    lag_line,
+    follow_note,
     topic_lags,
 )
 from kmigrate.engines.native import NativeEngine
@@ -618,7 +618,7 @@ class WorkerEngine:
                 result.partition_lag = dict(lags)
                 result.lag = topic_lags(lags)
                 job.on_tick(result)
-                job.progress.show(lag_line(result.lag))
+                job.progress.show(follow_note(job, result.lag, now, last_record_at))
             if failure is None and ended is None:
                 caught = len(lags) == len(job.partitions) and all(
                     lag.caught for lag in lags.values()

@@ -32,22 +32,24 @@ class TailMatch:
     foreign: int
 
 
-def _digest(record: Record) -> bytes:
+def _digest(record: Record, timestamps: bool = True) -> bytes:
     from kmigrate.steps.verify import digest_record  # verify imports this package
 
     h = hashlib.sha256()
-    digest_record(h, record)
+    digest_record(h, record, timestamps)
     return h.digest()
 
 
 def reconcile_tail(
-    source: Cluster, target: Cluster, part: PartitionMap, target_end: int
+    source: Cluster, target: Cluster, part: PartitionMap, target_end: int, timestamps: bool = True
 ) -> TailMatch:
     """Extend ``part`` with the copies on the target in ``[target_position, target_end)``.
 
     Args:
         part: the partition's map (changed in place: runs added, positions moved).
         target_end: the target partition's log end offset now.
+        timestamps: compare timestamps too (False for a target topic that
+            stamps its own time, ``message.timestamp.type=LogAppendTime``).
 
     Returns how many tail records were copies and how many were foreign.
 
@@ -80,7 +82,7 @@ def reconcile_tail(
             close()
     i = copies = foreign = 0
     for record in tail:
-        if i < len(wanted) and _digest(record) == _digest(wanted[i]):
+        if i < len(wanted) and _digest(record, timestamps) == _digest(wanted[i], timestamps):
             part.extend(wanted[i].offset, record.offset, 1)
             i += 1
             copies += 1

@@ -16,7 +16,7 @@ The model (the JSON file is exactly this)::
      "plan": {"name", "file", "state_dir", "journal",
               "clusters": {"source": {"type", "bootstrap_servers"}, "target": {…}}},
      "steps": [{"step", "id", "phase", "description", "status", "by", "started_at",
-                "ended_at", "duration_s", "attempts", "error", "summary",
+                "ended_at", "duration_s", "attempts", "error", "summary", "ended",
                 "rolled_back_at", "rolled_back_by", "undone", "extra": {…}}, …],
      "events": [{"at", "by", "event", "detail": {…}}, …],
      "provision": [{"step", "created", "existing", "dropped": [[topic, key, why], …],
@@ -65,6 +65,7 @@ _ROW_KEYS = {
     "rolled_back_at",
     "rolled_back_by",
     "undone",
+    "ended",
 }
 
 
@@ -124,6 +125,8 @@ def _step(row: dict[str, Any]) -> dict[str, Any]:
         "attempts": row.get("attempts") or 0,
         "error": row.get("error"),
         "summary": summarize_record(row.get("record")),
+        # How a mirror ended: caught up, stopped by operator, max_duration reached, failed.
+        "ended": row.get("ended"),
         "rolled_back_at": row.get("rolled_back_at"),
         "rolled_back_by": row.get("rolled_back_by"),
         "undone": list(row.get("undone") or []),

@@ -32,6 +32,8 @@ from kmigrate.errors import (
     PartialRollback,
     RefusedError,
     StepFailed,
+    StoppedByOperator,
+    Unreachable,
     UsageError,
 )
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
@@ -238,6 +240,9 @@ class Runner:
             RefusedError: a gate is closed (earlier phase incomplete, window,
                 ``requires:``, a changed definition) or another run holds the lock.
             kmigrate.errors.StepFailed: a step failed (the journal says which).
+            StoppedByOperator: the operator stopped a following mirror before
+                the phase's last step (exit 0; the mirror is journaled
+                succeeded, the message names the remaining steps).
         """
         index = phase_index(self.plan, phase)
         spec = self.plan.model.phases[index]
@@ -260,7 +265,19 @@ class Runner:
         def visit(d: Decision) -> None:
             self._run_one(ctx, d)
 
-        self._walk(label, prepare, visit)
+        try:
+            self._walk(label, prepare, visit)
+        except StoppedByOperator as exc:
+            # The stopped step succeeded; the run ends there, as asked.
+            rest = [s.id for s in mine if self.journal.status(s.id) != SUCCEEDED]
+            if rest:
+                raise StoppedByOperator(
+                    f"{exc}. {label} stopped after it: run `kmigrate execute "
+                    f"{self.plan.path} --phase {index + 1}` again for its remaining steps "
+                    f"({', '.join(rest)})",
+                    exc.record,
+                ) from None
+            self.ui.ok(str(exc))
         if not self.dry_run:
             self.ui.ok(f"{label} complete")
         return 0
@@ -412,12 +429,32 @@ class Runner:
         ctx.checkpoint = functools.partial(self.journal.checkpoint, sid)
         try:
             record = step.run(ctx, previous)
+        except StoppedByOperator as exc:
+            # A requested stop (a following mirror): a successful end of the step.
+            self.journal.finish(sid, SUCCEEDED, exc.record)
+            self.ui.ok(f"step {sid} succeeded ({exc.record.get('ended') or 'stopped'})")
+            raise
         except BaseException as exc:
             done = (self.journal.entry(sid) or {}).get("record") or {}
+            if isinstance(exc, Unreachable):  # one line, with the plan key to check
+                hinted = exc.with_hint(self._address_key(exc.role))
+                self.journal.finish(sid, FAILED, done, _error_text(hinted))
+                raise hinted from None
             self.journal.finish(sid, FAILED, done, _error_text(exc))
             raise
         self.journal.finish(sid, SUCCEEDED, record)
         self.ui.ok(f"step {sid} succeeded")
+
+    def _address_key(self, role: str) -> str:
+        """Where the plan sets ``role``'s address: ``clusters.target.bootstrap_servers
+        in plan.yaml`` (MSK: also ``cluster_arn``; Event Hubs: ``namespace``)."""
+        spec = getattr(self.plan.model.clusters, role, None)
+        keys = ["bootstrap_servers"]
+        if spec is not None and spec.cluster_arn:
+            keys.insert(0, "cluster_arn")
+        if spec is not None and spec.namespace:
+            keys.insert(0, "namespace")
+        return " / ".join(f"clusters.{role}.{k}" for k in keys) + f" in {self.plan.path}"
 
     # -- rollback --------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ class CheckConnectivity(Step):
             ],
             ["cluster", "bootstrap servers", "cluster id", "brokers", "topics"],
         )
+        ctx.checkpoint(record)  # what was found stays journaled if the target fails
         found = ctx.target_plane.preflight(ctx.target)
         ctx.ui.line(f"target ({ctx.target_plane.cluster_type}):")
         ctx.ui.table([list(row) for row in found.rows], ["found", "value"])

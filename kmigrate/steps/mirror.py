@@ -9,8 +9,9 @@ outcome as a :class:`MirrorRecord`.
 
 ``mode: snapshot`` copies what each partition holds when the read reaches its
 end; ``mode: follow`` keeps copying new records until caught up (lag 0 held for
-``settle_s``), until stopped (SIGINT / SIGTERM: journaled "stopped by operator",
-resumable, exit 0), or for ``max_duration`` seconds.
+``settle_s``), until stopped (SIGINT / SIGTERM: a successful end of the step,
+journaled "stopped by operator", resumable, exit 0), or for ``max_duration``
+seconds.
 
 Resume (after Ctrl-C, a failure or ``kill -9``): the map lists only records the
 target acknowledged; records that reached the target after its last save are
@@ -49,6 +50,7 @@ from kmigrate.offsets.resume import reconcile_tail
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
+from kmigrate.topic_configs import LOG_APPEND_TIME, TIMESTAMP_TYPE_KEY, log_append_time_topics
 
 #: Warn when the oldest record not yet copied has used this share of its
 #: topic's retention.ms (or the partition this share of retention.bytes).
@@ -109,6 +111,8 @@ class MirrorRecord:
         lag: last lag per topic, ``{topic: {"records": n, "seconds": s}}``.
         lost: ranges found lost, ``[{"side", "topic", "partition", "start", "end"}]``.
         retention_warnings: the retention warnings given before copying.
+        target_stamps_time: target topics with ``message.timestamp.type=
+            LogAppendTime``: the target stamps their records with its own time.
     """
 
     mode: str
@@ -120,6 +124,14 @@ class MirrorRecord:
     lag: dict[str, dict[str, float]] = field(default_factory=dict)
     lost: list[dict[str, Any]] = field(default_factory=list)
     retention_warnings: list[str] = field(default_factory=list)
+    target_stamps_time: list[str] = field(default_factory=list)
+
+    @property
+    def end(self) -> str:
+        """How the copy ended, in a few words: ``snapshot complete``, ``caught
+        up``, ``stopped by operator``, ``max_duration reached`` or ``running``
+        (not ended: still running, or it failed; the journal's status says)."""
+        return end_of(self.ended)
 
     @property
     def resumed(self) -> bool:
@@ -147,6 +159,7 @@ class MirrorRecord:
             lag=dict(data.get("lag", {})),
             lost=list(data.get("lost", [])),
             retention_warnings=list(data.get("retention_warnings", [])),
+            target_stamps_time=list(data.get("target_stamps_time", [])),
         )
 
     def summary(self) -> str:
@@ -163,6 +176,26 @@ class MirrorRecord:
         if self.lost:
             text += f"; LOST {len(self.lost)} ranges"
         return text
+
+
+STOPPED_BY_OPERATOR = "stopped by operator"
+#: The ``ended`` texts' beginnings (:func:`kmigrate.engines.base.follow_ended`)
+#: and the few words each is shown as.
+_ENDS = (
+    ("snapshot complete", "snapshot complete"),
+    ("caught up", "caught up"),
+    (STOPPED_BY_OPERATOR, STOPPED_BY_OPERATOR),
+    ("stopped", STOPPED_BY_OPERATOR),  # a worker engine told to stop without a reason
+    ("max_duration", "max_duration reached"),
+)
+
+
+def end_of(ended: str | None) -> str:
+    """How a copy ended, in a few words (see :attr:`MirrorRecord.end`)."""
+    for prefix, words in _ENDS:
+        if ended and ended.startswith(prefix):
+            return words
+    return "running"
 
 
 def partitions_of(source: Cluster, topics: Iterable[str]) -> list[tuple[str, int]]:
@@ -295,9 +328,10 @@ def mirror(
             refused records.
         RecordsLost: the target lost records the map says were copied, or the
             source's log start offset passed a copy position (journaled).
-        StoppedByOperator: a following copy was stopped by SIGINT / SIGTERM
-            (exit 0; journaled, resumable).
         kmigrate.errors.ClusterError: a cluster could not be read.
+
+    A following copy stopped by SIGINT / SIGTERM returns normally, its
+    record's ``ended`` saying so (see :attr:`MirrorRecord.end`).
     """
     spec = follow or FollowSpec()
     omap = OffsetMap.load(ctx.state_dir)
@@ -319,6 +353,14 @@ def mirror(
         return meta is not None and tp[1] < meta.partitions
 
     present = [tp for tp in parts if on_target(tp)]
+    record.target_stamps_time = log_append_time_topics(ctx.target, {t for t, _ in present})
+    if record.target_stamps_time:
+        ctx.ui.warn(
+            f"target topics {_list(record.target_stamps_time)} have {TIMESTAMP_TYPE_KEY}="
+            f"{LOG_APPEND_TIME}: the target stamps each copied record with its own time on "
+            "append, so their copies keep key, value, headers and order but not the "
+            "source's timestamps (expected; verify compares them without timestamps)"
+        )
     target_ends = ctx.target.log_ends(present) if present else {}
     # Target data lost: the map says copied, the target no longer holds it.
     for tp in parts:
@@ -380,7 +422,9 @@ def mirror(
                 }
             )
         elif end > part.target_position:
-            match = reconcile_tail(ctx.source, ctx.target, part, end)
+            match = reconcile_tail(
+                ctx.source, ctx.target, part, end, tp[0] not in record.target_stamps_time
+            )
             record.foreign_records += match.foreign
     if lost_source:
         ctx.checkpoint(record.to_json())
@@ -488,11 +532,6 @@ def mirror(
             raise StepFailed(f"mirror failed: {exc} (re-run to resume)") from None
     record.ended = result.ended
     on_checkpoint(result)
-    if result.ended and result.ended.startswith("stopped by operator"):
-        raise StoppedByOperator(
-            f"mirror {result.ended}: the copy is clean and its offset map saved "
-            f"({omap.summary()}); run it again to resume"
-        )
     return record
 
 
@@ -505,6 +544,13 @@ class Mirror(Step):
     )
 
     def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
+        """Copy, print the table and how the copy ended; returns the record.
+
+        Raises:
+            StoppedByOperator: the operator stopped a following copy (SIGINT /
+                SIGTERM): a successful end, carrying the record (exit 0).
+            StepFailed / RecordsLost / ClusterError: as :func:`mirror`.
+        """
         topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
         spec = self.spec
         follow = FollowSpec(
@@ -537,6 +583,17 @@ class Mirror(Step):
             )
         if record.ended:
             ctx.ui.line(f"mirror ended: {record.ended}")
+        if record.end == STOPPED_BY_OPERATOR:
+            again = (
+                "run it again"
+                if ctx.step_id == "standalone"
+                else f"run its phase again with --rerun {ctx.step_id}"
+            )
+            raise StoppedByOperator(
+                f"mirror {record.ended}: the copy is clean and its offset map saved; "
+                f"to copy what came since, {again}",
+                record.to_json(),
+            )
         return record.to_json()
 
     def rollback(self, ctx: StepContext, record: StepRecord) -> list[str]:

@@ -404,11 +404,18 @@ class ProvisionTopics(Step):
                 lines.append(f"would delete target topic {topic} (created by kmigrate)")
                 continue
             try:
-                lines.append(f"{ctx.target_plane.remove(ctx.target, topic)} target topic {topic}")
+                done = ctx.target_plane.remove(ctx.target, topic)
             except ClusterError as exc:
                 failed.append(str(exc))
+                continue
+            lines.append(
+                f"deleted target topic {topic} (created by kmigrate)"
+                if done == "deleted"
+                else f"target topic {topic} was already gone ({done})"
+            )
+        left = "would leave" if ctx.dry_run else "left"
         for topic in record.get("existing", []):
-            lines.append(f"leave target topic {topic} untouched (it existed before kmigrate)")
+            lines.append(f"{left} target topic {topic} untouched (it existed before kmigrate)")
         if failed:
             raise PartialRollback("; ".join(failed), lines)
         return lines

@@ -44,6 +44,8 @@ from kmigrate.offsets.map import OffsetMap
 from kmigrate.offsets.translate import END, REFUSED, translate_offset
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
+from kmigrate.steps.verify import same_record
+from kmigrate.topic_configs import log_append_time_topics
 
 ABSENT = "absent"
 TRANSLATED, REFUSED_GROUP, WOULD = "translated", "refused", "would translate"
@@ -74,15 +76,6 @@ def select_groups(
         if not g.startswith("kmigrate-")
         and any(fnmatch.fnmatchcase(g, p) for p in include)
         and not any(fnmatch.fnmatchcase(g, p) for p in exclude)
-    )
-
-
-def _same(a: Record, b: Record) -> bool:
-    return (a.key, a.value, a.headers, a.timestamp_ms) == (
-        b.key,
-        b.value,
-        b.headers,
-        b.timestamp_ms,
     )
 
 
@@ -200,6 +193,8 @@ def plan_groups(
 def _check_next_records(ctx: StepContext, plans: list[GroupPlan]) -> None:
     """Fill each row's ``check``: the next record on both sides is the same one."""
     rows = [r for gp in plans for r in gp.rows if r["target_offset"] is not None]
+    # A target topic that stamps its own time (LogAppendTime) cannot match timestamps.
+    stamped = set(log_append_time_topics(ctx.target, {r["topic"] for r in rows}))
     src_starts = {(r["topic"], r["partition"], r["source_read_from"]) for r in rows}
     tgt_starts = {(r["topic"], r["partition"], r["target_offset"]) for r in rows}
     # One read per distinct start offset and side (groups often share positions).
@@ -239,7 +234,7 @@ def _check_next_records(ctx: StepContext, plans: list[GroupPlan]) -> None:
                 )
             elif b.offset != r["target_offset"] and r["kind"] != END:
                 problem = f"the target has no record at that offset (next is {b.offset})"
-            elif not _same(a, b):
+            elif not same_record(a, b, r["topic"] not in stamped):
                 problem = (
                     f"the next records differ (source offset {a.offset}, target offset {b.offset})"
                 )
@@ -363,7 +358,6 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
     """
     lines: list[str] = []
     problems: list[str] = []
-    verb = "would " if ctx.dry_run else ""
     for g in reversed(record.get("groups", [])):
         if g.get("status") not in (TRANSLATED, WOULD):  # WOULD: journaled, maybe applied
             continue
@@ -377,9 +371,14 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
             )
             continue
         if not g.get("existed_before"):
-            if not ctx.dry_run:
-                ctx.target.delete_group(group)
-            lines.append(f"{verb}delete consumer group {group} on the target (kmigrate created it)")
+            if ctx.dry_run:
+                lines.append(
+                    f"would delete consumer group {group} on the target (created by kmigrate)"
+                )
+            elif ctx.target.delete_group(group) == "deleted":
+                lines.append(f"deleted consumer group {group} on the target (created by kmigrate)")
+            else:
+                lines.append(f"consumer group {group} on the target was already gone")
             continue
         restore = {
             (r["topic"], r["partition"]): r["previous_target_offset"]
@@ -395,8 +394,8 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
             if not ctx.dry_run:
                 ctx.target.alter_group_offsets(group, restore)
             lines.append(
-                f"{verb}restore {len(restore)} previous offsets of consumer group {group} "
-                "on the target"
+                f"{'would restore' if ctx.dry_run else 'restored'} {len(restore)} previous "
+                f"offsets of consumer group {group} on the target"
             )
         if absent:
             problems.append(

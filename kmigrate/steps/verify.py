@@ -21,6 +21,12 @@ on the target with ``append: true``) compare right.  Target records the map
 does not list are another writer's: they are counted
 (``foreign_target_records``), not compared.  Without a map, whole partitions
 are compared from their log start offsets.
+
+A target topic with ``message.timestamp.type=LogAppendTime`` stamps each
+record with the target's own time on append (Kafka docs, topic configs;
+KIP-32): no copy can keep the source's timestamps there.  Its partitions are
+compared without timestamps (the digest leaves out the i64), and the output
+and the report say so (``timestamps_not_compared``).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from kmigrate.safefs import atomic_write
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
+from kmigrate.topic_configs import LOG_APPEND_TIME, TIMESTAMP_TYPE_KEY, log_append_time_topics
 
 _NULL = b"\xff"
 
@@ -64,37 +71,36 @@ def _field(h: Any, data: bytes | None) -> None:
         h.update(data)
 
 
-def digest_record(h: Any, record: Record) -> None:
-    """Feed one record's canonical encoding (module docstring) into hash ``h``."""
+def digest_record(h: Any, record: Record, timestamps: bool = True) -> None:
+    """Feed one record's canonical encoding (module docstring) into hash ``h``;
+    without the timestamp when ``timestamps`` is False (a LogAppendTime target)."""
     _field(h, record.key)
     _field(h, record.value)
     h.update(struct.pack(">I", len(record.headers)))
     for name, value in record.headers:
         _field(h, name.encode("utf-8"))
         _field(h, value)
-    h.update(struct.pack(">q", record.timestamp_ms))
+    if timestamps:
+        h.update(struct.pack(">q", record.timestamp_ms))
 
 
-def _same(a: Record, b: Record) -> bool:
-    return (a.key, a.value, a.headers, a.timestamp_ms) == (
-        b.key,
-        b.value,
-        b.headers,
-        b.timestamp_ms,
+def same_record(a: Record, b: Record, timestamps: bool = True) -> bool:
+    """Whether two records hold the same key, value, headers and (when
+    ``timestamps``) timestamp."""
+    return (a.key, a.value, a.headers) == (b.key, b.value, b.headers) and (
+        not timestamps or a.timestamp_ms == b.timestamp_ms
     )
 
 
-def _what_differs(a: Record, b: Record) -> str:
-    parts = [
-        name
-        for name, x, y in (
-            ("key", a.key, b.key),
-            ("value", a.value, b.value),
-            ("headers", a.headers, b.headers),
-            ("timestamp", a.timestamp_ms, b.timestamp_ms),
-        )
-        if x != y
+def _what_differs(a: Record, b: Record, timestamps: bool = True) -> str:
+    fields: list[tuple[str, object, object]] = [
+        ("key", a.key, b.key),
+        ("value", a.value, b.value),
+        ("headers", a.headers, b.headers),
     ]
+    if timestamps:
+        fields.append(("timestamp", a.timestamp_ms, b.timestamp_ms))
+    parts = [name for name, x, y in fields if x != y]
     return ", ".join(parts) + " differ" if len(parts) > 1 else f"{parts[0]} differs"
 
 
@@ -120,6 +126,8 @@ class PartitionRange:
     target_end: int | None = None
     #: Align through this map (source offset -> target offset) when set.
     offset_map: PartitionMap | None = field(default=None, repr=False)
+    #: Compare timestamps (False: the target topic is LogAppendTime).
+    timestamps: bool = True
 
 
 @dataclass
@@ -138,6 +146,9 @@ class PartitionResult:
     first_difference: dict[str, Any] | None = None
     #: Target records in the range that the offset map does not list (another writer's).
     foreign_target_records: int = 0
+    #: False when the target topic stamps its own time (LogAppendTime): the
+    #: digests and the comparison leave timestamps out.
+    timestamps_compared: bool = True
 
 
 def _records(
@@ -178,7 +189,7 @@ def compare_partition(
                 side.last_offset = rec.offset
                 if side.first_offset is None:
                     side.first_offset = rec.offset
-                digest_record(hashes[i], rec)
+                digest_record(hashes[i], rec, rng.timestamps)
         if first is None:
             if b is None:
                 first = {
@@ -192,11 +203,11 @@ def compare_partition(
                     "target_offset": b.offset,
                     "reason": "extra record on target",
                 }
-            elif not _same(a, b):
+            elif not same_record(a, b, rng.timestamps):
                 first = {
                     "source_offset": a.offset,
                     "target_offset": b.offset,
-                    "reason": _what_differs(a, b),
+                    "reason": _what_differs(a, b, rng.timestamps),
                 }
     for side, h in zip(sides, hashes, strict=True):
         side.digest = h.hexdigest()
@@ -206,7 +217,9 @@ def compare_partition(
             "target_offset": None,
             "reason": "partition missing on target",
         }
-    return PartitionResult(rng.topic, rng.partition, sides[0], sides[1], first is None, first)
+    return PartitionResult(
+        rng.topic, rng.partition, sides[0], sides[1], first is None, first, 0, rng.timestamps
+    )
 
 
 def ranges_for(
@@ -278,7 +291,7 @@ def compare_aligned(
         side.last_offset = rec.offset
         if side.first_offset is None:
             side.first_offset = rec.offset
-        digest_record(hashes[i], rec)
+        digest_record(hashes[i], rec, rng.timestamps)
 
     def note(source_offset: int | None, target_offset: int | None, reason: str) -> None:
         nonlocal first
@@ -320,8 +333,8 @@ def compare_aligned(
             note(a.offset, want, "missing on target")
             continue
         count(1, found)
-        if not _same(a, found):
-            note(a.offset, found.offset, _what_differs(a, found))
+        if not same_record(a, found, rng.timestamps):
+            note(a.offset, found.offset, _what_differs(a, found, rng.timestamps))
         b = next(tgt, None)
     skip_until(float("inf"))
     for side, h in zip(sides, hashes, strict=True):
@@ -333,12 +346,13 @@ def compare_aligned(
             "reason": "partition missing on target",
         }
     return PartitionResult(
-        rng.topic, rng.partition, sides[0], sides[1], first is None, first, foreign
+        rng.topic, rng.partition, sides[0], sides[1], first is None, first, foreign, rng.timestamps
     )
 
 
 _FIELD = struct.Struct(">BQ").pack  # b"\x00" + u64(len(field))
 _NO_HEADERS_TS = struct.Struct(">Iq").pack  # u32(0 headers) + i64(timestamp)
+_NO_HEADERS = struct.pack(">I", 0)  # u32(0 headers), no timestamp
 _U32 = struct.Struct(">I").pack
 _I64 = struct.Struct(">q").pack
 
@@ -346,10 +360,11 @@ _I64 = struct.Struct(">q").pack
 class _Side:
     """One partition of one side while it is read (slotted: touched per record)."""
 
-    __slots__ = ("done", "first", "keep", "last", "records", "stop", "update", "hash")
+    __slots__ = ("done", "first", "keep", "last", "records", "stop", "update", "hash", "ts")
 
-    def __init__(self, stop: float, keep: list[tuple[int, int]] | None) -> None:
+    def __init__(self, stop: float, keep: list[tuple[int, int]] | None, ts: bool = True) -> None:
         self.hash = hashlib.sha256()
+        self.ts = ts
         self.update = self.hash.update
         self.stop = stop
         self.keep = keep
@@ -372,6 +387,7 @@ def summarize_side(
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
     keep: dict[tuple[str, int], PartitionMap] | None = None,
+    untimed: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset(),
 ) -> dict[tuple[str, int], SideSummary]:
     """Count, first/last offset and ordered digest of many partitions in one read.
 
@@ -381,7 +397,7 @@ def summarize_side(
     :func:`digest_record` (the same bytes, so the same digest), no
     :class:`Record` per record.  ``keep``: per partition, the offset map
     whose target offsets count (only the target offsets it lists); others
-    are skipped.
+    are skipped.  ``untimed``: partitions digested without timestamps.
 
     Raises:
         kmigrate.errors.ClusterError: the side could not be read.
@@ -391,7 +407,7 @@ def summarize_side(
     for t, p, _ in starts:
         m = (keep or {}).get((t, p))
         ranges = [(r.target_start, r.target_end) for r in m.runs] if m is not None else None
-        state[(t, p)] = _Side(stops.get((t, p), inf), ranges)
+        state[(t, p)] = _Side(stops.get((t, p), inf), ranges, (t, p) not in untimed)
     null = _NULL
     field_ = _FIELD
     tail = _NO_HEADERS_TS
@@ -438,9 +454,12 @@ def summarize_side(
                         raw = name.encode("utf-8")
                         update(field_(0, len(raw)) + raw)
                         update(null if value is None else field_(0, len(value)) + value)
-                    update(_I64(msg.timestamp()[1]))
-                else:
+                    if st.ts:
+                        update(_I64(msg.timestamp()[1]))
+                elif st.ts:
                     update(tail(0, msg.timestamp()[1]))
+                else:
+                    update(_NO_HEADERS)
                 st.records += 1
                 if st.first is None:
                     st.first = o
@@ -463,12 +482,15 @@ def summarize_both(
         kmigrate.errors.ClusterError: a side could not be read.
     """
     there = [r for i, r in enumerate(ranges) if i in on_target]
+    untimed = {(r.topic, r.partition) for r in ranges if not r.timestamps}
     with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-verify") as pool:
         source_job = pool.submit(
             summarize_side,
             source,
             [(r.topic, r.partition, r.source_start) for r in ranges],
             {(r.topic, r.partition): r.source_end for r in ranges if r.source_end is not None},
+            None,
+            untimed,
         )
         target_job = pool.submit(
             summarize_side,
@@ -476,6 +498,7 @@ def summarize_both(
             [(r.topic, r.partition, r.target_start) for r in there],
             {(r.topic, r.partition): r.target_end for r in there if r.target_end is not None},
             {(r.topic, r.partition): r.offset_map for r in there if r.offset_map is not None},
+            untimed,
         )
         return source_job.result(), target_job.result()
 
@@ -485,12 +508,13 @@ def _summarize_shard(
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
     keep: dict[tuple[str, int], dict[str, Any]] | None,
+    untimed: set[tuple[str, int]],
 ) -> dict[tuple[str, int], SideSummary]:
     """A verify worker process: :func:`summarize_side` of one side of one shard."""
     maps = {tp: PartitionMap.from_json(m) for tp, m in keep.items()} if keep else None
     from kmigrate.engines.workers import open_cluster
 
-    return summarize_side(open_cluster(cluster), starts, stops, maps)
+    return summarize_side(open_cluster(cluster), starts, stops, maps, untimed)
 
 
 def verify(
@@ -512,6 +536,11 @@ def verify(
     digests differ are then read again pairwise (:func:`compare_partition`)
     to name the first differing offsets.
 
+    Partitions of target topics that stamp their own time
+    (``message.timestamp.type=LogAppendTime``) are compared without
+    timestamps: their ranges' ``timestamps`` is set False here, and so is
+    their results' ``timestamps_compared``.
+
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
     """
@@ -531,6 +560,11 @@ def verify(
         return meta is not None and r.partition < meta.partitions
 
     on_target = {i for i, r in enumerate(ranges) if present(r)}
+    stamped = set(log_append_time_topics(target, {ranges[i].topic for i in on_target}))
+    for r in ranges:
+        if r.topic in stamped:
+            r.timestamps = False
+    untimed = {(r.topic, r.partition) for r in ranges if not r.timestamps}
     n = workers or default_workers()
     source_sums: dict[tuple[str, int], SideSummary] = {}
     target_sums: dict[tuple[str, int], SideSummary] = {}
@@ -565,6 +599,7 @@ def verify(
                                 if r.source_end is not None
                             },
                             None,
+                            untimed,
                         ),
                     )
                 )
@@ -585,6 +620,7 @@ def verify(
                                 for r in there
                                 if r.offset_map is not None
                             },
+                            untimed,
                         ),
                     )
                 )
@@ -598,6 +634,7 @@ def verify(
         mine, theirs = source_sums[tp], target_sums.get(tp)
         if theirs is not None and (mine.records, mine.digest) == (theirs.records, theirs.digest):
             result = PartitionResult(r.topic, r.partition, mine, theirs, True)
+            result.timestamps_compared = r.timestamps
             if r.offset_map is not None and r.target_end is not None:
                 result.foreign_target_records = (r.target_end - r.target_start) - theirs.records
         elif r.offset_map is not None:
@@ -610,6 +647,14 @@ def verify(
     return results
 
 
+#: Why a partition's timestamps are not compared (output and report).
+LOG_APPEND_TIME_NOTE = (
+    f"the target topic has {TIMESTAMP_TYPE_KEY}={LOG_APPEND_TIME}, so the target stamps "
+    "each record with its own time on append (expected; Kafka topic configs, KIP-32); "
+    "key, value, headers, order and counts are compared, timestamps are not"
+)
+
+
 def table_rows(results: list[PartitionResult]) -> list[list[Any]]:
     """Rows for the verification table."""
 
@@ -619,7 +664,7 @@ def table_rows(results: list[PartitionResult]) -> list[list[Any]]:
     rows = []
     for r in results:
         if r.match:
-            verdict = "OK"
+            verdict = "OK" if r.timestamps_compared else "OK (timestamps not compared)"
         else:
             d = r.first_difference or {}
             verdict = (
@@ -660,11 +705,14 @@ def report(
 ) -> dict[str, Any]:
     """The machine-readable evidence: per-partition facts and a summary."""
     bad = [r for r in results if not r.match]
+    untimed = sorted({r.topic for r in results if not r.timestamps_compared})
     return {
         "generated_at": now_iso(),
         "source": source.bootstrap_servers,
         "target": target.bootstrap_servers,
         "digest": "sha256 over key, value, headers, timestamp per record, in offset order",
+        # Topics compared without timestamps, and why.
+        "timestamps_not_compared": {topic: LOG_APPEND_TIME_NOTE for topic in untimed},
         "summary": {
             "partitions": len(results),
             "matched": len(results) - len(bad),
@@ -701,12 +749,17 @@ def run_verify(
     with ctx.ui.progress(0, "verify") as bar:
         results = verify(ctx.source, ctx.target, ranges, bar, workers)
     ctx.ui.table(table_rows(results), TABLE_HEADERS)
+    untimed = sorted({r.topic for r in results if not r.timestamps_compared})
+    if untimed:
+        ctx.ui.line(f"timestamps not compared on {', '.join(untimed)}: {LOG_APPEND_TIME_NOTE}")
     data = report(results, ctx.source, ctx.target)
     if report_path is not None:
         atomic_write(report_path, _dumps(data))
         ctx.ui.line(f"report: {report_path}")
     summary = data["summary"]
     record: StepRecord = {"report": str(report_path) if report_path else None, **summary}
+    if untimed:
+        record["timestamps_not_compared"] = untimed
     if summary["mismatched"]:
         ctx.checkpoint(record)
         first = next(r for r in results if not r.match)
