@@ -102,3 +102,30 @@ def test_high_watermark_counts_every_record_so_the_mirror_estimate_is_right(
     )
     assert dry.exit_code == 0, dry.output
     assert "would copy about 1,000 records from 1 partitions" in dry.output
+
+
+def test_provision_keeps_the_source_timestamp_bounds_a_kafka_4_target_would_refuse(
+    brokers: Brokers, prefix: str, tmp_path
+) -> None:
+    """Kafka 4.0 brokers refuse records stamped over an hour ahead by default
+    (log.message.timestamp.after.max.ms, KIP-937); a 3.9 source accepts them.
+    provision-topics reads the target brokers' default and sets the source's value
+    on the topics it creates, so the mirror can copy every record.  Tansu reports no
+    broker configs: nothing to compare there."""
+    if not brokers.real:
+        pytest.skip("Tansu reports no broker configs (DescribeConfigs on a broker)")
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    topic = f"{prefix}future"
+    create_topic(brokers.source, topic, 1)
+    snapshot = tmp_path / "topics.yaml"
+    exported = run("export", "--source", brokers.source, "--topic", topic, "-o", str(snapshot))
+    assert exported.exit_code == 0, exported.output
+
+    provisioned = run("provision", str(snapshot), "--target", brokers.target)
+
+    assert provisioned.exit_code == 0, provisioned.output
+    assert "timestamp_bounds_kept" in provisioned.output
+    admin = AdminClient({"bootstrap.servers": brokers.target})
+    configs = next(iter(admin.describe_configs([ConfigResource("topic", topic)]).values())).result()
+    assert configs["message.timestamp.after.max.ms"].value == str(2**63 - 1)

@@ -47,6 +47,8 @@ SELF_RUN = ("kafka", "redpanda")
 BROKER_DEFAULT_KEYS = {
     "default.replication.factor": "default_replication_factor",
     "min.insync.replicas": "min_insync_replicas",
+    "log.message.timestamp.after.max.ms": "timestamp_after_max_ms",
+    "log.message.timestamp.before.max.ms": "timestamp_before_max_ms",
 }
 
 
@@ -96,7 +98,7 @@ def translate_snapshot(
 def target_facts(ctx: StepContext, profile: TargetProfile) -> dict[str, object]:
     """The plan's declared facts, plus the broker count from Metadata where it caps the
     replication factor and the plan did not declare it, and on a self-run target its
-    brokers' ``default.replication.factor`` and ``min.insync.replicas``.
+    brokers' ``default.replication.factor``, ``min.insync.replicas`` and timestamp bounds.
 
     Raises:
         kmigrate.errors.ClusterError: the target could not be read.
@@ -104,9 +106,7 @@ def target_facts(ctx: StepContext, profile: TargetProfile) -> dict[str, object]:
     facts = dict(ctx.target_plane.facts)
     if profile.family in BROKER_COUNTED and "broker_count" not in facts:
         facts["broker_count"] = ctx.target.describe().broker_count
-    if profile.family in SELF_RUN and not {"default_replication_factor", "min_insync_replicas"} <= (
-        facts.keys()
-    ):
+    if profile.family in SELF_RUN and not set(BROKER_DEFAULT_KEYS.values()) <= facts.keys():
         found = ctx.target.broker_configs(BROKER_DEFAULT_KEYS)
         for key, fact in BROKER_DEFAULT_KEYS.items():
             if fact not in facts and key in found:

@@ -918,6 +918,8 @@ def translate_topic(
         decision, more = decide_key(key, value, ctx)
         decisions.append(decision)
         notes += more
+    if profile.family in ("kafka", "redpanda"):
+        decisions += timestamp_bounds_kept(carried, source_type, facts)
     for topic_rule in (
         eventhubs_basic_refused(profile),
         partitions_within_tier_limit(source_topic.partitions, profile),
@@ -942,6 +944,53 @@ def translate_topic(
         accept,
         existing_partitions is not None,
     )
+
+
+#: Topic key -> the fact holding the target brokers' default for it (read online by
+#: provision-topics from ``log.message.timestamp.after.max.ms`` and ``...before...``).
+TIMESTAMP_BOUND_FACTS = {
+    "message.timestamp.after.max.ms": "timestamp_after_max_ms",
+    "message.timestamp.before.max.ms": "timestamp_before_max_ms",
+}
+
+
+def timestamp_bounds_kept(
+    carried: Mapping[str, str], source_type: str, facts: Mapping[str, object]
+) -> list[Decision]:
+    """Keep the source's timestamp bounds where the target's brokers are stricter.
+
+    A broker refuses a record whose timestamp lies further ahead of (or behind) its
+    clock than ``message.timestamp.after.max.ms`` (``before``) allows, with
+    INVALID_TIMESTAMP.  Kafka 4.0 lowered the default of ``after`` from unbounded to
+    one hour, so records a 3.x source holds (future-stamped by a producer's clock,
+    or on purpose) would stop the mirror.  Where the target's broker default (a fact
+    read online) is below the source topic's effective value, the created topic gets
+    the source's value.
+
+    Source: kafka.apache.org/documentation/#topicconfigs_message.timestamp.after.max.ms
+    and KIP-937 (the 4.0 default of one hour).
+    """
+    out = []
+    defaults = source_defaults(source_type)
+    for key, fact in TIMESTAMP_BOUND_FACTS.items():
+        target_default = _opt_int(facts.get(fact))
+        if key in carried or target_default is None:
+            continue
+        effective = carried.get(key, defaults.get(key, str(2**63 - 1)))
+        if int(effective) <= target_default:
+            continue
+        out.append(
+            Decision(
+                key,
+                effective,
+                effective,
+                COPIED,
+                f"the target's brokers default to {target_default} ms, the source topic has "
+                f"{effective}: set, so that every source record is accepted",
+                timestamp_bounds_kept.__name__,
+            )
+        )
+    return out
 
 
 def apply_accepts(translation: TopicTranslation, accept: Sequence[Accept]) -> None:
