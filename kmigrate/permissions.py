@@ -133,7 +133,7 @@ def describe_unchecked(unknown: Unchecked) -> list[str]:
     """One line per operation that could not be checked on some resources."""
     return [
         f"{op} on {len(names)} {side} {resource}(s) not checked: "
-        f"{'they do not exist yet' if resource == 'topic' else 'the broker did not say'} "
+        "they do not exist there yet, or the broker did not say "
         f"({', '.join(names[:3])}{' …' if len(names) > 3 else ''})"
         for (side, resource, op), names in sorted(unknown.items())
     ]
