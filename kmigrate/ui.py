@@ -8,7 +8,9 @@ document on stdout, with the same facts.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +27,21 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
+
+
+def fit_columns(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int) -> list[int]:
+    """Column widths (characters) that make a ``simple`` table at most ``width``
+    wide: the widest column is narrowed first, none below 8 characters (or
+    its natural width).  Returns the natural widths when the table fits."""
+    natural = [max([len(str(h))] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)]
+    widths = list(natural)
+    gaps = 2 * (len(widths) - 1)
+    while sum(widths) + gaps > width:
+        widest = max(range(len(widths)), key=lambda i: widths[i])
+        if widths[widest] <= 8:
+            break
+        widths[widest] -= 1
+    return widths
 
 
 class Progress:
@@ -91,6 +108,8 @@ class UI:
         assume_yes: answer every confirmation with yes (``--yes``).
         interactive: whether a person can answer prompts (stdin is a TTY).
         out: where human output goes (default stdout, or stderr in JSON mode).
+        details: per-partition tables show every row (``--details``); else a
+            summary per topic and the rows that differ or lag.
     """
 
     def __init__(
@@ -100,11 +119,35 @@ class UI:
         assume_yes: bool = False,
         interactive: bool | None = None,
         out: TextIO | None = None,
+        details: bool = False,
     ) -> None:
         self.json_mode = json_mode
         self.assume_yes = assume_yes
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self._out = out
+        self.details = details
+
+    @property
+    def width(self) -> int | None:
+        """Columns of the attached terminal; None when output goes to a file or pipe
+        (then lines are not wrapped: a log keeps whole lines)."""
+        if not self.out.isatty():
+            return None
+        return max(shutil.get_terminal_size((100, 24)).columns, 40)
+
+    def _fit(self, text: str) -> str:
+        """``text`` wrapped to the terminal's width (each line; continuation lines indented)."""
+        width = self.width
+        if width is None:
+            return text
+        return "\n".join(
+            textwrap.fill(
+                part, width, subsequent_indent="    ", break_long_words=True, break_on_hyphens=False
+            )
+            if len(click.unstyle(part)) > width
+            else part
+            for part in text.split("\n")
+        )
 
     @property
     def out(self) -> TextIO:
@@ -114,8 +157,8 @@ class UI:
         return sys.stderr if self.json_mode else sys.stdout
 
     def line(self, text: str = "") -> None:
-        """A plain status line."""
-        click.echo(text, file=self.out)
+        """A plain status line (wrapped to the terminal's width when one is attached)."""
+        click.echo(self._fit(text), file=self.out)
 
     def heading(self, text: str) -> None:
         """A section heading."""
@@ -123,25 +166,35 @@ class UI:
 
     def ok(self, text: str) -> None:
         """A success line (``ok …``)."""
-        click.echo(click.style("ok ", fg="green") + text, file=self.out)
+        click.echo(click.style("ok ", fg="green") + self._fit(text), file=self.out)
 
     def warn(self, text: str) -> None:
         """A warning line (``warning: …``)."""
-        click.echo(click.style("warning: ", fg="yellow") + text, file=self.out)
+        click.echo(click.style("warning: ", fg="yellow") + self._fit(text), file=self.out)
 
     def fail(self, text: str) -> None:
         """A failure line (``FAILED: …``)."""
-        click.echo(click.style("FAILED: ", fg="red") + text, file=self.out)
+        click.echo(click.style("FAILED: ", fg="red") + self._fit(text), file=self.out)
 
     def table(self, rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-        """A table (tabulate, ``simple`` format)."""
-        if rows:
-            click.echo(
-                tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True),
-                file=self.out,
-            )
-        else:
+        """A table (tabulate, ``simple`` format); with a terminal attached, the widest
+        columns are wrapped (never cut) until the table fits its width."""
+        if not rows:
             click.echo("(none)", file=self.out)
+            return
+        widths = None
+        if self.width is not None:
+            widths = fit_columns(rows, headers, self.width)
+        click.echo(
+            tabulate(
+                rows,
+                headers=list(headers),
+                tablefmt="simple",
+                disable_numparse=True,
+                maxcolwidths=widths,
+            ),
+            file=self.out,
+        )
 
     def emit_json(self, data: Any) -> None:
         """The command's facts as one JSON document on stdout (JSON mode only)."""
@@ -149,8 +202,11 @@ class UI:
             click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
     @contextmanager
-    def progress(self, total: int, label: str) -> Iterator[Progress]:
-        """A progress bar over about ``total`` records (an estimate is fine)."""
+    def progress(self, total: int, label: str, *, estimate: bool = False) -> Iterator[Progress]:
+        """A progress bar over ``total`` records; ``estimate``: the total is one
+        (the bar's label says so)."""
+        if estimate:
+            label = f"{label} (total estimated)"
         if self.json_mode or not self.out.isatty():
             progress = Progress(None)
             progress.echo = lambda text: self.line(f"{label}: {text}")

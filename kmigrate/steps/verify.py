@@ -31,7 +31,7 @@ import multiprocessing
 import os
 import struct
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -84,16 +84,16 @@ def _same(a: Record, b: Record) -> bool:
 
 
 def _what_differs(a: Record, b: Record) -> str:
-    parts = [
-        name
-        for name, x, y in (
-            ("key", a.key, b.key),
-            ("value", a.value, b.value),
-            ("headers", a.headers, b.headers),
-            ("timestamp", a.timestamp_ms, b.timestamp_ms),
-        )
-        if x != y
-    ]
+    return _fields_differ(
+        (a.key, a.value, a.headers, a.timestamp_ms), (b.key, b.value, b.headers, b.timestamp_ms)
+    )
+
+
+def _fields_differ(a: tuple[Any, ...], b: tuple[Any, ...]) -> str:
+    """``value differs`` / ``key, timestamp differ`` from two (key, value, headers,
+    timestamp) tuples (the values themselves or fingerprints of them)."""
+    names = ("key", "value", "headers", "timestamp")
+    parts = [name for name, x, y in zip(names, a, b, strict=True) if x != y]
     return ", ".join(parts) + " differ" if len(parts) > 1 else f"{parts[0]} differs"
 
 
@@ -105,6 +105,21 @@ class SideSummary:
     first_offset: int | None = None
     last_offset: int | None = None
     digest: str = ""
+
+
+#: Records between two checkpoints of a side's running digest (a power of two).
+CHECKPOINT_EVERY = 1024
+
+
+@dataclass
+class Checkpoint:
+    """The running digest of one side after ``records`` records, the last of
+    them at ``offset``: where two sides first part, the first difference lies
+    in the next :data:`CHECKPOINT_EVERY` records."""
+
+    records: int
+    offset: int
+    digest: bytes
 
 
 @dataclass
@@ -345,7 +360,7 @@ _I64 = struct.Struct(">q").pack
 class _Side:
     """One partition of one side while it is read (slotted: touched per record)."""
 
-    __slots__ = ("done", "first", "keep", "last", "records", "stop", "update", "hash")
+    __slots__ = ("done", "first", "keep", "last", "marks", "records", "stop", "update", "hash")
 
     def __init__(self, stop: float, keep: list[tuple[int, int]] | None) -> None:
         self.hash = hashlib.sha256()
@@ -356,6 +371,7 @@ class _Side:
         self.records = 0
         self.first: int | None = None
         self.last: int | None = None
+        self.marks: list[Checkpoint] = []
 
 
 def _kept(keep: list[tuple[int, int]], offset: int) -> bool:
@@ -366,12 +382,21 @@ def _kept(keep: list[tuple[int, int]], offset: int) -> bool:
     return bool(keep) and keep[0][0] <= offset
 
 
+#: What a side's read gives per partition: its summary and its checkpoints.
+Summaries = dict[tuple[str, int], tuple[SideSummary, list[Checkpoint]]]
+
+
+def _keep_ranges(m: PartitionMap | None) -> list[tuple[int, int]] | None:
+    return [(r.target_start, r.target_end) for r in m.runs] if m is not None else None
+
+
 def summarize_side(
     cluster: KafkaCluster,
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
     keep: dict[tuple[str, int], PartitionMap] | None = None,
-) -> dict[tuple[str, int], SideSummary]:
+    tick: Any = None,
+) -> Summaries:
     """Count, first/last offset and ordered digest of many partitions in one read.
 
     One consumer reads every partition at once, so a side costs about one
@@ -380,7 +405,11 @@ def summarize_side(
     :func:`digest_record` (the same bytes, so the same digest), no
     :class:`Record` per record.  ``keep``: per partition, the offset map
     whose target offsets count (only the target offsets it lists); others
-    are skipped.
+    are skipped.  Every :data:`CHECKPOINT_EVERY` records of a partition the
+    running digest is kept as a :class:`Checkpoint` (and ``tick(n)`` is
+    called with the records counted since the last call, for a progress
+    bar), so two sides that differ can be told where, without reading the
+    partition again from its start (:func:`locate_differences`).
 
     Raises:
         kmigrate.errors.ClusterError: the side could not be read.
@@ -388,12 +417,11 @@ def summarize_side(
     inf = float("inf")
     state: dict[tuple[str, int], _Side] = {}
     for t, p, _ in starts:
-        m = (keep or {}).get((t, p))
-        ranges = [(r.target_start, r.target_end) for r in m.runs] if m is not None else None
-        state[(t, p)] = _Side(stops.get((t, p), inf), ranges)
+        state[(t, p)] = _Side(stops.get((t, p), inf), _keep_ranges((keep or {}).get((t, p))))
     null = _NULL
     field_ = _FIELD
     tail = _NO_HEADERS_TS
+    mask = CHECKPOINT_EVERY - 1
     with cluster.raw_reader(starts) as reader:
         for t, p, o in starts:
             side = state[(t, p)]
@@ -444,19 +472,30 @@ def summarize_side(
                 if st.first is None:
                     st.first = o
                 st.last = o
+                if not st.records & mask:
+                    st.marks.append(Checkpoint(st.records, o, st.hash.copy().digest()))
+                    if tick is not None:
+                        tick(CHECKPOINT_EVERY)
+    if tick is not None:
+        tick(sum(st.records & mask for st in state.values()))
     return {
-        tp: SideSummary(st.records, st.first, st.last, st.hash.hexdigest())
+        tp: (SideSummary(st.records, st.first, st.last, st.hash.hexdigest()), st.marks)
         for tp, st in state.items()
     }
 
 
 def summarize_both(
-    source: KafkaCluster, target: KafkaCluster, ranges: list[PartitionRange], on_target: set[int]
-) -> tuple[dict[tuple[str, int], SideSummary], dict[tuple[str, int], SideSummary]]:
+    source: KafkaCluster,
+    target: KafkaCluster,
+    ranges: list[PartitionRange],
+    on_target: set[int],
+    tick: Any = None,
+) -> tuple[Summaries, Summaries]:
     """Summarize both sides of ``ranges`` at the same time (a thread each:
     librdkafka fetches and hands over batches without the GIL, so the reads
     overlap).  ``on_target``: indexes into ``ranges`` of the partitions the
-    target has.  Returns ``(source summaries, target summaries)``.
+    target has.  ``tick(n)``: called from the source's thread as it counts
+    records.  Returns ``(source summaries, target summaries)``.
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
@@ -468,6 +507,8 @@ def summarize_both(
             source,
             [(r.topic, r.partition, r.source_start) for r in ranges],
             {(r.topic, r.partition): r.source_end for r in ranges if r.source_end is not None},
+            None,
+            tick,
         )
         target_job = pool.submit(
             summarize_side,
@@ -479,17 +520,183 @@ def summarize_both(
         return source_job.result(), target_job.result()
 
 
+#: In a verify worker process: the parent's shared count of source records read.
+_COUNTER: Any = None
+
+
+def _verify_worker_init(parent_pid: int, counter: Any) -> None:
+    """A verify worker's initializer: die with the parent; keep the shared counter."""
+    from kmigrate.engines.workers import die_with_parent
+
+    global _COUNTER
+    _COUNTER = counter
+    die_with_parent(parent_pid)
+
+
+def _count(n: int) -> None:
+    with _COUNTER.get_lock():
+        _COUNTER.value += n
+
+
 def _summarize_shard(
     cluster: dict[str, Any],
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
     keep: dict[tuple[str, int], dict[str, Any]] | None,
-) -> dict[tuple[str, int], SideSummary]:
-    """A verify worker process: :func:`summarize_side` of one side of one shard."""
+    counts: bool = False,
+) -> Summaries:
+    """A verify worker process: :func:`summarize_side` of one side of one shard
+    (``counts``: add the records read to the parent's progress counter)."""
     maps = {tp: PartitionMap.from_json(m) for tp, m in keep.items()} if keep else None
     from kmigrate.engines.workers import open_cluster
 
-    return summarize_side(open_cluster(cluster), starts, stops, maps)
+    tick = _count if counts and _COUNTER is not None else None
+    return summarize_side(open_cluster(cluster), starts, stops, maps, tick)
+
+
+def _fingerprint(msg: Any) -> tuple[int, tuple[int, int, int, int]]:
+    """``(offset, (key, value, headers, timestamp))`` of a raw message, each field
+    as Python's hash (compared only within this process)."""
+    h = msg.headers()
+    return msg.offset(), (
+        hash(msg.key()),
+        hash(msg.value()),
+        hash(tuple(h) if h else ()),
+        msg.timestamp()[1],
+    )
+
+
+def fingerprint_side(
+    cluster: KafkaCluster,
+    starts: list[tuple[str, int, int]],
+    stops: dict[tuple[str, int], int],
+    keep: dict[tuple[str, int], PartitionMap] | None = None,
+    limit: int = CHECKPOINT_EVERY,
+) -> dict[tuple[str, int], list[tuple[int, tuple[int, int, int, int]]]]:
+    """Fingerprints of at most ``limit`` records (those ``keep`` lists, as in
+    :func:`summarize_side`) of many partitions from given offsets, in one read.
+
+    Raises:
+        kmigrate.errors.ClusterError: the side could not be read.
+    """
+    inf = float("inf")
+    out: dict[tuple[str, int], list[tuple[int, tuple[int, int, int, int]]]] = {
+        (t, p): [] for t, p, _ in starts
+    }
+    ranges = {(t, p): _keep_ranges((keep or {}).get((t, p))) for t, p, _ in starts}
+    done: set[tuple[str, int]] = set()
+    with cluster.raw_reader(starts) as reader:
+        for t, p, o in starts:
+            if o >= 0 and o >= stops.get((t, p), inf):
+                done.add((t, p))
+                reader.finish(t, p, o)
+        while reader.pending:
+            msg: Any  # a raw message: its getters are typed Optional, never None here
+            for msg in reader.consume():
+                if msg.error() is not None:
+                    reader.event(msg)
+                    continue
+                tp: tuple[str, int] = (msg.topic(), msg.partition())
+                if tp in done:
+                    continue
+                o = msg.offset()
+                kept = ranges[tp]
+                if o >= stops.get(tp, inf) or len(out[tp]) >= limit:
+                    done.add(tp)
+                    reader.finish(*tp, o)
+                    continue
+                if kept is not None and not _kept(kept, o):
+                    continue
+                out[tp].append(_fingerprint(msg))
+    return out
+
+
+def _first_difference(
+    rng: PartitionRange,
+    src: list[tuple[int, tuple[int, int, int, int]]],
+    tgt: list[tuple[int, tuple[int, int, int, int]]],
+) -> dict[str, Any] | None:
+    """The first differing pair of two fingerprint lists read from the same
+    point (the same rules as :func:`compare_partition` and, through the
+    offset map, :func:`compare_aligned`)."""
+    m = rng.offset_map
+
+    def diff(s: int | None, t: int | None, reason: str) -> dict[str, Any]:
+        return {"source_offset": s, "target_offset": t, "reason": reason}
+
+    for a, b in zip_longest(src, tgt):
+        if m is None:
+            if b is None:
+                return diff(a[0], None, "missing on target")
+            if a is None:
+                return diff(None, b[0], "extra record on target")
+        else:
+            if a is None:
+                return diff(
+                    m.to_source(b[0]), b[0], "extra record on target (its source record is gone)"
+                )
+            want = m.to_target(a[0])
+            if want is None:
+                return diff(a[0], None, "missing on target (not in the offset map)")
+            if b is None or b[0] > want:
+                return diff(a[0], want, "missing on target")
+            if b[0] < want:
+                return diff(
+                    m.to_source(b[0]), b[0], "extra record on target (its source record is gone)"
+                )
+        if a[1] != b[1]:
+            return diff(a[0], b[0], _fields_differ(a[1], b[1]))
+    return None
+
+
+def _resume_point(
+    rng: PartitionRange, mine: list[Checkpoint], theirs: list[Checkpoint]
+) -> tuple[int, int]:
+    """Source and target offsets to read from: just after the last checkpoint
+    both sides share (the range's starts when they share none)."""
+    source_from, target_from = rng.source_start, rng.target_start
+    for a, b in zip(mine, theirs, strict=False):
+        if a.digest != b.digest:
+            break
+        source_from, target_from = a.offset + 1, b.offset + 1
+    return source_from, target_from
+
+
+def locate_differences(
+    source: KafkaCluster,
+    target: KafkaCluster,
+    todo: list[tuple[PartitionRange, list[Checkpoint], list[Checkpoint]]],
+) -> list[dict[str, Any] | None]:
+    """The first difference of each partition in ``todo`` (ranges whose sides
+    differ, with each side's checkpoints), all partitions in one short read
+    per side: each side is read from the last checkpoint both share, at most
+    :data:`CHECKPOINT_EVERY` records per partition, so the time does not grow
+    with the number of differing partitions.  None where no difference shows
+    in that window (the caller then compares the partition whole).
+
+    Raises:
+        kmigrate.errors.ClusterError: a side could not be read.
+    """
+    points = [_resume_point(r, mine, theirs) for r, mine, theirs in todo]
+    with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-locate") as pool:
+        source_job = pool.submit(
+            fingerprint_side,
+            source,
+            [(r.topic, r.partition, s) for (r, _, _), (s, _) in zip(todo, points, strict=True)],
+            {(r.topic, r.partition): r.source_end for r, _, _ in todo if r.source_end is not None},
+        )
+        target_job = pool.submit(
+            fingerprint_side,
+            target,
+            [(r.topic, r.partition, t) for (r, _, _), (_, t) in zip(todo, points, strict=True)],
+            {(r.topic, r.partition): r.target_end for r, _, _ in todo if r.target_end is not None},
+            {(r.topic, r.partition): r.offset_map for r, _, _ in todo if r.offset_map is not None},
+        )
+        src, tgt = source_job.result(), target_job.result()
+    return [
+        _first_difference(r, src[(r.topic, r.partition)], tgt[(r.topic, r.partition)])
+        for r, _, _ in todo
+    ]
 
 
 def verify(
@@ -502,14 +709,16 @@ def verify(
     """Compare every range; one :class:`PartitionResult` each, in order.
 
     First each side is summarized in one read of all its partitions (count,
-    offsets, digest), the two sides at the same time: with ``workers`` > 1
-    (default: the number of CPUs) in processes of their own, the partitions
-    dealt over ``workers // 2`` shards and each side of a shard read by one
-    process (plain :class:`KafkaCluster` objects only, see
+    offsets, digest, a checkpoint of the running digest every
+    :data:`CHECKPOINT_EVERY` records), the two sides at the same time: with
+    ``workers`` > 1 (default: the number of CPUs) in processes of their own,
+    the partitions dealt over ``workers // 2`` shards and each side of a
+    shard read by one process (plain :class:`KafkaCluster` objects only, see
     :func:`kmigrate.engines.workers.shardable`); with one worker in two
-    threads of this process.  Partitions whose counts or
-    digests differ are then read again pairwise (:func:`compare_partition`)
-    to name the first differing offsets.
+    threads of this process.  ``progress`` advances by the source records
+    read while the sides are read.  For partitions whose counts or digests
+    differ, the first differing offsets are then found from the checkpoints
+    in one short read of all of them (:func:`locate_differences`).
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
@@ -517,7 +726,6 @@ def verify(
     from kmigrate.engines.workers import (
         cluster_spec,
         default_workers,
-        die_with_parent,
         lean_spawn,
         shardable,
         shards,
@@ -531,20 +739,35 @@ def verify(
 
     on_target = {i for i, r in enumerate(ranges) if present(r)}
     n = workers or default_workers()
-    source_sums: dict[tuple[str, int], SideSummary] = {}
-    target_sums: dict[tuple[str, int], SideSummary] = {}
+    source_sums: Summaries = {}
+    target_sums: Summaries = {}
+    shown = 0
+
+    def follow_jobs(jobs: list[Any], read: Any) -> None:
+        """Wait for ``jobs``, moving the bar to ``read()`` records about 5 times a second."""
+        nonlocal shown
+        pending = set(jobs)
+        while pending:
+            _done, pending = wait(pending, timeout=0.2)
+            now = read()
+            if progress is not None and now > shown:
+                progress.advance(now - shown, 0)
+                progress.show(progress.note)
+                shown = now
+
     if n > 1 and ranges and shardable(source, target):
         # One process per side of each shard: each reads with its own consumer
         # and hashes on its own core (no GIL shared between the two sides).
         groups = shards(list(range(len(ranges))), max(1, n // 2))
         mp = multiprocessing.get_context("spawn")
+        counter = mp.Value("q", 0)
         with (
             lean_spawn(),
             ProcessPoolExecutor(
                 min(n, 2 * len(groups)),
                 mp_context=mp,
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
+                initializer=_verify_worker_init,
+                initargs=(os.getpid(), counter),
             ) as pool,
         ):
             jobs = []
@@ -564,6 +787,7 @@ def verify(
                                 if r.source_end is not None
                             },
                             None,
+                            True,
                         ),
                     )
                 )
@@ -587,25 +811,54 @@ def verify(
                         ),
                     )
                 )
+            follow_jobs([job for _, job in jobs], lambda: counter.value)
             for into, job in jobs:
                 into.update(job.result())
     else:
-        source_sums, target_sums = summarize_both(source, target, ranges, on_target)
-    results = []
+        read = [0]
+
+        def tick(k: int) -> None:
+            read[0] += k
+
+        with ThreadPoolExecutor(1, thread_name_prefix="kmigrate-verify-main") as runner:
+            both = runner.submit(summarize_both, source, target, ranges, on_target, tick)
+            follow_jobs([both], lambda: read[0])
+            source_sums, target_sums = both.result()
+    results: list[PartitionResult] = []
+    todo: list[tuple[int, PartitionRange, list[Checkpoint], list[Checkpoint]]] = []
     for r in ranges:
         tp = (r.topic, r.partition)
-        mine, theirs = source_sums[tp], target_sums.get(tp)
-        if theirs is not None and (mine.records, mine.digest) == (theirs.records, theirs.digest):
-            result = PartitionResult(r.topic, r.partition, mine, theirs, True)
-            if r.offset_map is not None and r.target_end is not None:
-                result.foreign_target_records = (r.target_end - r.target_start) - theirs.records
-        elif r.offset_map is not None:
-            result = compare_aligned(source, target, r, theirs is not None)
-        else:
-            result = compare_partition(source, target, r, theirs is not None)
-        if progress is not None:
-            progress.advance(result.source.records + result.target.records, 0)
-        results.append(result)
+        mine, mine_marks = source_sums[tp]
+        theirs, theirs_marks = target_sums.get(tp, (None, []))
+        foreign = 0
+        if theirs is not None and r.offset_map is not None and r.target_end is not None:
+            foreign = (r.target_end - r.target_start) - theirs.records
+        if theirs is None:
+            first: dict[str, Any] | None = {
+                "source_offset": mine.first_offset,
+                "target_offset": None,
+                "reason": "partition missing on target",
+            }
+            results.append(PartitionResult(r.topic, r.partition, mine, SideSummary(), False, first))
+            results[-1].target.digest = hashlib.sha256().hexdigest()
+            continue
+        same = (mine.records, mine.digest) == (theirs.records, theirs.digest)
+        results.append(PartitionResult(r.topic, r.partition, mine, theirs, same, None, foreign))
+        if not same:
+            todo.append((len(results) - 1, r, mine_marks, theirs_marks))
+    if todo:
+        found = locate_differences(source, target, [(r, a, b) for _, r, a, b in todo])
+        for (i, r, _, _), first in zip(todo, found, strict=True):
+            if first is None:  # not in the window: compare the partition whole
+                whole = (compare_aligned if r.offset_map is not None else compare_partition)(
+                    source, target, r, True
+                )
+                first = whole.first_difference or {
+                    "source_offset": None,
+                    "target_offset": None,
+                    "reason": "digests differ",
+                }
+            results[i].first_difference = first
     return results
 
 
@@ -639,6 +892,53 @@ def table_rows(results: list[PartitionResult]) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def topic_rows(results: list[PartitionResult]) -> list[list[Any]]:
+    """One row per topic: partitions, how many match and differ, records per side."""
+    by_topic: dict[str, list[PartitionResult]] = {}
+    for r in results:
+        by_topic.setdefault(r.topic, []).append(r)
+    rows = []
+    for topic, parts in by_topic.items():
+        bad = sum(1 for r in parts if not r.match)
+        rows.append(
+            [
+                topic,
+                len(parts),
+                len(parts) - bad,
+                bad,
+                f"{sum(r.source.records for r in parts):,}",
+                f"{sum(r.target.records for r in parts):,}",
+                "OK" if not bad else "DIFFERS",
+            ]
+        )
+    return rows
+
+
+TOPIC_HEADERS = [
+    "topic",
+    "partitions",
+    "match",
+    "differ",
+    "source records",
+    "target records",
+    "verdict",
+]
+
+
+def show_results(ui: Any, results: list[PartitionResult]) -> None:
+    """Print the verification: with ``ui.details`` every partition; else one row
+    per topic, then every partition that differs (all of them, never a sample)."""
+    if ui.details:
+        ui.table(table_rows(results), TABLE_HEADERS)
+        return
+    ui.table(topic_rows(results), TOPIC_HEADERS)
+    bad = [r for r in results if not r.match]
+    if bad:
+        ui.line(f"partitions that differ ({len(bad):,}):")
+        ui.table(table_rows(bad), TABLE_HEADERS)
+    ui.line(f"(one row per topic; --details for all {len(results):,} partitions)")
 
 
 TABLE_HEADERS = [
@@ -697,9 +997,10 @@ def run_verify(
             + (f" and write {report_path}" if report_path else "")
         )
         return {"partitions": len(ranges)}
-    with ctx.ui.progress(0, "verify") as bar:
+    total, estimated = _source_total(ctx.source, ranges)
+    with ctx.ui.progress(total, "verify", estimate=estimated) as bar:
         results = verify(ctx.source, ctx.target, ranges, bar, workers)
-    ctx.ui.table(table_rows(results), TABLE_HEADERS)
+    show_results(ctx.ui, results)
     data = report(results, ctx.source, ctx.target)
     if report_path is not None:
         atomic_write(report_path, _dumps(data))
@@ -719,6 +1020,22 @@ def run_verify(
         f"all {summary['partitions']} partitions match ({summary['source_records']:,} records)"
     )
     return record
+
+
+def _source_total(source: KafkaCluster, ranges: list[PartitionRange]) -> tuple[int, bool]:
+    """Records verify will read on the source (what its bar counts) and whether
+    that is an estimate: exact from the mirror's ranges, else from the log start
+    offsets and high watermarks (an estimate: transaction markers and compacted
+    records take offsets too)."""
+    open_ = [(r.topic, r.partition) for r in ranges if r.source_end is None or r.source_start < 0]
+    marks = source.offsets(open_) if open_ else {}
+    total = 0
+    for r in ranges:
+        low, high = marks.get((r.topic, r.partition), (0, 0))
+        start = r.source_start if r.source_start >= 0 else low
+        end = r.source_end if r.source_end is not None else high
+        total += max(end - start, 0)
+    return total, bool(open_)
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -1,0 +1,228 @@
+"""Time of ``kmigrate verify`` when many partitions differ, and output size at scale.
+
+Starts two local sandbox brokers (Tansu, from the ``sandbox`` extra) on free
+loopback ports, then:
+
+* ``diff`` (default): one topic of ``--partitions`` partitions (200) with
+  ``--records`` records each (20) on the source, and the same records on the
+  target except one changed value per partition (the middle one), so every
+  partition differs.  Times ``kmigrate verify`` over it (exit 1 expected) and
+  checks that every partition is named with its first differing offset; then
+  the same with nothing changed (``same``), the floor.
+* ``lines`` (``--lines``): ``--topics`` topics (400) with ``--partitions``
+  partitions in all (2,500), ``--records`` records each, and counts the lines
+  and the widest line of ``kmigrate provision``, ``mirror`` and ``verify``
+  (output to a pipe, as in a log).
+
+``--delay-ms MS`` puts each broker behind the tests' TCP proxy
+(``tests/support/tcp_proxy.py``), which holds every forwarded chunk MS
+milliseconds: a link with latency, where each new consumer costs round trips
+(on loopback Tansu a consumer starts in milliseconds; the trial that found
+the per-partition re-read measured about 1.1 s per partition).
+``--other-topics N`` adds N empty topics of 6 partitions to both brokers
+(the trial's cluster had 401 topics).
+``--python-path DIR`` runs kmigrate from another checkout (e.g. an export of
+an older commit) for a before/after comparison.  The brokers always stop.
+
+Usage::
+
+    python bench/verify_diff_bench.py [--partitions 200] [--records 20] [--workers N]
+                                      [--delay-ms 20] [--python-path DIR]
+    python bench/verify_diff_bench.py --lines [--topics 400] [--partitions 2500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+TOPIC = "bench-verify-diff"
+
+
+def fail(message: str) -> None:
+    """Stop the bench with a message."""
+    raise SystemExit(f"verify_diff_bench: {message}")
+
+
+def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
+    """Create topics (name -> partitions) and wait until Metadata shows them all."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    names = list(topics)
+    for i in range(0, len(names), 50):
+        batch = names[i : i + 50]
+        futures = admin.create_topics([NewTopic(n, topics[n], 1) for n in batch])
+        for f in futures.values():
+            f.result(60)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(timeout=10).topics
+        if all(n in meta and len(meta[n].partitions) == p for n, p in topics.items()):
+            return
+        time.sleep(0.2)
+    fail(f"topics on {bootstrap} did not all appear")
+
+
+def produce(bootstrap: str, topics: dict[str, int], records: int, changed: bool) -> None:
+    """``records`` records into every partition; with ``changed``, the middle
+    record of each partition gets another value."""
+    from confluent_kafka import Producer
+
+    errors: list[str] = []
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "on_delivery": lambda err, _m: errors.append(str(err)) if err else None,
+        }
+    )
+    for topic, parts in topics.items():
+        for p in range(parts):
+            for i in range(records):
+                value = b"changed" if changed and i == records // 2 else b"v%06d" % i
+                while True:
+                    try:
+                        producer.produce(
+                            topic, key=b"k%06d" % i, value=value, partition=p, timestamp=1000 + i
+                        )
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+    if producer.flush(120) or errors:
+        fail(f"producing to {bootstrap}: {errors[:3]}")
+
+
+def kmigrate(argv: list[str], python_path: str | None) -> tuple[float, int, str]:
+    """Run ``python -m kmigrate ARGV``; ``(seconds, exit code, stdout + stderr)``."""
+    env = dict(os.environ)
+    if python_path:
+        env["PYTHONPATH"] = python_path
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "kmigrate", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    return time.monotonic() - t0, done.returncode, done.stdout + done.stderr
+
+
+def shape(text: str) -> dict[str, int]:
+    """Lines and the widest line of an output."""
+    lines = text.splitlines()
+    return {"lines": len(lines), "widest": max((len(s) for s in lines), default=0)}
+
+
+def run_diff(args: argparse.Namespace, source: str, target: str) -> dict[str, Any]:
+    """The ``diff`` measurement (module docstring); the proxies' delay is set
+    only around the timed runs."""
+    workers = ["--workers", str(args.workers)] if args.workers else []
+    out: dict[str, Any] = {
+        "partitions": args.partitions,
+        "records": args.records,
+        "delay_ms": args.delay_ms,
+        "other_topics": args.other_topics,
+    }
+    if args.other_topics:  # a cluster of many topics: each new consumer's Metadata is larger
+        others = {f"bench-other-{i:04d}": 6 for i in range(args.other_topics)}
+        create_topics(source, others)
+        create_topics(target, others)
+    for name, changed in (("differing", True), ("same", False)):
+        topic = f"{TOPIC}-{name}"
+        topics = {topic: args.partitions}
+        create_topics(source, topics)
+        create_topics(target, topics)
+        produce(source, topics, args.records, False)
+        produce(target, topics, args.records, changed)
+        argv = ["verify", "--source", source, "--target", target, "--topic", topic, *workers]
+        for p in args.proxies:
+            p.delay(args.delay_ms / 1000)
+        seconds, code, text = kmigrate(argv, args.python_path)
+        for p in args.proxies:
+            p.delay(0)
+        if code != (1 if changed else 0):
+            fail(f"verify exited {code} ({name}):\n{text[-2000:]}")
+        if changed and f"{args.partitions} of {args.partitions} partitions differ" not in text:
+            fail(f"verify did not find every differing partition:\n{text[-2000:]}")
+        out[name] = {"seconds": round(seconds, 2), **shape(text)}
+    return out
+
+
+def run_lines(args: argparse.Namespace, source: str, target: str, tmp: Path) -> dict[str, Any]:
+    """The ``lines`` measurement (module docstring)."""
+    per, extra = divmod(args.partitions, args.topics)
+    topics = {f"bench-lines-{i:04d}": per + (1 if i < extra else 0) for i in range(args.topics)}
+    create_topics(source, topics)
+    produce(source, topics, args.records, False)
+    snap = tmp / "snapshot.yaml"
+    out: dict[str, Any] = {"topics": args.topics, "partitions": args.partitions}
+    plain = ["--topic", "bench-lines-*"]
+    pair = ["--source", source, "--target", target, *plain]
+    for name, argv in (
+        ("export", ["export", "--source", source, *plain, "-o", str(snap)]),
+        ("provision", ["provision", str(snap), "--target", target]),
+        ("mirror", ["mirror", *pair, "--state-dir", str(tmp / "state")]),
+        ("verify", ["verify", *pair]),
+    ):
+        seconds, code, text = kmigrate(argv, args.python_path)
+        if code:
+            fail(f"{name} exited {code}:\n{text[-2000:]}")
+        out[name] = {"seconds": round(seconds, 1), **shape(text)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the brokers, measure, print JSON; the brokers always stop."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", action="store_true", help="measure output size instead")
+    parser.add_argument("--partitions", type=int, default=None)
+    parser.add_argument("--topics", type=int, default=400)
+    parser.add_argument("--records", type=int, default=20, help="records per partition")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--python-path", default=None, help="run kmigrate from this folder")
+    parser.add_argument(
+        "--other-topics", type=int, default=0, help="diff: empty 6-partition topics besides"
+    )
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="latency per chunk (proxy)")
+    args = parser.parse_args(argv)
+    args.proxies = []
+    if args.partitions is None:
+        args.partitions = 2500 if args.lines else 200
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from kmigrate.adapters import sandbox
+    from tests.support.tcp_proxy import proxied_pair
+
+    with tempfile.TemporaryDirectory(prefix="kmigrate-vdb-") as tmp, ExitStack() as stack:
+        if args.delay_ms:
+            src, tgt = stack.enter_context(proxied_pair(Path(tmp)))
+            source, target = src.bootstrap, tgt.bootstrap
+            args.proxies = [src.proxy, tgt.proxy]
+        else:
+            started = []
+            for role in ("source", "target"):
+                started.append(
+                    sandbox.start_broker(role, sandbox.free_port(), Path(tmp) / f"{role}.log")
+                )
+                stack.callback(sandbox.stop_pid, started[-1].pid)
+            source, target = started[0].bootstrap, started[1].bootstrap
+        if args.lines:
+            result = run_lines(args, source, target, Path(tmp))
+        else:
+            result = run_diff(args, source, target)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
