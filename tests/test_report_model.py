@@ -256,9 +256,9 @@ def test_unknown_keys_groups_and_events_are_shown_not_fatal(tmp_path: Path) -> N
     assert model["provision"][0]["dropped"] == [["orders", "x.y", "unknown"]]
     assert [e["event"] for e in model["events"]] == ["forced", "rerun"]
     page = Page.parse(render_html(model))
-    assert "rerun" in page.text and "step=x" in page.text
+    assert "rerun" in page.text and "step: x" in page.text
     assert "step rolled back" in page.text and "deleted target topic orders" in page.text
-    assert "billing" in page.text and "definition_changed: True" in page.text
+    assert "billing" in page.text and "definition changed: yes" in page.text
 
 
 def test_hostile_topic_names_and_command_texts_stay_text(tmp_path: Path) -> None:
