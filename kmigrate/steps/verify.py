@@ -1025,15 +1025,21 @@ def run_verify(
 def _source_total(source: KafkaCluster, ranges: list[PartitionRange]) -> tuple[int, bool]:
     """Records verify will read on the source (what its bar counts) and whether
     that is an estimate: exact from the mirror's ranges, else from the log start
-    offsets and high watermarks (an estimate: transaction markers and compacted
-    records take offsets too)."""
+    offsets and log ends (an estimate: transaction markers and compacted
+    records take offsets too).
+
+    Raises:
+        kmigrate.errors.ClusterError: the source could not be asked.
+    """
     open_ = [(r.topic, r.partition) for r in ranges if r.source_end is None or r.source_start < 0]
     marks = source.offsets(open_) if open_ else {}
+    # The end read to, not ListOffsets' high watermark (it lags on some brokers).
+    ends = source.log_ends(open_) if open_ else {}
     total = 0
     for r in ranges:
-        low, high = marks.get((r.topic, r.partition), (0, 0))
+        low = marks.get((r.topic, r.partition), (0, 0))[0]
         start = r.source_start if r.source_start >= 0 else low
-        end = r.source_end if r.source_end is not None else high
+        end = r.source_end if r.source_end is not None else ends.get((r.topic, r.partition), 0)
         total += max(end - start, 0)
     return total, bool(open_)
 
