@@ -31,14 +31,17 @@ def human_bytes(n: float) -> str:
 
 def fit_columns(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int) -> list[int]:
     """Column widths (characters) that make a ``simple`` table at most ``width``
-    wide: the widest column is narrowed first, none below 8 characters (or
-    its natural width).  Returns the natural widths when the table fits."""
-    natural = [max([len(str(h))] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)]
-    widths = list(natural)
+    wide: the widest column is narrowed first, none below 8 characters or its
+    header (tabulate pads a header by 2).  Returns the natural widths when the
+    table fits."""
+    floor = [max(8, len(str(h)) + 2) for h in headers]
+    widths = [
+        max([len(str(h)) + 2] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)
+    ]
     gaps = 2 * (len(widths) - 1)
     while sum(widths) + gaps > width:
-        widest = max(range(len(widths)), key=lambda i: widths[i])
-        if widths[widest] <= 8:
+        widest = max(range(len(widths)), key=lambda i: widths[i] - floor[i])
+        if widths[widest] <= floor[widest]:
             break
         widths[widest] -= 1
     return widths
