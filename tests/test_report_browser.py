@@ -100,6 +100,8 @@ class Seen(HTMLParser):
         self.text = ""
         self.body_attrs: dict[str, str | None] = {}
         self.scripts = 0
+        self.details: list[bool] = []  # one per <details>: whether it is open
+        self.ids: set[str] = set()
         self.mismatch_rows: list[list[str]] = []
         self._in_verdict = 0
         self._in_mismatch = False
@@ -111,6 +113,10 @@ class Seen(HTMLParser):
             self.body_attrs = a
         if tag == "script":
             self.scripts += 1
+        if tag == "details":
+            self.details.append("open" in a)
+        if a.get("id"):
+            self.ids.add(str(a["id"]))
         self._skip = tag in ("style", "title")
         if a.get("id") == "verdict":
             self._in_verdict = 1
@@ -244,3 +250,38 @@ phases:
     image = screenshot(html, tmp_path / "differences.png")
     assert has_colour(image, DIFFERENCES_BANNER)
     assert has_colour(image, DIFFERING_ROW)
+
+
+def test_rolled_back_migration_report_reads_rolled_back_in_chromium(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """A migration (provision, mirror, verify) then a full rollback: the page
+    Chromium builds says ROLLED BACK, shows the offset map with how the mirror
+    ended, folds each step's definition in a closed ``<details>`` and carries no
+    Python dump.  On main the verdict was INCOMPLETE with a bullet per step,
+    the offset-map section was missing and definitions were chips on every step."""
+    topic = f"{prefix}undone"
+    create_topic(brokers.source, topic, 2)
+    produce(
+        brokers.source,
+        topic,
+        [{"key": f"k{i}".encode(), "value": b"v", "partition": i % 2} for i in range(20)],
+    )
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], STANDARD_PHASES)
+    migrate(plan, range(1, 4))
+    undone = run("rollback", str(plan), "--yes")
+    assert undone.exit_code == 0, undone.output
+
+    result = run("report", str(plan))
+
+    assert result.exit_code == 0, result.output
+    assert "verdict: ROLLED BACK" in result.output
+    page = seen(tmp_path / "state" / "reports" / "evidence.html", tmp_path / "profile")
+    assert page.verdict.split()[:2] == ["ROLLED", "BACK"]
+    assert "offset-maps" in page.ids
+    text = " ".join(page.text.split())
+    assert "Ended: snapshot complete." in text
+    assert page.details and not any(page.details)
+    assert page.scripts == 0
+    for dump in ("{'", "['", "=None", "False"):
+        assert dump not in text, dump
