@@ -114,6 +114,7 @@ def kmigrate(argv: list[str], python_path: str | None) -> tuple[float, int, str]
         text=True,
         env=env,
         check=False,
+        cwd=python_path,  # python -m puts the working folder first on sys.path
     )
     return time.monotonic() - t0, done.returncode, done.stdout + done.stderr
 
@@ -176,6 +177,9 @@ def run_lines(args: argparse.Namespace, source: str, target: str, tmp: Path) -> 
         ("verify", ["verify", *pair]),
     ):
         seconds, code, text = kmigrate(argv, args.python_path)
+        if args.keep_output:
+            Path(args.keep_output).mkdir(parents=True, exist_ok=True)
+            (Path(args.keep_output) / f"{name}.txt").write_text(text)
         if code:
             fail(f"{name} exited {code}:\n{text[-2000:]}")
         out[name] = {"seconds": round(seconds, 1), **shape(text)}
@@ -194,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--other-topics", type=int, default=0, help="diff: empty 6-partition topics besides"
     )
+    parser.add_argument("--keep-output", default=None, help="lines: save each output here")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="latency per chunk (proxy)")
     args = parser.parse_args(argv)
     args.proxies = []

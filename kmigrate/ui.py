@@ -207,20 +207,28 @@ class UI:
     @contextmanager
     def progress(self, total: int, label: str, *, estimate: bool = False) -> Iterator[Progress]:
         """A progress bar over ``total`` records; ``estimate``: the total is one
-        (the bar's label says so)."""
-        if estimate:
-            label = f"{label} (total estimated)"
+        (the bar's label says so).  The bar's line is kept within the terminal's
+        width (its note cut with a mark ``…``); the summary line after it
+        (``label: 12,000 records, …``) is whole."""
+        bar_label = f"{label} (total estimated)" if estimate else label
         if self.json_mode or not self.out.isatty():
             progress = Progress(None)
             progress.echo = lambda text: self.line(f"{label}: {text}")
             yield progress
             self.line(f"{label}: {progress.text()}")
             return
+        # label, bar (30), "  N/M  " and a margin.
+        room = (self.width or 100) - len(bar_label) - 30 - 2 * len(f"{max(total, 1):,}") - 10
+
+        def info(_item: Any) -> str:
+            text = progress.text()
+            return text if len(text) <= room else text[: max(room - 1, 0)] + "…"
+
         with click.progressbar(
-            length=max(total, 1), label=label, file=self.out, show_pos=True, width=30
+            length=max(total, 1), label=bar_label, file=self.out, show_pos=True, width=30
         ) as bar:
             progress = Progress(bar)
-            bar.item_show_func = lambda _item: progress.text()
+            bar.item_show_func = info
             yield progress
             progress.finish()
         self.line(f"{label}: {progress.text()}")

@@ -212,5 +212,5 @@ def test_verify_bar_has_the_real_total_and_counts_one_side(
 
     assert result.exit_code == 0, result.output
     assert totals == [(300, True)]
-    assert "verify (total estimated): 300 records" in result.output
+    assert "verify: 300 records" in result.output
     assert "all 3 partitions match (300 records)" in result.output
