@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import textwrap
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +32,18 @@ def log_path() -> Path:
 
 
 def _say(text: str) -> None:
-    """Print to stderr, with every secret value resolved in this process masked."""
-    print(redact(text), file=sys.stderr)
+    """Print to stderr, with every secret value resolved in this process masked;
+    wrapped to the terminal's width when stderr is one (a log keeps whole lines)."""
+    text = redact(text)
+    if sys.stderr.isatty():
+        width = max(shutil.get_terminal_size((100, 24)).columns, 40)
+        text = "\n".join(
+            textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False)
+            if len(line) > width
+            else line
+            for line in text.split("\n")
+        )
+    print(text, file=sys.stderr)
 
 
 def run(func: Callable[[], int]) -> int:

@@ -31,10 +31,10 @@ def human_bytes(n: float) -> str:
 
 def fit_columns(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int) -> list[int]:
     """Column widths (characters) that make a ``simple`` table at most ``width``
-    wide: the widest column is narrowed first, none below 8 characters or its
-    header (tabulate pads a header by 2).  Returns the natural widths when the
-    table fits."""
-    floor = [max(8, len(str(h)) + 2) for h in headers]
+    wide: the widest column is narrowed first, none below 6 characters or its
+    header's longest word (tabulate pads a header by 2).  Returns the natural
+    widths when the table fits."""
+    floor = [max(6, max(len(w) for w in (str(h).split() or [""])) + 2) for h in headers]
     widths = [
         max([len(str(h)) + 2] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)
     ]
@@ -45,6 +45,25 @@ def fit_columns(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: in
             break
         widths[widest] -= 1
     return widths
+
+
+def stacked(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int) -> str:
+    """A table too wide for ``width`` columns, as one block per row: the first
+    cell, then ``header: value`` lines, each wrapped to ``width``."""
+    out = []
+    for row in rows:
+        out.append(textwrap.fill(str(row[0]), width, break_on_hyphens=False))
+        for header, cell in zip(headers[1:], row[1:], strict=False):
+            out.append(
+                textwrap.fill(
+                    f"{header}: {cell}",
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
+    return "\n".join(out)
 
 
 class Progress:
@@ -159,6 +178,10 @@ class UI:
             return self._out
         return sys.stderr if self.json_mode else sys.stdout
 
+    def _styled(self, prefix: str, colour: str, text: str) -> str:
+        """``prefix`` in colour, then ``text``; the two wrapped together."""
+        return click.style(prefix, fg=colour) + self._fit(prefix + text)[len(prefix) :]
+
     def line(self, text: str = "") -> None:
         """A plain status line (wrapped to the terminal's width when one is attached)."""
         click.echo(self._fit(text), file=self.out)
@@ -169,15 +192,15 @@ class UI:
 
     def ok(self, text: str) -> None:
         """A success line (``ok …``)."""
-        click.echo(click.style("ok ", fg="green") + self._fit(text), file=self.out)
+        click.echo(self._styled("ok ", "green", text), file=self.out)
 
     def warn(self, text: str) -> None:
         """A warning line (``warning: …``)."""
-        click.echo(click.style("warning: ", fg="yellow") + self._fit(text), file=self.out)
+        click.echo(self._styled("warning: ", "yellow", text), file=self.out)
 
     def fail(self, text: str) -> None:
         """A failure line (``FAILED: …``)."""
-        click.echo(click.style("FAILED: ", fg="red") + self._fit(text), file=self.out)
+        click.echo(self._styled("FAILED: ", "red", text), file=self.out)
 
     def table(self, rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
         """A table (tabulate, ``simple`` format); with a terminal attached, the widest
@@ -185,17 +208,29 @@ class UI:
         if not rows:
             click.echo("(none)", file=self.out)
             return
-        widths = None
         if self.width is not None:
             widths = fit_columns(rows, headers, self.width)
+            if sum(widths) + 2 * (len(widths) - 1) > self.width:
+                # Too many columns for this terminal even wrapped: one block per row.
+                click.echo(stacked(rows, headers, self.width), file=self.out)
+                return
+            headers = [
+                textwrap.fill(str(h), max(w - 2, 1)) if len(str(h)) + 2 > w else str(h)
+                for h, w in zip(headers, widths, strict=True)
+            ]
+            # Wrapped here, not with tabulate's maxcolwidths: that parses
+            # "12,000" as a number even with disable_numparse (tabulate 0.10).
+            rows = [
+                [
+                    textwrap.fill(str(cell), w, break_on_hyphens=False)
+                    if len(str(cell)) > w
+                    else cell
+                    for cell, w in zip(row, widths, strict=False)
+                ]
+                for row in rows
+            ]
         click.echo(
-            tabulate(
-                rows,
-                headers=list(headers),
-                tablefmt="simple",
-                disable_numparse=True,
-                maxcolwidths=widths,
-            ),
+            tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True),
             file=self.out,
         )
 
@@ -217,15 +252,24 @@ class UI:
             yield progress
             self.line(f"{label}: {progress.text()}")
             return
-        # label, bar (30), "  N/M  " and a margin.
-        room = (self.width or 100) - len(bar_label) - 30 - 2 * len(f"{max(total, 1):,}") - 10
+        # The line: label, "  [" bar "]  ", "pos/length", "  ", the note.  A narrow
+        # terminal gets a shorter bar, so the note keeps about 30 characters.
+        width = self.width or 100
+        pos = 2 * len(str(max(total, 1))) + 3  # an estimate may be passed by 10x
+        bar_width = max(10, min(30, width - len(bar_label) - pos - 8 - 30))
+        room = width - len(bar_label) - bar_width - pos - 8
 
         def info(_item: Any) -> str:
             text = progress.text()
             return text if len(text) <= room else text[: max(room - 1, 0)] + "…"
 
         with click.progressbar(
-            length=max(total, 1), label=bar_label, file=self.out, show_pos=True, width=30
+            length=max(total, 1),
+            label=bar_label,
+            file=self.out,
+            show_pos=True,
+            show_eta=False,  # the rate is in the note; the line keeps its width
+            width=bar_width,
         ) as bar:
             progress = Progress(bar)
             bar.item_show_func = info

@@ -1017,7 +1017,7 @@ def run_verify(
             f"target offset {d.get('target_offset')} ({d.get('reason')})"
         )
     ctx.ui.ok(
-        f"all {summary['partitions']} partitions match ({summary['source_records']:,} records)"
+        f"all {summary['partitions']:,} partitions match ({summary['source_records']:,} records)"
     )
     return record
 
