@@ -12,6 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -141,11 +142,16 @@ def test_no_line_is_wider_than_the_attached_terminal(monkeypatch: pytest.MonkeyP
 
     ui.table([["orders", 0, long, "x" * 30]], ["topic", "partition", "verdict", "digest"])
     ui.line("lag: " + ", ".join(f"topic-{i} 12 records, 0.4 s" for i in range(10)))
+    ui.warn("appending after records already on the target in 20 partitions (append: true)")
+    nine = ["topic", "partition", "source records", "source offsets", "target records"]
+    nine += ["target offsets", "source digest", "target digest", "verdict"]
+    ui.table([["orders", 3, 3000, "0..2999", 3000, "0..2999", "a" * 12, "b" * 12, long]], nine)
 
-    lines = out.getvalue().splitlines()
+    lines = click.unstyle(out.getvalue()).splitlines()  # colours take no columns
     assert max(len(line) for line in lines) <= 60, lines
     words = " ".join(out.getvalue().split())
     assert "value differs" in words and "topic-9 12 records, 0.4 s" in words
+    assert "(append: true)" in words and "target digest: bbbbbbbbbbbb" in words
 
 
 def test_a_piped_output_keeps_whole_lines() -> None:
