@@ -547,20 +547,23 @@ def test_how_each_mirror_ended_is_shown(tmp_path: Path) -> None:
     assert "Ended: failed: target unreachable." in text
 
 
+def mirror_row(definition_changed: bool = False, **definition: Any) -> dict[str, Any]:
+    """A succeeded mirror step with its journaled definition (plus ``definition``)."""
+    return row(
+        "3.1",
+        "mirror",
+        "succeeded",
+        mirror_record("orders"),
+        definition={"action": "mirror", "mode": "follow", "settle_s": 2, **definition},
+        definition_changed=definition_changed,
+    )
+
+
 def test_journal_values_are_words_not_python_dumps(tmp_path: Path) -> None:
     """Event details, step flags and definitions are shown in words: no
     ``[{'check': 'ok', …}]``, ``existed_before False`` or ``phase=None``.  On
     main they were Python reprs."""
-    rows = [
-        row(
-            "3.1",
-            "mirror",
-            "succeeded",
-            mirror_record("orders"),
-            definition={"action": "mirror", "mode": "follow", "settle_s": 2, "append": False},
-            definition_changed=True,
-        )
-    ]
+    rows = [mirror_row(append=False, definition_changed=True)]
     events = [
         {
             "at": "2026-11-24T02:00:00+00:00",
@@ -585,15 +588,7 @@ def test_journal_values_are_words_not_python_dumps(tmp_path: Path) -> None:
 def test_step_definitions_are_folded_in_details(tmp_path: Path) -> None:
     """Each step's definition sits in a closed ``<details>`` element (no script),
     not as chips on every step.  On main there was no ``<details>``."""
-    rows = [
-        row(
-            "3.1",
-            "mirror",
-            "succeeded",
-            mirror_record("orders"),
-            definition={"action": "mirror", "mode": "follow", "settle_s": 2},
-        )
-    ]
+    rows = [mirror_row()]
 
     html = render_html(model_for(tmp_path, MATCHED, rows=rows))
 
