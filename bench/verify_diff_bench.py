@@ -14,20 +14,17 @@ loopback ports, then:
   and the widest line of ``kmigrate provision``, ``mirror`` and ``verify``
   (output to a pipe, as in a log).
 
-``--delay-ms MS`` puts each broker behind the tests' TCP proxy
-(``tests/support/tcp_proxy.py``), which holds every forwarded chunk MS
-milliseconds: a link with latency, where each new consumer costs round trips
-(on loopback Tansu a consumer starts in milliseconds; the trial that found
-the per-partition re-read measured about 1.1 s per partition).
 ``--other-topics N`` adds N empty topics of 6 partitions to both brokers
 (the trial's cluster had 401 topics).
-``--python-path DIR`` runs kmigrate from another checkout (e.g. an export of
-an older commit) for a before/after comparison.  The brokers always stop.
+``--python-path DIR`` runs kmigrate from another copy of its code, a folder
+holding ``kmigrate/`` (e.g. ``git archive REV kmigrate | tar -x -C DIR``), for a
+before/after comparison; ``--keep-output DIR`` keeps each output of
+``--lines``.  The brokers always stop.
 
 Usage::
 
     python bench/verify_diff_bench.py [--partitions 200] [--records 20] [--workers N]
-                                      [--delay-ms 20] [--python-path DIR]
+                                      [--other-topics N] [--python-path DIR]
     python bench/verify_diff_bench.py --lines [--topics 400] [--partitions 2500]
 """
 
@@ -126,13 +123,11 @@ def shape(text: str) -> dict[str, int]:
 
 
 def run_diff(args: argparse.Namespace, source: str, target: str) -> dict[str, Any]:
-    """The ``diff`` measurement (module docstring); the proxies' delay is set
-    only around the timed runs."""
+    """The ``diff`` measurement (module docstring)."""
     workers = ["--workers", str(args.workers)] if args.workers else []
     out: dict[str, Any] = {
         "partitions": args.partitions,
         "records": args.records,
-        "delay_ms": args.delay_ms,
         "other_topics": args.other_topics,
     }
     if args.other_topics:  # a cluster of many topics: each new consumer's Metadata is larger
@@ -147,11 +142,7 @@ def run_diff(args: argparse.Namespace, source: str, target: str) -> dict[str, An
         produce(source, topics, args.records, False)
         produce(target, topics, args.records, changed)
         argv = ["verify", "--source", source, "--target", target, "--topic", topic, *workers]
-        for p in args.proxies:
-            p.delay(args.delay_ms / 1000)
         seconds, code, text = kmigrate(argv, args.python_path)
-        for p in args.proxies:
-            p.delay(0)
         if code != (1 if changed else 0):
             fail(f"verify exited {code} ({name}):\n{text[-2000:]}")
         if changed and f"{args.partitions} of {args.partitions} partitions differ" not in text:
@@ -199,28 +190,18 @@ def main(argv: list[str] | None = None) -> int:
         "--other-topics", type=int, default=0, help="diff: empty 6-partition topics besides"
     )
     parser.add_argument("--keep-output", default=None, help="lines: save each output here")
-    parser.add_argument("--delay-ms", type=float, default=0.0, help="latency per chunk (proxy)")
     args = parser.parse_args(argv)
-    args.proxies = []
     if args.partitions is None:
         args.partitions = 2500 if args.lines else 200
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from kmigrate.adapters import sandbox
-    from tests.support.tcp_proxy import proxied_pair
 
+    started: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="kmigrate-vdb-") as tmp, ExitStack() as stack:
-        if args.delay_ms:
-            src, tgt = stack.enter_context(proxied_pair(Path(tmp)))
-            source, target = src.bootstrap, tgt.bootstrap
-            args.proxies = [src.proxy, tgt.proxy]
-        else:
-            started = []
-            for role in ("source", "target"):
-                started.append(
-                    sandbox.start_broker(role, sandbox.free_port(), Path(tmp) / f"{role}.log")
-                )
-                stack.callback(sandbox.stop_pid, started[-1].pid)
-            source, target = started[0].bootstrap, started[1].bootstrap
+        for role in ("source", "target"):
+            broker = sandbox.start_broker(role, sandbox.free_port(), Path(tmp) / f"{role}.log")
+            stack.callback(sandbox.stop_pid, broker.pid)
+            started.append(broker)
+        source, target = started[0].bootstrap, started[1].bootstrap
         if args.lines:
             result = run_lines(args, source, target, Path(tmp))
         else:
