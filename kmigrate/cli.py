@@ -66,9 +66,27 @@ def _refuse_yes_with_dry_run(yes: bool, dry_run: bool) -> None:
         )
 
 
-def _examples(*lines: str) -> str:
-    """A command's ``--help`` epilog: its examples, one per line, unwrapped."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+def _examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: its examples, one per line; a long one is
+    continued shell-style (``\\`` then an indented line) before an option, so
+    that each line stays within 80 columns."""
+    lines = []
+    for command in commands:
+        words = command.split(" ")
+        groups: list[str] = []
+        for word in words:  # an option stays with its value
+            if groups and not word.startswith("-"):
+                groups[-1] += " " + word
+            else:
+                groups.append(word)
+        rows = [groups[0]]
+        for group in groups[1:]:
+            if len(rows[-1]) + 1 + len(group) > 70:
+                rows.append(group)
+            else:
+                rows[-1] += " " + group
+        lines.append("  " + " \\\n      ".join(rows))
+    return "\b\nExamples:\n" + "\n".join(lines)
 
 
 def _deprecated(old: str, new: str) -> None:
@@ -113,7 +131,7 @@ def one_cluster_option(role: str, default: str | None = None) -> Any:
             show_default=default is not None,
             metavar="HOST:PORT[,…]",
             callback=_bootstrap,
-            help=f"{role.capitalize()} bootstrap servers (also --bootstrap-server, -b).",
+            help=f"{role.capitalize()} bootstrap servers.",
         )(func)
 
     return decorate
@@ -360,8 +378,7 @@ def report(plan_path: str, output_format: str, output_dir: Path | None) -> None:
     epilog=_examples(
         "kmigrate export --source 127.0.0.1:19092 -o topics.yaml",
         "kmigrate export -b kafka-1:9092 --topic 'orders-*' --no-consumer-groups",
-        "kmigrate export --source kafka-1:9093 -X security.protocol=SASL_SSL "
-        "-X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=ops -X 'sasl.password=${PW}'",
+        "kmigrate export -b kafka-1:9093 -X 'sasl.password=${KAFKA_PW}' -o topics.yaml",
     ),
 )
 @one_cluster_option("source")

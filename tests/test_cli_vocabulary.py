@@ -127,14 +127,16 @@ def test_verify_window_is_from_to_and_old_spellings_warn() -> None:
     ids=lambda path: " ".join(path) or "kmigrate",
 )
 def test_every_help_ends_with_examples(path: tuple[str, ...]) -> None:
-    """``--help`` of every command ends with runnable examples.  On main no
-    command had examples."""
-    result = run(*path, "--help")
+    """``--help`` of every command ends with runnable examples, each line within
+    80 columns (a long one continued with a backslash).  On main no command had
+    examples."""
+    result = CliRunner().invoke(cli, [*path, "--help"], terminal_width=80)
 
     assert result.exit_code == 0
     tail = result.output.rstrip().split("Examples:")
     assert len(tail) == 2, result.output
-    examples = [line.strip() for line in tail[1].strip().splitlines()]
+    assert max(len(line) for line in tail[1].splitlines()) <= 80, tail[1]
+    examples = [line.strip() for line in tail[1].strip().replace("\\\n", " ").splitlines()]
     assert examples and all(line.startswith("kmigrate") for line in examples), examples
     assert all(line.startswith("kmigrate " + " ".join(path)) for line in examples) or not path
 
