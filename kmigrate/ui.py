@@ -69,8 +69,10 @@ def stacked(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int) -
 class Progress:
     """A progress bar over records: shows records, bytes and records/s."""
 
-    def __init__(self, bar: Any) -> None:
+    def __init__(self, bar: Any, total: int = 0) -> None:
         self._bar = bar
+        #: Records the bar goes to (may be set again: :meth:`set_total`).
+        self.total = total
         self.records = 0
         self.bytes = 0
         self._t0 = time.monotonic()
@@ -82,6 +84,13 @@ class Progress:
         self.echo: Any = None
         self.echo_every_s = 10.0
         self._echoed = time.monotonic()
+
+    def set_total(self, total: int) -> None:
+        """A better ``total`` found while the work runs (e.g. from a read that
+        ends after the bar started); safe to call from another thread."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.length = max(total, 1)
 
     def advance(self, records: int, nbytes: int) -> None:
         """Count ``records`` more records of ``nbytes`` bytes."""
@@ -247,7 +256,7 @@ class UI:
         (``label: 12,000 records, …``) is whole."""
         bar_label = f"{label} (total estimated)" if estimate else label
         if self.json_mode or not self.out.isatty():
-            progress = Progress(None)
+            progress = Progress(None, total)
             progress.echo = lambda text: self.line(f"{label}: {text}")
             yield progress
             self.line(f"{label}: {progress.text()}")
@@ -271,7 +280,7 @@ class UI:
             show_eta=False,  # the rate is in the note; the line keeps its width
             width=bar_width,
         ) as bar:
-            progress = Progress(bar)
+            progress = Progress(bar, total)
             bar.item_show_func = info
             yield progress
             progress.finish()

@@ -154,7 +154,9 @@ def test_first_differences_through_an_offset_map_match_the_aligned_comparison(
     results = verify(src, tgt, ranges, workers=1)
 
     for r, rng in zip(results, ranges, strict=True):
-        assert r.first_difference == compare_aligned(src, tgt, rng, True).first_difference
+        oracle = compare_aligned(src, tgt, rng, True)
+        assert r.first_difference == oracle.first_difference
+        assert r.foreign_target_records == oracle.foreign_target_records
     assert results[0].first_difference == {
         "source_offset": N - 7,
         "target_offset": N - 2,
@@ -194,14 +196,16 @@ def test_verify_bar_has_the_real_total_and_counts_one_side(
     records = [rec(i, i % 3) for i in range(300)]
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records)
-    totals: list[tuple[int, bool]] = []
+    bars: list[tuple[Any, bool]] = []
     from kmigrate.ui import UI
 
     progress = UI.progress
 
-    def spy(self: UI, total: int, label: str, **kw: Any) -> Any:
-        totals.append((total, kw.get("estimate", False)))
-        return progress(self, total, label, **kw)
+    @contextmanager
+    def spy(self: UI, total: int, label: str, **kw: Any) -> Iterator[Any]:
+        with progress(self, total, label, **kw) as bar:
+            bars.append((bar, kw.get("estimate", False)))
+            yield bar
 
     monkeypatch.setattr(UI, "progress", spy)
 
@@ -211,6 +215,7 @@ def test_verify_bar_has_the_real_total_and_counts_one_side(
     )
 
     assert result.exit_code == 0, result.output
-    assert totals == [(300, True)]
+    [(bar, estimated)] = bars
+    assert (getattr(bar, "total", 0), estimated) == (300, True)
     assert "verify: 300 records" in result.output
     assert "all 3 partitions match (300 records)" in result.output

@@ -21,6 +21,14 @@ on the target with ``append: true``) compare right.  Target records the map
 does not list are another writer's: they are counted
 (``foreign_target_records``), not compared.  Without a map, whole partitions
 are compared from their log start offsets.
+
+Each side is read once for all its partitions (:func:`summarize_side`); every
+:data:`CHECKPOINT_EVERY` records the partition's running digest is kept.  The
+first difference of a partition whose digests differ lies after the last
+checkpoint both sides share and within the next :data:`CHECKPOINT_EVERY`
+records, so one short read of every differing partition from there names it
+(:func:`locate_differences`): verify's time does not grow with the number of
+partitions that differ.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import json
 import multiprocessing
 import os
 import struct
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -360,7 +369,18 @@ _I64 = struct.Struct(">q").pack
 class _Side:
     """One partition of one side while it is read (slotted: touched per record)."""
 
-    __slots__ = ("done", "first", "keep", "last", "marks", "records", "stop", "update", "hash")
+    __slots__ = (
+        "done",
+        "first",
+        "hash",
+        "keep",
+        "last",
+        "marks",
+        "records",
+        "skipped",
+        "stop",
+        "update",
+    )
 
     def __init__(self, stop: float, keep: list[tuple[int, int]] | None) -> None:
         self.hash = hashlib.sha256()
@@ -372,6 +392,7 @@ class _Side:
         self.first: int | None = None
         self.last: int | None = None
         self.marks: list[Checkpoint] = []
+        self.skipped = 0  # records read that ``keep`` does not list
 
 
 def _kept(keep: list[tuple[int, int]], offset: int) -> bool:
@@ -382,8 +403,9 @@ def _kept(keep: list[tuple[int, int]], offset: int) -> bool:
     return bool(keep) and keep[0][0] <= offset
 
 
-#: What a side's read gives per partition: its summary and its checkpoints.
-Summaries = dict[tuple[str, int], tuple[SideSummary, list[Checkpoint]]]
+#: What a side's read gives per partition: its summary, its checkpoints and the
+#: records read that the offset map does not list (another writer's).
+Summaries = dict[tuple[str, int], tuple[SideSummary, list[Checkpoint], int]]
 
 
 def _keep_ranges(m: PartitionMap | None) -> list[tuple[int, int]] | None:
@@ -452,6 +474,7 @@ def summarize_side(
                     reader.finish(t, p, int(st.stop))
                     continue
                 if st.keep is not None and not _kept(st.keep, o):
+                    st.skipped += 1
                     continue
                 update = st.update
                 k = msg.key()
@@ -479,7 +502,7 @@ def summarize_side(
     if tick is not None:
         tick(sum(st.records & mask for st in state.values()))
     return {
-        tp: (SideSummary(st.records, st.first, st.last, st.hash.hexdigest()), st.marks)
+        tp: (SideSummary(st.records, st.first, st.last, st.hash.hexdigest()), st.marks, st.skipped)
         for tp, st in state.items()
     }
 
@@ -828,11 +851,8 @@ def verify(
     todo: list[tuple[int, PartitionRange, list[Checkpoint], list[Checkpoint]]] = []
     for r in ranges:
         tp = (r.topic, r.partition)
-        mine, mine_marks = source_sums[tp]
-        theirs, theirs_marks = target_sums.get(tp, (None, []))
-        foreign = 0
-        if theirs is not None and r.offset_map is not None and r.target_end is not None:
-            foreign = (r.target_end - r.target_start) - theirs.records
+        mine, mine_marks, _ = source_sums[tp]
+        theirs, theirs_marks, foreign = target_sums.get(tp, (None, [], 0))
         if theirs is None:
             first: dict[str, Any] | None = {
                 "source_offset": mine.first_offset,
@@ -999,7 +1019,10 @@ def run_verify(
         return {"partitions": len(ranges)}
     total, estimated = _source_total(ctx.source, ranges)
     with ctx.ui.progress(total, "verify", estimate=estimated) as bar:
+        refining = refine_total(ctx.source, ranges, bar)
         results = verify(ctx.source, ctx.target, ranges, bar, workers)
+        if refining is not None:
+            refining.join(10)  # its consumer closes before the process may end
     show_results(ctx.ui, results)
     data = report(results, ctx.source, ctx.target)
     if report_path is not None:
@@ -1025,23 +1048,52 @@ def run_verify(
 def _source_total(source: KafkaCluster, ranges: list[PartitionRange]) -> tuple[int, bool]:
     """Records verify will read on the source (what its bar counts) and whether
     that is an estimate: exact from the mirror's ranges, else from the log start
-    offsets and log ends (an estimate: transaction markers and compacted
-    records take offsets too).
+    offsets and high watermarks (ListOffsets: one quick request per partition;
+    an estimate, as transaction markers and compacted records take offsets too,
+    and some brokers' high watermark lags, see :func:`refine_total`).
 
     Raises:
         kmigrate.errors.ClusterError: the source could not be asked.
     """
     open_ = [(r.topic, r.partition) for r in ranges if r.source_end is None or r.source_start < 0]
     marks = source.offsets(open_) if open_ else {}
-    # The end read to, not ListOffsets' high watermark (it lags on some brokers).
-    ends = source.log_ends(open_) if open_ else {}
+    return _total(ranges, marks, {}), bool(open_)
+
+
+def _total(
+    ranges: list[PartitionRange],
+    marks: dict[tuple[str, int], tuple[int, int]],
+    ends: dict[tuple[str, int], int],
+) -> int:
     total = 0
     for r in ranges:
-        low = marks.get((r.topic, r.partition), (0, 0))[0]
+        low, high = marks.get((r.topic, r.partition), (0, 0))
         start = r.source_start if r.source_start >= 0 else low
-        end = r.source_end if r.source_end is not None else ends.get((r.topic, r.partition), 0)
+        end = r.source_end if r.source_end is not None else ends.get((r.topic, r.partition), high)
         total += max(end - start, 0)
-    return total, bool(open_)
+    return total
+
+
+def refine_total(
+    source: KafkaCluster, ranges: list[PartitionRange], bar: Any
+) -> threading.Thread | None:
+    """Set the bar's total from the log ends read to the end (right where a
+    broker's ListOffsets lags, as Tansu's does), in a thread of its own so that
+    verify does not wait for it (join it after); a failure leaves the first
+    estimate.  None when the total is exact already."""
+    open_ = [(r.topic, r.partition) for r in ranges if r.source_end is None or r.source_start < 0]
+
+    def work() -> None:
+        try:
+            bar.set_total(_total(ranges, source.offsets(open_), source.log_ends(open_)))
+        except Exception:  # noqa: BLE001 - only the bar's total is lost
+            return
+
+    if not open_:
+        return None
+    thread = threading.Thread(target=work, name="kmigrate-verify-total", daemon=True)
+    thread.start()
+    return thread
 
 
 def _dumps(data: dict[str, Any]) -> str:
