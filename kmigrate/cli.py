@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from kmigrate import __version__, error_handler
 from kmigrate.commands import demo as demo_cmd
@@ -102,8 +103,10 @@ def _one_cluster(role: str, value: str | None, old: str | None) -> str:
     """
     if old is not None:
         _deprecated("--bootstrap-servers", f"--{role} (or --bootstrap-server, -b)")
-        checked = _bootstrap(click.get_current_context(), None, old)  # type: ignore[arg-type]
-        value = value or checked
+        ctx = click.get_current_context()
+        checked = _bootstrap(ctx, None, old)  # type: ignore[arg-type]
+        if ctx.get_parameter_source("bootstrap") in (None, ParameterSource.DEFAULT):
+            value = checked  # the old spelling wins over a default, not over --{role}
     if value is None:
         raise click.MissingParameter(param_type="option", param_hint=f"'--{role}'")
     return value

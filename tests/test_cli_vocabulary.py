@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import click
 import pytest
@@ -94,6 +95,10 @@ def test_deprecated_bootstrap_servers_still_works_with_a_warning(tmp_path: Path)
 
     assert result.exit_code == 2
     assert "--bootstrap-servers is deprecated; use --source" in result.output
+    with mock.patch("kmigrate.commands.sandbox.seed", return_value=0) as seed:
+        used = run("sandbox", "seed", "--bootstrap-servers", "127.0.0.1:5555")
+    assert used.exit_code == 0, used.output
+    assert seed.call_args.kwargs["bootstrap_servers"] == "127.0.0.1:5555"  # not the default
 
 
 def test_verify_window_is_from_to_and_old_spellings_warn() -> None:
