@@ -8,6 +8,7 @@ document on stdout, with the same facts.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import textwrap
@@ -18,6 +19,9 @@ from typing import Any, TextIO
 
 import click
 from tabulate import tabulate
+
+#: A URL in a message (footnoted on a terminal when long, see ``UI._fit``).
+_URL = re.compile(r"https?://[^\s)>\]\"']+")
 
 
 def human_bytes(n: float) -> str:
@@ -157,6 +161,7 @@ class UI:
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self._out = out
         self.details = details
+        self._urls: dict[str, int] = {}  # footnoted URLs, numbered (see _fit)
 
     @property
     def width(self) -> int | None:
@@ -167,11 +172,26 @@ class UI:
         return max(shutil.get_terminal_size((100, 24)).columns, 40)
 
     def _fit(self, text: str) -> str:
-        """``text`` wrapped to the terminal's width (each line; continuation lines indented)."""
+        """``text`` wrapped to the terminal's width (each line; continuation lines
+        indented).  A URL longer than a third of the width becomes ``[n]``, the
+        URL itself printed once, whole, on a footnote line ``[n] URL`` (the
+        first time this run meets it), so that it stays one piece to copy."""
         width = self.width
         if width is None:
             return text
-        return "\n".join(
+        notes: list[str] = []
+
+        def footnote(match: re.Match[str]) -> str:
+            url = match.group(0)
+            if len(url) <= width // 3:
+                return url
+            if url not in self._urls:
+                self._urls[url] = len(self._urls) + 1
+                notes.append(f"  [{self._urls[url]}] {url}")
+            return f"[{self._urls[url]}]"
+
+        text = _URL.sub(footnote, text)
+        fitted = "\n".join(
             textwrap.fill(
                 part, width, subsequent_indent="    ", break_long_words=True, break_on_hyphens=False
             )
@@ -179,6 +199,7 @@ class UI:
             else part
             for part in text.split("\n")
         )
+        return "\n".join([fitted, *notes])
 
     @property
     def out(self) -> TextIO:

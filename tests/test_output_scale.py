@@ -154,6 +154,27 @@ def test_no_line_is_wider_than_the_attached_terminal(monkeypatch: pytest.MonkeyP
     assert "(append: true)" in words and "target digest: bbbbbbbbbbbb" in words
 
 
+def test_a_long_url_is_a_footnote_printed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a 60-column terminal a long URL becomes ``[1]``, printed whole once on
+    its own footnote line however often it is mentioned; every other line fits.
+    On main it was printed inline each time, past the edge."""
+    monkeypatch.setattr(
+        shutil, "get_terminal_size", lambda fallback=(0, 0): os.terminal_size((60, 24))
+    )
+    url = "https://learn.microsoft.com/en-us/azure/event-hubs/event-hubs-quotas#basic-vs-standard"
+    out = _Terminal()
+    ui = UI(out=out)
+
+    ui.warn(f"the namespace's tier allows 10 hubs; see {url} for the limits")
+    ui.line(f"and again: {url}")
+
+    text = click.unstyle(out.getvalue())
+    assert text.count(url) == 1
+    assert f"  [1] {url}" in text.splitlines()
+    assert "and again: [1]" in text
+    assert all(len(line) <= 60 for line in text.splitlines() if url not in line)
+
+
 def test_a_piped_output_keeps_whole_lines() -> None:
     """To a file or pipe (a log), lines are not wrapped.  (Guards the width rule
     above: it applies only when a terminal is attached.)"""
