@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from kmigrate import __version__, error_handler
 from kmigrate.commands import demo as demo_cmd
@@ -64,6 +65,79 @@ def _refuse_yes_with_dry_run(yes: bool, dry_run: bool) -> None:
         raise click.BadOptionUsage(
             "yes", "--yes has no effect with --dry-run: a dry run asks no confirmation"
         )
+
+
+def _examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: its examples, one per line; a long one is
+    continued shell-style (``\\`` then an indented line) before an option, so
+    that each line stays within 80 columns."""
+    lines = []
+    for command in commands:
+        words = command.split(" ")
+        groups: list[str] = []
+        for word in words:  # an option stays with its value
+            if groups and not word.startswith("-"):
+                groups[-1] += " " + word
+            else:
+                groups.append(word)
+        rows = [groups[0]]
+        for group in groups[1:]:
+            if len(rows[-1]) + 1 + len(group) > 70:
+                rows.append(group)
+            else:
+                rows[-1] += " " + group
+        lines.append("  " + " \\\n      ".join(rows))
+    return "\b\nExamples:\n" + "\n".join(lines)
+
+
+def _deprecated(old: str, new: str) -> None:
+    click.echo(f"warning: {old} is deprecated; use {new}", err=True)
+
+
+def _one_cluster(role: str, value: str | None, old: str | None) -> str:
+    """The bootstrap servers of the one cluster a command talks to: ``--{role}``
+    (or ``--bootstrap-server`` / ``-b``), or the deprecated ``--bootstrap-servers``.
+
+    Raises:
+        click.MissingParameter: none given.
+    """
+    if old is not None:
+        _deprecated("--bootstrap-servers", f"--{role} (or --bootstrap-server, -b)")
+        ctx = click.get_current_context()
+        checked = _bootstrap(ctx, None, old)  # type: ignore[arg-type]
+        if ctx.get_parameter_source("bootstrap") in (None, ParameterSource.DEFAULT):
+            value = checked  # the old spelling wins over a default, not over --{role}
+    if value is None:
+        raise click.MissingParameter(param_type="option", param_hint=f"'--{role}'")
+    return value
+
+
+def one_cluster_option(role: str, default: str | None = None) -> Any:
+    """``--source``/``--target`` with kafka-topics' ``--bootstrap-server`` and
+    kcat's ``-b`` as other names, plus the deprecated ``--bootstrap-servers``
+    (hidden; warns)."""
+
+    def decorate(func: Any) -> Any:
+        func = click.option(
+            "--bootstrap-servers",
+            "old_bootstrap",
+            hidden=True,
+            default=None,
+            help="Deprecated spelling of --bootstrap-server.",
+        )(func)
+        return click.option(
+            f"--{role}",
+            "--bootstrap-server",
+            "-b",
+            "bootstrap",
+            default=default,
+            show_default=default is not None,
+            metavar="HOST:PORT[,…]",
+            callback=_bootstrap,
+            help=f"{role.capitalize()} bootstrap servers.",
+        )(func)
+
+    return decorate
 
 
 PLAN = click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
@@ -128,23 +202,54 @@ SHARED_STATE = click.option(
     is_flag=True,
     help="Use a state folder another user owns or group/others may write (journaled).",
 )
+DETAILS = click.option(
+    "--details",
+    is_flag=True,
+    help="Every row (default: a summary per topic and every row that differs or lags).",
+)
 
 
-def _ui(output_format: str = "text", yes: bool = False, yes_recorded: bool = False) -> UI:
-    return UI(json_mode=output_format == "json", assume_yes=yes, assume_yes_recorded=yes_recorded)
+def _ui(
+    output_format: str = "text",
+    yes: bool = False,
+    yes_recorded: bool = False,
+    details: bool = False,
+) -> UI:
+    return UI(
+        json_mode=output_format == "json",
+        assume_yes=yes,
+        assume_yes_recorded=yes_recorded,
+        details=details,
+    )
 
 
 def _exit(func: Any) -> None:
     sys.exit(error_handler.run(func))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_examples(
+        "kmigrate demo",
+        "kmigrate plan plans/my-migration.yaml",
+        "kmigrate execute plans/my-migration.yaml --phase 1",
+        "kmigrate COMMAND --help",
+    ),
+)
 @click.version_option(__version__, prog_name="kmigrate")
 def cli() -> None:
     """Plan, execute, roll back and verify a Kafka migration."""
 
 
-@cli.command()
+@cli.command(
+    short_help="Show the checklist and what provisioning would do; changes nothing.",
+    epilog=_examples(
+        "kmigrate plan plans/my-migration.yaml",
+        "kmigrate plan plans/my-migration.yaml --output json",
+        "kmigrate plan plans/redpanda-to-msk.yaml --offline "
+        "--snapshot plans/snapshots/redpanda-shop.yaml",
+    ),
+)
 @PLAN
 @OUTPUT
 @click.option(
@@ -171,7 +276,14 @@ def plan(plan_path: str, output_format: str, offline: bool, snapshot_path: str |
     )
 
 
-@cli.command()
+@cli.command(
+    short_help="Run one phase of the plan, resuming where a run stopped.",
+    epilog=_examples(
+        "kmigrate execute plans/my-migration.yaml --phase 1",
+        "kmigrate execute plans/my-migration.yaml --phase provision --dry-run",
+        "kmigrate execute plans/my-migration.yaml --phase copy --rerun verify",
+    ),
+)
 @PLAN
 @click.option("--phase", required=True, help="Phase number (from 1) or name.")
 @click.option("--force", is_flag=True, help="Run although an earlier phase is incomplete.")
@@ -212,7 +324,14 @@ def execute(
     )
 
 
-@cli.command()
+@cli.command(
+    short_help="Undo what kmigrate did, newest first, from the journal.",
+    epilog=_examples(
+        "kmigrate rollback plans/my-migration.yaml --dry-run",
+        "kmigrate rollback plans/my-migration.yaml --phase 2",
+        "kmigrate rollback plans/my-migration.yaml --yes",
+    ),
+)
 @PLAN
 @click.option("--phase", default=None, help="Only this phase (number or name).")
 @click.option("--dry-run", is_flag=True, help="Show the exact reverse actions; change nothing.")
@@ -261,7 +380,13 @@ def rollback(
     )
 
 
-@cli.command()
+@cli.command(
+    short_help="Show each step's outcome, when and by whom, from the journal.",
+    epilog=_examples(
+        "kmigrate status plans/my-migration.yaml",
+        "kmigrate status plans/my-migration.yaml --output json",
+    ),
+)
 @PLAN
 @OUTPUT
 @SHARED_STATE
@@ -274,7 +399,13 @@ def status(plan_path: str, output_format: str, allow_shared_state: bool) -> None
     )
 
 
-@cli.command()
+@cli.command(
+    short_help="Write the evidence report (HTML and JSON) from the journal.",
+    epilog=_examples(
+        "kmigrate report plans/my-migration.yaml",
+        "kmigrate report plans/my-migration.yaml --output-dir evidence/",
+    ),
+)
 @PLAN
 @OUTPUT
 @click.option(
@@ -301,15 +432,15 @@ def report(
     )
 
 
-@cli.command()
-@click.option(
-    "--bootstrap-servers",
-    "--source",
-    "bootstrap",
-    required=True,
-    callback=_bootstrap,
-    help="Source bootstrap servers.",
+@cli.command(
+    short_help="Snapshot topic configs and consumer group offsets as YAML.",
+    epilog=_examples(
+        "kmigrate export --source 127.0.0.1:19092 -o topics.yaml",
+        "kmigrate export -b kafka-1:9092 --topic 'orders-*' --no-consumer-groups",
+        "kmigrate export -b kafka-1:9093 -X 'sasl.password=${KAFKA_PW}' -o topics.yaml",
+    ),
 )
+@one_cluster_option("source")
 @TOPICS
 @EXCLUDE
 @click.option(
@@ -320,22 +451,40 @@ def report(
     show_default=True,
     help="Source type (decides stock defaults).",
 )
-@click.option("--output", "-o", default=None, help="Snapshot file (default: print it).")
+@click.option(
+    "--out", "-o", "output", default=None, metavar="FILE", help="Snapshot file (default: print it)."
+)
+@click.option(
+    "--output",
+    "output_format",
+    hidden=True,
+    default=None,
+    help="Not a file here: --output is a format elsewhere; the file is -o/--out.",
+)
 @click.option("--no-consumer-groups", is_flag=True, help="Leave consumer groups out.")
 @SOURCE_CONFIG
 def export(
-    bootstrap: str,
+    bootstrap: str | None,
+    old_bootstrap: str | None,
     topics: tuple[str, ...],
     exclude: tuple[str, ...],
     source_type: str,
     output: str | None,
+    output_format: str | None,
     no_consumer_groups: bool,
     source_config: tuple[str, ...],
 ) -> None:
     """Snapshot topic configs and consumer group offsets as YAML."""
+    if output_format is not None:
+        raise click.BadOptionUsage(
+            "output",
+            "--output is a format (text or json) on other commands; "
+            f"write the snapshot to a file with -o/--out {output_format}",
+        )
+    source = _one_cluster("source", bootstrap, old_bootstrap)
     _exit(
         lambda: export_cmd.export(
-            bootstrap,
+            source,
             topics,
             exclude,
             output,
@@ -347,16 +496,15 @@ def export(
     )
 
 
-@cli.command()
-@click.argument("snapshot", type=click.Path(dir_okay=False))
-@click.option(
-    "--bootstrap-servers",
-    "--target",
-    "bootstrap",
-    required=True,
-    callback=_bootstrap,
-    help="Target bootstrap servers.",
+@cli.command(
+    short_help="Create a snapshot's topics on a target; never alters existing ones.",
+    epilog=_examples(
+        "kmigrate provision topics.yaml --target 127.0.0.1:29092 --dry-run",
+        "kmigrate provision topics.yaml -b 127.0.0.1:29092 --replication-factor 1",
+    ),
 )
+@click.argument("snapshot", type=click.Path(dir_okay=False))
+@one_cluster_option("target")
 @click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
 @TARGET_CONFIG
 @click.option(
@@ -365,19 +513,25 @@ def export(
     default=None,
     help="Replication factor for every topic created (default: the source's).",
 )
+@DETAILS
+@OUTPUT
 def provision(
     snapshot: str,
-    bootstrap: str,
+    bootstrap: str | None,
+    old_bootstrap: str | None,
     dry_run: bool,
     target_config: tuple[str, ...],
     replication_factor: int | None,
+    details: bool,
+    output_format: str,
 ) -> None:
     """Create a snapshot's topics on a target (never alters existing ones)."""
+    target = _one_cluster("target", bootstrap, old_bootstrap)
     _exit(
         lambda: provision_cmd.provision(
             snapshot,
-            bootstrap,
-            _ui(),
+            target,
+            _ui(output_format, details=details),
             dry_run=dry_run,
             target_config=target_config,
             replication_factor=replication_factor,
@@ -393,7 +547,15 @@ WORKERS = click.option(
 )
 
 
-@cli.command()
+@cli.command(
+    short_help="Copy the source's records to the same partitions of the target.",
+    epilog=_examples(
+        "kmigrate mirror --source src:9092 --target tgt:9092",
+        "kmigrate mirror --source src:9092 --target tgt:9092 --topic 'orders-*' --dry-run",
+        "kmigrate mirror --source src:9092 --target tgt:9092 --follow --until stopped",
+        "kmigrate mirror --source src:9092 --target tgt:9092 --details",
+    ),
+)
 @SOURCE
 @TARGET
 @TOPICS
@@ -436,6 +598,7 @@ WORKERS = click.option(
 )
 @SHARED_STATE
 @WORKERS
+@DETAILS
 @OUTPUT
 @SOURCE_CONFIG
 @TARGET_CONFIG
@@ -453,6 +616,7 @@ def mirror(
     state_dir: str,
     allow_shared_state: bool,
     workers: int | None,
+    details: bool,
     output_format: str,
     source_config: tuple[str, ...],
     target_config: tuple[str, ...],
@@ -465,7 +629,7 @@ def mirror(
             target,
             topics,
             exclude,
-            _ui(output_format),
+            _ui(output_format, details=details),
             dry_run=dry_run,
             append=append,
             follow=follow,
@@ -481,7 +645,15 @@ def mirror(
     )
 
 
-@cli.command()
+@cli.command(
+    short_help="Compare both clusters partition by partition; exit 1 on a difference.",
+    epilog=_examples(
+        "kmigrate verify --source src:9092 --target tgt:9092",
+        "kmigrate verify --source src:9092 --target tgt:9092 --report verify.json --details",
+        "kmigrate verify --source src:9092 --target tgt:9092 --mode dual-write "
+        "--from 2026-12-04T20:00:00Z --to 2026-12-04T20:10:00Z",
+    ),
+)
 @SOURCE
 @TARGET
 @TOPICS
@@ -497,8 +669,18 @@ def mirror(
     show_default=True,
     help="copy: partitions in offset order; dual-write: the records both received in a window.",
 )
-@click.option("--since", default=None, help="dual-write: window start (epoch ms or ISO-8601).")
-@click.option("--until", default=None, help="dual-write: window end, exclusive.")
+@click.option(
+    "--from",
+    "window_from",
+    metavar="TIME",
+    default=None,
+    help="dual-write: window start (epoch ms or ISO-8601).",
+)
+@click.option(
+    "--to", "window_to", metavar="TIME", default=None, help="dual-write: window end, exclusive."
+)
+@click.option("--since", hidden=True, default=None, help="Deprecated spelling of --from.")
+@click.option("--until", hidden=True, default=None, help="Deprecated spelling of --to.")
 @click.option(
     "--tolerance-s",
     type=float,
@@ -513,6 +695,8 @@ def mirror(
     show_default=True,
     help="dual-write: the report goes to STATE_DIR/reports without --report.",
 )
+@DETAILS
+@OUTPUT
 def verify(
     source: str,
     target: str,
@@ -523,18 +707,28 @@ def verify(
     source_config: tuple[str, ...],
     target_config: tuple[str, ...],
     mode: str,
+    window_from: str | None,
+    window_to: str | None,
     since: str | None,
     until: str | None,
     tolerance_s: float,
     state_dir: Path,
+    details: bool,
+    output_format: str,
 ) -> None:
     """Compare counts, offsets and digests per partition; exit 1 on a difference.
 
     With --mode dual-write: compare, per topic, the records both clusters
-    received between --since and --until, independent of partition, order and
+    received between --from and --to, independent of partition, order and
     timestamps; exit 1 on a difference.
     """
     _refuse_same_cluster(source, target)
+    if since is not None:
+        _deprecated("verify --since", "--from")
+        window_from = window_from or since
+    if until is not None:
+        _deprecated("verify --until", "--to (mirror's --until is its stop mode)")
+        window_to = window_to or until
     if mode == "dual-write":
         _exit(
             lambda: dual_write_cmd.verify_dual_write(
@@ -542,9 +736,9 @@ def verify(
                 target,
                 topics,
                 exclude,
-                _ui(),
-                since=since,
-                until=until,
+                _ui(output_format),
+                since=window_from,
+                until=window_to,
                 tolerance_s=tolerance_s,
                 state_dir=state_dir,
                 report=report,
@@ -552,15 +746,15 @@ def verify(
                 target_config=target_config,
             )
         )
-    if since is not None or until is not None:
-        raise click.UsageError("--since and --until need --mode dual-write")
+    if window_from is not None or window_to is not None:
+        raise click.UsageError("--from and --to need --mode dual-write")
     _exit(
         lambda: verify_cmd.verify(
             source,
             target,
             topics,
             exclude,
-            _ui(),
+            _ui(output_format, details=details),
             report=report,
             workers=workers,
             source_config=source_config,
@@ -569,7 +763,14 @@ def verify(
     )
 
 
-@cli.command("translate-offsets")
+@cli.command(
+    "translate-offsets",
+    short_help="Set consumer groups' offsets on the target at the next record.",
+    epilog=_examples(
+        "kmigrate translate-offsets --source src:9092 --target tgt:9092 --dry-run",
+        "kmigrate translate-offsets --source src:9092 --target tgt:9092 --group 'billing-*'",
+    ),
+)
 @SOURCE
 @TARGET
 @click.option(
@@ -622,7 +823,15 @@ def translate_offsets(
     )
 
 
-@cli.group()
+@cli.group(
+    short_help="Start, fill or stop two local brokers (source and target).",
+    epilog=_examples(
+        "kmigrate sandbox up",
+        "kmigrate sandbox seed --records 500",
+        "kmigrate sandbox produce --rate 200 --duration 30",
+        "kmigrate sandbox down",
+    ),
+)
 def sandbox() -> None:
     """Two local brokers (source and target) on loopback."""
 
@@ -635,7 +844,13 @@ SANDBOX_DIR = click.option(
 )
 
 
-@sandbox.command("up")
+@sandbox.command(
+    "up",
+    short_help="Start the two brokers on loopback.",
+    epilog=_examples(
+        "kmigrate sandbox up", "kmigrate sandbox up --source-port 19093 --target-port 29093"
+    ),
+)
 @click.option("--source-port", type=click.IntRange(1, 65535), default=19092, show_default=True)
 @click.option(
     "--target-port",
@@ -671,22 +886,31 @@ def sandbox_up(source_port: int, target_port: int, broker: str, state_dir: Path)
     )
 
 
-@sandbox.command("seed")
-@click.option(
-    "--bootstrap-servers", default="127.0.0.1:19092", show_default=True, callback=_bootstrap
+@sandbox.command(
+    "seed",
+    short_help="Fill the source with realistic records and a consumer group.",
+    epilog=_examples(
+        "kmigrate sandbox seed", "kmigrate sandbox seed -b 127.0.0.1:19093 --records 500"
+    ),
 )
+@one_cluster_option("source", default="127.0.0.1:19092")
 @click.option(
     "--records", type=click.IntRange(1), default=2000, show_default=True, help="Records per topic."
 )
-def sandbox_seed(bootstrap_servers: str, records: int) -> None:
+def sandbox_seed(bootstrap: str | None, old_bootstrap: str | None, records: int) -> None:
     """Fill the source with realistic traffic."""
-    _exit(lambda: sandbox_cmd.seed(_ui(), bootstrap_servers=bootstrap_servers, records=records))
+    source = _one_cluster("source", bootstrap, old_bootstrap)
+    _exit(lambda: sandbox_cmd.seed(_ui(), bootstrap_servers=source, records=records))
 
 
-@sandbox.command("produce")
-@click.option(
-    "--bootstrap-servers", default="127.0.0.1:19092", show_default=True, callback=_bootstrap
+@sandbox.command(
+    "produce",
+    short_help="Produce live records to the seed topics until stopped.",
+    epilog=_examples(
+        "kmigrate sandbox produce --rate 200", "kmigrate sandbox produce --rate 1000 --duration 60"
+    ),
 )
+@one_cluster_option("source", default="127.0.0.1:19092")
 @click.option(
     "--rate",
     type=click.FloatRange(min=0, min_open=True),
@@ -701,23 +925,31 @@ def sandbox_seed(bootstrap_servers: str, records: int) -> None:
     default=None,
     help="Stop after this many seconds (default: until Ctrl-C).",
 )
-def sandbox_produce(bootstrap_servers: str, rate: float, duration_s: float | None) -> None:
+def sandbox_produce(
+    bootstrap: str | None, old_bootstrap: str | None, rate: float, duration_s: float | None
+) -> None:
     """Produce live records to the seed topics (until Ctrl-C or --duration)."""
+    source = _one_cluster("source", bootstrap, old_bootstrap)
     _exit(
         lambda: sandbox_cmd.produce(
-            _ui(), bootstrap_servers=bootstrap_servers, rate=rate, duration_s=duration_s
+            _ui(), bootstrap_servers=source, rate=rate, duration_s=duration_s
         )
     )
 
 
-@sandbox.command("down")
+@sandbox.command(
+    "down", short_help="Stop the two brokers.", epilog=_examples("kmigrate sandbox down")
+)
 @SANDBOX_DIR
 def sandbox_down(state_dir: Path) -> None:
     """Stop the two brokers."""
     _exit(lambda: sandbox_cmd.down(_ui(), state_dir=state_dir))
 
 
-@cli.command()
+@cli.command(
+    short_help="Run a whole migration between two throwaway local brokers.",
+    epilog=_examples("kmigrate demo", "kmigrate demo --records 500 --keep demo-state/"),
+)
 @click.option(
     "--plan",
     "plan_path",
@@ -741,6 +973,25 @@ def sandbox_down(state_dir: Path) -> None:
 def demo(plan_path: Path | None, records: int, keep: Path | None) -> None:
     """Run a whole migration between two throwaway local brokers."""
     _exit(lambda: demo_cmd.demo(_ui(yes=True), plan_path=plan_path, records=records, keep=keep))
+
+
+@cli.command(
+    short_help="Print the shell completion script for bash, zsh or fish.",
+    epilog=_examples(
+        "kmigrate completion bash >> ~/.bashrc",
+        "kmigrate completion zsh > ~/.zfunc/_kmigrate",
+        "kmigrate completion fish > ~/.config/fish/completions/kmigrate.fish",
+    ),
+)
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the completion script of SHELL (click's shell completion): put it
+    where the shell reads it at start."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # the choice lists only shells click knows
+    click.echo(cls(cli, {}, "kmigrate", "_KMIGRATE_COMPLETE").source())
 
 
 def main() -> None:

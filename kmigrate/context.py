@@ -12,7 +12,13 @@ from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.errors import PlanError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan
-from kmigrate.plan.refs import REFERENCE, UnresolvedReference, is_sensitive, resolve
+from kmigrate.plan.refs import (
+    REFERENCE,
+    UnresolvedReference,
+    is_sensitive,
+    resolve,
+    unset_variables,
+)
 from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.plan_walk import missing_topics_advice
 from kmigrate.steps.base import StepContext
@@ -43,6 +49,35 @@ def spec_values(
     return out
 
 
+def check_variables(plan: LoadedPlan, environ: Mapping[str, str] | None = None) -> None:
+    """Every ``${ENV_VAR}`` the plan's clusters reference must be set: all the
+    unset ones are named at once (file, line, key each), before any cluster is
+    opened, so that one run lists what the operator must export.
+
+    Raises:
+        kmigrate.errors.PlanError: variables are unset (never shows a value).
+    """
+    env = os.environ if environ is None else environ
+    problems = []
+    for role in ("source", "target"):
+        spec = getattr(plan.model.clusters, role)
+        values: list[tuple[tuple[str | int, ...], Any]] = [
+            (("clusters", role, key), getattr(spec, key))
+            for key in registry.FIELD_KEYS
+            if key != "facts" and getattr(spec, key) is not None
+        ]
+        values += [(("clusters", role, "config", key), v) for key, v in spec.config.items()]
+        for loc, value in values:
+            for name in unset_variables(str(value), env):
+                problems.append(f"{plan.where(loc)}: environment variable {name} is not set")
+    if len(problems) == 1:
+        raise PlanError(problems[0])
+    if problems:
+        raise PlanError(
+            f"{len(problems)} environment variables are not set:\n  " + "\n  ".join(problems)
+        )
+
+
 def open_role(
     plan: LoadedPlan, role: str, environ: Mapping[str, str] | None = None
 ) -> tuple[Cluster, ControlPlane]:
@@ -71,6 +106,7 @@ def clusters_for(
         kmigrate.errors.PlanError: a reference cannot be resolved.
         UsageError: a missing extra.
     """
+    check_variables(plan, environ)
     return open_role(plan, "source", environ)[0], open_role(plan, "target", environ)[0]
 
 
@@ -94,7 +130,12 @@ def plan_context(
     dry_run: bool,
     environ: Mapping[str, str] | None = None,
 ) -> StepContext:
-    """The :class:`StepContext` every step of ``plan`` runs with."""
+    """The :class:`StepContext` every step of ``plan`` runs with.
+
+    Raises:
+        kmigrate.errors.PlanError: environment variables are unset (all named).
+    """
+    check_variables(plan, environ)
     source, _ = open_role(plan, "source", environ)
     target, target_plane = open_role(plan, "target", environ)
     m = plan.model
@@ -180,6 +221,14 @@ def parse_settings(
     return out
 
 
+def _unset(pairs: tuple[str, ...], option: str) -> list[str]:
+    return [
+        f"{option} {k}: environment variable {name} is not set"
+        for k, _, v in (pair.partition("=") for pair in pairs)
+        for name in unset_variables(v, os.environ)
+    ]
+
+
 def standalone_context(
     source: str | None,
     target: str | None,
@@ -200,6 +249,9 @@ def standalone_context(
     Raises:
         UsageError: a malformed setting (see :func:`parse_settings`).
     """
+    unset = _unset(source_config, "--source-config") + _unset(target_config, "--target-config")
+    if len(unset) > 1:
+        raise UsageError(f"{len(unset)} environment variables are not set: " + "; ".join(unset))
     source_cluster, _ = registry.open_cluster(
         "source",
         source_type,

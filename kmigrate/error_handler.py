@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import textwrap
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -26,10 +28,20 @@ INTERNAL = 3
 
 def _say(text: str) -> None:
     """Print to stderr: secret values resolved in this process masked, control characters
-    escaped; a warning about a short secret first."""
+    escaped, wrapped to the terminal's width when stderr is one (a log keeps whole
+    lines); a warning about a short secret first."""
     for warning in take_short_warnings():
         print(f"warning: {warning}", file=sys.stderr)
-    print(escape_controls(redact(text), keep_lines=True), file=sys.stderr)
+    text = escape_controls(redact(text), keep_lines=True)
+    if sys.stderr.isatty():
+        width = max(shutil.get_terminal_size((100, 24)).columns, 40)
+        text = "\n".join(
+            textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False)
+            if len(line) > width
+            else line
+            for line in text.split("\n")
+        )
+    print(text, file=sys.stderr)
 
 
 def run(func: Callable[[], int]) -> int:

@@ -13,7 +13,10 @@ secret nor a record key's terminal escape reaches the terminal.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +34,10 @@ def clean(text: str, *, keep_lines: bool = True) -> str:
     return escape_controls(redact.redact(text), keep_lines=keep_lines)
 
 
+#: A URL in a message (footnoted on a terminal when long, see ``UI._fit``).
+_URL = re.compile(r"https?://[^\s)>\]\"']+")
+
+
 def human_bytes(n: float) -> str:
     """``1536`` → ``1.5 KiB``."""
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -40,11 +47,50 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
+def fit_columns(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int) -> list[int]:
+    """Column widths (characters) that make a ``simple`` table at most ``width``
+    wide: the widest column is narrowed first, none below 6 characters or its
+    header's longest word (tabulate pads a header by 2).  Returns the natural
+    widths when the table fits."""
+    floor = [max(6, max(len(w) for w in (str(h).split() or [""])) + 2) for h in headers]
+    widths = [
+        max([len(str(h)) + 2] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)
+    ]
+    gaps = 2 * (len(widths) - 1)
+    while sum(widths) + gaps > width:
+        widest = max(range(len(widths)), key=lambda i: widths[i] - floor[i])
+        if widths[widest] <= floor[widest]:
+            break
+        widths[widest] -= 1
+    return widths
+
+
+def stacked(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int) -> str:
+    """A table too wide for ``width`` columns, as one block per row: the first
+    cell, then ``header: value`` lines, each wrapped to ``width``."""
+    out = []
+    for row in rows:
+        out.append(textwrap.fill(str(row[0]), width, break_on_hyphens=False))
+        for header, cell in zip(headers[1:], row[1:], strict=False):
+            out.append(
+                textwrap.fill(
+                    f"{header}: {cell}",
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
+    return "\n".join(out)
+
+
 class Progress:
     """A progress bar over records: shows records, bytes and records/s."""
 
-    def __init__(self, bar: Any) -> None:
+    def __init__(self, bar: Any, total: int = 0) -> None:
         self._bar = bar
+        #: Records the bar goes to (may be set again: :meth:`set_total`).
+        self.total = total
         self.records = 0
         self.bytes = 0
         self._t0 = time.monotonic()
@@ -56,6 +102,13 @@ class Progress:
         self.echo: Any = None
         self.echo_every_s = 10.0
         self._echoed = time.monotonic()
+
+    def set_total(self, total: int) -> None:
+        """A better ``total`` found while the work runs (e.g. from a read that
+        ends after the bar started); safe to call from another thread."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.length = max(total, 1)
 
     def advance(self, records: int, nbytes: int) -> None:
         """Count ``records`` more records of ``nbytes`` bytes."""
@@ -106,6 +159,8 @@ class UI:
             (``--yes-recorded-commands``).
         interactive: whether a person can answer prompts (stdin is a TTY).
         out: where human output goes (default stdout, or stderr in JSON mode).
+        details: per-partition tables show every row (``--details``); else a
+            summary per topic and the rows that differ or lag.
     """
 
     def __init__(
@@ -116,12 +171,53 @@ class UI:
         assume_yes_recorded: bool = False,
         interactive: bool | None = None,
         out: TextIO | None = None,
+        details: bool = False,
     ) -> None:
         self.json_mode = json_mode
         self.assume_yes = assume_yes
         self.assume_yes_recorded = assume_yes_recorded
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self._out = out
+        self.details = details
+        self._urls: dict[str, int] = {}  # footnoted URLs, numbered (see _fit)
+
+    @property
+    def width(self) -> int | None:
+        """Columns of the attached terminal; None when output goes to a file or pipe
+        (then lines are not wrapped: a log keeps whole lines)."""
+        if not self.out.isatty():
+            return None
+        return max(shutil.get_terminal_size((100, 24)).columns, 40)
+
+    def _fit(self, text: str) -> str:
+        """``text`` wrapped to the terminal's width (each line; continuation lines
+        indented).  A URL longer than a third of the width becomes ``[n]``, the
+        URL itself printed once, whole, on a footnote line ``[n] URL`` (the
+        first time this run meets it), so that it stays one piece to copy."""
+        width = self.width
+        if width is None:
+            return text
+        notes: list[str] = []
+
+        def footnote(match: re.Match[str]) -> str:
+            url = match.group(0)
+            if len(url) <= width // 3:
+                return url
+            if url not in self._urls:
+                self._urls[url] = len(self._urls) + 1
+                notes.append(f"  [{self._urls[url]}] {url}")
+            return f"[{self._urls[url]}]"
+
+        text = _URL.sub(footnote, text)
+        fitted = "\n".join(
+            textwrap.fill(
+                part, width, subsequent_indent="    ", break_long_words=True, break_on_hyphens=False
+            )
+            if len(click.unstyle(part)) > width
+            else part
+            for part in text.split("\n")
+        )
+        return "\n".join([fitted, *notes])
 
     @property
     def out(self) -> TextIO:
@@ -130,44 +226,72 @@ class UI:
             return self._out
         return sys.stderr if self.json_mode else sys.stdout
 
-    def _echo(self, text: str, prefix: str = "") -> None:
-        """The one way out: warnings about short secrets first, then ``prefix`` + clean text."""
+    def _echo(
+        self, text: str, prefix: str = "", colour: str | None = None, *, fit: bool = True
+    ) -> None:
+        """The one way out: warnings about short secrets first, then ``prefix`` (in
+        ``colour``) and the clean text, wrapped with it to the terminal's width when
+        ``fit`` (tables are fitted by :meth:`table` itself)."""
         for warning in redact.take_short_warnings():
             click.echo(click.style("warning: ", fg="yellow") + warning, file=self.out)
-        click.echo(prefix + clean(text), file=self.out)
+        body = clean(text)
+        if fit:
+            body = self._fit(prefix + body)[len(prefix) :]
+        click.echo((click.style(prefix, fg=colour) if prefix else "") + body, file=self.out)
 
     def line(self, text: str = "") -> None:
-        """A plain status line."""
+        """A plain status line (wrapped to the terminal's width when one is attached)."""
         self._echo(text)
 
     def heading(self, text: str) -> None:
         """A section heading."""
-        self._echo("", click.style(f"\n== {clean(text)}", bold=True))
+        click.echo(click.style(f"\n== {clean(text)}", bold=True), file=self.out)
 
     def ok(self, text: str) -> None:
         """A success line (``ok …``)."""
-        self._echo(text, click.style("ok ", fg="green"))
+        self._echo(text, "ok ", "green")
 
     def warn(self, text: str) -> None:
         """A warning line (``warning: …``)."""
-        self._echo(text, click.style("warning: ", fg="yellow"))
+        self._echo(text, "warning: ", "yellow")
 
     def fail(self, text: str) -> None:
         """A failure line (``FAILED: …``)."""
-        self._echo(text, click.style("FAILED: ", fg="red"))
+        self._echo(text, "FAILED: ", "red")
 
     def table(self, rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-        """A table (tabulate, ``simple`` format); each cell on one line, cleaned."""
-        if rows:
-            cells = [
-                [c if not isinstance(c, str) else clean(c, keep_lines=False) for c in row]
+        """A table (tabulate, ``simple`` format), each cell cleaned and on one line;
+        with a terminal attached, the widest columns are wrapped (never cut) until
+        the table fits its width."""
+        if not rows:
+            self._echo("(none)")
+            return
+        rows = [[clean(c, keep_lines=False) if isinstance(c, str) else c for c in r] for r in rows]
+        if self.width is not None:
+            widths = fit_columns(rows, headers, self.width)
+            if sum(widths) + 2 * (len(widths) - 1) > self.width:
+                # Too many columns for this terminal even wrapped: one block per row.
+                self._echo(stacked(rows, headers, self.width), fit=False)
+                return
+            headers = [
+                textwrap.fill(str(h), max(w - 2, 1)) if len(str(h)) + 2 > w else str(h)
+                for h, w in zip(headers, widths, strict=True)
+            ]
+            # Wrapped here, not with tabulate's maxcolwidths: that parses
+            # "12,000" as a number even with disable_numparse (tabulate 0.10).
+            rows = [
+                [
+                    textwrap.fill(str(cell), w, break_on_hyphens=False)
+                    if len(str(cell)) > w
+                    else cell
+                    for cell, w in zip(row, widths, strict=False)
+                ]
                 for row in rows
             ]
-            self._echo(
-                tabulate(cells, headers=list(headers), tablefmt="simple", disable_numparse=True)
-            )
-        else:
-            self._echo("(none)")
+        self._echo(
+            tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True),
+            fit=False,
+        )
 
     def emit_json(self, data: Any) -> None:
         """The command's facts as one JSON document on stdout (JSON mode only).
@@ -178,19 +302,39 @@ class UI:
             click.echo(redact.redact(json.dumps(data, indent=2, sort_keys=True, default=str)))
 
     @contextmanager
-    def progress(self, total: int, label: str) -> Iterator[Progress]:
-        """A progress bar over about ``total`` records (an estimate is fine)."""
+    def progress(self, total: int, label: str, *, estimate: bool = False) -> Iterator[Progress]:
+        """A progress bar over ``total`` records; ``estimate``: the total is one
+        (the bar's label says so).  The bar's line is kept within the terminal's
+        width (its note cut with a mark ``…``); the summary line after it
+        (``label: 12,000 records, …``) is whole."""
+        bar_label = f"{label} (total estimated)" if estimate else label
         if self.json_mode or not self.out.isatty():
-            progress = Progress(None)
+            progress = Progress(None, total)
             progress.echo = lambda text: self.line(f"{label}: {text}")
             yield progress
             self.line(f"{label}: {progress.text()}")
             return
+        # The line: label, "  [" bar "]  ", "pos/length", "  ", the note.  A narrow
+        # terminal gets a shorter bar, so the note keeps about 30 characters.
+        width = self.width or 100
+        pos = 2 * len(str(max(total, 1))) + 3  # an estimate may be passed by 10x
+        bar_width = max(10, min(30, width - len(bar_label) - pos - 8 - 30))
+        room = width - len(bar_label) - bar_width - pos - 8
+
+        def info(_item: Any) -> str:
+            text = progress.text()
+            return text if len(text) <= room else text[: max(room - 1, 0)] + "…"
+
         with click.progressbar(
-            length=max(total, 1), label=clean(label), file=self.out, show_pos=True, width=30
+            length=max(total, 1),
+            label=clean(bar_label),
+            file=self.out,
+            show_pos=True,
+            show_eta=False,  # the rate is in the note; the line keeps its width
+            width=bar_width,
         ) as bar:
-            progress = Progress(bar)
-            bar.item_show_func = lambda _item: clean(progress.text(), keep_lines=False)
+            progress = Progress(bar, total)
+            bar.item_show_func = lambda item: clean(info(item), keep_lines=False)
             yield progress
             progress.finish()
         self.line(f"{label}: {progress.text()}")

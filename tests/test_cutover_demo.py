@@ -26,7 +26,7 @@ def test_sandbox_produce_writes_live_records_to_every_seed_topic(tmp_path: Path)
         sandbox.seed(broker.bootstrap, 7)
         before = time.time() * 1000
         result = run(
-            "sandbox", "produce", "--bootstrap-servers", broker.bootstrap,
+            "sandbox", "produce", "--source", broker.bootstrap,
             "--rate", "350", "--duration", "1",
         )  # fmt: skip
         assert result.exit_code == 0, result.output

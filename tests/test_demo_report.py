@@ -31,3 +31,9 @@ def test_demo_writes_the_evidence_report_into_the_kept_folder(tmp_path: Path) ->
     assert data["verdict"]["verdict"] == "VERIFIED"
     assert data["plan"]["name"] == "sandbox-migration"
     assert [e["event"] for e in data["events"]] == ["ignored-window"]
+    # Issue 18: the offset-map section README promises (empty on main) and how the
+    # mirror ended.
+    [section] = data["offset_maps"]
+    assert len(section["partitions"]) >= 10
+    assert all(p["runs"] for p in section["partitions"] if p["records"])
+    assert section["ended"].startswith("caught up")

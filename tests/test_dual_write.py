@@ -163,9 +163,9 @@ def test_dual_write_reports_missing_extra_differing_and_ignores_order_and_partit
         brokers.target,
         "--topic",
         f"{prefix}*",
-        "--since",
+        "--from",
         format_instant(since),
-        "--until",
+        "--to",
         str(until),
         "--report",
         str(report),
@@ -236,8 +236,8 @@ def test_dual_write_step_tolerates_in_flight_records_at_the_edge(
         brokers.target,
         "--topic",
         topic,
-        f"--since={since}",
-        f"--until={until}",
+        f"--from={since}",
+        f"--to={until}",
         f"--state-dir={tmp_path / 'strict'}",
     )
     result = run("execute", str(plan), "--phase", "1")

@@ -175,7 +175,8 @@ def test_verify_names_the_offset_of_a_record_whose_value_differs(
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, changed)
 
-    result = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    pair = ["--source", brokers.source, "--target", brokers.target, "--topic", topic]
+    result = run("verify", *pair, "--details")  # every partition, the equal one too
 
     assert result.exit_code == 1
     assert f"first: {topic}[1] at source offset 2, target offset 2 (value differs)" in result.output

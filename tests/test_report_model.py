@@ -18,6 +18,7 @@ from kmigrate.cli import cli
 from kmigrate.report import (
     DIFFERENCES,
     INCOMPLETE,
+    ROLLED_BACK,
     VERIFIED,
     build_model,
     render_html,
@@ -256,9 +257,9 @@ def test_unknown_keys_groups_and_events_are_shown_not_fatal(tmp_path: Path) -> N
     assert model["provision"][0]["dropped"] == [["orders", "x.y", "unknown"]]
     assert [e["event"] for e in model["events"]] == ["forced", "rerun"]
     page = Page.parse(render_html(model))
-    assert "rerun" in page.text and "step=x" in page.text
+    assert "rerun" in page.text and "step: x" in page.text
     assert "step rolled back" in page.text and "deleted target topic orders" in page.text
-    assert "billing" in page.text and "definition_changed: True" in page.text
+    assert "billing" in page.text and "definition changed: yes" in page.text
 
 
 def test_hostile_topic_names_and_command_texts_stay_text(tmp_path: Path) -> None:
@@ -417,3 +418,181 @@ def test_rewritten_config_keys_and_mirror_totals_are_shown(tmp_path: Path) -> No
     page = Page.parse(render_html(model))
     assert "capped at 7 days" in page.text
     assert "9 records, 900 bytes copied in 1 min 15 s." in page.text
+
+
+# --------------------------------------------------------------------------- #
+# Issue 18, part 7: the report reads like evidence.  Each test failed on main
+# before the fix (commit 2d5dc72), as its docstring says.
+# --------------------------------------------------------------------------- #
+
+UNDONE = {"rolled_back_at": "2026-11-24T05:00:00+00:00", "rolled_back_by": "ops@host"}
+
+
+def test_a_full_rollback_reads_rolled_back(tmp_path: Path) -> None:
+    """Every step that changed something rolled back (read-only steps left as
+    they ran): the verdict is ROLLED BACK with one reason.  On main it was
+    INCOMPLETE with a bullet per rolled-back step."""
+    report = verify_report(tmp_path / "reports" / "verify.json", MATCHED)
+    rows = [
+        row("1.1", "check-connectivity", "succeeded", {"source": {}, "target": {}}),
+        row("2.1", "provision-topics", "rolled_back", {"created": ["orders"]}, **UNDONE),
+        row("3.1", "mirror", "rolled_back", mirror_record("orders"), **UNDONE),
+        row("3.2", "verify", "succeeded", {"report": str(report), "mismatched": 0}),
+        row("4.1", "manual", "rolled_back", {"confirmed_by": "ops@host"}, **UNDONE),
+    ]
+
+    model = model_for(tmp_path, MATCHED, rows=rows)
+
+    assert model["verdict"] == {
+        "verdict": ROLLED_BACK,
+        "reasons": [
+            "all 3 steps that changed the target were rolled back, newest first; "
+            "the last at 2026-11-24T05:00:00+00:00 by ops@host"
+        ],
+    }
+    page = Page.parse(render_html(model))
+    assert page.text.count("ROLLED BACK") >= 1 and "INCOMPLETE" not in page.text
+
+
+def test_a_partial_rollback_is_not_rolled_back(tmp_path: Path) -> None:
+    """A mirror still in place after the provisioning was rolled back: not
+    ROLLED BACK (guards the rule above; INCOMPLETE, as on main)."""
+    rows = [
+        row("2.1", "provision-topics", "rolled_back", {"created": ["orders"]}, **UNDONE),
+        row("3.1", "mirror", "succeeded", mirror_record("orders")),
+    ]
+    assert model_for(tmp_path, MATCHED, rows=rows)["verdict"]["verdict"] == INCOMPLETE
+
+
+def real_mirror_record(map_file: Path) -> dict[str, Any]:
+    """A mirror step's record as kmigrate journals it: the map is a file."""
+    return {
+        "mode": "follow",
+        "ended": "caught up (lag 0 held for 2 s)",
+        "offset_map": str(map_file),
+        "partitions": [
+            {
+                "topic": "orders",
+                "partition": p,
+                "source_start": 0,
+                "source_end": 10,
+                "target_start": 0,
+                "target_end": 10,
+                "records": 10,
+                "runs": 1,
+                "copied_now": 10,
+                "bytes": 100,
+            }
+            for p in range(2)
+        ],
+        "lag": {"orders": {"records": 0, "seconds": 0.0}},
+    }
+
+
+def test_the_offset_map_section_comes_from_the_mirror_record_and_its_file(tmp_path: Path) -> None:
+    """The mirror journals its map as a file (``offset_map``): the report shows
+    one row per partition with the runs read from that file.  On main the
+    section was empty (``"offset_maps": []``), as in the demo's report."""
+    map_file = tmp_path / "offset-map.json"
+    map_file.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "partitions": [
+                    {
+                        "topic": "orders",
+                        "partition": p,
+                        "source_start": 0,
+                        "target_start": 0,
+                        "source_position": 10,
+                        "target_position": 10,
+                        "records": 10,
+                        "runs": [[0, 0, 10]],
+                    }
+                    for p in range(2)
+                ],
+            }
+        )
+    )
+    rows = [row("3.1", "mirror", "succeeded", real_mirror_record(map_file))]
+
+    model = model_for(tmp_path, MATCHED, rows=rows)
+
+    [section] = model["offset_maps"]
+    assert [(p["partition"], p["records"], p["runs"]) for p in section["partitions"]] == [
+        (0, 10, [[0, 0, 10]]),
+        (1, 10, [[0, 0, 10]]),
+    ]
+    assert section["ended"] == "caught up (lag 0 held for 2 s)"
+    page = Page.parse(render_html(model))
+    assert "Offset maps" in page.text and "0 → 0 × 10" in page.text
+
+
+def test_how_each_mirror_ended_is_shown(tmp_path: Path) -> None:
+    """The journaled end reason (``end_reason``, else ``ended``) or the failure
+    heads each mirror's section.  On main the report did not say how a mirror
+    ended."""
+    stopped = real_mirror_record(tmp_path / "gone.json")
+    stopped["end_reason"] = "stopped by operator (SIGTERM)"
+    failed = real_mirror_record(tmp_path / "gone.json")
+    rows = [
+        row("3.1", "mirror", "succeeded", stopped, id="mirror-a"),
+        row("3.2", "mirror", "failed", failed, id="mirror-b", error="target unreachable"),
+    ]
+
+    page = Page.parse(render_html(model_for(tmp_path, MATCHED, rows=rows)))
+
+    text = " ".join(page.text.split())
+    assert "Ended: stopped by operator (SIGTERM)." in text
+    assert "Ended: failed: target unreachable." in text
+
+
+def mirror_row(definition_changed: bool = False, **definition: Any) -> dict[str, Any]:
+    """A succeeded mirror step with its journaled definition (plus ``definition``)."""
+    return row(
+        "3.1",
+        "mirror",
+        "succeeded",
+        mirror_record("orders"),
+        definition={"action": "mirror", "mode": "follow", "settle_s": 2, **definition},
+        definition_changed=definition_changed,
+    )
+
+
+def test_journal_values_are_words_not_python_dumps(tmp_path: Path) -> None:
+    """Event details, step flags and definitions are shown in words: no
+    ``[{'check': 'ok', …}]``, ``existed_before False`` or ``phase=None``.  On
+    main they were Python reprs."""
+    rows = [mirror_row(append=False, definition_changed=True)]
+    events = [
+        {
+            "at": "2026-11-24T02:00:00+00:00",
+            "by": "ops@host",
+            "event": "rollback",
+            "phase": None,
+            "checks": [{"check": "ok", "kind": "record"}],
+            "existed_before": False,
+        }
+    ]
+
+    page = Page.parse(render_html(model_for(tmp_path, MATCHED, rows=rows, events=events)))
+
+    text = " ".join(page.text.split())
+    for dump in ("{'", "['", "None", "False", "True", "phase="):
+        assert dump not in text, dump
+    assert "checks: (check: ok; kind: record)" in text
+    assert "existed before: no" in text
+    assert "definition changed: yes" in text
+
+
+def test_step_definitions_are_folded_in_details(tmp_path: Path) -> None:
+    """Each step's definition sits in a closed ``<details>`` element (no script),
+    not as chips on every step.  On main there was no ``<details>``."""
+    rows = [mirror_row()]
+
+    html = render_html(model_for(tmp_path, MATCHED, rows=rows))
+
+    page = Page.parse(html)
+    assert {"details", "summary"} <= page.tags_seen and "script" not in page.tags_seen
+    folded = html.split('<details class="definition">', 1)[1].split("</details>", 1)[0]
+    assert "settle s" in folded and "follow" in folded and "open" not in folded.split(">")[0]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -43,8 +44,8 @@ class CrashingUI(UI):
         self.limit = limit
 
     @contextmanager
-    def progress(self, total: int, label: str) -> Iterator[Progress]:
-        with super().progress(total, label) as bar:
+    def progress(self, total: int, label: str, **kw: Any) -> Iterator[Progress]:
+        with super().progress(total, label, **kw) as bar:
             advance = bar.advance
 
             def crash_after(records: int, nbytes: int) -> None:

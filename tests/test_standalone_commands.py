@@ -222,7 +222,7 @@ def test_sandbox_up_seed_down(tmp_path: Path) -> None:
         assert f"source broker on 127.0.0.1:{source_port}" in up.output
         assert run("sandbox", "up", "--state-dir", str(state)).exit_code == 2
         seeded = run(
-            "sandbox", "seed", "--bootstrap-servers", f"127.0.0.1:{source_port}", "--records", "30"
+            "sandbox", "seed", "--bootstrap-server", f"127.0.0.1:{source_port}", "--records", "30"
         )
         assert seeded.exit_code == 0, seeded.output
         topics = KafkaCluster("source", f"127.0.0.1:{source_port}").topics()

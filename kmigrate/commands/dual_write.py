@@ -53,9 +53,9 @@ def verify_dual_write(
             or a negative tolerance (exit 2).
         kmigrate.errors.VerificationFailed: a topic differs (exit 1).
     """
-    since_ms, until_ms = _instant("--since", since), _instant("--until", until)
+    since_ms, until_ms = _instant("--from", since), _instant("--to", until)
     if since_ms >= until_ms:
-        raise UsageError(f"--since must be before --until; found {since!r} and {until!r}")
+        raise UsageError(f"--from must be before --to; found {since!r} and {until!r}")
     if tolerance_s < 0:
         raise UsageError(f"--tolerance-s must be >= 0; found {tolerance_s}")
     ctx = standalone_context(

@@ -28,7 +28,7 @@ def export(
         kmigrate.errors.UsageError: ``output`` cannot be written (checked first).
         kmigrate.errors.ClusterError: the source could not be read.
     """
-    check_output_option("--output", output)
+    check_output_option("--out", output)
     ctx = standalone_context(
         bootstrap_servers,
         None,

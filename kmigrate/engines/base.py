@@ -102,9 +102,20 @@ def topic_lags(
     return lag
 
 
-def lag_line(lag: Mapping[str, TopicLag]) -> str:
-    """The progress note of a following copy: ``lag: orders 120 records, 0.4 s, ...``."""
-    return "lag: " + ", ".join(f"{t} {v.text()}" for t, v in sorted(lag.items()))
+def lag_line(lag: Mapping[str, TopicLag], shown: int = 3) -> str:
+    """The progress note of a following copy, one short line however many topics:
+    ``lag: orders 120 records, 0.4 s`` for up to ``shown`` topics, else
+    ``lag: 1,200 records over 7 of 400 topics (orders 900 records, 0.4 s; ...)``."""
+    if len(lag) <= shown:
+        return "lag: " + ", ".join(f"{t} {v.text()}" for t, v in sorted(lag.items()))
+    behind = sorted(
+        ((t, v) for t, v in lag.items() if v.records > 0), key=lambda tv: -tv[1].records
+    )
+    if not behind:
+        return f"lag: 0 records on all {len(lag):,} topics"
+    total = sum(v.records for _, v in behind)
+    named = "; ".join(f"{t} {v.text()}" for t, v in behind[:shown])
+    return f"lag: {total:,} records over {len(behind):,} of {len(lag):,} topics ({named})"
 
 
 def follow_note(

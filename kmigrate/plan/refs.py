@@ -65,6 +65,16 @@ def resolve(value: str, environ: Mapping[str, str], base_dir: Path) -> str:
     return REFERENCE.sub(_one, value)
 
 
+def unset_variables(value: str, environ: Mapping[str, str]) -> list[str]:
+    """Names of the ``${ENV_VAR}`` references in ``value`` that ``environ`` lacks,
+    in order (so that every missing variable can be named at once)."""
+    return [
+        m.group("var")
+        for m in REFERENCE.finditer(value)
+        if m.group("var") and m.group("var") not in environ
+    ]
+
+
 def is_sensitive(key: str, value: object = None) -> bool:
     """True when config ``key`` (or, given, its ``value``) carries a secret.
 

@@ -11,7 +11,7 @@ newer journal still gives a report.
 The model (the JSON file is exactly this)::
 
     {"format": 1, "generated_at": "2026-11-24T18:00:00+00:00", "kmigrate": "0.1.0",
-     "verdict": {"verdict": "VERIFIED" | "DIFFERENCES FOUND" | "INCOMPLETE",
+     "verdict": {"verdict": "VERIFIED" | "DIFFERENCES FOUND" | "ROLLED BACK" | "INCOMPLETE",
                  "reasons": ["…", …]},
      "plan": {"name", "file", "state_dir", "journal",
               "clusters": {"source": {"type", "bootstrap_servers"}, "target": {…}}},
@@ -27,7 +27,7 @@ The model (the JSON file is exactly this)::
                  "partitions": [{"topic", "partition", "match", "source": {records,
                     first_offset, last_offset, digest}, "target": {…},
                     "first_difference": {…} | None}, …]}, …],
-     "offset_maps": [{"step", "records", "bytes", "duration_s",
+     "offset_maps": [{"step", "records", "bytes", "duration_s", "ended", "map_file",
                       "partitions": [{"topic", "partition", "source_start", "source_end",
                                       "target_start", "target_end", "records", "bytes",
                       "runs": [[source_offset, target_offset, count], …]}, …]}, …],
@@ -48,6 +48,9 @@ from typing import Any
 VERIFIED = "VERIFIED"
 DIFFERENCES = "DIFFERENCES FOUND"
 INCOMPLETE = "INCOMPLETE"
+ROLLED_BACK = "ROLLED BACK"
+#: Actions that change nothing (nothing for a rollback to undo).
+READ_ONLY = {"check-connectivity", "export-topics", "verify", "dual-write-check"}
 
 # step_rows keys shown in their own columns; any other key lands in ``extra``.
 _ROW_KEYS = {
@@ -130,7 +133,14 @@ def _step(row: dict[str, Any]) -> dict[str, Any]:
         "rolled_back_at": row.get("rolled_back_at"),
         "rolled_back_by": row.get("rolled_back_by"),
         "undone": list(row.get("undone") or []),
-        "extra": {k: v for k, v in row.items() if k not in _ROW_KEYS and v not in (None, False)},
+        "action": row.get("action") or row.get("description"),
+        "definition": row.get("definition") if isinstance(row.get("definition"), dict) else {},
+        "extra": {
+            k: v
+            for k, v in row.items()
+            if k not in _ROW_KEYS | {"action", "definition", "phase_number"}
+            and v not in (None, False, [], {})
+        },
     }
 
 
@@ -242,11 +252,41 @@ def _provision_section(row: dict[str, Any], record: dict[str, Any]) -> dict[str,
     }
 
 
-def _offset_map_section(row: dict[str, Any], parts: list[Any]) -> dict[str, Any]:
+def _map_runs(path: Any) -> dict[tuple[Any, Any], list[list[Any]]]:
+    """Runs per partition from the mirror's offset-map file (``offset-map.json``,
+    :mod:`kmigrate.offsets.map`); empty when the file is gone or unreadable."""
+    if not isinstance(path, str) or not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    parts = data.get("partitions") if isinstance(data, dict) else None
+    return {
+        (p.get("topic"), p.get("partition")): [list(r) for r in p.get("runs") or []]
+        for p in parts or []
+        if isinstance(p, dict)
+    }
+
+
+def mirror_ended(row: dict[str, Any], record: dict[str, Any]) -> str:
+    """How a mirror ended, in words: its journaled end reason (``end_reason``, else
+    ``ended``: caught up, stopped by the operator, max_duration), or its outcome."""
+    reason = record.get("end_reason") or record.get("ended")
+    if row.get("status") == "failed":
+        return f"failed: {row.get('error')}" if row.get("error") else "failed"
+    if reason:
+        return str(reason)
+    return "running or interrupted" if row.get("status") == "started" else str(row.get("status"))
+
+
+def _offset_map_section(row: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    runs = _map_runs(record.get("offset_map"))
     rows = []
-    for p in parts:
-        if not isinstance(p, dict) or not isinstance(p.get("offset_map"), list):
+    for p in record.get("partitions") or []:
+        if not isinstance(p, dict):
             continue
+        listed = p.get("offset_map")
         rows.append(
             {
                 "topic": p.get("topic"),
@@ -257,7 +297,9 @@ def _offset_map_section(row: dict[str, Any], parts: list[Any]) -> dict[str, Any]
                 "target_end": p.get("target_end"),
                 "records": p.get("records"),
                 "bytes": p.get("bytes"),
-                "runs": [list(run) for run in p["offset_map"] if isinstance(run, list | tuple)],
+                "runs": [list(r) for r in listed if isinstance(r, list | tuple)]
+                if isinstance(listed, list)
+                else runs.get((p.get("topic"), p.get("partition")), []),
             }
         )
     return {
@@ -265,6 +307,8 @@ def _offset_map_section(row: dict[str, Any], parts: list[Any]) -> dict[str, Any]
         "records": sum(p["records"] or 0 for p in rows),
         "bytes": sum(p["bytes"] or 0 for p in rows),
         "duration_s": _seconds(row.get("started_at"), row.get("ended_at")),
+        "ended": mirror_ended(row, record),
+        "map_file": record.get("offset_map"),
         "partitions": rows,
     }
 
@@ -306,14 +350,40 @@ def _stale_verifies(steps: list[dict[str, Any]], verifies: list[dict[str, Any]])
     ]
 
 
+def _rolled_back(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """ROLLED BACK when some step was rolled back and every step that changed
+    something (not a read-only action) is rolled back or never ran; else None."""
+    undone = [s for s in steps if s["status"] == "rolled_back"]
+    if not undone:
+        return None
+    changing = [
+        s for s in steps if s["action"] not in READ_ONLY and s["status"] not in ("not run",)
+    ]
+    if any(s["status"] != "rolled_back" for s in changing):
+        return None
+    last = max(undone, key=lambda s: str(s["rolled_back_at"] or ""))
+    return {
+        "verdict": ROLLED_BACK,
+        "reasons": [
+            f"all {len(undone)} steps that changed the target were rolled back, newest first; "
+            f"the last at {last['rolled_back_at']} by {last['rolled_back_by']}"
+        ],
+    }
+
+
 def _verdict(steps: list[dict[str, Any]], verifies: list[dict[str, Any]]) -> dict[str, Any]:
     """VERIFIED only when every step succeeded and every verify report shows all partitions equal.
 
+    ROLLED BACK when every step that changed something was rolled back (the
+    migration was undone: what verify saw before no longer matters).
     DIFFERENCES FOUND when any verify found a partition that differs (it wins
     over everything else: it is the fact a change board must see first).
     INCOMPLETE otherwise, with the reasons (steps not run, failed, rolled
     back; no verify step; a verify report missing).
     """
+    undone = _rolled_back(steps)
+    if undone is not None:
+        return undone
     reasons: list[str] = []
     for v in verifies:
         bad = [p for p in v["partitions"] if not p["match"]]
@@ -394,10 +464,10 @@ def build_model(
         if "created" in record or "dropped" in record:
             provisions.append(_provision_section(row, record))
         parts = record.get("partitions")
-        if isinstance(parts, list) and any(
-            isinstance(p, dict) and "offset_map" in p for p in parts
+        if isinstance(parts, list) and (
+            "offset_map" in record or any(isinstance(p, dict) and "offset_map" in p for p in parts)
         ):
-            maps.append(_offset_map_section(row, parts))
+            maps.append(_offset_map_section(row, record))
         if isinstance(record.get("groups"), list):
             groups.append(_groups_section(row, record["groups"]))
     durations = [s["duration_s"] for s in steps if s["duration_s"] is not None]

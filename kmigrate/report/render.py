@@ -34,7 +34,33 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = _number
     env.filters["dash"] = lambda v: "-" if v is None or v == "" else v
     env.filters["when"] = _when
+    env.filters["words"] = words
     return env
+
+
+def words(value: Any) -> str:
+    """A journal value in words, never a Python dump: ``True`` -> ``yes``, ``None``
+    -> ``-``, a mapping -> ``key: value; key: value`` (keys with no value left
+    out), a list -> its items joined by ``; `` (mappings in brackets)."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, dict):
+        return (
+            "; ".join(
+                f"{str(k).replace('_', ' ')}: {words(v)}"
+                for k, v in value.items()
+                if v not in (None, "", [], {})
+            )
+            or "-"
+        )
+    if isinstance(value, list | tuple):
+        parts = [f"({words(v)})" if isinstance(v, dict) else words(v) for v in value]
+        return "; ".join(parts) or "-"
+    return str(value)
 
 
 def _seconds(value: float | None) -> str:

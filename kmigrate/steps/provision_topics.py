@@ -211,7 +211,13 @@ def show(ui: UI, translation: Translation, diffs: dict[str, list[str]] | None = 
         ]
         for t in translation.topics
     ]
-    ui.table(rows, ["topic", "action", "partitions", "RF", "replication factor: why"])
+    grouped = not getattr(ui, "details", False) and len(rows) > GROUP_FROM
+    if grouped:
+        ui.table(
+            _grouped(rows), ["topics", "action", "partitions", "RF", "replication factor: why"]
+        )
+    else:
+        ui.table(rows, ["topic", "action", "partitions", "RF", "replication factor: why"])
     decisions = [
         [
             t.name,
@@ -229,7 +235,14 @@ def show(ui: UI, translation: Translation, diffs: dict[str, list[str]] | None = 
     ]
     if decisions:
         ui.line("configs:")
-        ui.table(decisions, ["topic", "key", "decision", "from", "to", "reason", "rule"])
+        if grouped:
+            ui.table(
+                _grouped(decisions), ["topics", "key", "decision", "from", "to", "reason", "rule"]
+            )
+        else:
+            ui.table(decisions, ["topic", "key", "decision", "from", "to", "reason", "rule"])
+    if grouped:
+        ui.line(f"(rows alike but for the topic are grouped; --details for all {len(rows):,})")
     notes = [[n.message, n.rule] for t in translation.topics for n in t.warnings]
     notes += [[n.message, n.rule] for n in translation.warnings]
     for message, rule in notes:
@@ -237,6 +250,27 @@ def show(ui: UI, translation: Translation, diffs: dict[str, list[str]] | None = 
     for topic, texts in sorted(diffs.items()):
         for text in texts:
             ui.line(f"{topic}: {text}")
+
+
+#: Above this many topics, rows alike but for the topic are shown once (``--details``: all).
+GROUP_FROM = 20
+
+
+def _grouped(rows: list[list[Any]]) -> list[list[Any]]:
+    """Rows whose columns other than the first (the topic) are equal, as one row:
+    ``382 topics (orders-0001, orders-0002, …)`` then the shared columns."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for row in rows:
+        groups.setdefault(tuple(str(c) for c in row[1:]), []).append(str(row[0]))
+    out = []
+    for rest, names in groups.items():
+        label = (
+            names[0] if len(names) == 1 else f"{len(names):,} topics ({', '.join(names[:2])}, …)"
+        )
+        if len(names) == 2:
+            label = f"2 topics ({names[0]}, {names[1]})"
+        out.append([label, *rest])
+    return out
 
 
 def _value(value: str | None) -> str:
@@ -353,6 +387,10 @@ def provision(
         )
     to_create = [t for t in translation.topics if t.action == CREATE]
     if ctx.dry_run:
+        if len(to_create) > GROUP_FROM and not ctx.ui.details:
+            parts = sum(t.partitions for t in to_create)
+            ctx.ui.line(f"would create {len(to_create):,} topics ({parts:,} partitions)")
+            return record
         for t in to_create:
             rf = "" if t.replication_factor is None else f", RF {t.replication_factor}"
             ctx.ui.line(f"would create topic {t.name} ({t.partitions} partitions{rf})")
@@ -372,9 +410,18 @@ def provision(
     record["existing"].sort()
     record["planned_create"] = []
     ctx.checkpoint(record)
-    for outcome in outcomes:
-        if outcome.status == "created":
-            ctx.ui.ok(f"created topic {outcome.topic}")
+    made = [o.topic for o in outcomes if o.status == "created"]
+    if len(made) > GROUP_FROM and not ctx.ui.details:
+        parts = sum(t.partitions for t in to_create if t.name in set(made))
+        ctx.ui.ok(f"created {len(made):,} topics ({parts:,} partitions)")
+    else:
+        for name in made:
+            ctx.ui.ok(f"created topic {name}")
+    existing = len(translation.topics) - len(to_create)
+    ctx.ui.line(
+        f"provision: {len(made):,} topics created, {existing:,} already on the target, "
+        f"{len(translation.topics):,} in the snapshot"
+    )
     if failed:
         raise StepFailed("the target refused to create: " + "; ".join(failed))
     return record

@@ -22,6 +22,14 @@ does not list are another writer's: they are counted
 (``foreign_target_records``), not compared.  Without a map, whole partitions
 are compared from their log start offsets.
 
+Each side is read once for all its partitions (:func:`summarize_side`); every
+:data:`CHECKPOINT_EVERY` records the partition's running digest is kept.  The
+first difference of a partition whose digests differ lies after the last
+checkpoint both sides share and within the next :data:`CHECKPOINT_EVERY`
+records, so one short read of every differing partition from there names it
+(:func:`locate_differences`): verify's time does not grow with the number of
+partitions that differ.
+
 A target topic with ``message.timestamp.type=LogAppendTime`` stamps each
 record with the target's own time on append (Kafka docs, topic configs;
 KIP-32): no copy can keep the source's timestamps there.  Its partitions are
@@ -36,8 +44,9 @@ import json
 import multiprocessing
 import os
 import struct
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -52,9 +61,8 @@ from kmigrate.adapters.kafka import (
 # The cluster port's Protocol, under the name this module's signatures use.
 from kmigrate.clusters.port import Cluster as KafkaCluster
 from kmigrate.errors import VerificationFailed
-from kmigrate.journal import now_iso
+from kmigrate.journal import atomic_write, now_iso
 from kmigrate.offsets.map import OffsetMap, PartitionMap
-from kmigrate.safefs import atomic_write
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
@@ -93,14 +101,17 @@ def same_record(a: Record, b: Record, timestamps: bool = True) -> bool:
 
 
 def _what_differs(a: Record, b: Record, timestamps: bool = True) -> str:
-    fields: list[tuple[str, object, object]] = [
-        ("key", a.key, b.key),
-        ("value", a.value, b.value),
-        ("headers", a.headers, b.headers),
-    ]
-    if timestamps:
-        fields.append(("timestamp", a.timestamp_ms, b.timestamp_ms))
-    parts = [name for name, x, y in fields if x != y]
+    return _fields_differ(
+        (a.key, a.value, a.headers, a.timestamp_ms if timestamps else 0),
+        (b.key, b.value, b.headers, b.timestamp_ms if timestamps else 0),
+    )
+
+
+def _fields_differ(a: tuple[Any, ...], b: tuple[Any, ...]) -> str:
+    """``value differs`` / ``key, timestamp differ`` from two (key, value, headers,
+    timestamp) tuples (the values themselves or fingerprints of them)."""
+    names = ("key", "value", "headers", "timestamp")
+    parts = [name for name, x, y in zip(names, a, b, strict=True) if x != y]
     return ", ".join(parts) + " differ" if len(parts) > 1 else f"{parts[0]} differs"
 
 
@@ -112,6 +123,21 @@ class SideSummary:
     first_offset: int | None = None
     last_offset: int | None = None
     digest: str = ""
+
+
+#: Records between two checkpoints of a side's running digest (a power of two).
+CHECKPOINT_EVERY = 1024
+
+
+@dataclass
+class Checkpoint:
+    """The running digest of one side after ``records`` records, the last of
+    them at ``offset``: where two sides first part, the first difference lies
+    in the next :data:`CHECKPOINT_EVERY` records."""
+
+    records: int
+    offset: int
+    digest: bytes
 
 
 @dataclass
@@ -360,7 +386,19 @@ _I64 = struct.Struct(">q").pack
 class _Side:
     """One partition of one side while it is read (slotted: touched per record)."""
 
-    __slots__ = ("done", "first", "keep", "last", "records", "stop", "update", "hash", "ts")
+    __slots__ = (
+        "done",
+        "first",
+        "hash",
+        "keep",
+        "last",
+        "marks",
+        "records",
+        "skipped",
+        "stop",
+        "ts",
+        "update",
+    )
 
     def __init__(self, stop: float, keep: list[tuple[int, int]] | None, ts: bool = True) -> None:
         self.hash = hashlib.sha256()
@@ -372,6 +410,8 @@ class _Side:
         self.records = 0
         self.first: int | None = None
         self.last: int | None = None
+        self.marks: list[Checkpoint] = []
+        self.skipped = 0  # records read that ``keep`` does not list
 
 
 def _kept(keep: list[tuple[int, int]], offset: int) -> bool:
@@ -382,13 +422,23 @@ def _kept(keep: list[tuple[int, int]], offset: int) -> bool:
     return bool(keep) and keep[0][0] <= offset
 
 
+#: What a side's read gives per partition: its summary, its checkpoints and the
+#: records read that the offset map does not list (another writer's).
+Summaries = dict[tuple[str, int], tuple[SideSummary, list[Checkpoint], int]]
+
+
+def _keep_ranges(m: PartitionMap | None) -> list[tuple[int, int]] | None:
+    return [(r.target_start, r.target_end) for r in m.runs] if m is not None else None
+
+
 def summarize_side(
     cluster: KafkaCluster,
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
     keep: dict[tuple[str, int], PartitionMap] | None = None,
+    tick: Any = None,
     untimed: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset(),
-) -> dict[tuple[str, int], SideSummary]:
+) -> Summaries:
     """Count, first/last offset and ordered digest of many partitions in one read.
 
     One consumer reads every partition at once, so a side costs about one
@@ -397,7 +447,12 @@ def summarize_side(
     :func:`digest_record` (the same bytes, so the same digest), no
     :class:`Record` per record.  ``keep``: per partition, the offset map
     whose target offsets count (only the target offsets it lists); others
-    are skipped.  ``untimed``: partitions digested without timestamps.
+    are skipped.  Every :data:`CHECKPOINT_EVERY` records of a partition the
+    running digest is kept as a :class:`Checkpoint` (and ``tick(n)`` is
+    called with the records counted since the last call, for a progress
+    bar), so two sides that differ can be told where, without reading the
+    partition again from its start (:func:`locate_differences`).  ``untimed``:
+    partitions digested without timestamps (a LogAppendTime target).
 
     Raises:
         kmigrate.errors.ClusterError: the side could not be read.
@@ -405,12 +460,13 @@ def summarize_side(
     inf = float("inf")
     state: dict[tuple[str, int], _Side] = {}
     for t, p, _ in starts:
-        m = (keep or {}).get((t, p))
-        ranges = [(r.target_start, r.target_end) for r in m.runs] if m is not None else None
-        state[(t, p)] = _Side(stops.get((t, p), inf), ranges, (t, p) not in untimed)
+        state[(t, p)] = _Side(
+            stops.get((t, p), inf), _keep_ranges((keep or {}).get((t, p))), (t, p) not in untimed
+        )
     null = _NULL
     field_ = _FIELD
     tail = _NO_HEADERS_TS
+    mask = CHECKPOINT_EVERY - 1
     with cluster.raw_reader(starts) as reader:
         for t, p, o in starts:
             side = state[(t, p)]
@@ -441,6 +497,7 @@ def summarize_side(
                     reader.finish(t, p, int(st.stop))
                     continue
                 if st.keep is not None and not _kept(st.keep, o):
+                    st.skipped += 1
                     continue
                 update = st.update
                 k = msg.key()
@@ -464,19 +521,30 @@ def summarize_side(
                 if st.first is None:
                     st.first = o
                 st.last = o
+                if not st.records & mask:
+                    st.marks.append(Checkpoint(st.records, o, st.hash.copy().digest()))
+                    if tick is not None:
+                        tick(CHECKPOINT_EVERY)
+    if tick is not None:
+        tick(sum(st.records & mask for st in state.values()))
     return {
-        tp: SideSummary(st.records, st.first, st.last, st.hash.hexdigest())
+        tp: (SideSummary(st.records, st.first, st.last, st.hash.hexdigest()), st.marks, st.skipped)
         for tp, st in state.items()
     }
 
 
 def summarize_both(
-    source: KafkaCluster, target: KafkaCluster, ranges: list[PartitionRange], on_target: set[int]
-) -> tuple[dict[tuple[str, int], SideSummary], dict[tuple[str, int], SideSummary]]:
+    source: KafkaCluster,
+    target: KafkaCluster,
+    ranges: list[PartitionRange],
+    on_target: set[int],
+    tick: Any = None,
+) -> tuple[Summaries, Summaries]:
     """Summarize both sides of ``ranges`` at the same time (a thread each:
     librdkafka fetches and hands over batches without the GIL, so the reads
     overlap).  ``on_target``: indexes into ``ranges`` of the partitions the
-    target has.  Returns ``(source summaries, target summaries)``.
+    target has.  ``tick(n)``: called from the source's thread as it counts
+    records.  Returns ``(source summaries, target summaries)``.
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
@@ -490,6 +558,7 @@ def summarize_both(
             [(r.topic, r.partition, r.source_start) for r in ranges],
             {(r.topic, r.partition): r.source_end for r in ranges if r.source_end is not None},
             None,
+            tick,
             untimed,
         )
         target_job = pool.submit(
@@ -498,9 +567,28 @@ def summarize_both(
             [(r.topic, r.partition, r.target_start) for r in there],
             {(r.topic, r.partition): r.target_end for r in there if r.target_end is not None},
             {(r.topic, r.partition): r.offset_map for r in there if r.offset_map is not None},
+            None,
             untimed,
         )
         return source_job.result(), target_job.result()
+
+
+#: In a verify worker process: the parent's shared count of source records read.
+_COUNTER: Any = None
+
+
+def _verify_worker_init(parent_pid: int, counter: Any) -> None:
+    """A verify worker's initializer: die with the parent; keep the shared counter."""
+    from kmigrate.engines.workers import die_with_parent
+
+    global _COUNTER
+    _COUNTER = counter
+    die_with_parent(parent_pid)
+
+
+def _count(n: int) -> None:
+    with _COUNTER.get_lock():
+        _COUNTER.value += n
 
 
 def _summarize_shard(
@@ -508,13 +596,171 @@ def _summarize_shard(
     starts: list[tuple[str, int, int]],
     stops: dict[tuple[str, int], int],
     keep: dict[tuple[str, int], dict[str, Any]] | None,
-    untimed: set[tuple[str, int]],
-) -> dict[tuple[str, int], SideSummary]:
-    """A verify worker process: :func:`summarize_side` of one side of one shard."""
+    counts: bool = False,
+    untimed: list[tuple[str, int]] | None = None,
+) -> Summaries:
+    """A verify worker process: :func:`summarize_side` of one side of one shard
+    (``counts``: add the records read to the parent's progress counter;
+    ``untimed``: partitions digested without timestamps)."""
     maps = {tp: PartitionMap.from_json(m) for tp, m in keep.items()} if keep else None
     from kmigrate.engines.workers import open_cluster
 
-    return summarize_side(open_cluster(cluster), starts, stops, maps, untimed)
+    tick = _count if counts and _COUNTER is not None else None
+    gone = {(t, p) for t, p in untimed or []}
+    return summarize_side(open_cluster(cluster), starts, stops, maps, tick, gone)
+
+
+def _fingerprint(msg: Any, ts: bool = True) -> tuple[int, tuple[int, int, int, int]]:
+    """``(offset, (key, value, headers, timestamp))`` of a raw message, each field
+    as Python's hash (compared only within this process); timestamp 0 when not
+    ``ts`` (a LogAppendTime target)."""
+    h = msg.headers()
+    return msg.offset(), (
+        hash(msg.key()),
+        hash(msg.value()),
+        hash(tuple(h) if h else ()),
+        msg.timestamp()[1] if ts else 0,
+    )
+
+
+def fingerprint_side(
+    cluster: KafkaCluster,
+    starts: list[tuple[str, int, int]],
+    stops: dict[tuple[str, int], int],
+    keep: dict[tuple[str, int], PartitionMap] | None = None,
+    limit: int = CHECKPOINT_EVERY,
+    untimed: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset(),
+) -> dict[tuple[str, int], list[tuple[int, tuple[int, int, int, int]]]]:
+    """Fingerprints of at most ``limit`` records (those ``keep`` lists, as in
+    :func:`summarize_side`) of many partitions from given offsets, in one read.
+
+    Raises:
+        kmigrate.errors.ClusterError: the side could not be read.
+    """
+    inf = float("inf")
+    out: dict[tuple[str, int], list[tuple[int, tuple[int, int, int, int]]]] = {
+        (t, p): [] for t, p, _ in starts
+    }
+    ranges = {(t, p): _keep_ranges((keep or {}).get((t, p))) for t, p, _ in starts}
+    done: set[tuple[str, int]] = set()
+    with cluster.raw_reader(starts) as reader:
+        for t, p, o in starts:
+            if o >= 0 and o >= stops.get((t, p), inf):
+                done.add((t, p))
+                reader.finish(t, p, o)
+        while reader.pending:
+            msg: Any  # a raw message: its getters are typed Optional, never None here
+            for msg in reader.consume():
+                if msg.error() is not None:
+                    reader.event(msg)
+                    continue
+                tp: tuple[str, int] = (msg.topic(), msg.partition())
+                if tp in done:
+                    continue
+                o = msg.offset()
+                kept = ranges[tp]
+                if o >= stops.get(tp, inf) or len(out[tp]) >= limit:
+                    done.add(tp)
+                    reader.finish(*tp, o)
+                    continue
+                if kept is not None and not _kept(kept, o):
+                    continue
+                out[tp].append(_fingerprint(msg, tp not in untimed))
+    return out
+
+
+def _first_difference(
+    rng: PartitionRange,
+    src: list[tuple[int, tuple[int, int, int, int]]],
+    tgt: list[tuple[int, tuple[int, int, int, int]]],
+) -> dict[str, Any] | None:
+    """The first differing pair of two fingerprint lists read from the same
+    point (the same rules as :func:`compare_partition` and, through the
+    offset map, :func:`compare_aligned`)."""
+    m = rng.offset_map
+
+    def diff(s: int | None, t: int | None, reason: str) -> dict[str, Any]:
+        return {"source_offset": s, "target_offset": t, "reason": reason}
+
+    for a, b in zip_longest(src, tgt):
+        if m is None:
+            if b is None:
+                return diff(a[0], None, "missing on target")
+            if a is None:
+                return diff(None, b[0], "extra record on target")
+        else:
+            if a is None:
+                return diff(
+                    m.to_source(b[0]), b[0], "extra record on target (its source record is gone)"
+                )
+            want = m.to_target(a[0])
+            if want is None:
+                return diff(a[0], None, "missing on target (not in the offset map)")
+            if b is None or b[0] > want:
+                return diff(a[0], want, "missing on target")
+            if b[0] < want:
+                return diff(
+                    m.to_source(b[0]), b[0], "extra record on target (its source record is gone)"
+                )
+        if a[1] != b[1]:
+            return diff(a[0], b[0], _fields_differ(a[1], b[1]))
+    return None
+
+
+def _resume_point(
+    rng: PartitionRange, mine: list[Checkpoint], theirs: list[Checkpoint]
+) -> tuple[int, int]:
+    """Source and target offsets to read from: just after the last checkpoint
+    both sides share (the range's starts when they share none)."""
+    source_from, target_from = rng.source_start, rng.target_start
+    for a, b in zip(mine, theirs, strict=False):
+        if a.digest != b.digest:
+            break
+        source_from, target_from = a.offset + 1, b.offset + 1
+    return source_from, target_from
+
+
+def locate_differences(
+    source: KafkaCluster,
+    target: KafkaCluster,
+    todo: list[tuple[PartitionRange, list[Checkpoint], list[Checkpoint]]],
+) -> list[dict[str, Any] | None]:
+    """The first difference of each partition in ``todo`` (ranges whose sides
+    differ, with each side's checkpoints), all partitions in one short read
+    per side: each side is read from the last checkpoint both share, at most
+    :data:`CHECKPOINT_EVERY` records per partition, so the time does not grow
+    with the number of differing partitions.  None where no difference shows
+    in that window (the caller then compares the partition whole).
+
+    Raises:
+        kmigrate.errors.ClusterError: a side could not be read.
+    """
+    points = [_resume_point(r, mine, theirs) for r, mine, theirs in todo]
+    untimed = {(r.topic, r.partition) for r, _, _ in todo if not r.timestamps}
+    with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-locate") as pool:
+        source_job = pool.submit(
+            fingerprint_side,
+            source,
+            [(r.topic, r.partition, s) for (r, _, _), (s, _) in zip(todo, points, strict=True)],
+            {(r.topic, r.partition): r.source_end for r, _, _ in todo if r.source_end is not None},
+            None,
+            CHECKPOINT_EVERY,
+            untimed,
+        )
+        target_job = pool.submit(
+            fingerprint_side,
+            target,
+            [(r.topic, r.partition, t) for (r, _, _), (_, t) in zip(todo, points, strict=True)],
+            {(r.topic, r.partition): r.target_end for r, _, _ in todo if r.target_end is not None},
+            {(r.topic, r.partition): r.offset_map for r, _, _ in todo if r.offset_map is not None},
+            CHECKPOINT_EVERY,
+            untimed,
+        )
+        src, tgt = source_job.result(), target_job.result()
+    return [
+        _first_difference(r, src[(r.topic, r.partition)], tgt[(r.topic, r.partition)])
+        for r, _, _ in todo
+    ]
 
 
 def verify(
@@ -527,19 +773,16 @@ def verify(
     """Compare every range; one :class:`PartitionResult` each, in order.
 
     First each side is summarized in one read of all its partitions (count,
-    offsets, digest), the two sides at the same time: with ``workers`` > 1
-    (default: the number of CPUs) in processes of their own, the partitions
-    dealt over ``workers // 2`` shards and each side of a shard read by one
-    process (plain :class:`KafkaCluster` objects only, see
+    offsets, digest, a checkpoint of the running digest every
+    :data:`CHECKPOINT_EVERY` records), the two sides at the same time: with
+    ``workers`` > 1 (default: the number of CPUs) in processes of their own,
+    the partitions dealt over ``workers // 2`` shards and each side of a
+    shard read by one process (plain :class:`KafkaCluster` objects only, see
     :func:`kmigrate.engines.workers.shardable`); with one worker in two
-    threads of this process.  Partitions whose counts or
-    digests differ are then read again pairwise (:func:`compare_partition`)
-    to name the first differing offsets.
-
-    Partitions of target topics that stamp their own time
-    (``message.timestamp.type=LogAppendTime``) are compared without
-    timestamps: their ranges' ``timestamps`` is set False here, and so is
-    their results' ``timestamps_compared``.
+    threads of this process.  ``progress`` advances by the source records
+    read while the sides are read.  For partitions whose counts or digests
+    differ, the first differing offsets are then found from the checkpoints
+    in one short read of all of them (:func:`locate_differences`).
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
@@ -547,7 +790,6 @@ def verify(
     from kmigrate.engines.workers import (
         cluster_spec,
         default_workers,
-        die_with_parent,
         lean_spawn,
         shardable,
         shards,
@@ -564,22 +806,37 @@ def verify(
     for r in ranges:
         if r.topic in stamped:
             r.timestamps = False
-    untimed = {(r.topic, r.partition) for r in ranges if not r.timestamps}
+    untimed = sorted((r.topic, r.partition) for r in ranges if not r.timestamps)
     n = workers or default_workers()
-    source_sums: dict[tuple[str, int], SideSummary] = {}
-    target_sums: dict[tuple[str, int], SideSummary] = {}
+    source_sums: Summaries = {}
+    target_sums: Summaries = {}
+    shown = 0
+
+    def follow_jobs(jobs: list[Any], read: Any) -> None:
+        """Wait for ``jobs``, moving the bar to ``read()`` records about 5 times a second."""
+        nonlocal shown
+        pending = set(jobs)
+        while pending:
+            _done, pending = wait(pending, timeout=0.2)
+            now = read()
+            if progress is not None and now > shown:
+                progress.advance(now - shown, 0)
+                progress.show(progress.note)
+                shown = now
+
     if n > 1 and ranges and shardable(source, target):
         # One process per side of each shard: each reads with its own consumer
         # and hashes on its own core (no GIL shared between the two sides).
         groups = shards(list(range(len(ranges))), max(1, n // 2))
         mp = multiprocessing.get_context("spawn")
+        counter = mp.Value("q", 0)
         with (
             lean_spawn(),
             ProcessPoolExecutor(
                 min(n, 2 * len(groups)),
                 mp_context=mp,
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
+                initializer=_verify_worker_init,
+                initargs=(os.getpid(), counter),
             ) as pool,
         ):
             jobs = []
@@ -599,6 +856,7 @@ def verify(
                                 if r.source_end is not None
                             },
                             None,
+                            True,
                             untimed,
                         ),
                     )
@@ -620,30 +878,58 @@ def verify(
                                 for r in there
                                 if r.offset_map is not None
                             },
+                            False,
                             untimed,
                         ),
                     )
                 )
+            follow_jobs([job for _, job in jobs], lambda: counter.value)
             for into, job in jobs:
                 into.update(job.result())
     else:
-        source_sums, target_sums = summarize_both(source, target, ranges, on_target)
-    results = []
+        read = [0]
+
+        def tick(k: int) -> None:
+            read[0] += k
+
+        with ThreadPoolExecutor(1, thread_name_prefix="kmigrate-verify-main") as runner:
+            both = runner.submit(summarize_both, source, target, ranges, on_target, tick)
+            follow_jobs([both], lambda: read[0])
+            source_sums, target_sums = both.result()
+    results: list[PartitionResult] = []
+    todo: list[tuple[int, PartitionRange, list[Checkpoint], list[Checkpoint]]] = []
     for r in ranges:
         tp = (r.topic, r.partition)
-        mine, theirs = source_sums[tp], target_sums.get(tp)
-        if theirs is not None and (mine.records, mine.digest) == (theirs.records, theirs.digest):
-            result = PartitionResult(r.topic, r.partition, mine, theirs, True)
-            result.timestamps_compared = r.timestamps
-            if r.offset_map is not None and r.target_end is not None:
-                result.foreign_target_records = (r.target_end - r.target_start) - theirs.records
-        elif r.offset_map is not None:
-            result = compare_aligned(source, target, r, theirs is not None)
-        else:
-            result = compare_partition(source, target, r, theirs is not None)
-        if progress is not None:
-            progress.advance(result.source.records + result.target.records, 0)
-        results.append(result)
+        mine, mine_marks, _ = source_sums[tp]
+        theirs, theirs_marks, foreign = target_sums.get(tp, (None, [], 0))
+        if theirs is None:
+            first: dict[str, Any] | None = {
+                "source_offset": mine.first_offset,
+                "target_offset": None,
+                "reason": "partition missing on target",
+            }
+            results.append(PartitionResult(r.topic, r.partition, mine, SideSummary(), False, first))
+            results[-1].target.digest = hashlib.sha256().hexdigest()
+            results[-1].timestamps_compared = r.timestamps
+            continue
+        same = (mine.records, mine.digest) == (theirs.records, theirs.digest)
+        results.append(PartitionResult(r.topic, r.partition, mine, theirs, same, None, foreign))
+        results[-1].timestamps_compared = r.timestamps
+        if not same:
+            todo.append((len(results) - 1, r, mine_marks, theirs_marks))
+    if todo:
+        found = locate_differences(source, target, [(r, a, b) for _, r, a, b in todo])
+        for (i, r, _, _), first in zip(todo, found, strict=True):
+            if first is None:  # not in the window: compare the partition whole
+                whole = (compare_aligned if r.offset_map is not None else compare_partition)(
+                    source, target, r, True
+                )
+                first = whole.first_difference or {
+                    "source_offset": None,
+                    "target_offset": None,
+                    "reason": "digests differ",
+                }
+            results[i].first_difference = first
     return results
 
 
@@ -685,6 +971,53 @@ def table_rows(results: list[PartitionResult]) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def topic_rows(results: list[PartitionResult]) -> list[list[Any]]:
+    """One row per topic: partitions, how many match and differ, records per side."""
+    by_topic: dict[str, list[PartitionResult]] = {}
+    for r in results:
+        by_topic.setdefault(r.topic, []).append(r)
+    rows = []
+    for topic, parts in by_topic.items():
+        bad = sum(1 for r in parts if not r.match)
+        rows.append(
+            [
+                topic,
+                len(parts),
+                len(parts) - bad,
+                bad,
+                f"{sum(r.source.records for r in parts):,}",
+                f"{sum(r.target.records for r in parts):,}",
+                "OK" if not bad else "DIFFERS",
+            ]
+        )
+    return rows
+
+
+TOPIC_HEADERS = [
+    "topic",
+    "partitions",
+    "match",
+    "differ",
+    "source records",
+    "target records",
+    "verdict",
+]
+
+
+def show_results(ui: Any, results: list[PartitionResult]) -> None:
+    """Print the verification: with ``ui.details`` every partition; else one row
+    per topic, then every partition that differs (all of them, never a sample)."""
+    if ui.details:
+        ui.table(table_rows(results), TABLE_HEADERS)
+        return
+    ui.table(topic_rows(results), TOPIC_HEADERS)
+    bad = [r for r in results if not r.match]
+    if bad:
+        ui.line(f"partitions that differ ({len(bad):,}):")
+        ui.table(table_rows(bad), TABLE_HEADERS)
+    ui.line(f"(one row per topic; --details for all {len(results):,} partitions)")
 
 
 TABLE_HEADERS = [
@@ -746,9 +1079,12 @@ def run_verify(
             + (f" and write {report_path}" if report_path else "")
         )
         return {"partitions": len(ranges)}
-    with ctx.ui.progress(0, "verify") as bar:
+    total, estimated = _source_total(ctx.source, ranges)
+    with ctx.ui.progress(total, "verify", estimate=estimated) as bar:
+        if estimated:
+            refine_total(ctx.source, ranges, bar, total)
         results = verify(ctx.source, ctx.target, ranges, bar, workers)
-    ctx.ui.table(table_rows(results), TABLE_HEADERS)
+    show_results(ctx.ui, results)
     untimed = sorted({r.topic for r in results if not r.timestamps_compared})
     if untimed:
         ctx.ui.line(f"timestamps not compared on {', '.join(untimed)}: {LOG_APPEND_TIME_NOTE}")
@@ -770,9 +1106,69 @@ def run_verify(
             f"target offset {d.get('target_offset')} ({d.get('reason')})"
         )
     ctx.ui.ok(
-        f"all {summary['partitions']} partitions match ({summary['source_records']:,} records)"
+        f"all {summary['partitions']:,} partitions match ({summary['source_records']:,} records)"
     )
     return record
+
+
+def _source_total(source: KafkaCluster, ranges: list[PartitionRange]) -> tuple[int, bool]:
+    """Records verify will read on the source (what its bar counts) and whether
+    that is an estimate: exact from the mirror's ranges, else from the log start
+    offsets and high watermarks (ListOffsets: one quick request per partition;
+    an estimate, as transaction markers and compacted records take offsets too,
+    and some brokers' high watermark lags, see :func:`refine_total`).
+
+    Raises:
+        kmigrate.errors.ClusterError: the source could not be asked.
+    """
+    open_ = [(r.topic, r.partition) for r in ranges if r.source_end is None or r.source_start < 0]
+    marks = source.offsets(open_) if open_ else {}
+    return _total(ranges, marks, {}), bool(open_)
+
+
+def _total(
+    ranges: list[PartitionRange],
+    marks: dict[tuple[str, int], tuple[int, int]],
+    ends: dict[tuple[str, int], int],
+) -> int:
+    total = 0
+    for r in ranges:
+        low, high = marks.get((r.topic, r.partition), (0, 0))
+        start = r.source_start if r.source_start >= 0 else low
+        end = r.source_end if r.source_end is not None else ends.get((r.topic, r.partition), high)
+        total += max(end - start, 0)
+    return total
+
+
+#: Below this many records (the ListOffsets estimate), :func:`refine_total` reads
+#: the log ends for the bar: there a lagging high watermark (a batch per
+#: partition) is a large share of the total, and verify is short.  Above it the
+#: read would only compete with verify for the CPU (about 20 % of verify's rate
+#: on 300,000 records, ``bench/mirror_bench.py``) for a share too small to see.
+REFINE_BELOW = 100_000
+
+
+def refine_total(
+    source: KafkaCluster, ranges: list[PartitionRange], bar: Any, estimate: int
+) -> threading.Thread | None:
+    """Set the bar's total from the log ends read to the end (right where a
+    broker's ListOffsets lags, as Tansu's does), in a thread of its own so that
+    verify does not wait for it; a failure leaves the first estimate.  Only
+    when the ``estimate`` is below :data:`REFINE_BELOW`; None when not started.
+    The thread is not a daemon: the process ends after its consumer closed."""
+    open_ = [(r.topic, r.partition) for r in ranges if r.source_end is None or r.source_start < 0]
+
+    def work() -> None:
+        try:
+            bar.set_total(_total(ranges, source.offsets(open_), source.log_ends(open_)))
+        except Exception:  # noqa: BLE001 - only the bar's total is lost
+            return
+
+    if not open_ or estimate >= REFINE_BELOW:
+        return None
+    thread = threading.Thread(target=work, name="kmigrate-verify-total")
+    thread.start()
+    return thread
 
 
 def _dumps(data: dict[str, Any]) -> str:
