@@ -266,6 +266,8 @@ class UI:
         if not rows:
             self._echo("(none)")
             return
+        # One line per cell before fitting: a newline in a value (a record key) is
+        # escaped like any control character; the fitting below wraps long cells.
         rows = [[clean(c, keep_lines=False) if isinstance(c, str) else c for c in r] for r in rows]
         if self.width is not None:
             widths = fit_columns(rows, headers, self.width)

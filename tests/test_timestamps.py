@@ -128,7 +128,7 @@ def test_verify_compares_a_log_append_time_target_without_timestamps_and_says_so
     report = tmp_path / "report.json"
     common = ["--source", brokers.source, "--target", brokers.target]
 
-    ok = run("verify", *common, "--topic", same, "--report", str(report))
+    ok = run("verify", *common, "--topic", same, "--details", "--report", str(report))
     assert ok.exit_code == 0, ok.output
     assert f"timestamps not compared on {same}: the target topic has " in ok.output
     assert "message.timestamp.type=LogAppendTime" in ok.output

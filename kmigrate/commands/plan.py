@@ -6,7 +6,6 @@ own planning code (:func:`kmigrate.steps.provision_topics.preview`) read-only.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,6 @@ from kmigrate.steps import provision_topics as provisioning
 from kmigrate.steps import translate_offsets as translating
 from kmigrate.targets.profiles import profile_for
 from kmigrate.ui import UI
-
-
-def _wrapped(text: str, width: int = 60) -> str:
-    """A checklist cell whole, wrapped at ``width`` characters (never cut)."""
-    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False) or text
 
 
 def plan(
@@ -89,8 +83,8 @@ def plan(
                 step.id,
                 phase.name,
                 window,
-                _wrapped(built.describe()),
-                _wrapped(built.rollback_summary),
+                built.describe(),
+                built.rollback_summary,
                 state,
             ]
         )
@@ -120,7 +114,7 @@ def plan(
                 r["id"],
                 r["phase"],
                 "-",
-                _wrapped(r["description"]),
+                r["description"],
                 "(as recorded)",
                 f"{r['status']} (orphaned)",
             ]
