@@ -342,7 +342,8 @@ def test_a_group_whose_source_offsets_move_while_translating_is_refused(
     group = f"{prefix}running"
     commit(brokers.source, group, {(topic, 0): 2, (topic, 1): 2})
     plan = write_plan(tmp_path, brokers, [topic], PHASES.replace("PREFIX", prefix))
-    assert run("execute", str(plan), "--phase", "1").exit_code == 0
+    copied = run("execute", str(plan), "--phase", "1")
+    assert copied.exit_code == 0, copied.output
 
     class StillConsuming(KafkaCluster):
         reads = 0
