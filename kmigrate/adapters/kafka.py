@@ -265,7 +265,38 @@ class KafkaCluster:
                     for key, entry in entries.items()
                 }
         except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() == KafkaError._TIMED_OUT:
+                # A ZooKeeper-mode broker answers DescribeConfigs of a topic from
+                # ZooKeeper (its Metadata from its own cache): with ZooKeeper down
+                # the request waits until the client gives up.
+                raise ClusterError(
+                    f"{self.label}: describing topic configs failed: the cluster did not "
+                    f"answer within {ADMIN_TIMEOUT_S:.0f} s ({err.name()}: {err.str()}); a "
+                    "broker in ZooKeeper mode reads topic configs from ZooKeeper: is the "
+                    "cluster's ZooKeeper up?"
+                ) from None
             raise self._fail("describing topic configs", exc) from None
+        return out
+
+    def min_insync_replicas(self, topics: Iterable[str], timeout_s: float = 5.0) -> dict[str, int]:
+        """Each topic's effective ``min.insync.replicas`` (DescribeConfigs):
+        ``{topic: replicas}``.
+
+        Best effort, for error messages: a topic whose config cannot be read
+        within ``timeout_s`` seconds is left out; never raises.
+        """
+        resources = [ConfigResource("topic", t) for t in topics]
+        out: dict[str, int] = {}
+        if not resources:
+            return out
+        try:
+            futures = self.admin.describe_configs(resources, request_timeout=timeout_s)
+        except KafkaException:
+            return out
+        for res, fut in futures.items():
+            with contextlib.suppress(KafkaException, TimeoutError, ValueError, TypeError, KeyError):
+                out[res.name] = int(fut.result(timeout=timeout_s)["min.insync.replicas"].value)
         return out
 
     def broker_configs(self, keys: Iterable[str]) -> dict[str, str]:
@@ -1020,7 +1051,9 @@ class RecordWriter:
         partitions: Iterable[tuple[str, int]] = (),
     ) -> None:
         self._on_error = on_error
+        self._cluster = cluster
         self._label = cluster.label
+        self._min_isr: dict[str, int] = {}  # topic -> min.insync.replicas, once read
         self._expected: dict[str, int] = {}  # topic -> highest partition written
         self._expect(partitions)
         self._reports = 0  # delivery reports seen, confirmed or failed
@@ -1275,11 +1308,53 @@ class RecordWriter:
                     f"topic {topic} on the target has {len(meta.partitions)} partitions "
                     f"(kmigrate writes to partition {highest})"
                 )
-        self._answer = (
+        self._answer = self._short_isr(md) or (
             "the target answers and holds the topics but confirms no record (was the "
             "target broker restarted empty? it may have lost the producer's state)"
         )
         return None
+
+    def _short_isr(self, md: Any) -> str | None:
+        """What to say when a partition this writer writes to has fewer in-sync
+        replicas than its topic's ``min.insync.replicas``, else None.
+
+        The leader then refuses every acks=all write with NOT_ENOUGH_REPLICAS
+        (Kafka's ``Partition.appendRecordsToLeader``; topic config
+        min.insync.replicas, https://kafka.apache.org/documentation/#topicconfigs),
+        which librdkafka retries without a delivery report until
+        message.timeout.ms.  ``md`` is the target's Metadata (its ``isrs`` and
+        ``replicas`` per partition); min.insync.replicas is read once per topic
+        with DescribeConfigs, best effort.
+        """
+        short: list[tuple[str, int, int, int]] = []
+        for topic, highest in sorted(self._expected.items()):
+            parts = md.topics[topic].partitions
+            short += [
+                (topic, p, len(parts[p].isrs), len(parts[p].replicas))
+                for p in sorted(parts)
+                if p <= highest and len(parts[p].isrs) < len(parts[p].replicas)
+            ]
+        wanted = sorted({t for t, *_ in short} - set(self._min_isr))
+        if wanted:
+            self._min_isr.update(self._cluster.min_insync_replicas(wanted))
+        below = [
+            (t, p, isr, rf, self._min_isr[t])
+            for t, p, isr, rf in short
+            if isr < self._min_isr.get(t, 0)
+        ]
+        if not below:
+            return None
+        named = ", ".join(
+            f"{t}[{p}] has {isr} of {rf} replicas in sync, min.insync.replicas {m}"
+            for t, p, isr, rf, m in below[:3]
+        )
+        more = f" and {len(below) - 3} more partitions" if len(below) > 3 else ""
+        return (
+            "the target has fewer in-sync replicas than min.insync.replicas "
+            f"(NOT_ENOUGH_REPLICAS): {named}{more}; with acks=all the target refuses "
+            "the records until enough of its brokers are back in sync: bring the "
+            "target's brokers back, then run the step again"
+        )
 
     def delivered(self, topic: str, partition: int) -> int:
         """Records of ``topic[partition]`` the target confirmed, in order, so far.
