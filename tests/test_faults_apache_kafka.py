@@ -22,8 +22,10 @@ what happened is printed (``-s`` shows it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import textwrap
 import time
@@ -50,7 +52,7 @@ pytestmark = pytest.mark.broker
 #: The environment variable the plans name for the target password.
 PASSWORD_ENV = "KMIGRATE_FAULTS_TARGET_PASSWORD"
 #: Records per seeded topic (3 partitions, about 100 B each with key and headers).
-RECORDS = 200_000
+RECORDS = 150_000
 PARTITIONS = 3
 
 PHASES = """\
@@ -380,11 +382,32 @@ def test_isr_below_min_insync_replicas_mid_mirror(
     assert_copied(source.bootstrap, target.internal, topic)
 
 
-def restart(cluster: apache_kafka.Cluster, node: apache_kafka.Node) -> None:
-    """Stop ``node`` (SIGTERM: a controlled shutdown) and start it again with its data."""
-    apache_kafka.stop_node(node)
+def restart(
+    cluster: apache_kafka.Cluster,
+    node: apache_kafka.Node,
+    proc: subprocess.Popen[str],
+    *,
+    kill: bool = False,
+) -> float:
+    """Stop ``node`` (SIGTERM: a controlled shutdown, as a rolling restart does;
+    ``kill``: SIGKILL, a crash) and start it again with its data; returns the
+    seconds it was down.
+
+    Fails if the step ``proc`` had ended before the node was down (the fault
+    would not have landed mid-step)."""
+    apache_kafka.stop_node(node, kill=kill)
+    down = time.monotonic()
+    running = proc.poll() is None
     apache_kafka.start_node(node)
+    port = node.ports.get("PLAINTEXT") or node.ports["INTERNAL"]
+    deadline = down + apache_kafka.START_TIMEOUT_S
+    while time.monotonic() < deadline:  # Metadata may still list a killed broker
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            break
+        time.sleep(0.1)
     apache_kafka.wait_brokers(cluster, len(cluster.kafka_nodes()))
+    assert running, f"the step ended before {node.name} was down:\n{proc.communicate()[0]}"
+    return time.monotonic() - down
 
 
 @pytest.mark.timeout(300)
@@ -401,11 +424,12 @@ def test_source_broker_restarted_mid_mirror(
     until_success(plan, "1", target)
 
     proc = start(plan, "2", target)
-    held = wait_copied(target.internal, topic, RECORDS // 5, proc)
-    restart(source, source.node_for(1))
+    held = wait_copied(target.internal, topic, RECORDS // 10, proc)
+    down_s = restart(source, source.node_for(1), proc)
     code, out, waited = finish(proc)
     clean(code, out)
-    print(outcome(f"source broker restarted at {held:,} records", code, out), f"({waited:.1f} s)")
+    what = f"source broker restarted at {held:,} records (down {down_s:.1f} s)"
+    print(outcome(what, code, out), f"({waited:.1f} s)")
     mirror_then_verify(plan, clusters, topic)
 
 
@@ -425,10 +449,11 @@ def test_source_broker_restarted_mid_verify(
 
     proc = start(plan, "3", target)
     wait_step_started(plan, "verify", proc)
-    restart(source, source.node_for(1))
+    down_s = restart(source, source.node_for(1), proc)
     code, out, waited = finish(proc)
     clean(code, out)
-    print(outcome("source broker restarted mid-verify", code, out), f"({waited:.1f} s)")
+    what = f"source broker restarted mid-verify (down {down_s:.1f} s)"
+    print(outcome(what, code, out), f"({waited:.1f} s)")
     assert "partitions differ" not in out, out
     if code == 1:
         assert step_named(status_steps(plan), "verify")["status"] == "failed"
@@ -441,11 +466,12 @@ def test_source_broker_restarted_mid_verify(
 def test_target_broker_restarted_mid_mirror(
     clusters: Clusters, prefix: str, tmp_path: Path
 ) -> None:
-    """A target broker (partition 1's leader) restarted with its data while the
-    mirror writes: unlike the in-memory test broker, it comes back holding what
-    it had, so the mirror completes, or exits 1 clearly and a re-run completes
-    (records written but not confirmed are recognised on the target's tail, not
-    written twice)."""
+    """A target broker (partition 1's leader) crashes (SIGKILL: a controlled
+    shutdown outlasts the copy) and is started again at once with its data while
+    the mirror writes: unlike the in-memory test broker, it comes back holding
+    what it had, so the mirror completes, or exits 1 clearly and a re-run
+    completes (records written but not confirmed are recognised on the target's
+    tail, not written twice)."""
     source, target = clusters.source, clusters.target
     topic = f"{prefix}tgtmirror"
     seed(source.bootstrap, topic)
@@ -454,11 +480,11 @@ def test_target_broker_restarted_mid_mirror(
     node = target.node_for(leader_of(target.internal, topic, 1))
 
     proc = start(plan, "2", target)
-    held = wait_copied(target.internal, topic, RECORDS // 5, proc)
-    restart(target, node)
+    held = wait_copied(target.internal, topic, RECORDS // 10, proc)
+    down_s = restart(target, node, proc, kill=True)
     code, out, waited = finish(proc)
     clean(code, out)
-    what = f"target {node.name} restarted at {held:,} records"
+    what = f"target {node.name} restarted at {held:,} records (down {down_s:.1f} s)"
     print(outcome(what, code, out), f"({waited:.1f} s)")
     mirror_then_verify(plan, clusters, topic)
 
