@@ -1054,6 +1054,7 @@ class RecordWriter:
         self._cluster = cluster
         self._label = cluster.label
         self._min_isr: dict[str, int] = {}  # topic -> min.insync.replicas, once read
+        self._short: str | None = None  # partitions short of in-sync replicas, this stall
         self._expected: dict[str, int] = {}  # topic -> highest partition written
         self._expect(partitions)
         self._reports = 0  # delivery reports seen, confirmed or failed
@@ -1267,6 +1268,7 @@ class RecordWriter:
             self._seen_reports = self._reports
             self._quiet_since = now
             self._idle = idle
+            self._short = None
             return None
         quiet = now - self._quiet_since
         if quiet < STALL_PROBE_S:
@@ -1284,7 +1286,7 @@ class RecordWriter:
             return None
         self._stuck = (
             f"{self._label}: {waiting:,} records not confirmed for {quiet:.0f} s: "
-            f"{self._answer}. Only records the target confirmed count as written"
+            f"{self._short or self._answer}. Only records the target confirmed count as written"
         )
         return self._stuck
 
@@ -1308,7 +1310,10 @@ class RecordWriter:
                     f"topic {topic} on the target has {len(meta.partitions)} partitions "
                     f"(kmigrate writes to partition {highest})"
                 )
-        self._answer = self._short_isr(md) or (
+        # Kept for the rest of this stall: a later probe may find no broker to
+        # answer it in 2 s (the last broker busy refusing the retried writes).
+        self._short = self._short_isr(md) or self._short
+        self._answer = self._short or (
             "the target answers and holds the topics but confirms no record (was the "
             "target broker restarted empty? it may have lost the producer's state)"
         )
