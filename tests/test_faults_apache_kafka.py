@@ -22,7 +22,6 @@ what happened is printed (``-s`` shows it).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -382,6 +381,22 @@ def test_isr_below_min_insync_replicas_mid_mirror(
     assert_copied(source.bootstrap, target.internal, topic)
 
 
+def wait_listening(port: int, listening: bool, timeout_s: float = 120) -> None:
+    """Wait until something listens on 127.0.0.1:``port`` (or, ``listening=False``,
+    nothing does)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                up = True
+        except OSError:
+            up = False
+        if up == listening:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"port {port} still {'shut' if listening else 'open'} after {timeout_s} s")
+
+
 def restart(
     cluster: apache_kafka.Cluster,
     node: apache_kafka.Node,
@@ -395,16 +410,15 @@ def restart(
 
     Fails if the step ``proc`` had ended before the node was down (the fault
     would not have landed mid-step)."""
+    port = node.ports.get("PLAINTEXT") or node.ports["INTERNAL"]
     apache_kafka.stop_node(node, kill=kill)
+    # stop_node may return while the killed JVM's last threads still hold its
+    # sockets (the process shows as a zombie first): wait until the port is shut.
+    wait_listening(port, False)
     down = time.monotonic()
     running = proc.poll() is None
     apache_kafka.start_node(node)
-    port = node.ports.get("PLAINTEXT") or node.ports["INTERNAL"]
-    deadline = down + apache_kafka.START_TIMEOUT_S
-    while time.monotonic() < deadline:  # Metadata may still list a killed broker
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            break
-        time.sleep(0.1)
+    wait_listening(port, True)  # Metadata may still list a killed broker
     apache_kafka.wait_brokers(cluster, len(cluster.kafka_nodes()))
     assert running, f"the step ended before {node.name} was down:\n{proc.communicate()[0]}"
     return time.monotonic() - down
