@@ -317,6 +317,52 @@ def test_target_partition_leader_killed_mid_mirror(
     mirror_then_verify(plan, clusters, topic)
 
 
+@pytest.mark.timeout(300)
+def test_two_of_three_combined_nodes_killed_mid_mirror(
+    clusters: Clusters, prefix: str, tmp_path: Path
+) -> None:
+    """Two of the sandbox target's three nodes killed mid-mirror: each node is
+    also a KRaft controller, so the controller quorum goes with them; the last
+    broker shrinks no ISR and answers no Metadata, so Kafka never says
+    NOT_ENOUGH_REPLICAS here (the next test has a dedicated controller).  The
+    mirror must not hang: exit 1 within the writer's 15 s stall limit, naming
+    the target, the records it did not confirm and the brokers that did not
+    accept connections.  With the nodes back, a re-run completes exactly.
+
+    Fails before the fix in RecordWriter._probe: the last broker still answers
+    Metadata listing all three, and the message said "the target answers and
+    holds the topics but confirms no record (was the target broker restarted
+    empty? ...)"."""
+    source, target = clusters.source, clusters.target
+    topic = f"{prefix}quorum"
+    seed(source.bootstrap, topic)
+    plan = write_sasl_plan(tmp_path, source, target, topic)
+    until_success(plan, "1", target)
+
+    proc = start(plan, "2", target)
+    held = wait_copied(target.internal, topic, RECORDS // 10, proc)
+    stopped = [target.node_for(2), target.node_for(3)]
+    for node in stopped:
+        apache_kafka.stop_node(node, kill=True)
+    code, out, waited = finish(proc, timeout_s=120)  # a hang guard: the writer gives up
+    clean(code, out)
+    print(
+        outcome(f"2 of 3 combined nodes killed at {held:,} records", code, out), f"({waited:.1f} s)"
+    )
+    assert code == 1, out
+    assert "FAILED: mirror failed: target (" in out, out
+    assert "records not confirmed for" in out, out
+    assert "did not accept connections" in out and "are they down?" in out, out
+    for node in stopped:
+        assert f"127.0.0.1:{node.ports['CLIENT']}/{node.ports['node_id']}" in out, out
+    assert step_named(status_steps(plan), "mirror")["status"] == "failed"
+
+    for node in stopped:
+        apache_kafka.start_node(node)
+    apache_kafka.wait_brokers(target, apache_kafka.TARGET_NODES)
+    mirror_then_verify(plan, clusters, topic)
+
+
 @pytest.fixture
 def managed_target(tmp_path: Path) -> Iterator[apache_kafka.Cluster]:
     """A target whose KRaft controller is not one of its three brokers (as on a

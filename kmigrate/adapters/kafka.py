@@ -1055,6 +1055,7 @@ class RecordWriter:
         self._label = cluster.label
         self._min_isr: dict[str, int] = {}  # topic -> min.insync.replicas, once read
         self._short: str | None = None  # partitions short of in-sync replicas, this stall
+        self._refused: dict[str, tuple[float, str]] = {}  # broker -> (when, why) it refused
         self._expected: dict[str, int] = {}  # topic -> highest partition written
         self._expect(partitions)
         self._reports = 0  # delivery reports seen, confirmed or failed
@@ -1111,6 +1112,13 @@ class RecordWriter:
         try:
             if err.fatal() and self._fatal is None:
                 self._fatal = f"{err.name()}: {err.str()}"
+            text = err.str()
+            if err.code() == KafkaError._TRANSPORT and ": Connect to " in text:
+                # "sasl_ssl://host:port/ID: Connect to ipv4#... failed: Connection
+                # refused (after 0ms in state CONNECT...)": that broker is not there.
+                broker, _, why = text.partition(": Connect to ")
+                why = why.split(" (after ")[0].partition(" failed: ")[2] or why
+                self._refused[broker.split("://")[-1]] = (time.monotonic(), why)
         except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
             self._swallowed = self._swallowed or exc
 
@@ -1313,11 +1321,31 @@ class RecordWriter:
         # Kept for the rest of this stall: a later probe may find no broker to
         # answer it in 2 s (the last broker busy refusing the retried writes).
         self._short = self._short_isr(md) or self._short
-        self._answer = self._short or (
-            "the target answers and holds the topics but confirms no record (was the "
-            "target broker restarted empty? it may have lost the producer's state)"
+        self._answer = (
+            self._short
+            or self._refusing()
+            or (
+                "the target answers and holds the topics but confirms no record (was the "
+                "target broker restarted empty? it may have lost the producer's state)"
+            )
         )
         return None
+
+    def _refusing(self) -> str | None:
+        """What to say when target brokers refused connections during this stall
+        (they are down while the cluster's Metadata still lists them, e.g. a
+        KRaft cluster that lost its controller quorum with them), else None."""
+        since = self._quiet_since
+        brokers = sorted(b for b, (when, _) in self._refused.items() if when >= since)
+        if not brokers:
+            return None
+        why = self._refused[brokers[0]][1]
+        return (
+            f"the target answers, but its brokers {', '.join(brokers)} did not accept "
+            f"connections ({why}) while no record was confirmed: are they down? Records "
+            "whose partition leader or in-sync replicas are there wait (acks=all) until "
+            "they are back: bring them back, then run the step again"
+        )
 
     def _short_isr(self, md: Any) -> str | None:
         """What to say when a partition this writer writes to has fewer in-sync
