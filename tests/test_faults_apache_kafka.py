@@ -261,7 +261,12 @@ def assert_copied(source: str, target: str, topic: str, records: int = RECORDS) 
 def finish(proc: subprocess.Popen[str], timeout_s: float = 150) -> tuple[int, str, float]:
     """Wait for the background step: (exit code, output, seconds waited)."""
     began = time.monotonic()
-    out, _ = proc.communicate(timeout=timeout_s)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"the step hung for {timeout_s} s after the fault:\n{out}") from None
     return proc.returncode, out, time.monotonic() - began
 
 
