@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -525,6 +526,39 @@ def test_source_broker_restarted_mid_verify(
         out = until_success(plan, "3", target)
     assert f"all {PARTITIONS} partitions match ({RECORDS:,} records)" in out, out
     assert_copied(source.bootstrap, target.internal, topic)
+
+
+@pytest.mark.timeout(120)
+def test_topics_asked_while_the_source_broker_restarts_are_all_listed(
+    clusters: Clusters, prefix: str
+) -> None:
+    """A topic listing asked while the source broker is down gets the restarted
+    broker's first answer, which (ZooKeeper mode, before the controller fills its
+    metadata cache) lists no topic: KafkaCluster.topics() must ask again and list
+    them.  Found by test_source_broker_restarted_mid_verify, where verify then
+    compared 0 partitions and said "all 0 partitions match".
+
+    Fails before the fix in KafkaCluster.topics (it returned {})."""
+    from kmigrate.adapters.kafka import KafkaCluster
+
+    source = clusters.source
+    topic = f"{prefix}listed"
+    create_topic(source.bootstrap, topic, 2)
+    cluster = KafkaCluster("source", source.bootstrap)
+    assert topic in cluster.topics()
+    node = source.node_for(1)
+    apache_kafka.stop_node(node)
+    listed: list[dict[str, object]] = []
+    asker = threading.Thread(target=lambda: listed.append(dict(cluster.topics())))
+    try:
+        wait_listening(node.ports["PLAINTEXT"], False)
+        asker.start()
+        time.sleep(0.5)  # the request waits for the broker
+    finally:
+        apache_kafka.start_node(node)
+        asker.join(60)
+        apache_kafka.wait_brokers(source, 1)
+    assert len(listed) == 1 and topic in listed[0], listed
 
 
 @pytest.mark.timeout(300)
