@@ -37,7 +37,7 @@ from kmigrate.errors import ClusterError, OffsetOutOfRange
 #: Seconds an admin request may take before it counts as unreachable.
 ADMIN_TIMEOUT_S = 15.0
 #: Seconds a Metadata answer listing no topic is asked again (KafkaCluster.topics).
-EMPTY_METADATA_S = 2.0
+EMPTY_METADATA_S = 1.0
 Headers = list[tuple[str, bytes | None]]
 #: Client-side errors of a request cut off by a dropped or reset connection
 #: (librdkafka's local error codes); a read-only request may be asked again.
