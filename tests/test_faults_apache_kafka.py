@@ -37,6 +37,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from kmigrate.adapters import apache_kafka
+from kmigrate.adapters.kafka import KafkaCluster
 from tests.conftest import APACHE_KAFKA, create_topic, produce
 from tests.support.faults import (
     KMIGRATE,
@@ -180,10 +181,12 @@ def start(plan: Path, phase: str, target: apache_kafka.Cluster) -> subprocess.Po
     )
 
 
-def clean(code: int, out: str) -> None:
-    """Exit 0 or 1, never an internal error or a traceback; a password never shown."""
+def clean(code: int, out: str, target: apache_kafka.Cluster) -> None:
+    """Exit 0 or 1, never an internal error or a traceback; no password shown."""
     assert code in (0, 1), out
     assert "internal error" not in out and "Traceback" not in out, out
+    for password in target.users.values():
+        assert password not in out, "a target password was printed"
 
 
 def until_success(plan: Path, phase: str, target: apache_kafka.Cluster, attempts: int = 3) -> str:
@@ -191,7 +194,7 @@ def until_success(plan: Path, phase: str, target: apache_kafka.Cluster, attempts
     out = ""
     for _ in range(attempts):
         code, out = run(plan, phase, target)
-        clean(code, out)
+        clean(code, out, target)
         if code == 0:
             return out
     raise AssertionError(f"phase {phase} did not succeed in {attempts} attempts:\n{out}")
@@ -312,7 +315,7 @@ def test_target_partition_leader_killed_mid_mirror(
     held = wait_copied(target.internal, topic, RECORDS // 5, proc)
     apache_kafka.stop_node(node, kill=True)
     code, out, waited = finish(proc)
-    clean(code, out)
+    clean(code, out, target)
     print(outcome(f"leader {node.name} killed at {held:,} records", code, out), f"({waited:.1f} s)")
     if code == 1:
         assert "FAILED: mirror failed: target (" in out, out
@@ -351,7 +354,7 @@ def test_two_of_three_combined_nodes_killed_mid_mirror(
     for node in stopped:
         apache_kafka.stop_node(node, kill=True)
     code, out, waited = finish(proc, timeout_s=120)  # a hang guard: the writer gives up
-    clean(code, out)
+    clean(code, out, target)
     print(
         outcome(f"2 of 3 combined nodes killed at {held:,} records", code, out), f"({waited:.1f} s)"
     )
@@ -411,14 +414,13 @@ def test_isr_below_min_insync_replicas_mid_mirror(
     for node in stopped:
         apache_kafka.stop_node(node)
     code, out, waited = finish(proc, timeout_s=120)  # a hang guard: the writer gives up
-    clean(code, out)
+    clean(code, out, target)
     print(outcome(f"2 of 3 brokers stopped at {held:,} records", code, out), f"({waited:.1f} s)")
     assert code == 1, out
     assert "FAILED: mirror failed: target (" in out, out
     assert "the target has fewer in-sync replicas than min.insync.replicas" in out, out
     assert "(NOT_ENOUGH_REPLICAS)" in out, out
     assert "has 1 of 3 replicas in sync, min.insync.replicas 2" in out, out
-    assert target.users[apache_kafka.MIGRATION_USER] not in out
     mirror = step_named(status_steps(plan), "mirror")
     assert mirror["status"] == "failed"
     claimed = sum(p["records"] for p in mirror["record"]["partitions"])
@@ -493,7 +495,7 @@ def test_source_broker_restarted_mid_mirror(
     held = wait_copied(target.internal, topic, RECORDS // 10, proc)
     down_s = restart(source, source.node_for(1), proc)
     code, out, waited = finish(proc)
-    clean(code, out)
+    clean(code, out, target)
     what = f"source broker restarted at {held:,} records (down {down_s:.1f} s)"
     print(outcome(what, code, out), f"({waited:.1f} s)")
     mirror_then_verify(plan, clusters, topic)
@@ -517,7 +519,7 @@ def test_source_broker_restarted_mid_verify(
     wait_step_started(plan, "verify", proc)
     down_s = restart(source, source.node_for(1), proc)
     code, out, waited = finish(proc)
-    clean(code, out)
+    clean(code, out, target)
     what = f"source broker restarted mid-verify (down {down_s:.1f} s)"
     print(outcome(what, code, out), f"({waited:.1f} s)")
     assert "partitions differ" not in out, out
@@ -539,8 +541,6 @@ def test_topics_asked_while_the_source_broker_restarts_are_all_listed(
     compared 0 partitions and said "all 0 partitions match".
 
     Fails before the fix in KafkaCluster.topics (it returned {})."""
-    from kmigrate.adapters.kafka import KafkaCluster
-
     source = clusters.source
     topic = f"{prefix}listed"
     create_topic(source.bootstrap, topic, 2)
@@ -582,7 +582,7 @@ def test_target_broker_restarted_mid_mirror(
     held = wait_copied(target.internal, topic, RECORDS // 10, proc)
     down_s = restart(target, node, proc, kill=True)
     code, out, waited = finish(proc)
-    clean(code, out)
+    clean(code, out, target)
     what = f"target {node.name} restarted at {held:,} records (down {down_s:.1f} s)"
     print(outcome(what, code, out), f"({waited:.1f} s)")
     mirror_then_verify(plan, clusters, topic)
@@ -620,7 +620,7 @@ def test_source_zookeeper_stopped_mid_export(
         )
         took = time.monotonic() - began
         out = done.stdout + done.stderr
-        clean(done.returncode, out)
+        clean(done.returncode, out, target)
         print(outcome("ZooKeeper stopped, export", done.returncode, out), f"({took:.1f} s)")
         assert done.returncode == 1, out
         assert f"source ({source.bootstrap}): " in out, out
@@ -631,7 +631,7 @@ def test_source_zookeeper_stopped_mid_export(
         )
 
         code, out = run(plan, "1", target, timeout_s=90)
-        clean(code, out)
+        clean(code, out, target)
         print(outcome("ZooKeeper stopped, export-topics step", code, out))
         assert code == 1, out
         assert "ZooKeeper" in out, out
