@@ -534,3 +534,33 @@ def test_a_failed_record_goes_to_on_error_and_is_not_counted_as_delivered(
     assert (writer.delivered(topic, 0), writer.delivered(topic, 7)) == (20, 0)
     assert writer.fatal_error is None
     assert [len(rows) for rows in independent_read(brokers.target, topic).values()] == [20]
+
+
+def test_verify_fails_when_the_source_no_longer_lists_a_mirrored_topic(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The source lists no topic the mirror copied (deleted here; a ZooKeeper-mode
+    broker just restarted lists none for a moment): verify fails (exit 1) naming
+    the topic and saying nothing was verified.  Before the fix it compared the
+    topics still listed (here none) and said "all 0 partitions match" (exit 0)."""
+    from confluent_kafka.admin import AdminClient
+
+    topic = f"{prefix}gone"
+    create_topic(brokers.source, topic, 2)
+    produce(brokers.source, topic, [{"value": b"v%d" % i, "partition": i % 2} for i in range(200)])
+    plan = write_plan(tmp_path, brokers, [topic], MIRROR_THEN_VERIFY)
+    until_success(plan, "1")
+    until_success(plan, "2")
+    admin = AdminClient({"bootstrap.servers": brokers.source})
+    admin.delete_topics([topic])[topic].result()
+    deadline = time.monotonic() + 30
+    while topic_partitions(brokers.source, topic) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    done = kmigrate("execute", str(plan), "--phase", "3", cwd=tmp_path)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert f"the source lists no topic {topic}, which the mirror copied" in out, out
+    assert "Nothing was verified" in out, out
+    assert "partitions match" not in out, out
+    assert step_named(status_steps(plan), "verify")["status"] == "failed"

@@ -68,6 +68,9 @@ TARGET_VERSION = "4.1.0"
 LOG4J2_VERSION = "2.24.3"
 #: Nodes of the target cluster (each a combined broker and controller).
 TARGET_NODES = 3
+#: The KRaft node id of a target's dedicated controller
+#: (``start_target(dedicated_controller=True)``).
+DEDICATED_CONTROLLER_ID = 100
 #: Maximum heap of each JVM, in MiB: three brokers at Kafka's default 1 GiB would
 #: commit 3 GiB up front on a 2-core machine.
 HEAP_MB = 384
@@ -392,11 +395,14 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie of a process not ours still answers kill(0): read its state.
+    # A zombie of a process not ours still answers kill(0): read its state.  The
+    # main thread of a JVM shows Z while its other threads still exit, holding the
+    # broker's sockets (its port still took connections after stop_node): alive until
+    # it is the last task.
     with contextlib.suppress(OSError):
         stat = Path(f"/proc/{pid}/stat").read_text()
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
+            return len(os.listdir(f"/proc/{pid}/task")) > 1
     return True
 
 
@@ -591,6 +597,7 @@ def start_target(
     nodes: int = TARGET_NODES,
     port: int | None = None,
     retention_check_ms: int = RETENTION_CHECK_MS,
+    dedicated_controller: bool = False,
     say: Callable[[str], None] = lambda _m: None,
 ) -> Cluster:
     """Start the target: ``nodes`` KRaft nodes of Kafka :data:`TARGET_VERSION` in ``folder``.
@@ -600,6 +607,14 @@ def start_target(
     ``default.replication.factor`` min(3, nodes) and ``min.insync.replicas``
     min(2, nodes).  ``port``: the first node's SASL_SSL port, the others on the next
     ones (default: free ports).  ``retention_check_ms`` as for :func:`start_source`.
+
+    ``dedicated_controller``: the ``nodes`` are brokers only, and one more JVM,
+    ``controller`` (``process.roles=controller``, node id 100, ports key
+    ``controller_id``), is the whole KRaft quorum, as on a managed service whose
+    controllers are not its brokers.  With combined nodes (the default), stopping
+    two of three also loses the controller quorum: the last broker then answers no
+    Metadata and never shrinks an ISR, so a write is never refused with
+    NOT_ENOUGH_REPLICAS; with a dedicated controller it is.
 
     Raises:
         UsageError: java or mvn missing.
@@ -617,6 +632,8 @@ def start_target(
     for p in client:
         _check_free(p)
     voters = ",".join(f"{i + 1}@127.0.0.1:{controller[i]}" for i in range(nodes))
+    if dedicated_controller:
+        voters = f"{DEDICATED_CONTROLLER_ID}@127.0.0.1:{controller[0]}"
     rf = min(3, nodes)
     (folder / "log4j2.properties").write_text(_LOG4J2)
     cluster_id = _java_out(libs, "kafka.tools.StorageTool", "random-uuid").strip()
@@ -624,16 +641,16 @@ def start_target(
     for i in range(nodes):
         node_id = i + 1
         config = folder / f"node-{node_id}.properties"
+        listeners = f"INTERNAL://127.0.0.1:{internal[i]},CLIENT://127.0.0.1:{client[i]}"
         _write_config(
             config,
             {
-                "process.roles": "broker,controller",
+                "process.roles": "broker" if dedicated_controller else "broker,controller",
                 "node.id": node_id,
                 "controller.quorum.voters": voters,
-                "listeners": f"INTERNAL://127.0.0.1:{internal[i]},CLIENT://127.0.0.1:{client[i]},"
-                f"CONTROLLER://127.0.0.1:{controller[i]}",
-                "advertised.listeners": f"INTERNAL://127.0.0.1:{internal[i]},"
-                f"CLIENT://127.0.0.1:{client[i]}",
+                "listeners": listeners
+                + ("" if dedicated_controller else f",CONTROLLER://127.0.0.1:{controller[i]}"),
+                "advertised.listeners": listeners,
                 "inter.broker.listener.name": "INTERNAL",
                 "controller.listener.names": "CONTROLLER",
                 "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CLIENT:SASL_SSL,"
@@ -663,21 +680,7 @@ def start_target(
                 "log.initial.task.delay.ms": retention_check_ms,
             },
         )
-        scram = [
-            arg
-            for name, password in users.items()
-            for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
-        ]
-        _java_out(
-            libs,
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(config),
-            *scram,
-        )
+        _format(libs, cluster_id, config, users)
         kafka_nodes.append(
             Node(
                 f"node-{node_id}",
@@ -693,6 +696,43 @@ def start_target(
                     "CONTROLLER": controller[i],
                 },
             )
+        )
+    if dedicated_controller:
+        config = folder / "controller.properties"
+        _write_config(
+            config,
+            {
+                "process.roles": "controller",
+                "node.id": DEDICATED_CONTROLLER_ID,
+                "controller.quorum.voters": voters,
+                "listeners": f"CONTROLLER://127.0.0.1:{controller[0]}",
+                "controller.listener.names": "CONTROLLER",
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT",
+                "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
+                "log.dirs": folder / "data-controller",
+                # The controller writes its own min.insync.replicas as the cluster's
+                # dynamic default when eligible leader replicas are on (KIP-966, the
+                # default from 4.1): without these keys that default would be 1 and
+                # override the brokers' 2.
+                "auto.create.topics.enable": "false",
+                "num.partitions": 1,
+                "default.replication.factor": rf,
+                "min.insync.replicas": min(2, rf),
+            },
+        )
+        _format(libs, cluster_id, config, users)
+        kafka_nodes.insert(
+            0,
+            Node(
+                "controller",
+                "kafka.Kafka",
+                str(config),
+                libs,
+                str(folder / "controller.log"),
+                TARGET_VERSION,
+                ports={"controller_id": DEDICATED_CONTROLLER_ID, "CONTROLLER": controller[0]},
+            ),
         )
     cluster = Cluster(
         "target",
@@ -718,6 +758,19 @@ def start_target(
         stop_cluster(cluster)
         raise
     return cluster
+
+
+def _format(libs: str, cluster_id: str, config: Path, users: dict[str, str]) -> None:
+    """Format one KRaft node's log dir with the cluster id and the SCRAM users
+    (``kafka-storage format``; real-kafka.md, "SCRAM-SHA-512, TLS and ACLs")."""
+    scram = [
+        arg
+        for name, password in users.items()
+        for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
+    ]
+    _java_out(
+        libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *scram
+    )
 
 
 def _check_free(port: int) -> None:
@@ -838,11 +891,12 @@ def stop_cluster(
 ) -> list[tuple[Node, int]]:
     """Stop every JVM of ``cluster``: the brokers all at once (SIGTERM, a controlled
     shutdown; SIGKILL with ``kill`` or for any still running after ``timeout_s``
-    seconds), then ZooKeeper.  Returns (node, pid) of those that were running."""
+    seconds), then ZooKeeper or a dedicated controller.  Returns (node, pid) of those
+    that were running."""
     stopped = []
     for group in (
-        [n for n in cluster.nodes if n.name != "zookeeper"],
-        [n for n in cluster.nodes if n.name == "zookeeper"],
+        [n for n in cluster.nodes if "node_id" in n.ports],
+        [n for n in cluster.nodes if "node_id" not in n.ports],
     ):
         running = [(n, n.pid) for n in group if n.pid and _alive(n.pid)]
         for _node, pid in running:

@@ -39,6 +39,8 @@ from kmigrate.logs import client_logger, last_failure
 
 #: Seconds an admin request may take before it counts as unreachable.
 ADMIN_TIMEOUT_S = 15.0
+#: Seconds a Metadata answer listing no topic is asked again (KafkaCluster.topics).
+EMPTY_METADATA_S = 1.0
 Headers = list[tuple[str, bytes | None]]
 #: Client-side errors of a request cut off by a dropped or reset connection
 #: (librdkafka's local error codes); a read-only request may be asked again.
@@ -244,13 +246,28 @@ class KafkaCluster:
     def topics(self) -> dict[str, TopicMeta]:
         """Every topic's partition count and replication factor (from Metadata).
 
+        An answer without any topic is asked again for up to
+        :data:`EMPTY_METADATA_S` seconds: a ZooKeeper-mode broker that has just
+        started answers Metadata from a cache the controller has not filled yet
+        (its UpdateMetadata request), listing itself and no topic (measured
+        here: for about 50 ms after a restart of Apache Kafka 3.9; a request
+        sent while it was down gets exactly that answer).  Taken as it is, a
+        verify after such a restart compared no partition and said all matched.
+
         Raises:
             ClusterError: the Metadata request failed.
         """
-        try:
-            md = self.admin.list_topics(timeout=ADMIN_TIMEOUT_S)
-        except KafkaException as exc:
-            raise self._fail("listing topics", exc) from None
+        deadline = None
+        while True:
+            try:
+                md = self.admin.list_topics(timeout=ADMIN_TIMEOUT_S)
+            except KafkaException as exc:
+                raise self._fail("listing topics", exc) from None
+            # From the first answer: the request itself may have waited for the broker.
+            deadline = deadline or time.monotonic() + EMPTY_METADATA_S
+            if md.topics or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         out = {}
         for name, tm in md.topics.items():
             if tm.error is not None and tm.error.code() != KafkaError.NO_ERROR:
@@ -283,7 +300,38 @@ class KafkaCluster:
                     for key, entry in entries.items()
                 }
         except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() == KafkaError._TIMED_OUT:
+                # A ZooKeeper-mode broker answers DescribeConfigs of a topic from
+                # ZooKeeper (its Metadata from its own cache): with ZooKeeper down
+                # the request waits until the client gives up.
+                raise ClusterError(
+                    f"{self.label}: describing topic configs failed: the cluster did not "
+                    f"answer within {ADMIN_TIMEOUT_S:.0f} s ({err.name()}: {err.str()}); a "
+                    "broker in ZooKeeper mode reads topic configs from ZooKeeper: is the "
+                    "cluster's ZooKeeper up?"
+                ) from None
             raise self._fail("describing topic configs", exc) from None
+        return out
+
+    def min_insync_replicas(self, topics: Iterable[str], timeout_s: float = 5.0) -> dict[str, int]:
+        """Each topic's effective ``min.insync.replicas`` (DescribeConfigs):
+        ``{topic: replicas}``.
+
+        Best effort, for error messages: a topic whose config cannot be read
+        within ``timeout_s`` seconds is left out; never raises.
+        """
+        resources = [ConfigResource("topic", t) for t in topics]
+        out: dict[str, int] = {}
+        if not resources:
+            return out
+        try:
+            futures = self.admin.describe_configs(resources, request_timeout=timeout_s)
+        except KafkaException:
+            return out
+        for res, fut in futures.items():
+            with contextlib.suppress(KafkaException, TimeoutError, ValueError, TypeError, KeyError):
+                out[res.name] = int(fut.result(timeout=timeout_s)["min.insync.replicas"].value)
         return out
 
     def broker_configs(self, keys: Iterable[str]) -> dict[str, str]:
@@ -1149,7 +1197,11 @@ class RecordWriter:
         partitions: Iterable[tuple[str, int]] = (),
     ) -> None:
         self._on_error = on_error
+        self._cluster = cluster
         self._label = cluster.label
+        self._min_isr: dict[str, int] = {}  # topic -> min.insync.replicas, once read
+        self._short: str | None = None  # partitions short of in-sync replicas, this stall
+        self._refused: dict[str, tuple[float, str]] = {}  # broker -> (when, why) it refused
         self._expected: dict[str, int] = {}  # topic -> highest partition written
         self._expect(partitions)
         self._reports = 0  # delivery reports seen, confirmed or failed
@@ -1206,6 +1258,13 @@ class RecordWriter:
         try:
             if err.fatal() and self._fatal is None:
                 self._fatal = f"{err.name()}: {err.str()}"
+            text = err.str()
+            if err.code() == KafkaError._TRANSPORT and ": Connect to " in text:
+                # "sasl_ssl://host:port/ID: Connect to ipv4#... failed: Connection
+                # refused (after 0ms in state CONNECT...)": that broker is not there.
+                broker, _, why = text.partition(": Connect to ")
+                why = why.split(" (after ")[0].partition(" failed: ")[2] or why
+                self._refused[broker.split("://")[-1]] = (time.monotonic(), why)
         except BaseException as exc:  # noqa: BLE001 - never let anything out of a C callback
             self._swallowed = self._swallowed or exc
 
@@ -1367,6 +1426,7 @@ class RecordWriter:
             self._seen_reports = self._reports
             self._quiet_since = now
             self._idle = idle
+            self._short = None
             return None
         quiet = now - self._quiet_since
         if quiet < STALL_PROBE_S:
@@ -1384,7 +1444,7 @@ class RecordWriter:
             return None
         self._stuck = (
             f"{self._label}: {waiting:,} records not confirmed for {quiet:.0f} s: "
-            f"{self._answer}. Only records the target confirmed count as written"
+            f"{self._short or self._answer}. Only records the target confirmed count as written"
         )
         return self._stuck
 
@@ -1408,11 +1468,76 @@ class RecordWriter:
                     f"topic {topic} on the target has {len(meta.partitions)} partitions "
                     f"(kmigrate writes to partition {highest})"
                 )
+        # Kept for the rest of this stall: a later probe may find no broker to
+        # answer it in 2 s (the last broker busy refusing the retried writes).
+        self._short = self._short_isr(md) or self._short
         self._answer = (
-            "the target answers and holds the topics but confirms no record (was the "
-            "target broker restarted empty? it may have lost the producer's state)"
+            self._short
+            or self._refusing()
+            or (
+                "the target answers and holds the topics but confirms no record (was the "
+                "target broker restarted empty? it may have lost the producer's state)"
+            )
         )
         return None
+
+    def _refusing(self) -> str | None:
+        """What to say when target brokers refused connections during this stall
+        (they are down while the cluster's Metadata still lists them, e.g. a
+        KRaft cluster that lost its controller quorum with them), else None."""
+        since = self._quiet_since
+        brokers = sorted(b for b, (when, _) in self._refused.items() if when >= since)
+        if not brokers:
+            return None
+        why = self._refused[brokers[0]][1]
+        return (
+            f"the target answers, but its brokers {', '.join(brokers)} did not accept "
+            f"connections ({why}) while no record was confirmed: are they down? Records "
+            "whose partition leader or in-sync replicas are there wait (acks=all) until "
+            "they are back: bring them back, then run the step again"
+        )
+
+    def _short_isr(self, md: Any) -> str | None:
+        """What to say when a partition this writer writes to has fewer in-sync
+        replicas than its topic's ``min.insync.replicas``, else None.
+
+        The leader then refuses every acks=all write with NOT_ENOUGH_REPLICAS
+        (Kafka's ``Partition.appendRecordsToLeader``; topic config
+        min.insync.replicas, https://kafka.apache.org/documentation/#topicconfigs),
+        which librdkafka retries without a delivery report until
+        message.timeout.ms.  ``md`` is the target's Metadata (its ``isrs`` and
+        ``replicas`` per partition); min.insync.replicas is read once per topic
+        with DescribeConfigs, best effort.
+        """
+        short: list[tuple[str, int, int, int]] = []
+        for topic, highest in sorted(self._expected.items()):
+            parts = md.topics[topic].partitions
+            short += [
+                (topic, p, len(parts[p].isrs), len(parts[p].replicas))
+                for p in sorted(parts)
+                if p <= highest and len(parts[p].isrs) < len(parts[p].replicas)
+            ]
+        wanted = sorted({t for t, *_ in short} - set(self._min_isr))
+        if wanted:
+            self._min_isr.update(self._cluster.min_insync_replicas(wanted))
+        below = [
+            (t, p, isr, rf, self._min_isr[t])
+            for t, p, isr, rf in short
+            if isr < self._min_isr.get(t, 0)
+        ]
+        if not below:
+            return None
+        named = ", ".join(
+            f"{t}[{p}] has {isr} of {rf} replicas in sync, min.insync.replicas {m}"
+            for t, p, isr, rf, m in below[:3]
+        )
+        more = f" and {len(below) - 3} more partitions" if len(below) > 3 else ""
+        return (
+            "the target has fewer in-sync replicas than min.insync.replicas "
+            f"(NOT_ENOUGH_REPLICAS): {named}{more}; with acks=all the target refuses "
+            "the records until enough of its brokers are back in sync: bring the "
+            "target's brokers back, then run the step again"
+        )
 
     def delivered(self, topic: str, partition: int) -> int:
         """Records of ``topic[partition]`` the target confirmed, in order, so far.

@@ -60,7 +60,7 @@ from kmigrate.adapters.kafka import (
 
 # The cluster port's Protocol, under the name this module's signatures use.
 from kmigrate.clusters.port import Cluster as KafkaCluster
-from kmigrate.errors import VerificationFailed
+from kmigrate.errors import StepFailed, VerificationFailed
 from kmigrate.journal import atomic_write, now_iso
 from kmigrate.offsets.map import OffsetMap, PartitionMap
 from kmigrate.selection import select_topics
@@ -1189,6 +1189,17 @@ class Verify(Step):
         mirrored = MirrorRecord.from_json(raw)
         # The mirror keeps its map in the plan's state_dir (the record names the file).
         offset_map = OffsetMap.load(ctx.state_dir) if mirrored else None
+        if offset_map is not None:
+            names = {t for t, _ in offset_map.partitions()}
+            copied = select_topics(names, ctx.include, ctx.exclude)
+            missing = sorted(set(copied) - set(topics))
+            if missing:
+                # Skipped, they would leave "all N partitions match" over fewer topics.
+                raise StepFailed(
+                    f"the source lists no topic {', '.join(missing)}, which the mirror "
+                    "copied: was it deleted, or is a source broker still starting? "
+                    "Nothing was verified; run verify again once the source lists it"
+                )
         record = run_verify(
             ctx, topics, raw, ctx.state_dir / self.spec.report, offset_map, self.spec.workers
         )
