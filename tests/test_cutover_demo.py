@@ -24,7 +24,9 @@ def test_sandbox_produce_writes_live_records_to_every_seed_topic(tmp_path: Path)
     broker = sandbox.start_broker("source", sandbox.free_port(), tmp_path / "b.log")
     try:
         sandbox.seed(broker.bootstrap, 7)
-        before = time.time() * 1000
+        # Whole milliseconds, as record timestamps are: a record produced within the
+        # same millisecond is not counted as older than the run.
+        before = int(time.time() * 1000)
         result = run(
             "sandbox", "produce", "--source", broker.bootstrap,
             "--rate", "350", "--duration", "1",
