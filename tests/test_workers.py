@@ -76,18 +76,23 @@ def _workers(pid: int) -> list[int]:
     return [p for p, cmd in _children(pid) if "spawn_main" in cmd]
 
 
-def _target_records(brokers: Brokers, topic: str) -> int:
-    marks = KafkaCluster("target", brokers.target).offsets([(topic, p) for p in range(PARTITIONS)])
-    return sum(high for _low, high in marks.values())
-
-
-def _wait_for_copies(brokers: Brokers, topic: str, proc: subprocess.Popen[str]) -> None:
-    """Until the target holds some copies (mid-copy), or fail."""
+def _wait_for_copies(brokers: Brokers, topic: str, proc: subprocess.Popen[str]) -> list[int]:
+    """Until the target holds some copies while the workers run (mid-copy); returns
+    the worker pids.  The workers are looked for on every round, so a fast copy is
+    caught while they live (one reader for the target's offsets, not one per round).
+    Skips when the mirror ended by itself before that moment came."""
+    target = KafkaCluster("target", brokers.target)
+    tps = [(topic, p) for p in range(PARTITIONS)]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if _target_records(brokers, topic) >= RECORDS // 10:
-            return
-        time.sleep(0.02)
+        workers = _workers(proc.pid)
+        if len(workers) == 2:
+            copied = sum(high for _low, high in target.offsets(tps).values())
+            if copied >= RECORDS // 10 and proc.poll() is None:
+                return workers
+        time.sleep(0.01)
+    if proc.poll() == 0:
+        pytest.skip("the mirror finished before it could be killed")
     pytest.fail(f"the mirror ended or stalled before copying: {proc.poll()}")
 
 
@@ -135,9 +140,7 @@ def test_a_worker_killed_with_sigkill_fails_the_mirror_and_a_rerun_resumes_exact
     _seed(brokers, topic)
     state = tmp_path / "state"
     proc = _mirror(brokers, topic, state)
-    _wait_for_copies(brokers, topic, proc)
-    workers = _workers(proc.pid)
-    assert len(workers) == 2, _children(proc.pid)
+    workers = _wait_for_copies(brokers, topic, proc)
     os.kill(workers[0], signal.SIGKILL)
     out = proc.communicate(timeout=120)[0]
 
@@ -157,9 +160,7 @@ def test_the_parent_killed_with_sigkill_takes_its_workers_and_a_rerun_resumes_ex
     _seed(brokers, topic)
     state = tmp_path / "state"
     proc = _mirror(brokers, topic, state)
-    _wait_for_copies(brokers, topic, proc)
-    workers = _workers(proc.pid)
-    assert len(workers) == 2, _children(proc.pid)
+    workers = _wait_for_copies(brokers, topic, proc)
     proc.kill()
     proc.communicate(timeout=30)
     alive = _wait_gone(workers, 2.0)
