@@ -1122,6 +1122,12 @@ WRITER_SETTINGS: dict[str, Any] = {
     # (bench/README.md).  The writer writes to every partition's leader
     # anyway, so it holds no connection it would not open.
     "enable.sparse.connections": False,
+    # librdkafka doubles its reconnect backoff up to 10 s (CONFIGURATION.md,
+    # reconnect.backoff.max.ms): after a 5 s outage the next attempt could come
+    # seconds after the target is back, and the quiet then passed STALL_S.  At
+    # most 1 s between attempts, a target that returns confirms within about a
+    # second, as the stall limit below assumes.
+    "reconnect.backoff.max.ms": 1000,
 }
 
 #: Seconds without any delivery report, while records wait, after which the
