@@ -194,15 +194,16 @@ def test_describe_create_delete_every_shape_of_binding(brokers: Brokers, prefix:
     before = wanted[0]
     assert [o.status for o in acls.create([before])] == [CREATED]
 
+    def mine() -> str:  # a broker answers DescribeAcls from its copy of the metadata log
+        return repr(sorted(b for b in acls.describe().bindings if b.principal == who))
+
+    assert eventually(mine, repr([before])) == repr([before])  # there before the create
+
     outcomes = acls.create(wanted)
 
     assert [(o.binding, o.status) for o in outcomes] == [
         (b, EXISTS if b == before else CREATED) for b in wanted
     ]
-
-    def mine() -> str:  # a broker answers DescribeAcls from its copy of the metadata log
-        return repr(sorted(b for b in acls.describe().bindings if b.principal == who))
-
     assert eventually(mine, repr(sorted(wanted))) == repr(sorted(wanted))
     assert {o.status for o in acls.create(wanted)} == {EXISTS}
 

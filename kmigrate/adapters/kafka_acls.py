@@ -13,6 +13,12 @@ and reports those that were there as ``exists``, so that a rollback deletes
 exactly what kmigrate created (:meth:`KafkaAcls.delete` takes exact bindings, not
 patterns).  A binding the broker refuses fails alone (per-binding outcomes).
 
+A KRaft broker answers DescribeAcls from its copy of the metadata log, which lags
+the controller by up to about a second (measured on the tests' 3-node target): a
+binding created by someone else within that time may not be seen yet, and is then
+reported ``created`` (CreateAcls of an existing binding succeeds without a word).
+Long-standing bindings, the case of a migration, are seen.
+
 Writes are refused on the ``source`` role: kmigrate never writes to the source.
 """
 
