@@ -9,12 +9,21 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kmigrate.acls import eventhubs, kafka_target, msk_iam
 from kmigrate.acls.decisions import RULES
-from kmigrate.acls.model import AclBinding, AclInputError, parse_binding, parse_bindings
+from kmigrate.acls.model import (
+    AclBinding,
+    AclInputError,
+    Operation,
+    parse_binding,
+    parse_bindings,
+)
 from kmigrate.acls.outputs import read_role_assignments, write_iam_policies, write_role_assignments
 from kmigrate.acls.principals import PrincipalMap
+from kmigrate.acls.targets import translate_for
 
 CLUSTER_ARN = (
     "arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c2d3e-aaaa-bbbb-cccc-1234567890ab-2"
@@ -496,3 +505,121 @@ def test_docs_acls_md_lists_every_rule_with_its_source() -> None:
     for name, r in RULES.items():
         for source in r.source.split(" ; "):
             assert source.split(" (")[0] in rows[name], name
+
+
+# --- which translation a target takes -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target_type", "auth", "want"),
+    [
+        ("kafka", None, "kafka:kafka"),
+        ("redpanda", None, "kafka:kafka"),
+        ("confluent-cloud", None, "kafka:confluent-cloud"),
+        ("msk", "scram", "kafka:msk"),
+        ("msk", "tls", "kafka:msk"),
+        ("msk", None, "msk-iam"),
+        ("msk", "iam", "msk-iam"),
+        ("eventhubs", None, "eventhubs"),
+    ],
+)
+def test_the_target_type_and_auth_pick_the_translation(
+    target_type: str, auth: str | None, want: str
+) -> None:
+    """MSK with SCRAM or mTLS keeps Kafka ACLs; MSK with IAM (the default) takes IAM
+    policies; Event Hubs role assignments; every other type Kafka ACLs."""
+    t = translate_for(
+        target_type,
+        [b("TOPIC", "orders", "READ")],
+        PrincipalMap({"User:orders-svc": "User:x"}),
+        auth=auth,
+        cluster_arn=CLUSTER_ARN,
+        namespace=NS,
+    )
+    assert t.target == want
+
+
+@pytest.mark.parametrize(
+    ("target_type", "auth", "key"),
+    [
+        ("msk", "plaintext", "clusters.target.auth"),
+        ("msk", "iam", "clusters.target.cluster_arn"),
+        ("eventhubs", None, "clusters.target.namespace"),
+        ("pulsar", None, "clusters.target.type"),
+    ],
+)
+def test_a_target_the_acls_cannot_be_translated_for_names_the_plan_key(
+    target_type: str, auth: str | None, key: str
+) -> None:
+    """MSK plaintext (no identity), MSK IAM without its cluster ARN, Event Hubs without its
+    namespace and an unknown type are refused naming the key to fix."""
+    with pytest.raises(AclInputError) as err:
+        translate_for(target_type, [], PrincipalMap(), auth=auth)
+    assert err.value.key == key
+
+
+# --- properties over any binding ------------------------------------------------------------
+
+_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=20)
+bindings = st.builds(
+    lambda rtype, name, pattern, principal, host, op, perm: b(
+        rtype,
+        "kafka-cluster" if rtype == "CLUSTER" else name,
+        op,
+        perm,
+        "LITERAL" if rtype == "CLUSTER" else pattern,
+        f"User:{principal}",
+        host,
+    ),
+    st.sampled_from(["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID"]),
+    st.one_of(_names, st.just("*")),
+    st.sampled_from(["LITERAL", "PREFIXED"]),
+    st.sampled_from(["orders-svc", "billing", "legacy", "*"]),
+    st.sampled_from(["*", "10.0.0.1"]),
+    st.sampled_from([op.value for op in Operation]),
+    st.sampled_from(["ALLOW", "DENY"]),
+)
+
+
+@given(st.lists(bindings, max_size=30))
+def test_every_binding_gets_exactly_one_decision_on_every_target(
+    items: list[AclBinding],
+) -> None:
+    """On each target, each distinct binding gets one decision of the four kinds, with a
+    registered rule whose source it carries; a binding of the dropped principal is always
+    dropped, one of the unmapped principal always refused; a Kafka-ACL target's bindings
+    to create are exactly the kept ones with the principal mapped."""
+    pm = PrincipalMap(
+        {"User:orders-svc": ROLE, "User:billing": ROLE, "User:*": ROLE}, frozenset({"User:legacy"})
+    )
+    kafka_pm = PrincipalMap(
+        {"User:orders-svc": "User:sa-1", "User:billing": "User:billing", "User:*": "User:*"},
+        frozenset({"User:legacy"}),
+    )
+    eh_pm = PrincipalMap({k: SP for k in pm.mapping}, pm.drop)
+    cluster = msk_iam.MskCluster.parse(CLUSTER_ARN)
+    for t in (
+        kafka_target.translate(items, kafka_pm),
+        msk_iam.translate(items, pm, cluster),
+        eventhubs.translate(items, eh_pm, NS),
+    ):
+        assert [d.binding for d in t.decisions] == list(dict.fromkeys(items))
+        for d in t.decisions:
+            assert d.decision in ("copied", "converted", "dropped", "refused")
+            assert d.rule in RULES
+            if d.binding.principal == "User:legacy":
+                assert d.decision == "dropped"
+            if d.rule not in ("kafka_acl_copied",):
+                assert d.source == RULES[d.rule].source
+    kept = kafka_target.translate(items, kafka_pm)
+    assert kafka_target.target_bindings(kept) == [
+        d.binding.with_principal(kafka_pm.mapping[d.binding.principal])
+        for d in kept.decisions
+        if d.decision != "dropped"
+    ]
+
+
+@given(bindings)
+def test_any_binding_round_trips_through_its_snapshot_shape(one: AclBinding) -> None:
+    """``parse_binding(binding.to_dict())`` gives the same binding back."""
+    assert parse_binding(one.to_dict()) == one

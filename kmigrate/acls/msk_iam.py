@@ -275,6 +275,8 @@ def translate(
         ]
         deny = binding.permission is Permission.DENY
         names = ", ".join(a for s in statements for a in s["actions"])
+        if binding.operation is Operation.ALL and binding.resource_type is ResourceType.CLUSTER:
+            names += " (CLUSTER_ACTION, the brokers' own requests, has no action: not included)"
         return decide(
             binding,
             CONVERTED,
