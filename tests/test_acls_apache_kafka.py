@@ -163,6 +163,16 @@ def test_the_zookeeper_source_without_an_authorizer_lists_no_binding(brokers: Br
     assert (listing.bindings, listing.skipped) == ([], [])
 
 
+def test_the_authorizer_tells_no_authorizer_from_no_binding(brokers: Brokers) -> None:
+    """The source reports an empty ``authorizer.class.name`` (none configured), the target
+    the KRaft StandardAuthorizer, so an export can say "no authorizer" instead of an empty
+    ACL list."""
+    assert KafkaAcls.connect("source", brokers.source, {}).authorizer() == ""
+    assert admin_acls(brokers).authorizer() == (
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    )
+
+
 def test_describe_create_delete_every_shape_of_binding(brokers: Brokers, prefix: str) -> None:
     """Prefixed and wildcard resources, DENY, group, transactional-id and cluster bindings
     are created, described back exactly, reported ``exists`` on a second create, and

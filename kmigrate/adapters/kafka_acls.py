@@ -35,6 +35,7 @@ from confluent_kafka.admin import (
     AclOperation,
     AclPermissionType,
     AdminClient,
+    ConfigResource,
     ResourcePatternType,
     ResourceType,
 )
@@ -185,6 +186,29 @@ class KafkaAcls:
                 out.bindings.append(b)
         out.bindings.sort()
         return out
+
+    def authorizer(self, timeout_s: float = ACL_TIMEOUT_S) -> str | None:
+        """The ``authorizer.class.name`` of the lowest-id broker: ``""`` when none is
+        configured, None when the broker does not report the key (Redpanda enables
+        authorization through its own cluster properties).
+
+        Why: a broker without an authorizer answers DescribeAcls with an empty list
+        (measured on Apache Kafka 3.9 in ZooKeeper mode through confluent-kafka 2.16:
+        no SECURITY_DISABLED reaches the client), which reads like "no ACLs"; this tells
+        the two apart.  Source: kafka.apache.org/documentation/#brokerconfigs_authorizer.class.name.
+
+        Raises:
+            ClusterError: Metadata or DescribeConfigs failed.
+        """
+        try:
+            brokers = self.admin.list_topics(timeout=timeout_s).brokers
+            resource = ConfigResource("broker", str(min(brokers)))
+            futures = self.admin.describe_configs([resource], request_timeout=timeout_s)
+            configs = futures[resource].result(timeout=timeout_s + 5)
+        except KafkaException as exc:
+            raise self._fail("reading the brokers' authorizer.class.name", exc) from None
+        entry = configs.get("authorizer.class.name")
+        return None if entry is None else (entry.value or "")
 
     def _require_target(self, what: str) -> None:
         if self.role != "target":
