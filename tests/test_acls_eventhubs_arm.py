@@ -20,7 +20,7 @@ from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 from kmigrate.acls import eventhubs
 from kmigrate.acls.model import parse_binding
 from kmigrate.acls.principals import PrincipalMap
-from kmigrate.clusters.eventhubs_rbac import CREATED, EXISTS, RoleAssignments
+from kmigrate.clusters.eventhubs_rbac import CREATED, EXISTS, AssignmentsFailed, RoleAssignments
 from kmigrate.errors import ClusterError
 
 NS = eventhubs.Namespace("0000-sub", "rg-shop", "shop-ns")
@@ -109,3 +109,36 @@ def test_delete_removes_exactly_the_given_assignments() -> None:
     (a,) = assignments()
     RoleAssignments("0000-sub", client=c).delete([a])
     c.role_assignments.delete.assert_called_once_with(HUB, a.name)
+
+
+def test_a_refusal_mid_way_keeps_the_outcomes_of_those_made_before_it() -> None:
+    """Sender on ``orders`` is created, then ARM answers 404 for the Receiver on a hub
+    that does not exist: the error names it and carries the one created before, so the
+    step can journal it for rollback (no azure-core exception escapes)."""
+    binding = {
+        "resource_type": "TOPIC",
+        "pattern_type": "LITERAL",
+        "principal": "User:orders-svc",
+        "permission": "ALLOW",
+    }
+    pm = PrincipalMap({"User:orders-svc": f"ServicePrincipal:{OID}"})
+    made = eventhubs.role_assignments(
+        eventhubs.translate(
+            [
+                parse_binding({**binding, "name": "orders", "operation": "WRITE"}),
+                parse_binding({**binding, "name": "refunds", "operation": "READ"}),
+            ],
+            pm,
+            NS,
+        )
+    )
+    first = next(a for a in made if a.scope == HUB)
+    c = client()
+    c.role_assignments.create.side_effect = [
+        object(),
+        ResourceNotFoundError(message="ParentResourceNotFound"),
+    ]
+    with pytest.raises(AssignmentsFailed) as err:
+        RoleAssignments("0000-sub", client=c).create(sorted(made, key=lambda a: a.scope != HUB))
+    assert [(o.assignment, o.outcome) for o in err.value.outcomes] == [(first, CREATED)]
+    assert "refunds failed: ParentResourceNotFound" in str(err.value)

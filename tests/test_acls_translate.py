@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -623,3 +625,16 @@ def test_every_binding_gets_exactly_one_decision_on_every_target(
 def test_any_binding_round_trips_through_its_snapshot_shape(one: AclBinding) -> None:
     """``parse_binding(binding.to_dict())`` gives the same binding back."""
     assert parse_binding(one.to_dict()) == one
+
+
+def test_the_acl_domain_and_the_arm_client_import_no_vendor_sdk() -> None:
+    """Layers: ``kmigrate.acls`` is pure (no confluent_kafka, boto3 or azure), and the ARM
+    client imports azure lazily, only when it is used."""
+    code = (
+        "import sys\n"
+        "import kmigrate.acls.targets, kmigrate.acls.outputs, kmigrate.clusters.eventhubs_rbac\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('confluent_kafka', 'boto3', 'botocore', 'azure')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -35,6 +35,14 @@ class AssignmentOutcome:
     outcome: str
 
 
+class AssignmentsFailed(ClusterError):
+    """ARM refused a role assignment; ``outcomes``: those made or found before it."""
+
+    def __init__(self, message: str, outcomes: list[AssignmentOutcome]) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes
+
+
 class RoleAssignments:
     """Role assignments in one subscription, through ``AuthorizationManagementClient``."""
 
@@ -63,13 +71,15 @@ class RoleAssignments:
             )
         self.client = client
 
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, missing_ok: bool = False) -> Any:
+        """``fn(*args)``; None for a 404 when ``missing_ok``; any other azure-core error (a
+        404 included) as a ClusterError naming ``what``."""
         errors = require("azure.core.exceptions", "azure", _EXTRA_MSG)
         try:
             return fn(*args)
-        except errors.ResourceNotFoundError:
-            raise
         except errors.AzureError as exc:
+            if missing_ok and isinstance(exc, errors.ResourceNotFoundError):
+                return None
             message = getattr(exc, "message", None) or str(exc).splitlines()[0]
             raise ClusterError(f"Azure role assignment {what} failed: {message}") from None
 
@@ -79,45 +89,51 @@ class RoleAssignments:
         Raises:
             ClusterError: ARM refused the read (other than not found).
         """
-        errors = require("azure.core.exceptions", "azure", _EXTRA_MSG)
-        try:
-            self._call(
-                f"read of {a.name} at {a.scope}", self.client.role_assignments.get, a.scope, a.name
-            )
-        except errors.ResourceNotFoundError:
-            return False
-        return True
+        found = self._call(
+            f"read of {a.name} at {a.scope}",
+            self.client.role_assignments.get,
+            a.scope,
+            a.name,
+            missing_ok=True,
+        )
+        return found is not None
 
     def create(self, assignments: Iterable[RoleAssignment]) -> list[AssignmentOutcome]:
         """Create each assignment that does not exist yet; one outcome per assignment.
 
         Raises:
-            ClusterError: ARM refused one (the outcomes so far are lost to the caller:
-                the step journals before and after each call).
+            AssignmentsFailed: ARM refused one (a 404 included: the hub or namespace is
+                not there); its ``outcomes`` are those of the assignments before it, so
+                the caller can journal what was created.
         """
         models = require("azure.mgmt.authorization.models", "azure", _EXTRA_MSG)
-        outcomes = []
+        outcomes: list[AssignmentOutcome] = []
         for a in assignments:
-            if self.exists(a):
-                outcomes.append(AssignmentOutcome(a, EXISTS))
-                continue
-            params = models.RoleAssignmentCreateParameters(
-                role_definition_id=a.role_definition_id,
-                principal_id=a.principal_id,
-                principal_type=a.principal_type,
-            )
-            self._call(
-                f"{a.role} for {a.principal_type} {a.principal_id} at {a.scope}",
-                self.client.role_assignments.create,
-                a.scope,
-                a.name,
-                params,
-            )
+            try:
+                if self.exists(a):
+                    outcomes.append(AssignmentOutcome(a, EXISTS))
+                    continue
+                params = models.RoleAssignmentCreateParameters(
+                    role_definition_id=a.role_definition_id,
+                    principal_id=a.principal_id,
+                    principal_type=a.principal_type,
+                )
+                self._call(
+                    f"{a.role} for {a.principal_type} {a.principal_id} at {a.scope}",
+                    self.client.role_assignments.create,
+                    a.scope,
+                    a.name,
+                    params,
+                )
+            except ClusterError as exc:
+                raise AssignmentsFailed(str(exc), outcomes) from None
             outcomes.append(AssignmentOutcome(a, CREATED))
         return outcomes
 
     def delete(self, assignments: Iterable[RoleAssignment]) -> None:
         """Delete exactly these assignments (rollback of those :meth:`create` made).
+
+        An assignment already gone is no error (ARM answers 204).
 
         Raises:
             ClusterError: ARM refused a delete.
