@@ -222,6 +222,9 @@ AWS_ACTIONS = [
 #: implies DESCRIBE_CONFIGS (for ALLOW bindings only).
 IMPLIED = {"READ": "DESCRIBE", "WRITE": "DESCRIBE", "DELETE": "DESCRIBE", "ALTER": "DESCRIBE"}
 IMPLIED_CONFIGS = {"ALTER_CONFIGS": "DESCRIBE_CONFIGS"}
+#: KIP-679: in Kafka, WRITE on any topic lets a producer be idempotent (the default of
+#: Kafka 3.x clients); on MSK with IAM that takes WriteDataIdempotently on the cluster.
+IDEMPOTENT = "kafka-cluster:WriteDataIdempotently"
 
 
 def _arn(kind: str, name: str) -> str:
@@ -252,6 +255,8 @@ def test_each_kafka_operation_becomes_the_action_aws_names_as_its_equivalent(
     if implied and any(r[0] == rtype and r[1] == implied for r in AWS_ACTIONS):
         i_action, i_kind = _doc_action(rtype, implied)
         want.setdefault(_arn(i_kind, resource), set()).add(i_action)
+    if (rtype, op) == ("TOPIC", "WRITE"):
+        want.setdefault(CLUSTER_ARN, set()).add(IDEMPOTENT)
     assert d.target is not None
     assert d.target["effect"] == "Allow"
     assert {s["resource"]: set(s["actions"]) for s in d.target["statements"]} == want
@@ -346,6 +351,7 @@ def test_one_policy_per_principal_with_connect_then_allow_then_deny(tmp_path: Pa
             ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
             [_arn("topic", "orders"), _arn("topic", "refunds")],
         ),
+        ("Allow", [IDEMPOTENT], [CLUSTER_ARN]),
         ("Deny", ["kafka-cluster:ReadData"], [_arn("topic", "orders-secret")]),
     ]
     assert data["policies"][billing]["Statement"][1]["Resource"] == [_arn("group", "billing-*")]

@@ -57,6 +57,10 @@ KAFKA_IMPLIES = (
     "apache/kafka metadata/src/main/java/org/apache/kafka/metadata/authorizer/"
     "StandardAuthorizerData.java (IMPLIES_DESCRIBE, IMPLIES_DESCRIBE_CONFIGS)"
 )
+KIP_679 = (
+    "https://cwiki.apache.org/confluence/display/KAFKA/"
+    "KIP-679%3A+Producer+will+enable+the+strongest+delivery+guarantee+by+default"
+)
 #: The IAM policy language version every document uses.
 POLICY_VERSION = "2012-10-17"
 #: A customer managed policy holds at most 6,144 characters, whitespace not counted
@@ -114,9 +118,11 @@ MSK_IAM_ACTIONS = rule(
     "as its equivalent (READ TOPIC -> ReadData, READ GROUP -> AlterGroup, WRITE "
     "TRANSACTIONAL_ID -> AlterTransactionalId, CREATE CLUSTER -> CreateTopic on every "
     "topic, ...), plus the actions Kafka implies (READ/WRITE/DELETE/ALTER -> DESCRIBE, "
-    "ALTER_CONFIGS -> DESCRIBE_CONFIGS), ALL as every action of the resource, and "
-    "`kafka-cluster:Connect` on the cluster.",
-    f"{ACTIONS_PAGE} (the {MSK_IAM_PAGE} tables); {KAFKA_IMPLIES}",
+    "ALTER_CONFIGS -> DESCRIBE_CONFIGS; WRITE on a topic -> WriteDataIdempotently on the "
+    "cluster, as Kafka lets WRITE on any topic produce idempotently, the default of Kafka "
+    "3.x clients), ALL as every action of the resource, and `kafka-cluster:Connect` on the "
+    "cluster.",
+    f"{ACTIONS_PAGE} (the {MSK_IAM_PAGE} tables) ; {KAFKA_IMPLIES} ; {KIP_679}",
 )
 MSK_IAM_DENY = rule(
     "msk_iam_deny",
@@ -196,19 +202,22 @@ class MskCluster:
         )
 
 
-def _operations(binding: AclBinding) -> list[Operation]:
-    """The Kafka operations a binding grants or denies, expanded (ALL, implied)."""
+def _operations(binding: AclBinding) -> list[tuple[ResourceType, Operation]]:
+    """The (resource type, operation) pairs a binding grants or denies, expanded: ALL as
+    every operation of its resource type, and for ALLOW the operations Kafka implies
+    (:data:`IMPLIED`; WRITE on a topic also IDEMPOTENT_WRITE on the cluster, KIP-679)."""
+    rt = binding.resource_type
     if binding.operation is Operation.ALL:
-        return [op for (rt, op) in ACTIONS if rt is binding.resource_type]
-    ops: list[Operation] = [binding.operation]
-    implied = IMPLIED.get(binding.operation)
-    if (
-        binding.permission is Permission.ALLOW
-        and implied
-        and (binding.resource_type, implied) in ACTIONS
-    ):
-        ops.append(implied)
-    return ops
+        ops = [op for (t, op) in ACTIONS if t is rt]
+    else:
+        ops = [binding.operation]
+        implied = IMPLIED.get(binding.operation)
+        if binding.permission is Permission.ALLOW and implied and (rt, implied) in ACTIONS:
+            ops.append(implied)
+    pairs = [(rt, op) for op in ops]
+    if binding.permission is Permission.ALLOW and rt is _T and _O.WRITE in ops:
+        pairs.append((_C, _O.IDEMPOTENT_WRITE))
+    return pairs
 
 
 def _pattern(binding: AclBinding) -> str | None:
@@ -246,9 +255,8 @@ def translate(
                 f"host {binding.host}: an IAM policy cannot limit a client's address this way",
                 mapped,
             )
-        ops = _operations(binding)
-        unmatched = [op for op in ops if (binding.resource_type, op) not in ACTIONS]
-        if unmatched or not ops:
+        pairs = _operations(binding)
+        if not pairs or any(p not in ACTIONS for p in pairs):
             return decide(
                 binding,
                 REFUSED,
@@ -266,8 +274,8 @@ def translate(
                 mapped,
             )
         by_resource: dict[str, set[str]] = defaultdict(set)
-        for op in ops:
-            kind, action = ACTIONS[(binding.resource_type, op)]
+        for pair in pairs:
+            kind, action = ACTIONS[pair]
             by_resource[cluster.resource_arn(kind, pattern)].add(f"kafka-cluster:{action}")
         statements = [
             {"actions": sorted(actions), "resource": arn}
