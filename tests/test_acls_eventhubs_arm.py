@@ -11,10 +11,13 @@ scope, assignment name, role definition id, principal id and principal type.
 
 from __future__ import annotations
 
+from typing import Any
 from unittest import mock
 
 import pytest
+import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
 from kmigrate.acls import eventhubs
@@ -22,6 +25,7 @@ from kmigrate.acls.model import parse_binding
 from kmigrate.acls.principals import PrincipalMap
 from kmigrate.clusters.eventhubs_rbac import CREATED, EXISTS, AssignmentsFailed, RoleAssignments
 from kmigrate.errors import ClusterError
+from tests.test_clusters_eventhubs import ArmAdapter, FakeCredential
 
 NS = eventhubs.Namespace("0000-sub", "rg-shop", "shop-ns")
 OID = "7f1c2a3b-1111-2222-3333-444455556666"
@@ -142,3 +146,39 @@ def test_a_refusal_mid_way_keeps_the_outcomes_of_those_made_before_it() -> None:
         RoleAssignments("0000-sub", client=c).create(sorted(made, key=lambda a: a.scope != HUB))
     assert [(o.assignment, o.outcome) for o in err.value.outcomes] == [(first, CREATED)]
     assert "refunds failed: ParentResourceNotFound" in str(err.value)
+
+
+def test_the_request_on_the_wire_names_scope_role_and_principal() -> None:
+    """Below the mock: a real ``AuthorizationManagementClient`` whose azure-core transport
+    is the tests' ARM stand-in (tests/test_clusters_eventhubs.py).  The assignment is read
+    (404), then PUT at ``SCOPE/providers/Microsoft.Authorization/roleAssignments/NAME``
+    with the role definition id, the object id and ``ServicePrincipal`` in its body
+    (learn.microsoft.com/rest/api/authorization/role-assignments/create)."""
+    (a,) = assignments()
+    path = f"{HUB}/providers/Microsoft.Authorization/roleAssignments/{a.name}"
+
+    def arm(method: str, p: str, body: dict[str, Any] | None) -> tuple[int, dict[str, Any] | None]:
+        if method == "GET":
+            return 404, {"error": {"code": "RoleAssignmentNotFound", "message": "not found"}}
+        assert body is not None
+        return 201, {"id": p, "name": a.name, "properties": {**body["properties"], "scope": HUB}}
+
+    adapter = ArmAdapter(arm)
+    session = requests.Session()
+    session.mount("https://", adapter)
+    outcomes = RoleAssignments(
+        "0000-sub",
+        credential=FakeCredential(),
+        transport=RequestsTransport(session=session, session_owner=False),
+        retry_total=0,
+    ).create([a])
+
+    assert [o.outcome for o in outcomes] == [CREATED]
+    assert [(m, p) for m, p, _api, _b in adapter.calls] == [("GET", path), ("PUT", path)]
+    assert adapter.calls[1][3] == {
+        "properties": {
+            "roleDefinitionId": SENDER,
+            "principalId": OID,
+            "principalType": "ServicePrincipal",
+        }
+    }
