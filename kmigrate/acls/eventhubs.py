@@ -33,7 +33,6 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from kmigrate.acls.decisions import (
     CONVERTED,
@@ -41,11 +40,19 @@ from kmigrate.acls.decisions import (
     REFUSED,
     AclDecision,
     AclTranslation,
+    Rule,
     decide,
     rule,
     translate_each,
 )
-from kmigrate.acls.model import WILDCARD, AclBinding, Operation, Permission, ResourceType
+from kmigrate.acls.model import (
+    WILDCARD,
+    AclBinding,
+    Operation,
+    PatternType,
+    Permission,
+    ResourceType,
+)
 from kmigrate.acls.principals import PrincipalMap
 
 BUILT_IN_ROLES_PAGE = "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles"
@@ -195,7 +202,7 @@ def _assignment(ns: Namespace, scope: str, role: str, mapped: str) -> RoleAssign
 def _one(ns: Namespace, binding: AclBinding, mapped: str) -> AclDecision:
     rt, op = binding.resource_type, binding.operation
 
-    def refuse(r: Any, why: str) -> AclDecision:
+    def refuse(r: Rule, why: str) -> AclDecision:
         return decide(binding, REFUSED, r, why, mapped)
 
     if split_principal(mapped) is None:
@@ -220,7 +227,7 @@ def _one(ns: Namespace, binding: AclBinding, mapped: str) -> AclDecision:
             binding, DROPPED, EVENTHUBS_COVERED, f"{op} on {rt}: included in the data roles", mapped
         )
     if rt is ResourceType.TOPIC and op in TOPIC_ROLES:
-        if not binding.is_wildcard and binding.pattern_type.value == "PREFIXED":
+        if binding.pattern_type is PatternType.PREFIXED:
             return refuse(
                 EVENTHUBS_PREFIXED,
                 f"prefix {binding.name!r}: a role's scope is one hub or the namespace",
