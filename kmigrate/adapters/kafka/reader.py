@@ -75,7 +75,8 @@ class RawReader:
     following, a partition finishes at its end-of-partition event or when the
     caller calls :meth:`finish` (e.g. at a stop offset); records of finished
     partitions may still come in the batch that finished them, and callers
-    skip them where it matters.  Created by :meth:`KafkaCluster.raw_reader`.
+    skip them where it matters.  Created by :meth:`KafkaCluster.raw_reader`
+    (and by :func:`read_records`, :func:`follow_records`, :func:`first_records`).
     """
 
     def __init__(
@@ -142,6 +143,21 @@ class RawReader:
                 f"{self._idle_s:.0f} s while reading {names}"
             )
         return msgs
+
+    def unfinished(self, timeout_s: float = 0.05) -> Iterator[tuple[tuple[str, int], RawMessage]]:
+        """Consume until every partition is finished (not following): each message,
+        record or event, of a partition not finished yet when it is handed out, with
+        its ``(topic, partition)``.  The caller finishes partitions (:meth:`event`,
+        :meth:`finish`).
+
+        Raises:
+            ClusterError: as :meth:`consume`.
+        """
+        while self.pending:
+            for msg in self.consume(timeout_s):
+                tp = (str(msg.topic()), int(msg.partition() or 0))
+                if tp in self.pending:
+                    yield tp, msg
 
     def event(self, msg: RawMessage) -> PartitionEnd | None:
         """What a message with ``error()`` set means.
@@ -244,21 +260,17 @@ def read_records(
                 if stop is not None and o >= 0 and o >= stop:
                     yield reader.finish(t, p, o)
             reader._last = time.monotonic()
-            while reader.pending:
-                for msg in reader.consume(0.05):
-                    tp = (str(msg.topic()), int(msg.partition() or 0))
-                    if tp not in reader.pending:
-                        continue
-                    if msg.error() is not None:
-                        end = reader.event(msg)  # the end of the partition, or raises
-                        if end is not None:
-                            yield end
-                        continue
-                    stop = stops.get(tp)
-                    if stop is not None and int(msg.offset() or 0) >= stop:
-                        yield reader.finish(tp[0], tp[1], stop)
-                        continue
-                    yield record_of(msg)
+            for tp, msg in reader.unfinished():
+                if msg.error() is not None:
+                    end = reader.event(msg)  # the end of the partition, or raises
+                    if end is not None:
+                        yield end
+                    continue
+                stop = stops.get(tp)
+                if stop is not None and int(msg.offset() or 0) >= stop:
+                    yield reader.finish(tp[0], tp[1], stop)
+                    continue
+                yield record_of(msg)
     except KafkaException as exc:
         raise cluster._fail("reading records", exc) from None
 
@@ -321,17 +333,13 @@ def first_records(
         return out
     try:
         with RawReader(cluster, pending, False, 100, idle_timeout_s, settings={}) as reader:
-            while reader.pending:
-                for msg in reader.consume(0.05):
-                    tp = (str(msg.topic()), int(msg.partition() or 0))
-                    if tp not in reader.pending:
-                        continue
-                    if msg.error() is not None:
-                        reader.event(msg)  # the end of the partition finishes it, or raises
-                        out[tp] = None
-                        continue
-                    out[tp] = record_of(msg)
-                    reader.finish(tp[0], tp[1], int(msg.offset() or 0))
+            for tp, msg in reader.unfinished():
+                if msg.error() is not None:
+                    reader.event(msg)  # the end of the partition finishes it, or raises
+                    out[tp] = None
+                    continue
+                out[tp] = record_of(msg)
+                reader.finish(tp[0], tp[1], int(msg.offset() or 0))
     except KafkaException as exc:
         raise cluster._fail("reading records", exc) from None
     return out
