@@ -97,19 +97,6 @@ def open_role(
     )
 
 
-def clusters_for(
-    plan: LoadedPlan, environ: Mapping[str, str] | None = None
-) -> tuple[Cluster, Cluster]:
-    """The source and target data planes, with ``${…}`` references resolved.
-
-    Raises:
-        kmigrate.errors.PlanError: a reference cannot be resolved.
-        UsageError: a missing extra.
-    """
-    check_variables(plan, environ)
-    return open_role(plan, "source", environ)[0], open_role(plan, "target", environ)[0]
-
-
 def latest_record(journal: Journal | None, plan: LoadedPlan, action: str) -> dict[str, Any] | None:
     """The record of the most recently started succeeded step with ``action`` in the journal.
 

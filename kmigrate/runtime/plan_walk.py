@@ -169,16 +169,6 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     ]
 
 
-def phase_index(plan: LoadedPlan, selector: str, option: str = "--phase") -> int:
-    """0-based index of the phase given by 1-based number or by name (see
-    :meth:`LoadedPlan.phase_index`).
-
-    Raises:
-        UsageError: no such phase; the message names ``option`` and lists the phases.
-    """
-    return plan.phase_index(selector, option)
-
-
 def identity_problems(model: PlanModel, line_of: Callable[[Loc], int]) -> list[tuple[Loc, str]]:
     """Duplicate step ids and bad ``requires:`` gates, as ``(key path, message)`` pairs.
 

@@ -44,7 +44,6 @@ from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.plan_walk import (
     PlannedStep,
     diff_definitions,
-    phase_index,
     spec_from_definition,
     walk,
 )
@@ -244,7 +243,7 @@ class Runner:
                 the phase's last step (exit 0; the mirror is journaled
                 succeeded, the message names the remaining steps).
         """
-        index = phase_index(self.plan, phase)
+        index = self.plan.phase_index(phase)
         spec = self.plan.model.phases[index]
         mine = [s for s in self.steps if s.phase_number == index + 1]
         self._check_rerun(rerun, mine, spec.name)
@@ -507,7 +506,7 @@ class Runner:
         journaled = {e.get("phase") for _, e in self.journal.ordered()}
         if selector in journaled and not selector.isdigit():
             return selector
-        return self.plan.model.phases[phase_index(self.plan, selector)].name
+        return self.plan.model.phases[self.plan.phase_index(selector)].name
 
     def _rank_of(self, phase: str) -> int:
         names = [p.name for p in self.plan.model.phases]

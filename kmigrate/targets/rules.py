@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -1207,15 +1207,6 @@ def rule_catalogue() -> list[dict[str, str]]:
         _, _, source = doc.partition("Source: ")
         out.append({"rule": rule.__name__, "summary": summary, "source": source})
     return out
-
-
-def parse_accepts(entries: Iterable[Mapping[str, str]]) -> list[Accept]:
-    """``[{topic: glob, key: key}, ...]`` (the plan's ``accept:``) as :class:`Accept` values.
-
-    Raises:
-        KeyError: an entry lacks ``topic`` or ``key`` (the plan schema checks this first).
-    """
-    return [Accept(e["topic"], e["key"]) for e in entries]
 
 
 def _int(value: str) -> int:
