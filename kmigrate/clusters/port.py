@@ -35,8 +35,8 @@ from kmigrate.adapters.kafka import (
 )
 
 if TYPE_CHECKING:
+    from kmigrate.targets.model import TopicTranslation
     from kmigrate.targets.profiles import TargetProfile
-    from kmigrate.targets.rules import TopicTranslation
 
 __all__ = [
     "Cluster",

@@ -25,7 +25,6 @@ from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
 from kmigrate.steps import provision_topics as provisioning
 from kmigrate.steps import translate_offsets as translating
-from kmigrate.targets.profiles import profile_for
 from kmigrate.ui import UI
 
 
@@ -195,10 +194,7 @@ def plan(
 
 def _where(spec: Any) -> str:
     """How the plan names a cluster: its bootstrap servers, MSK ARN or Event Hubs namespace."""
-    found = registry.declared_bootstrap(spec)
-    if spec.type == "msk":
-        return spec.cluster_arn + (f" via {found}" if found else "")
-    return found or "-"
+    return registry.named_by(spec)
 
 
 def _translation(
@@ -225,7 +221,7 @@ def _translation(
         assert snapshot_path is not None
         target = loaded.model.clusters.target
         snapshot = snapshots.load(Path(snapshot_path))
-        profile = profile_for(target.type, target.facts)
+        profile = registry.profile_for(target.type, target.facts)
         translation = provisioning.translate_snapshot(
             snapshot, profile, dict(target.facts), accept, replication_factor=rf
         )
