@@ -28,7 +28,7 @@ from kmigrate.commands import sandbox as sandbox_cmd
 from kmigrate.commands import status as status_cmd
 from kmigrate.commands import translate_offsets as translate_cmd
 from kmigrate.commands import verify as verify_cmd
-from kmigrate.plan.loader import bootstrap_problem
+from kmigrate.plan.checks import bootstrap_problem
 from kmigrate.ui import UI
 
 

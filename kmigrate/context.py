@@ -20,7 +20,7 @@ from kmigrate.plan.refs import (
     unset_variables,
 )
 from kmigrate.plan.schema import TranslateOffsetsStep
-from kmigrate.runtime.plan_walk import missing_topics_advice
+from kmigrate.runtime.rerun import missing_topics_advice
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 

@@ -18,9 +18,9 @@ from kmigrate.context import plan_context
 from kmigrate.errors import ClusterError, KmigrateError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
+from kmigrate.plan.identity import walk
 from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.journal import open_journal
-from kmigrate.runtime.plan_walk import walk
 from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
 from kmigrate.steps import provision_topics as provisioning

@@ -7,7 +7,7 @@ visit each step.  A dry run is the same walk with ``dry_run`` set: steps
 describe their writes, gates warn instead of refusing, nothing is journaled
 (the model is alembic's offline mode: same steps, no second implementation).
 
-Steps are identified by their stable id (:mod:`kmigrate.runtime.plan_walk`).
+Steps are identified by their stable id (:mod:`kmigrate.plan.identity`).
 ``execute`` runs a step that never ran, skips one that succeeded with the same
 definition, and refuses one whose definition changed since it succeeded unless
 ``--rerun ID`` names it.  ``rollback`` undoes, newest first, exactly the steps
@@ -38,15 +38,15 @@ from kmigrate.errors import (
 )
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
 from kmigrate.plan import LoadedPlan
-from kmigrate.plan.schema import Requirement, ShellStep
-from kmigrate.redact import redact
-from kmigrate.runtime.journal import open_journal
-from kmigrate.runtime.plan_walk import (
+from kmigrate.plan.identity import (
     PlannedStep,
     diff_definitions,
     spec_from_definition,
     walk,
 )
+from kmigrate.plan.schema import Requirement, ShellStep
+from kmigrate.redact import redact
+from kmigrate.runtime.journal import open_journal
 from kmigrate.steps import build_step
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
