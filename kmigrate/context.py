@@ -20,7 +20,7 @@ from kmigrate.plan.refs import (
     unset_variables,
 )
 from kmigrate.plan.schema import TranslateOffsetsStep
-from kmigrate.runtime.plan_walk import missing_topics_advice
+from kmigrate.runtime.rerun import missing_topics_advice
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 
@@ -95,19 +95,6 @@ def open_role(
         spec_values(plan, role, environ),
         plan.resolved_config(role, environ),
     )
-
-
-def clusters_for(
-    plan: LoadedPlan, environ: Mapping[str, str] | None = None
-) -> tuple[Cluster, Cluster]:
-    """The source and target data planes, with ``${…}`` references resolved.
-
-    Raises:
-        kmigrate.errors.PlanError: a reference cannot be resolved.
-        UsageError: a missing extra.
-    """
-    check_variables(plan, environ)
-    return open_role(plan, "source", environ)[0], open_role(plan, "target", environ)[0]
 
 
 def latest_record(journal: Journal | None, plan: LoadedPlan, action: str) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """The journal: what each step did, recorded so rollback and resume can trust it.
 
 One JSON file per plan, ``<state_dir>/journal.json`` (version 2), keyed by the
-step's stable id (see :mod:`kmigrate.runtime.plan_walk`)::
+step's stable id (see :mod:`kmigrate.plan.identity`)::
 
     {"version": 2, "plan": "sandbox-migration",
      "steps": {"export-topics": {
@@ -368,7 +368,7 @@ def _tampered_entries(data: dict[str, Any]) -> list[str]:
     Entries without a definition (version 1, or written before definitions
     were recorded) have nothing to check.
     """
-    from kmigrate.runtime.plan_walk import definition_hash  # imports the plan schema
+    from kmigrate.plan.identity import definition_hash  # imports the plan schema
 
     bad = []
     for sid, entry in data["steps"].items():

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from kmigrate.errors import PlanError, UsageError
 from kmigrate.plan import LoadedPlan
-from kmigrate.plan.loader import Loc
 from kmigrate.plan.schema import ExportTopicsStep, ShellStep, VerifyStep
+from kmigrate.plan.yaml_reader import Loc
 
 
 @dataclass(frozen=True)

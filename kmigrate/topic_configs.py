@@ -1,5 +1,5 @@
 """Topic config knowledge: stock defaults of the source cluster types and vendor-only
-keys.  The translation into what a target accepts is :mod:`kmigrate.targets.rules`.
+keys.  The translation into what a target accepts is :mod:`kmigrate.targets.translate`.
 
 Sources:
 

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmigrate.cli import cli
-from kmigrate.plan.loader import format_loc
+from kmigrate.plan.yaml_reader import format_loc
 
 # Line numbers of BASE, used by the expectations below:
 #  1 version  2 name  3 state_dir  4 clusters  5 source  6 type  7 bootstrap_servers

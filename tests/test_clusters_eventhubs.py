@@ -24,9 +24,10 @@ from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 
 from kmigrate.clusters import eventhubs
+from kmigrate.clusters.registry import PROFILES
 from kmigrate.errors import ClusterError, UsageError
-from kmigrate.targets.profiles import PROFILES
-from kmigrate.targets.rules import SourceTopic, translate_topic
+from kmigrate.targets.model import SourceTopic
+from kmigrate.targets.translate import translate_topic
 
 SUB, RG, NS = "00000000-0000-0000-0000-000000000001", "shop-rg", "shop-prod"
 NS_PATH = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.EventHub/namespaces/{NS}"

@@ -11,7 +11,8 @@ def test_cloud_sdks_are_imported_lazily() -> None:
     module (nor confluent_kafka, which stays in adapters/) until a cloud call needs it."""
     code = (
         "import sys\n"
-        "import kmigrate.targets.rules, kmigrate.targets.profiles\n"
+        "import kmigrate.targets.rules, kmigrate.targets.profiles, kmigrate.targets.translate\n"
+        "import kmigrate.clusters.registry\n"
         "import kmigrate.clusters.msk, kmigrate.clusters.eventhubs\n"
         "import kmigrate.clusters.confluent_cloud\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -188,7 +188,7 @@ def test_missing_azure_extra_is_exit_2_naming_the_pip_command(
 
 def test_docs_rules_lists_every_rule_with_its_source() -> None:
     """docs/rules.md (the rule list the README points to) names every rule and its source."""
-    from kmigrate.targets.rules import rule_catalogue
+    from kmigrate.clusters.registry import rule_catalogue
 
     page = (PLANS.parent / "docs" / "rules.md").read_text()
     for rule in rule_catalogue():

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmigrate.errors import PlanError, UsageError
-from kmigrate.plan.loader import LoadedPlan, format_loc, load_plan, parse_plan
+from kmigrate.plan.loader import LoadedPlan, load_plan, parse_plan
 from kmigrate.plan.refs import is_sensitive, resolve
 from kmigrate.plan.schema import (
     CheckConnectivityStep,
@@ -24,6 +24,7 @@ from kmigrate.plan.schema import (
     VerifyStep,
     describe_step,
 )
+from kmigrate.plan.yaml_reader import format_loc
 
 # --------------------------------------------------------------------------- #
 # A full valid plan

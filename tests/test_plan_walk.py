@@ -1,4 +1,5 @@
-"""Tests for kmigrate.runtime.plan_walk: ids from what a step is, definitions, plan checks."""
+"""Tests for kmigrate.plan.identity: ids from what a step is, definitions, plan checks
+(and kmigrate.runtime.rerun's advice)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ from pathlib import Path
 import pytest
 
 from kmigrate.errors import PlanError
-from kmigrate.plan.loader import parse_plan
-from kmigrate.runtime.plan_walk import (
+from kmigrate.plan.identity import (
     definition_hash,
     derived_id,
     diff_definitions,
-    missing_topics_advice,
-    rerun_command,
     spec_from_definition,
     walk,
 )
+from kmigrate.plan.loader import parse_plan
+from kmigrate.runtime.rerun import missing_topics_advice, rerun_command
 
 HEADER = """\
 version: 1

@@ -1,15 +1,15 @@
 """Tests for kmigrate.steps.provision_topics.translate_snapshot (pure: no cluster).
 
-provision-topics plans through the named rules of kmigrate.targets.rules; these tests
+provision-topics plans through the named rules of kmigrate.targets.translate; these tests
 check the wiring from a snapshot (with recorded config sources) to the table.
 """
 
 from __future__ import annotations
 
+from kmigrate.clusters.registry import profile_for
 from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot
 from kmigrate.steps.provision_topics import translate_snapshot
-from kmigrate.targets.profiles import profile_for
-from kmigrate.targets.rules import Accept, TopicTranslation
+from kmigrate.targets.model import Accept, TopicTranslation
 
 
 def snap(source_type: str = "kafka", **topics: TopicSnapshot) -> Snapshot:

@@ -28,7 +28,7 @@ from kmigrate.adapters import sandbox
 from kmigrate.cli import cli
 from kmigrate.journal import Journal
 from kmigrate.plan import load_plan
-from kmigrate.runtime.plan_walk import definition_hash, walk
+from kmigrate.plan.identity import definition_hash, walk
 
 HEADER = """\
 version: 1

@@ -12,18 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kmigrate.clusters.registry import ALL_RULES, PROFILES, profile_for, rule_catalogue
 from kmigrate.errors import UsageError
 from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot
-from kmigrate.targets.profiles import PROFILES, profile_for
-from kmigrate.targets.rules import (
-    ALL_RULES,
-    Accept,
-    SourceConfig,
-    SourceTopic,
-    rule_catalogue,
-    translate_topic,
-    translate_topics,
-)
+from kmigrate.targets.model import Accept, SourceConfig, SourceTopic
+from kmigrate.targets.translate import translate_topic, translate_topics
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Client settings are the plan's ``config:`` only; discovery is Metadata; topics are
 created through the Kafka Admin API (``validate_only`` first, then for real) and
 deleted the same way.  :class:`KafkaPlane` is also the base of the other Kafka-API
-types (redpanda, msk, confluent-cloud).
+types (redpanda, msk, confluent-cloud); the Kafka adapter (confluent_kafka) is loaded
+only when a cluster is opened or probed, so importing a type's module loads no client.
 
 Sources: Apache Kafka CreateTopics ``validate_only`` (KIP-108); Metadata broker count.
 """
@@ -13,13 +14,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kmigrate.adapters.kafka import KafkaCluster
-from kmigrate.adapters.probe import probe
-from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, CrossCheck, Found
-from kmigrate.targets.profiles import TargetProfile, profile_for
+from kmigrate.clusters.spec import ClusterType
+from kmigrate.targets.profiles import SRC_KAFKA, Fact, TargetProfile, frozen
+from kmigrate.topic_configs import KAFKA_DEFAULTS
 
 if TYPE_CHECKING:
-    from kmigrate.targets.rules import TopicTranslation
+    from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, CrossCheck, Found
+    from kmigrate.targets.model import TopicTranslation
+
+PROFILE = TargetProfile(
+    name="kafka",
+    family="kafka",
+    defaults=frozen(KAFKA_DEFAULTS),
+    defaults_source=SRC_KAFKA,
+    kafka_endpoint=Fact(True, SRC_KAFKA),
+    self_run=True,
+    broker_counted=True,
+)
+
+#: The ``kafka`` type: ``bootstrap_servers``; a source or a target.
+TYPE = ClusterType("kafka", ("bootstrap_servers",), source=True, profiles={"": PROFILE})
 
 
 class KafkaPlane:
@@ -50,7 +64,14 @@ class KafkaPlane:
         self.ignored_validate_only: list[str] = []
 
     def profile(self) -> TargetProfile:
-        """The profile for the type and declared facts (:func:`profile_for`)."""
+        """The profile for the type and declared facts
+        (:func:`kmigrate.clusters.registry.profile_for`).
+
+        Raises:
+            UsageError: a fact the type needs is missing or unknown.
+        """
+        from kmigrate.clusters.registry import profile_for
+
         return profile_for(self.cluster_type, self.facts)
 
     def preflight(self, cluster: Cluster) -> Found:
@@ -60,6 +81,8 @@ class KafkaPlane:
             ClusterError: unreachable, or "authentication failed" / "TLS failed" with
                 librdkafka's reason and no secret (:func:`kmigrate.adapters.probe.probe`).
         """
+        from kmigrate.clusters.port import Found
+
         info = connect(cluster, self.settings)
         return Found(
             [
@@ -86,6 +109,8 @@ class KafkaPlane:
         call, so it is reported ``created`` (and is rolled back), and its name is
         kept in :attr:`ignored_validate_only`.  On Kafka the list does not show it.
         """
+        from kmigrate.clusters.port import CreateOutcome
+
         wanted = [
             (t.name, t.partitions, t.replication_factor or 1, t.configs) for t in translations
         ]
@@ -104,17 +129,23 @@ class KafkaPlane:
 
     def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
         """Nothing beyond ``verify`` itself: the Kafka API is this type's own API."""
+        from kmigrate.clusters.port import CrossCheck
+
         return CrossCheck()
 
 
 def connect(cluster: Cluster, settings: Mapping[str, Any]) -> ClusterInfo:
     """Connect with ``settings`` and read Metadata, saying *why* a secured connection
     failed (:func:`kmigrate.adapters.probe.probe`)."""
+    from kmigrate.adapters.probe import probe
+
     return probe(cluster.role, cluster.bootstrap_servers, settings)
 
 
 def data_plane(role: str, bootstrap: str, settings: Mapping[str, Any]) -> Cluster:
     """The Kafka adapter for ``bootstrap`` with ``settings`` (secrets resolved)."""
+    from kmigrate.adapters.kafka import KafkaCluster
+
     return KafkaCluster(role, bootstrap, dict(settings))
 
 
@@ -126,3 +157,12 @@ def open_cluster(
         data_plane(role, str(values.get("bootstrap_servers") or ""), config),
         KafkaPlane("kafka", values.get("facts") or {}, config),
     )
+
+
+def librdkafka_settings(settings: Mapping[str, object]) -> dict[str, Any]:
+    """Settings as librdkafka takes them: booleans as ``true``/``false``, numbers as text,
+    callables (``oauth_cb``) as they are."""
+    return {
+        k: v if callable(v) else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in settings.items()
+    }

@@ -1,7 +1,8 @@
 """AWS MSK: discovery (``describe_cluster_v2``), bootstrap per auth, client settings.
 
-boto3 and aws-msk-iam-sasl-signer-python (the ``aws`` extra) are imported only
-here, lazily.  Topic provisioning on MSK goes through the Kafka Admin API (the
+Also the type's profiles (``msk-provisioned``, ``msk-serverless``) and the translation
+rules only MSK needs.  boto3 and aws-msk-iam-sasl-signer-python (the ``aws`` extra) are
+imported only here, lazily.  Topic provisioning on MSK goes through the Kafka Admin API (the
 existing Kafka adapter), not through this module.
 
 Sources:
@@ -17,16 +18,34 @@ Sources:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from kmigrate.clusters._optional import require
+from kmigrate.clusters.kafka import KafkaPlane, data_plane, librdkafka_settings
+from kmigrate.clusters.spec import ClusterType
 from kmigrate.errors import ClusterError, UsageError
-from kmigrate.targets.profiles import TargetProfile, profile_for
+from kmigrate.targets.model import (
+    DROPPED,
+    NO_DECISION,
+    REFUSE,
+    REFUSED,
+    Decision,
+    KeyContext,
+    Note,
+    TopicTranslation,
+    decide,
+    opt_int,
+    to_int,
+)
+from kmigrate.targets.profiles import MIB, SRC_KAFKA, Fact, TargetProfile, frozen
+from kmigrate.topic_configs import KAFKA_DEFAULTS
 
 if TYPE_CHECKING:
-    from kmigrate.clusters.port import Cluster, CrossCheck, Found
+    from kmigrate.clusters.port import Cluster, Found
 
 AUTHS = ("iam", "scram", "tls", "plaintext")
 
@@ -235,7 +254,7 @@ def client_settings(auth: str, region: str) -> dict[str, object]:
 # --- the registry's entry: data plane + control plane -----------------------------------
 
 
-class MskPlane:
+class MskPlane(KafkaPlane):
     """The MSK control plane: discovery through the AWS API, topics through the Kafka
     Admin API (``validate_only`` first, as :class:`~kmigrate.clusters.kafka.KafkaPlane`).
 
@@ -243,8 +262,6 @@ class MskPlane:
         cluster_arn, region, auth: from the plan.
         bootstrap_override: the plan's ``bootstrap_servers`` (PrivateLink, tests), or None.
     """
-
-    cluster_type = "msk"
 
     def __init__(
         self,
@@ -255,18 +272,11 @@ class MskPlane:
         bootstrap_override: str | None,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
-        from kmigrate.clusters.kafka import KafkaPlane
-
+        super().__init__("msk", facts, settings)
         self.cluster_arn = cluster_arn
         self.region = region
         self.auth = auth
-        self.facts: Mapping[str, object] = dict(facts)
         self.bootstrap_override = bootstrap_override
-        self.kafka = KafkaPlane("msk", facts, settings)
-
-    def profile(self) -> TargetProfile:
-        """``msk-provisioned`` or ``msk-serverless`` from ``facts.cluster_type``."""
-        return profile_for("msk", self.facts)
 
     def preflight(self, cluster: Cluster) -> Found:
         """``describe_cluster_v2`` (ACTIVE, type, brokers, Kafka version; declared facts
@@ -292,25 +302,9 @@ class MskPlane:
             rows.append(("bootstrap used", f"{self.bootstrap_override} (plan override)"))
         from kmigrate.clusters.port import Found
 
-        kafka = self.kafka.preflight(cluster)
+        kafka = super().preflight(cluster)
         rows += [r for r in kafka.rows if r[0] in ("cluster id", "topics")]
         return Found(rows, info.facts())
-
-    def existing(self, cluster: Cluster) -> dict[str, int]:
-        """``{topic: partitions}`` from Metadata."""
-        return self.kafka.existing(cluster)
-
-    def provision(self, cluster: Cluster, translations: list[Any]) -> list[Any]:
-        """Through the Kafka Admin API, validating first."""
-        return self.kafka.provision(cluster, translations)
-
-    def remove(self, cluster: Cluster, name: str) -> str:
-        """DeleteTopics through the Kafka Admin API."""
-        return self.kafka.remove(cluster, name)
-
-    def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
-        """Nothing beyond ``verify`` (the Kafka API is this type's data plane)."""
-        return self.kafka.cross_check(cluster, counts)
 
 
 def open_cluster(
@@ -324,9 +318,6 @@ def open_cluster(
         UsageError: the aws extra is missing, or an unknown auth.
         ClusterError: discovery failed.
     """
-    from kmigrate.clusters.kafka import data_plane
-    from kmigrate.clusters.registry import librdkafka_settings
-
     region = str(values["region"])
     arn = str(values["cluster_arn"])
     auth = str(values.get("auth") or "iam")
@@ -336,3 +327,218 @@ def open_cluster(
     resolved = librdkafka_settings(settings)
     plane = MskPlane(arn, region, auth, values.get("facts") or {}, override, resolved)
     return data_plane(role, bootstrap, resolved), plane
+
+
+# --- the type: its profiles and the rules only MSK needs ----------------------------------
+
+
+def msk_serverless_keys(
+    key: str, value: str, ctx: KeyContext
+) -> tuple[Decision | None, list[Note]]:
+    """MSK Serverless sets only seven topic configs (cleanup.policy, compression.type,
+    max.message.bytes, message.timestamp.difference.max.ms, message.timestamp.type,
+    retention.bytes, retention.ms); ``segment.bytes`` is refused, ``max.message.bytes``
+    above 8 MiB is refused, any other key is dropped.
+
+    Source: docs.aws.amazon.com/msk/latest/developerguide/serverless-config.html.
+    """
+    src = ctx.profile.settable_source
+    if key == "segment.bytes":
+        reason = f"MSK Serverless refuses segment.bytes ({src})"
+        return decide(msk_serverless_keys, key, value, None, REFUSED, reason), []
+    limit = ctx.profile.limit("max_message_bytes")
+    if key == "max.message.bytes" and limit is not None and to_int(value) > limit.value:
+        reason = (
+            f"MSK Serverless allows max.message.bytes up to {limit.value} bytes ({limit.source})"
+        )
+        return decide(msk_serverless_keys, key, value, None, REFUSED, reason), []
+    if ctx.profile.settable is not None and key not in ctx.profile.settable:
+        reason = f"MSK Serverless sets only {len(ctx.profile.settable)} topic configs ({src})"
+        return decide(msk_serverless_keys, key, value, None, DROPPED, reason), []
+    return NO_DECISION
+
+
+def replication_factor_msk_provisioned(
+    source_rf: int,
+    profile: TargetProfile,
+    facts: Mapping[str, object],
+    configs: Mapping[str, str],
+    wanted: int | None = None,
+) -> tuple[int | None, str, list[Note]]:
+    """MSK Provisioned: RF = min(the plan's or the source's RF (3 when unknown), brokers);
+    a warning when RF <= min.insync.replicas (MSK's default is 2 on a 3-AZ cluster):
+    at RF == min.insync.replicas one broker down stops ``acks=all`` producers, below it
+    they cannot write at all.
+
+    Source: docs.aws.amazon.com/msk/latest/developerguide/msk-default-configuration.html
+    (default.replication.factor 3, min.insync.replicas 2) and bestpractices.html.
+    """
+    default = profile.limit("replication_factor_default")
+    base = wanted or source_rf or (default.value if default else 3)
+    origin = "the plan's" if wanted else "the source's" if source_rf else "MSK's default"
+    brokers = opt_int(facts.get("broker_count"))
+    rf = base if brokers is None else min(base, brokers)
+    reason = f"{origin} replication factor {base}"
+    if rf < base:
+        reason += f", capped at the target's {brokers} brokers"
+    min_isr = int(
+        configs.get("min.insync.replicas", profile.defaults.get("min.insync.replicas", "1"))
+    )
+    notes = []
+    if rf <= min_isr:
+        effect = (
+            "acks=all producers cannot write"
+            if rf < min_isr
+            else "one broker down stops acks=all producers"
+        )
+        notes.append(
+            Note(
+                f"replication factor {rf} <= min.insync.replicas {min_isr}: {effect} "
+                f"({SRC_MSK_DEFAULTS})",
+                replication_factor_msk_provisioned.__name__,
+            )
+        )
+    return rf, reason, notes
+
+
+def msk_partition_guidance(
+    topics: list[TopicTranslation],
+    profile: TargetProfile,
+    facts: Mapping[str, object],
+    existing_count: int = 0,
+) -> list[Note]:
+    """MSK Provisioned: a warning when partitions x RF / brokers exceeds AWS's guidance
+    for the broker size (kafka.t3.small 300; m5/m7g large-xlarge 1000; 2xlarge 2000;
+    4xlarge and up 4000 partition replicas per broker).  Needs ``broker_count`` and
+    ``broker_type`` facts; ``existing_count`` (topics already there) is not needed.
+
+    Source: docs.aws.amazon.com/msk/latest/developerguide/bestpractices.html.
+    """
+    brokers = opt_int(facts.get("broker_count"))
+    guidance = MSK_PARTITIONS_PER_BROKER.get(str(facts.get("broker_type", "")))
+    if not brokers or guidance is None:
+        return []
+    replicas = sum(t.partitions * (t.replication_factor or 1) for t in topics if t.action != REFUSE)
+    replicas += opt_int(facts.get("existing_partition_replicas")) or 0
+    per_broker = math.ceil(replicas / brokers)
+    if per_broker <= guidance.value:
+        return []
+    return [
+        Note(
+            f"{per_broker} partition replicas per broker is above AWS's guidance of "
+            f"{guidance.value} for {facts.get('broker_type')} ({SRC_MSK_GUIDANCE})",
+            msk_partition_guidance.__name__,
+        )
+    ]
+
+
+SRC_MSK_DEFAULTS = "docs.aws.amazon.com/msk/latest/developerguide/msk-default-configuration.html"
+SRC_MSK_GUIDANCE = (
+    "docs.aws.amazon.com/msk/latest/developerguide/bestpractices.html "
+    "(right-size your cluster: number of partitions per broker)"
+)
+SRC_MSK_SERVERLESS = "docs.aws.amazon.com/msk/latest/developerguide/serverless-config.html"
+SRC_MSK_SERVERLESS_QUOTA = (
+    "docs.aws.amazon.com/msk/latest/developerguide/limits.html (serverless quota)"
+)
+
+
+#: MSK Provisioned partition guidance: broker instance size -> partitions per broker
+#: (leaders and followers).  Source: :data:`SRC_MSK_GUIDANCE`.
+MSK_PARTITIONS_PER_BROKER: Mapping[str, Fact[int]] = MappingProxyType(
+    {
+        "kafka.t3.small": Fact(300, SRC_MSK_GUIDANCE),
+        "kafka.m5.large": Fact(1000, SRC_MSK_GUIDANCE),
+        "kafka.m5.xlarge": Fact(1000, SRC_MSK_GUIDANCE),
+        "kafka.m7g.large": Fact(1000, SRC_MSK_GUIDANCE),
+        "kafka.m7g.xlarge": Fact(1000, SRC_MSK_GUIDANCE),
+        "kafka.m5.2xlarge": Fact(2000, SRC_MSK_GUIDANCE),
+        "kafka.m7g.2xlarge": Fact(2000, SRC_MSK_GUIDANCE),
+        "kafka.m5.4xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+        "kafka.m7g.4xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+        "kafka.m5.8xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+        "kafka.m7g.8xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+        "kafka.m5.12xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+        "kafka.m7g.12xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+        "kafka.m5.16xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+        "kafka.m7g.16xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+        "kafka.m5.24xlarge": Fact(4000, SRC_MSK_GUIDANCE),
+    }
+)
+
+
+#: MSK Serverless: the only topic configs a client may set.  Source: :data:`SRC_MSK_SERVERLESS`.
+MSK_SERVERLESS_KEYS = frozenset(
+    {
+        "cleanup.policy",
+        "compression.type",
+        "max.message.bytes",
+        "message.timestamp.difference.max.ms",
+        "message.timestamp.type",
+        "retention.bytes",
+        "retention.ms",
+    }
+)
+
+
+_MSK_PROVISIONED = TargetProfile(
+    name="msk-provisioned",
+    family="msk",
+    defaults=frozen({**KAFKA_DEFAULTS, "min.insync.replicas": "2"}),
+    defaults_source=f"{SRC_KAFKA}; MSK overrides: {SRC_MSK_DEFAULTS} (3-AZ cluster)",
+    limits=MappingProxyType({"replication_factor_default": Fact(3, SRC_MSK_DEFAULTS)}),
+    kafka_endpoint=Fact(True, SRC_MSK_DEFAULTS),
+    replication_rule=replication_factor_msk_provisioned,
+    selection_rules=(msk_partition_guidance,),
+    broker_counted=True,
+)
+
+
+_MSK_SERVERLESS = TargetProfile(
+    name="msk-serverless",
+    family="msk",
+    defaults=frozen({**KAFKA_DEFAULTS, "retention.bytes": str(250 * 1024 * MIB)}),
+    defaults_source=f"{SRC_KAFKA}; {SRC_MSK_SERVERLESS_QUOTA} (retention.bytes 250 GiB)",
+    settable=MSK_SERVERLESS_KEYS,
+    settable_source=SRC_MSK_SERVERLESS,
+    limits=MappingProxyType(
+        {
+            "max_message_bytes": Fact(8 * MIB, SRC_MSK_SERVERLESS),
+            "partitions_per_cluster": Fact(120, SRC_MSK_SERVERLESS_QUOTA),
+            "replication_factor": Fact(3, SRC_MSK_SERVERLESS),
+        }
+    ),
+    kafka_endpoint=Fact(True, SRC_MSK_SERVERLESS),
+    key_rules=(msk_serverless_keys,),
+    broker_counted=True,
+)
+
+
+def _scram_needs_credentials(spec: Any) -> list[tuple[str, str]]:
+    """``auth: scram`` takes its user and password from ``config:`` (references)."""
+    if (spec.auth or "iam") != "scram":
+        return []
+    missing = [k for k in ("sasl.username", "sasl.password") if k not in spec.config]
+    if not missing:
+        return []
+    return [("config", f"auth: scram needs {' and '.join(missing)} under config (references)")]
+
+
+def _named_by(spec: Any, bootstrap: str | None) -> str:
+    """The cluster ARN, and the plan's bootstrap servers when it overrides discovery."""
+    return str(spec.cluster_arn) + (f" via {bootstrap}" if bootstrap else "")
+
+
+#: The ``msk`` type: ``region``, ``cluster_arn``, ``auth`` (default ``iam``), optional
+#: ``bootstrap_servers`` (overrides discovery); a target only.
+TYPE = ClusterType(
+    "msk",
+    ("region", "cluster_arn"),
+    ("auth", "bootstrap_servers"),
+    choices={"auth": AUTHS},
+    extra="aws",
+    profiles={"provisioned": _MSK_PROVISIONED, "serverless": _MSK_SERVERLESS},
+    facts_key="cluster_type",
+    checks=_scram_needs_credentials,
+    named_by=_named_by,
+)

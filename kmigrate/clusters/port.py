@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from kmigrate.adapters.kafka import RawReader, RecordWriter
+    from kmigrate.targets.model import TopicTranslation
     from kmigrate.targets.profiles import TargetProfile
-    from kmigrate.targets.rules import TopicTranslation
 
 #: Record headers: ``(name, value)`` pairs in order; names may repeat, values may be null.
 Headers = list[tuple[str, bytes | None]]

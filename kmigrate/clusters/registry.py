@@ -1,10 +1,13 @@
 """One registry from a plan's cluster ``type`` to the module that knows everything about it.
 
-Each entry names the module (``kmigrate.clusters.<name>``) and the plan keys the type
-takes; the module's ``open_cluster(role, values, config)`` returns the Kafka data plane
-(a :class:`~kmigrate.clusters.port.Cluster`) and the type's
-:class:`~kmigrate.clusters.port.ControlPlane`.  An unknown type is an error here; it
-never silently gets Kafka's defaults.
+:data:`MODULES` maps each type to its module (``kmigrate.clusters.<name>``); the module
+holds the type's :class:`~kmigrate.clusters.spec.ClusterType` as ``TYPE`` (plan keys,
+profiles, its own checks and endpoint; the rules only it needs ride on its profiles)
+and ``open_cluster(role, values, config)``, which returns the Kafka data plane (a
+:class:`~kmigrate.clusters.port.Cluster`) and the type's
+:class:`~kmigrate.clusters.port.ControlPlane`.  The functions here only look a type up
+and ask its module.  An unknown type is an error here; it never silently gets Kafka's
+defaults.
 
 Plan keys per type (issue 5's contract):
 
@@ -23,12 +26,17 @@ Plan keys per type (issue 5's contract):
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType, ModuleType
+from typing import TYPE_CHECKING, Any
 
-from kmigrate.clusters.port import Cluster, ControlPlane
+from kmigrate.clusters.spec import ClusterType
 from kmigrate.errors import UsageError
+from kmigrate.targets.profiles import TargetProfile
+from kmigrate.targets.rules import SHARED_RULES
+
+if TYPE_CHECKING:
+    from kmigrate.clusters.port import Cluster, ControlPlane
 
 #: Every plan key a cluster may have besides ``type`` and ``config``.
 FIELD_KEYS = (
@@ -45,83 +53,71 @@ FIELD_KEYS = (
     "facts",
 )
 
-
-@dataclass(frozen=True)
-class ClusterType:
-    """What the registry knows about one ``type``.
-
-    Attributes:
-        name: the plan ``type``.
-        module: the module holding it (``open_cluster``).
-        required / optional: plan keys (``facts`` and ``config`` are always allowed).
-        references: keys whose value must be a ``${VAR}`` / ``${file:…}`` reference.
-        choices: allowed values per key (``auth``).
-        source: whether kmigrate reads from this type as a migration's source.
-        extra: the kmigrate extra its SDKs come from (``aws``, ``azure``), or None.
-    """
-
-    name: str
-    module: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
-    references: tuple[str, ...] = ()
-    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    source: bool = False
-    extra: str | None = None
+#: Plan ``type`` -> the module that knows it.
+MODULES: Mapping[str, str] = MappingProxyType(
+    {
+        "kafka": "kmigrate.clusters.kafka",
+        "redpanda": "kmigrate.clusters.redpanda",
+        "msk": "kmigrate.clusters.msk",
+        "eventhubs": "kmigrate.clusters.eventhubs",
+        "confluent-cloud": "kmigrate.clusters.confluent_cloud",
+    }
+)
 
 
-TYPES: dict[str, ClusterType] = {
-    t.name: t
-    for t in (
-        ClusterType("kafka", "kmigrate.clusters.kafka", ("bootstrap_servers",), source=True),
-        ClusterType("redpanda", "kmigrate.clusters.redpanda", ("bootstrap_servers",), source=True),
-        ClusterType(
-            "msk",
-            "kmigrate.clusters.msk",
-            ("region", "cluster_arn"),
-            ("auth", "bootstrap_servers"),
-            choices={"auth": ("iam", "scram", "tls", "plaintext")},
-            extra="aws",
-        ),
-        ClusterType(
-            "eventhubs",
-            "kmigrate.clusters.eventhubs",
-            ("namespace", "subscription_id", "resource_group"),
-            ("auth", "connection_string", "bootstrap_servers"),
-            references=("connection_string",),
-            choices={"auth": ("connection-string", "entra")},
-            extra="azure",
-        ),
-        ClusterType(
-            "confluent-cloud",
-            "kmigrate.clusters.confluent_cloud",
-            ("bootstrap_servers", "api_key", "api_secret"),
-            references=("api_secret",),
-        ),
-    )
-}
-
-
-def cluster_type(name: str) -> ClusterType:
-    """The registry entry for ``name``.
+def module(name: str) -> ModuleType:
+    """The module of the cluster type ``name`` (importing it loads no SDK).
 
     Raises:
         UsageError: an unknown type (the message lists the known ones).
     """
     try:
-        return TYPES[name]
+        path = MODULES[name]
     except KeyError:
         raise UsageError(
-            f"unknown cluster type {name!r}; expected one of: {', '.join(TYPES)}"
+            f"unknown cluster type {name!r}; expected one of: {', '.join(MODULES)}"
         ) from None
+    return importlib.import_module(path)
+
+
+#: Every type's :class:`ClusterType`, by plan ``type``.
+TYPES: Mapping[str, ClusterType] = MappingProxyType({n: module(n).TYPE for n in MODULES})
+
+#: Every target profile by name (``msk-serverless``, ``eventhubs-standard``, ...).
+PROFILES: Mapping[str, TargetProfile] = MappingProxyType(
+    {p.name: p for t in TYPES.values() for p in t.profiles.values()}
+)
+
+
+def cluster_type(name: str) -> ClusterType:
+    """The :class:`ClusterType` for ``name``.
+
+    Raises:
+        UsageError: an unknown type (the message lists the known ones).
+    """
+    kind: ClusterType = module(name).TYPE
+    return kind
+
+
+def profile_for(type_name: str, facts: Mapping[str, object] | None = None) -> TargetProfile:
+    """The profile for a plan's cluster ``type`` and its declared ``facts``.
+
+    ``msk`` and ``confluent-cloud`` read ``facts["cluster_type"]``, ``eventhubs``
+    reads ``facts["tier"]``; ``kafka`` and ``redpanda`` need none.
+
+    Raises:
+        UsageError: unknown type, or a missing or unknown fact (the message
+            names the allowed values).
+    """
+    return cluster_type(type_name).profile(facts)
 
 
 def spec_problems(role: str, spec: Any) -> list[tuple[str, str]]:
     """Problems of one ``clusters.<role>`` entry: ``[(key, message)]``, for the plan loader.
 
     Checks the keys the type needs and takes, the allowed values (``auth``), that
-    references are used where a secret goes, and that the source is a type kmigrate
-    reads from.
+    references are used where a secret goes, that the source is a type kmigrate
+    reads from, the type's own checks, and that a target's facts pick a profile.
     """
     kind = TYPES.get(spec.type)
     if kind is None:
@@ -148,35 +144,30 @@ def spec_problems(role: str, spec: Any) -> list[tuple[str, str]]:
             out.append((key, f"a {spec.type} cluster does not take {key!r} (it takes {takes})"))
         elif present and key in kind.choices and value not in kind.choices[key]:
             out.append((key, f"expected one of {', '.join(kind.choices[key])}; found {value!r}"))
-    eh_string = (
-        spec.type == "eventhubs" and (spec.auth or "connection-string") == "connection-string"
-    )
-    if eh_string and spec.connection_string is None:
-        out.append(("connection_string", "auth: connection-string needs connection_string"))
+    out += kind.checks(spec)
     if role == "target":
-        from kmigrate.targets.profiles import profile_for
-
         try:
-            profile_for(spec.type, spec.facts)
+            kind.profile(spec.facts)
         except UsageError as exc:
             out.append(("facts", str(exc)))
-    if spec.type == "msk" and (spec.auth or "iam") == "scram":
-        missing = [k for k in ("sasl.username", "sasl.password") if k not in spec.config]
-        if missing:
-            out.append(
-                ("config", f"auth: scram needs {' and '.join(missing)} under config (references)")
-            )
     return out
 
 
 def declared_bootstrap(spec: Any) -> str | None:
-    """The bootstrap servers the plan itself implies: the key when given, an Event Hubs
-    namespace's endpoint, else None (MSK discovers it)."""
+    """The bootstrap servers the plan itself implies: the key when given, else what the
+    type derives from its keys (an Event Hubs namespace's endpoint), else None (MSK
+    discovers it)."""
     if spec.bootstrap_servers:
         return str(spec.bootstrap_servers)
-    if spec.type == "eventhubs" and spec.namespace:
-        return f"{spec.namespace}.servicebus.windows.net:9093"
-    return None
+    return cluster_type(spec.type).endpoint(spec)
+
+
+def named_by(spec: Any) -> str:
+    """How ``kmigrate plan`` names a cluster: its bootstrap servers, MSK ARN (and the
+    servers it is reached by) or Event Hubs endpoint; ``-`` when none is known."""
+    found = declared_bootstrap(spec)
+    name = cluster_type(spec.type).named_by
+    return name(spec, found) if name is not None else found or "-"
 
 
 def open_cluster(
@@ -199,16 +190,33 @@ def open_cluster(
             an unusable value.
         ClusterError: discovery failed (MSK bootstrap servers).
     """
-    kind = cluster_type(type_name)
-    module = importlib.import_module(kind.module)
-    opened: tuple[Cluster, ControlPlane] = module.open_cluster(role, values, config)
+    opened: tuple[Cluster, ControlPlane] = module(type_name).open_cluster(role, values, config)
     return opened
 
 
-def librdkafka_settings(settings: Mapping[str, object]) -> dict[str, Any]:
-    """Settings as librdkafka takes them: booleans as ``true``/``false``, numbers as text,
-    callables (``oauth_cb``) as they are."""
-    return {
-        k: v if callable(v) else str(v).lower() if isinstance(v, bool) else str(v)
-        for k, v in settings.items()
-    }
+def all_rules() -> tuple[Callable[..., object], ...]:
+    """Every translation rule: the shared ones, then each type's own (once each, in the
+    order the types' profiles carry them)."""
+    out: list[Callable[..., object]] = list(SHARED_RULES)
+    for profile in PROFILES.values():
+        hooks = (*profile.key_rules, *profile.topic_rules, *profile.selection_rules)
+        for rule in (*hooks, profile.replication_rule):
+            if rule is not None and rule not in out:
+                out.append(rule)
+    return tuple(out)
+
+
+#: Every rule, for listing them with their sources (:func:`rule_catalogue`).
+ALL_RULES: tuple[Callable[..., object], ...] = all_rules()
+
+
+def rule_catalogue() -> list[dict[str, str]]:
+    """Every rule as ``{"rule", "summary", "source"}``: its name, the first sentence of its
+    docstring and the text after ``Source:``."""
+    out = []
+    for rule in ALL_RULES:
+        doc = " ".join((rule.__doc__ or "").split())
+        summary = doc.split(". ")[0].rstrip(".")
+        _, _, source = doc.partition("Source: ")
+        out.append({"rule": rule.__name__, "summary": summary, "source": source})
+    return out

@@ -112,12 +112,7 @@ def demo(
     workdir = keep or Path(tempfile.mkdtemp(prefix="kmigrate-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     ports = {"source": brokers.free_port(), "target": brokers.free_port()}
-    text = source_plan.read_text(encoding="utf-8")
-    for role in ("source", "target"):
-        old = getattr(template.clusters, role).bootstrap_servers
-        text = text.replace(old, f"127.0.0.1:{ports[role]}")
-    plan_file = workdir / "sandbox.yaml"
-    plan_file.write_text(text, encoding="utf-8")
+    plan_file = _plan_copy(source_plan, template, workdir, ports)
     sandbox_dir = workdir / "sandbox"
     ui.heading(
         f"sandbox: source 127.0.0.1:{ports['source']}, target 127.0.0.1:{ports['target']}"
@@ -131,48 +126,9 @@ def demo(
         source = KafkaCluster("source", f"127.0.0.1:{ports['source']}")
         target = KafkaCluster("target", f"127.0.0.1:{ports['target']}")
         clusters += [source, target]
-        stopped_at: list[float] = []
-        timings: list[str] = []
-        for number, phase in enumerate(template.phases, start=1):
-            if phase.window is not None:
-                ui.line(
-                    f"(phase {number} has a maintenance window; the demo passes "
-                    "--ignore-window, which the journal records)"
-                )
-            producer: threading.Thread | None = None
-            if _follows(phase):
-                producer = _start_producer(
-                    ui, source.bootstrap_servers, rate, produce_s, stopped_at
-                )
-            try:
-                execute(str(plan_file), str(number), ui, ignore_window=True)
-            finally:
-                if producer is not None:
-                    producer.join()
-            since_stop = time.monotonic() - stopped_at[0] if stopped_at else 0.0
-            if stopped_at and "mirror" in _actions(phase):
-                settle = max((getattr(x, "settle_s", 0.0) for x in phase.steps), default=0.0)
-                timings.append(
-                    f"producers stopped -> caught up: {since_stop:.1f} s (of which {settle:g} s "
-                    "holding lag 0 before the mirror calls it caught up: settle_s)"
-                )
-            if stopped_at and "translate-offsets" in _actions(phase):
-                timings.append(f"producers stopped -> groups translated: {since_stop:.1f} s")
-                ui.heading("each consumer group resumes on the target at the source's next record")
-                if not show_resume_points(ui, source, target):
-                    ui.fail("a group would not resume at the next record")
-                    return 1
-        for line in timings:
-            ui.line(line)
-        ui.heading("journal")
-        status(str(plan_file), ui)
-        ui.heading("what 'kmigrate rollback' would do")
-        rollback(str(plan_file), ui, dry_run=True)
-        ui.heading("evidence report")
-        report_dir = (
-            None if keep is not None else Path(tempfile.mkdtemp(prefix="kmigrate-demo-report-"))
-        )
-        report(str(plan_file), ui, output_dir=report_dir)
+        if _run_phases(ui, template, plan_file, (source, target), rate, produce_s) != 0:
+            return 1
+        _show_outcome(ui, plan_file, keep)
     finally:
         for cluster in clusters:  # release their clients before the brokers go away
             cluster.close()
@@ -181,6 +137,81 @@ def demo(
             shutil.rmtree(workdir, ignore_errors=True)
     ui.ok("demo complete: the target holds exactly what the source held")
     return 0
+
+
+def _plan_copy(source_plan: Path, template: Any, workdir: Path, ports: dict[str, int]) -> Path:
+    """``workdir/sandbox.yaml``: the sandbox plan with its clusters on ``ports``."""
+    text = source_plan.read_text(encoding="utf-8")
+    for role in ("source", "target"):
+        old = getattr(template.clusters, role).bootstrap_servers
+        text = text.replace(old, f"127.0.0.1:{ports[role]}")
+    plan_file = workdir / "sandbox.yaml"
+    plan_file.write_text(text, encoding="utf-8")
+    return plan_file
+
+
+def _run_phases(
+    ui: UI,
+    template: Any,
+    plan_file: Path,
+    clusters: tuple[KafkaCluster, KafkaCluster],
+    rate: float,
+    produce_s: float,
+) -> int:
+    """Execute every phase of the plan copy (a live producer during a following
+    mirror), then print the timings.  Returns 1 when a consumer group would not resume
+    at the source's next record on the target, else 0.
+
+    Raises:
+        kmigrate.errors.KmigrateError: a phase failed (as ``execute``).
+    """
+    source, target = clusters
+    stopped_at: list[float] = []
+    timings: list[str] = []
+    for number, phase in enumerate(template.phases, start=1):
+        if phase.window is not None:
+            ui.line(
+                f"(phase {number} has a maintenance window; the demo passes "
+                "--ignore-window, which the journal records)"
+            )
+        producer: threading.Thread | None = None
+        if _follows(phase):
+            producer = _start_producer(ui, source.bootstrap_servers, rate, produce_s, stopped_at)
+        try:
+            execute(str(plan_file), str(number), ui, ignore_window=True)
+        finally:
+            if producer is not None:
+                producer.join()
+        since_stop = time.monotonic() - stopped_at[0] if stopped_at else 0.0
+        if stopped_at and "mirror" in _actions(phase):
+            settle = max((getattr(x, "settle_s", 0.0) for x in phase.steps), default=0.0)
+            timings.append(
+                f"producers stopped -> caught up: {since_stop:.1f} s (of which {settle:g} s "
+                "holding lag 0 before the mirror calls it caught up: settle_s)"
+            )
+        if stopped_at and "translate-offsets" in _actions(phase):
+            timings.append(f"producers stopped -> groups translated: {since_stop:.1f} s")
+            ui.heading("each consumer group resumes on the target at the source's next record")
+            if not show_resume_points(ui, source, target):
+                ui.fail("a group would not resume at the next record")
+                return 1
+    for line in timings:
+        ui.line(line)
+    return 0
+
+
+def _show_outcome(ui: UI, plan_file: Path, keep: Path | None) -> None:
+    """The journal, a rollback dry run and the evidence report (in a kept folder of its
+    own when the work folder is temporary)."""
+    ui.heading("journal")
+    status(str(plan_file), ui)
+    ui.heading("what 'kmigrate rollback' would do")
+    rollback(str(plan_file), ui, dry_run=True)
+    ui.heading("evidence report")
+    report_dir = (
+        None if keep is not None else Path(tempfile.mkdtemp(prefix="kmigrate-demo-report-"))
+    )
+    report(str(plan_file), ui, output_dir=report_dir)
 
 
 def _start_producer(

@@ -18,14 +18,13 @@ from kmigrate.context import plan_context
 from kmigrate.errors import ClusterError, KmigrateError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
+from kmigrate.plan.identity import walk
 from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.journal import open_journal
-from kmigrate.runtime.plan_walk import walk
 from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
 from kmigrate.steps import provision_topics as provisioning
 from kmigrate.steps import translate_offsets as translating
-from kmigrate.targets.profiles import profile_for
 from kmigrate.ui import UI
 
 
@@ -69,75 +68,7 @@ def plan(
         f"topics: include {', '.join(m.topics.include)}; "
         f"exclude {', '.join(m.topics.exclude) or '-'}"
     )
-    table = []
-    steps_json = []
-    by_id = {r["id"]: r for r in rows}
-    for step in walk(m):
-        phase = m.phases[step.phase_number - 1]
-        window = windows.describe(phase.window) if phase.window else "any time"
-        built = build_step(step.spec)
-        row = by_id[step.id]
-        state = (row["status"] or "not run") + (" (changed)" if row["definition_changed"] else "")
-        table.append(
-            [
-                step.id,
-                phase.name,
-                window,
-                built.describe(),
-                built.rollback_summary,
-                state,
-            ]
-        )
-        steps_json.append(
-            {
-                **{
-                    k: row[k]
-                    for k in (
-                        "step",
-                        "id",
-                        "phase",
-                        "description",
-                        "status",
-                        "definition_changed",
-                        "changes",
-                        "orphaned",
-                    )
-                },
-                "window": window,
-                "rollback": built.rollback_summary,
-            }
-        )
-    orphans = [r for r in rows if r["orphaned"]]
-    for r in orphans:
-        table.append(
-            [
-                r["id"],
-                r["phase"],
-                "-",
-                r["description"],
-                "(as recorded)",
-                f"{r['status']} (orphaned)",
-            ]
-        )
-        steps_json.append(
-            {
-                **{
-                    k: r[k]
-                    for k in (
-                        "step",
-                        "id",
-                        "phase",
-                        "description",
-                        "status",
-                        "definition_changed",
-                        "changes",
-                        "orphaned",
-                    )
-                },
-                "window": None,
-                "rollback": "as recorded when it ran",
-            }
-        )
+    table, steps_json = _checklist(loaded, rows)
     ui.heading("checklist")
     ui.table(table, ["step", "phase", "window", "action", "rollback", "journal"])
     gates = [
@@ -159,46 +90,131 @@ def plan(
         "requires": [{"phase": g[0], "requires": g[1], "now": g[2]} for g in gates],
         "topics": None,
     }
-    code = 0
-    if offline and snapshot_path is None:
-        ui.line("translation table skipped (--offline without --snapshot)")
-    else:
-        ui.heading("translation (target)" + (" — offline, declared facts" if offline else ""))
-        try:
-            translation = _translation(loaded, ui, journal, offline, snapshot_path, environ)
-            result["topics"] = translation["topics"]
-            result["warnings"] = translation["warnings"]
-            refused = [t["name"] for t in translation["topics"] if t["action"] == "refuse"]
-            if refused:
-                ui.fail(f"provision-topics would refuse: {', '.join(refused)} (see above)")
-                code = 1
-        except ClusterError as exc:
-            ui.fail(f"translation unavailable: {exc} (--offline --snapshot FILE needs no cluster)")
-            result["provisioning_error"] = str(exc)
-            code = 1
-    translate_spec = next(
-        (s for ph in m.phases for s in ph.steps if isinstance(s, TranslateOffsetsStep)), None
-    )
-    if translate_spec is not None and not offline:
-        ui.heading("offset translation preview (consumer groups)")
-        try:
-            tctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
-            groups = translate_spec.groups
-            result["translation"] = translating.preview(tctx, groups.include, groups.exclude)
-        except KmigrateError as exc:
-            ui.fail(f"offset translation preview unavailable: {exc}")
-            result["translation_error"] = str(exc)
-            code = 1
+    code = _show_translation(loaded, ui, journal, offline, snapshot_path, environ, result)
+    if not offline:
+        code = max(code, _show_offset_preview(loaded, ui, journal, environ, result))
     ui.emit_json(result)
     return code
 
 
+#: The journal row keys a step's JSON entry carries.
+_ROW_KEYS = (
+    "step",
+    "id",
+    "phase",
+    "description",
+    "status",
+    "definition_changed",
+    "changes",
+    "orphaned",
+)
+
+
+def _checklist(
+    loaded: LoadedPlan, rows: list[dict[str, Any]]
+) -> tuple[list[list[str]], list[dict[str, Any]]]:
+    """The checklist: one table row and one JSON entry per step of the plan (phase
+    window, action, rollback, journal state), then per orphaned journaled step."""
+    m = loaded.model
+    table = []
+    steps_json = []
+    by_id = {r["id"]: r for r in rows}
+    for step in walk(m):
+        phase = m.phases[step.phase_number - 1]
+        window = windows.describe(phase.window) if phase.window else "any time"
+        built = build_step(step.spec)
+        row = by_id[step.id]
+        state = (row["status"] or "not run") + (" (changed)" if row["definition_changed"] else "")
+        table.append(
+            [
+                step.id,
+                phase.name,
+                window,
+                built.describe(),
+                built.rollback_summary,
+                state,
+            ]
+        )
+        steps_json.append(
+            {**{k: row[k] for k in _ROW_KEYS}, "window": window, "rollback": built.rollback_summary}
+        )
+    for r in (r for r in rows if r["orphaned"]):
+        table.append(
+            [
+                r["id"],
+                r["phase"],
+                "-",
+                r["description"],
+                "(as recorded)",
+                f"{r['status']} (orphaned)",
+            ]
+        )
+        steps_json.append(
+            {**{k: r[k] for k in _ROW_KEYS}, "window": None, "rollback": "as recorded when it ran"}
+        )
+    return table, steps_json
+
+
+def _show_translation(
+    loaded: LoadedPlan,
+    ui: UI,
+    journal: Journal | None,
+    offline: bool,
+    snapshot_path: str | None,
+    environ: Mapping[str, str] | None,
+    result: dict[str, Any],
+) -> int:
+    """Print the translation table into ``result``; 1 when provisioning would fail or
+    the target could not be read, else 0."""
+    if offline and snapshot_path is None:
+        ui.line("translation table skipped (--offline without --snapshot)")
+        return 0
+    ui.heading("translation (target)" + (" — offline, declared facts" if offline else ""))
+    try:
+        translation = _translation(loaded, ui, journal, offline, snapshot_path, environ)
+    except ClusterError as exc:
+        ui.fail(f"translation unavailable: {exc} (--offline --snapshot FILE needs no cluster)")
+        result["provisioning_error"] = str(exc)
+        return 1
+    result["topics"] = translation["topics"]
+    result["warnings"] = translation["warnings"]
+    refused = [t["name"] for t in translation["topics"] if t["action"] == "refuse"]
+    if refused:
+        ui.fail(f"provision-topics would refuse: {', '.join(refused)} (see above)")
+        return 1
+    return 0
+
+
+def _show_offset_preview(
+    loaded: LoadedPlan,
+    ui: UI,
+    journal: Journal | None,
+    environ: Mapping[str, str] | None,
+    result: dict[str, Any],
+) -> int:
+    """Print the plan's offset translation preview into ``result`` (when it has a
+    translate-offsets step); 1 when it could not be computed, else 0."""
+    translate_spec = next(
+        (s for ph in loaded.model.phases for s in ph.steps if isinstance(s, TranslateOffsetsStep)),
+        None,
+    )
+    if translate_spec is None:
+        return 0
+    ui.heading("offset translation preview (consumer groups)")
+    try:
+        tctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
+        groups = translate_spec.groups
+        result["translation"] = translating.preview(tctx, groups.include, groups.exclude)
+    except KmigrateError as exc:
+        ui.fail(f"offset translation preview unavailable: {exc}")
+        result["translation_error"] = str(exc)
+        return 1
+    return 0
+
+
 def _where(spec: Any) -> str:
     """How the plan names a cluster: its bootstrap servers, MSK ARN or Event Hubs namespace."""
-    found = registry.declared_bootstrap(spec)
-    if spec.type == "msk":
-        return spec.cluster_arn + (f" via {found}" if found else "")
-    return found or "-"
+    return registry.named_by(spec)
 
 
 def _translation(
@@ -225,7 +241,7 @@ def _translation(
         assert snapshot_path is not None
         target = loaded.model.clusters.target
         snapshot = snapshots.load(Path(snapshot_path))
-        profile = profile_for(target.type, target.facts)
+        profile = registry.profile_for(target.type, target.facts)
         translation = provisioning.translate_snapshot(
             snapshot, profile, dict(target.facts), accept, replication_factor=rf
         )

@@ -8,8 +8,8 @@ from typing import Any
 from kmigrate.journal import Journal, lock_holder
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan import LoadedPlan, load_plan
+from kmigrate.plan.identity import diff_definitions, walk
 from kmigrate.runtime.journal import open_journal
-from kmigrate.runtime.plan_walk import diff_definitions, walk
 from kmigrate.steps.mirror import MirrorRecord
 from kmigrate.ui import UI
 

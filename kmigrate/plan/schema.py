@@ -159,7 +159,7 @@ class _StepSpec(_Strict):
     """Keys every step has: ``id``, its identity in the journal.
 
     Without ``id`` the identity is derived from what the step is
-    (:func:`kmigrate.runtime.plan_walk.derived_id`), never from its position.
+    (:func:`kmigrate.plan.identity.derived_id`), never from its position.
     """
 
     id: str | None = None

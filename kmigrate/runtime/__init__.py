@@ -1,6 +1,6 @@
-"""The migration runtime: step identity (:mod:`.plan_walk`), the journal and the runner.
+"""The migration runtime: the journal, the runner and what it advises an operator.
 
-``plan_walk`` gives every step and phase of a plan its stable identity, in one
-place; ``journal`` opens (and migrates) a plan's journal; ``runner`` is the one
-walk that ``execute``, its dry run and ``rollback`` share.
+``journal`` opens (and migrates) a plan's journal; ``runner`` is the one walk that
+``execute``, its dry run and ``rollback`` share; ``rerun`` says which command re-runs
+steps.  Step and phase identity is the plan's (:mod:`kmigrate.plan.identity`).
 """

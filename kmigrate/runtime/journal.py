@@ -15,7 +15,7 @@ from kmigrate import safefs
 from kmigrate.errors import RefusedError
 from kmigrate.journal import VERSION, Journal
 from kmigrate.plan import LoadedPlan
-from kmigrate.runtime.plan_walk import PlannedStep, walk
+from kmigrate.plan.identity import PlannedStep, walk
 
 _POSITION = re.compile(r"^(\d+)\.(\d+)$")
 

@@ -7,7 +7,7 @@ visit each step.  A dry run is the same walk with ``dry_run`` set: steps
 describe their writes, gates warn instead of refusing, nothing is journaled
 (the model is alembic's offline mode: same steps, no second implementation).
 
-Steps are identified by their stable id (:mod:`kmigrate.runtime.plan_walk`).
+Steps are identified by their stable id (:mod:`kmigrate.plan.identity`).
 ``execute`` runs a step that never ran, skips one that succeeded with the same
 definition, and refuses one whose definition changed since it succeeded unless
 ``--rerun ID`` names it.  ``rollback`` undoes, newest first, exactly the steps
@@ -38,16 +38,15 @@ from kmigrate.errors import (
 )
 from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
 from kmigrate.plan import LoadedPlan
-from kmigrate.plan.schema import Requirement, ShellStep
-from kmigrate.redact import redact
-from kmigrate.runtime.journal import open_journal
-from kmigrate.runtime.plan_walk import (
+from kmigrate.plan.identity import (
     PlannedStep,
     diff_definitions,
-    phase_index,
     spec_from_definition,
     walk,
 )
+from kmigrate.plan.schema import Requirement, ShellStep
+from kmigrate.redact import redact
+from kmigrate.runtime.journal import open_journal
 from kmigrate.steps import build_step
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
@@ -244,7 +243,7 @@ class Runner:
                 the phase's last step (exit 0; the mirror is journaled
                 succeeded, the message names the remaining steps).
         """
-        index = phase_index(self.plan, phase)
+        index = self.plan.phase_index(phase)
         spec = self.plan.model.phases[index]
         mine = [s for s in self.steps if s.phase_number == index + 1]
         self._check_rerun(rerun, mine, spec.name)
@@ -507,7 +506,7 @@ class Runner:
         journaled = {e.get("phase") for _, e in self.journal.ordered()}
         if selector in journaled and not selector.isdigit():
             return selector
-        return self.plan.model.phases[phase_index(self.plan, selector)].name
+        return self.plan.model.phases[self.plan.phase_index(selector)].name
 
     def _rank_of(self, phase: str) -> int:
         names = [p.name for p in self.plan.model.phases]

@@ -1,5 +1,5 @@
 """``provision-topics``: create the snapshot's topics on the target, translated by the
-named rules of :mod:`kmigrate.targets.rules`, through the target type's control plane
+named rules of :mod:`kmigrate.targets.translate`, through the target type's control plane
 (Kafka Admin API for kafka, redpanda, msk and confluent-cloud, validating first; ARM
 for Event Hubs hubs).
 
@@ -21,8 +21,7 @@ from kmigrate.errors import ClusterError, PartialRollback, StepFailed
 from kmigrate.snapshot import Snapshot
 from kmigrate.steps.base import Record, Step, StepContext
 from kmigrate.steps.export_topics import export_snapshot
-from kmigrate.targets.profiles import TargetProfile
-from kmigrate.targets.rules import (
+from kmigrate.targets.model import (
     CONVERTED,
     CREATE,
     DROPPED,
@@ -33,15 +32,11 @@ from kmigrate.targets.rules import (
     SourceTopic,
     TopicTranslation,
     Translation,
-    translate_topics,
 )
+from kmigrate.targets.profiles import TargetProfile
+from kmigrate.targets.translate import translate_topics
 from kmigrate.ui import UI
 
-#: Target families whose broker count caps the replication factor (read from Metadata
-#: when the plan does not declare ``facts.broker_count``).
-BROKER_COUNTED = ("kafka", "redpanda", "msk")
-#: Target families whose brokers' defaults are read (not declared by a service's docs).
-SELF_RUN = ("kafka", "redpanda")
 #: Broker configs read from a self-run target -> the fact they become: the replication
 #: factor a new topic gets there, and the replicas an ``acks=all`` write needs.
 BROKER_DEFAULT_KEYS = {
@@ -104,9 +99,9 @@ def target_facts(ctx: StepContext, profile: TargetProfile) -> dict[str, object]:
         kmigrate.errors.ClusterError: the target could not be read.
     """
     facts = dict(ctx.target_plane.facts)
-    if profile.family in BROKER_COUNTED and "broker_count" not in facts:
+    if profile.broker_counted and "broker_count" not in facts:
         facts["broker_count"] = ctx.target.describe().broker_count
-    if profile.family in SELF_RUN and not set(BROKER_DEFAULT_KEYS.values()) <= facts.keys():
+    if profile.self_run and not set(BROKER_DEFAULT_KEYS.values()) <= facts.keys():
         found = ctx.target.broker_configs(BROKER_DEFAULT_KEYS)
         for key, fact in BROKER_DEFAULT_KEYS.items():
             if fact not in facts and key in found:
@@ -153,7 +148,7 @@ def differences(
         kmigrate.errors.ClusterError: the target could not be read.
     """
     there = [t for t in translation.topics if t.action == EXISTS or _partitions_refused(t)]
-    if not there or profile.family == "eventhubs":
+    if not there or not profile.kafka_topic_configs:
         return {}
     metas = ctx.target.topics()
     raw = ctx.target.topic_configs([t.name for t in there if t.name in metas])

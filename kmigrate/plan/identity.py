@@ -1,4 +1,5 @@
-"""Step and phase identity, computed in one place.
+"""Step and phase identity, computed in one place (and checked by the plan's checks,
+:mod:`kmigrate.plan.checks`).
 
 A phase is identified by its ``name`` (unique in a plan).  A step is
 identified by its ``id:`` when the plan gives one, otherwise by an id derived
@@ -25,19 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import TypeAdapter
 
 from kmigrate.plan.schema import ManualStep, PlanModel, ShellStep, Step
-
-if TYPE_CHECKING:  # kmigrate.plan's loader imports this module
-    from kmigrate.plan import LoadedPlan
-
-Loc = tuple[str | int, ...]
+from kmigrate.plan.yaml_reader import Loc
 
 _STEP_ADAPTER: TypeAdapter[Any] = TypeAdapter(Step)
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -169,16 +165,6 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     ]
 
 
-def phase_index(plan: LoadedPlan, selector: str, option: str = "--phase") -> int:
-    """0-based index of the phase given by 1-based number or by name (see
-    :meth:`LoadedPlan.phase_index`).
-
-    Raises:
-        UsageError: no such phase; the message names ``option`` and lists the phases.
-    """
-    return plan.phase_index(selector, option)
-
-
 def identity_problems(model: PlanModel, line_of: Callable[[Loc], int]) -> list[tuple[Loc, str]]:
     """Duplicate step ids and bad ``requires:`` gates, as ``(key path, message)`` pairs.
 
@@ -235,54 +221,3 @@ def identity_problems(model: PlanModel, line_of: Callable[[Loc], int]) -> list[t
                     )
                 )
     return problems
-
-
-def rerun_command(plan: LoadedPlan, step_ids: Sequence[str]) -> str | None:
-    """The ``kmigrate execute`` command(s) that re-run these steps of the plan.
-
-    Steps are grouped by phase, in plan order, e.g. ``kmigrate execute
-    plan.yaml --phase provision --rerun export-topics --rerun provision-topics``;
-    several phases are joined by ``; then``.  None when no id is in the plan.
-    """
-    by_phase: dict[str, list[str]] = {}
-    for step in walk(plan.model):
-        if step.id in step_ids:
-            by_phase.setdefault(step.phase, []).append(step.id)
-    if not by_phase:
-        return None
-    return "; then ".join(
-        f"kmigrate execute {shlex.quote(str(plan.path))} --phase {shlex.quote(phase)} "
-        + " ".join(f"--rerun {step_id}" for step_id in ids)
-        for phase, ids in by_phase.items()
-    )
-
-
-def missing_topics_advice(plan: LoadedPlan) -> str:
-    """Advice that works when source topics are missing on the target (for mirror's error).
-
-    With the plan's ``provision-topics`` reading the ``export-topics`` output
-    (the default), re-running both creates the missing topics.  With a
-    separately reviewed snapshot file, that file must list them first.
-    """
-    steps = walk(plan.model)
-    provisions = [s for s in steps if s.action == "provision-topics"]
-    if not provisions:
-        return "create them first (kmigrate provision SNAPSHOT --target …)"
-    provision = provisions[-1]
-    snapshot = provision.spec.snapshot
-    exports = [
-        s
-        for s in steps
-        if s.action == "export-topics"
-        and s.phase_number <= provision.phase_number
-        and (snapshot is None or s.spec.output == snapshot)
-    ]
-    if snapshot is None or exports:
-        command = rerun_command(plan, [*(e.id for e in exports[-1:]), provision.id])
-        return f"create them with: {command}; then run this step again"
-    command = rerun_command(plan, [provision.id])
-    return (
-        f"add them to the snapshot {plan.state_dir / snapshot} that {provision.id} reads "
-        f"(kmigrate export … -o that file, and review it), then create them with: "
-        f"{command}; then run this step again"
-    )

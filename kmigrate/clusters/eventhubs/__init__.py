@@ -1,6 +1,6 @@
-"""Azure Event Hubs (Kafka endpoint): client settings and auth, the ARM control plane
-(namespace check, hubs: list, create from a translation, delete) and the data-plane
-partition cross-check for ``verify``.
+"""Azure Event Hubs (Kafka endpoint): client settings and auth, the control plane
+(hubs through ARM: :mod:`.arm`) and the data-plane partition cross-check for ``verify``;
+the tiers' profiles and the translation rules only Event Hubs needs are in :mod:`.rules`.
 
 azure-mgmt-eventhub, azure-identity and azure-eventhub (the ``azure`` extra) are
 imported only here, lazily.  Hubs are ARM resources: Kafka CreateTopics on the Event
@@ -26,16 +26,46 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kmigrate.clusters._optional import require
+from kmigrate.clusters.eventhubs.arm import (
+    EXTRA_MSG,
+    EventHubsControlPlane,
+    HubInfo,
+    NamespaceInfo,
+    azure_errors,
+    hub_body,
+)
+from kmigrate.clusters.eventhubs.rules import PROFILES
+from kmigrate.clusters.kafka import connect, data_plane, librdkafka_settings
+from kmigrate.clusters.spec import ClusterType
 from kmigrate.errors import ClusterError, UsageError
-from kmigrate.targets.profiles import TargetProfile, profile_for
-from kmigrate.targets.rules import TopicTranslation
+from kmigrate.targets.model import TopicTranslation
+from kmigrate.targets.profiles import TargetProfile
 
 if TYPE_CHECKING:
     from kmigrate.clusters.port import Cluster, CreateOutcome, CrossCheck, Found
 
+__all__ = [
+    "AUTHS",
+    "CLIENT_SETTINGS",
+    "KAFKA_PORT",
+    "PRODUCER_SETTINGS",
+    "TYPE",
+    "EventHubsControlPlane",
+    "EventHubsPlane",
+    "HubInfo",
+    "NamespaceInfo",
+    "PartitionProperties",
+    "arm_plane",
+    "client_settings",
+    "consumer_client",
+    "endpoint",
+    "hub_body",
+    "open_cluster",
+    "partition_properties",
+]
+
 KAFKA_PORT = 9093
 AUTHS = ("connection-string", "entra")
-_EXTRA_MSG = "an Event Hubs target"
 
 #: Client settings the Kafka endpoint needs (apache-kafka-configurations): idle
 #: connections are closed after 240 s, so both stay below it.
@@ -58,6 +88,10 @@ def endpoint(namespace: str) -> str:
         raise UsageError(
             f"eventhubs namespace: expected the namespace name (shop-prod); found {namespace!r}"
         )
+    return _host_port(namespace)
+
+
+def _host_port(namespace: str) -> str:
     return f"{namespace}.servicebus.windows.net:{KAFKA_PORT}"
 
 
@@ -100,7 +134,7 @@ def entra_oauth_cb(
         UsageError: azure-identity is not installed (``pip install 'kmigrate[azure]'``).
     """
     if credential is None:
-        identity = require("azure.identity", "azure", _EXTRA_MSG)
+        identity = require("azure.identity", "azure", EXTRA_MSG)
         credential = identity.DefaultAzureCredential()
     wanted = scope(namespace)
 
@@ -140,223 +174,6 @@ def client_settings(
 
 
 @dataclass(frozen=True)
-class NamespaceInfo:
-    """An Event Hubs namespace: ``tier`` (lower case), Kafka enabled, capacity (PUs/TUs)."""
-
-    name: str
-    tier: str
-    kafka_enabled: bool
-    capacity: int | None
-    status: str | None
-
-
-@dataclass(frozen=True)
-class HubInfo:
-    """One hub as ARM reports it (hours, minutes; None when ARM leaves it unset)."""
-
-    name: str
-    partition_count: int | None
-    retention_hours: int | None
-    cleanup_policy: str | None
-    timestamp_type: str | None
-
-
-def _azure_errors() -> tuple[type[Exception], ...]:
-    exc = require("azure.core.exceptions", "azure", _EXTRA_MSG)
-    return (exc.AzureError,)
-
-
-class EventHubsControlPlane:
-    """ARM operations on one namespace through azure-mgmt-eventhub.
-
-    Every azure-core error becomes a :class:`~kmigrate.errors.ClusterError` naming the
-    operation (without credentials).
-    """
-
-    def __init__(
-        self,
-        subscription_id: str,
-        resource_group: str,
-        namespace: str,
-        credential: Any = None,
-        client: Any = None,
-        **client_kwargs: Any,
-    ) -> None:
-        """Args:
-            subscription_id, resource_group, namespace: where the namespace lives.
-            credential: an azure-core ``TokenCredential`` (default ``DefaultAzureCredential``).
-            client: an ``EventHubManagementClient`` (built when None).
-            client_kwargs: passed to the client (``transport=`` in tests, ``base_url=``).
-
-        Raises:
-            UsageError: the azure extra is not installed.
-        """
-        self.resource_group = resource_group
-        self.namespace = namespace
-        if client is None:
-            mgmt = require("azure.mgmt.eventhub", "azure", _EXTRA_MSG)
-            if credential is None:
-                credential = require("azure.identity", "azure", _EXTRA_MSG).DefaultAzureCredential()
-            client = mgmt.EventHubManagementClient(credential, subscription_id, **client_kwargs)
-        self.client = client
-
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except _azure_errors() as exc:
-            message = getattr(exc, "message", None) or str(exc).splitlines()[0]
-            raise ClusterError(f"Event Hubs {what} on {self.namespace} failed: {message}") from None
-
-    def namespace_info(self) -> NamespaceInfo:
-        """Read the namespace (``namespaces.get``).
-
-        Raises:
-            ClusterError: the call failed.
-        """
-        ns = self._call(
-            "namespace read", self.client.namespaces.get, self.resource_group, self.namespace
-        )
-        sku = ns.sku
-        props = ns.properties
-        return NamespaceInfo(
-            name=self.namespace,
-            tier=_text(sku.tier or sku.name).lower() if sku else "",
-            kafka_enabled=bool(props and props.kafka_enabled),
-            capacity=sku.capacity if sku else None,
-            status=props.status if props else None,
-        )
-
-    def check(self, declared: Mapping[str, object] | None = None) -> NamespaceInfo:
-        """Read the namespace and refuse what cannot work.
-
-        Raises:
-            ClusterError: Basic tier (no Kafka endpoint), Kafka disabled, or a declared
-                ``facts.tier`` that disagrees with the namespace (naming both).
-        """
-        info = self.namespace_info()
-        if info.tier == "basic":
-            raise ClusterError(
-                f"Event Hubs namespace {self.namespace} is Basic, which has no Kafka endpoint "
-                "(event-hubs-quotas); use Standard or above"
-            )
-        if not info.kafka_enabled:
-            raise ClusterError(f"Event Hubs namespace {self.namespace} has Kafka disabled")
-        tier = (declared or {}).get("tier")
-        if tier is not None and str(tier).lower() != info.tier:
-            raise ClusterError(
-                f"Event Hubs namespace {self.namespace}: facts.tier: the plan declares "
-                f"{tier!r}, the namespace is {info.tier!r}"
-            )
-        return info
-
-    def hubs(self) -> dict[str, HubInfo]:
-        """The namespace's hubs by name (``event_hubs.list_by_namespace``).
-
-        Raises:
-            ClusterError: the call failed.
-        """
-        pages = self._call(
-            "hub list",
-            self.client.event_hubs.list_by_namespace,
-            self.resource_group,
-            self.namespace,
-        )
-        out = {}
-        for hub in self._call("hub list", list, pages):
-            out[hub.name] = _hub_info(hub)
-        return out
-
-    def create_hub(self, translation: TopicTranslation) -> HubInfo:
-        """Create (``event_hubs.create_or_update``) the hub a translation describes.
-
-        Raises:
-            UsageError: the translation is not ``create`` (refused or existing).
-            ClusterError: ARM refused it.
-        """
-        if translation.action != "create":
-            raise UsageError(
-                f"hub {translation.name}: the translation says {translation.action}, not create"
-            )
-        body = hub_body(translation)
-        hub = self._call(
-            f"hub create ({translation.name})",
-            self.client.event_hubs.create_or_update,
-            self.resource_group,
-            self.namespace,
-            translation.name,
-            body,
-        )
-        return _hub_info(hub)
-
-    def delete_hub(self, name: str) -> None:
-        """Delete a hub (``event_hubs.delete``); rollback calls it only for hubs it created.
-
-        Raises:
-            ClusterError: ARM refused it.
-        """
-        self._call(
-            f"hub delete ({name})",
-            self.client.event_hubs.delete,
-            self.resource_group,
-            self.namespace,
-            name,
-        )
-
-
-def hub_body(translation: TopicTranslation) -> Any:
-    """The ARM ``Eventhub`` model for a translation: partition count, retention hours,
-    cleanup policy, tombstone hours, minimum compaction lag minutes, timestamp type.
-
-    Raises:
-        UsageError: azure-mgmt-eventhub is not installed.
-    """
-    models = require("azure.mgmt.eventhub.models", "azure", _EXTRA_MSG)
-    cfg = translation.configs
-
-    def opt_int(key: str) -> int | None:
-        return int(cfg[key]) if key in cfg else None
-
-    retention = models.RetentionDescription(
-        cleanup_policy=cfg.get("cleanupPolicy", "Delete"),
-        retention_time_in_hours=opt_int("retentionTimeInHours"),
-        tombstone_retention_time_in_hours=opt_int("tombstoneRetentionTimeInHours"),
-        min_compaction_lag_time_in_minutes=opt_int("minCompactionLagTimeInMinutes"),
-    )
-    return models.Eventhub(
-        properties=models.EventhubProperties(
-            partition_count=translation.partitions,
-            retention_description=retention,
-            message_timestamp_description=models.MessageTimestampDescription(
-                timestamp_type=cfg.get("timestampType", "Create")
-            ),
-        )
-    )
-
-
-def _text(value: Any) -> str:
-    """An SDK enum member or string as its wire value (``SkuTier.STANDARD`` -> ``Standard``)."""
-    return str(getattr(value, "value", value))
-
-
-def _hub_info(hub: Any) -> HubInfo:
-    props = hub.properties
-    retention = props.retention_description if props else None
-    stamp = props.message_timestamp_description if props else None
-    hours = retention.retention_time_in_hours if retention else None
-    if hours is None and props is not None and props.message_retention_in_days is not None:
-        hours = props.message_retention_in_days * 24
-    return HubInfo(
-        name=hub.name,
-        partition_count=props.partition_count if props else None,
-        retention_hours=hours,
-        cleanup_policy=_text(retention.cleanup_policy)
-        if retention and retention.cleanup_policy
-        else None,
-        timestamp_type=_text(stamp.timestamp_type) if stamp and stamp.timestamp_type else None,
-    )
-
-
-@dataclass(frozen=True)
 class PartitionProperties:
     """``get_partition_properties`` of one partition (sequence numbers, not Kafka offsets)."""
 
@@ -385,13 +202,13 @@ def consumer_client(
     Raises:
         UsageError: azure-eventhub is not installed.
     """
-    sdk = require("azure.eventhub", "azure", _EXTRA_MSG)
+    sdk = require("azure.eventhub", "azure", EXTRA_MSG)
     if connection_string:
         return sdk.EventHubConsumerClient.from_connection_string(
             connection_string, consumer_group="$Default", eventhub_name=hub
         )
     if credential is None:
-        credential = require("azure.identity", "azure", _EXTRA_MSG).DefaultAzureCredential()
+        credential = require("azure.identity", "azure", EXTRA_MSG).DefaultAzureCredential()
     return sdk.EventHubConsumerClient(
         f"{namespace}.servicebus.windows.net", hub, "$Default", credential
     )
@@ -420,7 +237,7 @@ def partition_properties(client: Any) -> dict[str, PartitionProperties]:
                 is_empty=bool(p["is_empty"]),
             )
         return out
-    except _azure_errors() as exc:
+    except azure_errors() as exc:
         raise ClusterError(f"Event Hubs partition properties failed: {exc}") from None
 
 
@@ -472,8 +289,12 @@ class EventHubsPlane:
         return self._arm
 
     def profile(self) -> TargetProfile:
-        """``eventhubs-<tier>`` from ``facts.tier``."""
-        return profile_for("eventhubs", self.facts)
+        """``eventhubs-<tier>`` from ``facts.tier``.
+
+        Raises:
+            UsageError: facts.tier missing or unknown.
+        """
+        return TYPE.profile(self.facts)
 
     def preflight(self, cluster: Cluster) -> Found:
         """ARM: the namespace (tier, Basic refused, Kafka enabled; declared tier checked),
@@ -487,7 +308,7 @@ class EventHubsPlane:
 
         info = self.arm.check(self.facts)
         hubs = self.arm.hubs()
-        profile = profile_for("eventhubs", {"tier": info.tier})
+        profile = TYPE.profile({"tier": info.tier})
         limit = profile.limit("topics_per_cluster")
         rows = [
             ("namespace", f"{info.name} ({info.status or 'status unknown'})"),
@@ -501,8 +322,6 @@ class EventHubsPlane:
                 f"Event Hubs namespace {self.namespace} already holds {len(hubs)} hubs, "
                 f"its {info.tier} limit ({limit.source})"
             )
-        from kmigrate.clusters.kafka import connect
-
         described = connect(cluster, self.settings)
         rows += [("bootstrap servers", cluster.bootstrap_servers)]
         rows += [("Kafka cluster id", str(described.cluster_id))]
@@ -587,9 +406,6 @@ def open_cluster(
     Raises:
         UsageError: a bad namespace, a missing connection string, or a missing extra.
     """
-    from kmigrate.clusters.kafka import data_plane
-    from kmigrate.clusters.registry import librdkafka_settings
-
     namespace = str(values["namespace"])
     settings: dict[str, object] = {
         **client_settings(
@@ -611,3 +427,32 @@ def open_cluster(
         values.get("connection_string"),
     )
     return data_plane(role, bootstrap, resolved), plane
+
+
+def _connection_string_needed(spec: Any) -> list[tuple[str, str]]:
+    """``auth: connection-string`` (the default) needs ``connection_string``."""
+    if (spec.auth or "connection-string") == "connection-string" and spec.connection_string is None:
+        return [("connection_string", "auth: connection-string needs connection_string")]
+    return []
+
+
+def _namespace_endpoint(spec: Any) -> str | None:
+    """The namespace's Kafka endpoint (:func:`endpoint`'s form, unchecked), or None."""
+    return _host_port(spec.namespace) if spec.namespace else None
+
+
+#: The ``eventhubs`` type: ``namespace``, ``subscription_id``, ``resource_group``, ``auth``
+#: (default ``connection-string``), ``connection_string`` (a reference), optional
+#: ``bootstrap_servers``; a target only.
+TYPE = ClusterType(
+    "eventhubs",
+    ("namespace", "subscription_id", "resource_group"),
+    ("auth", "connection_string", "bootstrap_servers"),
+    references=("connection_string",),
+    choices={"auth": AUTHS},
+    extra="azure",
+    profiles=PROFILES,
+    facts_key="tier",
+    checks=_connection_string_needed,
+    endpoint=_namespace_endpoint,
+)

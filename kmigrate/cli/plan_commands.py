@@ -1,0 +1,215 @@
+"""The commands that work from a plan: ``plan``, ``execute``, ``rollback``, ``status``
+and ``report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kmigrate.cli.group import cli
+from kmigrate.cli.options import (
+    OUTPUT,
+    PLAN,
+    SHARED_STATE,
+    examples,
+    exit_with,
+    make_ui,
+    refuse_yes_with_dry_run,
+)
+from kmigrate.commands import execute as execute_cmd
+from kmigrate.commands import plan as plan_cmd
+from kmigrate.commands import report as report_cmd
+from kmigrate.commands import rollback as rollback_cmd
+from kmigrate.commands import status as status_cmd
+
+
+@cli.command(
+    short_help="Show the checklist and what provisioning would do; changes nothing.",
+    epilog=examples(
+        "kmigrate plan plans/my-migration.yaml",
+        "kmigrate plan plans/my-migration.yaml --output json",
+        "kmigrate plan plans/redpanda-to-msk.yaml --offline "
+        "--snapshot plans/snapshots/redpanda-shop.yaml",
+    ),
+)
+@PLAN
+@OUTPUT
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="No cluster access: with --snapshot, translate from it and the plan's declared facts.",
+)
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An export snapshot to translate (with --offline; no network, no credentials).",
+)
+def plan(plan_path: str, output_format: str, offline: bool, snapshot_path: str | None) -> None:
+    """Show the checklist and the translation table (what provisioning would do).
+
+    Changes nothing.
+    """
+    exit_with(
+        lambda: plan_cmd.plan(
+            plan_path, make_ui(output_format), offline=offline, snapshot_path=snapshot_path
+        )
+    )
+
+
+@cli.command(
+    short_help="Run one phase of the plan, resuming where a run stopped.",
+    epilog=examples(
+        "kmigrate execute plans/my-migration.yaml --phase 1",
+        "kmigrate execute plans/my-migration.yaml --phase provision --dry-run",
+        "kmigrate execute plans/my-migration.yaml --phase copy --rerun verify",
+    ),
+)
+@PLAN
+@click.option("--phase", required=True, help="Phase number (from 1) or name.")
+@click.option("--force", is_flag=True, help="Run although an earlier phase is incomplete.")
+@click.option("--ignore-window", is_flag=True, help="Run outside the phase's window.")
+@click.option("--yes", "-y", is_flag=True, help="Answer confirmations with yes.")
+@click.option("--dry-run", is_flag=True, help="Describe what would happen; change nothing.")
+@click.option(
+    "--rerun",
+    "rerun",
+    multiple=True,
+    metavar="STEP_ID",
+    help="Run this step of the phase again although it succeeded (repeatable; journaled).",
+)
+@SHARED_STATE
+def execute(
+    plan_path: str,
+    phase: str,
+    force: bool,
+    ignore_window: bool,
+    yes: bool,
+    dry_run: bool,
+    rerun: tuple[str, ...],
+    allow_shared_state: bool,
+) -> None:
+    """Run one phase of the plan (resumes where an earlier run stopped)."""
+    refuse_yes_with_dry_run(yes, dry_run)
+    exit_with(
+        lambda: execute_cmd.execute(
+            plan_path,
+            phase,
+            make_ui(yes=yes),
+            force=force,
+            ignore_window=ignore_window,
+            dry_run=dry_run,
+            rerun=rerun,
+            allow_shared_state=allow_shared_state,
+        )
+    )
+
+
+@cli.command(
+    short_help="Undo what kmigrate did, newest first, from the journal.",
+    epilog=examples(
+        "kmigrate rollback plans/my-migration.yaml --dry-run",
+        "kmigrate rollback plans/my-migration.yaml --phase 2",
+        "kmigrate rollback plans/my-migration.yaml --yes",
+    ),
+)
+@PLAN
+@click.option("--phase", default=None, help="Only this phase (number or name).")
+@click.option("--dry-run", is_flag=True, help="Show the exact reverse actions; change nothing.")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Do not ask: a rollback that deletes target topics or consumer groups or runs "
+    "shell rollbacks otherwise shows what it will do and asks (without a terminal: exit 2).",
+)
+@click.option(
+    "--use-plan-rollback",
+    is_flag=True,
+    help="Use the plan's rollback commands/texts, not those recorded when steps ran (journaled).",
+)
+@click.option(
+    "--yes-recorded-commands",
+    is_flag=True,
+    help="Also run, unasked, shell rollback commands recorded in the journal but not in the plan.",
+)
+@SHARED_STATE
+def rollback(
+    plan_path: str,
+    phase: str | None,
+    dry_run: bool,
+    yes: bool,
+    use_plan_rollback: bool,
+    yes_recorded_commands: bool,
+    allow_shared_state: bool,
+) -> None:
+    """Undo what kmigrate did, newest first, from the journal.
+
+    A shell rollback command recorded in the journal but not in the plan is
+    shown and asked about even with --yes; --yes-recorded-commands answers it.
+    """
+    refuse_yes_with_dry_run(yes, dry_run)
+    exit_with(
+        lambda: rollback_cmd.rollback(
+            plan_path,
+            make_ui(yes=yes, yes_recorded=yes_recorded_commands),
+            phase=phase,
+            dry_run=dry_run,
+            use_plan_rollback=use_plan_rollback,
+            allow_shared_state=allow_shared_state,
+        )
+    )
+
+
+@cli.command(
+    short_help="Show each step's outcome, when and by whom, from the journal.",
+    epilog=examples(
+        "kmigrate status plans/my-migration.yaml",
+        "kmigrate status plans/my-migration.yaml --output json",
+    ),
+)
+@PLAN
+@OUTPUT
+@SHARED_STATE
+def status(plan_path: str, output_format: str, allow_shared_state: bool) -> None:
+    """Show the journal: each step, its outcome, when and by whom."""
+    exit_with(
+        lambda: status_cmd.status(
+            plan_path, make_ui(output_format), allow_shared_state=allow_shared_state
+        )
+    )
+
+
+@cli.command(
+    short_help="Write the evidence report (HTML and JSON) from the journal.",
+    epilog=examples(
+        "kmigrate report plans/my-migration.yaml",
+        "kmigrate report plans/my-migration.yaml --output-dir evidence/",
+    ),
+)
+@PLAN
+@OUTPUT
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for evidence.html and evidence.json (default: STATE_DIR/reports).",
+)
+@SHARED_STATE
+def report(
+    plan_path: str, output_format: str, output_dir: Path | None, allow_shared_state: bool
+) -> None:
+    """Write the evidence report (HTML and JSON): verdict, steps, overrides, per-partition proof.
+
+    Exit 0 when written, whatever the verdict; the verdict is printed and heads the report.
+    """
+    exit_with(
+        lambda: report_cmd.report(
+            plan_path,
+            make_ui(output_format),
+            output_dir=output_dir,
+            allow_shared_state=allow_shared_state,
+        )
+    )
