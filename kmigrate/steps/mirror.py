@@ -235,10 +235,9 @@ def mirror(
     record = MirrorRecord(spec.mode, None, str(omap.path))
     parts = partitions_of(ctx.source, topics)
     engine = engine_for(ctx.source, ctx.target, workers)
-    if not ctx.dry_run:
-        # The copy's producers get their producer ids (and worker processes
-        # start) while the lookups below run.
-        engine.prepare(parts, ctx.target, spec.mode == "follow")
+    # The copy's producers get their producer ids (and worker processes start)
+    # while the lookups below run; a dry run's target prepares nothing.
+    engine.prepare(parts, ctx.target, spec.mode == "follow")
     present, target_ends = _check_target(ctx, record, omap, parts)
     source_marks = ctx.source.offsets(parts)
     target_lows = ctx.target.offsets(present) if present else {}

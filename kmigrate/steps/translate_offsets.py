@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kmigrate.clusters.dry_run import DESCRIBED
 from kmigrate.errors import PartialRollback, StepFailed
 from kmigrate.offsets.groups import (
     ABSENT,
@@ -188,11 +189,12 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
             )
             continue
         if not g.get("existed_before"):
-            if ctx.dry_run:
+            done = ctx.target.delete_group(group)
+            if done == DESCRIBED:  # a dry run's target (kmigrate.clusters.dry_run)
                 lines.append(
                     f"would delete consumer group {group} on the target (created by kmigrate)"
                 )
-            elif ctx.target.delete_group(group) == "deleted":
+            elif done == "deleted":
                 lines.append(f"deleted consumer group {group} on the target (created by kmigrate)")
             else:
                 lines.append(f"consumer group {group} on the target was already gone")
@@ -208,8 +210,7 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
             if r["previous_target_offset"] == ABSENT
         ]
         if restore:
-            if not ctx.dry_run:
-                ctx.target.alter_group_offsets(group, restore)
+            ctx.target.alter_group_offsets(group, restore)  # a dry run's target: not altered
             lines.append(
                 f"{'would restore' if ctx.dry_run else 'restored'} {len(restore)} previous "
                 f"offsets of consumer group {group} on the target"
