@@ -1,7 +1,8 @@
 """Every core: a copy, snapshot or follow, sharded over worker processes.
 
-The partitions are dealt round-robin over ``workers`` processes (``spawn``,
-so no librdkafka thread is inherited); each runs the
+The partitions are dealt round-robin over ``workers`` processes of the shard
+pool (:mod:`kmigrate.engines.pool`: ``spawn``, so no librdkafka thread is
+inherited; each dies with its parent); each runs the
 :class:`~kmigrate.engines.native.NativeEngine` on its shard with its own
 consumer and its own idempotent producer, so per-partition order holds as in
 one process.  A worker never writes the offset map: at each of its

@@ -797,8 +797,8 @@ def verify(
         if r.topic in stamped:
             r.timestamps = False
     untimed = sorted((r.topic, r.partition) for r in ranges if not r.timestamps)
-    pool_of = ShardPool(workers)
-    n = pool_of.workers
+    shard_pool = ShardPool(workers)
+    n = shard_pool.workers
     source_sums: Summaries = {}
     target_sums: Summaries = {}
     shown = 0
@@ -818,9 +818,9 @@ def verify(
     if n > 1 and ranges and shardable(source, target):
         # One process per side of each shard: each reads with its own consumer
         # and hashes on its own core (no GIL shared between the two sides).
-        groups = pool_of.shards(list(range(len(ranges))), max(1, n // 2))
-        counter = pool_of.mp.Value("q", 0)
-        with pool_of.executor(min(n, 2 * len(groups)), _verify_worker_init, (counter,)) as pool:
+        groups = shard_pool.shards(list(range(len(ranges))), max(1, n // 2))
+        counter = shard_pool.mp.Value("q", 0)
+        with shard_pool.executor(min(n, 2 * len(groups)), _verify_worker_init, (counter,)) as pool:
             jobs = []
             for group in groups:
                 rs = [ranges[i] for i in group]
