@@ -11,8 +11,28 @@ from kmigrate.context import standalone_context
 from kmigrate.errors import StoppedByOperator, UsageError
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan.schema import MirrorStep
+from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.steps.mirror import Mirror
 from kmigrate.ui import UI
+
+
+def _refuse_follow_options(until: str, settle_s: float, max_duration: float | None) -> None:
+    """Follow options given without ``--follow``.
+
+    Raises:
+        kmigrate.errors.UsageError: naming each option given.
+    """
+    given = [
+        name
+        for name, used in (
+            ("--until", until != "caught-up"),
+            ("--settle-s", settle_s != 5.0),
+            ("--max-duration", max_duration is not None),
+        )
+        if used
+    ]
+    if given:
+        raise UsageError(f"only with --follow: {', '.join(given)}")
 
 
 def mirror(
@@ -55,17 +75,7 @@ def mirror(
             follow option is given without ``follow``.
     """
     if not follow:
-        given = [
-            name
-            for name, used in (
-                ("--until", until != "caught-up"),
-                ("--settle-s", settle_s != 5.0),
-                ("--max-duration", max_duration is not None),
-            )
-            if used
-        ]
-        if given:
-            raise UsageError(f"only with --follow: {', '.join(given)}")
+        _refuse_follow_options(until, settle_s, max_duration)
     folder = Path(state_dir)
     if (not dry_run or os.path.lexists(folder)) and safefs.private_dir(
         folder, allow_shared=allow_shared_state
@@ -82,6 +92,8 @@ def mirror(
         target_config=target_config,
     )
     ctx.state_dir = Path(state_dir)
+    if dry_run:
+        ctx = dry_run_context(ctx)
     records: list[dict[str, object]] = []
     ctx.checkpoint = records.append
     spec = MirrorStep(

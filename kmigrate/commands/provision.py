@@ -6,6 +6,7 @@ from pathlib import Path
 
 from kmigrate import snapshot as snapshots
 from kmigrate.context import standalone_context
+from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.steps import provision_topics as provisioning
 from kmigrate.ui import UI
 
@@ -37,6 +38,8 @@ def provision(
         dry_run=dry_run,
         target_config=target_config,
     )
+    if dry_run:
+        ctx = dry_run_context(ctx)
     record = provisioning.provision(ctx, snapshot, {}, replication_factor)
     ui.emit_json(record)
     return 0

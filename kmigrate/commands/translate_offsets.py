@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kmigrate.context import standalone_context
+from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.steps.translate_offsets import translate_groups
 from kmigrate.ui import UI
 
@@ -41,6 +42,8 @@ def translate_offsets(
         target_config=target_config,
     )
     ctx.state_dir = Path(state_dir)
+    if dry_run:
+        ctx = dry_run_context(ctx)
     record = translate_groups(ctx, groups, exclude_groups)
     ui.emit_json(record)
     return 0

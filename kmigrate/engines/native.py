@@ -77,155 +77,67 @@ class NativeEngine:
                 before it are confirmed and saved in the map.
             kmigrate.errors.ClusterError: a cluster could not be read.
         """
-        omap = job.offset_map
-        result = CopyResult()
-        parts: dict[tuple[str, int], _Part] = {}
+        return _CopyLoop(self, job).run()
+
+    @staticmethod
+    def _set_lag(result: CopyResult, parts: dict[tuple[str, int], Any]) -> dict[str, TopicLag]:
+        """Set ``result.partition_lag`` and ``result.lag`` from the copy state."""
+        result.partition_lag = {
+            tp: PartitionLag(0 if st.caught else max(st.high - st.position, 0), st.caught, st.ts)
+            for tp, st in parts.items()
+        }
+        result.lag = topic_lags(result.partition_lag)
+        return result.lag
+
+
+class _CopyLoop:
+    """One :meth:`NativeEngine.copy`: its state, the loop and the checkpoint."""
+
+    def __init__(self, engine: NativeEngine, job: CopyJob) -> None:
+        self.engine = engine
+        self.job = job
+        self.result = CopyResult()
+        self.parts: dict[tuple[str, int], _Part] = {}
         for tp in job.partitions:
-            position = omap.source_position(*tp)
+            position = job.offset_map.source_position(*tp)
             if position is None:
                 raise StepFailed(f"{tp[0]}[{tp[1]}]: not begun in the offset map")
             stats = [0, 0]
-            result.per_partition[tp] = stats
-            parts[tp] = _Part(position, job.target_next[tp], stats)
-        errors: list[str] = []
-        writer = job.target.writer(errors.append, job.partitions)
+            self.result.per_partition[tp] = stats
+            self.parts[tp] = _Part(position, job.target_next[tp], stats)
+        self.errors: list[str] = []
+        self.writer = job.target.writer(self.errors.append, job.partitions)
+        self.follow = job.follow.mode == "follow"
+        self.t0 = time.monotonic()
+        self.last_record_at = self.t0
+        self.next_save = self.t0 + job.checkpoint_s
+        self.next_tick = self.t0 + engine.tick_s
+        self.since_save = 0
+        self.refused: Any = None  # the first record that cannot be sent exactly
+
+    def run(self) -> CopyResult:
+        """Copy until done, save the last checkpoint; returns the result."""
+        job, parts, result = self.job, self.parts, self.result
         starts = [(t, p, parts[(t, p)].position) for t, p in job.partitions]
-        follow = job.follow.mode == "follow"
-        t0 = time.monotonic()
-        last_record_at = t0
-        next_save = t0 + job.checkpoint_s
-        next_tick = t0 + self.tick_s
-        since_save = 0
-        progress = job.progress
-        refused: Any = None  # the first record that cannot be sent exactly
-
-        def checkpoint(timeout_s: float = 120.0) -> None:
-            undelivered = writer.flush(timeout_s)
-            if errors or undelivered:
-                detail = (
-                    errors[0]
-                    if errors
-                    else (
-                        f"{job.target.label}: {undelivered:,} records not confirmed within "
-                        f"{timeout_s:.0f} s, although the target kept confirming others "
-                        "(a slow or overloaded target?)"
-                    )
-                )
-                raise StepFailed(f"mirror failed: {detail} (re-run to resume)")
-            for tp, st in parts.items():
-                part = omap.get(*tp)
-                assert part is not None
-                for s, t, n in st.pending:
-                    part.extend(s, t, n)
-                st.pending = []
-                st.last = None
-                part.skip_to(st.position)
-            omap.save()
-            self._set_lag(result, parts)
-            job.on_checkpoint(result)
-
-        def on_end(end: PartitionEnd) -> None:
-            st = parts[(end.topic, end.partition)]
-            if end.offset > st.position:
-                st.position = end.offset
-            st.caught = True
-            if st.high < end.offset:
-                st.high = end.offset
-
+        batch = self.engine.batch
         try:
-            with job.source.raw_reader(starts, follow=follow, batch=self.batch) as reader:
-                while follow or reader.pending:
-                    msgs = reader.consume()
-                    now = time.monotonic()
-                    if msgs:
-                        tally, events, refused = copy_batch(writer, msgs)
-                        copied = nbytes = 0
-                        for tp, (runs, n, size, ts) in tally.items():
-                            st = parts[tp]
-                            last = st.last
-                            target = st.next_target
-                            for first, count in runs:
-                                if last is not None and last[0] + last[2] == first:
-                                    last[2] += count
-                                else:
-                                    last = [first, target, count]
-                                    st.pending.append(last)
-                                target += count
-                                st.position = first + count
-                            st.last = last
-                            st.next_target = target
-                            st.ts = ts
-                            st.caught = False
-                            st.stats[0] += n
-                            st.stats[1] += size
-                            copied += n
-                            nbytes += size
-                        if copied:
-                            progress.advance(copied, nbytes)
-                            since_save += copied
-                            last_record_at = now
-                        for ev in events:
-                            end = reader.event(ev)
-                            if end is not None:
-                                on_end(end)
-                        writer.poll()
-                        if errors or refused is not None:
-                            break
-                    if follow and (not msgs or now >= next_tick):
-                        # Lag, stop conditions and checkpoint, about every tick_s.
-                        next_tick = now + self.tick_s
-                        for tp, high in reader.tick().highs.items():
-                            st = parts[tp]
-                            if high > st.high:
-                                st.high = high
-                        writer.poll()
-                        if errors:
-                            break
-                        lag = self._set_lag(result, parts)
-                        job.on_tick(result)
-                        progress.show(follow_note(job, lag, now, last_record_at))
-                        ended = follow_ended(
-                            job,
-                            t0,
-                            now,
-                            all(st.caught for st in parts.values()),
-                            last_record_at,
-                        )
-                        if ended is not None:
-                            result.ended = ended
-                            break
-                    if since_save and (since_save >= job.checkpoint_records or now >= next_save):
-                        checkpoint()
-                        since_save = 0
-                        next_save = now + job.checkpoint_s
+            with job.source.raw_reader(starts, follow=self.follow, batch=batch) as reader:
+                self._loop(reader)
         except OffsetOutOfRange as exc:
             # Retention won the race: keep what was copied, then name what is lost.
-            checkpoint()
-            position = parts[(exc.topic, exc.partition)].position
-            lost = (exc.topic, exc.partition)
-            low, _high = job.source.watermark_offsets([lost])[lost]
-            raise RecordsLost(
-                f"source records lost before they were copied: {exc.topic}[{exc.partition}] "
-                f"offsets [{position}, {low}) were deleted from the source (its log start "
-                f"offset is now {low}, e.g. by retention.ms / retention.bytes) while the "
-                "mirror's position was "
-                f"{position}; the copy stopped there and never skips records silently",
-                "source",
-                exc.topic,
-                exc.partition,
-                position,
-                max(low, position),
-            ) from None
+            self.checkpoint()
+            raise self._lost(exc) from None
         except BaseException:
             # Interrupted (Ctrl-C can land between two statements of the record
             # path) or failed: let queued records land, so the target holds a
             # clean prefix, but leave the map at its last checkpoint: the
             # resume finds these copies on the target's tail.
-            writer.drain(30.0)
+            self.writer.drain(30.0)
             raise
-        if errors:
-            checkpoint()  # raises StepFailed naming the first error
-        checkpoint()
+        if self.errors:
+            self.checkpoint()  # raises StepFailed naming the first error
+        self.checkpoint()
+        refused = self.refused
         if refused is not None:
             raise StepFailed(
                 unsendable_timestamp(
@@ -241,12 +153,143 @@ class NativeEngine:
             result.ended = "snapshot complete"
         return result
 
-    @staticmethod
-    def _set_lag(result: CopyResult, parts: dict[tuple[str, int], Any]) -> dict[str, TopicLag]:
-        """Set ``result.partition_lag`` and ``result.lag`` from the copy state."""
-        result.partition_lag = {
-            tp: PartitionLag(0 if st.caught else max(st.high - st.position, 0), st.caught, st.ts)
-            for tp, st in parts.items()
-        }
-        result.lag = topic_lags(result.partition_lag)
-        return result.lag
+    def _loop(self, reader: Any) -> None:
+        """Read, write and checkpoint until the read is done, a stop condition
+        holds or the target refused records."""
+        job, follow = self.job, self.follow
+        while follow or reader.pending:
+            msgs = reader.consume()
+            now = time.monotonic()
+            if msgs:
+                self._take(reader, msgs, now)
+                if self.errors or self.refused is not None:
+                    break
+            if follow and (not msgs or now >= self.next_tick) and self._tick(reader, now):
+                break
+            if self.since_save and (
+                self.since_save >= job.checkpoint_records or now >= self.next_save
+            ):
+                self.checkpoint()
+                self.since_save = 0
+                self.next_save = now + job.checkpoint_s
+
+    def _take(self, reader: Any, msgs: list[Any], now: float) -> None:
+        """Write one ``consume()`` batch and extend each partition's pending runs."""
+        tally, events, self.refused = copy_batch(self.writer, msgs)
+        copied = nbytes = 0
+        for tp, (runs, n, size, ts) in tally.items():
+            st = self.parts[tp]
+            last = st.last
+            target = st.next_target
+            for first, count in runs:
+                if last is not None and last[0] + last[2] == first:
+                    last[2] += count
+                else:
+                    last = [first, target, count]
+                    st.pending.append(last)
+                target += count
+                st.position = first + count
+            st.last = last
+            st.next_target = target
+            st.ts = ts
+            st.caught = False
+            st.stats[0] += n
+            st.stats[1] += size
+            copied += n
+            nbytes += size
+        if copied:
+            self.job.progress.advance(copied, nbytes)
+            self.since_save += copied
+            self.last_record_at = now
+        for ev in events:
+            end = reader.event(ev)
+            if end is not None:
+                self._on_end(end)
+        self.writer.poll()
+
+    def _on_end(self, end: PartitionEnd) -> None:
+        st = self.parts[(end.topic, end.partition)]
+        if end.offset > st.position:
+            st.position = end.offset
+        st.caught = True
+        if st.high < end.offset:
+            st.high = end.offset
+
+    def _tick(self, reader: Any, now: float) -> bool:
+        """Following: lag, stop conditions and checkpoint, about every tick_s;
+        whether the copy stops."""
+        job, parts = self.job, self.parts
+        self.next_tick = now + self.engine.tick_s
+        for tp, high in reader.tick().highs.items():
+            st = parts[tp]
+            if high > st.high:
+                st.high = high
+        self.writer.poll()
+        if self.errors:
+            return True
+        lag = NativeEngine._set_lag(self.result, parts)
+        job.on_tick(self.result)
+        job.progress.show(follow_note(job, lag, now, self.last_record_at))
+        ended = follow_ended(
+            job,
+            self.t0,
+            now,
+            all(st.caught for st in parts.values()),
+            self.last_record_at,
+        )
+        if ended is not None:
+            self.result.ended = ended
+            return True
+        return False
+
+    def checkpoint(self, timeout_s: float = 120.0) -> None:
+        """Flush the writer (the target acknowledged everything written), fold
+        the pending runs into the map, save it and journal.
+
+        Raises:
+            StepFailed: the target refused records, or did not confirm them
+                within ``timeout_s`` seconds.
+        """
+        job, errors = self.job, self.errors
+        undelivered = self.writer.flush(timeout_s)
+        if errors or undelivered:
+            detail = (
+                errors[0]
+                if errors
+                else (
+                    f"{job.target.label}: {undelivered:,} records not confirmed within "
+                    f"{timeout_s:.0f} s, although the target kept confirming others "
+                    "(a slow or overloaded target?)"
+                )
+            )
+            raise StepFailed(f"mirror failed: {detail} (re-run to resume)")
+        omap = job.offset_map
+        for tp, st in self.parts.items():
+            part = omap.get(*tp)
+            assert part is not None
+            for s, t, n in st.pending:
+                part.extend(s, t, n)
+            st.pending = []
+            st.last = None
+            part.skip_to(st.position)
+        omap.save()
+        NativeEngine._set_lag(self.result, self.parts)
+        job.on_checkpoint(self.result)
+
+    def _lost(self, exc: OffsetOutOfRange) -> RecordsLost:
+        """The error naming the source range retention deleted before the copy."""
+        position = self.parts[(exc.topic, exc.partition)].position
+        lost = (exc.topic, exc.partition)
+        low, _high = self.job.source.watermark_offsets([lost])[lost]
+        return RecordsLost(
+            f"source records lost before they were copied: {exc.topic}[{exc.partition}] "
+            f"offsets [{position}, {low}) were deleted from the source (its log start "
+            f"offset is now {low}, e.g. by retention.ms / retention.bytes) while the "
+            "mirror's position was "
+            f"{position}; the copy stopped there and never skips records silently",
+            "source",
+            exc.topic,
+            exc.partition,
+            position,
+            max(low, position),
+        )

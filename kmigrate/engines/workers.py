@@ -1,7 +1,8 @@
 """Every core: a copy, snapshot or follow, sharded over worker processes.
 
-The partitions are dealt round-robin over ``workers`` processes (``spawn``,
-so no librdkafka thread is inherited); each runs the
+The partitions are dealt round-robin over ``workers`` processes of the shard
+pool (:mod:`kmigrate.engines.pool`: ``spawn``, so no librdkafka thread is
+inherited; each dies with its parent); each runs the
 :class:`~kmigrate.engines.native.NativeEngine` on its shard with its own
 consumer and its own idempotent producer, so per-partition order holds as in
 one process.  A worker never writes the offset map: at each of its
@@ -49,20 +50,14 @@ With one worker or one partition the copy runs in the calling process.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import multiprocessing
 import os
 import signal
-import sys
 import time
 import traceback
-import types
-from collections.abc import Iterator
-from multiprocessing import resource_tracker
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from kmigrate import errors
 from kmigrate.adapters.kafka import KafkaCluster
@@ -77,61 +72,17 @@ from kmigrate.engines.base import (
     topic_lags,
 )
 from kmigrate.engines.native import NativeEngine
+from kmigrate.engines.pool import (  # noqa: F401 - default_workers, lean_spawn: re-exported
+    ShardPool,
+    cluster_spec,
+    default_workers,
+    lean_spawn,
+    open_cluster,
+    shardable,
+    shards,
+)
 from kmigrate.errors import StepFailed
 from kmigrate.offsets.map import OffsetMap, PartitionMap
-
-T = TypeVar("T")
-#: prctl(2) option: the signal sent to this process when its parent dies.
-_PR_SET_PDEATHSIG = 1
-#: The signals a follow worker leaves to its parent.
-_OPERATOR_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-def default_workers() -> int:
-    """The number of CPUs this process may use (at least 1)."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not Linux
-        return max(os.cpu_count() or 1, 1)
-
-
-@contextlib.contextmanager
-def lean_spawn() -> Iterator[None]:
-    """While worker processes are started (``spawn``), hide the ``__main__`` module.
-
-    A ``spawn`` child first re-runs the parent's ``__main__`` script as
-    ``__mp_main__`` (Python's multiprocessing docs, "Contexts and start
-    methods"; ``multiprocessing.spawn.get_preparation_data``).  When the
-    console script's module imported the whole CLI (click, the plan schema,
-    every command; before :mod:`kmigrate.entry`) that cost about 0.2 s of CPU
-    per worker, measured, before it copied a record; any other script a
-    program embeds kmigrate in costs what it imports; under pytest it imports
-    pytest.  Workers need only the
-    module of their target function, which the child imports anyway, so the
-    parent's ``__main__`` is swapped for an empty module while processes
-    start (each ``Process.start`` reads it there and then).  Nothing run in a
-    worker may live in ``__main__``.
-    """
-    saved = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if saved is not None:
-            sys.modules["__main__"] = saved
-
-
-def shardable(*clusters: object) -> bool:
-    """Whether worker processes can open these clusters again from their settings:
-    plain :class:`KafkaCluster` objects only (a subclass, e.g. a test double
-    or another cluster type, copies in this process)."""
-    return all(type(c) is KafkaCluster for c in clusters)
-
-
-def shards(items: list[T], workers: int) -> list[list[T]]:
-    """Deal ``items`` (partitions) round-robin over at most ``workers`` non-empty shards."""
-    n = max(1, min(workers, len(items)))
-    return [items[i::n] for i in range(n)]
 
 
 class _PipeProgress:
@@ -202,27 +153,6 @@ class _PipeMap(OffsetMap):
         """Nothing: the worker's checkpoint sends the map to the parent instead."""
 
 
-def open_cluster(spec: dict[str, Any]) -> KafkaCluster:
-    """In a worker: the cluster :func:`cluster_spec` described."""
-    return KafkaCluster(spec["role"], spec["bootstrap_servers"], dict(spec["config"]))
-
-
-def cluster_spec(cluster: object) -> dict[str, Any]:
-    """What a worker needs to open ``cluster`` again (role, bootstrap servers,
-    client settings; secrets go to the worker over its pipe, never to disk).
-
-    Raises:
-        TypeError: not a plain :class:`KafkaCluster` (see :func:`shardable`).
-    """
-    if type(cluster) is not KafkaCluster:
-        raise TypeError(f"cannot open {type(cluster).__name__} in a worker process")
-    return {
-        "role": cluster.role,
-        "bootstrap_servers": cluster.bootstrap_servers,
-        "config": dict(cluster.config),
-    }
-
-
 def _error_message(exc: BaseException) -> tuple[str, str, dict[str, Any]]:
     attrs = {
         k: getattr(exc, k)
@@ -247,21 +177,6 @@ def _rebuild(name: str, message: str, attrs: dict[str, Any]) -> BaseException:
     return RuntimeError(f"a mirror worker failed: {name}: {message}")
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (``prctl``
-    ``PR_SET_PDEATHSIG``, prctl(2)), so no orphaned worker keeps writing while
-    a re-run resumes and no worker keeps the parent's output pipe open; exits
-    at once if the parent is already gone.  Elsewhere a mirror worker stops at
-    its next checkpoint, when sending to the closed pipe fails."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-
 def _lags_json(lags: dict[tuple[str, int], PartitionLag]) -> list[list[Any]]:
     return [[t, p, *lag.as_tuple()] for (t, p), lag in lags.items()]
 
@@ -270,30 +185,19 @@ def _lags_from(rows: list[list[Any]]) -> dict[tuple[str, int], PartitionLag]:
     return {(t, int(p)): PartitionLag(int(n), bool(c), int(ts)) for t, p, n, c, ts in rows}
 
 
-def _ignore_operator_signals() -> None:
-    """In a follow worker: the parent decides how a follow stops (Ctrl-C
-    reaches the whole process group); it blocked these signals while starting
-    this process."""
-    for signum in _OPERATOR_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _OPERATOR_SIGNALS)
-
-
 def _warm_worker(
-    parent_pid: int,
     target_spec: dict[str, Any],
     follow: bool,
     inbox: Connection,
     outbox: Connection,
     stop_conn: Connection,
 ) -> None:
-    """A prestarted worker (:meth:`WorkerEngine.prestart`): open the target,
+    """A prestarted worker (:meth:`WorkerEngine.prestart`, started by
+    :meth:`~kmigrate.engines.pool.ShardPool.start`, which made it die with its
+    parent and, following, leave SIGINT / SIGTERM to it): open the target,
     start its writer, then wait for its shard's spec on ``inbox`` and copy it
     as :func:`_worker_main`; ``None`` or a closed pipe (the parent gave up
     before the copy) ends it."""
-    die_with_parent(parent_pid)
-    if follow:
-        _ignore_operator_signals()
     target = open_cluster(target_spec)
     target.prepare_writer()
     try:
@@ -360,24 +264,18 @@ def _worker_main(
         conn.close()
 
 
-@contextlib.contextmanager
-def _operator_signals_blocked(block: bool) -> Iterator[None]:
-    """While starting a follow worker: hold SIGINT and SIGTERM back in this
-    thread (a signal that arrives meanwhile is delivered afterwards, to this
-    process's handler); the worker inherits the blocked mask and ignores both
-    before unblocking them."""
-    if not block:
-        yield
-        return
-    # Starting a spawn process starts multiprocessing's resource tracker on
-    # first use, which unblocks SIGINT and SIGTERM afterwards (SIG_UNBLOCK, not
-    # the previous mask): start it first, so the mask below holds.
-    resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _OPERATOR_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+@dataclass
+class _Serving:
+    """The parent's state while it serves its workers (:meth:`WorkerEngine._serve`)."""
+
+    open_conns: list[Connection]
+    started_at: float
+    next_tick: float
+    last_record_at: float
+    lags: dict[tuple[str, int], PartitionLag] = field(default_factory=dict)
+    failure: BaseException | None = None
+    ended: str | None = None
+    stop_deadline: float | None = None
 
 
 class WorkerEngine:
@@ -430,20 +328,18 @@ class WorkerEngine:
 
     def _start_warm(self, n: int, target: object, follow: bool) -> None:
         """Start ``n`` more worker processes that wait for their shard."""
-        mp = multiprocessing.get_context("spawn")
+        pool = ShardPool(self.workers)
         first = len(self._warm)
         for i in range(first, first + n):
-            inbox_r, inbox_w = mp.Pipe(duplex=False)
-            out_r, out_w = mp.Pipe(duplex=False)
-            stop_r, stop_w = mp.Pipe(duplex=False)
-            proc = mp.Process(
-                target=_warm_worker,
-                args=(os.getpid(), cluster_spec(target), follow, inbox_r, out_w, stop_r),
-                name=f"kmigrate-mirror-{i + 1}",
-                daemon=True,
+            inbox_r, inbox_w = pool.pipe()
+            out_r, out_w = pool.pipe()
+            stop_r, stop_w = pool.pipe()
+            proc = pool.start(
+                _warm_worker,
+                (cluster_spec(target), follow, inbox_r, out_w, stop_r),
+                f"kmigrate-mirror-{i + 1}",
+                hold_signals=follow,
             )
-            with _operator_signals_blocked(follow), lean_spawn():
-                proc.start()
             inbox_r.close()
             out_w.close()
             stop_r.close()
@@ -559,88 +455,105 @@ class WorkerEngine:
                 workers stopped and their final checkpoints were merged.
         """
         follow = job.follow.mode == "follow"
-        lags: dict[tuple[str, int], PartitionLag] = {}
-        last_record_at = started_at
-        next_tick = started_at + self.tick_s
-        failure: BaseException | None = None
-        ended: str | None = None
-        stop_deadline: float | None = None
-        open_conns = list(procs)
-        while open_conns:
-            for conn in wait(open_conns, self.tick_s if follow else None):
+        st = _Serving(list(procs), started_at, started_at + self.tick_s, started_at)
+        while st.open_conns:
+            for conn in wait(st.open_conns, self.tick_s if follow else None):
                 assert isinstance(conn, Connection)
-                number, proc = procs[conn]
-                try:
-                    msg = conn.recv()
-                except EOFError:
-                    open_conns.remove(conn)
-                    proc.join(5)
-                    died = StepFailed(
-                        f"mirror worker {number} (pid {proc.pid}) died with exit code "
-                        f"{proc.exitcode}; the offset map keeps what the target "
-                        "acknowledged; run the mirror again to resume"
-                    )
+                failed = self._receive(job, result, procs, conn, st, finished)
+                if failed is not None:
                     if not follow:
-                        raise died from None
-                    failure = failure or died
-                    continue
-                kind = msg[0]
-                if kind == "progress":
-                    job.progress.advance(msg[1], msg[2])
-                    if msg[1]:
-                        last_record_at = time.monotonic()
-                elif kind == "lag":
-                    lags.update(_lags_from(msg[1]))
-                elif kind == "checkpoint":
-                    lags.update(_lags_from(msg[3]))
-                    result.partition_lag = dict(lags)
-                    result.lag = topic_lags(lags)
-                    self._merge(job, result, msg[1], msg[2])
-                elif kind == "done":
-                    finished.add(number)
-                    open_conns.remove(conn)
-                    conn.close()
-                else:
-                    open_conns.remove(conn)
-                    conn.close()
-                    _kind, name, message, attrs, trace = msg
-                    exc = _rebuild(name, message, attrs)
-                    if isinstance(exc, RuntimeError):
-                        exc = RuntimeError(f"{exc}\n{trace}")
-                    if not follow:
-                        raise exc
-                    failure = failure or exc
-            if not follow:
-                continue
-            now = time.monotonic()
-            if lags and now >= next_tick:
-                next_tick = now + self.tick_s
-                result.partition_lag = dict(lags)
-                result.lag = topic_lags(lags)
-                job.on_tick(result)
-                job.progress.show(follow_note(job, result.lag, now, last_record_at))
-            if failure is None and ended is None:
-                caught = len(lags) == len(job.partitions) and all(
-                    lag.caught for lag in lags.values()
-                )
-                ended = follow_ended(job, started_at, now, caught, last_record_at)
-            if (failure is not None or ended is not None) and stop_deadline is None:
-                stop.set()
-                stop_deadline = now + self.stop_timeout_s
-            if stop_deadline is not None and now > stop_deadline and open_conns:
-                names = ", ".join(str(procs[c][0]) for c in open_conns)
-                failure = failure or StepFailed(
-                    f"mirror workers {names} did not stop within {self.stop_timeout_s:g} s; "
-                    "the offset map keeps what the target acknowledged; run the mirror "
-                    "again to resume"
-                )
+                        raise failed
+                    st.failure = st.failure or failed
+            if follow and self._follow_tick(job, result, procs, stop, st):
                 break
-        if failure is not None:
-            raise failure
-        if lags:
+        if st.failure is not None:
+            raise st.failure
+        if st.lags:
+            result.partition_lag = dict(st.lags)
+            result.lag = topic_lags(st.lags)
+        return st.ended or ("snapshot complete" if not follow else "stopped")
+
+    def _receive(
+        self,
+        job: CopyJob,
+        result: CopyResult,
+        procs: dict[Connection, tuple[int, Any]],
+        conn: Connection,
+        st: _Serving,
+        finished: set[int],
+    ) -> BaseException | None:
+        """Take one message from a worker; returns the error it reported (or its
+        death), None otherwise."""
+        number, proc = procs[conn]
+        try:
+            msg = conn.recv()
+        except EOFError:
+            st.open_conns.remove(conn)
+            proc.join(5)
+            return StepFailed(
+                f"mirror worker {number} (pid {proc.pid}) died with exit code "
+                f"{proc.exitcode}; the offset map keeps what the target "
+                "acknowledged; run the mirror again to resume"
+            )
+        kind = msg[0]
+        if kind == "progress":
+            job.progress.advance(msg[1], msg[2])
+            if msg[1]:
+                st.last_record_at = time.monotonic()
+        elif kind == "lag":
+            st.lags.update(_lags_from(msg[1]))
+        elif kind == "checkpoint":
+            st.lags.update(_lags_from(msg[3]))
+            result.partition_lag = dict(st.lags)
+            result.lag = topic_lags(st.lags)
+            self._merge(job, result, msg[1], msg[2])
+        elif kind == "done":
+            finished.add(number)
+            st.open_conns.remove(conn)
+            conn.close()
+        else:
+            st.open_conns.remove(conn)
+            conn.close()
+            _kind, name, message, attrs, trace = msg
+            exc = _rebuild(name, message, attrs)
+            if isinstance(exc, RuntimeError):
+                exc = RuntimeError(f"{exc}\n{trace}")
+            return exc
+        return None
+
+    def _follow_tick(
+        self,
+        job: CopyJob,
+        result: CopyResult,
+        procs: dict[Connection, tuple[int, Any]],
+        stop: StopFlag,
+        st: _Serving,
+    ) -> bool:
+        """Following, after each wait: draw the lag line, judge the stop
+        conditions, tell the workers to stop; whether to stop waiting for them."""
+        now = time.monotonic()
+        lags = st.lags
+        if lags and now >= st.next_tick:
+            st.next_tick = now + self.tick_s
             result.partition_lag = dict(lags)
             result.lag = topic_lags(lags)
-        return ended or ("snapshot complete" if not follow else "stopped")
+            job.on_tick(result)
+            job.progress.show(follow_note(job, result.lag, now, st.last_record_at))
+        if st.failure is None and st.ended is None:
+            caught = len(lags) == len(job.partitions) and all(lag.caught for lag in lags.values())
+            st.ended = follow_ended(job, st.started_at, now, caught, st.last_record_at)
+        if (st.failure is not None or st.ended is not None) and st.stop_deadline is None:
+            stop.set()
+            st.stop_deadline = now + self.stop_timeout_s
+        if st.stop_deadline is not None and now > st.stop_deadline and st.open_conns:
+            names = ", ".join(str(procs[c][0]) for c in st.open_conns)
+            st.failure = st.failure or StepFailed(
+                f"mirror workers {names} did not stop within {self.stop_timeout_s:g} s; "
+                "the offset map keeps what the target acknowledged; run the mirror "
+                "again to resume"
+            )
+            return True
+        return False
 
     @staticmethod
     def _merge(

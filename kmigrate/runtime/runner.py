@@ -36,7 +36,7 @@ from kmigrate.errors import (
     Unreachable,
     UsageError,
 )
-from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED, Journal
+from kmigrate.journal import FAILED, ROLLBACK_FAILED, ROLLED_BACK, STARTED, SUCCEEDED
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.identity import (
     PlannedStep,
@@ -44,9 +44,11 @@ from kmigrate.plan.identity import (
     spec_from_definition,
     walk,
 )
-from kmigrate.plan.schema import Requirement, ShellStep
+from kmigrate.plan.schema import ShellStep
 from kmigrate.redact import redact
+from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.runtime.journal import open_journal
+from kmigrate.runtime.requirements import requirement_problem, requirement_text
 from kmigrate.steps import build_step
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
@@ -89,47 +91,6 @@ class Prepared:
     gates: list[Gate]
     items: list[Any]
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-def requirement_text(req: Requirement) -> str:
-    """A gate as written in the plan, e.g. ``{step: verify, mismatches: 0}``."""
-    parts = [f"step: {req.step}"]
-    if req.status is not None:
-        parts.append(f"status: {req.status}")
-    if req.mismatches is not None:
-        parts.append(f"mismatches: {req.mismatches}")
-    return "{" + ", ".join(parts) + "}"
-
-
-def requirement_problem(req: Requirement, journal: Journal) -> str | None:
-    """Why ``req`` does not hold on ``journal``, or None when it holds.
-
-    Without ``status`` the step must have succeeded; with ``mismatches`` alone a
-    succeeded or failed verify whose record counts at most that many
-    mismatched partitions holds.
-    """
-    entry = journal.entry(req.step)
-    if entry is None:
-        return f"step {req.step} has not run"
-    status = entry.get("status")
-    if req.status is not None:
-        wanted: tuple[str, ...] = (req.status,)
-    elif req.mismatches is not None:
-        wanted = (SUCCEEDED, FAILED)
-    else:
-        wanted = (SUCCEEDED,)
-    if status not in wanted:
-        return f"step {req.step} is {status}, expected {' or '.join(wanted)}"
-    if req.mismatches is not None:
-        found = (entry.get("record") or {}).get("mismatched")
-        if not isinstance(found, int):
-            return f"step {req.step} recorded no count of mismatched partitions"
-        if found > req.mismatches:
-            return (
-                f"step {req.step} found {found} mismatched partitions, "
-                f"at most {req.mismatches} allowed"
-            )
-    return None
 
 
 class Runner:
@@ -217,9 +178,12 @@ class Runner:
         return True
 
     def _context(self) -> StepContext:
-        return plan_context(
+        """The steps' context; in a dry run its clusters make no write
+        (:func:`kmigrate.runtime.dry_run.dry_run_context`)."""
+        ctx = plan_context(
             self.plan, self.ui, self.journal, dry_run=self.dry_run, environ=self.environ
         )
+        return dry_run_context(ctx) if self.dry_run else ctx
 
     # -- execute ---------------------------------------------------------------------
 

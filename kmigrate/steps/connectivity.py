@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from kmigrate.errors import StepFailed
+from kmigrate.offsets.groups import select_groups
 from kmigrate.permissions import Missing, Scope, describe_unchecked, missing, needs_for
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record, Step, StepContext
-from kmigrate.steps.translate_offsets import select_groups
 
 #: Target types whose Kafka endpoint authorizes with Kafka ACLs (CreateTopics there is
 #: the control plane; Event Hubs' hubs are not Kafka topics to create).

@@ -26,35 +26,29 @@ source range; it never skips records silently.
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kmigrate.clusters.port import Cluster
 from kmigrate.engines.base import CopyEngine, CopyJob, CopyResult, FollowSpec
-from kmigrate.engines.native import NativeEngine
-from kmigrate.engines.workers import WorkerEngine, default_workers, shardable
-from kmigrate.errors import (
-    ClusterError,
-    OffsetOutOfRange,
-    RecordsLost,
-    StepFailed,
-    StoppedByOperator,
+from kmigrate.engines.copying import engine_for, run_copy
+from kmigrate.errors import RecordsLost, StepFailed, StoppedByOperator
+from kmigrate.offsets.checks import (
+    begin_positions,
+    lost_on_target,
+    lost_range,
+    occupied_refusal,
+    retention_warnings,
+    short_list,
+    source_lost_error,
+    target_lost_error,
 )
 from kmigrate.offsets.map import OffsetMap, PartitionMap
-from kmigrate.offsets.resume import reconcile_tail
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
 from kmigrate.topic_configs import LOG_APPEND_TIME, TIMESTAMP_TYPE_KEY, log_append_time_topics
-
-#: Warn when the oldest record not yet copied has used this share of its
-#: topic's retention.ms (or the partition this share of retention.bytes).
-RETENTION_WARN_RATIO = 0.8
 
 
 @dataclass
@@ -204,103 +198,6 @@ def partitions_of(source: Cluster, topics: Iterable[str]) -> list[tuple[str, int
     return sorted((t, p) for t in topics if t in metas for p in range(metas[t].partitions))
 
 
-def _list(items: list[str]) -> str:
-    more = f" and {len(items) - 10} more" if len(items) > 10 else ""
-    return ", ".join(items[:10]) + more
-
-
-def retention_warnings(
-    source: Cluster,
-    positions: dict[tuple[str, int], int],
-    marks: dict[tuple[str, int], tuple[int, int]],
-    now_ms: float | None = None,
-) -> list[str]:
-    """Partitions whose oldest record not yet copied is close to its retention limit.
-
-    For ``retention.ms``: the age of the record at the copy position (now minus
-    its timestamp) against the limit.  For ``retention.bytes``: an estimate of
-    the partition's size (records in the log times the size of that record)
-    against the limit.  "Close" is :data:`RETENTION_WARN_RATIO` of the limit.
-    The limits come from DescribeConfigs (Kafka docs, topic configs
-    ``retention.ms`` / ``retention.bytes``; -1 means none).
-
-    Raises:
-        kmigrate.errors.ClusterError: the source could not be read.
-    """
-    topics = sorted({t for t, _ in positions})
-    configs = source.topic_configs(topics)
-    limits: dict[str, tuple[int, int]] = {}
-    for topic in topics:
-        cfg = configs.get(topic, {})
-
-        def num(key: str, cfg: Any = cfg) -> int:
-            value = cfg.get(key)
-            try:
-                return int(value.value) if value is not None and value.value is not None else -1
-            except ValueError:
-                return -1
-
-        limits[topic] = (num("retention.ms"), num("retention.bytes"))
-    wanted = [(t, p, o) for (t, p), o in positions.items() if max(limits[t]) > 0]
-    if not wanted:
-        return []
-    firsts = {tp: r for tp, r in source.first_records(wanted).items() if r is not None}
-    now = time.time() * 1000 if now_ms is None else now_ms
-    out = []
-    for (topic, partition), record in sorted(firsts.items()):
-        ms, nbytes = limits[topic]
-        if ms > 0:
-            age = now - record.timestamp_ms
-            if age >= RETENTION_WARN_RATIO * ms:
-                out.append(
-                    f"{topic}[{partition}]: the oldest record not yet copied (offset "
-                    f"{record.offset}) is {age / 1000:,.0f} s old, {age / ms:.0%} of "
-                    f"retention.ms {ms} ({ms / 1000:,.0f} s): retention may delete it "
-                    "before it is copied"
-                )
-        if nbytes > 0:
-            low, high = marks[(topic, partition)]
-            estimate = (high - low) * max(record.size, 1)
-            if estimate >= RETENTION_WARN_RATIO * nbytes:
-                out.append(
-                    f"{topic}[{partition}]: about {estimate:,} bytes in the log, "
-                    f"{estimate / nbytes:.0%} of retention.bytes {nbytes}: retention may "
-                    f"delete the oldest records (from offset {record.offset}) before they "
-                    "are copied"
-                )
-    return out
-
-
-@contextmanager
-def _stop_on_signals(job: CopyJob) -> Iterator[None]:
-    """In the main thread, turn SIGINT and SIGTERM into a clean stop of the copy."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        job.stop_reason.append(f"stopped by operator ({signal.Signals(signum).name})")
-        job.stop.set()
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _lost_target(part: PartitionMap, end: int) -> dict[str, Any]:
-    first = part.runs[0].target_start if part.runs else part.target_position
-    return {
-        "side": "target",
-        "topic": part.topic,
-        "partition": part.partition,
-        "start": max(end, first),
-        "end": part.target_position,
-    }
-
-
 def mirror(
     ctx: StepContext,
     topics: list[str],
@@ -337,15 +234,78 @@ def mirror(
     omap = OffsetMap.load(ctx.state_dir)
     record = MirrorRecord(spec.mode, None, str(omap.path))
     parts = partitions_of(ctx.source, topics)
-    engine: CopyEngine = (
-        WorkerEngine(workers or default_workers())
-        if shardable(ctx.source, ctx.target)
-        else NativeEngine()
+    engine = engine_for(ctx.source, ctx.target, workers)
+    # The copy's producers get their producer ids (and worker processes start)
+    # while the lookups below run; a dry run's target prepares nothing.
+    engine.prepare(parts, ctx.target, spec.mode == "follow")
+    present, target_ends = _check_target(ctx, record, omap, parts)
+    source_marks = ctx.source.watermark_offsets(parts)
+    target_lows = ctx.target.watermark_offsets(present) if present else {}
+    start = begin_positions(
+        ctx.source,
+        ctx.target,
+        omap,
+        parts,
+        (source_marks, target_ends, target_lows),
+        record.target_stamps_time,
     )
-    if not ctx.dry_run:
-        # The copy's producers get their producer ids (and worker processes
-        # start) while the lookups below run.
-        engine.prepare(parts, ctx.target, spec.mode == "follow")
+    record.lost.extend(start.lost)
+    record.foreign_records += start.foreign_records
+    if start.lost:
+        ctx.checkpoint(record.to_json())
+        raise source_lost_error(start.lost)
+    if start.occupied:
+        _occupied(ctx, start.occupied, append)
+    maps = {tp: omap.get(*tp) for tp in parts}
+    record.resumed_records = sum(m.records for m in maps.values() if m is not None)
+    positions = {tp: m.source_position for tp, m in maps.items() if m is not None}
+    record.retention_warnings = retention_warnings(ctx.source, positions, source_marks)
+    for warning in record.retention_warnings:
+        ctx.ui.warn(warning)
+    estimate = sum(max(source_marks[tp][1] - positions[tp], 0) for tp in parts)
+    record.partitions = [PartitionCopy.of(m) for m in maps.values() if m is not None]
+    if ctx.dry_run:
+        ctx.ui.line(
+            f"would copy about {estimate:,} records from {len(parts)} partitions "
+            f"of {len(topics)} topics"
+            + (" and keep following new records" if spec.mode == "follow" else "")
+            + (f", keeping {record.resumed_records:,} already copied" if record.resumed else "")
+        )
+        return record
+    return _copy(ctx, record, engine, (omap, parts, target_ends, spec), estimate)
+
+
+def _occupied(ctx: StepContext, occupied: list[str], append: bool) -> None:
+    """Target partitions already hold records no earlier attempt wrote: refuse
+    (a dry run warns that a real run would), or with ``append`` warn.
+
+    Raises:
+        StepFailed: without ``append``, in a real run.
+    """
+    if not append:
+        refusal = occupied_refusal(occupied)
+        if not ctx.dry_run:
+            raise StepFailed(refusal)
+        ctx.ui.warn(f"a real run would be refused: {refusal}")
+    else:
+        ctx.ui.warn(
+            f"appending after records already on the target in {len(occupied)} "
+            "partitions (append: true)"
+        )
+
+
+def _check_target(
+    ctx: StepContext, record: MirrorRecord, omap: OffsetMap, parts: list[tuple[str, int]]
+) -> tuple[list[tuple[str, int]], dict[tuple[str, int], int]]:
+    """Check the target before a copy: topics that stamp their own time (noted in
+    ``record``, warned), records the map says were copied but the target lost,
+    missing topics and too few partitions.  Returns the partitions present on
+    the target and their log end offsets.
+
+    Raises:
+        RecordsLost: the target lost copies (journaled).
+        StepFailed: a topic is missing (not in a dry run), or has fewer partitions.
+    """
     target_topics = ctx.target.topics()
 
     def on_target(tp: tuple[str, int]) -> bool:
@@ -356,7 +316,7 @@ def mirror(
     record.target_stamps_time = log_append_time_topics(ctx.target, {t for t, _ in present})
     if record.target_stamps_time:
         ctx.ui.warn(
-            f"target topics {_list(record.target_stamps_time)} have {TIMESTAMP_TYPE_KEY}="
+            f"target topics {short_list(record.target_stamps_time)} have {TIMESTAMP_TYPE_KEY}="
             f"{LOG_APPEND_TIME}: the target stamps each copied record with its own time on "
             "append, so their copies keep key, value, headers and order but not the "
             "source's timestamps (expected; verify compares them without timestamps)"
@@ -370,29 +330,10 @@ def mirror(
         else {}
     )
     # Target data lost: the map says copied, the target no longer holds it.
-    for tp in parts:
-        part = omap.get(*tp)
-        if part is not None and part.records and target_ends.get(tp, 0) < part.target_position:
-            record.lost.append(_lost_target(part, target_ends.get(tp, 0)))
+    record.lost = lost_on_target(omap, parts, target_ends)
     if record.lost:
         ctx.checkpoint(record.to_json())
-        first = record.lost[0]
-        raise RecordsLost(
-            "the target no longer holds records the offset map says were copied: "
-            + _list(
-                [
-                    f"{d['topic']}[{d['partition']}] target offsets [{d['start']}, {d['end']})"
-                    for d in record.lost
-                ]
-            )
-            + " (was the target restarted empty, or the topic deleted?). Nothing was "
-            "written; roll back the mirror and its provisioning and copy again",
-            "target",
-            first["topic"],
-            first["partition"],
-            first["start"],
-            first["end"],
-        )
+        raise target_lost_error(record.lost)
     missing = sorted({t for t, _ in parts if t not in target_topics})
     if missing and not ctx.dry_run:
         raise StepFailed(
@@ -404,87 +345,25 @@ def mirror(
             f"target topics have fewer partitions than the source: {', '.join(narrow)}; "
             "records could not keep their partition"
         )
-    source_marks = ctx.source.watermark_offsets(parts)
-    target_lows = ctx.target.watermark_offsets(present) if present else {}
-    occupied: list[str] = []
-    lost_source: list[str] = []
-    for tp in parts:
-        low, _high = source_marks[tp]
-        end = target_ends.get(tp, 0)
-        part = omap.get(*tp)
-        if part is None:
-            omap.begin(tp[0], tp[1], low, end)
-            if end > target_lows.get(tp, (0, 0))[0]:
-                occupied.append(f"{tp[0]}[{tp[1]}] ({end} offsets)")
-            continue
-        if low > part.source_position:
-            lost_source.append(f"{tp[0]}[{tp[1]}] source offsets [{part.source_position}, {low})")
-            record.lost.append(
-                {
-                    "side": "source",
-                    "topic": tp[0],
-                    "partition": tp[1],
-                    "start": part.source_position,
-                    "end": low,
-                }
-            )
-        elif end > part.target_position:
-            match = reconcile_tail(
-                ctx.source, ctx.target, part, end, tp[0] not in record.target_stamps_time
-            )
-            record.foreign_records += match.foreign
-    if lost_source:
-        ctx.checkpoint(record.to_json())
-        first = record.lost[0]
-        raise RecordsLost(
-            "source records were deleted before they were copied (the log start offset "
-            "passed the mirror's position, e.g. by retention): "
-            + _list(lost_source)
-            + "; they cannot be copied any more",
-            "source",
-            first["topic"],
-            first["partition"],
-            first["start"],
-            first["end"],
-        )
-    if occupied and not append:
-        refusal = (
-            "target partitions already hold records: "
-            + _list(occupied)
-            + "; a second copy would duplicate them. Roll back the provisioning that "
-            "created these topics and provision again, or set 'append: true' on the "
-            "mirror step (--append) if another writer put them there on purpose"
-        )
-        if not ctx.dry_run:
-            raise StepFailed(refusal)
-        ctx.ui.warn(f"a real run would be refused: {refusal}")
-    elif occupied:
-        ctx.ui.warn(
-            f"appending after records already on the target in {len(occupied)} "
-            "partitions (append: true)"
-        )
-    maps = {tp: omap.get(*tp) for tp in parts}
-    record.resumed_records = sum(m.records for m in maps.values() if m is not None)
-    positions = {tp: m.source_position for tp, m in maps.items() if m is not None}
-    record.retention_warnings = retention_warnings(ctx.source, positions, source_marks)
-    for warning in record.retention_warnings:
-        ctx.ui.warn(warning)
-    estimate = sum(max(source_marks[tp][1] - positions[tp], 0) for tp in parts)
+    return present, target_ends
 
-    def snapshot(stats: dict[tuple[str, int], list[int]] | None = None) -> None:
-        record.partitions = [
-            PartitionCopy.of(m, (stats or {}).get(tp)) for tp, m in maps.items() if m is not None
-        ]
 
-    snapshot()
-    if ctx.dry_run:
-        ctx.ui.line(
-            f"would copy about {estimate:,} records from {len(parts)} partitions "
-            f"of {len(topics)} topics"
-            + (" and keep following new records" if spec.mode == "follow" else "")
-            + (f", keeping {record.resumed_records:,} already copied" if record.resumed else "")
-        )
-        return record
+def _copy(
+    ctx: StepContext,
+    record: MirrorRecord,
+    engine: CopyEngine,
+    where: tuple[OffsetMap, list[tuple[str, int]], dict[tuple[str, int], int], FollowSpec],
+    estimate: int,
+) -> MirrorRecord:
+    """Save the begun map, then copy with ``engine`` (``where``: the map, the
+    partitions, the target's log ends, the follow spec), journaling each
+    checkpoint (``estimate``: records to copy, from offsets); returns the record.
+
+    Raises:
+        RecordsLost: the source's log start offset passed a copy position (journaled).
+        StepFailed: as :func:`kmigrate.engines.copying.run_copy`.
+    """
+    omap, parts, target_ends, spec = where
     omap.save()
     ctx.checkpoint(record.to_json())
     if record.resumed:
@@ -496,9 +375,14 @@ def mirror(
             f"{record.foreign_records:,} records on the target's tail are not copies "
             "(another writer); left alone"
         )
+    maps = {tp: omap.get(*tp) for tp in parts}
 
     def on_checkpoint(result: CopyResult) -> None:
-        snapshot(result.per_partition)
+        record.partitions = [
+            PartitionCopy.of(m, result.per_partition.get(tp))
+            for tp, m in maps.items()
+            if m is not None
+        ]
         record.lag = result.lag_json()
         ctx.checkpoint(record.to_json())
 
@@ -516,29 +400,11 @@ def mirror(
             on_checkpoint=on_checkpoint,
         )
         try:
-            if spec.mode == "follow":
-                with _stop_on_signals(job):
-                    result = engine.copy(job)
-            else:
-                result = engine.copy(job)
+            result = run_copy(engine, job)
         except RecordsLost as exc:
-            record.lost.append(
-                {
-                    "side": exc.side,
-                    "topic": exc.topic,
-                    "partition": exc.partition,
-                    "start": exc.start,
-                    "end": exc.end,
-                }
-            )
+            record.lost.append(lost_range(exc.side, exc.topic, exc.partition, exc.start, exc.end))
             ctx.checkpoint(record.to_json())
             raise
-        except OffsetOutOfRange:
-            raise
-        except ClusterError as exc:
-            # A cluster failed mid-copy (e.g. a fatal producer error after the
-            # target restarted): the offset map holds only acknowledged copies.
-            raise StepFailed(f"mirror failed: {exc} (re-run to resume)") from None
     record.ended = result.ended
     on_checkpoint(result)
     return record

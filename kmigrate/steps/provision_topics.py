@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kmigrate import snapshot as snapshots
+from kmigrate.clusters.dry_run import DESCRIBED
 from kmigrate.errors import ClusterError, PartialRollback, StepFailed
 from kmigrate.snapshot import Snapshot
 from kmigrate.steps.base import Record, Step, StepContext
@@ -442,13 +443,13 @@ class ProvisionTopics(Step):
         failed = []
         ours = sorted(set(record.get("created", [])) | set(record.get("planned_create", [])))
         for topic in reversed(ours):
-            if ctx.dry_run:
-                lines.append(f"would delete target topic {topic} (created by kmigrate)")
-                continue
             try:
                 done = ctx.target_plane.remove(ctx.target, topic)
             except ClusterError as exc:
                 failed.append(str(exc))
+                continue
+            if done == DESCRIBED:  # a dry run's control plane (kmigrate.clusters.dry_run)
+                lines.append(f"would delete target topic {topic} (created by kmigrate)")
                 continue
             lines.append(
                 f"deleted target topic {topic} (created by kmigrate)"

@@ -33,24 +33,24 @@ them with the ``kafka-consumer-groups.sh --delete-offsets`` command and fails.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from kmigrate.clusters.port import Record
+from kmigrate.clusters.dry_run import DESCRIBED
 from kmigrate.errors import PartialRollback, StepFailed
+from kmigrate.offsets.groups import (
+    ABSENT,
+    NOTHING,
+    REFUSED_GROUP,
+    TRANSLATED,
+    WOULD,
+    GroupPlan,
+    plan_groups,
+)
 from kmigrate.offsets.map import OffsetMap
-from kmigrate.offsets.translate import END, REFUSED, translate_offset
 from kmigrate.steps.base import Record as StepRecord
 from kmigrate.steps.base import Step, StepContext
-from kmigrate.steps.verify import same_record
-from kmigrate.topic_configs import log_append_time_topics
 
-ABSENT = "absent"
-TRANSLATED, REFUSED_GROUP, WOULD = "translated", "refused", "would translate"
-#: A selected group with no committed offset on a partition the mirror copied.
-NOTHING = "nothing to translate"
 TABLE_HEADERS = [
     "group",
     "topic",
@@ -61,196 +61,6 @@ TABLE_HEADERS = [
     "target lag",
     "check",
 ]
-
-
-def select_groups(
-    names: Sequence[str], include: Sequence[str], exclude: Sequence[str]
-) -> list[str]:
-    """Group ids matching an ``include`` glob and no ``exclude`` glob, sorted.
-
-    kmigrate's own reader groups (``kmigrate-*``) are never selected.
-    """
-    return sorted(
-        g
-        for g in set(names)
-        if not g.startswith("kmigrate-")
-        and any(fnmatch.fnmatchcase(g, p) for p in include)
-        and not any(fnmatch.fnmatchcase(g, p) for p in exclude)
-    )
-
-
-@dataclass
-class GroupPlan:
-    """One group's translation: its partitions' rows and whether it may be applied."""
-
-    group: str
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    refusals: list[str] = field(default_factory=list)
-    existed_before: bool = False
-    status: str = WOULD
-
-    def as_record(self) -> dict[str, Any]:
-        """The group's journal entry (module docstring)."""
-        return {
-            "group": self.group,
-            "status": self.status,
-            "reason": "; ".join(self.refusals) or None,
-            "existed_before": self.existed_before,
-            "partitions": self.rows,
-        }
-
-
-def plan_groups(
-    ctx: StepContext, include: Sequence[str], exclude: Sequence[str]
-) -> list[GroupPlan]:
-    """Translate and check every selected group; read-only on both clusters.
-
-    Raises:
-        StepFailed: there is no offset map in ``ctx.state_dir`` (the mirror has not run).
-        kmigrate.errors.ClusterError: a cluster could not be read.
-    """
-    omap = OffsetMap.load(ctx.state_dir)
-    mapped = set(omap.partitions())
-    if not mapped:
-        raise StepFailed(
-            f"no offset map in {ctx.state_dir}: run the mirror (it writes "
-            "offset-map.json) before translating consumer group offsets"
-        )
-    groups = select_groups(ctx.source.group_ids(), include, exclude)
-    committed = {g: ctx.source.group_offsets_of(g) for g in groups}
-    parts = sorted({tp for offsets in committed.values() for tp in offsets if tp in mapped})
-    source_ends = (
-        {tp: end for tp, (_low, end) in ctx.source.watermark_offsets(parts, read_end=True).items()}
-        if parts
-        else {}
-    )
-    # A committed offset below the log start offset points at deleted records: its
-    # next record is the log start's (where auto.offset.reset=earliest resumes).
-    source_starts = {tp: low for tp, (low, _high) in ctx.source.watermark_offsets(parts).items()}
-    target_ends = (
-        {tp: end for tp, (_low, end) in ctx.target.watermark_offsets(parts, read_end=True).items()}
-        if parts
-        else {}
-    )
-    target_groups = set(ctx.target.group_ids())
-    plans: list[GroupPlan] = []
-    for group in groups:
-        gp = GroupPlan(group)
-        previous = ctx.target.group_offsets_of(group)
-        gp.existed_before = group in target_groups or bool(previous)
-        unmapped = sorted(f"{t}[{p}]" for t, p in committed[group] if (t, p) not in mapped)
-        if unmapped:
-            ctx.ui.warn(
-                f"group {group}: offsets on partitions the mirror did not copy are left "
-                f"alone: {', '.join(unmapped[:5])}" + (" …" if len(unmapped) > 5 else "")
-            )
-        for (topic, partition), offset in sorted(committed[group].items()):
-            if (topic, partition) not in mapped:
-                continue
-            part = omap.get(topic, partition)
-            assert part is not None
-            src_end = source_ends[(topic, partition)]
-            tr = translate_offset(
-                part.runs,
-                offset,
-                source_position=part.source_position,
-                target_position=part.target_position,
-                source_end=src_end,
-            )
-            row: dict[str, Any] = {
-                "topic": topic,
-                "partition": partition,
-                "source_offset": offset,
-                "target_offset": tr.target_offset,
-                "kind": tr.kind,
-                "source_lag": src_end - offset,
-                "target_lag": (
-                    target_ends[(topic, partition)] - tr.target_offset
-                    if tr.target_offset is not None
-                    else None
-                ),
-                "check": "pending" if tr.kind != REFUSED else f"refused: {tr.reason}",
-                "previous_target_offset": previous.get((topic, partition), ABSENT),
-                "source_read_from": max(offset, source_starts.get((topic, partition), 0)),
-            }
-            if offset < row["source_read_from"]:
-                ctx.ui.warn(
-                    f"group {group}: {topic}[{partition}] committed offset {offset} is below "
-                    f"the source's log start offset {row['source_read_from']} (its records "
-                    "were deleted): translated to the first copied record after it; on the "
-                    "source its consumers would resume by their auto.offset.reset"
-                )
-            if tr.kind == REFUSED:
-                gp.refusals.append(f"{topic}[{partition}] at source offset {offset}: {tr.reason}")
-            gp.rows.append(row)
-        plans.append(gp)
-    _check_next_records(ctx, plans)
-    for gp in plans:
-        state = ctx.target.group_members(gp.group)
-        if state.active:
-            who = ", ".join(state.members) or "the broker lists none"
-            gp.refusals.append(
-                f"the group is active on the target (state {state.state}; members: {who}); "
-                "stop its consumers on the target first"
-            )
-        if gp.refusals:
-            gp.status = REFUSED_GROUP
-    return plans
-
-
-def _check_next_records(ctx: StepContext, plans: list[GroupPlan]) -> None:
-    """Fill each row's ``check``: the next record on both sides is the same one."""
-    rows = [r for gp in plans for r in gp.rows if r["target_offset"] is not None]
-    # A target topic that stamps its own time (LogAppendTime) cannot match timestamps.
-    stamped = set(log_append_time_topics(ctx.target, {r["topic"] for r in rows}))
-    src_starts = {(r["topic"], r["partition"], r["source_read_from"]) for r in rows}
-    tgt_starts = {(r["topic"], r["partition"], r["target_offset"]) for r in rows}
-    # One read per distinct start offset and side (groups often share positions).
-    src: dict[tuple[str, int, int], Record | None] = {}
-    tgt: dict[tuple[str, int, int], Record | None] = {}
-    for wanted, side, out in ((src_starts, ctx.source, src), (tgt_starts, ctx.target, tgt)):
-        pending = sorted(wanted)
-        while pending:  # one consumer per round, one start per partition in a round
-            seen: set[tuple[str, int]] = set()
-            batch = []
-            for start in pending:
-                if (start[0], start[1]) not in seen:
-                    seen.add((start[0], start[1]))
-                    batch.append(start)
-            got = side.first_records(batch)
-            for t, p, o in batch:
-                out[(t, p, o)] = got[(t, p)]
-            pending = [s for s in pending if s not in out]
-    for gp in plans:
-        for r in gp.rows:
-            if r["target_offset"] is None:
-                continue
-            a = src[(r["topic"], r["partition"], r["source_read_from"])]
-            b = tgt[(r["topic"], r["partition"], r["target_offset"])]
-            where = (
-                f"{r['topic']}[{r['partition']}] source offset {r['source_offset']} -> "
-                f"target offset {r['target_offset']}"
-            )
-            if a is None and b is None:
-                r["check"] = "ok (both at end)"
-                continue
-            if a is None or b is None:
-                problem = (
-                    "the source is at its end but the target holds a record there"
-                    if a is None
-                    else "the target is at its end but the source has a next record"
-                )
-            elif b.offset != r["target_offset"] and r["kind"] != END:
-                problem = f"the target has no record at that offset (next is {b.offset})"
-            elif not same_record(a, b, r["topic"] not in stamped):
-                problem = (
-                    f"the next records differ (source offset {a.offset}, target offset {b.offset})"
-                )
-            else:
-                r["check"] = "ok"
-                continue
-            r["check"] = f"FAILED: {problem}"
-            gp.refusals.append(f"next-record check failed at {where}: {problem}")
 
 
 def rows_for_table(plans: list[GroupPlan]) -> list[list[Any]]:
@@ -295,7 +105,7 @@ def translate_groups(
             record checkpointed); the message names each refused group and why.
         kmigrate.errors.ClusterError: a cluster could not be read or refused a write.
     """
-    plans = plan_groups(ctx, include, exclude)
+    plans = plan_groups(ctx.source, ctx.target, ctx.state_dir, (include, exclude), ctx.ui.warn)
     earlier = {g["group"]: g for g in (previous or {}).get("groups", [])}
     for gp in plans:
         before = earlier.get(gp.group)
@@ -379,11 +189,12 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
             )
             continue
         if not g.get("existed_before"):
-            if ctx.dry_run:
+            done = ctx.target.delete_group(group)
+            if done == DESCRIBED:  # a dry run's target (kmigrate.clusters.dry_run)
                 lines.append(
                     f"would delete consumer group {group} on the target (created by kmigrate)"
                 )
-            elif ctx.target.delete_group(group) == "deleted":
+            elif done == "deleted":
                 lines.append(f"deleted consumer group {group} on the target (created by kmigrate)")
             else:
                 lines.append(f"consumer group {group} on the target was already gone")
@@ -399,8 +210,7 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
             if r["previous_target_offset"] == ABSENT
         ]
         if restore:
-            if not ctx.dry_run:
-                ctx.target.alter_group_offsets(group, restore)
+            ctx.target.alter_group_offsets(group, restore)  # a dry run's target: not altered
             lines.append(
                 f"{'would restore' if ctx.dry_run else 'restored'} {len(restore)} previous "
                 f"offsets of consumer group {group} on the target"
@@ -433,7 +243,7 @@ def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) ->
     if not OffsetMap.load(ctx.state_dir).partitions():
         ctx.ui.line("available once the mirror has written its offset map")
         return None
-    plans = plan_groups(ctx, include, exclude)
+    plans = plan_groups(ctx.source, ctx.target, ctx.state_dir, (include, exclude), ctx.ui.warn)
     ctx.ui.table(rows_for_table(plans), TABLE_HEADERS)
     for gp in plans:
         if gp.status == REFUSED_GROUP:

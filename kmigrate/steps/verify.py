@@ -41,12 +41,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-import os
 import struct
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -574,13 +572,11 @@ def summarize_both(
 _COUNTER: Any = None
 
 
-def _verify_worker_init(parent_pid: int, counter: Any) -> None:
-    """A verify worker's initializer: die with the parent; keep the shared counter."""
-    from kmigrate.engines.workers import die_with_parent
-
+def _verify_worker_init(counter: Any) -> None:
+    """A verify worker's initializer (the shard pool made it die with the parent):
+    keep the shared counter."""
     global _COUNTER
     _COUNTER = counter
-    die_with_parent(parent_pid)
 
 
 def _count(n: int) -> None:
@@ -600,7 +596,7 @@ def _summarize_shard(
     (``counts``: add the records read to the parent's progress counter;
     ``untimed``: partitions digested without timestamps)."""
     maps = {tp: PartitionMap.from_json(m) for tp, m in keep.items()} if keep else None
-    from kmigrate.engines.workers import open_cluster
+    from kmigrate.engines.pool import open_cluster
 
     tick = _count if counts and _COUNTER is not None else None
     gone = {(t, p) for t, p in untimed or []}
@@ -784,13 +780,7 @@ def verify(
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
     """
-    from kmigrate.engines.workers import (
-        cluster_spec,
-        default_workers,
-        lean_spawn,
-        shardable,
-        shards,
-    )
+    from kmigrate.engines.pool import ShardPool, cluster_spec, shardable
 
     target_meta = target.topics()
 
@@ -804,7 +794,8 @@ def verify(
         if r.topic in stamped:
             r.timestamps = False
     untimed = sorted((r.topic, r.partition) for r in ranges if not r.timestamps)
-    n = workers or default_workers()
+    shard_pool = ShardPool(workers)
+    n = shard_pool.workers
     source_sums: Summaries = {}
     target_sums: Summaries = {}
     shown = 0
@@ -824,18 +815,9 @@ def verify(
     if n > 1 and ranges and shardable(source, target):
         # One process per side of each shard: each reads with its own consumer
         # and hashes on its own core (no GIL shared between the two sides).
-        groups = shards(list(range(len(ranges))), max(1, n // 2))
-        mp = multiprocessing.get_context("spawn")
-        counter = mp.Value("q", 0)
-        with (
-            lean_spawn(),
-            ProcessPoolExecutor(
-                min(n, 2 * len(groups)),
-                mp_context=mp,
-                initializer=_verify_worker_init,
-                initargs=(os.getpid(), counter),
-            ) as pool,
-        ):
+        groups = shard_pool.shards(list(range(len(ranges))), max(1, n // 2))
+        counter = shard_pool.mp.Value("q", 0)
+        with shard_pool.executor(min(n, 2 * len(groups)), _verify_worker_init, (counter,)) as pool:
             jobs = []
             for group in groups:
                 rs = [ranges[i] for i in group]
