@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from kmigrate.clusters.port import Cluster, ControlPlane, CreateOutcome, RecordWriter
+from kmigrate.clusters.port import Cluster, ControlPlane, CreateOutcome
 from kmigrate.errors import RefusedError
 
 if TYPE_CHECKING:
-    from kmigrate.targets.rules import TopicTranslation
+    from kmigrate.adapters.kafka import RecordWriter
+    from kmigrate.targets.model import TopicTranslation
 
 #: The status of a write a dry-run wrapper described instead of making
 #: (returned where the real write returns ``deleted`` / ``created`` ...).
