@@ -1,7 +1,9 @@
 """The steps a plan can hold, each a forward action with its rollback.
 
 ``build_step(spec)`` turns a validated step from the plan into its
-:class:`~kmigrate.steps.base.Step`.
+:class:`~kmigrate.steps.base.Step`; ``read_record(action, data)`` a journaled
+record into its step's :class:`~kmigrate.steps.base.StepRecord`, found by the
+journaled action.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kmigrate.plan.schema import ManualStep, ShellStep
-from kmigrate.steps.base import Step, StepContext
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 from kmigrate.steps.connectivity import CheckConnectivity
 from kmigrate.steps.dual_write_check import DualWriteCheck
 from kmigrate.steps.export_topics import ExportTopics
@@ -26,6 +28,27 @@ REGISTRY: dict[str, type[Step]] = {
 REGISTRY[DualWriteCheck.action] = DualWriteCheck
 REGISTRY[TranslateOffsets.action] = TranslateOffsets
 
+_ALL: list[type[Step]] = [*REGISTRY.values(), Manual, Shell]
+#: The journaled action -> the type of its step's record.
+RECORDS: dict[str, type[StepRecord]] = {cls.action: cls.record_type for cls in _ALL}
+
+
+def read_record(action: str, data: Any) -> StepRecord | None:
+    """The journaled record ``data`` of a step of ``action``, as that step's record type.
+
+    None when there is no record, the action is unknown, or the record cannot
+    be read as its type (a record from an older kmigrate, odd contents):
+    readers of the journal (``status``, the report) show such a record as
+    found and never fail on it.
+    """
+    kind = RECORDS.get(action)
+    if kind is None or not isinstance(data, dict) or not data:
+        return None
+    try:
+        return kind.from_json(data)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return None
+
 
 def build_step(spec: Any) -> Step:
     """The :class:`Step` for a validated step spec from the plan."""
@@ -36,4 +59,13 @@ def build_step(spec: Any) -> Step:
     return REGISTRY[spec.action](spec)
 
 
-__all__ = ["REGISTRY", "Step", "StepContext", "build_step"]
+__all__ = [
+    "RECORDS",
+    "REGISTRY",
+    "JsonRecord",
+    "Step",
+    "StepContext",
+    "StepRecord",
+    "build_step",
+    "read_record",
+]

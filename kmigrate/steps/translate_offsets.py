@@ -36,16 +36,15 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from kmigrate.adapters.kafka import Record
 from kmigrate.errors import PartialRollback, StepFailed
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.offsets.translate import END, REFUSED, translate_offset
-from kmigrate.steps.base import Record as StepRecord
-from kmigrate.steps.base import Step, StepContext
-from kmigrate.steps.verify import same_record
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 from kmigrate.topic_configs import log_append_time_topics
+from kmigrate.verify.compare import same_record
 
 ABSENT = "absent"
 TRANSLATED, REFUSED_GROUP, WOULD = "translated", "refused", "would translate"
@@ -271,8 +270,8 @@ def translate_groups(
     ctx: StepContext,
     include: Sequence[str],
     exclude: Sequence[str],
-    previous: StepRecord | None = None,
-) -> StepRecord:
+    previous: JsonRecord | None = None,
+) -> JsonRecord:
     """Plan, check, journal, then apply each group that passed; the step's forward action.
 
     Args:
@@ -303,7 +302,7 @@ def translate_groups(
     if not plans:
         ctx.ui.line("no consumer group matches the selection")
 
-    def state() -> StepRecord:
+    def state() -> JsonRecord:
         return {"groups": [gp.as_record() for gp in plans]}
 
     if ctx.dry_run:
@@ -349,7 +348,7 @@ def translate_groups(
     return state()
 
 
-def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
+def rollback_groups(ctx: StepContext, record: JsonRecord) -> list[str]:
     """Undo what ``record`` says was applied; one line per action (module docstring).
 
     Raises:
@@ -414,7 +413,7 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
     )
 
 
-def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) -> StepRecord | None:
+def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) -> JsonRecord | None:
     """For ``kmigrate plan``: print the translation table; None when there is no offset map yet.
 
     Read-only: the same planning and checks as the step, nothing applied.
@@ -435,17 +434,48 @@ def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) ->
     return {"groups": [gp.as_record() for gp in plans]}
 
 
+@dataclass
+class TranslateOffsetsRecord(StepRecord):
+    """What translate-offsets journals (module docstring): one entry per consumer
+    group, ``{"group", "status", "reason", "existed_before", "partitions": [...]}``."""
+
+    groups: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> JsonRecord:
+        """The journal form: ``{"groups": [...]}``."""
+        return {"groups": self.groups}
+
+    @classmethod
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
+        """Rebuild from the journal; None for no record or one without a group list."""
+        if not data or not isinstance(data.get("groups"), list):
+            return None
+        return cls([g for g in data["groups"] if isinstance(g, dict)])
+
+    def group_names(self) -> list[str]:
+        """The groups' names, sorted."""
+        return sorted(str(g.get("group")) for g in self.groups)
+
+    def summary(self) -> str:
+        """``3 groups: 2 translated, 1 refused``."""
+        by: dict[str, int] = {}
+        for g in self.groups:
+            by[str(g.get("status"))] = by.get(str(g.get("status")), 0) + 1
+        return f"{len(self.groups)} groups: " + ", ".join(f"{n} {s}" for s, n in by.items())
+
+
 class TranslateOffsets(Step):
     """Consumer groups' committed offsets, translated through the offset map."""
 
     action = "translate-offsets"
+    record_type = TranslateOffsetsRecord
     rollback_summary = "restores previous target offsets; deletes groups kmigrate created"
 
     def describe(self) -> str:
         return f"translate-offsets ({', '.join(self.spec.groups.include)})"
 
-    def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         return translate_groups(ctx, self.spec.groups.include, self.spec.groups.exclude, previous)
 
-    def rollback(self, ctx: StepContext, record: StepRecord) -> list[str]:
+    def rollback(self, ctx: StepContext, record: JsonRecord) -> list[str]:
         return rollback_groups(ctx, record)
