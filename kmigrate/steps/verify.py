@@ -107,7 +107,8 @@ def run_verify(
     """Verify, print the table, write the report; the step's whole forward action.
 
     ``copied``: the partitions the mirror's record lists (used without an
-    offset map); ``workers``: processes the partitions are sharded over (see :func:`verify`).
+    offset map); ``workers``: processes the partitions are sharded over (see
+    :func:`kmigrate.verify.ordered.verify`).
 
     Raises:
         VerificationFailed: any partition differs (after the report is written).

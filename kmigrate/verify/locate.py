@@ -42,7 +42,8 @@ def fingerprint_side(
     untimed: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset(),
 ) -> dict[tuple[str, int], list[tuple[int, tuple[int, int, int, int]]]]:
     """Fingerprints of at most ``limit`` records (those ``keep`` lists, as in
-    :func:`summarize_side`) of many partitions from given offsets, in one read.
+    :func:`kmigrate.verify.summaries.summarize_side`) of many partitions from
+    given offsets, in one read.
 
     Raises:
         kmigrate.errors.ClusterError: the side could not be read.
@@ -85,8 +86,8 @@ def _first_difference(
     tgt: list[tuple[int, tuple[int, int, int, int]]],
 ) -> dict[str, Any] | None:
     """The first differing pair of two fingerprint lists read from the same
-    point (the same rules as :func:`compare_partition` and, through the
-    offset map, :func:`compare_aligned`)."""
+    point (the same rules as :func:`kmigrate.verify.compare.compare_partition`
+    and, through the offset map, :func:`kmigrate.verify.compare.compare_aligned`)."""
     m = rng.offset_map
 
     def diff(s: int | None, t: int | None, reason: str) -> dict[str, Any]:

@@ -86,8 +86,8 @@ def summarize_side(
     One consumer reads every partition at once, so a side costs about one
     plain consume of its records.  The fast path: raw messages, one SHA-256
     object per partition fed field by field in the canonical encoding of
-    :func:`digest_record` (the same bytes, so the same digest), no
-    :class:`Record` per record.  ``keep``: per partition, the offset map
+    :func:`kmigrate.verify.digest.digest_record` (the same bytes, so the same digest), no
+    :class:`kmigrate.clusters.port.Record` per record.  ``keep``: per partition, the offset map
     whose target offsets count (only the target offsets it lists); others
     are skipped.  Every :data:`CHECKPOINT_EVERY` records of a partition the
     running digest is kept as a :class:`Checkpoint` (and ``tick(n)`` is
