@@ -21,7 +21,7 @@ from kmigrate.plan.refs import (
 )
 from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.plan_walk import missing_topics_advice
-from kmigrate.steps import read_record
+from kmigrate.steps import record_of
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 
@@ -163,7 +163,7 @@ def plan_context(
         base_dir=plan.base_dir,
         state_dir=plan.state_dir,
         dry_run=dry_run,
-        journal_lookup=lambda action: read_record(action, latest_record(journal, plan, action)),
+        journal_lookup=lambda action: record_of(action, latest_record(journal, plan, action)),
         missing_topics_advice=lambda: missing_topics_advice(plan),
         actions=tuple(a for a in actions if a),
         groups=groups,

@@ -14,7 +14,7 @@ import pytest
 
 from kmigrate.commands.status import summarize
 from kmigrate.report.model import summarize_record
-from kmigrate.steps import RECORDS, REGISTRY, read_record
+from kmigrate.steps import RECORDS, REGISTRY, read_record, record_of
 from kmigrate.steps.base import StepRecord
 from kmigrate.steps.mirror import MirrorRecord
 
@@ -174,3 +174,14 @@ def test_a_record_its_type_cannot_read_is_shown_as_found() -> None:
     assert summarize_record("mirror", odd) == "offset_map, partitions"
     assert read_record("no-such-action", JOURNALED["shell"]) is None
     assert summarize("mirror", None) == summarize_record("mirror", {}) == "-"
+
+
+def test_a_step_does_not_go_on_from_a_record_it_cannot_read() -> None:
+    """What a step looks up (``ctx.journal_lookup``) raises on a damaged record
+    instead of reading it as none: verify would otherwise compare whole
+    partitions as if no mirror had run."""
+    odd = {"offset_map": "m.json", "partitions": [{"topic": "a", "unexpected": 1}]}
+
+    with pytest.raises(TypeError):
+        record_of("mirror", odd)
+    assert isinstance(record_of("mirror", JOURNALED["mirror"]), MirrorRecord)

@@ -33,19 +33,29 @@ _ALL: list[type[Step]] = [*REGISTRY.values(), Manual, Shell]
 RECORDS: dict[str, type[StepRecord]] = {cls.action: cls.record_type for cls in _ALL}
 
 
-def read_record(action: str, data: Any) -> StepRecord | None:
-    """The journaled record ``data`` of a step of ``action``, as that step's record type.
+def record_of(action: str, data: Any) -> StepRecord | None:
+    """The journaled record ``data`` of a step of ``action``, as that step's
+    record type (what a step's ``ctx.journal_lookup`` gives); None when there
+    is no record, the action is unknown, or the type reads it as none (a
+    record from an older kmigrate).
 
-    None when there is no record, the action is unknown, or the record cannot
-    be read as its type (a record from an older kmigrate, odd contents):
-    readers of the journal (``status``, the report) show such a record as
-    found and never fail on it.
+    Raises:
+        TypeError, ValueError, AttributeError, KeyError: the record's contents
+            do not fit its type (a damaged journal): a step does not go on
+            from a record it cannot read.
     """
     kind = RECORDS.get(action)
     if kind is None or not isinstance(data, dict) or not data:
         return None
+    return kind.from_json(data)
+
+
+def read_record(action: str, data: Any) -> StepRecord | None:
+    """As :func:`record_of`, but None for a record whose contents do not fit
+    its type: readers of the journal (``status``, the report, rollback's
+    preview) show such a record as found and never fail on it."""
     try:
-        return kind.from_json(data)
+        return record_of(action, data)
     except (TypeError, ValueError, AttributeError, KeyError):
         return None
 
@@ -68,4 +78,5 @@ __all__ = [
     "StepRecord",
     "build_step",
     "read_record",
+    "record_of",
 ]

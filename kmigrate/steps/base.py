@@ -76,7 +76,7 @@ class StepContext:
         journal_lookup: ``action -> record`` (typed: the action's
             :class:`StepRecord`) of the latest successful step of that action in
             this plan (e.g. the mirror's offset ranges for verify); None when
-            none ran or its record cannot be read.
+            none ran or its type reads the record as none (an older format).
         missing_topics_advice: what to do when source topics are missing on
             the target, e.g. ``create them with: kmigrate execute PLAN --phase
             provision --rerun export-topics --rerun provision-topics; then run
