@@ -21,6 +21,7 @@ from kmigrate.plan.refs import (
 )
 from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.rerun import missing_topics_advice
+from kmigrate.steps import record_of
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 
@@ -149,7 +150,7 @@ def plan_context(
         base_dir=plan.base_dir,
         state_dir=plan.state_dir,
         dry_run=dry_run,
-        journal_lookup=lambda action: latest_record(journal, plan, action),
+        journal_lookup=lambda action: record_of(action, latest_record(journal, plan, action)),
         missing_topics_advice=lambda: missing_topics_advice(plan),
         actions=tuple(a for a in actions if a),
         groups=groups,

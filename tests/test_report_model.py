@@ -1,7 +1,7 @@
 """The evidence report's model and HTML, from hand-made journal rows and verify reports.
 
 No broker: the report reads only the journal and the files steps wrote, so
-these tests build those inputs by hand (shapes as in kmigrate/steps/verify.py,
+these tests build those inputs by hand (shapes as in kmigrate/verify/evidence.py,
 kmigrate/steps/mirror.py and kmigrate.commands.status.step_rows).
 """
 
@@ -48,7 +48,7 @@ def side(records: int, first: int, digest: str) -> dict[str, Any]:
 
 
 def verify_report(path: Path, partitions: list[dict[str, Any]]) -> Path:
-    """A verify report file as kmigrate.steps.verify.report writes it."""
+    """A verify report file as kmigrate.verify.evidence.report writes it."""
     bad = [p for p in partitions if not p["match"]]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

@@ -13,16 +13,18 @@ from hypothesis import strategies as st
 
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.clusters.port import PartitionEnd, Record
+from kmigrate.offsets import resume
 from kmigrate.offsets.map import OffsetMap, PartitionMap
 from kmigrate.steps.mirror import PartitionCopy
-from kmigrate.steps.verify import (
+from kmigrate.verify.compare import (
     PartitionRange,
     PartitionResult,
     SideSummary,
     compare_partition,
-    digest_record,
-    table_rows,
 )
+from kmigrate.verify.digest import digest_record, field_digest, headers_digest, record_digest
+from kmigrate.verify.dual_write import SideTally
+from kmigrate.verify.evidence import table_rows
 
 Headers = list[tuple[str, bytes | None]]
 
@@ -375,3 +377,63 @@ def test_offset_map_covers_every_record(gaps: list[int], target_start: int) -> N
     assert mapped == [(o, target_start + n) for n, o in enumerate(offsets)]
     breaks = sum(1 for a, b in pairwise(offsets) if b != a + 1)
     assert len(runs) == (1 + breaks if offsets else 0)
+
+
+# --------------------------------------------------------------------------- #
+# the one encoding verify, the dual-write check and resume share
+# --------------------------------------------------------------------------- #
+
+#: Two fixed records: one with headers (a repeated name, a null and an empty
+#: value) and bytes that need no escaping, one with a null key, an empty value,
+#: no headers and a negative timestamp.
+HEADERS: Headers = [("h1", b"a"), ("h2", None), ("h1", b"")]
+FIXED = [
+    Record("t", 0, 7, b"key-1", b"value \x00\xff", HEADERS, 1_700_000_000_123),
+    Record("t", 0, 8, None, b"", [], -1),
+]
+
+# Computed on this machine by the code paths before issue 16 (commit 8855dd8):
+# kmigrate.steps.verify.digest_record over FIXED in order (with and without
+# timestamps), kmigrate.offsets.resume._digest(FIXED[0]) (with and without),
+# kmigrate.verify.dual_write.headers_digest(FIXED[0].headers) and
+# kmigrate.verify.dual_write._digest of FIXED[0].value, None and b"".
+BEFORE_ORDERED = "e643d149ae580b89ae2b6e0ad4bf05bcacb737a8186b12d989d249478ed1cb8b"
+BEFORE_ORDERED_UNTIMED = "341eb0f9cc6b9904596118a51c9f2e4e0107cecf66e7f4e6178cd3d07422d638"
+BEFORE_RESUME = "e6274b7d983b641a46d8b6cddd34f455258380bcfde1cca68a59b1d0f9366182"
+BEFORE_RESUME_UNTIMED = "a680037d4e3407632a7fb0b04825b15deddfdc8472415aa90b1d5a053a6fbc40"
+BEFORE_HEADERS = "3a870724e1385f9665c76f9d850fffdc2b99c98669bfee5306821dfdcd4a8e02"
+BEFORE_FIELDS = (
+    "291680b2d650d77d3442c2e0b4fc701ffe65ef62d9b4a3000708c3dfd75db269",
+    "a8100ae6aa1940d0b663bb31cd466142ebbdbd5187131b92d93818987832eb89",
+    "3e7077fd2f66d689e0cee6a7cf5b37bf2dca7c979af356d0a31cbc5c85605c7d",
+)
+
+
+def test_the_shared_encoding_gives_the_digests_of_before_issue_16() -> None:
+    """Issue 16 moved the digest encoding, written twice before (steps/verify.py
+    and verify/dual_write.py), into kmigrate.verify.digest: verify, resume and
+    the dual-write check give byte-identical digests to the old code paths."""
+    ordered = hashlib.sha256()
+    untimed = hashlib.sha256()
+    for r in FIXED:
+        digest_record(ordered, r)
+        digest_record(untimed, r, timestamps=False)
+
+    assert ordered.hexdigest() == BEFORE_ORDERED
+    assert untimed.hexdigest() == BEFORE_ORDERED_UNTIMED
+    assert record_digest(FIXED[0]).hex() == BEFORE_RESUME
+    assert record_digest(FIXED[0], timestamps=False).hex() == BEFORE_RESUME_UNTIMED
+    assert headers_digest(FIXED[0].headers).hex() == BEFORE_HEADERS
+    assert tuple(field_digest(v).hex() for v in (FIXED[0].value, None, b"")) == BEFORE_FIELDS
+
+
+def test_resume_and_the_dual_write_check_use_the_shared_encoding() -> None:
+    """The dual-write check's tally keys and resume's tail match are the shared
+    digests (one encoding, not a copy of it)."""
+    tally = SideTally()
+    tally.add(FIXED[0].key, FIXED[0].value, FIXED[0].headers)
+
+    [(key_digest, entries)] = tally.entries.items()
+    assert key_digest == field_digest(FIXED[0].key)
+    assert list(entries) == [(field_digest(FIXED[0].value), headers_digest(FIXED[0].headers))]
+    assert resume.record_digest is record_digest

@@ -19,14 +19,14 @@ from click.testing import CliRunner
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.cli import cli
 from kmigrate.offsets.map import PartitionMap
-from kmigrate.steps.verify import (
+from kmigrate.verify.compare import (
     CHECKPOINT_EVERY,
     PartitionRange,
     compare_aligned,
     compare_partition,
-    summarize_side,
-    verify,
 )
+from kmigrate.verify.ordered import verify
+from kmigrate.verify.summaries import summarize_side
 from tests.conftest import Brokers, create_topic, produce
 
 pytestmark = pytest.mark.broker

@@ -8,6 +8,9 @@ from typing import Any
 from kmigrate.errors import RefusedError, UsageError
 from kmigrate.plan import load_plan
 from kmigrate.runtime.runner import UNDOABLE, Runner
+from kmigrate.steps import read_record
+from kmigrate.steps.provision_topics import ProvisionRecord
+from kmigrate.steps.translate_offsets import TranslateOffsetsRecord
 from kmigrate.ui import UI
 
 __all__ = ["UNDOABLE", "destructive_actions", "rollback"]
@@ -87,12 +90,13 @@ def destructive_actions(entries: list[tuple[str, dict[str, Any]]], phase: str | 
         record = entry.get("record") or {}
         definition = entry.get("definition") or {}
         action = entry.get("action") or definition.get("action")
-        if action == "provision-topics":
-            topics = sorted(set(record.get("created", [])) | set(record.get("planned_create", [])))
+        typed = read_record(str(action), record)
+        if isinstance(typed, ProvisionRecord):
+            topics = typed.ours()
             if topics:
                 out.append(f"step {sid}: deletes target topics {', '.join(topics)}")
-        elif action == "translate-offsets":
-            groups = sorted(str(g.get("group")) for g in record.get("groups", []))
+        elif isinstance(typed, TranslateOffsetsRecord):
+            groups = typed.group_names()
             if groups:
                 out.append(
                     f"step {sid}: deletes or restores consumer groups {', '.join(groups)} "

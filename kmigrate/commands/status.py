@@ -10,39 +10,20 @@ from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.plan.identity import diff_definitions, walk
 from kmigrate.runtime.journal import open_journal
+from kmigrate.steps import read_record
 from kmigrate.steps.mirror import MirrorRecord
 from kmigrate.ui import UI
 
 
-def summarize(record: dict[str, Any] | None) -> str:
-    """A short human summary of a step record."""
+def summarize(action: str, record: dict[str, Any] | None) -> str:
+    """A short human summary of a step record, read as the record type of its
+    journaled ``action`` (:func:`kmigrate.steps.read_record`); ``-`` for none,
+    the start of its JSON for one that type cannot read."""
     if not record:
         return "-"
-    mirrored = MirrorRecord.from_json(record)
-    if mirrored is not None:
-        return mirrored.summary()
-    if "partitions" in record and isinstance(record["partitions"], list):
-        n = sum(p.get("records", 0) for p in record["partitions"])
-        return f"{len(record['partitions'])} partitions, {n:,} records"
-    if "created" in record:
-        return f"created {len(record['created'])}, existing {len(record.get('existing', []))}"
-    if "mismatched" in record:
-        return f"{record['matched']} matched, {record['mismatched']} mismatched"
-    if isinstance(record.get("groups"), list):
-        by: dict[str, int] = {}
-        for g in record["groups"]:
-            by[str(g.get("status"))] = by.get(str(g.get("status")), 0) + 1
-        return f"{len(record['groups'])} groups: " + ", ".join(f"{n} {s}" for s, n in by.items())
-    if "topics_differing" in record:
-        return f"{record['topics']} topics, {record['topics_differing']} differing"
-    if "exit_code" in record:
-        return f"exit code {record['exit_code']}"
-    if "confirmed_by" in record:
-        return f"confirmed by {record['confirmed_by']}"
-    if "output" in record:
-        return f"{len(record.get('topics', []))} topics -> {record['output']}"
-    if "source" in record and isinstance(record["source"], dict):
-        return ", ".join(f"{k}: {v.get('broker_count')} brokers" for k, v in record.items())
+    typed = read_record(action, record)
+    if typed is not None:
+        return typed.summary()
     return json.dumps(record)[:60]
 
 
@@ -144,8 +125,8 @@ def mirror_end(action: str, entry: dict[str, Any]) -> str | None:
         return "failed"
     if entry.get("status") != "succeeded":
         return None
-    mirrored = MirrorRecord.from_json(entry.get("record"))
-    return mirrored.end if mirrored is not None else None
+    mirrored = read_record(action, entry.get("record"))
+    return mirrored.end if isinstance(mirrored, MirrorRecord) else None
 
 
 def identity_notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -202,7 +183,7 @@ def status(plan_path: str, ui: UI, *, allow_shared_state: bool = False) -> int:
                 + (" (changed)" if r["definition_changed"] else ""),
                 r["rolled_back_at"] or r["ended_at"] or r["started_at"] or "-",
                 r["rolled_back_by"] or r["by"] or "-",
-                summarize(r["record"]),
+                summarize(r["action"], r["record"]),
             ]
             for r in rows
         ],

@@ -195,7 +195,7 @@ def _plan_row(
 
 def _check_next_records(source: Cluster, target: Cluster, plans: list[GroupPlan]) -> None:
     """Fill each row's ``check``: the next record on both sides is the same one."""
-    from kmigrate.steps.verify import same_record  # verify imports the offsets package
+    from kmigrate.verify.compare import same_record  # verify imports the offsets package
 
     rows = [r for gp in plans for r in gp.rows if r["target_offset"] is not None]
     # A target topic that stamps its own time (LogAppendTime) cannot match timestamps.

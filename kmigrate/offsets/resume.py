@@ -8,7 +8,7 @@ the map's ``target_position``.  They are recognised by content, never by
 counting: the records on the target from ``target_position`` to its log end are
 compared, in order, with the source records from ``source_position`` on, by
 the SHA-256 digest of key, value, headers and timestamp
-(:func:`kmigrate.steps.verify.digest_record`).  A target record that equals the
+(:func:`kmigrate.verify.digest.record_digest`).  A target record that equals the
 next source record is that record's copy; one that does not was written by
 someone else (``append: true``) and is left alone.  (A foreign record equal in
 key, value, headers and timestamp to the next source record cannot be told
@@ -17,11 +17,11 @@ apart from a copy; it is then taken for one.)
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.offsets.map import PartitionMap
+from kmigrate.verify.digest import record_digest
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,6 @@ class TailMatch:
 
     copies: int
     foreign: int
-
-
-def _digest(record: Record, timestamps: bool = True) -> bytes:
-    from kmigrate.steps.verify import digest_record  # verify imports this package
-
-    h = hashlib.sha256()
-    digest_record(h, record, timestamps)
-    return h.digest()
 
 
 def reconcile_tail(
@@ -82,7 +74,9 @@ def reconcile_tail(
             close()
     i = copies = foreign = 0
     for record in tail:
-        if i < len(wanted) and _digest(record, timestamps) == _digest(wanted[i], timestamps):
+        if i < len(wanted) and record_digest(record, timestamps) == record_digest(
+            wanted[i], timestamps
+        ):
             part.extend(wanted[i].offset, record.offset, 1)
             i += 1
             copies += 1

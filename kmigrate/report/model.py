@@ -3,10 +3,14 @@
 Nothing here touches a cluster.  The inputs are what ``kmigrate status``
 reads (:func:`kmigrate.commands.status.step_rows` and ``Journal.events()``)
 and the files steps wrote (the ``verify`` step's JSON report, see
-:mod:`kmigrate.steps.verify`).  Every input is read tolerantly: keys other
-helpers add later (``id``, ``definition_changed``, ``offset_map``, ``groups``)
-are shown when present and absent keys are not an error, so an older or
-newer journal still gives a report.
+:mod:`kmigrate.verify.evidence`).  Each step's record is read as the record
+type of its journaled action (:func:`kmigrate.steps.read_record`), never
+guessed from its keys.  Every input is read tolerantly: keys other helpers
+add later (``id``, ``definition_changed``, ``offset_map``) are shown when
+present and absent keys are not an error, so an older or newer journal still
+gives a report (the mirror's section also reads the offset-map format from
+before the map was a file, which :class:`kmigrate.steps.mirror.MirrorRecord`
+does not).
 
 The model (the JSON file is exactly this)::
 
@@ -45,6 +49,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kmigrate.steps import read_record
+from kmigrate.steps.mirror import Mirror
+from kmigrate.steps.provision_topics import ProvisionRecord
+from kmigrate.steps.translate_offsets import TranslateOffsetsRecord
+from kmigrate.steps.verify import VerifyRecord
+
 VERIFIED = "VERIFIED"
 DIFFERENCES = "DIFFERENCES FOUND"
 INCOMPLETE = "INCOMPLETE"
@@ -82,35 +92,23 @@ def _seconds(start: Any, end: Any) -> float | None:
         return None
 
 
-def summarize_record(record: Any) -> str:
-    """A short human summary of a step record (``"6 partitions, 1,200 records"``), or ``-``."""
+def action_of(row: dict[str, Any]) -> str:
+    """The journaled action of a step row (its description when a row has none)."""
+    return str(row.get("action") or row.get("description") or "")
+
+
+def summarize_record(action: str, record: Any) -> str:
+    """A short human summary of a step record (``"12 matched, 0 mismatched"``), or ``-``.
+
+    Read as the record type of the journaled ``action``
+    (:func:`kmigrate.steps.read_record`, the same line ``kmigrate status``
+    shows); a record that type cannot read is shown by its keys.
+    """
     if not isinstance(record, dict) or not record:
         return "-"
-    parts = record.get("partitions")
-    if isinstance(parts, list):
-        n = sum(p.get("records", 0) for p in parts if isinstance(p, dict))
-        return f"{len(parts)} partitions, {n:,} records"
-    if "mismatched" in record:
-        return f"{record.get('matched')} matched, {record.get('mismatched')} mismatched"
-    if "created" in record:
-        return (
-            f"created {len(record.get('created') or [])}, "
-            f"existing {len(record.get('existing') or [])}"
-        )
-    if isinstance(record.get("groups"), list):
-        return f"{len(record['groups'])} consumer groups"
-    if "exit_code" in record:
-        return f"exit code {record['exit_code']}"
-    if "confirmed_by" in record:
-        return f"confirmed by {record['confirmed_by']}"
-    if "output" in record:
-        return f"snapshot {record['output']}"
-    if isinstance(record.get("source"), dict) and isinstance(record.get("target"), dict):
-        return ", ".join(
-            f"{role}: {record[role].get('broker_count', '?')} brokers, "
-            f"{record[role].get('topic_count', len(record[role].get('topics') or []))} topics"
-            for role in ("source", "target")
-        )
+    typed = read_record(action, record)
+    if typed is not None:
+        return typed.summary()
     return ", ".join(sorted(str(k) for k in record))[:80]
 
 
@@ -127,13 +125,13 @@ def _step(row: dict[str, Any]) -> dict[str, Any]:
         "duration_s": _seconds(row.get("started_at"), row.get("ended_at")),
         "attempts": row.get("attempts") or 0,
         "error": row.get("error"),
-        "summary": summarize_record(row.get("record")),
+        "summary": summarize_record(action_of(row), row.get("record")),
         # How a mirror ended: caught up, stopped by operator, max_duration reached, failed.
         "ended": row.get("ended"),
         "rolled_back_at": row.get("rolled_back_at"),
         "rolled_back_by": row.get("rolled_back_by"),
         "undone": list(row.get("undone") or []),
-        "action": row.get("action") or row.get("description"),
+        "action": action_of(row) or None,
         "definition": row.get("definition") if isinstance(row.get("definition"), dict) else {},
         "extra": {
             k: v
@@ -150,15 +148,11 @@ def _label(row: dict[str, Any]) -> str:
     return f"{row.get('description')} (step {ident})"
 
 
-def _is_verify(row: dict[str, Any], record: dict[str, Any]) -> bool:
-    return row.get("description") == "verify" or ("mismatched" in record and "report" in record)
-
-
 def _read_verify_report(
-    record: dict[str, Any], default: Path | None
+    record: VerifyRecord, default: Path | None
 ) -> tuple[dict[str, Any] | None, str | None, str | None]:
     """The verify step's JSON report: ``(data, file, error)``; ``data`` None when unreadable."""
-    named = record.get("report")
+    named = record.report
     path = Path(named) if isinstance(named, str) and named else default
     if path is None:
         return None, None, "the verify step recorded no report file"
@@ -183,12 +177,13 @@ def _side(data: Any) -> dict[str, Any]:
     }
 
 
-def _verify_section(row: dict[str, Any], record: dict[str, Any], default: Path | None) -> Any:
+def _verify_section(row: dict[str, Any], record: VerifyRecord, default: Path | None) -> Any:
     data, file, error = _read_verify_report(record, default)
+    journaled = record.to_json()
     summary = {
-        k: record.get(k)
+        k: journaled[k]
         for k in ("partitions", "matched", "mismatched", "source_records", "target_records")
-        if k in record
+        if journaled[k] is not None
     }
     partitions: list[dict[str, Any]] = []
     generated_at = None
@@ -221,11 +216,10 @@ def _verify_section(row: dict[str, Any], record: dict[str, Any], default: Path |
     }
 
 
-def _provision_section(row: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    differences = record.get("differences") or {}
+def _provision_section(row: dict[str, Any], record: ProvisionRecord) -> dict[str, Any]:
+    differences = record.differences
 
-    def per_key(name: str) -> list[list[Any]]:
-        found = record.get(name) or {}
+    def per_key(found: dict[str, Any]) -> list[list[Any]]:
         return [
             [topic, key, why]
             for topic, keys in sorted(found.items())
@@ -235,13 +229,13 @@ def _provision_section(row: dict[str, Any], record: dict[str, Any]) -> dict[str,
 
     return {
         "step": _label(row),
-        "created": sorted(str(t) for t in record.get("created") or []),
-        "existing": sorted(str(t) for t in record.get("existing") or []),
-        "dropped": per_key("dropped"),
-        "rewritten": per_key("rewritten"),
+        "created": sorted(str(t) for t in record.created),
+        "existing": sorted(str(t) for t in record.existing),
+        "dropped": per_key(record.dropped),
+        "rewritten": per_key(record.rewritten),
         "accepted": [
             [str(a.get("topic")), str(a.get("key")), f"{a.get('reason')} [{a.get('rule')}]"]
-            for a in record.get("accepted") or []
+            for a in record.accepted
             if isinstance(a, dict)
         ],
         "differences": [
@@ -459,17 +453,15 @@ def build_model(
         record = row.get("record")
         if not isinstance(record, dict) or not record:
             continue
-        if _is_verify(row, record):
-            verifies.append(_verify_section(row, record, default_report))
-        if "created" in record or "dropped" in record:
-            provisions.append(_provision_section(row, record))
-        parts = record.get("partitions")
-        if isinstance(parts, list) and (
-            "offset_map" in record or any(isinstance(p, dict) and "offset_map" in p for p in parts)
-        ):
+        typed = read_record(action_of(row), record)
+        if isinstance(typed, VerifyRecord):
+            verifies.append(_verify_section(row, typed, default_report))
+        elif isinstance(typed, ProvisionRecord):
+            provisions.append(_provision_section(row, typed))
+        elif isinstance(typed, TranslateOffsetsRecord):
+            groups.append(_groups_section(row, typed.groups))
+        elif action_of(row) == Mirror.action and isinstance(record.get("partitions"), list):
             maps.append(_offset_map_section(row, record))
-        if isinstance(record.get("groups"), list):
-            groups.append(_groups_section(row, record["groups"]))
     durations = [s["duration_s"] for s in steps if s["duration_s"] is not None]
     starts = sorted(s["started_at"] for s in steps if isinstance(s["started_at"], str))
     ends = sorted(s["ended_at"] for s in steps if isinstance(s["ended_at"], str))

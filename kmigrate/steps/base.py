@@ -3,22 +3,57 @@
 A step's ``run`` returns a *record*: plain JSON data that says exactly what it
 did (topics created, offset ranges copied, the exit code of a command).  The
 executor journals it; ``rollback`` later works from that record alone, never
-from a recomputation.  With ``ctx.dry_run`` a step goes through the same code
-but reads only and describes each write instead of making it.
+from a recomputation.  Each step's record has a type (a
+:class:`StepRecord`: ``to_json``, ``from_json``, ``summary``); ``status``, the
+report and other steps read journaled records through it, by the journaled
+action (:func:`kmigrate.steps.read_record`), never by guessing from their
+keys.  With ``ctx.dry_run`` a step goes through the same code but reads only
+and describes each write instead of making it.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from kmigrate.clusters.kafka import KafkaPlane
 from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.ui import UI
 
-Record = dict[str, Any]
+#: A step's record as journaled: plain JSON data (the form :meth:`StepRecord.to_json` gives).
+JsonRecord = dict[str, Any]
+
+
+class StepRecord(ABC):
+    """What one step did, typed; each step's record type subclasses this.
+
+    The journal stores :meth:`to_json` (plain JSON, its shape fixed: an
+    existing journal must still load), and readers rebuild the type with
+    :meth:`from_json`, found by the journaled action
+    (:func:`kmigrate.steps.read_record`).
+    """
+
+    @abstractmethod
+    def to_json(self) -> JsonRecord:
+        """The journal form: plain JSON data, the same keys the journal always held."""
+        raise NotImplementedError
+
+    @classmethod
+    @abstractmethod
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
+        """Rebuild from the journal form; None for no record, or one this type
+        cannot read (a record from an older kmigrate).  Never raises on odd
+        contents: absent keys take their defaults."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def summary(self) -> str:
+        """One line for ``kmigrate status`` and the evidence report's step table
+        (``6 partitions, 1,200 records in 6 runs``)."""
+        raise NotImplementedError
 
 
 @dataclass
@@ -38,8 +73,10 @@ class StepContext:
         ui: all output.
         dry_run: describe writes instead of making them.
         checkpoint: saves a running step's partial record to the journal.
-        journal_lookup: ``action -> record`` of the latest successful step of
-            that action in this plan (e.g. the mirror's offset ranges for verify).
+        journal_lookup: ``action -> record`` (typed: the action's
+            :class:`StepRecord`) of the latest successful step of that action in
+            this plan (e.g. the mirror's offset ranges for verify); None when
+            none ran or its type reads the record as none (an older format).
         missing_topics_advice: what to do when source topics are missing on
             the target, e.g. ``create them with: kmigrate execute PLAN --phase
             provision --rerun export-topics --rerun provision-topics; then run
@@ -64,8 +101,8 @@ class StepContext:
     base_dir: Path = field(default_factory=Path.cwd)
     state_dir: Path = field(default_factory=lambda: Path.cwd() / ".kmigrate")
     dry_run: bool = False
-    checkpoint: Callable[[Record], None] = lambda record: None
-    journal_lookup: Callable[[str], Record | None] = lambda action: None
+    checkpoint: Callable[[JsonRecord], None] = lambda record: None
+    journal_lookup: Callable[[str], StepRecord | None] = lambda action: None
     missing_topics_advice: Callable[[], str] = lambda: (
         "create them first (kmigrate provision SNAPSHOT --target …)"
     )
@@ -79,6 +116,8 @@ class Step:
     """Base class: subclasses set ``action`` and implement ``run``/``rollback``."""
 
     action: ClassVar[str] = ""
+    #: The type of the record ``run`` returns (in its journal form).
+    record_type: ClassVar[type[StepRecord]]
     #: How rollback undoes this step, shown by ``kmigrate plan``.
     rollback_summary: ClassVar[str] = "nothing to undo"
 
@@ -89,8 +128,8 @@ class Step:
         """One line for tables."""
         return self.action
 
-    def run(self, ctx: StepContext, previous: Record) -> Record:
-        """Do the step; return its record.
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        """Do the step; return its record (journal form: ``record_type(...).to_json()``).
 
         Args:
             previous: the record of an earlier, unfinished attempt (empty if none);
@@ -102,7 +141,7 @@ class Step:
         """
         raise NotImplementedError
 
-    def rollback(self, ctx: StepContext, record: Record) -> list[str]:
+    def rollback(self, ctx: StepContext, record: JsonRecord) -> list[str]:
         """Undo what ``record`` says the step did; return one line per action.
 
         With ``ctx.dry_run`` nothing changes and the lines say what would.

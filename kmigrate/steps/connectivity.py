@@ -6,17 +6,61 @@ selected topics and consumer groups (:mod:`kmigrate.permissions`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from typing import Any, Self
 
 from kmigrate.errors import StepFailed
 from kmigrate.offsets.groups import select_groups
 from kmigrate.permissions import Missing, Scope, describe_unchecked, missing, needs_for
 from kmigrate.selection import select_topics
-from kmigrate.steps.base import Record, Step, StepContext
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 
 #: Target types whose Kafka endpoint authorizes with Kafka ACLs (CreateTopics there is
 #: the control plane; Event Hubs' hubs are not Kafka topics to create).
 ACL_TARGETS = ("kafka", "redpanda", "msk", "confluent-cloud")
+
+
+@dataclass
+class ConnectivityRecord(StepRecord):
+    """What check-connectivity journals.
+
+    Attributes:
+        source: the source as described (``cluster_id``, ``broker_count``,
+            ``topic_count``, ...; :class:`kmigrate.clusters.port.ClusterInfo` as a dict).
+        target: the target as described, plus ``type``, ``found`` (what its
+            control plane found) and ``facts``; None until it answered.
+        permissions: ``{"checked": N, "missing": [...], "not_checked": [...]}``
+            (:func:`check_permissions`); None until checked.
+    """
+
+    source: dict[str, Any]
+    target: dict[str, Any] | None = None
+    permissions: dict[str, Any] | None = None
+
+    def to_json(self) -> JsonRecord:
+        """The journal form: ``source``, then ``target`` and ``permissions`` once known."""
+        data: JsonRecord = {"source": self.source}
+        if self.target is not None:
+            data["target"] = self.target
+        if self.permissions is not None:
+            data["permissions"] = self.permissions
+        return data
+
+    @classmethod
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
+        """Rebuild from the journal; None for no record."""
+        if not data:
+            return None
+        return cls(dict(data.get("source") or {}), data.get("target"), data.get("permissions"))
+
+    def summary(self) -> str:
+        """``source: 1 brokers, 12 topics, target: 3 brokers, 12 topics``."""
+        return ", ".join(
+            f"{role}: {side.get('broker_count', '?')} brokers, "
+            f"{side.get('topic_count', len(side.get('topics') or []))} topics"
+            for role, side in (("source", self.source), ("target", self.target))
+            if isinstance(side, dict)
+        )
 
 
 class CheckConnectivity(Step):
@@ -31,11 +75,12 @@ class CheckConnectivity(Step):
     """
 
     action = "check-connectivity"
+    record_type = ConnectivityRecord
     rollback_summary = "nothing to undo (read-only)"
 
-    def run(self, ctx: StepContext, previous: Record) -> Record:
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         info = ctx.source.describe()
-        record: Record = {"source": asdict(info)}
+        record = ConnectivityRecord(asdict(info))
         ctx.ui.table(
             [
                 [
@@ -48,18 +93,18 @@ class CheckConnectivity(Step):
             ],
             ["cluster", "bootstrap servers", "cluster id", "brokers", "topics"],
         )
-        ctx.checkpoint(record)  # what was found stays journaled if the target fails
+        ctx.checkpoint(record.to_json())  # what was found stays journaled if the target fails
         found = ctx.target_plane.preflight(ctx.target)
         ctx.ui.line(f"target ({ctx.target_plane.cluster_type}):")
         ctx.ui.table([list(row) for row in found.rows], ["found", "value"])
-        record["target"] = {
+        record.target = {
             **asdict(ctx.target.describe()),
             "type": ctx.target_plane.cluster_type,
             "found": dict(found.rows),
             "facts": found.facts,
         }
-        record["permissions"] = check_permissions(ctx)
-        return record
+        record.permissions = check_permissions(ctx)
+        return record.to_json()
 
 
 def check_permissions(ctx: StepContext) -> dict[str, object]:

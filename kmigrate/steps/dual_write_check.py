@@ -17,53 +17,105 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from kmigrate.errors import VerificationFailed
 from kmigrate.plan.schema import DualWriteCheckStep
 from kmigrate.safefs import atomic_write
 from kmigrate.selection import select_topics
-from kmigrate.steps.base import Record as StepRecord
-from kmigrate.steps.base import Step, StepContext
-from kmigrate.verify.dual_write import TopicResult, Window, dual_write_check, report
-from kmigrate.verify.instants import format_instant, parse_instant
-
-TABLE_HEADERS = [
-    "topic",
-    "source records",
-    "target records",
-    "only on source",
-    "only on target",
-    "differing",
-    "tolerated",
-    "first keys",
-]
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
+from kmigrate.verify.dual_write import (
+    TABLE_HEADERS,
+    TopicResult,
+    Window,
+    dual_write_check,
+    first_keys,
+    report,
+    table_rows,
+)
+from kmigrate.verify.instants import format_instant, parse_instant, wait_until
 
 
-def _first_keys(r: TopicResult) -> str:
-    parts = []
-    for label, keys in (
-        ("source only", r.first_only_on_source),
-        ("target only", r.first_only_on_target),
-        ("differ", r.first_differing),
-    ):
-        if keys:
-            parts.append(f"{label}: " + ", ".join(keys))
-    return "; ".join(parts)
+@dataclass
+class DualWriteRecord(StepRecord):
+    """What dual-write-check journals (module docstring); counts are records
+    except ``topics`` and ``topics_differing``."""
 
+    report: str | None
+    since: str
+    until: str
+    topics: int = 0
+    topics_differing: int = 0
+    source_records: int = 0
+    target_records: int = 0
+    only_on_source: int = 0
+    only_on_target: int = 0
+    differing: int = 0
+    tolerated: int = 0
 
-def wait_until(ms: int, ui_line: Callable[[str], None], sleep: Callable[[float], None]) -> None:
-    """Sleep until the wall clock passes ``ms`` (epoch ms), with a line now and then."""
-    last_said = 0.0
-    while True:
-        left = ms / 1000 - time.time()
-        if left <= 0:
-            return
-        if time.monotonic() - last_said >= 10:
-            ui_line(f"watching both clusters: {left:,.0f} s left")
-            last_said = time.monotonic()
-        sleep(min(left, 1.0))
+    @classmethod
+    def of(cls, results: list[TopicResult], window: Window, report_path: Path | None) -> Self:
+        """The record of a comparison: totals over ``results``."""
+        return cls(
+            report=str(report_path) if report_path else None,
+            since=format_instant(window.since_ms),
+            until=format_instant(window.until_ms),
+            topics=len(results),
+            topics_differing=sum(1 for r in results if not r.match),
+            source_records=sum(r.source_records for r in results),
+            target_records=sum(r.target_records for r in results),
+            only_on_source=sum(r.only_on_source for r in results),
+            only_on_target=sum(r.only_on_target for r in results),
+            differing=sum(r.differing for r in results),
+            tolerated=sum(r.tolerated_on_source + r.tolerated_on_target for r in results),
+        )
+
+    def to_json(self) -> JsonRecord:
+        """The journal form (module docstring)."""
+        return {
+            "report": self.report,
+            "since": self.since,
+            "until": self.until,
+            "topics": self.topics,
+            "topics_differing": self.topics_differing,
+            "source_records": self.source_records,
+            "target_records": self.target_records,
+            "only_on_source": self.only_on_source,
+            "only_on_target": self.only_on_target,
+            "differing": self.differing,
+            "tolerated": self.tolerated,
+        }
+
+    @classmethod
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
+        """Rebuild from the journal; None for no record."""
+        if not data:
+            return None
+        counts = {
+            k: int(data.get(k) or 0)
+            for k in (
+                "topics",
+                "topics_differing",
+                "source_records",
+                "target_records",
+                "only_on_source",
+                "only_on_target",
+                "differing",
+                "tolerated",
+            )
+        }
+        return cls(
+            data.get("report"),
+            str(data.get("since") or ""),
+            str(data.get("until") or ""),
+            **counts,
+        )
+
+    def summary(self) -> str:
+        """``7 topics, 1 differing``."""
+        return f"{self.topics} topics, {self.topics_differing} differing"
 
 
 def run_dual_write(
@@ -71,7 +123,7 @@ def run_dual_write(
     topics: list[str],
     window: Window,
     report_path: Path | None,
-) -> StepRecord:
+) -> JsonRecord:
     """Compare, print the table, write the report; the step's whole forward action.
 
     Raises:
@@ -87,44 +139,19 @@ def run_dual_write(
         )
         return {"topics": len(topics)}
     results = dual_write_check(ctx.source, ctx.target, topics, window)
-    rows = [
-        [
-            r.topic,
-            r.source_records,
-            r.target_records,
-            r.only_on_source,
-            r.only_on_target,
-            r.differing,
-            r.tolerated_on_source + r.tolerated_on_target,
-            _first_keys(r),
-        ]
-        for r in results
-    ]
-    ctx.ui.table(rows, TABLE_HEADERS)
+    ctx.ui.table(table_rows(results), TABLE_HEADERS)
     data = report(results, window)
     if report_path is not None:
         atomic_write(report_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
         ctx.ui.line(f"report: {report_path}")
     bad = [r for r in results if not r.match]
-    tolerated = sum(r.tolerated_on_source + r.tolerated_on_target for r in results)
-    record: StepRecord = {
-        "report": str(report_path) if report_path else None,
-        "since": format_instant(window.since_ms),
-        "until": format_instant(window.until_ms),
-        "topics": len(results),
-        "topics_differing": len(bad),
-        "source_records": sum(r.source_records for r in results),
-        "target_records": sum(r.target_records for r in results),
-        "only_on_source": sum(r.only_on_source for r in results),
-        "only_on_target": sum(r.only_on_target for r in results),
-        "differing": sum(r.differing for r in results),
-        "tolerated": tolerated,
-    }
+    record = DualWriteRecord.of(results, window, report_path)
+    tolerated = record.tolerated
     note = f" ({tolerated} records within the tolerance of the window's edges not reported)"
     if bad:
-        ctx.checkpoint(record)
+        ctx.checkpoint(record.to_json())
         first = bad[0]
-        keys = _first_keys(first)
+        keys = first_keys(first)
         raise VerificationFailed(
             f"{len(bad)} of {len(results)} topics differ in {span}; first: {first.topic}: "
             f"{first.only_on_source} only on source, {first.only_on_target} only on target, "
@@ -134,9 +161,9 @@ def run_dual_write(
         )
     ctx.ui.ok(
         f"all {len(results)} topics received the same records in {span} "
-        f"({record['source_records']:,} on the source)" + (note if tolerated else "")
+        f"({record.source_records:,} on the source)" + (note if tolerated else "")
     )
-    return record
+    return record.to_json()
 
 
 def window_of(spec: DualWriteCheckStep, now_ms: int) -> Window:
@@ -152,9 +179,10 @@ class DualWriteCheck(Step):
     """Compare the records both clusters received in a window; exit 1 on a difference."""
 
     action = "dual-write-check"
+    record_type = DualWriteRecord
     rollback_summary = "nothing to undo (read-only)"
 
-    def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
         window = window_of(self.spec, int(time.time() * 1000))
         if self.spec.duration_s is not None and not ctx.dry_run:

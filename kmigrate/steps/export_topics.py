@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
+from typing import Self
 
 from kmigrate.clusters.port import Cluster
 from kmigrate.selection import select_topics
 from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot, dump, write
-from kmigrate.steps.base import Record, Step, StepContext
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 from kmigrate.topic_configs import customised
 
 
@@ -56,13 +58,55 @@ def export_snapshot(
     )
 
 
+@dataclass
+class ExportRecord(StepRecord):
+    """What export-topics journals: the snapshot file and what it holds.
+
+    Attributes:
+        output: the snapshot's path (provision-topics reads it from here).
+        topics / consumer_groups: their names, sorted.
+        sha256: SHA-256 (hex) of the snapshot's text.
+    """
+
+    output: str
+    topics: list[str] = field(default_factory=list)
+    consumer_groups: list[str] = field(default_factory=list)
+    sha256: str = ""
+
+    def to_json(self) -> JsonRecord:
+        """The journal form: ``{"output", "topics", "consumer_groups", "sha256"}``."""
+        return {
+            "output": self.output,
+            "topics": self.topics,
+            "consumer_groups": self.consumer_groups,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
+        """Rebuild from the journal; None for no record or one without a snapshot path."""
+        if not data or not isinstance(data.get("output"), str):
+            return None
+        return cls(
+            data["output"],
+            list(data.get("topics") or []),
+            list(data.get("consumer_groups") or []),
+            str(data.get("sha256") or ""),
+        )
+
+    def summary(self) -> str:
+        """``12 topics -> state/snapshots/topics.yaml``."""
+        return f"{len(self.topics)} topics -> {self.output}"
+
+
 class ExportTopics(Step):
     """Write the snapshot to ``output`` (relative to the state dir)."""
 
     action = "export-topics"
+    record_type = ExportRecord
     rollback_summary = "nothing to undo (read-only)"
 
-    def run(self, ctx: StepContext, previous: Record) -> Record:
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         snapshot = export_snapshot(
             ctx.source,
             ctx.source_type,
@@ -93,9 +137,9 @@ class ExportTopics(Step):
                 f"wrote {path} ({len(snapshot.topics)} topics, "
                 f"{len(snapshot.consumer_groups)} consumer groups)"
             )
-        return {
-            "output": str(path),
-            "topics": sorted(snapshot.topics),
-            "consumer_groups": sorted(snapshot.consumer_groups),
-            "sha256": hashlib.sha256(text.encode()).hexdigest(),
-        }
+        return ExportRecord(
+            str(path),
+            sorted(snapshot.topics),
+            sorted(snapshot.consumer_groups),
+            hashlib.sha256(text.encode()).hexdigest(),
+        ).to_json()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from kmigrate.clusters.port import Cluster
 from kmigrate.engines.base import CopyEngine, CopyJob, CopyResult, FollowSpec
@@ -46,8 +46,8 @@ from kmigrate.offsets.checks import (
 )
 from kmigrate.offsets.map import OffsetMap, PartitionMap
 from kmigrate.selection import select_topics
-from kmigrate.steps.base import Record as StepRecord
-from kmigrate.steps.base import Step, StepContext
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
+from kmigrate.steps.provision_topics import ProvisionRecord
 from kmigrate.topic_configs import LOG_APPEND_TIME, TIMESTAMP_TYPE_KEY, log_append_time_topics
 
 
@@ -90,7 +90,7 @@ class PartitionCopy:
 
 
 @dataclass
-class MirrorRecord:
+class MirrorRecord(StepRecord):
     """What the mirror step journals; other steps read it through :meth:`from_json`.
 
     Attributes:
@@ -132,14 +132,14 @@ class MirrorRecord:
         """Whether an earlier attempt's copies were kept."""
         return self.resumed_records > 0
 
-    def to_json(self) -> StepRecord:
+    def to_json(self) -> JsonRecord:
         """The journal form (plain JSON)."""
         data = asdict(self)
         data["resumed"] = self.resumed
         return data
 
     @classmethod
-    def from_json(cls, data: StepRecord | None) -> MirrorRecord | None:
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
         """Rebuild from the journal; None for no record or one from before the offset map."""
         if not data or "offset_map" not in data or not isinstance(data["offset_map"], str):
             return None
@@ -489,11 +489,12 @@ class Mirror(Step):
     """Copy the selected topics' records, resuming from the offset map."""
 
     action = "mirror"
+    record_type = MirrorRecord
     rollback_summary = (
         "forgets its offset map for the topics kmigrate created (the copies go with them)"
     )
 
-    def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         """Copy, print the table and how the copy ended; returns the record.
 
         Raises:
@@ -526,8 +527,9 @@ class Mirror(Step):
             )
         return record.to_json()
 
-    def rollback(self, ctx: StepContext, record: StepRecord) -> list[str]:
-        created = set((ctx.journal_lookup("provision-topics") or {}).get("created", []))
+    def rollback(self, ctx: StepContext, record: JsonRecord) -> list[str]:
+        provisioned = ctx.journal_lookup("provision-topics")
+        created = set(provisioned.created) if isinstance(provisioned, ProvisionRecord) else set()
         mirrored = MirrorRecord.from_json(record)
         parts = mirrored.partitions if mirrored else []
         lines = []

@@ -13,15 +13,16 @@ topics (hubs) this step created, as its record says, through the same control pl
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kmigrate import snapshot as snapshots
 from kmigrate.clusters.dry_run import DESCRIBED
 from kmigrate.errors import ClusterError, PartialRollback, StepFailed
 from kmigrate.snapshot import Snapshot
-from kmigrate.steps.base import Record, Step, StepContext
-from kmigrate.steps.export_topics import export_snapshot
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
+from kmigrate.steps.export_topics import ExportRecord, export_snapshot
 from kmigrate.targets.model import (
     CONVERTED,
     CREATE,
@@ -307,14 +308,16 @@ def find_snapshot(ctx: StepContext, configured: str | None) -> Snapshot:
             return snapshots.load(path)
         ctx.ui.warn(f"snapshot {path} does not exist yet; previewing from the live source")
     exported = ctx.journal_lookup("export-topics")
-    if exported and Path(exported["output"]).exists():
-        return snapshots.load(Path(exported["output"]))
+    if isinstance(exported, ExportRecord) and Path(exported.output).exists():
+        return snapshots.load(Path(exported.output))
     return export_snapshot(
         ctx.source, ctx.source_type, ctx.include, ctx.exclude, consumer_groups=False
     )
 
 
-def _record(translation: Translation, diffs: dict[str, list[str]], ours_before: set[str]) -> Record:
+def _record(
+    translation: Translation, diffs: dict[str, list[str]], ours_before: set[str]
+) -> JsonRecord:
     topics = translation.topics
     in_snapshot = {t.name for t in topics}
     return {
@@ -352,10 +355,10 @@ def _record(translation: Translation, diffs: dict[str, list[str]], ours_before: 
 def provision(
     ctx: StepContext,
     snapshot: Snapshot,
-    previous: Record,
+    previous: JsonRecord,
     replication_factor: int | None = None,
     accept: list[Accept] | tuple[Accept, ...] = (),
-) -> Record:
+) -> JsonRecord:
     """Create the missing topics; report the rest.  The step's whole forward action.
 
     Raises:
@@ -428,17 +431,78 @@ def accepts(spec: Any) -> list[Accept]:
     return [Accept(a.topic, a.key) for a in getattr(spec, "accept", None) or []]
 
 
+@dataclass
+class ProvisionRecord(StepRecord):
+    """What provision-topics journals.
+
+    Attributes:
+        created: target topics this step created (rollback deletes them).
+        existing: target topics that existed before kmigrate (left untouched).
+        differences: per existing topic, how it differs from the source.
+        dropped / rewritten: per topic, ``{config key: why}`` of configs not
+            copied / converted.
+        accepted: refusals the step's ``accept:`` let through, ``[{"topic",
+            "key", "reason", "rule"}]``.
+        planned_create: topics about to be created (journaled before the
+            CreateTopics call, emptied after it).
+    """
+
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    differences: dict[str, Any] = field(default_factory=dict)
+    dropped: dict[str, dict[str, str]] = field(default_factory=dict)
+    rewritten: dict[str, dict[str, str]] = field(default_factory=dict)
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    planned_create: list[str] = field(default_factory=list)
+
+    def to_json(self) -> JsonRecord:
+        """The journal form: the attributes under their own names."""
+        return {
+            "created": self.created,
+            "existing": self.existing,
+            "differences": self.differences,
+            "dropped": self.dropped,
+            "rewritten": self.rewritten,
+            "accepted": self.accepted,
+            "planned_create": self.planned_create,
+        }
+
+    @classmethod
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
+        """Rebuild from the journal; None for no record."""
+        if not data:
+            return None
+        return cls(
+            list(data.get("created") or []),
+            list(data.get("existing") or []),
+            dict(data.get("differences") or {}),
+            dict(data.get("dropped") or {}),
+            dict(data.get("rewritten") or {}),
+            list(data.get("accepted") or []),
+            list(data.get("planned_create") or []),
+        )
+
+    def ours(self) -> list[str]:
+        """The topics kmigrate created or was about to create, sorted."""
+        return sorted(set(self.created) | set(self.planned_create))
+
+    def summary(self) -> str:
+        """``created 12, existing 1``."""
+        return f"created {len(self.created)}, existing {len(self.existing)}"
+
+
 class ProvisionTopics(Step):
     """Create topics on the target, translated by the target's rules."""
 
     action = "provision-topics"
+    record_type = ProvisionRecord
     rollback_summary = "deletes the topics this step created"
 
-    def run(self, ctx: StepContext, previous: Record) -> Record:
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         snapshot = find_snapshot(ctx, self.spec.snapshot)
         return provision(ctx, snapshot, previous, self.spec.replication_factor, accepts(self.spec))
 
-    def rollback(self, ctx: StepContext, record: Record) -> list[str]:
+    def rollback(self, ctx: StepContext, record: JsonRecord) -> list[str]:
         lines = []
         failed = []
         ours = sorted(set(record.get("created", [])) | set(record.get("planned_create", [])))

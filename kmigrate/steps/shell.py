@@ -11,15 +11,43 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from kmigrate.errors import StepFailed
 from kmigrate.journal import now_iso
 from kmigrate.redact import redact
 from kmigrate.safefs import atomic_write
-from kmigrate.steps.base import Record, Step, StepContext
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 
 TAIL_LINES = 20
+
+
+@dataclass
+class ShellRecord(StepRecord):
+    """What a shell step journals: the command, its exit code and its log file."""
+
+    command: str
+    exit_code: int | None = None
+    log: str | None = None
+
+    def to_json(self) -> JsonRecord:
+        """The journal form: ``{"command", "exit_code", "log"}``."""
+        return {"command": self.command, "exit_code": self.exit_code, "log": self.log}
+
+    @classmethod
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
+        """Rebuild from the journal; None for no record."""
+        if not data:
+            return None
+        return cls(str(data.get("command") or ""), data.get("exit_code"), data.get("log"))
+
+    def summary(self) -> str:
+        """``exit code 0`` (or the command, before it ran)."""
+        if self.exit_code is not None:
+            return f"exit code {self.exit_code}"
+        return f"shell: {self.command}"
 
 
 def run_command(
@@ -60,6 +88,7 @@ class Shell(Step):
     """A shell command with an optional rollback command."""
 
     action = "shell"
+    record_type = ShellRecord
 
     @property
     def rollback_summary(self) -> str:  # type: ignore[override]
@@ -72,7 +101,7 @@ class Shell(Step):
     def describe(self) -> str:
         return f"shell: {self.spec.shell}"
 
-    def run(self, ctx: StepContext, previous: Record) -> Record:
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         if ctx.dry_run:
             ctx.ui.line(f"would run: {self.spec.shell}")
             return {"command": self.spec.shell}
@@ -80,13 +109,13 @@ class Shell(Step):
         code = run_command(
             ctx, self.spec.shell, self.spec.timeout_s, log, inherit_secrets=self._inherit
         )
-        record = {"command": self.spec.shell, "exit_code": code, "log": str(log)}
+        record = ShellRecord(self.spec.shell, code, str(log)).to_json()
         if code != 0:
             ctx.checkpoint(record)
             raise StepFailed(f"command exited with {code}: {self.spec.shell} (log: {log})")
         return record
 
-    def rollback(self, ctx: StepContext, record: Record) -> list[str]:
+    def rollback(self, ctx: StepContext, record: JsonRecord) -> list[str]:
         if not self.spec.rollback:
             return []
         if ctx.dry_run:

@@ -34,7 +34,8 @@ them with the ``kafka-consumer-groups.sh --delete-offsets`` command and fails.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Self
 
 from kmigrate.clusters.dry_run import DESCRIBED
 from kmigrate.errors import PartialRollback, StepFailed
@@ -48,8 +49,7 @@ from kmigrate.offsets.groups import (
     plan_groups,
 )
 from kmigrate.offsets.map import OffsetMap
-from kmigrate.steps.base import Record as StepRecord
-from kmigrate.steps.base import Step, StepContext
+from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 
 TABLE_HEADERS = [
     "group",
@@ -89,8 +89,8 @@ def translate_groups(
     ctx: StepContext,
     include: Sequence[str],
     exclude: Sequence[str],
-    previous: StepRecord | None = None,
-) -> StepRecord:
+    previous: JsonRecord | None = None,
+) -> JsonRecord:
     """Plan, check, journal, then apply each group that passed; the step's forward action.
 
     Args:
@@ -121,7 +121,7 @@ def translate_groups(
     if not plans:
         ctx.ui.line("no consumer group matches the selection")
 
-    def state() -> StepRecord:
+    def state() -> JsonRecord:
         return {"groups": [gp.as_record() for gp in plans]}
 
     if ctx.dry_run:
@@ -167,7 +167,7 @@ def translate_groups(
     return state()
 
 
-def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
+def rollback_groups(ctx: StepContext, record: JsonRecord) -> list[str]:
     """Undo what ``record`` says was applied; one line per action (module docstring).
 
     Raises:
@@ -232,7 +232,7 @@ def rollback_groups(ctx: StepContext, record: StepRecord) -> list[str]:
     )
 
 
-def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) -> StepRecord | None:
+def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) -> JsonRecord | None:
     """For ``kmigrate plan``: print the translation table; None when there is no offset map yet.
 
     Read-only: the same planning and checks as the step, nothing applied.
@@ -253,17 +253,48 @@ def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) ->
     return {"groups": [gp.as_record() for gp in plans]}
 
 
+@dataclass
+class TranslateOffsetsRecord(StepRecord):
+    """What translate-offsets journals (module docstring): one entry per consumer
+    group, ``{"group", "status", "reason", "existed_before", "partitions": [...]}``."""
+
+    groups: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> JsonRecord:
+        """The journal form: ``{"groups": [...]}``."""
+        return {"groups": self.groups}
+
+    @classmethod
+    def from_json(cls, data: JsonRecord | None) -> Self | None:
+        """Rebuild from the journal; None for no record or one without a group list."""
+        if not data or not isinstance(data.get("groups"), list):
+            return None
+        return cls([g for g in data["groups"] if isinstance(g, dict)])
+
+    def group_names(self) -> list[str]:
+        """The groups' names, sorted."""
+        return sorted(str(g.get("group")) for g in self.groups)
+
+    def summary(self) -> str:
+        """``3 groups: 2 translated, 1 refused``."""
+        by: dict[str, int] = {}
+        for g in self.groups:
+            by[str(g.get("status"))] = by.get(str(g.get("status")), 0) + 1
+        return f"{len(self.groups)} groups: " + ", ".join(f"{n} {s}" for s, n in by.items())
+
+
 class TranslateOffsets(Step):
     """Consumer groups' committed offsets, translated through the offset map."""
 
     action = "translate-offsets"
+    record_type = TranslateOffsetsRecord
     rollback_summary = "restores previous target offsets; deletes groups kmigrate created"
 
     def describe(self) -> str:
         return f"translate-offsets ({', '.join(self.spec.groups.include)})"
 
-    def run(self, ctx: StepContext, previous: StepRecord) -> StepRecord:
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         return translate_groups(ctx, self.spec.groups.include, self.spec.groups.exclude, previous)
 
-    def rollback(self, ctx: StepContext, record: StepRecord) -> list[str]:
+    def rollback(self, ctx: StepContext, record: JsonRecord) -> list[str]:
         return rollback_groups(ctx, record)

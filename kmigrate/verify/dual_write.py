@@ -21,52 +21,26 @@ by timestamp (KIP-79); records are then still filtered by timestamp, because
 CreateTime timestamps need not grow with offsets.
 
 Memory: per distinct record a fixed-size entry (SHA-256 digests of key, value
-and headers, two counters) and one printable key per distinct key (at most
-:data:`KEY_CHARS` characters), never the records themselves.
+and headers in the encoding of :mod:`kmigrate.verify.digest`, two counters)
+and one printable key per distinct key (at most :data:`KEY_CHARS`
+characters), never the records themselves.
 """
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.escape import escape_controls
+from kmigrate.verify.digest import field_digest, headers_digest
 from kmigrate.verify.instants import format_instant
 
 #: Keys shown per category in a report.
 SAMPLE_KEYS = 5
 #: Characters of a printable key kept (longer keys end in ``…``).
 KEY_CHARS = 60
-_NULL = b"\xff"
-
-
-def _field(h: Any, data: bytes | None) -> None:
-    if data is None:
-        h.update(_NULL)
-    else:
-        h.update(b"\x00" + struct.pack(">Q", len(data)))
-        h.update(data)
-
-
-def _digest(data: bytes | None) -> bytes:
-    h = hashlib.sha256()
-    _field(h, data)
-    return h.digest()
-
-
-def headers_digest(headers: Iterable[tuple[str, bytes | None]]) -> bytes:
-    """SHA-256 over the headers in order (names, values; null values stay distinct)."""
-    h = hashlib.sha256()
-    items = list(headers)
-    h.update(struct.pack(">I", len(items)))
-    for name, value in items:
-        _field(h, name.encode("utf-8"))
-        _field(h, value)
-    return h.digest()
 
 
 def printable_key(key: bytes | None) -> str:
@@ -100,11 +74,11 @@ class SideTally:
         edge: bool = False,
     ) -> None:
         """Count one record (``edge``: within the tolerance of a window edge)."""
-        kd = _digest(key)
+        kd = field_digest(key)
         if kd not in self.keys:
             self.keys[kd] = printable_key(key)
         counts = self.entries.setdefault(kd, {}).setdefault(
-            (_digest(value), headers_digest(headers)), [0, 0]
+            (field_digest(value), headers_digest(headers)), [0, 0]
         )
         counts[1 if edge else 0] += 1
         self.records += 1
@@ -261,3 +235,46 @@ def report(results: list[TopicResult], window: Window) -> dict[str, Any]:
         "match": all(r.match for r in results),
         "topics": [r.as_dict() for r in results],
     }
+
+
+#: The dual-write table's columns (:func:`table_rows`).
+TABLE_HEADERS = [
+    "topic",
+    "source records",
+    "target records",
+    "only on source",
+    "only on target",
+    "differing",
+    "tolerated",
+    "first keys",
+]
+
+
+def first_keys(r: TopicResult) -> str:
+    """Up to :data:`SAMPLE_KEYS` printable keys of each kind of difference, for a table cell."""
+    parts = []
+    for label, keys in (
+        ("source only", r.first_only_on_source),
+        ("target only", r.first_only_on_target),
+        ("differ", r.first_differing),
+    ):
+        if keys:
+            parts.append(f"{label}: " + ", ".join(keys))
+    return "; ".join(parts)
+
+
+def table_rows(results: list[TopicResult]) -> list[list[Any]]:
+    """One row per topic under :data:`TABLE_HEADERS` (counts are records)."""
+    return [
+        [
+            r.topic,
+            r.source_records,
+            r.target_records,
+            r.only_on_source,
+            r.only_on_target,
+            r.differing,
+            r.tolerated_on_source + r.tolerated_on_target,
+            first_keys(r),
+        ]
+        for r in results
+    ]

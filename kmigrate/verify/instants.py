@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 
@@ -43,4 +45,17 @@ def format_instant(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
-__all__ = ["format_instant", "parse_instant"]
+def wait_until(ms: int, ui_line: Callable[[str], None], sleep: Callable[[float], None]) -> None:
+    """Sleep until the wall clock passes ``ms`` (epoch ms), with a line now and then."""
+    last_said = 0.0
+    while True:
+        left = ms / 1000 - time.time()
+        if left <= 0:
+            return
+        if time.monotonic() - last_said >= 10:
+            ui_line(f"watching both clusters: {left:,.0f} s left")
+            last_said = time.monotonic()
+        sleep(min(left, 1.0))
+
+
+__all__ = ["format_instant", "parse_instant", "wait_until"]

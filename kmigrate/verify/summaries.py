@@ -1,0 +1,224 @@
+"""The side summaries: count, first/last offset and ordered digest of many
+partitions of one side, in one read.
+
+Each side is read once for all its partitions (:func:`summarize_side`); every
+:data:`~kmigrate.verify.compare.CHECKPOINT_EVERY` records the partition's
+running digest is kept.  The first difference of a partition whose digests
+differ lies after the last checkpoint both sides share and within the next
+``CHECKPOINT_EVERY`` records, so one short read of every differing partition
+from there names it (:mod:`kmigrate.verify.locate`).
+
+The digests are the encoding of :mod:`kmigrate.verify.digest`, fed field by
+field from raw messages with that module's packers (the same bytes, so the
+same digest as :func:`kmigrate.verify.digest.digest_record`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kmigrate.clusters.port import Cluster
+from kmigrate.offsets.map import PartitionMap
+from kmigrate.verify.compare import CHECKPOINT_EVERY, Checkpoint, PartitionRange, SideSummary
+from kmigrate.verify.digest import FIELD, I64, NO_HEADERS, NO_HEADERS_TS, NULL, U32
+
+
+class _Side:
+    """One partition of one side while it is read (slotted: touched per record)."""
+
+    __slots__ = (
+        "done",
+        "first",
+        "hash",
+        "keep",
+        "last",
+        "marks",
+        "records",
+        "skipped",
+        "stop",
+        "ts",
+        "update",
+    )
+
+    def __init__(self, stop: float, keep: list[tuple[int, int]] | None, ts: bool = True) -> None:
+        self.hash = hashlib.sha256()
+        self.ts = ts
+        self.update = self.hash.update
+        self.stop = stop
+        self.keep = keep
+        self.done = False
+        self.records = 0
+        self.first: int | None = None
+        self.last: int | None = None
+        self.marks: list[Checkpoint] = []
+        self.skipped = 0  # records read that ``keep`` does not list
+
+
+def in_ranges(keep: list[tuple[int, int]], offset: int) -> bool:
+    """Whether ``offset`` lies in one of the ascending ``[start, end)`` ranges;
+    ranges wholly below it are dropped (offsets come in ascending order)."""
+    while keep and keep[0][1] <= offset:
+        keep.pop(0)
+    return bool(keep) and keep[0][0] <= offset
+
+
+#: What a side's read gives per partition: its summary, its checkpoints and the
+#: records read that the offset map does not list (another writer's).
+Summaries = dict[tuple[str, int], tuple[SideSummary, list[Checkpoint], int]]
+
+
+def keep_ranges(m: PartitionMap | None) -> list[tuple[int, int]] | None:
+    return [(r.target_start, r.target_end) for r in m.runs] if m is not None else None
+
+
+def summarize_side(
+    cluster: Cluster,
+    starts: list[tuple[str, int, int]],
+    stops: dict[tuple[str, int], int],
+    keep: dict[tuple[str, int], PartitionMap] | None = None,
+    tick: Any = None,
+    untimed: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset(),
+) -> Summaries:
+    """Count, first/last offset and ordered digest of many partitions in one read.
+
+    One consumer reads every partition at once, so a side costs about one
+    plain consume of its records.  The fast path: raw messages, one SHA-256
+    object per partition fed field by field in the canonical encoding of
+    :func:`kmigrate.verify.digest.digest_record` (the same bytes, so the same digest), no
+    :class:`kmigrate.clusters.port.Record` per record.  ``keep``: per partition, the offset map
+    whose target offsets count (only the target offsets it lists); others
+    are skipped.  Every :data:`CHECKPOINT_EVERY` records of a partition the
+    running digest is kept as a :class:`Checkpoint` (and ``tick(n)`` is
+    called with the records counted since the last call, for a progress
+    bar), so two sides that differ can be told where, without reading the
+    partition again from its start
+    (:func:`kmigrate.verify.locate.locate_differences`).  ``untimed``:
+    partitions digested without timestamps (a LogAppendTime target).
+
+    Raises:
+        kmigrate.errors.ClusterError: the side could not be read.
+    """
+    inf = float("inf")
+    state: dict[tuple[str, int], _Side] = {}
+    for t, p, _ in starts:
+        state[(t, p)] = _Side(
+            stops.get((t, p), inf), keep_ranges((keep or {}).get((t, p))), (t, p) not in untimed
+        )
+    with cluster.raw_reader(starts) as reader:
+        for t, p, o in starts:
+            side = state[(t, p)]
+            if o >= 0 and o >= side.stop:
+                side.done = True
+                reader.finish(t, p, o)
+        while reader.pending:
+            _digest_batch(reader, reader.consume(), state, tick)
+    if tick is not None:
+        mask = CHECKPOINT_EVERY - 1
+        tick(sum(st.records & mask for st in state.values()))
+    return {
+        tp: (SideSummary(st.records, st.first, st.last, st.hash.hexdigest()), st.marks, st.skipped)
+        for tp, st in state.items()
+    }
+
+
+def _digest_batch(
+    reader: Any, msgs: list[Any], state: dict[tuple[str, int], _Side], tick: Any
+) -> None:
+    """Feed one batch of raw messages into their partitions' running digests (the
+    per-record hot loop of :func:`summarize_side`: locals, no call per record)."""
+    null = NULL
+    field_ = FIELD
+    tail = NO_HEADERS_TS
+    mask = CHECKPOINT_EVERY - 1
+    ct: str | None = None
+    cp = -1
+    st: _Side | None = None  # the partition of the message before
+    msg: Any  # a raw message: its getters are typed Optional, never None here
+    for msg in msgs:
+        if msg.error() is not None:
+            reader.event(msg)
+            continue
+        t = msg.topic()
+        p = msg.partition()
+        if p != cp or t != ct:
+            ct, cp = t, p
+            st = state[(t, p)]
+        assert st is not None
+        if st.done:
+            continue
+        o = msg.offset()
+        if o >= st.stop:
+            st.done = True
+            reader.finish(t, p, int(st.stop))
+            continue
+        if st.keep is not None and not in_ranges(st.keep, o):
+            st.skipped += 1
+            continue
+        update = st.update
+        k = msg.key()
+        update(null if k is None else field_(0, len(k)) + k)
+        v = msg.value()
+        update(null if v is None else field_(0, len(v)) + v)
+        h = msg.headers()
+        if h:
+            update(U32(len(h)))
+            for name, value in h:
+                raw = name.encode("utf-8")
+                update(field_(0, len(raw)) + raw)
+                update(null if value is None else field_(0, len(value)) + value)
+            if st.ts:
+                update(I64(msg.timestamp()[1]))
+        elif st.ts:
+            update(tail(0, msg.timestamp()[1]))
+        else:
+            update(NO_HEADERS)
+        st.records += 1
+        if st.first is None:
+            st.first = o
+        st.last = o
+        if not st.records & mask:
+            st.marks.append(Checkpoint(st.records, o, st.hash.copy().digest()))
+            if tick is not None:
+                tick(CHECKPOINT_EVERY)
+
+
+def summarize_both(
+    source: Cluster,
+    target: Cluster,
+    ranges: list[PartitionRange],
+    on_target: set[int],
+    tick: Any = None,
+) -> tuple[Summaries, Summaries]:
+    """Summarize both sides of ``ranges`` at the same time (a thread each:
+    librdkafka fetches and hands over batches without the GIL, so the reads
+    overlap).  ``on_target``: indexes into ``ranges`` of the partitions the
+    target has.  ``tick(n)``: called from the source's thread as it counts
+    records.  Returns ``(source summaries, target summaries)``.
+
+    Raises:
+        kmigrate.errors.ClusterError: a side could not be read.
+    """
+    there = [r for i, r in enumerate(ranges) if i in on_target]
+    untimed = {(r.topic, r.partition) for r in ranges if not r.timestamps}
+    with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-verify") as pool:
+        source_job = pool.submit(
+            summarize_side,
+            source,
+            [(r.topic, r.partition, r.source_start) for r in ranges],
+            {(r.topic, r.partition): r.source_end for r in ranges if r.source_end is not None},
+            None,
+            tick,
+            untimed,
+        )
+        target_job = pool.submit(
+            summarize_side,
+            target,
+            [(r.topic, r.partition, r.target_start) for r in there],
+            {(r.topic, r.partition): r.target_end for r in there if r.target_end is not None},
+            {(r.topic, r.partition): r.offset_map for r in there if r.offset_map is not None},
+            None,
+            untimed,
+        )
+        return source_job.result(), target_job.result()
