@@ -20,7 +20,7 @@ from kmigrate.clusters import registry
 from kmigrate.clusters.kafka import connect
 from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.errors import ClusterError
-from tests.test_auth_proxy import (
+from tests.adapters.test_auth_proxy import (
     CC_KEY,
     CC_SECRET,
     EH_CONN,
@@ -69,7 +69,7 @@ def open_target(kind: str, s: Secured, secret: str | None = None) -> tuple[Clust
 
 def plane_settings(plane: Any) -> dict[str, Any]:
     """The settings the type's preflight connects with (its Kafka step; the cloud API
-    step before it is tested in tests/test_managed_e2e.py)."""
+    step before it is tested in tests/clusters/test_managed_e2e.py)."""
     return dict(plane.settings if hasattr(plane, "settings") else plane.kafka.settings)
 
 

@@ -10,12 +10,12 @@ stubbed at the SDK boundary:
 * MSK: a real boto3 ``kafka`` client under botocore's ``Stubber`` answers
   ``describe_cluster_v2`` and ``get_bootstrap_brokers``;
 * Event Hubs: a real azure-mgmt-eventhub client whose azure-core transport answers ARM
-  REST calls shaped as documented (tests/test_clusters_eventhubs.py); its hub creation
+  REST calls shaped as documented (tests/clusters/test_clusters_eventhubs.py); its hub creation
   also creates the topic on the local broker (and its deletion deletes it), standing in
   for the service, so records can flow;
 * SASL/TLS: the sandbox broker has neither, so the plans set ``security.protocol:
   PLAINTEXT`` under ``config:`` (the generated SASL settings are exercised through the
-  TLS + SASL proxy in tests/test_managed_auth.py).
+  TLS + SASL proxy in tests/clusters/test_managed_auth.py).
 
 Records are read back with a plain confluent-kafka consumer, not kmigrate's reader.
 """
@@ -39,9 +39,9 @@ from confluent_kafka.admin import AdminClient
 
 from kmigrate.cli import cli
 from kmigrate.clusters import eventhubs, msk
+from tests.clusters.test_clusters_eventhubs import NS, RG, SUB, ArmAdapter, FakeArm, FakeCredential
+from tests.clusters.test_clusters_msk import ARN, provisioned
 from tests.conftest import Brokers, create_topic, produce
-from tests.test_clusters_eventhubs import NS, RG, SUB, ArmAdapter, FakeArm, FakeCredential
-from tests.test_clusters_msk import ARN, provisioned
 
 pytestmark = pytest.mark.broker
 

@@ -1,6 +1,6 @@
 """Rollback asks first, and status tells the truth (issue 18, part 5).
 
-Plans of shell steps only (as tests/test_identity.py): no broker is dialled.
+Plans of shell steps only (as tests/runtime/test_identity.py): no broker is dialled.
 Shell steps append to ``log.txt`` in the plan's folder, which shows what ran.
 """
 
@@ -22,7 +22,7 @@ from kmigrate.cli import cli
 from kmigrate.commands.rollback import rollback
 from kmigrate.errors import RefusedError
 from kmigrate.ui import UI
-from tests.test_identity import SWITCH, log, one_phase, write
+from tests.runtime.test_identity import SWITCH, log, one_phase, write
 
 
 def run(*args: str) -> Result:

@@ -23,9 +23,9 @@ from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI
 from tests.conftest import Brokers, create_topic, produce
+from tests.engines.test_workers import _alive, _children, _wait_gone, _workers
+from tests.steps.test_cutover import plain_read
 from tests.support.live_producer import LiveProducer
-from tests.test_cutover import plain_read
-from tests.test_workers import _alive, _children, _wait_gone, _workers
 
 pytestmark = pytest.mark.broker
 

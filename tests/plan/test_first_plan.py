@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from kmigrate.cli import cli
 from tests.conftest import Brokers, create_topic, produce, read_all
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_plan() -> str:

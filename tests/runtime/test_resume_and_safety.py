@@ -239,7 +239,7 @@ def test_plan_previews_provisioning_with_dropped_vendor_keys(
 
     Needs a broker that accepts Redpanda's topic keys: Tansu does; Apache Kafka
     refuses them (INVALID_CONFIG), so there the test is skipped, and the same rule
-    (drop_vendor_keys) is proven offline by tests/test_target_rules.py."""
+    (drop_vendor_keys) is proven offline by tests/targets/test_target_rules.py."""
     if brokers.real:
         pytest.skip("Apache Kafka refuses Redpanda's topic keys (INVALID_CONFIG): no Redpanda here")
     new, existing = f"{prefix}from-redpanda", f"{prefix}already-there"

@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / ".ci" / "audit.py"
+SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "audit.py"
 
 
 @pytest.fixture(scope="module")

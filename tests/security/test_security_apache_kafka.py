@@ -4,7 +4,7 @@ sandbox's CA, ACLs (StandardAuthorizer), and the permission check of
 
 Runs only with ``--broker apache-kafka``: Tansu has neither SASL nor TLS nor
 ACLs (sandbox-broker.md fact 8); there the client side is covered through the
-tests' own proxy (tests/test_managed_auth.py).  Plans name the password as a
+tests' own proxy (tests/clusters/test_managed_auth.py).  Plans name the password as a
 ``${ENV}`` reference; no test output may contain it.
 """
 
@@ -146,7 +146,7 @@ def test_a_whole_copy_over_sasl_ssl_as_the_migration_principal(
 ) -> None:
     """The principal with exactly the sandbox's migration ACLs provisions, mirrors,
     verifies and translates; the password never appears in the output."""
-    from tests.test_translate_offsets import commit
+    from tests.offsets.test_translate_offsets import commit
 
     topic = f"{prefix}secure"
     create_topic(brokers.source, topic, 2)
@@ -246,7 +246,7 @@ def test_check_connectivity_names_each_missing_operation_before_anything_changes
     1 naming the operation, the resource and the step that needs it; the target
     topic and group it checks exist (Kafka reports authorized operations only for
     topics that exist)."""
-    from tests.test_translate_offsets import commit
+    from tests.offsets.test_translate_offsets import commit
 
     topic = f"{prefix}perm"
     group = f"{prefix}app"

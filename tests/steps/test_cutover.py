@@ -272,7 +272,7 @@ def test_a_source_log_start_above_zero_maps_verifies_and_translates(
     0-9, verify compares those, and groups translate: one committed below the log
     start (at deleted records) resumes at the first copied record, one at 15 at the
     copy of 15; each consumer then reads on the target what it would read on the source."""
-    from tests.test_translate_offsets import commit, committed
+    from tests.offsets.test_translate_offsets import commit, committed
 
     topic = f"{prefix}lso"
     create_topic(brokers.source, topic, 1)

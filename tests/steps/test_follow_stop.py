@@ -3,7 +3,7 @@ successful end of the step, the next phase runs, and ``status`` says how the
 mirror ended; ``until: caught-up`` says what it waits for while producers run.
 
 Against the two real local brokers; the target is read back with a plain
-confluent-kafka consumer (tests/test_cutover.py's ``plain_read``).
+confluent-kafka consumer (tests/steps/test_cutover.py's ``plain_read``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI, Progress
 from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.steps.test_cutover import plain_read
 from tests.support.live_producer import LiveProducer
-from tests.test_cutover import plain_read
 
 pytestmark = pytest.mark.broker
 

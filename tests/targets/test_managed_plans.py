@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from kmigrate.cli import cli
 
-PLANS = Path(__file__).resolve().parent.parent / "plans"
+PLANS = Path(__file__).resolve().parents[2] / "plans"
 REDPANDA = PLANS / "snapshots" / "redpanda-shop.yaml"
 COMPOSE = PLANS / "snapshots" / "compose-shop.yaml"
 SECRETS = (

@@ -119,7 +119,7 @@ def test_customised_never_keeps_a_stock_default_or_null(
 
 
 # --------------------------------------------------------------------------- #
-# vendor_reason() (the translation itself: tests/test_target_rules.py)
+# vendor_reason() (the translation itself: tests/targets/test_target_rules.py)
 # --------------------------------------------------------------------------- #
 
 
