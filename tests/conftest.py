@@ -166,6 +166,16 @@ def create_topic(
     admin.create_topics([NewTopic(name, partitions, rf, config=configs or {})])[name].result()
 
 
+def create_on_both(
+    brokers: Brokers, name: str, partitions: int, configs: dict[str, str] | None = None
+) -> None:
+    """Create the same topic on the source and on the target (test set-up, not through
+    kmigrate), as a copy into an existing target topic starts; each cluster gives it
+    its own default replication factor (:func:`create_topic`)."""
+    create_topic(brokers.source, name, partitions, configs)
+    create_topic(brokers.target, name, partitions, configs)
+
+
 def produce(bootstrap: str, topic: str, records: list[dict[str, object]]) -> None:
     """Produce records directly (test set-up, not through kmigrate).
 

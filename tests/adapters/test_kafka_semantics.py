@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from confluent_kafka import Producer
 
 from kmigrate.adapters.kafka import KafkaCluster
-from tests.conftest import Brokers, create_topic
+from tests.conftest import Brokers, create_on_both, create_topic
 
 pytestmark = pytest.mark.broker
 
@@ -82,8 +82,7 @@ def test_high_watermark_counts_every_record_so_the_mirror_estimate_is_right(
     the dry run's "would copy about N records" and the progress total are exact."""
     tansu_deviates(brokers, request, "facts 1 and 11: ListOffsets lags the records held")
     topic = f"{prefix}ends"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     produce_batches(brokers.source, topic, 10, 100)
     source = KafkaCluster("source", brokers.source)
 

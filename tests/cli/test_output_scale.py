@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from kmigrate.cli import cli
 from kmigrate.engines.base import TopicLag, lag_line
 from kmigrate.ui import UI
-from tests.conftest import Brokers, create_topic, produce, read_all
+from tests.conftest import Brokers, create_on_both, create_topic, produce, read_all
 
 
 def run(*args: str) -> Result:
@@ -47,8 +47,7 @@ def test_mirror_and_verify_show_a_row_per_topic_and_every_differing_partition(
     and had no ``--details``."""
     topics = [f"{prefix}t{i}" for i in range(3)]
     for topic in topics:
-        create_topic(brokers.source, topic, 8)
-        create_topic(brokers.target, topic, 8)
+        create_on_both(brokers, topic, 8)
         produce(
             brokers.source,
             topic,

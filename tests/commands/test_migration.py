@@ -17,6 +17,7 @@ from kmigrate.cli import cli
 from tests.conftest import (
     STANDARD_PHASES,
     Brokers,
+    create_on_both,
     create_topic,
     produce,
     read_all,
@@ -141,8 +142,7 @@ def test_verify_names_partition_and_offset_of_a_missing_record(
         }
         for i in range(6)
     ]
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records[:3] + records[4:])  # offset 3 never arrived
 
@@ -170,8 +170,7 @@ def test_verify_names_the_offset_of_a_record_whose_value_differs(
     ]
     changed = [dict(r) for r in records]
     changed[2]["value"] = b"tampered"
-    create_topic(brokers.source, topic, 2)
-    create_topic(brokers.target, topic, 2)
+    create_on_both(brokers, topic, 2)
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, changed)
 
@@ -191,8 +190,7 @@ def test_verify_reports_a_record_missing_at_the_end_of_the_target(
         {"key": b"k", "value": f"v{i}".encode(), "partition": 0, "timestamp": 1_700_000_000_000 + i}
         for i in range(4)
     ]
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records[:3])
 
@@ -363,8 +361,7 @@ def test_standalone_mirror_refuses_a_second_copy_and_verify_catches_a_forced_one
     """A re-run with the same --state-dir resumes from the offset map (copies
     nothing new); one without that map finds the copies and refuses."""
     topic = f"{prefix}append"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     produce(
         brokers.source,
         topic,

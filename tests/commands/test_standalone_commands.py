@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.cli import cli
-from tests.conftest import Brokers, create_topic, produce, read_all
+from tests.conftest import Brokers, create_on_both, create_topic, produce, read_all
 
 pytestmark = pytest.mark.broker
 
@@ -252,8 +252,7 @@ def test_a_record_larger_than_the_client_queue_bounds_is_mirrored_and_verified(
     assert big <= WRITER_SETTINGS["queue.buffering.max.kbytes"] * 1024
     topic = f"{prefix}huge"
     configs = {"max.message.bytes": str(MAX_RECORD_BYTES)}
-    create_topic(brokers.source, topic, 1, configs)
-    create_topic(brokers.target, topic, 1, configs)
+    create_on_both(brokers, topic, 1, configs)
     records = [
         {"key": b"before", "value": b"a" * 100, "partition": 0},
         {"key": b"huge", "value": bytes(range(256)) * (big // 256), "partition": 0},

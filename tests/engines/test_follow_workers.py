@@ -22,7 +22,7 @@ from kmigrate.offsets.map import OffsetMap
 from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI
-from tests.conftest import Brokers, create_topic, produce
+from tests.conftest import Brokers, create_on_both, produce
 from tests.engines.test_workers import _alive, _children, _wait_gone, _workers
 from tests.steps.test_cutover import plain_read
 from tests.support.live_producer import LiveProducer
@@ -36,8 +36,7 @@ LIVE = {"key_prefix": "live", "timestamp_base": 1_700_000_000_000}
 
 
 def _seed(brokers: Brokers, topic: str) -> None:
-    create_topic(brokers.source, topic, PARTITIONS)
-    create_topic(brokers.target, topic, PARTITIONS)
+    create_on_both(brokers, topic, PARTITIONS)
     produce(
         brokers.source,
         topic,

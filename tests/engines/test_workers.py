@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.cli import cli
 from kmigrate.engines.workers import shards
-from tests.conftest import Brokers, create_topic, produce, read_all
+from tests.conftest import Brokers, create_on_both, produce, read_all
 
 pytestmark = pytest.mark.broker
 
@@ -27,8 +27,7 @@ RECORDS = 240_000
 
 
 def _seed(brokers: Brokers, topic: str) -> None:
-    create_topic(brokers.source, topic, PARTITIONS)
-    create_topic(brokers.target, topic, PARTITIONS)
+    create_on_both(brokers, topic, PARTITIONS)
     produce(
         brokers.source,
         topic,
@@ -194,8 +193,7 @@ def test_verify_over_worker_processes_gives_the_digests_of_one_process_and_finds
     reports the same counts and digests as ``--workers 1`` (two threads), and
     both name the partition where the target holds one record more."""
     topic = f"{prefix}verify"
-    create_topic(brokers.source, topic, 3)
-    create_topic(brokers.target, topic, 3)
+    create_on_both(brokers, topic, 3)
     records = [
         {"key": b"k%d" % i, "value": b"v%d" % i, "partition": i % 3, "timestamp": 1000 + i}
         for i in range(3000)
@@ -393,8 +391,7 @@ def test_prestarted_workers_are_used_by_the_copy_and_exit_after_it(
         return n
 
     topic = f"{prefix}warm"
-    create_topic(brokers.source, topic, PARTITIONS)
-    create_topic(brokers.target, topic, PARTITIONS)
+    create_on_both(brokers, topic, PARTITIONS)
     produce(
         brokers.source,
         topic,
@@ -459,8 +456,7 @@ def test_the_mirror_record_over_workers_lists_what_the_workers_copied(
     from kmigrate.ui import UI
 
     topic = f"{prefix}record"
-    create_topic(brokers.source, topic, PARTITIONS)
-    create_topic(brokers.target, topic, PARTITIONS)
+    create_on_both(brokers, topic, PARTITIONS)
     produce(
         brokers.source, topic, [{"value": b"v", "partition": i % PARTITIONS} for i in range(400)]
     )

@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 
 from kmigrate.cli import cli
 from kmigrate.errors import StepFailed
-from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.conftest import Brokers, create_on_both, create_topic, produce, write_plan
 
 pytestmark = pytest.mark.broker
 
@@ -300,8 +300,7 @@ def test_the_refusal_names_the_active_members(
             )
         )
     topic = f"{prefix}orders"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     consumer = Consumer(
         {
             "bootstrap.servers": brokers.target,

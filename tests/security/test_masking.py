@@ -26,7 +26,7 @@ from kmigrate.context import parse_settings
 from kmigrate.errors import UsageError
 from kmigrate.ui import UI
 from kmigrate.verify.dual_write import printable_key
-from tests.conftest import Brokers, create_topic, produce
+from tests.conftest import Brokers, create_on_both, produce
 
 REGEX_SECRET = "Pw$(x)[.*]+?"
 TITLE = "\x1b]0;title\x07"
@@ -320,8 +320,7 @@ def test_a_record_key_with_a_terminal_escape_reaches_neither_terminal_nor_report
 
     Fails before issue 19: the key reached the terminal raw (it set the window title)."""
     topic = f"{prefix}keys"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     base = int(time.time() * 1000) - 60_000
     evil = f"{TITLE}\x9b2J".encode()
     produce(brokers.source, topic, [{"key": evil, "value": b"v", "timestamp": base + 100}])

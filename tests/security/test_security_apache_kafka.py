@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kmigrate.adapters import apache_kafka
-from tests.conftest import Brokers, create_topic, produce
+from tests.conftest import Brokers, create_on_both, create_topic, produce
 
 pytestmark = pytest.mark.broker
 
@@ -250,8 +250,7 @@ def test_check_connectivity_names_each_missing_operation_before_anything_changes
 
     topic = f"{prefix}perm"
     group = f"{prefix}app"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     produce(brokers.source, topic, [{"value": b"v", "partition": 0}])
     commit(brokers.source, group, {(topic, 0): 1})
     commit(brokers.target, group, {(topic, 0): 0})

@@ -29,7 +29,14 @@ from kmigrate.offsets.map import OffsetMap, OffsetRun
 from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI
-from tests.conftest import STANDARD_PHASES, Brokers, create_topic, produce, write_plan
+from tests.conftest import (
+    STANDARD_PHASES,
+    Brokers,
+    create_on_both,
+    create_topic,
+    produce,
+    write_plan,
+)
 from tests.support.live_producer import LiveProducer
 
 Row = tuple[int, int, bytes | None, bytes | None, tuple[Any, ...], int]
@@ -88,8 +95,7 @@ def test_follow_copies_records_produced_during_the_mirror(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
     topic = f"{prefix}follow"
-    create_topic(brokers.source, topic, 3)
-    create_topic(brokers.target, topic, 3)
+    create_on_both(brokers, topic, 3)
     feeder = LiveProducer(brokers.source, topic, [0, 1, 2], 15_000, 5_000)
     feeder.start()
     while feeder.sent < 1_000:
@@ -146,8 +152,7 @@ def test_kill_9_of_a_following_mirror_at_six_points_loses_and_duplicates_nothing
     it catches up or follows; the map is saved every second, so a kill mostly lands
     with copies on the target that the map does not list yet).  Each re-run resumes."""
     topic = f"{prefix}kill"
-    create_topic(brokers.source, topic, 3)
-    create_topic(brokers.target, topic, 3)
+    create_on_both(brokers, topic, 3)
     target = KafkaCluster("target", brokers.target)
     state = tmp_path / "state"
     feeder = LiveProducer(brokers.source, topic, [0, 1, 2], 60_000, 4_000)
@@ -226,8 +231,7 @@ def test_verify_aligns_through_the_map_after_append(
     source: the plan's verify pairs records through the map and passes; a
     whole-partition verify (no map) pairs the n-th with the n-th and fails."""
     topic = f"{prefix}aligned"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     _transactional_produce(brokers.source, topic, 2, 4)
     produce(brokers.target, topic, [{"value": b"foreign", "partition": 0} for _ in range(3)])
     plan = write_plan(
@@ -319,8 +323,7 @@ def test_a_resume_after_delete_records_passed_uncopied_records_stops_with_the_ra
     written, then the log start moves to 15 before the next run (as retention would):
     the mirror stops with exit 1 naming [10, 15) and writes nothing."""
     topic = f"{prefix}gone"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     produce(brokers.source, topic, [{"value": b"a", "partition": 0} for _ in range(10)])
     args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
     state = ("--state-dir", str(tmp_path / "state"))
@@ -346,8 +349,7 @@ def test_append_resume_after_kill_9_skips_no_copy_and_takes_no_foreign_record(
     resume: afterwards the target holds every source record once, in order, and
     exactly the foreign records around them."""
     topic = f"{prefix}appendkill"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     total = 120_000
     produce(
         brokers.source,
@@ -390,8 +392,7 @@ def test_target_data_lost_after_the_map_says_copied_stops_with_the_range(
     """As after a target broker restarted empty (sandbox-broker.md fact 9): the
     topic is deleted and created again, empty; the re-run must not report success."""
     topic = f"{prefix}lost"
-    create_topic(brokers.source, topic, 2)
-    create_topic(brokers.target, topic, 2)
+    create_on_both(brokers, topic, 2)
     produce(brokers.source, topic, [{"value": b"v", "partition": i % 2} for i in range(10)])
     args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
     state = ("--state-dir", str(tmp_path / "state"))
@@ -466,8 +467,7 @@ def test_a_resume_after_retention_deleted_uncopied_records_stops_with_the_range(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
     topic = f"{prefix}gone"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     produce(brokers.source, topic, [{"value": b"a", "partition": 0} for _ in range(10)])
     target = KafkaCluster("target", brokers.target)
     ctx = StepContext(KafkaCluster("source", brokers.source), target, UI(json_mode=True))
@@ -557,8 +557,7 @@ def test_the_log_start_passing_the_copy_position_stops_with_the_lost_range(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
     topic = f"{prefix}race"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     produce(brokers.source, topic, [{"value": f"{i}".encode(), "partition": 0} for i in range(50)])
     source = RetentionRace("source", brokers.source)
     source.after, source.new_start = 30, 42
@@ -635,8 +634,7 @@ def test_sigterm_stops_a_following_mirror_cleanly_and_a_rerun_resumes(
 
 def test_max_duration_ends_a_follow(brokers: Brokers, prefix: str, tmp_path: Path) -> None:
     topic = f"{prefix}maxdur"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     ctx = StepContext(
         KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target), UI()
     )

@@ -24,7 +24,7 @@ from kmigrate.engines.base import FollowSpec
 from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI, Progress
-from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.conftest import Brokers, create_on_both, create_topic, produce, write_plan
 from tests.steps.test_cutover import plain_read
 from tests.support.live_producer import LiveProducer
 
@@ -114,8 +114,7 @@ def test_caught_up_with_a_live_producer_says_what_it_waits_for(
     the progress says it waits for the source to stay quiet for settle_s.
     Fails on main before issue 18: the progress only said "lag: … 0 records"."""
     topic = f"{prefix}quiet"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
+    create_on_both(brokers, topic, 1)
     notes: list[str] = []
     shown = Progress.show
 

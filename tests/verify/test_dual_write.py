@@ -19,7 +19,7 @@ from confluent_kafka import Producer
 from kmigrate.cli import cli
 from kmigrate.verify.dual_write import SideTally, Window, compare_topic
 from kmigrate.verify.instants import format_instant, parse_instant
-from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.conftest import Brokers, create_on_both, create_topic, produce, write_plan
 
 
 def run(*args: str) -> Result:
@@ -201,8 +201,7 @@ def test_dual_write_step_tolerates_in_flight_records_at_the_edge(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
     topic = f"{prefix}edge"
-    create_topic(brokers.source, topic, 2)
-    create_topic(brokers.target, topic, 2)
+    create_on_both(brokers, topic, 2)
     base = int(time.time() * 1000) - 60_000
     since, until = base, base + 10_000
     produce(brokers.source, topic, _records(list(range(10)), base + 1_000, 2))

@@ -27,7 +27,7 @@ from kmigrate.steps.verify import (
     summarize_side,
     verify,
 )
-from tests.conftest import Brokers, create_topic, produce
+from tests.conftest import Brokers, create_on_both, create_topic, produce
 
 pytestmark = pytest.mark.broker
 
@@ -79,8 +79,7 @@ def test_first_differences_come_from_one_short_read_however_many_partitions_diff
     differing partition.  On main each differing partition was read again
     alone (two ``read`` calls each: 12 here, ~1.1 s each in the trial)."""
     topic = f"{prefix}diff"
-    create_topic(brokers.source, topic, 8)
-    create_topic(brokers.target, topic, 8)
+    create_on_both(brokers, topic, 8)
     source = [rec(i, p) for p in range(8) for i in range(N)]
     changes = {
         0: (2 * CHECKPOINT_EVERY + 10, {"value": b"changed"}),
@@ -127,8 +126,7 @@ def test_first_differences_through_an_offset_map_match_the_aligned_comparison(
     passes on main too, where the names came from that comparison itself (one
     re-read per partition); it guards the new way of finding them."""
     topic = f"{prefix}aligned"
-    create_topic(brokers.source, topic, 2)
-    create_topic(brokers.target, topic, 2)
+    create_on_both(brokers, topic, 2)
     produce(brokers.source, topic, [rec(i, p) for p in range(2) for i in range(N)])
     foreign = [rec(10_000 + i, p, value=b"other writer") for p in range(2) for i in range(5)]
     copies = [rec(i, 0, value=b"changed") if i == N - 7 else rec(i, 0) for i in range(N)] + [
@@ -192,8 +190,7 @@ def test_verify_bar_has_the_real_total_and_counts_one_side(
     counts.  On main the total was 0 (drawn ``2000/1``) and the count both
     sides' records (twice the other line's)."""
     topic = f"{prefix}bar"
-    create_topic(brokers.source, topic, 3)
-    create_topic(brokers.target, topic, 3)
+    create_on_both(brokers, topic, 3)
     records = [rec(i, i % 3) for i in range(300)]
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records)
