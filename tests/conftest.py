@@ -216,6 +216,12 @@ def read_all(bootstrap: str, topic: str, partitions: int) -> list[Record]:
     return sorted(records, key=lambda r: (r.partition, r.offset))
 
 
+def source_and_target(brokers: Brokers) -> list[str]:
+    """``--source SOURCE --target TARGET``: the session's clusters as a standalone
+    command (``kmigrate mirror``, ``verify``, ``translate-offsets`` ...) takes them."""
+    return ["--source", brokers.source, "--target", brokers.target]
+
+
 def write_plan(
     directory: Path, brokers: Brokers, include: list[str], phases: str, *, source_config: str = "{}"
 ) -> Path:

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from confluent_kafka import Producer
 
 from kmigrate.adapters.kafka import KafkaCluster
-from tests.conftest import Brokers, create_on_both, create_topic
+from tests.conftest import Brokers, create_on_both, create_topic, source_and_target
 
 pytestmark = pytest.mark.broker
 
@@ -89,10 +89,7 @@ def test_high_watermark_counts_every_record_so_the_mirror_estimate_is_right(
     assert source.watermarks(topic, 0) == (0, 1000)
     dry = run(
         "mirror",
-        "--source",
-        brokers.source,
-        "--target",
-        brokers.target,
+        *source_and_target(brokers),
         "--topic",
         topic,
         "--state-dir",

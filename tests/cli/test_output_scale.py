@@ -19,7 +19,14 @@ from click.testing import CliRunner, Result
 from kmigrate.cli import cli
 from kmigrate.engines.base import TopicLag, lag_line
 from kmigrate.ui import UI
-from tests.conftest import Brokers, create_on_both, create_topic, produce, read_all
+from tests.conftest import (
+    Brokers,
+    create_on_both,
+    create_topic,
+    produce,
+    read_all,
+    source_and_target,
+)
 
 
 def run(*args: str) -> Result:
@@ -53,7 +60,7 @@ def test_mirror_and_verify_show_a_row_per_topic_and_every_differing_partition(
             topic,
             [{"key": b"k%d" % i, "value": b"v", "partition": i % 8} for i in range(40)],
         )
-    pair = ["--source", brokers.source, "--target", brokers.target, "--topic", f"{prefix}*"]
+    pair = [*source_and_target(brokers), "--topic", f"{prefix}*"]
 
     mirrored = run("mirror", *pair, "--state-dir", str(tmp_path / "state"))
 

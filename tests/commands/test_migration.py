@@ -21,6 +21,7 @@ from tests.conftest import (
     create_topic,
     produce,
     read_all,
+    source_and_target,
     write_plan,
 )
 
@@ -146,7 +147,7 @@ def test_verify_names_partition_and_offset_of_a_missing_record(
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records[:3] + records[4:])  # offset 3 never arrived
 
-    result = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    result = run("verify", *source_and_target(brokers), "--topic", topic)
 
     assert result.exit_code == 1
     assert (
@@ -174,7 +175,7 @@ def test_verify_names_the_offset_of_a_record_whose_value_differs(
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, changed)
 
-    pair = ["--source", brokers.source, "--target", brokers.target, "--topic", topic]
+    pair = [*source_and_target(brokers), "--topic", topic]
     result = run("verify", *pair, "--details")  # every partition, the equal one too
 
     assert result.exit_code == 1
@@ -194,7 +195,7 @@ def test_verify_reports_a_record_missing_at_the_end_of_the_target(
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records[:3])
 
-    result = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    result = run("verify", *source_and_target(brokers), "--topic", topic)
 
     assert result.exit_code == 1
     assert f"{topic}[0] at source offset 3, target offset None (missing on target)" in result.output
@@ -367,7 +368,7 @@ def test_standalone_mirror_refuses_a_second_copy_and_verify_catches_a_forced_one
         topic,
         [{"key": b"k", "value": f"{i}".encode(), "partition": 0} for i in range(3)],
     )
-    args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    args = ("mirror", *source_and_target(brokers), "--topic", topic)
     first = ("--state-dir", str(tmp_path / "first"))
     other = ("--state-dir", str(tmp_path / "other"))
     assert run(*args, *first).exit_code == 0
@@ -379,9 +380,7 @@ def test_standalone_mirror_refuses_a_second_copy_and_verify_catches_a_forced_one
     assert run(*args, *other).exit_code == 1
     assert run(*args, *other, "--append").exit_code == 0
 
-    verified = run(
-        "verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic
-    )
+    verified = run("verify", *source_and_target(brokers), "--topic", topic)
     assert verified.exit_code == 1
     assert f"{topic}[0] at source offset None, target offset 3 (extra record on target)" in (
         verified.output
@@ -454,7 +453,7 @@ def test_verify_reports_a_topic_missing_on_the_target(brokers: Brokers, prefix: 
     create_topic(brokers.source, topic, 1)
     produce(brokers.source, topic, [{"key": b"k", "value": b"v", "partition": 0}])
 
-    result = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    result = run("verify", *source_and_target(brokers), "--topic", topic)
 
     assert result.exit_code == 1
     assert (

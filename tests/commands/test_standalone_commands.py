@@ -12,7 +12,14 @@ from click.testing import CliRunner, Result
 
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.cli import cli
-from tests.conftest import Brokers, create_on_both, create_topic, produce, read_all
+from tests.conftest import (
+    Brokers,
+    create_on_both,
+    create_topic,
+    produce,
+    read_all,
+    source_and_target,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -60,10 +67,7 @@ def test_export_provision_mirror_verify_without_a_plan(
 
     mirrored = run(
         "mirror",
-        "--source",
-        brokers.source,
-        "--target",
-        brokers.target,
+        *source_and_target(brokers),
         "--topic",
         f"{prefix}*",
         "--state-dir",
@@ -72,10 +76,7 @@ def test_export_provision_mirror_verify_without_a_plan(
     assert mirrored.exit_code == 0, mirrored.output
     verified = run(
         "verify",
-        "--source",
-        brokers.source,
-        "--target",
-        brokers.target,
+        *source_and_target(brokers),
         "--topic",
         f"{prefix}*",
         "--report",
@@ -259,7 +260,7 @@ def test_a_record_larger_than_the_client_queue_bounds_is_mirrored_and_verified(
         {"key": b"after", "value": b"b" * 100, "partition": 0},
     ]
     produce(brokers.source, topic, records)
-    common = ["--source", brokers.source, "--target", brokers.target, "--topic", topic]
+    common = [*source_and_target(brokers), "--topic", topic]
 
     mirrored = run("mirror", *common, "--state-dir", str(tmp_path / "state"))
     assert mirrored.exit_code == 0, mirrored.output

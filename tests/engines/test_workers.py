@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.cli import cli
 from kmigrate.engines.workers import shards
-from tests.conftest import Brokers, create_on_both, produce, read_all
+from tests.conftest import Brokers, create_on_both, produce, read_all, source_and_target
 
 pytestmark = pytest.mark.broker
 
@@ -116,7 +116,7 @@ def _assert_exact(brokers: Brokers, topic: str, state: Path) -> None:
 def _resume(brokers: Brokers, topic: str, state: Path) -> None:
     result = CliRunner().invoke(
         cli,
-        ["mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic]
+        ["mirror", *source_and_target(brokers), "--topic", topic]
         + ["--state-dir", str(state), "--workers", "2"],
     )
     assert result.exit_code == 0, result.output
@@ -204,7 +204,7 @@ def test_verify_over_worker_processes_gives_the_digests_of_one_process_and_finds
     def verify(workers: int, report: Path) -> tuple[int, list[tuple[object, ...]]]:
         result = CliRunner().invoke(
             cli,
-            ["verify", "--source", brokers.source, "--target", brokers.target]
+            ["verify", *source_and_target(brokers)]
             + ["--topic", topic, "--report", str(report), "--workers", str(workers)],
         )
         data = json.loads(report.read_text())
@@ -403,7 +403,7 @@ def test_prestarted_workers_are_used_by_the_copy_and_exit_after_it(
     try:
         result = CliRunner().invoke(
             cli,
-            ["mirror", "--source", brokers.source, "--target", brokers.target]
+            ["mirror", *source_and_target(brokers)]
             + ["--topic", topic, "--state-dir", str(tmp_path / "s"), "--workers", "2"],
         )
     finally:

@@ -22,7 +22,7 @@ import pytest
 
 from kmigrate.adapters.kafka import KafkaCluster, Record
 from kmigrate.errors import ClusterError
-from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.conftest import Brokers, create_topic, produce, source_and_target, write_plan
 from tests.support.faults import (
     independent_read,
     kmigrate,
@@ -496,8 +496,8 @@ def test_the_source_stays_byte_identical_through_every_command(
         (["status", str(plan)], 0),
         (["export", "--source", brokers.source, "--topic", glob, "-o", str(snapshot)], 0),
         (["provision", str(snapshot), "--target", brokers.target, "--dry-run"], 0),
-        (["verify", "--source", brokers.source, "--target", brokers.target, "--topic", glob], 0),
-        (["mirror", "--source", brokers.source, "--target", brokers.target, "--topic", glob], 1),
+        (["verify", *source_and_target(brokers), "--topic", glob], 0),
+        (["mirror", *source_and_target(brokers), "--topic", glob], 1),
         (["rollback", str(plan), "--dry-run"], 0),
         (["rollback", str(plan), "--yes"], 0),
         (["status", str(plan)], 0),

@@ -25,7 +25,14 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from kmigrate.cli import cli
-from tests.conftest import STANDARD_PHASES, Brokers, create_topic, produce, write_plan
+from tests.conftest import (
+    STANDARD_PHASES,
+    Brokers,
+    create_topic,
+    produce,
+    source_and_target,
+    write_plan,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -229,7 +236,7 @@ phases:
 """
     plan = write_plan(tmp_path, brokers, [f"{prefix}*"], phases)
     migrate(plan, range(1, 2))
-    copied = run("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    copied = run("mirror", *source_and_target(brokers), "--topic", topic)
     assert copied.exit_code == 0, copied.output
     produce(brokers.target, topic, [{"key": b"intruder", "value": b"x", "partition": 1}])
     verified = run("execute", str(plan), "--phase", "verify", "--yes")

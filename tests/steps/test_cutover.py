@@ -35,6 +35,7 @@ from tests.conftest import (
     create_on_both,
     create_topic,
     produce,
+    source_and_target,
     write_plan,
 )
 from tests.support.live_producer import LiveProducer
@@ -128,10 +129,7 @@ def _mirror_proc(brokers: Brokers, topic: str, state: Path, *extra: str) -> subp
             "-m",
             "kmigrate",
             "mirror",
-            "--source",
-            brokers.source,
-            "--target",
-            brokers.target,
+            *source_and_target(brokers),
             "--topic",
             topic,
             "--state-dir",
@@ -249,7 +247,7 @@ def test_verify_aligns_through_the_map_after_append(
     assert "all 1 partitions match (8 records)" in result.output
     report = json.loads((tmp_path / "state" / "reports" / "verify.json").read_text())
     assert report["partitions"][0]["foreign_target_records"] == 0  # before target_start
-    whole = run("verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    whole = run("verify", *source_and_target(brokers), "--topic", topic)
     assert whole.exit_code == 1
 
 
@@ -325,7 +323,7 @@ def test_a_resume_after_delete_records_passed_uncopied_records_stops_with_the_ra
     topic = f"{prefix}gone"
     create_on_both(brokers, topic, 1)
     produce(brokers.source, topic, [{"value": b"a", "partition": 0} for _ in range(10)])
-    args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    args = ("mirror", *source_and_target(brokers), "--topic", topic)
     state = ("--state-dir", str(tmp_path / "state"))
     assert run(*args, *state).exit_code == 0
     produce(brokers.source, topic, [{"value": b"b", "partition": 0} for _ in range(10)])
@@ -394,7 +392,7 @@ def test_target_data_lost_after_the_map_says_copied_stops_with_the_range(
     topic = f"{prefix}lost"
     create_on_both(brokers, topic, 2)
     produce(brokers.source, topic, [{"value": b"v", "partition": i % 2} for i in range(10)])
-    args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    args = ("mirror", *source_and_target(brokers), "--topic", topic)
     state = ("--state-dir", str(tmp_path / "state"))
     assert run(*args, *state).exit_code == 0
     admin = AdminClient({"bootstrap.servers": brokers.target})
@@ -419,7 +417,7 @@ def test_a_record_close_to_retention_ms_is_warned_about(
     create_topic(brokers.target, topic, 1)
     old = int(time.time() * 1000) - 55_000
     produce(brokers.source, topic, [{"value": b"v", "partition": 0, "timestamp": old}])
-    args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    args = ("mirror", *source_and_target(brokers), "--topic", topic)
 
     result = run(*args, "--state-dir", str(tmp_path / "state"))
 
@@ -440,7 +438,7 @@ def test_a_partition_close_to_retention_bytes_is_warned_about(
     create_topic(brokers.target, topic, 1)
     for _ in range(10):  # one batch each: the sandbox's ListOffsets counts batches right
         produce(brokers.source, topic, [{"value": b"x" * 100, "partition": 0}])
-    args = ("mirror", "--source", brokers.source, "--target", brokers.target, "--topic", topic)
+    args = ("mirror", *source_and_target(brokers), "--topic", topic)
 
     result = run(*args, "--state-dir", str(tmp_path / "state"))
 

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 from kafka import KafkaProducer
 
 from kmigrate.cli import cli
-from tests.conftest import Brokers, create_topic, produce
+from tests.conftest import Brokers, create_topic, produce, source_and_target
 
 pytestmark = pytest.mark.broker
 
@@ -81,7 +81,7 @@ def test_mirror_keeps_timestamps_1_and_largest_and_refuses_0_before_producing_it
         brokers.source, topic, [(b"one", 1), (b"largest", LARGEST), (b"zero", 0), (b"after", 7)]
     )
     assert [r[3] for r in read_back(brokers.source, topic)] == [1, LARGEST, 0, 7]
-    common = ["--source", brokers.source, "--target", brokers.target, "--topic", topic]
+    common = [*source_and_target(brokers), "--topic", topic]
 
     for _attempt in range(2):  # a re-run resumes at the same record and refuses again
         mirrored = run("mirror", *common, "--state-dir", str(tmp_path / "state"))
@@ -126,7 +126,7 @@ def test_verify_compares_a_log_append_time_target_without_timestamps_and_says_so
         [{"value": f"w{i}".encode(), "partition": 0, "timestamp": 9000 + i} for i in range(5)],
     )
     report = tmp_path / "report.json"
-    common = ["--source", brokers.source, "--target", brokers.target]
+    common = [*source_and_target(brokers)]
 
     ok = run("verify", *common, "--topic", same, "--details", "--report", str(report))
     assert ok.exit_code == 0, ok.output
@@ -154,10 +154,7 @@ def test_mirror_into_a_log_append_time_target_warns_before_copying(
     produce(brokers.source, topic, [{"value": b"a", "partition": 0, "timestamp": 5}])
     mirrored = run(
         "mirror",
-        "--source",
-        brokers.source,
-        "--target",
-        brokers.target,
+        *source_and_target(brokers),
         "--topic",
         topic,
         "--state-dir",

@@ -19,7 +19,14 @@ from confluent_kafka import Producer
 from kmigrate.cli import cli
 from kmigrate.verify.dual_write import SideTally, Window, compare_topic
 from kmigrate.verify.instants import format_instant, parse_instant
-from tests.conftest import Brokers, create_on_both, create_topic, produce, write_plan
+from tests.conftest import (
+    Brokers,
+    create_on_both,
+    create_topic,
+    produce,
+    source_and_target,
+    write_plan,
+)
 
 
 def run(*args: str) -> Result:
@@ -157,10 +164,7 @@ def test_dual_write_reports_missing_extra_differing_and_ignores_order_and_partit
         "verify",
         "--mode",
         "dual-write",
-        "--source",
-        brokers.source,
-        "--target",
-        brokers.target,
+        *source_and_target(brokers),
         "--topic",
         f"{prefix}*",
         "--from",
@@ -229,10 +233,7 @@ def test_dual_write_step_tolerates_in_flight_records_at_the_edge(
     strict = run(
         "verify",
         "--mode=dual-write",
-        "--source",
-        brokers.source,
-        "--target",
-        brokers.target,
+        *source_and_target(brokers),
         "--topic",
         topic,
         f"--from={since}",

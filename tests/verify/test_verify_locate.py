@@ -27,7 +27,7 @@ from kmigrate.steps.verify import (
     summarize_side,
     verify,
 )
-from tests.conftest import Brokers, create_on_both, create_topic, produce
+from tests.conftest import Brokers, create_on_both, create_topic, produce, source_and_target
 
 pytestmark = pytest.mark.broker
 
@@ -209,7 +209,7 @@ def test_verify_bar_has_the_real_total_and_counts_one_side(
 
     result = CliRunner().invoke(
         cli,
-        ["verify", "--source", brokers.source, "--target", brokers.target, "--topic", topic],
+        ["verify", *source_and_target(brokers), "--topic", topic],
     )
 
     assert result.exit_code == 0, result.output
