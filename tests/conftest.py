@@ -263,3 +263,32 @@ phases:
       - action: mirror
       - action: verify
 """
+
+#: Phases that copy the topics' configs, then mirror, then verify, one phase each (the
+#: fault tests interrupt one phase and run the next).
+MIRROR_THEN_VERIFY = """\
+phases:
+  - name: provision
+    steps:
+      - action: export-topics
+      - action: provision-topics
+  - name: mirror
+    steps:
+      - action: mirror
+  - name: verify
+    steps:
+      - action: verify
+"""
+
+
+def offline_plan_head(name: str, *, state_dir: str | None = None) -> str:
+    """The head of a plan (``version`` to ``topics``; the caller adds ``phases``) whose
+    clusters are never dialled: Kafka at 127.0.0.1 ports 1 and 2, every topic selected.
+    Plans of shell and manual steps, and plans only parsed, start with it."""
+    state = f"state_dir: {state_dir}\n" if state_dir is not None else ""
+    return (
+        f"version: 1\nname: {name}\n{state}clusters:\n"
+        '  source: {type: kafka, bootstrap_servers: "127.0.0.1:1"}\n'
+        '  target: {type: kafka, bootstrap_servers: "127.0.0.1:2"}\n'
+        'topics:\n  include: ["*"]\n'
+    )

@@ -22,7 +22,14 @@ import pytest
 
 from kmigrate.adapters.kafka import KafkaCluster, Record
 from kmigrate.errors import ClusterError
-from tests.conftest import Brokers, create_topic, produce, source_and_target, write_plan
+from tests.conftest import (
+    MIRROR_THEN_VERIFY,
+    Brokers,
+    create_topic,
+    produce,
+    source_and_target,
+    write_plan,
+)
 from tests.support.faults import (
     independent_read,
     kmigrate,
@@ -35,20 +42,6 @@ from tests.support.faults import (
 from tests.support.tcp_proxy import ProxiedBroker, TcpProxy, proxied_pair, start_proxied_broker
 
 pytestmark = pytest.mark.broker
-
-MIRROR_THEN_VERIFY = """\
-phases:
-  - name: provision
-    steps:
-      - action: export-topics
-      - action: provision-topics
-  - name: mirror
-    steps:
-      - action: mirror
-  - name: verify
-    steps:
-      - action: verify
-"""
 
 
 @pytest.fixture(scope="module")

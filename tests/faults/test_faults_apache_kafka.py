@@ -38,7 +38,7 @@ from confluent_kafka.admin import AdminClient
 
 from kmigrate.adapters import apache_kafka
 from kmigrate.adapters.kafka import KafkaCluster
-from tests.conftest import APACHE_KAFKA, create_topic, produce
+from tests.conftest import APACHE_KAFKA, MIRROR_THEN_VERIFY, create_topic, produce
 from tests.support.faults import (
     KMIGRATE,
     independent_read,
@@ -55,20 +55,6 @@ PASSWORD_ENV = "KMIGRATE_FAULTS_TARGET_PASSWORD"
 #: Records per seeded topic (3 partitions, about 100 B each with key and headers).
 RECORDS = 150_000
 PARTITIONS = 3
-
-PHASES = """\
-phases:
-  - name: provision
-    steps:
-      - action: export-topics
-      - action: provision-topics
-  - name: mirror
-    steps:
-      - action: mirror
-  - name: verify
-    steps:
-      - action: verify
-"""
 
 
 class Clusters:
@@ -147,7 +133,7 @@ def write_sasl_plan(
         topics:
           include: [{topic!r}]
         """)
-        + PHASES
+        + MIRROR_THEN_VERIFY
     )
     return path
 

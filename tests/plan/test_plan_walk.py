@@ -18,16 +18,9 @@ from kmigrate.runtime.plan_walk import (
     spec_from_definition,
     walk,
 )
+from tests.conftest import offline_plan_head
 
-HEADER = """\
-version: 1
-name: walk
-clusters:
-  source: {type: kafka, bootstrap_servers: "127.0.0.1:1"}
-  target: {type: kafka, bootstrap_servers: "127.0.0.1:2"}
-topics:
-  include: ["*"]
-"""
+HEADER = offline_plan_head("walk")
 
 
 def plan_of(phases: str, path: Path = Path("p.yaml")):  # noqa: ANN201 - LoadedPlan

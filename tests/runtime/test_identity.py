@@ -19,17 +19,9 @@ from kmigrate.cli import cli
 from kmigrate.journal import FAILED, SUCCEEDED, Journal
 from kmigrate.plan.schema import Requirement
 from kmigrate.runtime.runner import requirement_problem
+from tests.conftest import offline_plan_head
 
-HEADER = """\
-version: 1
-name: identity
-state_dir: state
-clusters:
-  source: {type: kafka, bootstrap_servers: "127.0.0.1:1"}
-  target: {type: kafka, bootstrap_servers: "127.0.0.1:2"}
-topics:
-  include: ["*"]
-"""
+HEADER = offline_plan_head("identity", state_dir="state")
 
 SWITCH = """\
       - shell: echo switch >> log.txt

@@ -29,16 +29,9 @@ from kmigrate.cli import cli
 from kmigrate.journal import Journal
 from kmigrate.plan import load_plan
 from kmigrate.runtime.plan_walk import definition_hash, walk
+from tests.conftest import offline_plan_head
 
-HEADER = """\
-version: 1
-name: shared-host
-state_dir: {state}
-clusters:
-  source: {{type: kafka, bootstrap_servers: "127.0.0.1:1"}}
-  target: {{type: kafka, bootstrap_servers: "127.0.0.1:2"}}
-topics:
-  include: ["*"]
+PHASES = """\
 phases:
   - name: switch
     steps:
@@ -54,7 +47,7 @@ def run(*args: str) -> Result:
 
 def write_plan(tmp_path: Path, state: str = "state") -> Path:
     plan = tmp_path / "plan.yaml"
-    plan.write_text(HEADER.format(state=state))
+    plan.write_text(offline_plan_head("shared-host", state_dir=str(state)) + PHASES)
     return plan
 
 
