@@ -31,6 +31,9 @@ from kmigrate import redact
 from kmigrate.adapters import apache_kafka, sandbox
 from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
 
+# Fixtures shared by test modules of several folders:
+from tests.support.secured import secured  # noqa: F401  (a broker behind the TLS + SASL proxy)
+
 TANSU = "tansu"
 APACHE_KAFKA = "apache-kafka"
 

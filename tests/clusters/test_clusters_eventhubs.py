@@ -10,144 +10,33 @@ azure-eventhub's ``get_partition_ids`` / ``get_partition_properties`` surface.
 
 from __future__ import annotations
 
-import io
-import json
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 
 from kmigrate.clusters import eventhubs
 from kmigrate.errors import ClusterError, UsageError
 from kmigrate.targets.profiles import PROFILES
 from kmigrate.targets.rules import SourceTopic, translate_topic
+from tests.support.cloud_fakes import (
+    NS,
+    NS_PATH,
+    RG,
+    SUB,
+    ArmAdapter,
+    FakeArm,
+    FakeCredential,
+    Handler,
+)
 
-SUB, RG, NS = "00000000-0000-0000-0000-000000000001", "shop-rg", "shop-prod"
-NS_PATH = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.EventHub/namespaces/{NS}"
 CONN = (
     "Endpoint=sb://shop-prod.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;"
     "SharedAccessKey=c2VjcmV0LWtleS1ub3QtcmVhbA=="
 )
-
-Handler = Callable[[str, str, dict[str, Any] | None], tuple[int, dict[str, Any] | None]]
-
-
-class ArmAdapter(requests.adapters.BaseAdapter):
-    """A ``requests`` adapter standing in for management.azure.com: records each request
-    (method, path, api-version, JSON body) and answers from ``handler``."""
-
-    def __init__(self, handler: Handler) -> None:
-        super().__init__()
-        self.handler = handler
-        self.calls: list[tuple[str, str, str, dict[str, Any] | None]] = []
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        url = urlparse(request.url or "")
-        raw = request.body
-        body = json.loads(raw) if raw else None
-        api = parse_qs(url.query).get("api-version", [""])[0]
-        self.calls.append((request.method or "", url.path, api, body))
-        status, payload = self.handler(request.method or "", url.path, body)
-        content = json.dumps(payload).encode() if payload is not None else b""
-        resp = requests.Response()
-        resp.status_code = status
-        resp._content = content
-        resp.raw = io.BytesIO(content)
-        resp.headers["Content-Type"] = "application/json; charset=utf-8"
-        resp.url = request.url or ""
-        resp.request = request
-        return resp
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-class FakeCredential:
-    """An azure-core TokenCredential handing out a fixed test token."""
-
-    def __init__(self) -> None:
-        self.scopes: list[str] = []
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        self.scopes.extend(scopes)
-        return AccessToken("test-token", int(time.time()) + 3600)
-
-
-def namespace_json(tier: str = "Standard", kafka: bool = True) -> dict[str, Any]:
-    """GET namespace, shaped as the ARM REST API documents it."""
-    return {
-        "id": NS_PATH,
-        "name": NS,
-        "type": "Microsoft.EventHub/Namespaces",
-        "location": "West Europe",
-        "sku": {"name": tier, "tier": tier, "capacity": 1},
-        "properties": {
-            "provisioningState": "Succeeded",
-            "status": "Active",
-            "serviceBusEndpoint": f"https://{NS}.servicebus.windows.net:443/",
-            "kafkaEnabled": kafka,
-            "isAutoInflateEnabled": False,
-            "maximumThroughputUnits": 0,
-        },
-    }
-
-
-def hub_json(name: str, properties: dict[str, Any]) -> dict[str, Any]:
-    """A hub resource as ARM returns it (read-only fields added to what was sent)."""
-    return {
-        "id": f"{NS_PATH}/eventhubs/{name}",
-        "name": name,
-        "type": "Microsoft.EventHub/namespaces/eventhubs",
-        "location": "West Europe",
-        "properties": {
-            **properties,
-            "partitionIds": [str(i) for i in range(properties.get("partitionCount", 1))],
-            "status": "Active",
-            "createdAt": "2026-11-24T10:00:00Z",
-            "updatedAt": "2026-11-24T10:00:00Z",
-        },
-    }
-
-
-class FakeArm:
-    """Namespace and hubs held in memory, answering ARM REST calls."""
-
-    def __init__(self, tier: str = "Standard", kafka: bool = True) -> None:
-        self.namespace = namespace_json(tier, kafka)
-        self.hubs: dict[str, dict[str, Any]] = {
-            "existing": hub_json(
-                "existing",
-                {
-                    "partitionCount": 2,
-                    "messageRetentionInDays": 1,
-                    "retentionDescription": {"cleanupPolicy": "Delete", "retentionTimeInHours": 24},
-                },
-            )
-        }
-
-    def __call__(
-        self, method: str, path: str, body: dict[str, Any] | None
-    ) -> tuple[int, dict[str, Any] | None]:
-        if path == NS_PATH and method == "GET":
-            return 200, self.namespace
-        if path == f"{NS_PATH}/eventhubs" and method == "GET":
-            return 200, {"value": list(self.hubs.values())}
-        prefix = f"{NS_PATH}/eventhubs/"
-        if path.startswith(prefix):
-            name = path[len(prefix) :]
-            if method == "PUT":
-                assert body is not None
-                self.hubs[name] = hub_json(name, body["properties"])
-                return 200, self.hubs[name]
-            if method == "DELETE":
-                return (200, None) if self.hubs.pop(name, None) else (204, None)
-        return 404, {"error": {"code": "NotFound", "message": f"no route {method} {path}"}}
 
 
 def control_plane(arm: Handler) -> tuple[eventhubs.EventHubsControlPlane, ArmAdapter]:

@@ -20,8 +20,8 @@ from botocore.stub import Stubber
 
 from kmigrate.clusters import msk
 from kmigrate.errors import ClusterError, UsageError
+from tests.support.cloud_fakes import ARN, provisioned
 
-ARN = "arn:aws:kafka:eu-central-1:123456789012:cluster/shop/0b1c2d3e-1111-2222-3333-444455556666-2"
 REGION = "eu-central-1"
 
 
@@ -44,27 +44,6 @@ def stubbed(fake_aws: None) -> Iterator[tuple[Any, Stubber]]:
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()
-
-
-def provisioned(state: str = "ACTIVE", brokers: int = 3) -> dict[str, Any]:
-    """A DescribeClusterV2 response for a Provisioned cluster, shaped as the service model."""
-    return {
-        "ClusterInfo": {
-            "ClusterType": "PROVISIONED",
-            "ClusterArn": ARN,
-            "ClusterName": "shop",
-            "State": state,
-            "CurrentVersion": "K3AEGXETSR30VB",
-            "Provisioned": {
-                "BrokerNodeGroupInfo": {
-                    "ClientSubnets": ["subnet-0a", "subnet-0b", "subnet-0c"],
-                    "InstanceType": "kafka.m5.large",
-                },
-                "CurrentBrokerSoftwareInfo": {"KafkaVersion": "3.6.0"},
-                "NumberOfBrokerNodes": brokers,
-            },
-        }
-    }
 
 
 def serverless() -> dict[str, Any]:

@@ -20,14 +20,13 @@ from kmigrate.clusters import registry
 from kmigrate.clusters.kafka import connect
 from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.errors import ClusterError
-from tests.adapters.test_auth_proxy import (
+from tests.support.secured import (
     CC_KEY,
     CC_SECRET,
     EH_CONN,
     MSK_PASSWORD,
     MSK_USER,
     Secured,
-    secured,  # noqa: F401  (the module-scoped proxy fixture)
 )
 
 pytestmark = pytest.mark.broker
@@ -81,7 +80,7 @@ EXPECTED_LOGIN = {
 
 
 @pytest.mark.parametrize("kind", ["confluent-cloud", "eventhubs", "msk"])
-def test_registry_settings_connect_produce_and_consume(secured: Secured, kind: str) -> None:  # noqa: F811
+def test_registry_settings_connect_produce_and_consume(secured: Secured, kind: str) -> None:
     """The type's generated settings pass the proxy's TLS + SASL handshake; records written
     through the data plane come back (server side: the test's own proxy)."""
     cluster, plane = open_target(kind, secured)
@@ -112,7 +111,7 @@ def test_registry_settings_connect_produce_and_consume(secured: Secured, kind: s
     ],
 )
 def test_registry_wrong_secret_is_a_clear_authentication_error(
-    secured: Secured,  # noqa: F811
+    secured: Secured,
     kind: str,
     wrong: str,
 ) -> None:

@@ -39,9 +39,17 @@ from confluent_kafka.admin import AdminClient
 
 from kmigrate.cli import cli
 from kmigrate.clusters import eventhubs, msk
-from tests.clusters.test_clusters_eventhubs import NS, RG, SUB, ArmAdapter, FakeArm, FakeCredential
-from tests.clusters.test_clusters_msk import ARN, provisioned
 from tests.conftest import Brokers, create_topic, produce
+from tests.support.cloud_fakes import (
+    ARN,
+    NS,
+    RG,
+    SUB,
+    ArmAdapter,
+    FakeArm,
+    FakeCredential,
+    provisioned,
+)
 
 pytestmark = pytest.mark.broker
 

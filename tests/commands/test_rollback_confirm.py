@@ -22,7 +22,7 @@ from kmigrate.cli import cli
 from kmigrate.commands.rollback import rollback
 from kmigrate.errors import RefusedError
 from kmigrate.ui import UI
-from tests.runtime.test_identity import SWITCH, log, one_phase, write
+from tests.support.shell_plans import SWITCH, log, one_phase, write
 
 
 def run(*args: str) -> Result:

@@ -23,9 +23,9 @@ from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI
 from tests.conftest import Brokers, create_on_both, produce
-from tests.engines.test_workers import _alive, _children, _wait_gone, _workers
-from tests.steps.test_cutover import plain_read
+from tests.support.clients import plain_read
 from tests.support.live_producer import LiveProducer
+from tests.support.processes import children_of, is_running, wait_gone, worker_pids
 
 pytestmark = pytest.mark.broker
 
@@ -67,7 +67,7 @@ def _wait_for_workers(proc: subprocess.Popen[str], topic: str, brokers: Brokers)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         held = sum(target.log_ends([(topic, p) for p in range(PARTITIONS)]).values())
-        workers = _workers(proc.pid)
+        workers = worker_pids(proc.pid)
         if held >= SEED // 2 and len(workers) == 2:
             return workers
         time.sleep(0.05)
@@ -167,7 +167,7 @@ def test_max_duration_ends_a_follow_over_two_workers(
     assert record.lag == {topic: {"records": 0, "seconds": 0.0}}
     assert sum(p.records for p in record.partitions) == SEED
     assert _mapped(tmp_path, topic) == SEED
-    assert not [pid for pid, cmd in _children(os.getpid()) if "spawn_main" in cmd]
+    assert not [pid for pid, cmd in children_of(os.getpid()) if "spawn_main" in cmd]
 
 
 def test_ctrl_c_to_the_process_group_stops_a_follow_over_workers_cleanly(
@@ -189,7 +189,7 @@ def test_ctrl_c_to_the_process_group_stops_a_follow_over_workers_cleanly(
     assert proc.returncode == 0, out
     assert "mirror stopped by operator (SIGINT): the copy is clean" in out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out
-    assert not [w for w in workers if _alive(w)]
+    assert not [w for w in workers if is_running(w)]
     source = plain_read(brokers.source, topic, PARTITIONS)
     target = plain_read(brokers.target, topic, PARTITIONS)
     omap = OffsetMap.load(state)
@@ -220,7 +220,7 @@ def test_a_follow_worker_killed_with_sigkill_fails_the_mirror_and_a_rerun_resume
     assert proc.returncode == 1, out
     assert re.search(rf"mirror worker [12] \(pid {workers[1]}\) died with exit code -9", out), out
     assert "Traceback" not in out
-    assert not _alive(workers[0])
+    assert not is_running(workers[0])
     _rerun_exact(brokers, topic, state, live)
 
 
@@ -242,6 +242,6 @@ def test_the_follow_parent_killed_with_sigkill_takes_its_workers_and_a_rerun_res
     time.sleep(0.5)
     proc.kill()
     proc.communicate(timeout=30)
-    alive = _wait_gone(workers, 2.0)
+    alive = wait_gone(workers, 2.0)
     assert not alive, f"follow workers still running after their parent died: {alive}"
     _rerun_exact(brokers, topic, state, live)

@@ -19,6 +19,7 @@ from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.cli import cli
 from kmigrate.engines.workers import shards
 from tests.conftest import Brokers, create_on_both, produce, read_all, source_and_target
+from tests.support.processes import wait_gone, worker_pids
 
 pytestmark = pytest.mark.broker
 
@@ -55,26 +56,6 @@ def _mirror(brokers: Brokers, topic: str, state: Path) -> subprocess.Popen[str]:
     )
 
 
-def _children(pid: int) -> list[tuple[int, str]]:
-    """``(pid, command line)`` of the processes whose parent is ``pid`` (from /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append((int(entry.name), cmdline))
-    return out
-
-
-def _workers(pid: int) -> list[int]:
-    return [p for p, cmd in _children(pid) if "spawn_main" in cmd]
-
-
 def _wait_for_copies(brokers: Brokers, topic: str, proc: subprocess.Popen[str]) -> list[int]:
     """Until the target holds some copies while the workers run (mid-copy); returns
     the worker pids.  The workers are looked for on every round, so a fast copy is
@@ -84,7 +65,7 @@ def _wait_for_copies(brokers: Brokers, topic: str, proc: subprocess.Popen[str]) 
     tps = [(topic, p) for p in range(PARTITIONS)]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        workers = _workers(proc.pid)
+        workers = worker_pids(proc.pid)
         if len(workers) == 2:
             copied = sum(high for _low, high in target.offsets(tps).values())
             if copied >= RECORDS // 10 and proc.poll() is None:
@@ -162,28 +143,10 @@ def test_the_parent_killed_with_sigkill_takes_its_workers_and_a_rerun_resumes_ex
     workers = _wait_for_copies(brokers, topic, proc)
     proc.kill()
     proc.communicate(timeout=30)
-    alive = _wait_gone(workers, 2.0)
+    alive = wait_gone(workers, 2.0)
     assert not alive, f"workers still running after their parent died: {alive}"
     _resume(brokers, topic, state)
     _assert_exact(brokers, topic, state)
-
-
-def _wait_gone(pids: list[int], timeout_s: float) -> list[int]:
-    """Wait up to ``timeout_s`` seconds for these processes to end; returns
-    those still running."""
-    deadline = time.monotonic() + timeout_s
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return [p for p in pids if _alive(p)]
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for init to reap it counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_verify_over_worker_processes_gives_the_digests_of_one_process_and_finds_a_difference(

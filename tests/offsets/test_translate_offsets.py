@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from kmigrate.cli import cli
 from kmigrate.errors import StepFailed
 from tests.conftest import Brokers, create_on_both, create_topic, produce, write_plan
+from tests.support.clients import commit, committed
 
 pytestmark = pytest.mark.broker
 
@@ -63,21 +63,6 @@ def transactional_source(bootstrap: str, topic: str) -> None:
                 )
                 n += 1
         producer.commit_transaction(30)
-
-
-def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-    fut = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)])
-    for f in fut.values():
-        f.result()
-
-
-def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
-    result = next(iter(fut.values())).result()
-    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
 
 
 def next_records(bootstrap: str, group: str, topic: str) -> dict[int, tuple | None]:

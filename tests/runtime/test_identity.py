@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -19,14 +18,8 @@ from kmigrate.cli import cli
 from kmigrate.journal import FAILED, SUCCEEDED, Journal
 from kmigrate.plan.schema import Requirement
 from kmigrate.runtime.runner import requirement_problem
-from tests.conftest import offline_plan_head
+from tests.support.shell_plans import SWITCH, log, one_phase, write
 
-HEADER = offline_plan_head("identity", state_dir="state")
-
-SWITCH = """\
-      - shell: echo switch >> log.txt
-        rollback: echo undo-switch >> log.txt
-"""
 PREP = """\
       - shell: echo prep >> log.txt
         rollback: echo undo-prep >> log.txt
@@ -36,21 +29,6 @@ PREP = """\
 def run(*args: str) -> Result:
     """Run ``kmigrate ARGS`` in-process (click's runner: output holds stdout and stderr)."""
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def write(tmp_path: Path, phases: str) -> Path:
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(HEADER + textwrap.dedent(phases))
-    return plan
-
-
-def one_phase(*steps: str) -> str:
-    return "phases:\n  - name: switch\n    steps:\n" + "".join(steps)
-
-
-def log(tmp_path: Path) -> list[str]:
-    path = tmp_path / "log.txt"
-    return path.read_text().split() if path.exists() else []
 
 
 def status_json(plan: Path) -> dict:

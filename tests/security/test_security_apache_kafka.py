@@ -146,7 +146,7 @@ def test_a_whole_copy_over_sasl_ssl_as_the_migration_principal(
 ) -> None:
     """The principal with exactly the sandbox's migration ACLs provisions, mirrors,
     verifies and translates; the password never appears in the output."""
-    from tests.offsets.test_translate_offsets import commit
+    from tests.support.clients import commit
 
     topic = f"{prefix}secure"
     create_topic(brokers.source, topic, 2)
@@ -246,7 +246,7 @@ def test_check_connectivity_names_each_missing_operation_before_anything_changes
     1 naming the operation, the resource and the step that needs it; the target
     topic and group it checks exist (Kafka reports authorized operations only for
     topics that exist)."""
-    from tests.offsets.test_translate_offsets import commit
+    from tests.support.clients import commit
 
     topic = f"{prefix}perm"
     group = f"{prefix}app"

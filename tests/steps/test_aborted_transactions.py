@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from tests.conftest import Brokers, create_topic, write_plan
-from tests.offsets.test_translate_offsets import commit, committed
+from tests.support.clients import commit, committed
 
 pytestmark = pytest.mark.broker
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
@@ -38,53 +38,12 @@ from tests.conftest import (
     source_and_target,
     write_plan,
 )
+from tests.support.clients import Row, plain_read
 from tests.support.live_producer import LiveProducer
-
-Row = tuple[int, int, bytes | None, bytes | None, tuple[Any, ...], int]
 
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def plain_read(bootstrap: str, topic: str, partitions: int) -> dict[int, list[Row]]:
-    """Every record per partition, read by a plain consumer: (partition, offset, key,
-    value, headers, timestamp)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "test-plain-reader",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])
-    out: dict[int, list[Row]] = {p: [] for p in range(partitions)}
-    done: set[int] = set()
-    deadline = time.monotonic() + 60
-    try:
-        while len(done) < partitions and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 0.2):
-                err = msg.error()
-                if err is not None:
-                    assert err.code() == KafkaError._PARTITION_EOF, err
-                    done.add(msg.partition())
-                    continue
-                out[msg.partition()].append(
-                    (
-                        msg.partition(),
-                        msg.offset(),
-                        msg.key(),
-                        msg.value(),
-                        tuple(msg.headers() or ()),
-                        msg.timestamp()[1],
-                    )
-                )
-    finally:
-        consumer.close()
-    assert len(done) == partitions, "plain reader did not reach the end"
-    return out
 
 
 def contents(rows: dict[int, list[Row]]) -> dict[int, list[tuple[Any, ...]]]:
@@ -274,7 +233,7 @@ def test_a_source_log_start_above_zero_maps_verifies_and_translates(
     0-9, verify compares those, and groups translate: one committed below the log
     start (at deleted records) resumes at the first copied record, one at 15 at the
     copy of 15; each consumer then reads on the target what it would read on the source."""
-    from tests.offsets.test_translate_offsets import commit, committed
+    from tests.support.clients import commit, committed
 
     topic = f"{prefix}lso"
     create_topic(brokers.source, topic, 1)

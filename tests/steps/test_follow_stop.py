@@ -25,7 +25,7 @@ from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI, Progress
 from tests.conftest import Brokers, create_on_both, create_topic, produce, write_plan
-from tests.steps.test_cutover import plain_read
+from tests.support.clients import plain_read
 from tests.support.live_producer import LiveProducer
 
 pytestmark = pytest.mark.broker
