@@ -252,29 +252,37 @@ def write_plan(
     return path
 
 
-STANDARD_PHASES = """\
-phases:
-  - name: preflight
-    steps:
-      - action: check-connectivity
+#: The phase that exports the source's topics and creates them on the target (a list
+#: item of ``phases:``, to compose the phases of a plan with).
+PROVISION_PHASE = """\
   - name: provision
     steps:
       - action: export-topics
       - action: provision-topics
+"""
+
+STANDARD_PHASES = (
+    """\
+phases:
+  - name: preflight
+    steps:
+      - action: check-connectivity
+"""
+    + PROVISION_PHASE
+    + """\
   - name: mirror
     steps:
       - action: mirror
       - action: verify
 """
+)
 
 #: Phases that copy the topics' configs, then mirror, then verify, one phase each (the
 #: fault tests interrupt one phase and run the next).
-MIRROR_THEN_VERIFY = """\
-phases:
-  - name: provision
-    steps:
-      - action: export-topics
-      - action: provision-topics
+MIRROR_THEN_VERIFY = (
+    "phases:\n"
+    + PROVISION_PHASE
+    + """\
   - name: mirror
     steps:
       - action: mirror
@@ -282,6 +290,7 @@ phases:
     steps:
       - action: verify
 """
+)
 
 
 def offline_plan_head(name: str, *, state_dir: str | None = None) -> str:

@@ -271,6 +271,38 @@ def outcome(what: str, code: int, out: str) -> str:
     return f"{what}: exit 1 ({(failed or [out.strip()[-300:]])[0].strip()}); re-run"
 
 
+def provisioned(
+    source: apache_kafka.Cluster, target: apache_kafka.Cluster, topic: str, tmp_path: Path
+) -> Path:
+    """Seed ``topic`` on the source, write the SASL plan for it and run its phase 1
+    (export and provision) until it succeeds; returns the plan."""
+    seed(source.bootstrap, topic)
+    plan = write_sasl_plan(tmp_path, source, target, topic)
+    until_success(plan, "1", target)
+    return plan
+
+
+def mirroring(
+    plan: Path, target: apache_kafka.Cluster, topic: str, share: int = 10
+) -> tuple[subprocess.Popen[str], int]:
+    """Start phase 2 (the mirror) and wait until the target holds ``1/share`` of the
+    records; returns the running process and the records then held."""
+    proc = start(plan, "2", target)
+    return proc, wait_copied(target.internal, topic, RECORDS // share, proc)
+
+
+def ended(
+    proc: subprocess.Popen[str], target: apache_kafka.Cluster, what: str, timeout_s: float = 150
+) -> tuple[int, str]:
+    """Wait for the interrupted step ``proc`` to end, check it ended cleanly
+    (:func:`clean`) and print ``what`` happened and how it ended; returns its exit
+    code and output."""
+    code, out, waited = finish(proc, timeout_s)
+    clean(code, out, target)
+    print(outcome(what, code, out), f"({waited:.1f} s)")
+    return code, out
+
+
 def mirror_then_verify(plan: Path, clusters: Clusters, topic: str) -> None:
     """Mirror (re-run until it succeeds) and verify, then read both sides back."""
     until_success(plan, "2", clusters.target)
@@ -292,17 +324,12 @@ def test_target_partition_leader_killed_mid_mirror(
     duplicated, order kept."""
     source, target = clusters.source, clusters.target
     topic = f"{prefix}leader"
-    seed(source.bootstrap, topic)
-    plan = write_sasl_plan(tmp_path, source, target, topic)
-    until_success(plan, "1", target)
+    plan = provisioned(source, target, topic, tmp_path)
     node = target.node_for(leader_of(target.internal, topic, 0))
 
-    proc = start(plan, "2", target)
-    held = wait_copied(target.internal, topic, RECORDS // 5, proc)
+    proc, held = mirroring(plan, target, topic, 5)
     apache_kafka.stop_node(node, kill=True)
-    code, out, waited = finish(proc)
-    clean(code, out, target)
-    print(outcome(f"leader {node.name} killed at {held:,} records", code, out), f"({waited:.1f} s)")
+    code, out = ended(proc, target, f"leader {node.name} killed at {held:,} records")
     if code == 1:
         assert "FAILED: mirror failed: target (" in out, out
         until_success(plan, "2", target)
@@ -330,20 +357,14 @@ def test_two_of_three_combined_nodes_killed_mid_mirror(
     empty? ...)"."""
     source, target = clusters.source, clusters.target
     topic = f"{prefix}quorum"
-    seed(source.bootstrap, topic)
-    plan = write_sasl_plan(tmp_path, source, target, topic)
-    until_success(plan, "1", target)
+    plan = provisioned(source, target, topic, tmp_path)
 
-    proc = start(plan, "2", target)
-    held = wait_copied(target.internal, topic, RECORDS // 10, proc)
+    proc, held = mirroring(plan, target, topic)
     stopped = [target.node_for(2), target.node_for(3)]
     for node in stopped:
         apache_kafka.stop_node(node, kill=True)
-    code, out, waited = finish(proc, timeout_s=120)  # a hang guard: the writer gives up
-    clean(code, out, target)
-    print(
-        outcome(f"2 of 3 combined nodes killed at {held:,} records", code, out), f"({waited:.1f} s)"
-    )
+    what = f"2 of 3 combined nodes killed at {held:,} records"
+    code, out = ended(proc, target, what, timeout_s=120)  # a hang guard: the writer gives up
     assert code == 1, out
     assert "FAILED: mirror failed: target (" in out, out
     assert "records not confirmed for" in out, out
@@ -388,20 +409,16 @@ def test_isr_below_min_insync_replicas_mid_mirror(
     restarted empty? ...)"."""
     source, target = clusters.source, managed_target
     topic = f"{prefix}isr"
-    seed(source.bootstrap, topic)
-    plan = write_sasl_plan(tmp_path, source, target, topic)
-    until_success(plan, "1", target)
+    plan = provisioned(source, target, topic, tmp_path)
 
-    proc = start(plan, "2", target)
-    held = wait_copied(target.internal, topic, RECORDS // 10, proc)
+    proc, held = mirroring(plan, target, topic)
     stopped = [target.node_for(2), target.node_for(3)]
     for node in stopped:  # both at once: a controlled shutdown takes seconds
         os.kill(node.pid, signal.SIGTERM)
     for node in stopped:
         apache_kafka.stop_node(node)
-    code, out, waited = finish(proc, timeout_s=120)  # a hang guard: the writer gives up
-    clean(code, out, target)
-    print(outcome(f"2 of 3 brokers stopped at {held:,} records", code, out), f"({waited:.1f} s)")
+    what = f"2 of 3 brokers stopped at {held:,} records"
+    code, out = ended(proc, target, what, timeout_s=120)  # a hang guard: the writer gives up
     assert code == 1, out
     assert "FAILED: mirror failed: target (" in out, out
     assert "the target has fewer in-sync replicas than min.insync.replicas" in out, out
@@ -473,17 +490,11 @@ def test_source_broker_restarted_mid_mirror(
     nothing lost or duplicated."""
     source, target = clusters.source, clusters.target
     topic = f"{prefix}srcmirror"
-    seed(source.bootstrap, topic)
-    plan = write_sasl_plan(tmp_path, source, target, topic)
-    until_success(plan, "1", target)
+    plan = provisioned(source, target, topic, tmp_path)
 
-    proc = start(plan, "2", target)
-    held = wait_copied(target.internal, topic, RECORDS // 10, proc)
+    proc, held = mirroring(plan, target, topic)
     down_s = restart(source, source.node_for(1), proc)
-    code, out, waited = finish(proc)
-    clean(code, out, target)
-    what = f"source broker restarted at {held:,} records (down {down_s:.1f} s)"
-    print(outcome(what, code, out), f"({waited:.1f} s)")
+    ended(proc, target, f"source broker restarted at {held:,} records (down {down_s:.1f} s)")
     mirror_then_verify(plan, clusters, topic)
 
 
@@ -496,18 +507,13 @@ def test_source_broker_restarted_mid_verify(
     finds every partition equal."""
     source, target = clusters.source, clusters.target
     topic = f"{prefix}srcverify"
-    seed(source.bootstrap, topic)
-    plan = write_sasl_plan(tmp_path, source, target, topic)
-    until_success(plan, "1", target)
+    plan = provisioned(source, target, topic, tmp_path)
     until_success(plan, "2", target)
 
     proc = start(plan, "3", target)
     wait_step_started(plan, "verify", proc)
     down_s = restart(source, source.node_for(1), proc)
-    code, out, waited = finish(proc)
-    clean(code, out, target)
-    what = f"source broker restarted mid-verify (down {down_s:.1f} s)"
-    print(outcome(what, code, out), f"({waited:.1f} s)")
+    code, out = ended(proc, target, f"source broker restarted mid-verify (down {down_s:.1f} s)")
     assert "partitions differ" not in out, out
     if code == 1:
         assert step_named(status_steps(plan), "verify")["status"] == "failed"
@@ -559,18 +565,13 @@ def test_target_broker_restarted_mid_mirror(
     tail, not written twice)."""
     source, target = clusters.source, clusters.target
     topic = f"{prefix}tgtmirror"
-    seed(source.bootstrap, topic)
-    plan = write_sasl_plan(tmp_path, source, target, topic)
-    until_success(plan, "1", target)
+    plan = provisioned(source, target, topic, tmp_path)
     node = target.node_for(leader_of(target.internal, topic, 1))
 
-    proc = start(plan, "2", target)
-    held = wait_copied(target.internal, topic, RECORDS // 10, proc)
+    proc, held = mirroring(plan, target, topic)
     down_s = restart(target, node, proc, kill=True)
-    code, out, waited = finish(proc)
-    clean(code, out, target)
     what = f"target {node.name} restarted at {held:,} records (down {down_s:.1f} s)"
-    print(outcome(what, code, out), f"({waited:.1f} s)")
+    ended(proc, target, what)
     mirror_then_verify(plan, clusters, topic)
 
 

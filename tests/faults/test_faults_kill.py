@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.conftest import PROVISION_PHASE, Brokers, create_topic, produce, write_plan
 from tests.support.faults import (
     independent_read,
     kmigrate,
@@ -38,12 +38,10 @@ from tests.support.tcp_proxy import ProxiedBroker, proxied_pair
 
 pytestmark = pytest.mark.broker
 
-PHASES = """\
-phases:
-  - name: provision
-    steps:
-      - action: export-topics
-      - action: provision-topics
+PHASES = (
+    "phases:\n"
+    + PROVISION_PHASE
+    + """\
   - name: copy
     steps:
       - action: mirror
@@ -53,6 +51,7 @@ phases:
       - shell: "sleep 1.5 && echo switched >> switched.txt"
       - manual: "Point the consumers at the target"
 """
+)
 
 #: Per phase, in step order: (step type, kills, most seconds to wait after the
 #: step is seen started before the kill).  The moment is random within that

@@ -24,18 +24,23 @@ from kmigrate.engines.base import FollowSpec
 from kmigrate.steps.base import StepContext
 from kmigrate.steps.mirror import mirror
 from kmigrate.ui import UI, Progress
-from tests.conftest import Brokers, create_on_both, create_topic, produce, write_plan
+from tests.conftest import (
+    PROVISION_PHASE,
+    Brokers,
+    create_on_both,
+    create_topic,
+    produce,
+    write_plan,
+)
 from tests.support.clients import plain_read
 from tests.support.live_producer import LiveProducer
 
 pytestmark = pytest.mark.broker
 
-PHASES = """\
-phases:
-  - name: provision
-    steps:
-      - action: export-topics
-      - action: provision-topics
+PHASES = (
+    "phases:\n"
+    + PROVISION_PHASE
+    + """\
   - name: copy
     steps:
       - action: mirror
@@ -45,6 +50,7 @@ phases:
     steps:
       - action: verify
 """
+)
 
 
 def run(*args: str) -> Result:
