@@ -15,8 +15,6 @@ import time
 from typing import Any
 
 import pytest
-import requests
-from azure.core.pipeline.transport import RequestsTransport
 
 from kmigrate.clusters import eventhubs
 from kmigrate.errors import ClusterError, UsageError
@@ -31,6 +29,7 @@ from tests.support.cloud_fakes import (
     FakeArm,
     FakeCredential,
     Handler,
+    control_plane_through,
 )
 
 CONN = (
@@ -42,17 +41,7 @@ CONN = (
 def control_plane(arm: Handler) -> tuple[eventhubs.EventHubsControlPlane, ArmAdapter]:
     """A real EventHubManagementClient whose transport is the test adapter."""
     adapter = ArmAdapter(arm)
-    session = requests.Session()
-    session.mount("https://", adapter)
-    cp = eventhubs.EventHubsControlPlane(
-        SUB,
-        RG,
-        NS,
-        credential=FakeCredential(),
-        transport=RequestsTransport(session=session, session_owner=False),
-        retry_total=0,
-    )
-    return cp, adapter
+    return control_plane_through(adapter), adapter
 
 
 def test_namespace_check_standard() -> None:

@@ -30,8 +30,6 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
-from azure.core.pipeline.transport import RequestsTransport
 from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 from confluent_kafka import Consumer, TopicPartition
@@ -47,7 +45,7 @@ from tests.support.cloud_fakes import (
     SUB,
     ArmAdapter,
     FakeArm,
-    FakeCredential,
+    control_plane_through,
     provisioned,
 )
 
@@ -321,44 +319,24 @@ class LocalHubs(FakeArm):
         return super().__call__(method, path, body)
 
 
-def test_eventhubs_plan_migrates_and_rolls_back_through_arm(
-    brokers: Brokers, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """eventhubs: the namespace is checked and hubs are created and deleted through ARM
-    (azure-mgmt-eventhub on a stubbed transport: SDK boundary), never Kafka CreateTopics;
-    each hub carries the translated retention hours, cleanup policy and CreateTime; the
-    records flow through the Kafka endpoint (the local broker)."""
-    arm = LocalHubs(brokers.target)
-    session = requests.Session()
-    session.mount("https://", ArmAdapter(arm))
+def serve_arm(monkeypatch: pytest.MonkeyPatch, arm: LocalHubs) -> LocalHubs:
+    """kmigrate's Event Hubs control plane answered by ``arm`` (through the real
+    azure-mgmt-eventhub client), for the plan's subscription, group and namespace."""
+    adapter = ArmAdapter(arm)
 
     def plane(sub: str, rg: str, ns: str) -> eventhubs.EventHubsControlPlane:
         assert (sub, rg, ns) == (SUB, RG, NS)
-        return eventhubs.EventHubsControlPlane(
-            sub,
-            rg,
-            ns,
-            credential=FakeCredential(),
-            transport=RequestsTransport(session=session, session_owner=False),
-            retry_total=0,
-        )
+        return control_plane_through(adapter, sub, rg, ns)
 
     monkeypatch.setattr(eventhubs, "arm_plane", plane)
-    asked: list[tuple[str, str | None]] = []
+    return arm
 
-    def data_plane(namespace: str, hub: str, **kw: Any) -> LocalPartitions:
-        asked.append((hub, kw.get("connection_string")))
-        return LocalPartitions(brokers.target, hub)
 
-    monkeypatch.setattr(eventhubs, "consumer_client", data_plane)
-    monkeypatch.setenv("AZ_SUB", SUB)
-    monkeypatch.setenv(
-        "EH_CONN",
-        "Endpoint=sb://shop-prod.servicebus.windows.net/;SharedAccessKeyName=k;"
-        "SharedAccessKey=eh-secret-Kd93hQ==",
-    )
-    sent = source_topics(brokers, prefix)
-    plan = write_plan(
+def eventhubs_plan(tmp_path: Path, brokers: Brokers, prefix: str) -> Path:
+    """The plan to an ``eventhubs`` target (namespace, subscription and group from
+    cloud_fakes; the connection string from ``$EH_CONN``) whose Kafka endpoint is the
+    local target broker."""
+    return write_plan(
         tmp_path,
         brokers,
         prefix,
@@ -373,6 +351,31 @@ def test_eventhubs_plan_migrates_and_rolls_back_through_arm(
         facts: {{tier: standard}}
         """,
     )
+
+
+def test_eventhubs_plan_migrates_and_rolls_back_through_arm(
+    brokers: Brokers, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eventhubs: the namespace is checked and hubs are created and deleted through ARM
+    (azure-mgmt-eventhub on a stubbed transport: SDK boundary), never Kafka CreateTopics;
+    each hub carries the translated retention hours, cleanup policy and CreateTime; the
+    records flow through the Kafka endpoint (the local broker)."""
+    arm = serve_arm(monkeypatch, LocalHubs(brokers.target))
+    asked: list[tuple[str, str | None]] = []
+
+    def data_plane(namespace: str, hub: str, **kw: Any) -> LocalPartitions:
+        asked.append((hub, kw.get("connection_string")))
+        return LocalPartitions(brokers.target, hub)
+
+    monkeypatch.setattr(eventhubs, "consumer_client", data_plane)
+    monkeypatch.setenv("AZ_SUB", SUB)
+    monkeypatch.setenv(
+        "EH_CONN",
+        "Endpoint=sb://shop-prod.servicebus.windows.net/;SharedAccessKeyName=k;"
+        "SharedAccessKey=eh-secret-Kd93hQ==",
+    )
+    sent = source_topics(brokers, prefix)
+    plan = eventhubs_plan(tmp_path, brokers, prefix)
     first = migrate_and_roll_back(plan, brokers, sent)
     assert sorted(p["partitionCount"] for p in arm.created) == [2, 3]
     for props in arm.created:
@@ -393,21 +396,7 @@ def test_eventhubs_verify_fails_when_sequence_numbers_disagree(
     """eventhubs: when the data plane (azure-eventhub surface, SDK boundary) reports more
     events in a partition than verify read over Kafka, verify fails naming the hub,
     partition and both counts."""
-    arm = LocalHubs(brokers.target)
-    session = requests.Session()
-    session.mount("https://", ArmAdapter(arm))
-    monkeypatch.setattr(
-        eventhubs,
-        "arm_plane",
-        lambda sub, rg, ns: eventhubs.EventHubsControlPlane(
-            sub,
-            rg,
-            ns,
-            credential=FakeCredential(),
-            transport=RequestsTransport(session=session, session_owner=False),
-            retry_total=0,
-        ),
-    )
+    serve_arm(monkeypatch, LocalHubs(brokers.target))
     monkeypatch.setattr(
         eventhubs,
         "consumer_client",
@@ -416,21 +405,7 @@ def test_eventhubs_verify_fails_when_sequence_numbers_disagree(
     monkeypatch.setenv("AZ_SUB", SUB)
     monkeypatch.setenv("EH_CONN", "Endpoint=sb://shop-prod.servicebus.windows.net/;k=v")
     sent = source_topics(brokers, prefix)
-    plan = write_plan(
-        tmp_path,
-        brokers,
-        prefix,
-        f"""\
-        type: eventhubs
-        namespace: {NS}
-        subscription_id: ${{AZ_SUB}}
-        resource_group: {RG}
-        connection_string: ${{EH_CONN}}
-        bootstrap_servers: {brokers.target}
-        config: {{security.protocol: PLAINTEXT}}
-        facts: {{tier: standard}}
-        """,
-    )
+    plan = eventhubs_plan(tmp_path, brokers, prefix)
     assert run("execute", str(plan), "--phase", "1", "--yes").exit_code == 0
     result = run("execute", str(plan), "--phase", "2", "--yes")
     assert result.exit_code == 1

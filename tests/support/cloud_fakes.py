@@ -13,6 +13,9 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 from azure.core.credentials import AccessToken
+from azure.core.pipeline.transport import RequestsTransport
+
+from kmigrate.clusters import eventhubs
 
 SUB, RG, NS = "00000000-0000-0000-0000-000000000001", "shop-rg", "shop-prod"
 
@@ -133,6 +136,23 @@ class FakeArm:
             if method == "DELETE":
                 return (200, None) if self.hubs.pop(name, None) else (204, None)
         return 404, {"error": {"code": "NotFound", "message": f"no route {method} {path}"}}
+
+
+def control_plane_through(
+    adapter: ArmAdapter, sub: str = SUB, rg: str = RG, ns: str = NS
+) -> eventhubs.EventHubsControlPlane:
+    """kmigrate's Event Hubs control plane over a real EventHubManagementClient whose
+    transport is ``adapter`` (no retries: a test sees each answer once)."""
+    session = requests.Session()
+    session.mount("https://", adapter)
+    return eventhubs.EventHubsControlPlane(
+        sub,
+        rg,
+        ns,
+        credential=FakeCredential(),
+        transport=RequestsTransport(session=session, session_owner=False),
+        retry_total=0,
+    )
 
 
 ARN = "arn:aws:kafka:eu-central-1:123456789012:cluster/shop/0b1c2d3e-1111-2222-3333-444455556666-2"
