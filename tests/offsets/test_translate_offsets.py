@@ -78,18 +78,7 @@ def next_records(bootstrap: str, group: str, topic: str) -> dict[int, tuple | No
     )
     positions = committed(bootstrap, group)
     consumer.assign([TopicPartition(topic, p, positions[(topic, p)]) for p in (0, 1)])
-    out: dict[int, tuple | None] = {}
-    deadline = time.monotonic() + 20
-    while len(out) < 2 and time.monotonic() < deadline:
-        msg = consumer.poll(0.2)
-        if msg is None or msg.partition() in out:
-            continue
-        if msg.error():
-            out[msg.partition()] = None
-        else:
-            out[msg.partition()] = (msg.key(), msg.value(), msg.headers(), msg.timestamp()[1])
-    consumer.close()
-    return out
+    return first_per_partition(consumer)
 
 
 def source_next(bootstrap: str, topic: str, offset: int) -> dict[int, tuple | None]:
@@ -97,6 +86,13 @@ def source_next(bootstrap: str, topic: str, offset: int) -> dict[int, tuple | No
         {"bootstrap.servers": bootstrap, "group.id": "reader", "enable.partition.eof": True}
     )
     consumer.assign([TopicPartition(topic, p, offset) for p in (0, 1)])
+    return first_per_partition(consumer)
+
+
+def first_per_partition(consumer: Consumer) -> dict[int, tuple | None]:
+    """The first record (key, value, headers, timestamp) the assigned ``consumer`` reads
+    on each of partitions 0 and 1 within 20 s (None: an error, such as the partition's
+    end, came first); closes the consumer."""
     out: dict[int, tuple | None] = {}
     deadline = time.monotonic() + 20
     while len(out) < 2 and time.monotonic() < deadline:
