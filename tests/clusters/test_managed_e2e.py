@@ -89,6 +89,19 @@ def write_plan(tmp_path: Path, brokers: Brokers, prefix: str, target: str) -> Pa
     return path
 
 
+def msk_target(brokers: Brokers, facts: str) -> str:
+    """The plan's ``msk`` target (the cluster_arn of cloud_fakes, plaintext auth, Kafka at
+    the local target broker) declaring ``facts`` (YAML flow mapping items)."""
+    return f"""\
+        type: msk
+        region: eu-central-1
+        cluster_arn: {ARN}
+        auth: plaintext
+        bootstrap_servers: {brokers.target}
+        facts: {{{facts}}}
+        """
+
+
 def source_topics(brokers: Brokers, prefix: str) -> dict[str, list[bytes]]:
     """Two source topics with keyed records; returns the values sent per topic."""
     sent = {}
@@ -196,14 +209,7 @@ def test_msk_plan_migrates_and_rolls_back(
         tmp_path,
         brokers,
         prefix,
-        f"""\
-        type: msk
-        region: eu-central-1
-        cluster_arn: {ARN}
-        auth: plaintext
-        bootstrap_servers: {brokers.target}
-        facts: {{cluster_type: provisioned, broker_count: 1}}
-        """,
+        msk_target(brokers, "cluster_type: provisioned, broker_count: 1"),
     )
     first = migrate_and_roll_back(plan, brokers, sent)
     out = " ".join(first.output.split())
@@ -223,14 +229,7 @@ def test_msk_declared_fact_that_disagrees_fails_check_connectivity(
         tmp_path,
         brokers,
         prefix,
-        f"""\
-        type: msk
-        region: eu-central-1
-        cluster_arn: {ARN}
-        auth: plaintext
-        bootstrap_servers: {brokers.target}
-        facts: {{cluster_type: provisioned, broker_count: 6}}
-        """,
+        msk_target(brokers, "cluster_type: provisioned, broker_count: 6"),
     )
     result = run("execute", str(plan), "--phase", "1", "--yes")
     assert result.exit_code == 1
@@ -429,14 +428,7 @@ def test_accepted_refusal_is_journaled_and_the_topic_created_without_the_key(
 
     topic = f"{prefix}segments"
     create_topic(brokers.source, topic, 2, {"segment.bytes": "134217728"})
-    target = f"""\
-        type: msk
-        region: eu-central-1
-        cluster_arn: {ARN}
-        auth: plaintext
-        bootstrap_servers: {brokers.target}
-        facts: {{cluster_type: serverless}}
-        """
+    target = msk_target(brokers, "cluster_type: serverless")
     plan = write_plan(tmp_path, brokers, prefix, target)
     plan.write_text(plan.read_text().replace("      - action: check-connectivity\n", ""))
     refused = run("execute", str(plan), "--phase", "1", "--yes")
