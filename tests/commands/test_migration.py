@@ -130,19 +130,25 @@ def test_provisioned_topic_has_source_partitions_and_customised_configs(
     assert configs["retention.ms"] == "259200000"
 
 
+def numbered(count: int, partition: int) -> list[dict[str, object]]:
+    """``count`` records for :func:`produce` to one partition: key ``k<i>``, value ``v<i>``,
+    timestamp 1_700_000_000_000 + i ms."""
+    return [
+        {
+            "key": f"k{i}".encode(),
+            "value": f"v{i}".encode(),
+            "partition": partition,
+            "timestamp": 1_700_000_000_000 + i,
+        }
+        for i in range(count)
+    ]
+
+
 def test_verify_names_partition_and_offset_of_a_missing_record(
     brokers: Brokers, prefix: str
 ) -> None:
     topic = f"{prefix}missing"
-    records = [
-        {
-            "key": f"k{i}".encode(),
-            "value": f"v{i}".encode(),
-            "partition": 0,
-            "timestamp": 1_700_000_000_000 + i,
-        }
-        for i in range(6)
-    ]
+    records = numbered(6, partition=0)
     create_on_both(brokers, topic, 1)
     produce(brokers.source, topic, records)
     produce(brokers.target, topic, records[:3] + records[4:])  # offset 3 never arrived
@@ -160,15 +166,7 @@ def test_verify_names_the_offset_of_a_record_whose_value_differs(
     brokers: Brokers, prefix: str
 ) -> None:
     topic = f"{prefix}differs"
-    records = [
-        {
-            "key": f"k{i}".encode(),
-            "value": f"v{i}".encode(),
-            "partition": 1,
-            "timestamp": 1_700_000_000_000 + i,
-        }
-        for i in range(5)
-    ]
+    records = numbered(5, partition=1)
     changed = [dict(r) for r in records]
     changed[2]["value"] = b"tampered"
     create_on_both(brokers, topic, 2)
