@@ -32,6 +32,9 @@ from kmigrate.adapters import apache_kafka, sandbox
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.clusters.port import PartitionEnd, Record
 
+# Fixtures shared by test modules of several folders:
+from tests.support.secured import secured  # noqa: F401  (a broker behind the TLS + SASL proxy)
+
 TANSU = "tansu"
 APACHE_KAFKA = "apache-kafka"
 
@@ -167,6 +170,16 @@ def create_topic(
     admin.create_topics([NewTopic(name, partitions, rf, config=configs or {})])[name].result()
 
 
+def create_on_both(
+    brokers: Brokers, name: str, partitions: int, configs: dict[str, str] | None = None
+) -> None:
+    """Create the same topic on the source and on the target (test set-up, not through
+    kmigrate), as a copy into an existing target topic starts; each cluster gives it
+    its own default replication factor (:func:`create_topic`)."""
+    create_topic(brokers.source, name, partitions, configs)
+    create_topic(brokers.target, name, partitions, configs)
+
+
 def produce(bootstrap: str, topic: str, records: list[dict[str, object]]) -> None:
     """Produce records directly (test set-up, not through kmigrate).
 
@@ -207,6 +220,12 @@ def read_all(bootstrap: str, topic: str, partitions: int) -> list[Record]:
     return sorted(records, key=lambda r: (r.partition, r.offset))
 
 
+def source_and_target(brokers: Brokers) -> list[str]:
+    """``--source SOURCE --target TARGET``: the session's clusters as a standalone
+    command (``kmigrate mirror``, ``verify``, ``translate-offsets`` ...) takes them."""
+    return ["--source", brokers.source, "--target", brokers.target]
+
+
 def write_plan(
     directory: Path, brokers: Brokers, include: list[str], phases: str, *, source_config: str = "{}"
 ) -> Path:
@@ -234,17 +253,55 @@ def write_plan(
     return path
 
 
-STANDARD_PHASES = """\
-phases:
-  - name: preflight
-    steps:
-      - action: check-connectivity
+#: The phase that exports the source's topics and creates them on the target (a list
+#: item of ``phases:``, to compose the phases of a plan with).
+PROVISION_PHASE = """\
   - name: provision
     steps:
       - action: export-topics
       - action: provision-topics
+"""
+
+STANDARD_PHASES = (
+    """\
+phases:
+  - name: preflight
+    steps:
+      - action: check-connectivity
+"""
+    + PROVISION_PHASE
+    + """\
   - name: mirror
     steps:
       - action: mirror
       - action: verify
 """
+)
+
+#: Phases that copy the topics' configs, then mirror, then verify, one phase each (the
+#: fault tests interrupt one phase and run the next).
+MIRROR_THEN_VERIFY = (
+    "phases:\n"
+    + PROVISION_PHASE
+    + """\
+  - name: mirror
+    steps:
+      - action: mirror
+  - name: verify
+    steps:
+      - action: verify
+"""
+)
+
+
+def offline_plan_head(name: str, *, state_dir: str | None = None) -> str:
+    """The head of a plan (``version`` to ``topics``; the caller adds ``phases``) whose
+    clusters are never dialled: Kafka at 127.0.0.1 ports 1 and 2, every topic selected.
+    Plans of shell and manual steps, and plans only parsed, start with it."""
+    state = f"state_dir: {state_dir}\n" if state_dir is not None else ""
+    return (
+        f"version: 1\nname: {name}\n{state}clusters:\n"
+        '  source: {type: kafka, bootstrap_servers: "127.0.0.1:1"}\n'
+        '  target: {type: kafka, bootstrap_servers: "127.0.0.1:2"}\n'
+        'topics:\n  include: ["*"]\n'
+    )

@@ -255,3 +255,44 @@ def _log_ends(cluster: Cluster, parts: list[tuple[str, int]]) -> dict[tuple[str,
     if not parts:
         return {}
     return {tp: end for tp, (_low, end) in cluster.watermark_offsets(parts, read_end=True).items()}
+
+
+def keep_earlier(plans: list[GroupPlan], previous: dict[str, Any] | None) -> None:
+    """Carry an earlier attempt's ``existed_before`` and previous target offsets
+    (``previous``: that attempt's step record) into ``plans``: the first attempt
+    saw the target before kmigrate changed it."""
+    earlier = {g["group"]: g for g in (previous or {}).get("groups", [])}
+    for gp in plans:
+        before = earlier.get(gp.group)
+        if before is None:
+            continue
+        gp.existed_before = bool(before["existed_before"])
+        kept = {(r["topic"], r["partition"]): r for r in before["partitions"]}
+        for r in gp.rows:
+            old = kept.get((r["topic"], r["partition"]))
+            if old is not None:
+                r["previous_target_offset"] = old["previous_target_offset"]
+
+
+def refuse_moved(source: Cluster, plans: list[GroupPlan]) -> None:
+    """Refuse each group of ``plans`` whose committed offsets on the source moved
+    since they were read (its consumers still run on the source), naming up to
+    five moved partitions.
+
+    Raises:
+        kmigrate.errors.ClusterError: the source could not be read.
+    """
+    for gp in plans:
+        now = source.group_offsets_of(gp.group)
+        moved = []
+        for r in gp.rows:
+            after = now.get((r["topic"], r["partition"]))
+            if after != r["source_offset"]:
+                moved.append(f"{r['topic']}[{r['partition']}] {r['source_offset']} -> {after}")
+        if moved:
+            gp.status = REFUSED_GROUP
+            gp.refusals.append(
+                "its committed offsets on the source moved while translating ("
+                + ", ".join(moved[:5])
+                + "); stop its consumers on the source first"
+            )

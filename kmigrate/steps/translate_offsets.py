@@ -46,7 +46,9 @@ from kmigrate.offsets.groups import (
     TRANSLATED,
     WOULD,
     GroupPlan,
+    keep_earlier,
     plan_groups,
+    refuse_moved,
 )
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
@@ -106,17 +108,7 @@ def translate_groups(
         kmigrate.errors.ClusterError: a cluster could not be read or refused a write.
     """
     plans = plan_groups(ctx.source, ctx.target, ctx.state_dir, (include, exclude), ctx.ui.warn)
-    earlier = {g["group"]: g for g in (previous or {}).get("groups", [])}
-    for gp in plans:
-        before = earlier.get(gp.group)
-        if before is None:
-            continue
-        gp.existed_before = bool(before["existed_before"])
-        kept = {(r["topic"], r["partition"]): r for r in before["partitions"]}
-        for r in gp.rows:
-            old = kept.get((r["topic"], r["partition"]))
-            if old is not None:
-                r["previous_target_offset"] = old["previous_target_offset"]
+    keep_earlier(plans, previous)
     ctx.ui.table(rows_for_table(plans), TABLE_HEADERS)
     if not plans:
         ctx.ui.line("no consumer group matches the selection")
@@ -132,21 +124,7 @@ def translate_groups(
                 ctx.ui.line(f"would set the offsets of group {gp.group} on the target")
         return state()
     ready = [gp for gp in plans if gp.status != REFUSED_GROUP]
-    # Source offsets that moved since they were read: consumers still run on the source.
-    for gp in ready:
-        now = ctx.source.group_offsets_of(gp.group)
-        moved = []
-        for r in gp.rows:
-            after = now.get((r["topic"], r["partition"]))
-            if after != r["source_offset"]:
-                moved.append(f"{r['topic']}[{r['partition']}] {r['source_offset']} -> {after}")
-        if moved:
-            gp.status = REFUSED_GROUP
-            gp.refusals.append(
-                "its committed offsets on the source moved while translating ("
-                + ", ".join(moved[:5])
-                + "); stop its consumers on the source first"
-            )
+    refuse_moved(ctx.source, ready)
     for gp in ready:
         if not gp.rows:
             gp.status = NOTHING

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from kmigrate.clusters.port import Cluster
-from kmigrate.journal import now_iso
 from kmigrate.topic_configs import LOG_APPEND_TIME, TIMESTAMP_TYPE_KEY
 from kmigrate.verify.compare import PartitionResult, SideSummary
 
@@ -124,7 +124,7 @@ def report(results: list[PartitionResult], source: Cluster, target: Cluster) -> 
     bad = [r for r in results if not r.match]
     untimed = sorted({r.topic for r in results if not r.timestamps_compared})
     return {
-        "generated_at": now_iso(),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": source.bootstrap_servers,
         "target": target.bootstrap_servers,
         "digest": "sha256 over key, value, headers, timestamp per record, in offset order",
