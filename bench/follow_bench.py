@@ -111,7 +111,9 @@ def main() -> None:
         def sample() -> None:
             while not stop.is_set():
                 acked = feeder.acked
-                held = sum(target.log_ends(parts).values())
+                held = sum(
+                    end for _low, end in target.watermark_offsets(parts, read_end=True).values()
+                )
                 if feeder.done_at is None and acked > args.rate:  # steady state only
                     samples.append(max(acked - held, 0))
                 time.sleep(0.25)

@@ -29,7 +29,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kmigrate import redact
 from kmigrate.adapters import apache_kafka, sandbox
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.clusters.port import PartitionEnd, Record
 
 TANSU = "tansu"
 APACHE_KAFKA = "apache-kafka"

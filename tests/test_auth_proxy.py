@@ -23,9 +23,10 @@ from azure.core.credentials import AccessToken
 from support.auth_proxy import AuthFailed, AuthProxy, Certificates, make_certificates
 
 from kmigrate.adapters import sandbox
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.adapters.probe import probe
 from kmigrate.clusters import confluent_cloud, eventhubs, msk
+from kmigrate.clusters.port import PartitionEnd, Record
 from kmigrate.errors import ClusterError
 
 pytestmark = pytest.mark.broker

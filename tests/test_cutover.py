@@ -21,8 +21,9 @@ from click.testing import CliRunner, Result
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.cli import cli
+from kmigrate.clusters.port import PartitionEnd, Record
 from kmigrate.engines.base import FollowSpec
 from kmigrate.errors import OffsetOutOfRange, RecordsLost
 from kmigrate.offsets.map import OffsetMap, OffsetRun
@@ -112,7 +113,8 @@ def test_follow_copies_records_produced_during_the_mirror(
 
 
 def _target_count(target: KafkaCluster, topic: str, partitions: int) -> int:
-    return sum(target.watermarks(topic, p)[1] for p in range(partitions))
+    marks = target.watermark_offsets([(topic, p) for p in range(partitions)])
+    return sum(high for _low, high in marks.values())
 
 
 def _mirror_proc(brokers: Brokers, topic: str, state: Path, *extra: str) -> subprocess.Popen[str]:
@@ -457,8 +459,10 @@ class MovedLogStart(KafkaCluster):
 
     low: int = 0
 
-    def offsets(self, partitions: Any) -> dict[tuple[str, int], tuple[int, int]]:
-        real = super().offsets(partitions)
+    def watermark_offsets(
+        self, partitions: Any, *, read_end: bool = False
+    ) -> dict[tuple[str, int], tuple[int, int]]:
+        real = super().watermark_offsets(partitions, read_end=read_end)
         return {tp: (max(low, self.low), high) for tp, (low, high) in real.items()}
 
 
@@ -515,9 +519,13 @@ class RetentionRace(KafkaCluster):
         """The mirror's fast reader, with the same race after ``after`` records."""
         return _RacingReader(super().raw_reader(starts, **kwargs), self)
 
-    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        low, high = super().watermarks(topic, partition)
-        return (self.new_start if self.raced else low), high
+    def watermark_offsets(
+        self, partitions: Any, *, read_end: bool = False
+    ) -> dict[tuple[str, int], tuple[int, int]]:
+        real = super().watermark_offsets(partitions, read_end=read_end)
+        return {
+            tp: ((self.new_start if self.raced else low), high) for tp, (low, high) in real.items()
+        }
 
 
 class _RacingReader:

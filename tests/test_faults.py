@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from kmigrate.adapters.kafka import KafkaCluster, Record
+from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.clusters.port import Record
 from kmigrate.errors import ClusterError
 from tests.conftest import Brokers, create_topic, produce, write_plan
 from tests.support.faults import (

@@ -73,7 +73,10 @@ def test_sigterm_ends_a_following_mirror_step_as_succeeded_and_the_next_phase_ru
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if sum(target.watermarks(topic, p)[1] for p in range(2)) >= 500:
+        if (
+            sum(h for _l, h in target.watermark_offsets([(topic, p) for p in range(2)]).values())
+            >= 500
+        ):
             break
         time.sleep(0.05)
     time.sleep(0.5)

@@ -67,7 +67,12 @@ def _wait_for_workers(proc: subprocess.Popen[str], topic: str, brokers: Brokers)
     target = KafkaCluster("target", brokers.target)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
-        held = sum(target.log_ends([(topic, p) for p in range(PARTITIONS)]).values())
+        held = sum(
+            end
+            for _low, end in target.watermark_offsets(
+                [(topic, p) for p in range(PARTITIONS)], read_end=True
+            ).values()
+        )
         workers = _workers(proc.pid)
         if held >= SEED // 2 and len(workers) == 2:
             return workers

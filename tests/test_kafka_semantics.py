@@ -87,7 +87,7 @@ def test_high_watermark_counts_every_record_so_the_mirror_estimate_is_right(
     produce_batches(brokers.source, topic, 10, 100)
     source = KafkaCluster("source", brokers.source)
 
-    assert source.watermarks(topic, 0) == (0, 1000)
+    assert source.watermark_offsets([(topic, 0)]) == {(topic, 0): (0, 1000)}
     dry = run(
         "mirror",
         "--source",

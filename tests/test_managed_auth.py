@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from kmigrate.adapters.kafka import PartitionEnd, Record
 from kmigrate.clusters import registry
 from kmigrate.clusters.kafka import connect
-from kmigrate.clusters.port import Cluster, ControlPlane
+from kmigrate.clusters.port import Cluster, ControlPlane, PartitionEnd, Record
 from kmigrate.errors import ClusterError
 from tests.test_auth_proxy import (
     CC_KEY,

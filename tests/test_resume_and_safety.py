@@ -120,7 +120,12 @@ def test_a_killed_mirror_is_left_started_and_resumes(
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if sum(target.watermarks(topic, p)[1] for p in range(3)) >= 5_000:
+            if (
+                sum(
+                    h for _l, h in target.watermark_offsets([(topic, p) for p in range(3)]).values()
+                )
+                >= 5_000
+            ):
                 break
             time.sleep(0.01)
         if proc.poll() is not None:

@@ -103,5 +103,5 @@ def test_sandbox_up_writes_a_plan_that_migrates_and_down_stops_every_jvm(
         down = run("sandbox", "down")
     assert down.exit_code == 0, down.output
     assert down.output.count("stopped ") == 5
-    assert not any(apache_kafka._alive(pid) for pid in pids)
+    assert not any(apache_kafka.alive(pid) for pid in pids)
     assert not (state / "apache-kafka.json").exists()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kmigrate.adapters.kafka import ConfigValue
+from kmigrate.clusters.port import ConfigValue
 from kmigrate.errors import UsageError
 from kmigrate.topic_configs import (
     KAFKA_DEFAULTS,

@@ -11,7 +11,8 @@ from typing import Any, cast
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kmigrate.adapters.kafka import KafkaCluster, PartitionEnd, Record
+from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.clusters.port import PartitionEnd, Record
 from kmigrate.offsets.map import OffsetMap, PartitionMap
 from kmigrate.steps.mirror import PartitionCopy
 from kmigrate.steps.verify import (

@@ -87,7 +87,7 @@ def _wait_for_copies(brokers: Brokers, topic: str, proc: subprocess.Popen[str]) 
     while time.monotonic() < deadline and proc.poll() is None:
         workers = _workers(proc.pid)
         if len(workers) == 2:
-            copied = sum(high for _low, high in target.offsets(tps).values())
+            copied = sum(high for _low, high in target.watermark_offsets(tps).values())
             if copied >= RECORDS // 10 and proc.poll() is None:
                 return workers
         time.sleep(0.01)

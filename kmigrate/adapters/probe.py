@@ -20,7 +20,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from kmigrate import redact as secrets
-from kmigrate.adapters.kafka import ClusterInfo, unreachable
+from kmigrate.adapters.kafka import unreachable
+from kmigrate.clusters.port import ClusterInfo
 from kmigrate.errors import ClusterError
 from kmigrate.logs import client_logger
 

@@ -222,29 +222,7 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
             answer a topic or a record in time.
     """
     rng = random.Random(seed_value)
-    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": client_logger("sandbox")}
-    admin = AdminClient(conf)
-    try:
-        admin.list_topics(timeout=SEED_CONNECT_TIMEOUT_S)
-    except KafkaException as exc:
-        raise ClusterError(
-            f"sandbox: cannot reach a broker at {bootstrap} within {SEED_CONNECT_TIMEOUT_S:g} s "
-            f"({exc.args[0].str()}); is the sandbox up ('kmigrate sandbox up')?"
-        ) from None
-    futures = admin.create_topics(
-        [NewTopic(n, p, 1, config=c) for n, (p, c) in SEED_TOPICS.items()],
-        request_timeout=SEED_REQUEST_TIMEOUT_S,
-    )
-    for name, fut in futures.items():
-        try:
-            fut.result(timeout=SEED_REQUEST_TIMEOUT_S * 2)
-        except KafkaException as exc:
-            raise ClusterError(f"sandbox: creating {name} failed: {exc.args[0].str()}") from None
-        except concurrent.futures.TimeoutError:
-            raise ClusterError(
-                f"sandbox: creating {name} on {bootstrap} did not finish within "
-                f"{SEED_REQUEST_TIMEOUT_S * 2:g} s"
-            ) from None
+    _create_seed_topics(bootstrap)
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -277,6 +255,45 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
         written[topic] = records_per_topic
     if producer.flush(SEED_FLUSH_TIMEOUT_S):
         raise ClusterError(f"sandbox: seeding did not finish within {SEED_FLUSH_TIMEOUT_S:g} s")
+    _commit_seed_group(bootstrap, records_per_topic)
+    return written
+
+
+def _create_seed_topics(bootstrap: str) -> None:
+    """Create the :data:`SEED_TOPICS` on the broker at ``bootstrap``.
+
+    Raises:
+        ClusterError: no broker answered within :data:`SEED_CONNECT_TIMEOUT_S`
+            seconds, or a topic was refused or not created in time.
+    """
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": client_logger("sandbox")}
+    admin = AdminClient(conf)
+    try:
+        admin.list_topics(timeout=SEED_CONNECT_TIMEOUT_S)
+    except KafkaException as exc:
+        raise ClusterError(
+            f"sandbox: cannot reach a broker at {bootstrap} within {SEED_CONNECT_TIMEOUT_S:g} s "
+            f"({exc.args[0].str()}); is the sandbox up ('kmigrate sandbox up')?"
+        ) from None
+    futures = admin.create_topics(
+        [NewTopic(n, p, 1, config=c) for n, (p, c) in SEED_TOPICS.items()],
+        request_timeout=SEED_REQUEST_TIMEOUT_S,
+    )
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=SEED_REQUEST_TIMEOUT_S * 2)
+        except KafkaException as exc:
+            raise ClusterError(f"sandbox: creating {name} failed: {exc.args[0].str()}") from None
+        except concurrent.futures.TimeoutError:
+            raise ClusterError(
+                f"sandbox: creating {name} on {bootstrap} did not finish within "
+                f"{SEED_REQUEST_TIMEOUT_S * 2:g} s"
+            ) from None
+
+
+def _commit_seed_group(bootstrap: str, records_per_topic: int) -> None:
+    """Commit :data:`SEED_GROUP`'s offsets: half-way through each partition of
+    ``event-created`` and ``purchase-created`` (``records_per_topic`` records each)."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -296,7 +313,6 @@ def seed(bootstrap: str, records_per_topic: int = 2000, seed_value: int = 7) -> 
         )
     finally:
         consumer.close()
-    return written
 
 
 def _sample_record(

@@ -10,8 +10,10 @@ Two small interfaces, both :class:`typing.Protocol`:
   (hubs) exist, and creating / deleting them through the right API (Kafka Admin
   API for kafka, redpanda, msk and confluent-cloud; ARM for eventhubs).
 
-Neutral value types are re-exported from the Kafka adapter, so a step imports
-them from here and never needs the concrete adapter.
+The neutral value types (:class:`Record`, :class:`PartitionEnd`, :class:`Tick`,
+:class:`TopicMeta`, :class:`ConfigValue`, :class:`ClusterInfo`,
+:class:`GroupState`, :class:`CreateOutcome`) are defined here: the adapters build
+them, steps read them, and neither needs the other's module.
 """
 
 from __future__ import annotations
@@ -20,25 +22,117 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from kmigrate.adapters.kafka import (
-    READ_BATCH,
-    ClusterInfo,
-    ConfigValue,
-    CreateOutcome,
-    GroupState,
-    PartitionEnd,
-    RawReader,
-    Record,
-    RecordWriter,
-    Tick,
-    TopicMeta,
-)
-
 if TYPE_CHECKING:
+    from kmigrate.adapters.kafka import RawReader, RecordWriter
     from kmigrate.targets.model import TopicTranslation
     from kmigrate.targets.profiles import TargetProfile
 
+#: Record headers: ``(name, value)`` pairs in order; names may repeat, values may be null.
+Headers = list[tuple[str, bytes | None]]
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What ``describe`` reports: cluster id, number of brokers, number of topics."""
+
+    cluster_id: str | None
+    broker_count: int
+    topic_count: int
+
+
+@dataclass(frozen=True)
+class TopicMeta:
+    """A topic's shape from Metadata: partition count and replication factor."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    """One DescribeConfigs entry.  ``source`` is the broker's word (KIP-226)."""
+
+    value: str | None
+    source: str
+    is_sensitive: bool = False
+    is_read_only: bool = False
+
+
+@dataclass(slots=True)
+class Record:
+    """One record as read: topic, partition, offset, key, value, headers, timestamp (ms).
+
+    ``key``/``value`` keep the difference between ``None`` (null) and ``b""``.
+    ``headers`` keeps order, duplicate names and null values.  (A slotted,
+    unfrozen dataclass: one is built per record read, and frozen ones cost
+    four times as much to build.)
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    timestamp_ms: int
+
+    @property
+    def size(self) -> int:
+        """Bytes of key, value and headers."""
+        size = len(self.key or b"") + len(self.value or b"")
+        if self.headers:
+            size += sum(len(k) + len(v or b"") for k, v in self.headers)
+        return size
+
+
+@dataclass
+class PartitionEnd:
+    """Reached-end marker from a multi-partition read: ``offset`` is the partition end."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """A consumer group as DescribeGroups reports it.
+
+    ``state``: the broker's word (``EMPTY``, ``STABLE``, ``PREPARING_REBALANCE``,
+    ``COMPLETING_REBALANCE``, ``DEAD``, ``UNKNOWN``); ``members``: one
+    ``client-id (member-id on host)`` line per active member.
+    """
+
+    group: str
+    state: str
+    members: list[str]
+
+    @property
+    def active(self) -> bool:
+        """True when the group has members or is not idle (``EMPTY``/``DEAD``)."""
+        return bool(self.members) or self.state not in ("EMPTY", "DEAD")
+
+
+@dataclass
+class Tick:
+    """A pause in a follow read: ``highs`` maps ``(topic, partition)`` to the high
+    watermark last seen (librdkafka's cached value; may lag, see sandbox-broker.md)."""
+
+    highs: dict[tuple[str, int], int]
+
+
+@dataclass
+class CreateOutcome:
+    """Per-topic outcome of ``create_topics``: ``created``, ``exists`` or ``failed``."""
+
+    topic: str
+    status: str
+    error: str | None = None
+
+
 __all__ = [
+    "Headers",
     "Cluster",
     "ClusterInfo",
     "ConfigValue",
@@ -108,18 +202,12 @@ class Cluster(Protocol):
         """Committed offsets per consumer group, for the given topics."""
         ...
 
-    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        """``(log start offset, high watermark)`` of one partition."""
-        ...
-
-    def offsets(
-        self, partitions: Iterable[tuple[str, int]]
+    def watermark_offsets(
+        self, partitions: Iterable[tuple[str, int]], *, read_end: bool = False
     ) -> dict[tuple[str, int], tuple[int, int]]:
-        """``{(topic, partition): (log start offset, high watermark)}``."""
-        ...
-
-    def log_ends(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """High watermark per ``(topic, partition)``."""
+        """``{(topic, partition): (log start offset, end)}``: ``end`` is the high
+        watermark (ListOffsets), or with ``read_end`` the offset the next record
+        will get, read to the end of each partition (right where ListOffsets lags)."""
         ...
 
     def read(
@@ -127,7 +215,7 @@ class Cluster(Protocol):
         starts: Iterable[tuple[str, int, int]],
         *,
         stop_offsets: Mapping[tuple[str, int], int] | None = None,
-        batch: int = READ_BATCH,
+        batch: int = ...,
         idle_timeout_s: float = 60.0,
     ) -> Iterator[Record | PartitionEnd]:
         """Records (and :class:`PartitionEnd` markers) from ``(topic, partition, offset)``."""
@@ -137,7 +225,7 @@ class Cluster(Protocol):
         self,
         starts: Iterable[tuple[str, int, int]],
         *,
-        batch: int = READ_BATCH,
+        batch: int = ...,
         tick_s: float = 0.25,
     ) -> Iterator[Record | PartitionEnd | Tick]:
         """Records as they arrive, with :class:`Tick` pauses."""
@@ -148,7 +236,7 @@ class Cluster(Protocol):
         starts: Iterable[tuple[str, int, int]],
         *,
         follow: bool = False,
-        batch: int = READ_BATCH,
+        batch: int = ...,
         idle_timeout_s: float = 60.0,
     ) -> RawReader:
         """The fast path of mirror and verify: raw messages a ``consume()`` batch at a time."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kmigrate.adapters.kafka import READ_BATCH, PartitionEnd, copy_batch, unsendable_timestamp
+from kmigrate.adapters.kafka import READ_BATCH, copy_batch, unsendable_timestamp
+from kmigrate.clusters.port import PartitionEnd
 from kmigrate.engines.base import (
     CopyJob,
     CopyResult,
@@ -201,7 +202,8 @@ class NativeEngine:
             # Retention won the race: keep what was copied, then name what is lost.
             checkpoint()
             position = parts[(exc.topic, exc.partition)].position
-            low, _high = job.source.watermarks(exc.topic, exc.partition)
+            lost = (exc.topic, exc.partition)
+            low, _high = job.source.watermark_offsets([lost])[lost]
             raise RecordsLost(
                 f"source records lost before they were copied: {exc.topic}[{exc.partition}] "
                 f"offsets [{position}, {low}) were deleted from the source (its log start "

@@ -361,7 +361,14 @@ def mirror(
             "append, so their copies keep key, value, headers and order but not the "
             "source's timestamps (expected; verify compares them without timestamps)"
         )
-    target_ends = ctx.target.log_ends(present) if present else {}
+    target_ends = (
+        {
+            tp: end
+            for tp, (_low, end) in ctx.target.watermark_offsets(present, read_end=True).items()
+        }
+        if present
+        else {}
+    )
     # Target data lost: the map says copied, the target no longer holds it.
     for tp in parts:
         part = omap.get(*tp)
@@ -397,8 +404,8 @@ def mirror(
             f"target topics have fewer partitions than the source: {', '.join(narrow)}; "
             "records could not keep their partition"
         )
-    source_marks = ctx.source.offsets(parts)
-    target_lows = ctx.target.offsets(present) if present else {}
+    source_marks = ctx.source.watermark_offsets(parts)
+    target_lows = ctx.target.watermark_offsets(present) if present else {}
     occupied: list[str] = []
     lost_source: list[str] = []
     for tp in parts:

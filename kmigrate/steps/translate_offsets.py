@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmigrate.adapters.kafka import Record
+from kmigrate.clusters.port import Record
 from kmigrate.errors import PartialRollback, StepFailed
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.offsets.translate import END, REFUSED, translate_offset
@@ -119,11 +119,19 @@ def plan_groups(
     groups = select_groups(ctx.source.group_ids(), include, exclude)
     committed = {g: ctx.source.group_offsets_of(g) for g in groups}
     parts = sorted({tp for offsets in committed.values() for tp in offsets if tp in mapped})
-    source_ends = ctx.source.log_ends(parts) if parts else {}
+    source_ends = (
+        {tp: end for tp, (_low, end) in ctx.source.watermark_offsets(parts, read_end=True).items()}
+        if parts
+        else {}
+    )
     # A committed offset below the log start offset points at deleted records: its
     # next record is the log start's (where auto.offset.reset=earliest resumes).
-    source_starts = {tp: low for tp, (low, _high) in ctx.source.offsets(parts).items()}
-    target_ends = ctx.target.log_ends(parts) if parts else {}
+    source_starts = {tp: low for tp, (low, _high) in ctx.source.watermark_offsets(parts).items()}
+    target_ends = (
+        {tp: end for tp, (_low, end) in ctx.target.watermark_offsets(parts, read_end=True).items()}
+        if parts
+        else {}
+    )
     target_groups = set(ctx.target.group_ids())
     plans: list[GroupPlan] = []
     for group in groups:

@@ -52,14 +52,11 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from kmigrate.adapters.kafka import (
-    OFFSET_BEGINNING,
-    PartitionEnd,
-    Record,
-)
+from kmigrate.adapters.kafka import OFFSET_BEGINNING
 
 # The cluster port's Protocol, under the name this module's signatures use.
 from kmigrate.clusters.port import Cluster as KafkaCluster
+from kmigrate.clusters.port import PartitionEnd, Record
 from kmigrate.errors import StepFailed, VerificationFailed
 from kmigrate.journal import atomic_write, now_iso
 from kmigrate.offsets.map import OffsetMap, PartitionMap
@@ -1122,7 +1119,7 @@ def _source_total(source: KafkaCluster, ranges: list[PartitionRange]) -> tuple[i
         kmigrate.errors.ClusterError: the source could not be asked.
     """
     open_ = [(r.topic, r.partition) for r in ranges if r.source_end is None or r.source_start < 0]
-    marks = source.offsets(open_) if open_ else {}
+    marks = source.watermark_offsets(open_) if open_ else {}
     return _total(ranges, marks, {}), bool(open_)
 
 
@@ -1160,7 +1157,9 @@ def refine_total(
 
     def work() -> None:
         try:
-            bar.set_total(_total(ranges, source.offsets(open_), source.log_ends(open_)))
+            marks = source.watermark_offsets(open_)
+            ends = source.watermark_offsets(open_, read_end=True)
+            bar.set_total(_total(ranges, marks, {tp: end for tp, (_low, end) in ends.items()}))
         except Exception:  # noqa: BLE001 - only the bar's total is lost
             return
 
