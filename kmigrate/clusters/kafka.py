@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, CrossCheck, Found
 from kmigrate.clusters.spec import ClusterType
 from kmigrate.targets.profiles import SRC_KAFKA, Fact, TargetProfile, frozen
 from kmigrate.topic_configs import KAFKA_DEFAULTS
 
 if TYPE_CHECKING:
-    from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, CrossCheck, Found
     from kmigrate.targets.model import TopicTranslation
 
 PROFILE = TargetProfile(
@@ -80,8 +80,6 @@ class KafkaPlane:
             ClusterError: unreachable, or "authentication failed" / "TLS failed" with
                 librdkafka's reason and no secret (:func:`kmigrate.adapters.probe.probe`).
         """
-        from kmigrate.clusters.port import Found
-
         info = connect(cluster, self.settings)
         return Found(
             [
@@ -108,8 +106,6 @@ class KafkaPlane:
         call, so it is reported ``created`` (and is rolled back), and its name is
         kept in :attr:`ignored_validate_only`.  On Kafka the list does not show it.
         """
-        from kmigrate.clusters.port import CreateOutcome
-
         wanted = [
             (t.name, t.partitions, t.replication_factor or 1, t.configs) for t in translations
         ]
@@ -128,8 +124,6 @@ class KafkaPlane:
 
     def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
         """Nothing beyond ``verify`` itself: the Kafka API is this type's own API."""
-        from kmigrate.clusters.port import CrossCheck
-
         return CrossCheck()
 
 
