@@ -155,7 +155,7 @@ class ConfluentCloudPlane(KafkaPlane):
     def __init__(
         self, facts: Mapping[str, object], settings: Mapping[str, Any] | None = None
     ) -> None:
-        super().__init__("confluent-cloud", facts, settings)
+        super().__init__(TYPE, facts, settings)
 
     def preflight(self, cluster: Cluster) -> Found:
         """A Kafka connection and DescribeCluster (cluster id, brokers), then the declared

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, CrossCheck, Found
 from kmigrate.clusters.spec import ClusterType
 from kmigrate.targets.profiles import SRC_KAFKA, Fact, TargetProfile, frozen
 from kmigrate.topic_configs import KAFKA_DEFAULTS
 
 if TYPE_CHECKING:
-    from kmigrate.clusters.port import Cluster, ClusterInfo, CreateOutcome, CrossCheck, Found
     from kmigrate.targets.model import TopicTranslation
 
 PROFILE = TargetProfile(
@@ -40,7 +40,8 @@ class KafkaPlane:
     """The control plane of a Kafka-API cluster: Metadata and the Admin API.
 
     Attributes:
-        cluster_type: the plan ``type``.
+        kind: the cluster type.
+        cluster_type: the plan ``type`` (``kind.name``).
         facts: the declared ``facts`` (``broker_count`` for self-run Kafka is discovered).
         ignored_validate_only: topics a broker created although asked only to validate
             (the sandbox broker does; see :meth:`provision`).
@@ -48,31 +49,29 @@ class KafkaPlane:
 
     def __init__(
         self,
-        cluster_type: str,
+        kind: ClusterType,
         facts: Mapping[str, object] | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
         """Args:
-        cluster_type: the plan ``type``.
+        kind: the cluster type (its module's ``TYPE``).
         facts: the declared facts.
         settings: the client's librdkafka settings (secrets resolved), for
             :meth:`preflight`'s probe; never printed.
         """
-        self.cluster_type = cluster_type
+        self.kind = kind
+        self.cluster_type = kind.name
         self.facts: Mapping[str, object] = dict(facts or {})
         self.settings: Mapping[str, Any] = dict(settings or {})
         self.ignored_validate_only: list[str] = []
 
     def profile(self) -> TargetProfile:
-        """The profile for the type and declared facts
-        (:func:`kmigrate.clusters.registry.profile_for`).
+        """The profile for the type and declared facts (:meth:`ClusterType.profile`).
 
         Raises:
             UsageError: a fact the type needs is missing or unknown.
         """
-        from kmigrate.clusters.registry import profile_for
-
-        return profile_for(self.cluster_type, self.facts)
+        return self.kind.profile(self.facts)
 
     def preflight(self, cluster: Cluster) -> Found:
         """Metadata: cluster id, brokers, topics (the broker count becomes a fact).
@@ -81,8 +80,6 @@ class KafkaPlane:
             ClusterError: unreachable, or "authentication failed" / "TLS failed" with
                 librdkafka's reason and no secret (:func:`kmigrate.adapters.probe.probe`).
         """
-        from kmigrate.clusters.port import Found
-
         info = connect(cluster, self.settings)
         return Found(
             [
@@ -109,8 +106,6 @@ class KafkaPlane:
         call, so it is reported ``created`` (and is rolled back), and its name is
         kept in :attr:`ignored_validate_only`.  On Kafka the list does not show it.
         """
-        from kmigrate.clusters.port import CreateOutcome
-
         wanted = [
             (t.name, t.partitions, t.replication_factor or 1, t.configs) for t in translations
         ]
@@ -129,8 +124,6 @@ class KafkaPlane:
 
     def cross_check(self, cluster: Cluster, counts: dict[tuple[str, int], int]) -> CrossCheck:
         """Nothing beyond ``verify`` itself: the Kafka API is this type's own API."""
-        from kmigrate.clusters.port import CrossCheck
-
         return CrossCheck()
 
 
@@ -155,7 +148,7 @@ def open_cluster(
     """A ``kafka`` cluster: bootstrap servers and the plan's ``config:`` as they are."""
     return (
         data_plane(role, str(values.get("bootstrap_servers") or ""), config),
-        KafkaPlane("kafka", values.get("facts") or {}, config),
+        KafkaPlane(TYPE, values.get("facts") or {}, config),
     )
 
 

@@ -272,7 +272,7 @@ class MskPlane(KafkaPlane):
         bootstrap_override: str | None,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__("msk", facts, settings)
+        super().__init__(TYPE, facts, settings)
         self.cluster_arn = cluster_arn
         self.region = region
         self.auth = auth

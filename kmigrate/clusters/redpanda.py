@@ -42,5 +42,5 @@ def open_cluster(
     """A ``redpanda`` cluster: bootstrap servers and the plan's ``config:``."""
     return (
         data_plane(role, str(values.get("bootstrap_servers") or ""), config),
-        KafkaPlane("redpanda", values.get("facts") or {}, config),
+        KafkaPlane(TYPE, values.get("facts") or {}, config),
     )

@@ -28,15 +28,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType, ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.clusters.spec import ClusterType
 from kmigrate.errors import UsageError
 from kmigrate.targets.profiles import TargetProfile
 from kmigrate.targets.rules import SHARED_RULES
-
-if TYPE_CHECKING:
-    from kmigrate.clusters.port import Cluster, ControlPlane
 
 #: Every plan key a cluster may have besides ``type`` and ``config``.
 FIELD_KEYS = (

@@ -250,6 +250,9 @@ _MEMBER_TYPES = ("str", "int", "float", "bool")
 
 
 def semantic_checks(model: PlanModel, lines: Mapping[Loc, int]) -> list[tuple[int, str]]:
+    """What a schema-valid plan can still get wrong: phase names, paths, each cluster's
+    keys for its type (the registry), references, bootstrap servers (and a target that
+    is the source), step identity and ``requires:`` gates; ``[(line, message)]``."""
     problems: list[tuple[int, str]] = []
 
     def add(loc: Loc, msg: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from kmigrate.clusters.kafka import KafkaPlane
+from kmigrate.clusters import kafka
 from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.ui import UI
 
@@ -93,7 +93,7 @@ class StepContext:
     source: Cluster
     target: Cluster
     ui: UI
-    target_plane: ControlPlane = field(default_factory=lambda: KafkaPlane("kafka"))
+    target_plane: ControlPlane = field(default_factory=lambda: kafka.KafkaPlane(kafka.TYPE))
     source_type: str = "kafka"
     target_type: str = "kafka"
     include: tuple[str, ...] = ("*",)

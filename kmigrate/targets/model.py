@@ -189,6 +189,7 @@ class KeyContext:
 #: A per-key rule: ``(key, value, ctx) -> (decision or None, warnings)``; None: not this rule's key.
 KeyRule = Callable[[str, str, KeyContext], "tuple[Decision | None, list[Note]]"]
 
+#: What a per-key rule returns for a key that is not its own.
 NO_DECISION: tuple[Decision | None, list[Note]] = (None, [])
 
 
@@ -202,6 +203,8 @@ def decide(
     target_key: str | None = None,
     acceptable: bool = True,
 ) -> Decision:
+    """A :class:`Decision` about ``key`` (source value ``source`` -> ``target``, None when
+    not set), named by ``rule``'s function name, as every rule prints it."""
     return Decision(
         key, source, target, decision, reason, rule.__name__, target_key, acceptable=acceptable
     )
