@@ -1,0 +1,210 @@
+"""Issue 15, the fenced cutover: ``source-quiet`` and ``consumers-on-target`` on real
+brokers, run through ``kmigrate execute`` and journaled.
+
+* ``source-quiet`` with a live producer writing to the source (refused, naming the
+  partitions written to with their rates; a topic nobody writes to is not named), and
+  after the producer stopped (passes).
+* ``consumers-on-target`` after a real mirror and ``translate-offsets``: without a
+  consumer on the target it is refused after ``timeout_s``; with a consumer of the
+  group started on the target it passes; a group still consuming on the source is named.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from confluent_kafka import Consumer
+
+from kmigrate.cli import cli
+from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.support.live_producer import LiveProducer
+from tests.test_translate_offsets import commit
+
+pytestmark = pytest.mark.broker
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def journal_record(plan: Path, step: str) -> dict[str, Any]:
+    data = json.loads((plan.parent / "state" / "journal.json").read_text())
+    record: dict[str, Any] = data["steps"][step]["record"]
+    return record
+
+
+QUIET = """\
+phases:
+  - name: fence
+    steps:
+      - action: source-quiet
+        quiet_s: 3
+        interval_s: 0.5
+"""
+
+
+def test_source_quiet_refuses_a_live_producer_and_passes_once_it_stopped(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """Refused while a producer writes about 300 records/s to two partitions of one
+    topic: the refusal and the journal name exactly those partitions, with a rate; the
+    idle topic is not named.  Once the producer stopped, the same step passes and
+    journals ``quiet: true``."""
+    busy, idle = f"{prefix}orders", f"{prefix}audit"
+    create_topic(brokers.source, busy, 3)
+    create_topic(brokers.source, idle, 1)
+    produce(brokers.source, idle, [{"key": b"k", "value": b"v"}])
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], QUIET)
+    producer = LiveProducer(brokers.source, busy, [0, 1], total=3_000, rate=300)
+    producer.start()
+    try:
+        while producer.sent < 100:
+            time.sleep(0.05)
+        refused = run("execute", str(plan), "--phase", "fence")
+        assert producer.is_alive(), "the producer ended before the check finished watching"
+    finally:
+        producer.join(60)
+
+    assert refused.exit_code == 1, refused.output
+    record = journal_record(plan, "source-quiet")
+    assert record["quiet"] is False
+    assert record["partitions"] == 4
+    writing = {(w["topic"], w["partition"]): w for w in record["writing"]}
+    assert set(writing) == {(busy, 0), (busy, 1)}
+    for w in writing.values():
+        assert w["records"] > 0
+        assert w["records_per_s"] == pytest.approx(w["records"] / record["watched_s"], rel=0.01)
+    out = " ".join(refused.output.split())
+    assert f"{busy}[0]:" in out and f"{busy}[1]:" in out and "records/s" in out
+    assert f"{idle}[0]" not in out and f"{busy}[2]" not in out
+
+    time.sleep(1)  # the producer flushed; let the last batch's high watermark settle
+    passed = run("execute", str(plan), "--phase", "fence")
+
+    assert passed.exit_code == 0, passed.output
+    record = journal_record(plan, "source-quiet")
+    assert record["quiet"] is True and record["writing"] == []
+    assert record["watched_s"] >= 3 and record["samples"] >= 6
+
+
+CUTOVER = """\
+phases:
+  - name: copy
+    steps:
+      - action: provision-topics
+      - action: mirror
+  - name: translate
+    steps:
+      - action: translate-offsets
+        groups: {include: ["PREFIX*"]}
+  - name: resume
+    steps:
+      - action: consumers-on-target
+        timeout_s: 4
+        interval_s: 0.5
+"""
+
+
+class Consuming(threading.Thread):
+    """A consumer of ``group`` on ``bootstrap`` that polls until stopped (so it stays a
+    member), committing automatically."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "client.id": "billing-app",
+                "session.timeout.ms": 6000,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        self.consumer.subscribe([topic])
+        self.stop = threading.Event()
+        self.assigned = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.consumer.poll(0.2)
+            if self.consumer.assignment():
+                self.assigned.set()
+        self.consumer.close()
+
+    def __enter__(self) -> Consuming:
+        self.start()
+        assert self.assigned.wait(30), "the consumer got no assignment in 30 s"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join(30)
+
+
+def migrated_group(brokers: Brokers, prefix: str, tmp_path: Path) -> tuple[Path, str, str]:
+    """A topic mirrored and a group translated for real (phases copy and translate)."""
+    topic, group = f"{prefix}orders", f"{prefix}billing"
+    create_topic(brokers.source, topic, 2)
+    produce(brokers.source, topic, [{"key": b"k%d" % i, "value": b"v", "partition": i % 2}
+                                    for i in range(20)])  # fmt: skip
+    commit(brokers.source, group, {(topic, 0): 6, (topic, 1): 4})
+    plan = write_plan(tmp_path, brokers, [topic], CUTOVER.replace("PREFIX", prefix))
+    for phase in ("copy", "translate"):
+        done = run("execute", str(plan), "--phase", phase)
+        assert done.exit_code == 0, done.output
+    assert journal_record(plan, "translate-offsets")["groups"][0]["status"] == "translated"
+    return plan, topic, group
+
+
+def test_consumers_on_target_refused_after_the_timeout_without_a_consumer_then_passes(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """No consumer of the translated group on the target: refused once ``timeout_s``
+    (4 s) has passed, naming the group and "no members on the target".  With a
+    consumer of the group started on the target: passes, journaling its state."""
+    plan, topic, group = migrated_group(brokers, prefix, tmp_path)
+
+    t0 = time.monotonic()
+    refused = run("execute", str(plan), "--phase", "resume")
+    took = time.monotonic() - t0
+
+    assert refused.exit_code == 1, refused.output
+    assert took >= 4
+    out = " ".join(refused.output.split())
+    assert f"{group}: no members on the target" in out
+    record = journal_record(plan, "consumers-on-target")
+    assert record["holds"] is False and record["waited_s"] >= 4
+    assert [(g["group"], g["holds"]) for g in record["groups"]] == [(group, False)]
+
+    with Consuming(brokers.target, group, topic):
+        passed = run("execute", str(plan), "--phase", "resume")
+
+    assert passed.exit_code == 0, passed.output
+    record = journal_record(plan, "consumers-on-target")
+    assert record["holds"] is True
+    (seen,) = record["groups"]
+    assert seen["group"] == group and seen["behind"] == [] and seen["problems"] == []
+    assert seen["target_state"] not in ("EMPTY", "DEAD")
+
+
+def test_consumers_on_target_names_a_group_still_consuming_on_the_source(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """A consumer of the group on the target and another still on the source: refused,
+    naming the group as still active on the source."""
+    plan, topic, group = migrated_group(brokers, prefix, tmp_path)
+
+    with Consuming(brokers.target, group, topic), Consuming(brokers.source, group, topic):
+        refused = run("execute", str(plan), "--phase", "resume")
+
+    assert refused.exit_code == 1, refused.output
+    assert f"{group}: still active on the source" in " ".join(refused.output.split())
+    (seen,) = journal_record(plan, "consumers-on-target")["groups"]
+    assert seen["source_state"] not in ("EMPTY", "DEAD")
+    assert len(seen["problems"]) == 1  # the target side holds; only the source is wrong
