@@ -19,6 +19,7 @@ from kmigrate.commands import demo as demo_cmd
 from kmigrate.commands import dual_write as dual_write_cmd
 from kmigrate.commands import execute as execute_cmd
 from kmigrate.commands import export as export_cmd
+from kmigrate.commands import init as init_cmd
 from kmigrate.commands import mirror as mirror_cmd
 from kmigrate.commands import plan as plan_cmd
 from kmigrate.commands import provision as provision_cmd
@@ -492,6 +493,69 @@ def export(
             source_type=source_type,
             consumer_groups=not no_consumer_groups,
             source_config=source_config,
+        )
+    )
+
+
+@cli.command(
+    short_help="Write a commented plan (and a snapshot) from a live source cluster.",
+    epilog=_examples(
+        "kmigrate init --source 127.0.0.1:19092 --target-type msk -o plan.yaml",
+        "kmigrate init -b kafka-1:9093 -X security.protocol=SASL_SSL "
+        "-X 'sasl.password=${KAFKA_PW}' --target-type confluent-cloud",
+    ),
+)
+@one_cluster_option("source")
+@TOPICS
+@EXCLUDE
+@click.option(
+    "--source-type",
+    type=click.Choice(["kafka", "redpanda"]),
+    default="kafka",
+    show_default=True,
+    help="Source type (decides stock defaults).",
+)
+@click.option(
+    "--target-type",
+    type=click.Choice(["msk", "eventhubs", "confluent-cloud", "kafka"]),
+    required=True,
+    help="The managed service (or Kafka) to migrate to.",
+)
+@click.option("--out", "-o", "output", default="plan.yaml", show_default=True, metavar="FILE")
+@click.option("--output", "output_format", hidden=True, default=None)
+@click.option("--force", is_flag=True, help="Replace an existing plan and snapshot.")
+@SOURCE_CONFIG
+def init(
+    bootstrap: str | None,
+    old_bootstrap: str | None,
+    topics: tuple[str, ...],
+    exclude: tuple[str, ...],
+    source_type: str,
+    target_type: str,
+    output: str,
+    output_format: str | None,
+    force: bool,
+    source_config: tuple[str, ...],
+) -> None:
+    """Write a commented plan, every phase with its rollback, and a snapshot beside it,
+    from what a live source holds (topics, configs, consumer groups, ACLs)."""
+    if output_format is not None:
+        raise click.BadOptionUsage(
+            "output",
+            f"--output is a format on other commands; write the plan with -o/--out {output_format}",
+        )
+    source = _one_cluster("source", bootstrap, old_bootstrap)
+    _exit(
+        lambda: init_cmd.init(
+            source,
+            target_type,
+            output,
+            _ui(),
+            source_type=source_type,
+            source_config=source_config,
+            topics=topics,
+            exclude=exclude,
+            force=force,
         )
     )
 
