@@ -39,6 +39,16 @@ def journal_record(plan: Path, step: str) -> dict[str, Any]:
     return record
 
 
+def evidence_summary(plan: Path, step: str) -> str:
+    """The evidence report's one-line summary of a step (``kmigrate report``'s JSON)."""
+    made = run("report", str(plan))
+    assert made.exit_code == 0, made.output
+    data = json.loads((plan.parent / "state" / "reports" / "evidence.json").read_text())
+    (row,) = [s for s in data["steps"] if s["id"] == step]
+    summary: str = row["summary"]
+    return summary
+
+
 QUIET = """\
 phases:
   - name: fence
@@ -91,6 +101,7 @@ def test_source_quiet_refuses_a_live_producer_and_passes_once_it_stopped(
     record = journal_record(plan, "source-quiet")
     assert record["quiet"] is True and record["writing"] == []
     assert record["watched_s"] >= 3 and record["samples"] >= 6
+    assert evidence_summary(plan, "source-quiet").startswith("quiet for ")
 
 
 CUTOVER = """\
@@ -191,6 +202,9 @@ def test_consumers_on_target_refused_after_the_timeout_without_a_consumer_then_p
     (seen,) = record["groups"]
     assert seen["group"] == group and seen["behind"] == [] and seen["problems"] == []
     assert seen["target_state"] not in ("EMPTY", "DEAD")
+    assert evidence_summary(plan, "consumers-on-target") == (
+        "1 of 1 consumer groups resumed on the target"
+    )
 
 
 def test_consumers_on_target_names_a_group_still_consuming_on_the_source(

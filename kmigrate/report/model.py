@@ -45,6 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kmigrate.cutover.evidence import summary as cutover_summary
+
 VERIFIED = "VERIFIED"
 DIFFERENCES = "DIFFERENCES FOUND"
 INCOMPLETE = "INCOMPLETE"
@@ -86,6 +88,9 @@ def summarize_record(record: Any) -> str:
     """A short human summary of a step record (``"6 partitions, 1,200 records"``), or ``-``."""
     if not isinstance(record, dict) or not record:
         return "-"
+    cutover = cutover_summary(record)
+    if cutover is not None:
+        return cutover
     parts = record.get("partitions")
     if isinstance(parts, list):
         n = sum(p.get("records", 0) for p in parts if isinstance(p, dict))
@@ -468,7 +473,7 @@ def build_model(
             "offset_map" in record or any(isinstance(p, dict) and "offset_map" in p for p in parts)
         ):
             maps.append(_offset_map_section(row, record))
-        if isinstance(record.get("groups"), list):
+        if isinstance(record.get("groups"), list) and cutover_summary(record) is None:
             groups.append(_groups_section(row, record["groups"]))
     durations = [s["duration_s"] for s in steps if s["duration_s"] is not None]
     starts = sorted(s["started_at"] for s in steps if isinstance(s["started_at"], str))
