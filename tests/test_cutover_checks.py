@@ -24,7 +24,7 @@ from confluent_kafka import Consumer
 from kmigrate.cli import cli
 from tests.conftest import Brokers, create_topic, produce, write_plan
 from tests.support.live_producer import LiveProducer
-from tests.test_translate_offsets import commit
+from tests.test_init import commit
 
 pytestmark = pytest.mark.broker
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from kmigrate.acls.model import parse_bindings
 from kmigrate.adapters import apache_kafka
@@ -23,7 +26,6 @@ from kmigrate.plan.schema import ManualStep
 from kmigrate.plan.writer import TODO
 from kmigrate.steps import build_step
 from tests.conftest import Brokers, create_topic, produce
-from tests.test_translate_offsets import commit
 
 pytestmark = pytest.mark.broker
 
@@ -38,6 +40,25 @@ def cli_root() -> Any:
     from kmigrate.cli import cli
 
     return cli
+
+
+def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
+    """Commit ``offsets`` for ``group`` (AlterConsumerGroupOffsets), retried for up to 90 s:
+    on a fresh Apache Kafka broker the first group commit meets "coordinator load in
+    progress" while __consumer_offsets is created, and an unbounded wait then hangs."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+    deadline = time.monotonic() + 90
+    while True:
+        req = ConsumerGroupTopicPartitions(group, tps)
+        try:
+            for fut in admin.alter_consumer_group_offsets([req], request_timeout=10).values():
+                fut.result(timeout=20)
+            return
+        except (KafkaException, TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def source_with_data(brokers: Brokers, prefix: str) -> tuple[str, str, str]:
