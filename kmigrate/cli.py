@@ -521,8 +521,22 @@ def export(
     required=True,
     help="The managed service (or Kafka) to migrate to.",
 )
-@click.option("--out", "-o", "output", default="plan.yaml", show_default=True, metavar="FILE")
-@click.option("--output", "output_format", hidden=True, default=None)
+@click.option(
+    "--out",
+    "-o",
+    "output",
+    default="plan.yaml",
+    show_default=True,
+    metavar="FILE",
+    help="The plan file; the snapshot goes beside it (NAME.snapshot.yaml).",
+)
+@click.option(
+    "--output",
+    "output_format",
+    hidden=True,
+    default=None,
+    help="Not a file here: --output is a format elsewhere; the file is -o/--out.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing plan and snapshot.")
 @SOURCE_CONFIG
 def init(

@@ -228,3 +228,29 @@ def test_init_reads_acl_bindings_into_the_snapshot_and_the_plan(
         assert checked.exit_code == 0, checked.output
     finally:
         acls.delete(wanted)
+
+
+def test_init_keeps_an_existing_plan_and_takes_the_file_as_out(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """A second init onto the same file is refused (exit 2, naming it) and leaves the plan
+    as it was; ``--force`` replaces it.  ``--output FILE`` is refused naming ``-o/--out``
+    (``--output`` is a format on every command)."""
+    source_with_data(brokers, prefix)
+    plan = tmp_path / "plan.yaml"
+    args = ["init", "-b", brokers.source, "--topic", f"{prefix}*", "--target-type", "kafka"]
+    assert run(*args, "-o", str(plan)).exit_code == 0
+    plan.write_text(plan.read_text() + "# edited by the operator\n")
+
+    again = run(*args, "-o", str(plan))
+
+    assert again.exit_code == 2
+    said = " ".join(again.output.split())
+    assert f"{plan} and {tmp_path / 'plan.snapshot.yaml'} already exist;" in said
+    assert plan.read_text().endswith("# edited by the operator\n")
+    assert run(*args, "-o", str(plan), "--force").exit_code == 0
+    assert "# edited by the operator" not in plan.read_text()
+
+    as_output = run(*args, "--output", str(tmp_path / "x.yaml"))
+    assert as_output.exit_code == 2 and "-o/--out" in as_output.output
+    assert not (tmp_path / "x.yaml").exists()

@@ -107,7 +107,8 @@ def init(
     existing = [p for p in (plan_path, snap_path) if p.exists() or p.is_symlink()]
     if existing and not force:
         raise UsageError(
-            f"{', '.join(map(str, existing))} already exists; "
+            f"{' and '.join(map(str, existing))} already "
+            f"{'exist' if len(existing) > 1 else 'exists'}; "
             "choose another --out or add --force to replace it"
         )
     settings = parse_settings(source_config, "--source-config")

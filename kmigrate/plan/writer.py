@@ -246,7 +246,8 @@ def render_plan(inputs: InitInputs) -> str:
         )
     snap = inputs.snapshot
     topics = sorted(snap.topics)
-    groups = sorted(snap.consumer_groups)
+    # kmigrate's own reader groups are never translated (translate-offsets skips them).
+    groups = sorted(g for g in snap.consumer_groups if not g.startswith("kmigrate-"))
     partitions = sum(t.partitions for t in snap.topics.values())
     lines = [
         f"# {inputs.name}: written by `kmigrate init` from the live source "
