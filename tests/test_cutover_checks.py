@@ -104,6 +104,20 @@ def test_source_quiet_refuses_a_live_producer_and_passes_once_it_stopped(
     assert evidence_summary(plan, "source-quiet").startswith("quiet for ")
 
 
+def test_source_quiet_refuses_a_source_that_lists_no_selected_topic(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """Nothing to watch is not "quiet": a source that lists no selected topic (restarting,
+    or the wrong cluster) is refused at once, not passed.  Failed before the check was
+    added (a vacuous pass with 0 partitions)."""
+    plan = write_plan(tmp_path, brokers, [f"{prefix}nothing-*"], QUIET)
+
+    refused = run("execute", str(plan), "--phase", "fence")
+
+    assert refused.exit_code == 1, refused.output
+    assert "no selected topic on the source: nothing to watch" in " ".join(refused.output.split())
+
+
 CUTOVER = """\
 phases:
   - name: copy

@@ -32,6 +32,13 @@ class SourceQuiet(Step):
         metas = ctx.source.topics()
         names = select_topics(metas, ctx.include, ctx.exclude)
         parts = [(t, p) for t in names for p in range(metas[t].partitions)]
+        if not parts:
+            # A vacuous pass would let a source that lists nothing (restarting, or the
+            # wrong cluster) through the fence.
+            raise StepFailed(
+                "no selected topic on the source: nothing to watch (check topics.include "
+                f"{list(ctx.include)} and the source's bootstrap servers)"
+            )
         ctx.ui.line(
             f"watching the high watermarks of {len(parts)} partitions of {len(names)} "
             f"source topics for {self.spec.quiet_s:g} s"
