@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,64 @@ def test_init_keeps_an_existing_plan_and_takes_the_file_as_out(
     as_output = run(*args, "--output", str(tmp_path / "x.yaml"))
     assert as_output.exit_code == 2 and "-o/--out" in as_output.output
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_the_plan_init_writes_runs_phase_by_phase(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The written plan, its placeholders filled (the target's bootstrap servers) and its
+    waits shortened for a test (mirror until caught-up instead of until stopped, quiet_s
+    2, timeout_s 30), runs every phase in order: the topics are created and copied,
+    verify finds no mismatch, the group is translated, and consumers-on-target passes
+    with a consumer of the group on the target."""
+    from tests.test_cutover_checks import Consuming, journal_record
+
+    orders, audit, group = source_with_data(brokers, prefix)
+    plan = tmp_path / "plan.yaml"
+    made = run("init", "-b", brokers.source, "--topic", f"{prefix}*", "--target-type",
+               "kafka", "-o", str(plan))  # fmt: skip
+    assert made.exit_code == 0, made.output
+    text = plan.read_text()
+    for old, new in [
+        ("todo-target-broker.invalid:9092", brokers.target),
+        ("until: stopped", "until: caught-up\n        settle_s: 1"),
+        ("quiet_s: 30", "quiet_s: 2"),
+        ("timeout_s: 300", "timeout_s: 30"),
+        ('state_dir: ".kmigrate/', 'state_dir: "state" # '),
+    ]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    plan.write_text(text)
+
+    phases = [p.name for p in load_plan(plan).model.phases]
+    for phase in phases[: phases.index("translate-offsets")]:
+        done = run("execute", str(plan), "--phase", phase, "--yes")
+        assert done.exit_code == 0, f"phase {phase}: {done.output}"
+    # The operator starts the consumers on the target once translate-offsets is done
+    # (the manual step), while consumers-on-target waits for them.
+    translated = tmp_path / "state" / "journal.json"
+    stop = threading.Event()
+
+    def start_consumers() -> None:
+        while not stop.is_set():
+            steps = json.loads(translated.read_text())["steps"]
+            if steps.get("translate-offsets", {}).get("status") == "succeeded":
+                with Consuming(brokers.target, group, orders):
+                    stop.wait(60)
+                return
+            time.sleep(0.2)
+
+    operator = threading.Thread(target=start_consumers, daemon=True)
+    operator.start()
+    try:
+        for phase in phases[phases.index("translate-offsets") :]:
+            done = run("execute", str(plan), "--phase", phase, "--yes")
+            assert done.exit_code == 0, f"phase {phase}: {done.output}"
+    finally:
+        stop.set()
+        operator.join(60)
+
+    assert journal_record(plan, "verify")["mismatched"] == 0
+    assert journal_record(plan, "source-quiet")["quiet"] is True
+    assert journal_record(plan, "consumers-on-target")["holds"] is True
+    assert sorted(journal_record(plan, "provision-topics")["created"]) == sorted([orders, audit])
