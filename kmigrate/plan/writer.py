@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kmigrate.acls.model import AclBinding
+from kmigrate.escape import escape_controls
 from kmigrate.snapshot import Snapshot
 
 #: The marker on every line the operator must fill in or confirm.
@@ -131,9 +132,18 @@ def q(value: object) -> str:
     return json.dumps(str(value))
 
 
+def safe(text: object) -> str:
+    """``text`` fit for one comment line: control characters and the Unicode line and
+    paragraph separators (line breaks to YAML) escaped, so that a value read from the
+    cluster (a principal, a config value, an error message) cannot end the comment and
+    add keys to the plan."""
+    out = escape_controls(str(text))
+    return out.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
 def _comment(text: str, indent: str = "") -> list[str]:
-    """``text`` as comment lines of at most 88 columns."""
-    return [f"{indent}# {line}" for line in textwrap.wrap(text, 86 - len(indent))]
+    """``text`` as comment lines of at most 88 columns (made :func:`safe` first)."""
+    return [f"{indent}# {line}" for line in textwrap.wrap(safe(text), 86 - len(indent))]
 
 
 def _n(count: int, noun: str) -> str:
@@ -222,15 +232,16 @@ def _acl_lines(inputs: InitInputs) -> list[str]:
         "#   principals:",
     ]
     for principal in sorted(by_principal):
-        out.append(f"#     {q(principal)}: {q(f'<TARGET PRINCIPAL for {principal}>')}  # {TODO}")
+        target = q(f"<TARGET PRINCIPAL for {principal}>")
+        out.append(f"#     {safe(q(principal))}: {safe(target)}  # {TODO}")
     out.append("#   drop: []            # source principals whose bindings are not moved")
     out.append("# The source's bindings, by principal (also in the snapshot):")
     for principal in sorted(by_principal):
-        out.append(f"#   {principal}:")
-        out += [f"#     {b.describe()}" for b in by_principal[principal]]
+        out.append(f"#   {safe(principal)}:")
+        out += [f"#     {safe(b.describe())}" for b in by_principal[principal]]
     if found.skipped:
         out.append("# Bindings kmigrate does not move:")
-        out += [f"#   {line}" for line in found.skipped]
+        out += [f"#   {safe(line)}" for line in found.skipped]
     return out
 
 
@@ -250,23 +261,24 @@ def render_plan(inputs: InitInputs) -> str:
     groups = sorted(g for g in snap.consumer_groups if not g.startswith("kmigrate-"))
     partitions = sum(t.partitions for t in snap.topics.values())
     lines = [
-        f"# {inputs.name}: written by `kmigrate init` from the live source "
-        f"{inputs.source_bootstrap} ({inputs.source_type}).",
+        f"# {safe(inputs.name)}: written by `kmigrate init` from the live source "
+        f"{safe(inputs.source_bootstrap)} ({inputs.source_type}).",
         *_comment(
             f"Found: {len(topics)} topics ({partitions} partitions), "
             f"{len(groups)} consumer groups; {inputs.acls.summary()}."
         ),
         f"# Snapshot of what was read (topics, configs, committed offsets, ACLs): "
-        f"{inputs.snapshot_file}",
+        f"{safe(inputs.snapshot_file)}",
         "#",
         f"# Fill in every line marked {TODO} (grep it), then review offline (no network,",
         "# no credentials):",
-        f"#   kmigrate plan {inputs.plan_file} --offline --snapshot {inputs.snapshot_file}",
+        "#   "
+        + safe(f"kmigrate plan {inputs.plan_file} --offline --snapshot {inputs.snapshot_file}"),
         "# and run it phase by phase (each step is journaled; `kmigrate rollback` undoes",
         "# them newest first, deleting only what kmigrate created; the source is never",
         "# written):",
-        f"#   kmigrate execute {inputs.plan_file} --phase preflight",
-        *(f"# Note: {n}" for n in inputs.notes),
+        "#   " + safe(f"kmigrate execute {inputs.plan_file} --phase preflight"),
+        *(line for n in inputs.notes for line in _comment(f"Note: {n}")),
         "version: 1",
         f"name: {q(inputs.name)}",
         f"state_dir: {q('.kmigrate/' + inputs.name)}   # journal, offset map, snapshots, reports",
@@ -283,14 +295,15 @@ def render_plan(inputs: InitInputs) -> str:
     lines += ["", "# The topics found on the source (partitions, replication factor, configs)."]
     if inputs.exclude:
         lines.append(
-            f"# Selected with include {list(inputs.topics)}, exclude {list(inputs.exclude)}."
+            "# "
+            + safe(f"Selected with include {list(inputs.topics)}, exclude {list(inputs.exclude)}.")
         )
     lines.append("topics:")
     if topics:
         lines.append("  include:")
         for name in topics:
             t = snap.topics[name]
-            configs = ", ".join(f"{k}={v}" for k, v in sorted(t.configs.items()))
+            configs = safe(", ".join(f"{k}={v}" for k, v in sorted(t.configs.items())))
             lines.append(
                 f"    - {q(name):<40} # {_n(t.partitions, 'partition')}, "
                 f"RF {t.replication_factor}" + (f", {configs}" if configs else "")
