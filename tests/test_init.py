@@ -316,3 +316,28 @@ def test_the_plan_init_writes_runs_phase_by_phase(
     assert journal_record(plan, "source-quiet")["quiet"] is True
     assert journal_record(plan, "consumers-on-target")["holds"] is True
     assert sorted(journal_record(plan, "provision-topics")["created"]) == sorted([orders, audit])
+
+
+def test_init_warns_when_a_secret_file_reference_would_move_with_the_plan(
+    brokers: Brokers, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-X sasl.password=${file:pw.txt}`` is read from the current folder by init, but
+    from the plan's folder when the plan runs: with the plan written elsewhere, init says
+    so and writes the reference (never the file's content)."""
+    source_with_data(brokers, prefix)
+    here = tmp_path / "cwd"
+    here.mkdir()
+    (here / "pw.txt").write_text(SECRET + "\n")
+    monkeypatch.chdir(here)
+    plan = tmp_path / "plans" / "plan.yaml"
+    plan.parent.mkdir()
+
+    made = run("init", "-b", brokers.source, "--topic", f"{prefix}*", "--target-type", "kafka",
+               "-X", "sasl.password=${file:pw.txt}", "-o", str(plan))  # fmt: skip
+
+    assert made.exit_code == 0, made.output
+    said = " ".join(made.output.split())
+    assert "-X sasl.password: ${file:pw.txt} was read from" in said
+    assert f"relative to the plan's folder {plan.parent}" in said
+    assert '"${file:pw.txt}"' in plan.read_text() and SECRET not in plan.read_text()
+    assert SECRET not in made.output

@@ -20,6 +20,7 @@ from kmigrate.clusters import registry
 from kmigrate.context import parse_settings
 from kmigrate.errors import ClusterError, UsageError
 from kmigrate.plan.loader import parse_plan
+from kmigrate.plan.refs import REFERENCE
 from kmigrate.plan.writer import (
     ACLS_READ,
     ACLS_UNREAD,
@@ -153,6 +154,15 @@ def init(
         ui.warn(f"{acls.summary()}; the plan says so")
     else:
         ui.line(acls.summary())
+    folder = plan_path.resolve().parent
+    for key, value in pairs:
+        for ref in REFERENCE.finditer(value):
+            relative = ref.group("file") and not Path(ref.group("file")).is_absolute()
+            if relative and folder != Path.cwd().resolve():
+                ui.warn(
+                    f"-X {key}: {ref.group(0)} was read from {Path.cwd()}; when the plan "
+                    f"runs it is read relative to the plan's folder {folder}: make it absolute"
+                )
     todo = sum(1 for line in text.splitlines() if TODO in line)
     ui.line(f"{todo} lines marked {TODO} to fill in or confirm; then review offline:")
     ui.line(f"  kmigrate plan {plan_path} --offline --snapshot {snap_path}")
