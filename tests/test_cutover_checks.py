@@ -236,3 +236,29 @@ def test_consumers_on_target_names_a_group_still_consuming_on_the_source(
     (seen,) = journal_record(plan, "consumers-on-target")["groups"]
     assert seen["source_state"] not in ("EMPTY", "DEAD")
     assert len(seen["problems"]) == 1  # the target side holds; only the source is wrong
+
+
+def test_a_dry_run_describes_both_checks_without_watching_or_waiting(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """``execute --dry-run`` says what each check would watch or wait for, and returns
+    at once (quiet_s and timeout_s 600 here), as verify's dry run does."""
+    create_topic(brokers.source, f"{prefix}orders", 2)
+    plan = write_plan(tmp_path, brokers, [f"{prefix}*"], """\
+phases:
+  - name: fence
+    steps:
+      - action: source-quiet
+        quiet_s: 600
+      - action: consumers-on-target
+        timeout_s: 600
+""")  # fmt: skip
+
+    t0 = time.monotonic()
+    done = run("execute", str(plan), "--phase", "fence", "--dry-run")
+
+    assert done.exit_code == 0, done.output
+    assert time.monotonic() - t0 < 60
+    said = " ".join(done.output.split())
+    assert "would watch the high watermarks of 2 partitions of 1 source topics for 600 s" in said
+    assert "would wait up to 600 s for the consumer groups to resume on the target" in said

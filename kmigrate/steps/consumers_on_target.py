@@ -36,6 +36,13 @@ class ConsumersOnTarget(Step):
 
     def run(self, ctx: StepContext, previous: Record) -> Record:
         groups = translated_groups(ctx.journal_lookup("translate-offsets"))
+        if ctx.dry_run:  # as verify and dual-write-check: describe, do not wait
+            names = ", ".join(g.group for g in groups) or "those translate-offsets applies"
+            ctx.ui.line(
+                f"would wait up to {self.spec.timeout_s:g} s for the consumer groups to "
+                f"resume on the target: {names}"
+            )
+            return {"dry_run": True, "would_check": [g.group for g in groups]}
         if not groups:
             raise StepFailed(
                 "no consumer group was translated: run translate-offsets (successfully) "

@@ -39,6 +39,12 @@ class SourceQuiet(Step):
                 "no selected topic on the source: nothing to watch (check topics.include "
                 f"{list(ctx.include)} and the source's bootstrap servers)"
             )
+        if ctx.dry_run:  # as verify and dual-write-check: describe, do not watch
+            ctx.ui.line(
+                f"would watch the high watermarks of {len(parts)} partitions of "
+                f"{len(names)} source topics for {self.spec.quiet_s:g} s"
+            )
+            return {"dry_run": True, "partitions": len(parts)}
         ctx.ui.line(
             f"watching the high watermarks of {len(parts)} partitions of {len(names)} "
             f"source topics for {self.spec.quiet_s:g} s"
