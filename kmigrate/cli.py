@@ -188,6 +188,27 @@ SOURCE_CONFIG = click.option(
     metavar="KEY=VALUE",
     help="librdkafka setting for the source (repeatable); secrets as ${ENV_VAR}.",
 )
+#: On a command that writes a file: ``--output`` given as that file is refused, naming
+#: ``-o/--out`` (``--output`` is a format, text or json, on every command).
+OUTPUT_IS_NOT_A_FILE = click.option(
+    "--output",
+    "output_format",
+    hidden=True,
+    default=None,
+    help="Not a file here: --output is a format elsewhere; the file is -o/--out.",
+)
+
+
+def _refuse_output_file(value: str | None, what: str) -> None:
+    """Refuse (exit 2) ``--output VALUE`` on a command whose file is ``-o/--out``."""
+    if value is not None:
+        raise click.BadOptionUsage(
+            "output",
+            "--output is a format (text or json) on other commands; "
+            f"write {what} to a file with -o/--out {value}",
+        )
+
+
 TARGET_CONFIG = click.option(
     "--target-config",
     "-Y",
@@ -455,13 +476,7 @@ def report(
 @click.option(
     "--out", "-o", "output", default=None, metavar="FILE", help="Snapshot file (default: print it)."
 )
-@click.option(
-    "--output",
-    "output_format",
-    hidden=True,
-    default=None,
-    help="Not a file here: --output is a format elsewhere; the file is -o/--out.",
-)
+@OUTPUT_IS_NOT_A_FILE
 @click.option("--no-consumer-groups", is_flag=True, help="Leave consumer groups out.")
 @SOURCE_CONFIG
 def export(
@@ -476,12 +491,7 @@ def export(
     source_config: tuple[str, ...],
 ) -> None:
     """Snapshot topic configs and consumer group offsets as YAML."""
-    if output_format is not None:
-        raise click.BadOptionUsage(
-            "output",
-            "--output is a format (text or json) on other commands; "
-            f"write the snapshot to a file with -o/--out {output_format}",
-        )
+    _refuse_output_file(output_format, "the snapshot")
     source = _one_cluster("source", bootstrap, old_bootstrap)
     _exit(
         lambda: export_cmd.export(
@@ -530,13 +540,7 @@ def export(
     metavar="FILE",
     help="The plan file; the snapshot goes beside it (NAME.snapshot.yaml).",
 )
-@click.option(
-    "--output",
-    "output_format",
-    hidden=True,
-    default=None,
-    help="Not a file here: --output is a format elsewhere; the file is -o/--out.",
-)
+@OUTPUT_IS_NOT_A_FILE
 @click.option("--force", is_flag=True, help="Replace an existing plan and snapshot.")
 @SOURCE_CONFIG
 def init(
@@ -553,11 +557,7 @@ def init(
 ) -> None:
     """Write a commented plan, every phase with its rollback, and a snapshot beside it,
     from what a live source holds (topics, configs, consumer groups, ACLs)."""
-    if output_format is not None:
-        raise click.BadOptionUsage(
-            "output",
-            f"--output is a format on other commands; write the plan with -o/--out {output_format}",
-        )
+    _refuse_output_file(output_format, "the plan")
     source = _one_cluster("source", bootstrap, old_bootstrap)
     _exit(
         lambda: init_cmd.init(
