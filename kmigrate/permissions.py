@@ -74,6 +74,12 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         Need("target", "group", "DESCRIBE", "translate-offsets: DescribeGroups"),
         Need("target", "group", "DELETE", "rollback of translate-offsets: DeleteGroups"),
     ),
+    "source-quiet": (Need("source", "topic", "DESCRIBE", "source-quiet: ListOffsets"),),
+    "consumers-on-target": (
+        Need("target", "group", "DESCRIBE", "consumers-on-target: DescribeGroups, OffsetFetch"),
+        Need("target", "topic", "DESCRIBE", "consumers-on-target: OffsetFetch"),
+        Need("source", "group", "DESCRIBE", "consumers-on-target: DescribeGroups"),
+    ),
 }
 
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from kmigrate.acls.model import parse_bindings
 from kmigrate.plan.files import SNAPSHOT_MAX_BYTES, read_text
 from kmigrate.plan.loader import parse_yaml_model
 from kmigrate.safefs import atomic_write
@@ -58,17 +59,31 @@ class TopicSnapshot(_Strict):
 
 
 class Snapshot(_Strict):
-    """A whole snapshot.  ``consumer_groups`` maps group → topic → partition → offset."""
+    """A whole snapshot.  ``consumer_groups`` maps group → topic → partition → offset.
+
+    ``acls``: the source's ACL bindings in their snapshot shape
+    (:meth:`kmigrate.acls.model.AclBinding.to_dict`), written by ``kmigrate init``; None
+    (and absent from the file) when they were not read or the source has no authorizer.
+    """
 
     version: int = 1
     source: SnapshotSource
     topics: dict[str, TopicSnapshot] = Field(default_factory=dict)
     consumer_groups: dict[str, dict[str, dict[int, int]]] = Field(default_factory=dict)
+    acls: list[dict[str, str]] | None = None
+
+    @field_validator("acls")
+    @classmethod
+    def _bindings(cls, value: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+        if value is not None:
+            parse_bindings(value)  # AclInputError is a ValueError: names the item and key
+        return value
 
 
 def dump(snapshot: Snapshot) -> str:
     """The snapshot as sorted YAML text."""
-    return yaml.safe_dump(snapshot.model_dump(), sort_keys=True, default_flow_style=False)
+    data = snapshot.model_dump(exclude={"acls"} if snapshot.acls is None else None)
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
 
 
 def write(snapshot: Snapshot, path: Path) -> None:

@@ -12,6 +12,7 @@ from kmigrate.cli.options import (
     DETAILS,
     EXCLUDE,
     OUTPUT,
+    OUTPUT_IS_NOT_A_FILE,
     SHARED_STATE,
     SOURCE,
     SOURCE_CONFIG,
@@ -25,6 +26,7 @@ from kmigrate.cli.options import (
     make_ui,
     one_cluster,
     one_cluster_option,
+    refuse_output_file,
     refuse_same_cluster,
 )
 from kmigrate.commands import dual_write as dual_write_cmd
@@ -57,13 +59,7 @@ from kmigrate.commands import verify as verify_cmd
 @click.option(
     "--out", "-o", "output", default=None, metavar="FILE", help="Snapshot file (default: print it)."
 )
-@click.option(
-    "--output",
-    "output_format",
-    hidden=True,
-    default=None,
-    help="Not a file here: --output is a format elsewhere; the file is -o/--out.",
-)
+@OUTPUT_IS_NOT_A_FILE
 @click.option("--no-consumer-groups", is_flag=True, help="Leave consumer groups out.")
 @SOURCE_CONFIG
 def export(
@@ -78,12 +74,7 @@ def export(
     source_config: tuple[str, ...],
 ) -> None:
     """Snapshot topic configs and consumer group offsets as YAML."""
-    if output_format is not None:
-        raise click.BadOptionUsage(
-            "output",
-            "--output is a format (text or json) on other commands; "
-            f"write the snapshot to a file with -o/--out {output_format}",
-        )
+    refuse_output_file(output_format, "the snapshot")
     source = one_cluster("source", bootstrap, old_bootstrap)
     exit_with(
         lambda: export_cmd.export(

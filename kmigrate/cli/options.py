@@ -230,3 +230,24 @@ WORKERS = click.option(
     default=None,
     help="Processes to shard the partitions over (default: the number of CPUs).",
 )
+
+
+#: On a command that writes a file: ``--output`` given as that file is refused, naming
+#: ``-o/--out`` (``--output`` is a format, text or json, on every command).
+OUTPUT_IS_NOT_A_FILE = click.option(
+    "--output",
+    "output_format",
+    hidden=True,
+    default=None,
+    help="Not a file here: --output is a format elsewhere; the file is -o/--out.",
+)
+
+
+def refuse_output_file(value: str | None, what: str) -> None:
+    """Refuse (exit 2) ``--output VALUE`` on a command whose file is ``-o/--out``."""
+    if value is not None:
+        raise click.BadOptionUsage(
+            "output",
+            "--output is a format (text or json) on other commands; "
+            f"write {what} to a file with -o/--out {value}",
+        )

@@ -1,5 +1,5 @@
-"""The commands that work from a plan: ``plan``, ``execute``, ``rollback``, ``status``
-and ``report``."""
+"""The commands that work from a plan: ``init`` (which writes one), ``plan``,
+``execute``, ``rollback``, ``status`` and ``report``."""
 
 from __future__ import annotations
 
@@ -9,19 +9,94 @@ import click
 
 from kmigrate.cli.group import cli
 from kmigrate.cli.options import (
+    EXCLUDE,
     OUTPUT,
+    OUTPUT_IS_NOT_A_FILE,
     PLAN,
     SHARED_STATE,
+    SOURCE_CONFIG,
+    TOPICS,
     examples,
     exit_with,
     make_ui,
+    one_cluster,
+    one_cluster_option,
+    refuse_output_file,
     refuse_yes_with_dry_run,
 )
 from kmigrate.commands import execute as execute_cmd
+from kmigrate.commands import init as init_cmd
 from kmigrate.commands import plan as plan_cmd
 from kmigrate.commands import report as report_cmd
 from kmigrate.commands import rollback as rollback_cmd
 from kmigrate.commands import status as status_cmd
+
+
+@cli.command(
+    short_help="Write a commented plan (and a snapshot) from a live source cluster.",
+    epilog=examples(
+        "kmigrate init --source 127.0.0.1:19092 --target-type msk -o plan.yaml",
+        "kmigrate init -b kafka-1:9093 -X security.protocol=SASL_SSL "
+        "-X 'sasl.password=${KAFKA_PW}' --target-type confluent-cloud",
+    ),
+)
+@one_cluster_option("source")
+@TOPICS
+@EXCLUDE
+@click.option(
+    "--source-type",
+    type=click.Choice(["kafka", "redpanda"]),
+    default="kafka",
+    show_default=True,
+    help="Source type (decides stock defaults).",
+)
+@click.option(
+    "--target-type",
+    type=click.Choice(["msk", "eventhubs", "confluent-cloud", "kafka"]),
+    required=True,
+    help="The managed service (or Kafka) to migrate to.",
+)
+@click.option(
+    "--out",
+    "-o",
+    "output",
+    default="plan.yaml",
+    show_default=True,
+    metavar="FILE",
+    help="The plan file; the snapshot goes beside it (NAME.snapshot.yaml).",
+)
+@OUTPUT_IS_NOT_A_FILE
+@click.option("--force", is_flag=True, help="Replace an existing plan and snapshot.")
+@SOURCE_CONFIG
+def init(
+    bootstrap: str | None,
+    old_bootstrap: str | None,
+    topics: tuple[str, ...],
+    exclude: tuple[str, ...],
+    source_type: str,
+    target_type: str,
+    output: str,
+    output_format: str | None,
+    force: bool,
+    source_config: tuple[str, ...],
+) -> None:
+    """Write a commented plan, every phase with its rollback, and a snapshot beside it,
+    from what a live source holds (topics, configs, consumer groups, ACLs)."""
+    refuse_output_file(output_format, "the plan")
+    source = one_cluster("source", bootstrap, old_bootstrap)
+    exit_with(
+        lambda: init_cmd.init(
+            source,
+            target_type,
+            output,
+            make_ui(),
+            source_type=source_type,
+            source_config=source_config,
+            topics=topics,
+            exclude=exclude,
+            force=force,
+        )
+    )
 
 
 @cli.command(

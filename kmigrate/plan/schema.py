@@ -304,6 +304,25 @@ class DualWriteCheckStep(_StepSpec):
         return self
 
 
+class SourceQuietStep(_StepSpec):
+    """The cutover's fence check: no selected source partition received a record for
+    ``quiet_s`` seconds (high watermarks sampled every ``interval_s`` seconds)."""
+
+    action: Literal["source-quiet"]
+    quiet_s: float = Field(default=30.0, gt=0, le=86_400)
+    interval_s: float = Field(default=1.0, gt=0, le=3_600)
+
+
+class ConsumersOnTargetStep(_StepSpec):
+    """Within ``timeout_s`` seconds, each group translate-offsets applied has members on
+    the target, has committed at or past its translated offsets, and is not active on the
+    source (checked every ``interval_s`` seconds)."""
+
+    action: Literal["consumers-on-target"]
+    timeout_s: float = Field(default=300.0, ge=0, le=86_400)
+    interval_s: float = Field(default=2.0, gt=0, le=3_600)
+
+
 class ManualStep(_StepSpec):
     """An instruction for the operator, confirmed before the plan goes on."""
 
@@ -332,6 +351,8 @@ ActionStep = (
     | VerifyStep
     | TranslateOffsetsStep
     | DualWriteCheckStep
+    | SourceQuietStep
+    | ConsumersOnTargetStep
 )
 ACTIONS: dict[str, type[_Strict]] = {
     "check-connectivity": CheckConnectivityStep,
@@ -341,6 +362,8 @@ ACTIONS: dict[str, type[_Strict]] = {
     "verify": VerifyStep,
     "translate-offsets": TranslateOffsetsStep,
     "dual-write-check": DualWriteCheckStep,
+    "source-quiet": SourceQuietStep,
+    "consumers-on-target": ConsumersOnTargetStep,
 }
 STEP_KINDS = ("action", "manual", "shell")
 
@@ -368,6 +391,8 @@ Step = Annotated[
     | Annotated[VerifyStep, Tag("verify")]
     | Annotated[TranslateOffsetsStep, Tag("translate-offsets")]
     | Annotated[DualWriteCheckStep, Tag("dual-write-check")]
+    | Annotated[SourceQuietStep, Tag("source-quiet")]
+    | Annotated[ConsumersOnTargetStep, Tag("consumers-on-target")]
     | Annotated[ManualStep, Tag("manual")]
     | Annotated[ShellStep, Tag("shell")],
     Discriminator(step_kind),

@@ -13,12 +13,14 @@ from typing import Any
 from kmigrate.plan.schema import ManualStep, ShellStep
 from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 from kmigrate.steps.connectivity import CheckConnectivity
+from kmigrate.steps.consumers_on_target import ConsumersOnTarget
 from kmigrate.steps.dual_write_check import DualWriteCheck
 from kmigrate.steps.export_topics import ExportTopics
 from kmigrate.steps.manual import Manual
 from kmigrate.steps.mirror import Mirror
 from kmigrate.steps.provision_topics import ProvisionTopics
 from kmigrate.steps.shell import Shell
+from kmigrate.steps.source_quiet import SourceQuiet
 from kmigrate.steps.translate_offsets import TranslateOffsets
 from kmigrate.steps.verify import Verify
 
@@ -27,6 +29,8 @@ REGISTRY: dict[str, type[Step]] = {
 }
 REGISTRY[DualWriteCheck.action] = DualWriteCheck
 REGISTRY[TranslateOffsets.action] = TranslateOffsets
+REGISTRY[SourceQuiet.action] = SourceQuiet
+REGISTRY[ConsumersOnTarget.action] = ConsumersOnTarget
 
 _ALL: list[type[Step]] = [*REGISTRY.values(), Manual, Shell]
 #: The journaled action -> the type of its step's record.

@@ -304,8 +304,9 @@ def target_config(*lines: str) -> str:
 
 
 ALL_KINDS = (
-    "'check-connectivity', 'dual-write-check', 'export-topics', 'manual', 'mirror', "
-    "'provision-topics', 'shell', 'translate-offsets', 'verify'"
+    "'check-connectivity', 'consumers-on-target', 'dual-write-check', 'export-topics', "
+    "'manual', 'mirror', 'provision-topics', 'shell', 'source-quiet', 'translate-offsets', "
+    "'verify'"
 )
 TOP = "expected a mapping with version, name, clusters, topics, phases"
 P = "<tmp>/plan.yaml"
