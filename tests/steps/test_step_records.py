@@ -107,6 +107,41 @@ JOURNALED: dict[str, dict[str, Any]] = {
         "confirmed_by": "ops@host",
         "confirmed_at": "2026-11-24T02:00:00+00:00",
     },
+    "source-quiet": {
+        "quiet": False,
+        "quiet_s": 10,
+        "partitions": 6,
+        "watched_s": 10.02,
+        "samples": 11,
+        "writing": [
+            {
+                "topic": "orders",
+                "partition": 0,
+                "first_high_watermark": 120,
+                "last_high_watermark": 240,
+                "records": 120,
+                "records_per_s": 11.98,
+            }
+        ],
+    },
+    "consumers-on-target": {
+        "holds": True,
+        "timeout_s": 30,
+        "waited_s": 4.2,
+        "looks": 3,
+        "groups": [
+            {
+                "group": "billing",
+                "holds": True,
+                "target_state": "STABLE",
+                "target_members": ["rdkafka (m-1 on /10.0.0.5)"],
+                "source_state": "EMPTY",
+                "source_members": [],
+                "behind": [],
+                "problems": [],
+            }
+        ],
+    },
 }
 
 
@@ -159,6 +194,8 @@ def test_summaries_say_what_each_step_recorded() -> None:
         "dual-write-check": "7 topics, 1 differing",
         "shell": "exit code 0",
         "manual": "confirmed by ops@host",
+        "source-quiet": "NOT quiet: orders[0] 11.98 records/s",
+        "consumers-on-target": "1 of 1 consumer groups resumed on the target",
     }
 
 
