@@ -20,6 +20,7 @@ from kmigrate.commands import dual_write as dual_write_cmd
 from kmigrate.commands import execute as execute_cmd
 from kmigrate.commands import export as export_cmd
 from kmigrate.commands import mirror as mirror_cmd
+from kmigrate.commands import mm2_config as mm2_config_cmd
 from kmigrate.commands import plan as plan_cmd
 from kmigrate.commands import provision as provision_cmd
 from kmigrate.commands import report as report_cmd
@@ -973,6 +974,42 @@ def sandbox_down(state_dir: Path) -> None:
 def demo(plan_path: Path | None, records: int, keep: Path | None) -> None:
     """Run a whole migration between two throwaway local brokers."""
     _exit(lambda: demo_cmd.demo(_ui(yes=True), plan_path=plan_path, records=records, keep=keep))
+
+
+@cli.command(
+    "mm2-config",
+    short_help="Write the plan's MirrorMaker 2 connector configs (Connect, Strimzi, MSK Connect).",
+    epilog=_examples(
+        "kmigrate mm2-config plans/my-migration.yaml --format connect-rest",
+        "kmigrate mm2-config plans/my-migration.yaml --format strimzi -o mm2.yaml",
+        "kmigrate mm2-config plans/my-migration.yaml --format msk-connect "
+        "--msk-role-arn ARN --msk-plugin-arn ARN --msk-subnet subnet-1",
+    ),
+)
+@PLAN
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["connect-rest", "strimzi", "msk-connect"]),
+    required=True,
+    help="connect-rest: connector JSON; strimzi: a KafkaMirrorMaker2; msk-connect: "
+    "create_connector requests.",
+)
+@click.option("-o", "--out", default=None, help="Write to this file (0600), not stdout.")
+@click.option("--tasks-max", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--checkpoints", is_flag=True, help="Add the MirrorCheckpointConnector.")
+@click.option("--exactly-once", is_flag=True, help="The Connect cluster has EOS (KIP-618).")
+@click.option("--msk-role-arn", default=None, help="msk-connect: service execution role.")
+@click.option("--msk-plugin-arn", default=None, help="msk-connect: plugin with connect-mirror.")
+@click.option("--msk-subnet", multiple=True, help="msk-connect: a subnet (repeat).")
+@click.option("--msk-security-group", multiple=True, help="msk-connect: a group (repeat).")
+@click.option("--msk-secret-id", default="kmigrate", show_default=True, help="Secrets Manager id.")
+def mm2_config(plan_path: str, fmt: str, **options: Any) -> None:
+    """Print the plan's MirrorMaker 2 connector configs in a format for GitOps; secrets
+    stay references.  Touches no cluster."""
+    for key in ("msk_subnet", "msk_security_group"):
+        options[key + "s"] = tuple(options.pop(key))
+    _exit(lambda: mm2_config_cmd.mm2_config(plan_path, fmt, _ui("json"), click.echo, **options))
 
 
 @cli.command(

@@ -505,6 +505,28 @@ class ConnectRest:
                 out[value["name"]] = list(value["errors"])
         return out
 
+    def exactly_once_source(self, config: Mapping[str, str]) -> bool:
+        """True when this Connect cluster runs source connectors exactly once (KIP-618)
+        for ``config`` (a complete source connector config).
+
+        How it is detected: the worker must be 3.3 or later (``GET /``: KIP-618 came
+        in 3.3), and validating ``config`` with ``exactly.once.support=required``
+        (and ``consumer.isolation.level=read_committed``, which
+        MirrorSourceConnector needs to declare the support) must raise no error on
+        ``exactly.once.support``: a worker without
+        ``exactly.once.source.support=enabled`` answers "This worker does not have
+        exactly-once source support enabled." there (``DistributedHerder``).
+        """
+        numbers = re.findall(r"\d+", str(self.version().get("version", "0")))[:2]
+        if tuple(int(n) for n in numbers) < (3, 3):
+            return False
+        probe = {
+            **config,
+            "exactly.once.support": "required",
+            "consumer.isolation.level": "read_committed",
+        }
+        return not self.validate(probe).get("exactly.once.support")
+
     def connectors(self) -> list[str]:
         """``GET /connectors``: names."""
         return list(self._call("GET", "/connectors"))
@@ -566,10 +588,12 @@ class ConnectRest:
         *,
         timeout_s: float = 120.0,
         poll_s: float = 0.5,
+        tasks: int = 1,
         until: Callable[[ConnectorStatus], bool] | None = None,
     ) -> ConnectorStatus:
-        """Poll the status until the connector and every task are RUNNING (or
-        ``until(status)`` holds); returns that status.
+        """Poll the status until the connector and every task are RUNNING, with at
+        least ``tasks`` tasks (the status lists tasks as they are created), or until
+        ``until(status)`` holds; returns that status.
 
         Raises:
             ConnectorFailed: the connector or a task is FAILED (each failure in words,
@@ -587,7 +611,7 @@ class ConnectRest:
                 failed = last.failures()
                 if failed:
                     raise ConnectorFailed("; ".join(failed))
-                if until(last) if until else last.running:
+                if until(last) if until else last.running and len(last.tasks) >= tasks:
                     return last
             if time.monotonic() >= deadline:
                 states = (

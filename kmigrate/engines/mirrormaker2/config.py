@@ -40,7 +40,7 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -84,7 +84,12 @@ class Mm2Options:
     (MM2's default 600 s: a topic created later is copied after up to that long).
     ``replication_factor``: of topics MM2 creates on the target and of its
     offset-syncs topic (MM2's defaults 2 and 3).  ``throughput``: add
-    :data:`THROUGHPUT_SETTINGS`.
+    :data:`THROUGHPUT_SETTINGS`.  ``producer_override``: give the worker's producer,
+    which writes the records (KIP-382: MM2 on Connect writes through the Connect
+    cluster's Kafka), the plan's target settings as ``producer.override.*``
+    (KIP-458; the worker's ``connector.client.config.override.policy`` must allow
+    it, ``All`` by default); off where the Connect cluster itself authenticates
+    with the plan's target settings (Strimzi, MSK Connect).
     """
 
     name: str = "kmigrate"
@@ -97,6 +102,7 @@ class Mm2Options:
     refresh_topics_s: int | None = None
     replication_factor: int | None = None
     throughput: bool = False
+    producer_override: bool = True
 
 
 # --- topic selection -------------------------------------------------------------------
@@ -311,7 +317,7 @@ def _common(plan: PlanModel, opts: Mm2Options, ref: Any) -> dict[str, str]:
         sec = client_security(getattr(plan.clusters, role), role)
         for key, value in java_settings(sec, ref).items():
             out[f"{role}.cluster.{key}"] = value
-            if role == "target" and key != "bootstrap.servers":
+            if opts.producer_override and role == "target" and key != "bootstrap.servers":
                 # The records go through the Connect worker's producer (KIP-382), not
                 # the target.cluster.* clients: give it the plan's target principal
                 # (KIP-458 client overrides), or a wrong target credential goes
@@ -468,6 +474,7 @@ def render_strimzi(plan: PlanModel, opts: Mm2Options, *, replicas: int = 2) -> s
     Connect cluster's Kafka); replication factors -1 take the broker's default.
     """
     needed: list[str] = []
+    opts = replace(opts, producer_override=False)
     base = re.sub(r"[^a-z0-9-]", "-", plan.name.lower()).strip("-") or "kmigrate"
     clusters = [
         _strimzi_cluster(plan, "source", opts.source_alias, f"{base}-{opts.source_alias}", needed),
@@ -569,7 +576,7 @@ def msk_connect_request(plan: PlanModel, opts: Mm2Options, msk: MskConnectOption
         return REFERENCE.sub(one, value)
 
     requests = []
-    for config in connectors(plan, opts, ref):
+    for config in connectors(plan, replace(opts, producer_override=False), ref):
         config = dict(config)
         name = config.pop("name")
         request: dict[str, Any] = {
