@@ -560,9 +560,13 @@ class ConnectRest:
 
     def delete(self, name: str) -> bool:
         """``DELETE /connectors/NAME``; True when it existed (204), False on 404."""
-        return self._call("DELETE", f"/connectors/{name}", ok=(404,)) is None and (
-            name not in self.connectors()
-        )
+        try:
+            self._call("DELETE", f"/connectors/{name}")
+        except ClusterError as exc:
+            if " answered 404:" in str(exc):
+                return False
+            raise
+        return True
 
     def restart(self, name: str, *, include_tasks: bool = True, only_failed: bool = True) -> None:
         """``POST /connectors/NAME/restart?includeTasks=..&onlyFailed=..`` (KIP-745)."""
