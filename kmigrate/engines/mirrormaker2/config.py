@@ -58,15 +58,17 @@ BYTE_ARRAY_CONVERTER = "org.apache.kafka.connect.converters.ByteArrayConverter"
 MM2_TOPIC_EXCLUDES = ("mm2.*\\.internal", ".*\\.replica", "__.*")
 #: MM2's ``groups.exclude`` default (MirrorCheckpointConfig).
 MM2_GROUP_EXCLUDES = ("console-consumer-.*", "connect-.*", "__.*")
-#: Throughput settings documented for MirrorMaker 2 (Kafka docs, "Geo-Replication":
-#: tasks.max for parallelism; producer batching and compression as for any
-#: producer, "Producer Configs").  Applied by ``Mm2Options(throughput=True)``.
+#: Throughput settings for MirrorMaker 2: parallelism through ``tasks.max`` (Kafka docs,
+#: "Geo-Replication"), and the task's producer and consumer tuned as any Kafka client
+#: is for throughput (Kafka docs, "Producer Configs" ``batch.size``/``linger.ms``,
+#: "Consumer Configs" ``max.poll.records``; MM2's source consumer takes the
+#: ``source.consumer.`` prefix, its producer on Connect ``producer.override.``, KIP-458).
+#: No compression, as kmigrate's own writer.  Applied by ``Mm2Options(throughput=True)``.
 THROUGHPUT_SETTINGS: Mapping[str, str] = {
-    "producer.override.batch.size": "1048576",
-    "producer.override.linger.ms": "50",
-    "producer.override.compression.type": "lz4",
-    "source.consumer.fetch.min.bytes": "1048576",
+    "producer.override.batch.size": "262144",
+    "producer.override.linger.ms": "20",
     "source.consumer.max.poll.records": "5000",
+    "source.consumer.fetch.max.bytes": "52428800",
 }
 FORMATS = ("connect-rest", "strimzi", "msk-connect")
 
