@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import textwrap
 from collections.abc import Iterator
@@ -363,3 +364,55 @@ def test_a_failed_task_is_summarised_in_words() -> None:
     (line,) = status.failures()
     assert line.startswith("task 1 of m-source FAILED on worker w2:8083: ConnectException")
     assert "\tat " not in line and not status.running
+
+
+# --- the REST client's credentials -----------------------------------------------------
+
+
+def test_rest_credentials_come_from_references_and_never_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Basic-auth user and password are ``${ENV}`` / ``${file:...}`` references resolved
+    through the plan's refs code: the request carries them, an error answer that
+    echoes the password shows it masked, and an unset variable is named, not shown.
+    (A local HTTP server stands in for Connect's REST API.)"""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from kmigrate.adapters.kafka_connect import ConnectRest
+    from kmigrate.errors import ClusterError
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append(self.headers.get("Authorization", ""))
+            body = json.dumps({"error_code": 500, "message": f"bad secret {SECRET}"}).encode()
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "user").write_text("connect-admin\n")
+        monkeypatch.setenv("CONNECT_PW", SECRET)
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        rest = ConnectRest.from_refs(
+            url, "${file:user}", "${CONNECT_PW}", dict(os.environ), tmp_path
+        )
+        with pytest.raises(ClusterError) as err:
+            rest.connectors()
+        assert "GET /connectors answered 500" in str(err.value)
+        assert SECRET not in str(err.value)
+        assert seen == ["Basic " + base64.b64encode(f"connect-admin:{SECRET}".encode()).decode()]
+        with pytest.raises(UsageError, match="environment variable NOPE_PW is not set"):
+            ConnectRest.from_refs(url, "u", "${NOPE_PW}", {}, tmp_path)
+    finally:
+        server.shutdown()

@@ -324,20 +324,13 @@ def stop_connect(cluster: ConnectCluster, *, kill: bool = False) -> None:
         stop_node(node, kill=kill)
 
 
-_LOG4J2 = """\
-status = warn
-appender.out.type = Console
-appender.out.name = OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRefs = out
-rootLogger.appenderRef.out.ref = OUT
-logger.connect.name = org.apache.kafka.connect.runtime
-logger.connect.level = INFO
-logger.mirror.name = org.apache.kafka.connect.mirror
-logger.mirror.level = INFO
-"""
+#: The brokers' Log4j 2 settings (WARN to the console), Connect's and MM2's INFO added.
+_LOG4J2 = apache_kafka._LOG4J2 + (
+    "logger.connect.name = org.apache.kafka.connect.runtime\n"
+    "logger.connect.level = INFO\n"
+    "logger.mirror.name = org.apache.kafka.connect.mirror\n"
+    "logger.mirror.level = INFO\n"
+)
 
 
 # --- REST ----------------------------------------------------------------------------
@@ -458,25 +451,35 @@ class ConnectRest:
             raise UsageError(f"Connect REST authentication: {exc}") from None
         return cls(url, (user, secret))
 
-    def _call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = ()) -> Any:
+    def _send(self, method: str, path: str, body: Any = None) -> requests.Response:
+        """One request; an answer of 400 or more raises with Connect's ``message``.
+
+        Raises:
+            ClusterError: no answer, or an error status (the URL path and Connect's
+                message, masked; never a credential).
+        """
         try:
             resp = self._session.request(
                 method, f"{self.url}{path}", json=body, timeout=self.timeout_s
             )
         except requests.RequestException as exc:
             raise ClusterError(
-                f"Kafka Connect at {self.url} did not answer {method} {path}: "
-                f"{redact(type(exc).__name__)}"
+                f"Kafka Connect at {self.url} did not answer {method} {path}: {type(exc).__name__}"
             ) from None
-        if resp.status_code >= 400 and resp.status_code not in ok:
+        if resp.status_code >= 400:
             try:
                 message = resp.json().get("message", resp.text)
             except ValueError:
                 message = resp.text
             raise ClusterError(
                 f"Kafka Connect at {self.url}: {method} {path} answered {resp.status_code}: "
-                f"{redact(str(message))[:500]}"
+                f"{redact(str(message))[:1000]}"
             )
+        return resp
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        """:meth:`_send`, the answer's JSON (None when empty)."""
+        resp = self._send(method, path, body)
         if not resp.content:
             return None
         try:
@@ -532,26 +535,12 @@ class ConnectRest:
         return list(self._call("GET", "/connectors"))
 
     def put_config(self, name: str, config: Mapping[str, str]) -> bool:
-        """``PUT /connectors/NAME/config``: create or update; True when created (201)."""
-        try:
-            resp = self._session.put(
-                f"{self.url}/connectors/{name}/config", json=dict(config), timeout=self.timeout_s
-            )
-        except requests.RequestException as exc:
-            raise ClusterError(
-                f"Kafka Connect at {self.url} did not answer PUT /connectors/{name}/config: "
-                f"{type(exc).__name__}"
-            ) from None
-        if resp.status_code >= 400:
-            try:
-                message = resp.json().get("message", resp.text)
-            except ValueError:
-                message = resp.text
-            raise ClusterError(
-                f"Kafka Connect at {self.url} refused connector {name} "
-                f"({resp.status_code}): {redact(str(message))[:1000]}"
-            )
-        return resp.status_code == 201
+        """``PUT /connectors/NAME/config``: create or update; True when created (201).
+
+        Raises:
+            ClusterError: Connect refused the config (its message names the key).
+        """
+        return self._send("PUT", f"/connectors/{name}/config", dict(config)).status_code == 201
 
     def config(self, name: str) -> dict[str, str]:
         """``GET /connectors/NAME/config`` (references stay references: Connect
