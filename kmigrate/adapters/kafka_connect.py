@@ -87,7 +87,9 @@ def _connect_deps(version: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def connect_libs(version: str = CONNECT_VERSION, say: Callable[[str], None] = print) -> Path:
+def connect_libs(
+    version: str = CONNECT_VERSION, say: Callable[[str], None] = lambda _m: None
+) -> Path:
     """The folder of jars that runs Kafka Connect ``version`` with the MirrorMaker 2
     connectors (``connect-runtime``, ``connect-mirror`` and their runtime
     dependencies, Log4j 2 added: real-kafka.md, "Logging"), about 36 MB, fetched
@@ -106,6 +108,24 @@ def connect_libs(version: str = CONNECT_VERSION, say: Callable[[str], None] = pr
     )
 
 
+#: Connect's heap, as ``bin/connect-distributed.sh`` sets it (``KAFKA_HEAP_OPTS``).
+CONNECT_HEAP = ("-Xms256M", "-Xmx2G")
+
+
+@dataclass
+class ConnectNode(Node):
+    """A Connect worker's JVM: a broker :class:`~kmigrate.adapters.apache_kafka.Node`
+    with Connect's own heap (:data:`CONNECT_HEAP`; the brokers here run smaller), so
+    that MirrorMaker 2's tasks are measured with the memory Kafka gives them."""
+
+    heap: tuple[str, ...] = CONNECT_HEAP
+
+    def command(self) -> list[str]:
+        """The ``java`` command line, the broker's heap flags replaced."""
+        cmd = [a for a in super().command() if not a.startswith(("-Xmx", "-Xms"))]
+        return [cmd[0], *self.heap, *cmd[1:]]
+
+
 @dataclass
 class ConnectCluster:
     """A running Connect cluster: its workers (:class:`~kmigrate.adapters.apache_kafka.Node`,
@@ -117,7 +137,7 @@ class ConnectCluster:
 
     folder: str
     group_id: str
-    workers: list[Node]
+    workers: list[ConnectNode]
     topics: tuple[str, str, str]
     start_s: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
@@ -239,7 +259,7 @@ def start_connect(
         with os.fdopen(fd, "w") as out:
             out.write("".join(f"{k}={_escape(v)}\n" for k, v in props.items()))
         nodes.append(
-            Node(
+            ConnectNode(
                 f"connect-{i + 1}",
                 CONNECT_MAIN,
                 str(config),

@@ -63,12 +63,17 @@ MM2_GROUP_EXCLUDES = ("console-consumer-.*", "connect-.*", "__.*")
 #: is for throughput (Kafka docs, "Producer Configs" ``batch.size``/``linger.ms``,
 #: "Consumer Configs" ``max.poll.records``; MM2's source consumer takes the
 #: ``source.consumer.`` prefix, its producer on Connect ``producer.override.``, KIP-458).
-#: No compression, as kmigrate's own writer.  Applied by ``Mm2Options(throughput=True)``.
+#: Connect's worker producer sends one request at a time per connection and without
+#: idempotence unless told (``Worker``'s producer defaults, KAFKA-13598): idempotence
+#: keeps the order with up to 5 in flight ("Producer Configs",
+#: ``max.in.flight.requests.per.connection``).  No compression, as kmigrate's own
+#: writer.  Applied by ``Mm2Options(throughput=True)``.
 THROUGHPUT_SETTINGS: Mapping[str, str] = {
     "producer.override.batch.size": "262144",
     "producer.override.linger.ms": "20",
+    "producer.override.enable.idempotence": "true",
+    "producer.override.max.in.flight.requests.per.connection": "5",
     "source.consumer.max.poll.records": "5000",
-    "source.consumer.fetch.max.bytes": "52428800",
 }
 FORMATS = ("connect-rest", "strimzi", "msk-connect")
 
@@ -473,7 +478,7 @@ def render_strimzi(plan: PlanModel, opts: Mm2Options, *, replicas: int = 2) -> s
     cluster's ``config``): a password reference ``${VAR}`` becomes the key ``VAR`` of
     the Secret ``PLANNAME-ALIAS``, a CA file the key of ``PLANNAME-ALIAS-ca``.
     ``connectCluster`` is the target alias (MM2 on Connect writes through the
-    Connect cluster's Kafka); replication factors -1 take the broker's default.
+    Connect cluster's Kafka); replication factors -1 take the broker's default (KIP-605).
     """
     needed: list[str] = []
     opts = replace(opts, producer_override=False)
