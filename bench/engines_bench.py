@@ -83,12 +83,17 @@ class Sampler(threading.Thread):
 
 
 def _target_count(consumer: Any, topic: str, partitions: int) -> int:
-    from confluent_kafka import TopicPartition
+    """The sum of the topic's high watermarks on the target (0 while the consumer does
+    not know the new topic yet)."""
+    from confluent_kafka import KafkaException, TopicPartition
 
-    return sum(
-        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
-        for p in range(partitions)
-    )
+    try:
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+            for p in range(partitions)
+        )
+    except KafkaException:
+        return 0
 
 
 def _copy(
