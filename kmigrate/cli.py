@@ -996,7 +996,13 @@ def demo(plan_path: Path | None, records: int, keep: Path | None) -> None:
     "create_connector requests.",
 )
 @click.option("-o", "--out", default=None, help="Write to this file (0600), not stdout.")
-@click.option("--tasks-max", type=click.IntRange(1), default=1, show_default=True)
+@click.option(
+    "--tasks-max",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Tasks of the source connector (each copies a share of the partitions).",
+)
 @click.option("--checkpoints", is_flag=True, help="Add the MirrorCheckpointConnector.")
 @click.option("--exactly-once", is_flag=True, help="The Connect cluster has EOS (KIP-618).")
 @click.option("--msk-role-arn", default=None, help="msk-connect: service execution role.")

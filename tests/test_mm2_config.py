@@ -416,3 +416,23 @@ def test_rest_credentials_come_from_references_and_never_show(
             ConnectRest.from_refs(url, "u", "${NOPE_PW}", {}, tmp_path)
     finally:
         server.shutdown()
+
+
+def test_a_cluster_that_cannot_be_rendered_names_file_line_and_key(tmp_path: Path) -> None:
+    """An MSK target given by ARN only (its bootstrap servers come from the AWS API,
+    which mm2-config does not call): exit 2, ``file:line: clusters.target.bootstrap_servers``
+    and why, no traceback."""
+    text = PLAN.replace(
+        "    type: kafka\n    bootstrap_servers: b-1.example:9096,b-2.example:9096\n",
+        "    type: msk\n    region: eu-central-1\n    auth: scram\n"
+        "    cluster_arn: arn:aws:kafka:eu-central-1:123456789012:cluster/shop/abc\n"
+        "    facts: {cluster_type: provisioned}\n",
+    )
+    path = tmp_path / "msk.yaml"
+    path.write_text(text)
+    result = _run("mm2-config", str(path), "--format", "connect-rest")
+    assert result.exit_code == 2
+    assert f"{path}:10: clusters.target.bootstrap_servers: MirrorMaker 2 configs need" in (
+        result.output
+    )
+    assert "Traceback" not in result.output

@@ -26,6 +26,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kmigrate.adapters import apache_kafka, kafka_connect
 from kmigrate.adapters.kafka_connect import ConnectorFailed, ConnectRest
 from kmigrate.engines.mirrormaker2 import config as mm2
+from kmigrate.errors import ClusterError
 from kmigrate.plan import load_plan
 from tests.conftest import Brokers, create_topic, produce
 
@@ -41,6 +42,20 @@ WRONG_PASSWORD = "KM_WRONG_PASSWORD"
 EOS_ACLS = (("TRANSACTIONAL_ID", "*", "WRITE"), ("TRANSACTIONAL_ID", "*", "DESCRIBE"))
 
 
+def _worker_client(target: apache_kafka.Cluster) -> dict[str, str]:
+    """Java client settings of a Connect worker on the target's SASL_SSL listener as
+    its super user, the password a ``${env:...}`` reference."""
+    sec = mm2.ClientSecurity(
+        target.bootstrap,
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+        apache_kafka.ADMIN_USER,
+        "${" + CONNECT_PASSWORD + "}",
+        target.ca,
+    )
+    return {k: v for k, v in mm2.java_settings(sec).items() if k != "bootstrap.servers"}
+
+
 @pytest.fixture(scope="module")
 def connect(
     brokers: Brokers, tmp_path_factory: pytest.TempPathFactory
@@ -51,15 +66,7 @@ def connect(
     if not brokers.real:
         pytest.skip("Kafka Connect runs against the real brokers only (--broker apache-kafka)")
     _source, target = brokers.clusters
-    sec = mm2.ClientSecurity(
-        target.bootstrap,
-        "SASL_SSL",
-        "SCRAM-SHA-512",
-        apache_kafka.ADMIN_USER,
-        "${" + CONNECT_PASSWORD + "}",
-        target.ca,
-    )
-    client = {k: v for k, v in mm2.java_settings(sec).items() if k != "bootstrap.servers"}
+    client = _worker_client(target)
     env = {
         CONNECT_PASSWORD: target.users[apache_kafka.ADMIN_USER],
         TARGET_PASSWORD: target.users[apache_kafka.MIGRATION_USER],
@@ -266,3 +273,40 @@ def test_a_wrong_target_password_fails_the_tasks_in_words(
     assert "SaslAuthenticationException" in message and "invalid credentials" in message
     assert "\tat " not in message and "not-" not in message
     assert rest.delete(name) is True
+
+
+def test_exactly_once_is_detected_only_where_the_workers_enable_it(
+    connect: kafka_connect.ConnectCluster,
+    brokers: Brokers,
+    prefix: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """How exactly-once support (KIP-618) is detected: Connect's own validation of the
+    config with ``exactly.once.support=required``.  The module's workers (enabled)
+    say yes; a worker started without ``exactly.once.source.support`` says no, and
+    refuses a connector that requires it, naming why."""
+    _source, target = brokers.clusters
+    plan = _plan(tmp_path, brokers, prefix + "*", TARGET_PASSWORD)
+    config = mm2.source_connector(plan, mm2.Mm2Options(name=prefix + "eos"))
+    assert ConnectRest(connect.live_url()).exactly_once_source(config) is True
+    plain = kafka_connect.start_connect(
+        tmp_path_factory.mktemp("connect-no-eos"),
+        target.bootstrap,
+        _worker_client(target),
+        workers=1,
+        replication_factor=3,
+        exactly_once=False,
+        env={CONNECT_PASSWORD: target.users[apache_kafka.ADMIN_USER]},
+    )
+    try:
+        rest = ConnectRest(plain.url(0))
+        assert rest.exactly_once_source(config) is False
+        required = mm2.source_connector(
+            plan, mm2.Mm2Options(name=prefix + "eos", exactly_once=True)
+        )
+        with pytest.raises(ClusterError, match="does not have exactly-once source support"):
+            rest.put_config(required["name"], required)
+        assert required["name"] not in rest.connectors()
+    finally:
+        kafka_connect.stop_connect(plain, kill=True)

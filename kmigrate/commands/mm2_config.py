@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kmigrate.engines.mirrormaker2 import config as mm2
-from kmigrate.errors import UsageError
+from kmigrate.errors import PlanError, UsageError
 from kmigrate.plan import load_plan
 from kmigrate.preflight import check_output_option
 from kmigrate.safefs import atomic_write
@@ -46,10 +46,11 @@ def mm2_config(
     Plan settings with no Java counterpart are named on standard error.
 
     Raises:
-        PlanError: the plan is invalid.
+        PlanError: the plan is invalid, or a cluster spec cannot be rendered for
+            ``fmt`` (``file:line: key: why``: no bootstrap servers, a SASL mechanism
+            not rendered, a target MSK Connect cannot reach).
         UsageError: ``--format msk-connect`` without ``--msk-role-arn``,
-            ``--msk-plugin-arn`` or ``--msk-subnet``; a target MSK Connect cannot
-            reach; ``out`` cannot be written.
+            ``--msk-plugin-arn`` or ``--msk-subnet``; ``out`` cannot be written.
     """
     check_output_option("--out", out)
     if fmt not in mm2.FORMATS:
@@ -59,30 +60,33 @@ def mm2_config(
     opts = mm2.Mm2Options(
         name=name, tasks_max=tasks_max, checkpoints=checkpoints, exactly_once=exactly_once
     )
-    if fmt == "connect-rest":
-        text = mm2.render_connect_rest(plan.model, opts)
-    elif fmt == "strimzi":
-        text = mm2.render_strimzi(plan.model, opts)
-    else:
-        missing = [
-            flag
-            for flag, value in (
-                ("--msk-role-arn", msk_role_arn),
-                ("--msk-plugin-arn", msk_plugin_arn),
-                ("--msk-subnet", msk_subnets),
+    try:
+        if fmt == "connect-rest":
+            text = mm2.render_connect_rest(plan.model, opts)
+        elif fmt == "strimzi":
+            text = mm2.render_strimzi(plan.model, opts)
+        else:
+            missing = [
+                flag
+                for flag, value in (
+                    ("--msk-role-arn", msk_role_arn),
+                    ("--msk-plugin-arn", msk_plugin_arn),
+                    ("--msk-subnet", msk_subnets),
+                )
+                if not value
+            ]
+            if missing:
+                raise UsageError(f"--format msk-connect needs {', '.join(missing)}")
+            msk = mm2.MskConnectOptions(
+                role_arn=msk_role_arn or "",
+                plugin_arn=msk_plugin_arn or "",
+                subnets=msk_subnets,
+                security_groups=msk_security_groups,
+                secret_id=msk_secret_id,
             )
-            if not value
-        ]
-        if missing:
-            raise UsageError(f"--format msk-connect needs {', '.join(missing)}")
-        msk = mm2.MskConnectOptions(
-            role_arn=msk_role_arn or "",
-            plugin_arn=msk_plugin_arn or "",
-            subnets=msk_subnets,
-            security_groups=msk_security_groups,
-            secret_id=msk_secret_id,
-        )
-        text = mm2.render_msk_connect(plan.model, opts, msk)
+            text = mm2.render_msk_connect(plan.model, opts, msk)
+    except mm2.NotRenderable as exc:
+        raise PlanError(f"{plan.where(exc.loc)}: {exc.problem}") from None
     for line in mm2.dropped_settings(plan.model):
         ui.warn(f"left out of the MirrorMaker 2 configs: {line}")
     if out is None:

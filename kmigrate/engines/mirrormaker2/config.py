@@ -78,6 +78,16 @@ THROUGHPUT_SETTINGS: Mapping[str, str] = {
 FORMATS = ("connect-rest", "strimzi", "msk-connect")
 
 
+class NotRenderable(UsageError):
+    """A plan key MM2's configs cannot be made from: ``loc`` is its key path (for
+    :meth:`kmigrate.plan.loader.LoadedPlan.where`), ``problem`` what is wrong."""
+
+    def __init__(self, loc: tuple[str, ...], problem: str) -> None:
+        super().__init__(f"{'.'.join(loc)}: {problem}")
+        self.loc = loc
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class Mm2Options:
     """What a plan does not say about MM2.
@@ -206,15 +216,15 @@ def client_security(spec: ClusterSpec, role: str) -> ClientSecurity:
         UsageError: no bootstrap servers in the plan (MSK discovery needs the AWS API),
             or a SASL mechanism without a user.
     """
-    where = f"clusters.{role}"
     config = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in spec.config.items()}
     bootstrap = spec.bootstrap_servers or ""
     if spec.type == "eventhubs" and spec.namespace and not bootstrap:
         bootstrap = f"{spec.namespace}.servicebus.windows.net:9093"
     if not bootstrap:
-        raise UsageError(
-            f"{where}.bootstrap_servers: MirrorMaker 2 configs need the bootstrap servers "
-            "written in the plan (kmigrate does not look them up for Connect)"
+        raise NotRenderable(
+            ("clusters", role, "bootstrap_servers"),
+            "MirrorMaker 2 configs need the bootstrap servers written in the plan "
+            "(kmigrate does not look them up for Connect)",
         )
     if spec.type == "eventhubs" and spec.connection_string:
         return ClientSecurity(
@@ -240,12 +250,15 @@ def client_security(spec: ClusterSpec, role: str) -> ClientSecurity:
     mechanism = config.get("sasl.mechanism", config.get("sasl.mechanisms", "")).upper()
     username = config.get("sasl.username", "")
     if mechanism and mechanism not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
-        raise UsageError(
-            f"{where}.config.sasl.mechanism: {mechanism} is not rendered for MirrorMaker 2 "
-            "yet (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or msk auth: iam)"
+        raise NotRenderable(
+            ("clusters", role, "config", "sasl.mechanism"),
+            f"{mechanism} is not rendered for MirrorMaker 2 yet (PLAIN, SCRAM-SHA-256, "
+            "SCRAM-SHA-512, or msk auth: iam)",
         )
     if mechanism and not username:
-        raise UsageError(f"{where}.config.sasl.username: needed with sasl.mechanism {mechanism}")
+        raise NotRenderable(
+            ("clusters", role, "config", "sasl.username"), f"needed with sasl.mechanism {mechanism}"
+        )
     return ClientSecurity(
         bootstrap,
         config.get("security.protocol", "PLAINTEXT").upper(),
@@ -432,17 +445,18 @@ def _strimzi_cluster(
     sec = client_security(getattr(plan.clusters, role), role)
     cluster: dict[str, Any] = {"alias": alias, "bootstrapServers": sec.bootstrap, "config": {}}
     if sec.iam:
-        raise UsageError(
-            f"clusters.{role}: MSK IAM authentication is not rendered for Strimzi "
-            "(Strimzi's KafkaMirrorMaker2 has no IAM authentication type)"
+        raise NotRenderable(
+            ("clusters", role, "auth"),
+            "MSK IAM authentication is not rendered for Strimzi "
+            "(Strimzi's KafkaMirrorMaker2 has no IAM authentication type)",
         )
     if sec.mechanism:
         name, key = _secret_ref(sec.password, secret)
         needed.append(f"{name}/{key}")
         if REFERENCE.search(sec.username):
-            raise UsageError(
-                f"clusters.{role}.config.sasl.username: Strimzi takes a literal user name; "
-                "found a reference"
+            raise NotRenderable(
+                ("clusters", role, "config", "sasl.username"),
+                "Strimzi takes a literal user name; found a reference",
             )
         cluster["authentication"] = {
             "type": sec.mechanism.lower(),
@@ -570,9 +584,10 @@ def msk_connect_request(plan: PlanModel, opts: Mm2Options, msk: MskConnectOption
     """
     target = client_security(plan.clusters.target, "target")
     if target.mechanism and not target.iam:
-        raise UsageError(
-            "clusters.target: MSK Connect's workers reach the Kafka cluster with IAM or no "
-            f"authentication only; the plan's target uses SASL {target.mechanism}"
+        raise NotRenderable(
+            ("clusters", "target"),
+            "MSK Connect's workers reach the Kafka cluster with IAM or no authentication "
+            f"only; the plan's target uses SASL {target.mechanism}",
         )
 
     def ref(value: str) -> str:
