@@ -195,20 +195,10 @@ def run(
                     mb.create_topic(brokers.target, topic, parts, brokers.target_rf)
                     if engine == "native":
                         state = tmp / f"state-{topic}"
-                        argv = [
-                            sys.executable,
-                            "-m",
-                            "kmigrate",
-                            "mirror",
-                            "--source",
-                            brokers.source,
-                            "--target",
-                            brokers.target,
-                            "--topic",
-                            topic,
-                            "--state-dir",
-                            str(state),
-                        ]
+                        options = {"--source": brokers.source, "--target": brokers.target}
+                        options |= {"--topic": topic, "--state-dir": str(state)}
+                        argv = [sys.executable, "-m", "kmigrate", "mirror"]
+                        argv += [x for pair in options.items() for x in pair]
                         if workers:
                             argv += ["--workers", str(workers)]
                         procs: list[Any] = []
