@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -268,6 +269,7 @@ def run(
         if connect is not None:
             kafka_connect.stop_connect(connect, kill=True)
         brokers.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
