@@ -30,6 +30,7 @@ Usage::
     python bench/mirror_bench.py [--records 300000] [--size 200] [--partitions 6]
                                  [--workers N] [--json PATH]
     python bench/mirror_bench.py --series 100000,300000,1000000,3000000
+    python bench/mirror_bench.py --engines native,mirrormaker2   # bench/engines_bench.py
 """
 
 from __future__ import annotations
@@ -760,6 +761,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
         return child_main(argv[1], argv[2])
+    if any(a == "--engines" or a.startswith("--engines=") for a in argv):
+        import engines_bench  # native vs MirrorMaker 2 side by side (issue 14)
+
+        return int(engines_bench.main(argv))
     parser = argparse.ArgumentParser(
         description="Throughput and peak RSS of kmigrate mirror/verify vs raw confluent-kafka, "
         "on two local sandbox brokers."

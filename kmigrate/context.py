@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kmigrate.adapters.connect_rest import ConnectRest
 from kmigrate.clusters import registry
 from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.errors import PlanError, UsageError
@@ -263,3 +264,29 @@ def standalone_context(
         exclude=exclude,
         dry_run=dry_run,
     )
+
+
+def connect_rest(
+    url: str,
+    username: str | None,
+    password: str | None,
+    environ: Mapping[str, str],
+    base_dir: Path,
+) -> ConnectRest:
+    """A Kafka Connect REST client whose basic-auth user and password are ``${ENV}``
+    or ``${file:path}`` references, resolved through :func:`kmigrate.plan.refs.resolve`
+    (so every value is remembered and masked in any later message); no auth without
+    either.
+
+    Raises:
+        UsageError: a reference names an unset variable or unreadable file
+            (the message names it, never a value).
+    """
+    if not (username or password):
+        return ConnectRest(url)
+    try:
+        user = resolve(username or "", environ, base_dir)
+        secret = resolve(password or "", environ, base_dir)
+    except UnresolvedReference as exc:
+        raise UsageError(f"Connect REST authentication: {exc}") from None
+    return ConnectRest(url, (user, secret))

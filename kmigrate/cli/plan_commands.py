@@ -1,9 +1,10 @@
 """The commands that work from a plan: ``init`` (which writes one), ``plan``,
-``execute``, ``rollback``, ``status`` and ``report``."""
+``execute``, ``rollback``, ``status``, ``report`` and ``mm2-config``."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,6 +27,7 @@ from kmigrate.cli.options import (
 )
 from kmigrate.commands import execute as execute_cmd
 from kmigrate.commands import init as init_cmd
+from kmigrate.commands import mm2_config as mm2_config_cmd
 from kmigrate.commands import plan as plan_cmd
 from kmigrate.commands import report as report_cmd
 from kmigrate.commands import rollback as rollback_cmd
@@ -287,4 +289,48 @@ def report(
             output_dir=output_dir,
             allow_shared_state=allow_shared_state,
         )
+    )
+
+
+@cli.command(
+    "mm2-config",
+    short_help="Write the plan's MirrorMaker 2 connector configs (Connect, Strimzi, MSK Connect).",
+    epilog=examples(
+        "kmigrate mm2-config plans/my-migration.yaml --format connect-rest",
+        "kmigrate mm2-config plans/my-migration.yaml --format strimzi -o mm2.yaml",
+        "kmigrate mm2-config plans/my-migration.yaml --format msk-connect "
+        "--msk-role-arn ARN --msk-plugin-arn ARN --msk-subnet subnet-1",
+    ),
+)
+@PLAN
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["connect-rest", "strimzi", "msk-connect"]),
+    required=True,
+    help="connect-rest: connector JSON; strimzi: a KafkaMirrorMaker2; msk-connect: "
+    "create_connector requests.",
+)
+@click.option("-o", "--out", default=None, help="Write to this file (0600), not stdout.")
+@click.option(
+    "--tasks-max",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Tasks of the source connector (each copies a share of the partitions).",
+)
+@click.option("--checkpoints", is_flag=True, help="Add the MirrorCheckpointConnector.")
+@click.option("--exactly-once", is_flag=True, help="The Connect cluster has EOS (KIP-618).")
+@click.option("--msk-role-arn", default=None, help="msk-connect: service execution role.")
+@click.option("--msk-plugin-arn", default=None, help="msk-connect: plugin with connect-mirror.")
+@click.option("--msk-subnet", multiple=True, help="msk-connect: a subnet (repeat).")
+@click.option("--msk-security-group", multiple=True, help="msk-connect: a group (repeat).")
+@click.option("--msk-secret-id", default="kmigrate", show_default=True, help="Secrets Manager id.")
+def mm2_config(plan_path: str, fmt: str, **options: Any) -> None:
+    """Print the plan's MirrorMaker 2 connector configs in a format for GitOps; secrets
+    stay references.  Touches no cluster."""
+    for key in ("msk_subnet", "msk_security_group"):
+        options[key + "s"] = tuple(options.pop(key))
+    exit_with(
+        lambda: mm2_config_cmd.mm2_config(plan_path, fmt, make_ui("json"), click.echo, **options)
     )

@@ -43,7 +43,7 @@ from kmigrate.adapters.apache_kafka.cluster import (
     stop_cluster,
     wait_brokers,
 )
-from kmigrate.adapters.apache_kafka.jars import cache_root, kafka_libs
+from kmigrate.adapters.apache_kafka.jars import cache_root, kafka_libs, maven_libs
 from kmigrate.adapters.apache_kafka.processes import (
     Node,
     alive,
@@ -77,6 +77,7 @@ __all__ = [
     "HEAP_MB",
     "INTERNAL_TOPIC_PARTITIONS",
     "LOG4J2_VERSION",
+    "maven_libs",
     "MIGRATION_ACLS",
     "MIGRATION_USER",
     "RETENTION_CHECK_MS",

@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kmigrate.adapters.apache_kafka.settings import LOG4J2_VERSION
@@ -23,7 +23,8 @@ def cache_root() -> Path:
     return (Path(base) if base else Path.home() / ".cache" / "kmigrate") / "kafka"
 
 
-def _pom(version: str) -> str:
+def _kafka_deps(version: str) -> list[tuple[str, str, str]]:
+    """Kafka ``version``'s broker artifact and the logging binding its line uses."""
     deps = [("org.apache.kafka", "kafka_2.13", version)]
     if version.startswith("3."):
         # 3.9 logs through reload4j (the log4j 1 API).
@@ -33,6 +34,10 @@ def _pom(version: str) -> str:
             ("org.apache.logging.log4j", "log4j-core", LOG4J2_VERSION),
             ("org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J2_VERSION),
         ]
+    return deps
+
+
+def _pom(name: str, version: str, deps: Sequence[tuple[str, str, str]]) -> str:
     body = "".join(
         f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
         f"<version>{v}</version></dependency>"
@@ -40,7 +45,7 @@ def _pom(version: str) -> str:
     )
     return (
         '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
-        "<groupId>kmigrate.sandbox</groupId><artifactId>kafka-runtime</artifactId>"
+        f"<groupId>kmigrate.sandbox</groupId><artifactId>{name}</artifactId>"
         f"<version>{version}</version><packaging>pom</packaging>"
         f"<dependencies>{body}</dependencies></project>\n"
     )
@@ -62,8 +67,7 @@ def kafka_libs(version: str, *, say: Callable[[str], None] = lambda _m: None) ->
 
     ``$KAFKA_HOME/libs`` is used as it is when it holds ``kafka_2.13-VERSION.jar``.
     Otherwise the jars come from Maven Central into
-    ``cache_root()/VERSION/libs`` (about 45 MB, 10-20 s), written to a temporary
-    folder first, so an interrupted fetch leaves no half-filled cache.
+    ``cache_root()/VERSION/libs`` (about 45 MB, 10-20 s; :func:`maven_libs`).
 
     Raises:
         UsageError: ``java`` or ``mvn`` is missing.
@@ -72,16 +76,39 @@ def kafka_libs(version: str, *, say: Callable[[str], None] = lambda _m: None) ->
     home = os.environ.get("KAFKA_HOME")
     if home and (Path(home) / "libs" / f"kafka_2.13-{version}.jar").is_file():
         return Path(home) / "libs"
+    return maven_libs(
+        version, _kafka_deps(version), f"kafka_2.13-{version}.jar", f"Apache Kafka {version}", say
+    )
+
+
+def maven_libs(
+    name: str,
+    deps: Sequence[tuple[str, str, str]],
+    marker: str,
+    what: str,
+    say: Callable[[str], None] = lambda _m: None,
+) -> Path:
+    """``cache_root()/name/libs``: the jars of ``deps`` (groupId, artifactId, version)
+    and their runtime dependencies, fetched with Maven on first use.
+
+    ``marker`` is a jar file name whose presence means the folder is complete.  The
+    jars are written to a temporary folder first, so an interrupted fetch leaves no
+    half-filled cache.  ``what`` names the set in messages.
+
+    Raises:
+        UsageError: ``java`` or ``mvn`` is missing.
+        ClusterError: Maven failed (its last lines are in the message).
+    """
     _require("java", "Java 17 runs Kafka")
-    libs = cache_root() / version / "libs"
-    if (libs / f"kafka_2.13-{version}.jar").is_file():
+    libs = cache_root() / name / "libs"
+    if (libs / marker).is_file():
         return libs
     mvn = _require("mvn", "Maven fetches Kafka's jars from Maven Central")
-    work = cache_root() / version / f"fetch-{uuid.uuid4().hex[:8]}"
+    work = cache_root() / name / f"fetch-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True, exist_ok=True)
     try:
-        (work / "pom.xml").write_text(_pom(version))
-        say(f"fetching Apache Kafka {version} jars with Maven into {libs.parent} ...")
+        (work / "pom.xml").write_text(_pom(f"{name.replace('.', '-')}-runtime", "0", deps))
+        say(f"fetching {what} jars with Maven into {libs.parent} ...")
         proc = subprocess.run(
             [
                 mvn,
@@ -100,11 +127,11 @@ def kafka_libs(version: str, *, say: Callable[[str], None] = lambda _m: None) ->
         )
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
-            raise ClusterError(f"fetching Apache Kafka {version} with Maven failed:\n{tail}")
+            raise ClusterError(f"fetching {what} with Maven failed:\n{tail}")
         with contextlib.suppress(FileExistsError, OSError):
             os.replace(work / "libs", libs)
-        if not (libs / f"kafka_2.13-{version}.jar").is_file():
-            raise ClusterError(f"Maven did not bring kafka_2.13-{version}.jar into {libs}")
+        if not (libs / marker).is_file():
+            raise ClusterError(f"Maven did not bring {marker} into {libs}")
         return libs
     finally:
         shutil.rmtree(work, ignore_errors=True)
