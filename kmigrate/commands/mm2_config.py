@@ -43,7 +43,7 @@ def mm2_config(
 
     ``exactly_once``: the Connect cluster has exactly-once source support (KIP-618);
     it cannot be detected offline (a live Connect cluster is asked by
-    :meth:`kmigrate.adapters.kafka_connect.ConnectRest.exactly_once_source`).
+    :meth:`kmigrate.adapters.connect_rest.ConnectRest.exactly_once_source`).
     Plan settings with no Java counterpart are named on standard error.
 
     Raises:
