@@ -7,7 +7,7 @@ import pytest
 
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.clusters.dry_run import DESCRIBED, DryRunCluster, DryRunPlane
-from kmigrate.clusters.kafka import KafkaPlane
+from kmigrate.clusters.kafka import TYPE, KafkaPlane
 from kmigrate.errors import RefusedError
 from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.steps.base import StepContext
@@ -28,7 +28,7 @@ def test_a_dry_run_target_reads_for_real_and_makes_no_write(brokers: Brokers, pr
     commit(brokers.target, group, {(topic, 0): 1})
     real = KafkaCluster("target", brokers.target)
     dry = DryRunCluster(real)
-    plane = DryRunPlane(KafkaPlane("kafka"))
+    plane = DryRunPlane(KafkaPlane(TYPE))
 
     assert topic in dry.topics()  # reads go to the cluster
     assert dry.group_offsets_of(group) == {(topic, 0): 1}
