@@ -66,6 +66,7 @@ def test_sandbox_up_writes_a_plan_that_migrates_and_down_stops_every_jvm(
         str(target_port),
     )
     state = tmp_path / ".kmigrate-sandbox"
+    assert up.exit_code == 0, up.output
     clusters = apache_kafka.load(state / "apache-kafka.json")
     pids = [n.pid for c in clusters for n in c.nodes]
     try:
