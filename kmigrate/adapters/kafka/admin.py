@@ -346,7 +346,37 @@ class KafkaCluster(ConsumerGroups):
                     outcomes.append(CreateOutcome(name, "exists", err.str()))
                 else:
                     outcomes.append(CreateOutcome(name, "failed", f"{err.name()}: {err.str()}"))
+        if not validate_only:
+            self._await_visible({o.topic for o in outcomes if o.status == "created"})
         return outcomes
+
+    def _await_visible(self, names: set[str], timeout_s: float = 30.0) -> None:
+        """Wait (at most ``timeout_s`` seconds) until Metadata shows every topic of
+        ``names`` with a leader for each partition, three answers in a row: a
+        successful CreateTopics means the controller created them, and the other
+        brokers learn of them a little later (Kafka's ``Admin.createTopics``
+        javadoc: "it may take several seconds ... for all the brokers to become
+        aware that the topics have been created"), so a step right after would
+        otherwise find them missing.  Returns quietly at the deadline."""
+        if not names:
+            return
+        deadline = time.monotonic() + timeout_s
+        seen = 0
+        while seen < 3 and time.monotonic() < deadline:
+            try:
+                meta = self.admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics
+            except KafkaException:
+                meta = {}
+            ready = all(
+                n in meta
+                and meta[n].error is None
+                and meta[n].partitions
+                and all(p.leader >= 0 for p in meta[n].partitions.values())
+                for n in names
+            )
+            seen = seen + 1 if ready else 0
+            if seen < 3:
+                time.sleep(0.05)
 
     def delete_topic(self, name: str) -> str:
         """Delete one topic; returns ``deleted`` or ``absent``.
