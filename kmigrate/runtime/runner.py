@@ -180,9 +180,7 @@ class Runner:
     def _context(self) -> StepContext:
         """The steps' context; in a dry run its clusters make no write
         (:func:`kmigrate.runtime.dry_run.dry_run_context`)."""
-        ctx = plan_context(
-            self.plan, self.ui, self.journal, dry_run=self.dry_run, environ=self.environ
-        )
+        ctx = plan_context(self.plan, self.ui, self.journal, environ=self.environ)
         return dry_run_context(ctx) if self.dry_run else ctx
 
     # -- execute ---------------------------------------------------------------------
@@ -377,8 +375,8 @@ class Runner:
         if d.note != "new step":
             self.ui.line(d.note)
         ctx.step_id = sid
-        if self.dry_run:
-            step.run(ctx, (self.journal.entry(sid) or {}).get("record") or {})
+        if self.dry_run:  # the context's clusters and effects describe each write
+            step.preview(ctx, (self.journal.entry(sid) or {}).get("record") or {})
             return
         previous = self.journal.start(
             sid,
