@@ -3,9 +3,11 @@
 Both directions go through :meth:`Runner._walk`: take the lock (not in a dry
 run), re-read the journal, decide what to do from it, pass the gates (phase
 order, window, ``requires:``, changed definitions), journal the overrides, then
-visit each step.  A dry run is the same walk with ``dry_run`` set: steps
-describe their writes, gates warn instead of refusing, nothing is journaled
-(the model is alembic's offline mode: same steps, no second implementation).
+visit each step.  A dry run is the same walk with ``dry_run`` set: the steps
+get a context whose clusters and effects describe each write
+(:mod:`kmigrate.runtime.dry_run`) and the runner calls their ``preview``
+instead of ``run``; gates warn instead of refusing, nothing is journaled (the
+model is alembic's offline mode: same steps, no second implementation).
 
 Steps are identified by their stable id (:mod:`kmigrate.plan.identity`).
 ``execute`` runs a step that never ran, skips one that succeeded with the same
