@@ -116,7 +116,6 @@ def plan_context(
     ui: UI,
     journal: Journal | None,
     *,
-    dry_run: bool,
     environ: Mapping[str, str] | None = None,
 ) -> StepContext:
     """The :class:`StepContext` every step of ``plan`` runs with.
@@ -150,7 +149,6 @@ def plan_context(
         exclude=tuple(m.topics.exclude),
         base_dir=plan.base_dir,
         state_dir=plan.state_dir,
-        dry_run=dry_run,
         journal_lookup=lambda action: record_of(action, latest_record(journal, plan, action)),
         missing_topics_advice=lambda: missing_topics_advice(plan),
         actions=tuple(a for a in actions if a),
@@ -227,7 +225,6 @@ def standalone_context(
     exclude: tuple[str, ...] = ("__*",),
     source_type: str = "kafka",
     target_type: str = "kafka",
-    dry_run: bool = False,
     source_config: tuple[str, ...] = (),
     target_config: tuple[str, ...] = (),
 ) -> StepContext:
@@ -262,7 +259,6 @@ def standalone_context(
         target_type=target_type,
         include=topics,
         exclude=exclude,
-        dry_run=dry_run,
     )
 
 

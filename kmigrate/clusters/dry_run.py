@@ -8,7 +8,9 @@ goes to the wrapped cluster; every write is refused to the wire: it is
 not made, and reported with the status :data:`DESCRIBED` where the real write
 reports one, so the step's own line says ``would ...`` (the same lines as
 before the wrappers), and a step that misses a dry-run case still changes
-nothing on a cluster.
+nothing on a cluster.  The steps' local side effects (shell commands, the
+operator's confirmation, files, refusals) are described by
+:class:`kmigrate.runtime.dry_run.DryRunEffects` the same way.
 """
 
 from __future__ import annotations
@@ -16,16 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from kmigrate.clusters.port import Cluster, ControlPlane, CreateOutcome
+from kmigrate.clusters.port import DESCRIBED, Cluster, ControlPlane, CreateOutcome
 from kmigrate.errors import RefusedError
 
 if TYPE_CHECKING:
     from kmigrate.adapters.kafka import RecordWriter
     from kmigrate.targets.model import TopicTranslation
 
-#: The status of a write a dry-run wrapper described instead of making
-#: (returned where the real write returns ``deleted`` / ``created`` ...).
-DESCRIBED = "described"
 T = TypeVar("T")
 
 
@@ -97,3 +96,6 @@ class DryRunPlane(_Wrapper[ControlPlane]):
     def remove(self, cluster: Cluster, name: str) -> str:
         """Nothing is deleted: returns :data:`DESCRIBED`."""
         return DESCRIBED
+
+
+__all__ = ["DESCRIBED", "DryRunCluster", "DryRunPlane"]

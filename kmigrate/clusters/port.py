@@ -122,9 +122,16 @@ class Tick:
     highs: dict[tuple[str, int], int]
 
 
+#: The status of a write a dry-run wrapper (:mod:`kmigrate.clusters.dry_run`)
+#: described instead of making, returned where the real write returns
+#: ``deleted`` / ``created`` ...: the caller's line says ``would ...``.
+DESCRIBED = "described"
+
+
 @dataclass
 class CreateOutcome:
-    """Per-topic outcome of ``create_topics``: ``created``, ``exists`` or ``failed``."""
+    """Per-topic outcome of ``create_topics``: ``created``, ``exists`` or ``failed``
+    (:data:`DESCRIBED` from a dry run's cluster)."""
 
     topic: str
     status: str
@@ -132,6 +139,7 @@ class CreateOutcome:
 
 
 __all__ = [
+    "DESCRIBED",
     "Headers",
     "Cluster",
     "ClusterInfo",

@@ -87,7 +87,6 @@ def mirror(
         ui,
         topics=topics,
         exclude=exclude,
-        dry_run=dry_run,
         source_config=source_config,
         target_config=target_config,
     )

@@ -20,6 +20,7 @@ from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.plan.identity import walk
 from kmigrate.plan.schema import TranslateOffsetsStep
+from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
@@ -202,7 +203,7 @@ def _show_offset_preview(
         return 0
     ui.heading("offset translation preview (consumer groups)")
     try:
-        tctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
+        tctx = dry_run_context(plan_context(loaded, ui, journal, environ=environ))
         groups = translate_spec.groups
         result["translation"] = translating.preview(tctx, groups.include, groups.exclude)
     except KmigrateError as exc:
@@ -247,7 +248,7 @@ def _translation(
         )
         diffs: dict[str, list[str]] = {}
     else:
-        ctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
+        ctx = dry_run_context(plan_context(loaded, ui, journal, environ=environ))
         snapshot = provisioning.find_snapshot(ctx, getattr(spec, "snapshot", None))
         translation, diffs = provisioning.preview(ctx, snapshot, rf, accept)
     provisioning.show(ui, translation, diffs)

@@ -35,7 +35,6 @@ def provision(
         bootstrap_servers,
         ui,
         target_type=target_type,
-        dry_run=dry_run,
         target_config=target_config,
     )
     if dry_run:

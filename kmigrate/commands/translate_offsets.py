@@ -37,7 +37,6 @@ def translate_offsets(
         source,
         target,
         ui,
-        dry_run=dry_run,
         source_config=source_config,
         target_config=target_config,
     )

@@ -3,9 +3,11 @@
 Both directions go through :meth:`Runner._walk`: take the lock (not in a dry
 run), re-read the journal, decide what to do from it, pass the gates (phase
 order, window, ``requires:``, changed definitions), journal the overrides, then
-visit each step.  A dry run is the same walk with ``dry_run`` set: steps
-describe their writes, gates warn instead of refusing, nothing is journaled
-(the model is alembic's offline mode: same steps, no second implementation).
+visit each step.  A dry run is the same walk with ``dry_run`` set: the steps
+get a context whose clusters and effects describe each write
+(:mod:`kmigrate.runtime.dry_run`) and the runner calls their ``preview``
+instead of ``run``; gates warn instead of refusing, nothing is journaled (the
+model is alembic's offline mode: same steps, no second implementation).
 
 Steps are identified by their stable id (:mod:`kmigrate.plan.identity`).
 ``execute`` runs a step that never ran, skips one that succeeded with the same
@@ -180,9 +182,7 @@ class Runner:
     def _context(self) -> StepContext:
         """The steps' context; in a dry run its clusters make no write
         (:func:`kmigrate.runtime.dry_run.dry_run_context`)."""
-        ctx = plan_context(
-            self.plan, self.ui, self.journal, dry_run=self.dry_run, environ=self.environ
-        )
+        ctx = plan_context(self.plan, self.ui, self.journal, environ=self.environ)
         return dry_run_context(ctx) if self.dry_run else ctx
 
     # -- execute ---------------------------------------------------------------------
@@ -377,8 +377,8 @@ class Runner:
         if d.note != "new step":
             self.ui.line(d.note)
         ctx.step_id = sid
-        if self.dry_run:
-            step.run(ctx, (self.journal.entry(sid) or {}).get("record") or {})
+        if self.dry_run:  # the context's clusters and effects describe each write
+            step.preview(ctx, (self.journal.entry(sid) or {}).get("record") or {})
             return
         previous = self.journal.start(
             sid,

@@ -7,8 +7,9 @@ from a recomputation.  Each step's record has a type (a
 :class:`StepRecord`: ``to_json``, ``from_json``, ``summary``); ``status``, the
 report and other steps read journaled records through it, by the journaled
 action (:func:`kmigrate.steps.read_record`), never by guessing from their
-keys.  With ``ctx.dry_run`` a step goes through the same code but reads only
-and describes each write instead of making it.
+keys.  A dry run goes through the same code with clusters that describe each
+write (the dry-run wrapper of :mod:`kmigrate.clusters`) and effects that describe each local
+one (:mod:`kmigrate.steps.effects`); a step never asks which run it is in.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, ClassVar, Self
 
 from kmigrate.clusters import kafka
 from kmigrate.clusters.port import Cluster, ControlPlane
+from kmigrate.steps.effects import Effects
 from kmigrate.ui import UI
 
 #: A step's record as journaled: plain JSON data (the form :meth:`StepRecord.to_json` gives).
@@ -71,7 +73,9 @@ class StepContext:
         base_dir: where relative paths of the plan start (the plan's folder).
         state_dir: journal, snapshots and reports.
         ui: all output.
-        dry_run: describe writes instead of making them.
+        effects: the local side effects (shell commands, the operator's
+            confirmation, files under ``state_dir``, refusals); a dry run's
+            describe each instead (:mod:`kmigrate.steps.effects`).
         checkpoint: saves a running step's partial record to the journal.
         journal_lookup: ``action -> record`` (typed: the action's
             :class:`StepRecord`) of the latest successful step of that action in
@@ -100,7 +104,7 @@ class StepContext:
     exclude: tuple[str, ...] = ("__*", "_schemas")
     base_dir: Path = field(default_factory=Path.cwd)
     state_dir: Path = field(default_factory=lambda: Path.cwd() / ".kmigrate")
-    dry_run: bool = False
+    effects: Effects = field(default_factory=Effects)
     checkpoint: Callable[[JsonRecord], None] = lambda record: None
     journal_lookup: Callable[[str], StepRecord | None] = lambda action: None
     missing_topics_advice: Callable[[], str] = lambda: (
@@ -141,9 +145,21 @@ class Step:
         """
         raise NotImplementedError
 
+    def preview(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        """What a dry run does instead of :meth:`run` (``ctx``'s clusters and
+        effects describe each write): by default :meth:`run` itself.  A read-only
+        step that waits or reads records (verify, dual-write-check, the cutover
+        checks) overrides it to say what it would read, and reads no records.
+
+        Raises:
+            kmigrate.errors.StepFailed: as :meth:`run`, for what can be read.
+        """
+        return self.run(ctx, previous)
+
     def rollback(self, ctx: StepContext, record: JsonRecord) -> list[str]:
         """Undo what ``record`` says the step did; return one line per action.
 
-        With ``ctx.dry_run`` nothing changes and the lines say what would.
+        With a dry run's clusters and effects nothing changes and the lines say
+        what would.
         """
         return []

@@ -16,8 +16,7 @@ class CheckRecord(StepRecord):
 
     ``data`` is the journal form, kept whole: the shapes of
     :meth:`kmigrate.cutover.quiet.QuietResult.as_record` and
-    :meth:`kmigrate.cutover.consumers.ConsumersResult.as_record`, or a dry
-    run's ``{"dry_run": true, ...}``.
+    :meth:`kmigrate.cutover.consumers.ConsumersResult.as_record`.
     """
 
     data: JsonRecord
@@ -33,8 +32,5 @@ class CheckRecord(StepRecord):
 
     def summary(self) -> str:
         """``quiet for 30.0 s on 6 partitions (7 samples)``, ``NOT quiet: orders[0] 12.0
-        records/s``, ``2 of 2 consumer groups resumed on the target``; a dry run's
-        ``dry run: nothing watched``."""
-        if self.data.get("dry_run"):
-            return "dry run: nothing watched"
+        records/s``, ``2 of 2 consumer groups resumed on the target``."""
         return cutover_summary(self.data) or "-"

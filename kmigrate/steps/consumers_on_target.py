@@ -40,16 +40,20 @@ class ConsumersOnTarget(Step):
     def describe(self) -> str:
         return f"consumers-on-target (within {self.spec.timeout_s:g} s)"
 
+    def preview(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        """What it would wait for (as verify and dual-write-check: no wait)."""
+        translated = ctx.journal_lookup("translate-offsets")
+        groups = translated_groups(translated.to_json() if translated is not None else None)
+        names = ", ".join(g.group for g in groups) or "those translate-offsets applies"
+        ctx.ui.line(
+            f"would wait up to {self.spec.timeout_s:g} s for the consumer groups to "
+            f"resume on the target: {names}"
+        )
+        return {"would_check": [g.group for g in groups]}
+
     def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         translated = ctx.journal_lookup("translate-offsets")
         groups = translated_groups(translated.to_json() if translated is not None else None)
-        if ctx.dry_run:  # as verify and dual-write-check: describe, do not wait
-            names = ", ".join(g.group for g in groups) or "those translate-offsets applies"
-            ctx.ui.line(
-                f"would wait up to {self.spec.timeout_s:g} s for the consumer groups to "
-                f"resume on the target: {names}"
-            )
-            return {"dry_run": True, "would_check": [g.group for g in groups]}
         if not groups:
             raise StepFailed(
                 "no consumer group was translated: run translate-offsets (successfully) "

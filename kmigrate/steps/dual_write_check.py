@@ -130,14 +130,7 @@ def run_dual_write(
         VerificationFailed: a topic differs (after the report is written).
         kmigrate.errors.ClusterError: a cluster could not be read.
     """
-    span = f"[{format_instant(window.since_ms)}, {format_instant(window.until_ms)})"
-    if ctx.dry_run:
-        ctx.ui.line(
-            f"would compare the records of {len(topics)} topics written in {span} "
-            f"on both clusters (tolerance {window.tolerance_ms / 1000:g} s)"
-            + (f" and write {report_path}" if report_path else "")
-        )
-        return {"topics": len(topics)}
+    span = _span(window)
     results = dual_write_check(ctx.source, ctx.target, topics, window)
     ctx.ui.table(table_rows(results), TABLE_HEADERS)
     data = report(results, window)
@@ -166,6 +159,11 @@ def run_dual_write(
     return record.to_json()
 
 
+def _span(window: Window) -> str:
+    """``[2026-01-01T00:00:00Z, 2026-01-01T00:05:00Z)``: the window's instants."""
+    return f"[{format_instant(window.since_ms)}, {format_instant(window.until_ms)})"
+
+
 def window_of(spec: DualWriteCheckStep, now_ms: int) -> Window:
     """The step's window: fixed ``since``/``until``, or ``duration_s`` from ``now_ms``."""
     tolerance_ms = int(spec.tolerance_s * 1000)
@@ -185,9 +183,20 @@ class DualWriteCheck(Step):
     def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
         window = window_of(self.spec, int(time.time() * 1000))
-        if self.spec.duration_s is not None and not ctx.dry_run:
+        if self.spec.duration_s is not None:
             ctx.ui.line(
                 f"watching {len(topics)} topics on both clusters for {self.spec.duration_s} s"
             )
             wait_until(window.until_ms + window.tolerance_ms + 1000, ctx.ui.line, time.sleep)
         return run_dual_write(ctx, topics, window, ctx.state_dir / self.spec.report)
+
+    def preview(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        """The comparison it would make (topics, window, report); no wait, no record read."""
+        topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
+        window = window_of(self.spec, int(time.time() * 1000))
+        ctx.ui.line(
+            f"would compare the records of {len(topics)} topics written in {_span(window)} "
+            f"on both clusters (tolerance {window.tolerance_ms / 1000:g} s) "
+            f"and write {ctx.state_dir / self.spec.report}"
+        )
+        return {"topics": len(topics)}

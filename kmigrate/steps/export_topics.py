@@ -126,17 +126,11 @@ class ExportTopics(Step):
         ]
         ctx.ui.table(rows, ["topic", "partitions", "replication factor", "customised configs"])
         text = dump(snapshot)
-        if ctx.dry_run:
-            ctx.ui.line(
-                f"would write {path} ({len(snapshot.topics)} topics, "
-                f"{len(snapshot.consumer_groups)} consumer groups)"
-            )
-        else:
-            write(snapshot, path)
-            ctx.ui.ok(
-                f"wrote {path} ({len(snapshot.topics)} topics, "
-                f"{len(snapshot.consumer_groups)} consumer groups)"
-            )
+        what = f"{len(snapshot.topics)} topics, {len(snapshot.consumer_groups)} consumer groups"
+        if ctx.effects.write_state(lambda: write(snapshot, path)):
+            ctx.ui.ok(f"wrote {path} ({what})")
+        else:  # described, not written (a dry run's effects)
+            ctx.ui.line(f"would write {path} ({what})")
         return ExportRecord(
             str(path),
             sorted(snapshot.topics),

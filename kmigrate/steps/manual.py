@@ -62,10 +62,11 @@ class Manual(Step):
 
     def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
         ctx.ui.line(f"MANUAL STEP: {self.spec.manual}")
-        if ctx.dry_run:
+        answer = ctx.effects.confirm(ctx.ui, "Done?")
+        if answer is None:  # described, not asked (a dry run's effects)
             ctx.ui.line("would wait for the operator to confirm")
-            return {"instruction": self.spec.manual}
-        if not ctx.ui.confirm("Done?"):
+            return ManualRecord(self.spec.manual).to_json()
+        if not answer:
             raise StepFailed(f"manual step not confirmed: {self.spec.manual}")
         return ManualRecord(self.spec.manual, whoami(), now_iso()).to_json()
 
@@ -73,8 +74,9 @@ class Manual(Step):
         if not self.spec.rollback:
             return []
         ctx.ui.line(f"MANUAL ROLLBACK: {self.spec.rollback}")
-        if ctx.dry_run:
+        answer = ctx.effects.confirm(ctx.ui, "Done?")
+        if answer is None:  # described, not asked
             return [f"would ask the operator to: {self.spec.rollback}"]
-        if not ctx.ui.confirm("Done?"):
+        if not answer:
             raise StepFailed(f"manual rollback not confirmed: {self.spec.rollback}")
         return [f"operator {whoami()} confirmed: {self.spec.rollback}"]

@@ -264,13 +264,14 @@ def mirror(
         ctx.ui.warn(warning)
     estimate = sum(max(source_marks[tp][1] - positions[tp], 0) for tp in parts)
     record.partitions = [PartitionCopy.of(m) for m in maps.values() if m is not None]
-    if ctx.dry_run:
-        ctx.ui.line(
+    if ctx.effects.before_writes(
+        lambda: ctx.ui.line(
             f"would copy about {estimate:,} records from {len(parts)} partitions "
             f"of {len(topics)} topics"
             + (" and keep following new records" if spec.mode == "follow" else "")
             + (f", keeping {record.resumed_records:,} already copied" if record.resumed else "")
         )
+    ):
         return record
     return _copy(ctx, record, engine, (omap, parts, target_ends, spec), estimate)
 
@@ -283,10 +284,7 @@ def _occupied(ctx: StepContext, occupied: list[str], append: bool) -> None:
         StepFailed: without ``append``, in a real run.
     """
     if not append:
-        refusal = occupied_refusal(occupied)
-        if not ctx.dry_run:
-            raise StepFailed(refusal)
-        ctx.ui.warn(f"a real run would be refused: {refusal}")
+        ctx.effects.refuse(ctx.ui, StepFailed(occupied_refusal(occupied)))
     else:
         ctx.ui.warn(
             f"appending after records already on the target in {len(occupied)} "
@@ -335,9 +333,13 @@ def _check_target(
         ctx.checkpoint(record.to_json())
         raise target_lost_error(record.lost)
     missing = sorted({t for t, _ in parts if t not in target_topics})
-    if missing and not ctx.dry_run:
-        raise StepFailed(
-            f"topics missing on the target: {', '.join(missing)}; {ctx.missing_topics_advice()}"
+    if missing:  # a dry run goes on silently: provision-topics would create them
+        ctx.effects.refuse(
+            ctx.ui,
+            StepFailed(
+                f"topics missing on the target: {', '.join(missing)}; {ctx.missing_topics_advice()}"
+            ),
+            warn=False,
         )
     narrow = sorted({t for t, p in parts if t in target_topics and not on_target((t, p))})
     if narrow:
@@ -544,13 +546,16 @@ class Mirror(Step):
                 )
         if forget and mirrored is not None:
             topics = sorted({p.topic for p in forget})
-            if not ctx.dry_run:
+
+            def forget_copies() -> None:
                 omap = OffsetMap.load(ctx.state_dir)
                 for p in forget:
                     omap.forget(p.topic, p.partition)
                 omap.save()
+
+            ctx.effects.write_state(forget_copies)
             lines.append(
-                f"{'would forget' if ctx.dry_run else 'forgot'} the offset map of "
+                f"{ctx.effects.past('forgot', 'would forget')} the offset map of "
                 f"{len(forget)} partitions of {len(topics)} topics kmigrate created "
                 "(their copies go with the topics)"
             )

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from kmigrate import snapshot as snapshots
-from kmigrate.clusters.dry_run import DESCRIBED
-from kmigrate.errors import ClusterError, PartialRollback, StepFailed
+from kmigrate.clusters.port import DESCRIBED
+from kmigrate.errors import ClusterError, PartialRollback, PlanError, StepFailed
 from kmigrate.snapshot import Snapshot
 from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 from kmigrate.steps.export_topics import ExportRecord, export_snapshot
@@ -304,8 +304,14 @@ def find_snapshot(ctx: StepContext, configured: str | None) -> Snapshot:
     """
     if configured:
         path = ctx.state_dir / configured
-        if path.exists() or not ctx.dry_run:
+        try:
             return snapshots.load(path)
+        except PlanError as exc:
+            if path.exists():
+                raise
+            # Not there yet: a real run refuses (the error names the file); a dry run
+            # and ``kmigrate plan`` preview from a live export instead, with a warning.
+            ctx.effects.refuse(ctx.ui, exc, warn=False)
         ctx.ui.warn(f"snapshot {path} does not exist yet; previewing from the live source")
     exported = ctx.journal_lookup("export-topics")
     if isinstance(exported, ExportRecord) and Path(exported.output).exists():
@@ -385,14 +391,7 @@ def provision(
             f"accepted refusal: {item['topic']}: {item['key']} is not set ({item['reason']})"
         )
     to_create = [t for t in translation.topics if t.action == CREATE]
-    if ctx.dry_run:
-        if len(to_create) > GROUP_FROM and not ctx.ui.details:
-            parts = sum(t.partitions for t in to_create)
-            ctx.ui.line(f"would create {len(to_create):,} topics ({parts:,} partitions)")
-            return record
-        for t in to_create:
-            rf = "" if t.replication_factor is None else f", RF {t.replication_factor}"
-            ctx.ui.line(f"would create topic {t.name} ({t.partitions} partitions{rf})")
+    if ctx.effects.before_writes(lambda: _describe_creates(ctx, to_create)):
         return record
     record["planned_create"] = sorted(set(record["planned_create"]) | ours_before)
     ctx.checkpoint(record)
@@ -424,6 +423,17 @@ def provision(
     if failed:
         raise StepFailed("the target refused to create: " + "; ".join(failed))
     return record
+
+
+def _describe_creates(ctx: StepContext, to_create: list[TopicTranslation]) -> None:
+    """The lines of a dry run: the topics provisioning would create (grouped when many)."""
+    if len(to_create) > GROUP_FROM and not ctx.ui.details:
+        parts = sum(t.partitions for t in to_create)
+        ctx.ui.line(f"would create {len(to_create):,} topics ({parts:,} partitions)")
+        return
+    for t in to_create:
+        rf = "" if t.replication_factor is None else f", RF {t.replication_factor}"
+        ctx.ui.line(f"would create topic {t.name} ({t.partitions} partitions{rf})")
 
 
 def accepts(spec: Any) -> list[Accept]:
@@ -512,7 +522,7 @@ class ProvisionTopics(Step):
             except ClusterError as exc:
                 failed.append(str(exc))
                 continue
-            if done == DESCRIBED:  # a dry run's control plane (kmigrate.clusters.dry_run)
+            if done == DESCRIBED:  # a dry run's control plane: described, not made
                 lines.append(f"would delete target topic {topic} (created by kmigrate)")
                 continue
             lines.append(
@@ -520,7 +530,7 @@ class ProvisionTopics(Step):
                 if done == "deleted"
                 else f"target topic {topic} was already gone ({done})"
             )
-        left = "would leave" if ctx.dry_run else "left"
+        left = ctx.effects.past("left", "would leave")
         for topic in record.get("existing", []):
             lines.append(f"{left} target topic {topic} untouched (it existed before kmigrate)")
         if failed:

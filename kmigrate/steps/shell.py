@@ -9,19 +9,12 @@ to the terminal.  The journal keeps the command and its exit code.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Self
 
 from kmigrate.errors import StepFailed
-from kmigrate.journal import now_iso
-from kmigrate.redact import redact
-from kmigrate.safefs import atomic_write
 from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
-
-TAIL_LINES = 20
+from kmigrate.steps.effects import Command
 
 
 @dataclass
@@ -50,40 +43,6 @@ class ShellRecord(StepRecord):
         return f"shell: {self.command}"
 
 
-def run_command(
-    ctx: StepContext, command: str, timeout_s: int, log: Path, *, inherit_secrets: bool = False
-) -> int:
-    """Run ``command``; write its output (secrets masked) to ``log``; return its exit code.
-
-    Args:
-        inherit_secrets: keep the variables in ``ctx.secret_env`` in the
-            command's environment (``env: inherit-secrets``).
-
-    Raises:
-        StepFailed: the command ran longer than ``timeout_s`` seconds.
-    """
-    ctx.ui.line(f"$ {command}")
-    env = {k: v for k, v in os.environ.items() if inherit_secrets or k not in ctx.secret_env}
-    try:
-        done = subprocess.run(
-            command,
-            shell=True,
-            cwd=ctx.base_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise StepFailed(f"command timed out after {timeout_s} s: {command}") from None
-    output = redact((done.stdout or "") + (done.stderr or ""))
-    atomic_write(log, f"# {now_iso()} $ {command}\n{output}# exit code {done.returncode}\n")
-    for line in output.splitlines()[-TAIL_LINES:]:
-        ctx.ui.line(f"  | {line}")
-    return done.returncode
-
-
 class Shell(Step):
     """A shell command with an optional rollback command."""
 
@@ -94,21 +53,29 @@ class Shell(Step):
     def rollback_summary(self) -> str:  # type: ignore[override]
         return f"runs: {self.spec.rollback}" if self.spec.rollback else "nothing to undo"
 
-    @property
-    def _inherit(self) -> bool:
-        return getattr(self.spec, "env", None) == "inherit-secrets"
+    def _command(self, ctx: StepContext, text: str, log_name: str) -> Command:
+        """``text`` as the step runs it: in the plan's folder, logged to
+        ``<state_dir>/logs/<log_name>``, without the plan's secrets unless
+        ``env: inherit-secrets``."""
+        inherit = getattr(self.spec, "env", None) == "inherit-secrets"
+        return Command(
+            text,
+            self.spec.timeout_s,
+            ctx.state_dir / "logs" / log_name,
+            ctx.base_dir,
+            frozenset() if inherit else ctx.secret_env,
+        )
 
     def describe(self) -> str:
         return f"shell: {self.spec.shell}"
 
     def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
-        if ctx.dry_run:
+        command = self._command(ctx, self.spec.shell, f"step-{ctx.step_id}.log")
+        log = command.log
+        code = ctx.effects.run_command(ctx.ui, command)
+        if code is None:  # described, not run (a dry run's effects)
             ctx.ui.line(f"would run: {self.spec.shell}")
-            return {"command": self.spec.shell}
-        log = ctx.state_dir / "logs" / f"step-{ctx.step_id}.log"
-        code = run_command(
-            ctx, self.spec.shell, self.spec.timeout_s, log, inherit_secrets=self._inherit
-        )
+            return ShellRecord(self.spec.shell).to_json()
         record = ShellRecord(self.spec.shell, code, str(log)).to_json()
         if code != 0:
             ctx.checkpoint(record)
@@ -118,12 +85,11 @@ class Shell(Step):
     def rollback(self, ctx: StepContext, record: JsonRecord) -> list[str]:
         if not self.spec.rollback:
             return []
-        if ctx.dry_run:
+        command = self._command(ctx, self.spec.rollback, f"step-{ctx.step_id}-rollback.log")
+        log = command.log
+        code = ctx.effects.run_command(ctx.ui, command)
+        if code is None:  # described, not run
             return [f"would run: {self.spec.rollback}"]
-        log = ctx.state_dir / "logs" / f"step-{ctx.step_id}-rollback.log"
-        code = run_command(
-            ctx, self.spec.rollback, self.spec.timeout_s, log, inherit_secrets=self._inherit
-        )
         if code != 0:
             raise StepFailed(
                 f"rollback command exited with {code}: {self.spec.rollback} (log: {log})"

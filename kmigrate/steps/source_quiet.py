@@ -35,7 +35,12 @@ class SourceQuiet(Step):
     def describe(self) -> str:
         return f"source-quiet ({self.spec.quiet_s:g} s)"
 
-    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+    def _partitions(self, ctx: StepContext) -> tuple[list[str], list[tuple[str, int]]]:
+        """The selected source topics and their partitions.
+
+        Raises:
+            StepFailed: no topic is selected (nothing to watch).
+        """
         metas = ctx.source.topics()
         names = select_topics(metas, ctx.include, ctx.exclude)
         parts = [(t, p) for t in names for p in range(metas[t].partitions)]
@@ -46,12 +51,19 @@ class SourceQuiet(Step):
                 "no selected topic on the source: nothing to watch (check topics.include "
                 f"{list(ctx.include)} and the source's bootstrap servers)"
             )
-        if ctx.dry_run:  # as verify and dual-write-check: describe, do not watch
-            ctx.ui.line(
-                f"would watch the high watermarks of {len(parts)} partitions of "
-                f"{len(names)} source topics for {self.spec.quiet_s:g} s"
-            )
-            return {"dry_run": True, "partitions": len(parts)}
+        return names, parts
+
+    def preview(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        """What it would watch (as verify and dual-write-check: no watch)."""
+        names, parts = self._partitions(ctx)
+        ctx.ui.line(
+            f"would watch the high watermarks of {len(parts)} partitions of "
+            f"{len(names)} source topics for {self.spec.quiet_s:g} s"
+        )
+        return {"partitions": len(parts)}
+
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        names, parts = self._partitions(ctx)
         ctx.ui.line(
             f"watching the high watermarks of {len(parts)} partitions of {len(names)} "
             f"source topics for {self.spec.quiet_s:g} s"

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from kmigrate.clusters.dry_run import DESCRIBED
+from kmigrate.clusters.port import DESCRIBED
 from kmigrate.errors import PartialRollback, StepFailed
 from kmigrate.offsets.groups import (
     ABSENT,
@@ -116,12 +116,7 @@ def translate_groups(
     def state() -> JsonRecord:
         return {"groups": [gp.as_record() for gp in plans]}
 
-    if ctx.dry_run:
-        for gp in plans:
-            if gp.status == REFUSED_GROUP:
-                ctx.ui.warn(f"a real run would refuse group {gp.group}: {'; '.join(gp.refusals)}")
-            else:
-                ctx.ui.line(f"would set the offsets of group {gp.group} on the target")
+    if ctx.effects.before_writes(lambda: _describe_groups(ctx, plans)):
         return state()
     ready = [gp for gp in plans if gp.status != REFUSED_GROUP]
     refuse_moved(ctx.source, ready)
@@ -143,6 +138,15 @@ def translate_groups(
             + " | ".join(f"{gp.group}: {'; '.join(gp.refusals)}" for gp in refused)
         )
     return state()
+
+
+def _describe_groups(ctx: StepContext, plans: list[GroupPlan]) -> None:
+    """The lines of a dry run: the groups translation would set, or refuse."""
+    for gp in plans:
+        if gp.status == REFUSED_GROUP:
+            ctx.ui.warn(f"a real run would refuse group {gp.group}: {'; '.join(gp.refusals)}")
+        else:
+            ctx.ui.line(f"would set the offsets of group {gp.group} on the target")
 
 
 def rollback_groups(ctx: StepContext, record: JsonRecord) -> list[str]:
@@ -168,7 +172,7 @@ def rollback_groups(ctx: StepContext, record: JsonRecord) -> list[str]:
             continue
         if not g.get("existed_before"):
             done = ctx.target.delete_group(group)
-            if done == DESCRIBED:  # a dry run's target (kmigrate.clusters.dry_run)
+            if done == DESCRIBED:  # a dry run's target: described, not made
                 lines.append(
                     f"would delete consumer group {group} on the target (created by kmigrate)"
                 )
@@ -190,7 +194,7 @@ def rollback_groups(ctx: StepContext, record: JsonRecord) -> list[str]:
         if restore:
             ctx.target.alter_group_offsets(group, restore)  # a dry run's target: not altered
             lines.append(
-                f"{'would restore' if ctx.dry_run else 'restored'} {len(restore)} previous "
+                f"{ctx.effects.past('restored', 'would restore')} {len(restore)} previous "
                 f"offsets of consumer group {group} on the target"
             )
         if absent:
@@ -201,13 +205,10 @@ def rollback_groups(ctx: StepContext, record: JsonRecord) -> list[str]:
                 f"kafka-consumer-groups.sh --bootstrap-server {ctx.target.bootstrap_servers} "
                 f"--delete-offsets --group {group} " + " ".join(f"--topic {a}" for a in absent)
             )
-    if problems and not ctx.dry_run:
-        raise PartialRollback("; ".join(problems), lines)
-    return (
-        lines + [f"would fail: {p}" for p in problems]
-        if problems
-        else lines or ["nothing to undo: no consumer group offsets were set"]
-    )
+    if problems:  # a dry run's effects do not refuse: the lines say what would fail
+        ctx.effects.refuse(ctx.ui, PartialRollback("; ".join(problems), lines), warn=False)
+        return lines + [f"would fail: {p}" for p in problems]
+    return lines or ["nothing to undo: no consumer group offsets were set"]
 
 
 def preview(ctx: StepContext, include: Sequence[str], exclude: Sequence[str]) -> JsonRecord | None:

@@ -114,12 +114,6 @@ def run_verify(
         VerificationFailed: any partition differs (after the report is written).
     """
     ranges = ranges_for(ctx.source, topics, copied, offset_map)
-    if ctx.dry_run:
-        ctx.ui.line(
-            f"would verify {len(ranges)} partitions of {len(topics)} topics"
-            + (f" and write {report_path}" if report_path else "")
-        )
-        return {"partitions": len(ranges)}
     total, estimated = source_total(ctx.source, ranges)
     with ctx.ui.progress(total, "verify", estimate=estimated) as bar:
         if estimated:
@@ -159,7 +153,14 @@ class Verify(Step):
     record_type = VerifyRecord
     rollback_summary = "nothing to undo (read-only)"
 
-    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+    def _inputs(
+        self, ctx: StepContext
+    ) -> tuple[list[str], Sequence[CopiedRange] | None, OffsetMap | None]:
+        """The selected source topics, the mirror's copied ranges and its offset map.
+
+        Raises:
+            StepFailed: the mirror copied a topic the source no longer lists.
+        """
         topics = select_topics(ctx.source.topics(), ctx.include, ctx.exclude)
         looked_up = ctx.journal_lookup("mirror")
         mirrored = looked_up if isinstance(looked_up, MirrorRecord) else None
@@ -176,20 +177,27 @@ class Verify(Step):
                     "copied: was it deleted, or is a source broker still starting? "
                     "Nothing was verified; run verify again once the source lists it"
                 )
-        record = run_verify(
-            ctx,
-            topics,
-            mirrored.partitions if mirrored else None,
-            ctx.state_dir / self.spec.report,
-            offset_map,
-            self.spec.workers,
+        return topics, mirrored.partitions if mirrored else None, offset_map
+
+    def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        topics, copied, offset_map = self._inputs(ctx)
+        report_path = ctx.state_dir / self.spec.report
+        record = run_verify(ctx, topics, copied, report_path, offset_map, self.spec.workers)
+        checked = VerifyRecord.from_json(record)
+        assert checked is not None  # run_verify journals a record
+        cross_check(ctx, report_path, checked)
+        return checked.to_json()
+
+    def preview(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        """The partitions verify would read (their ranges, from the source's
+        watermark offsets or the offset map); no record is read."""
+        topics, copied, offset_map = self._inputs(ctx)
+        ranges = ranges_for(ctx.source, topics, copied, offset_map)
+        ctx.ui.line(
+            f"would verify {len(ranges)} partitions of {len(topics)} topics "
+            f"and write {ctx.state_dir / self.spec.report}"
         )
-        if not ctx.dry_run:
-            checked = VerifyRecord.from_json(record)
-            assert checked is not None  # run_verify journals a record
-            cross_check(ctx, ctx.state_dir / self.spec.report, checked)
-            return checked.to_json()
-        return record
+        return {"partitions": len(ranges)}
 
 
 def cross_check(ctx: StepContext, report_path: Path, record: VerifyRecord) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from kmigrate.adapters.kafka import KafkaCluster
+from kmigrate.clusters import kafka
 from kmigrate.clusters.dry_run import DESCRIBED, DryRunCluster, DryRunPlane
-from kmigrate.clusters.kafka import TYPE, KafkaPlane
+from kmigrate.clusters.kafka import KafkaPlane
 from kmigrate.errors import RefusedError
-from kmigrate.runtime.dry_run import dry_run_context
+from kmigrate.runtime.dry_run import DryRunEffects, dry_run_context
 from kmigrate.steps.base import StepContext
 from kmigrate.ui import UI
 from tests.conftest import Brokers, create_topic, produce
@@ -28,7 +29,7 @@ def test_a_dry_run_target_reads_for_real_and_makes_no_write(brokers: Brokers, pr
     commit(brokers.target, group, {(topic, 0): 1})
     real = KafkaCluster("target", brokers.target)
     dry = DryRunCluster(real)
-    plane = DryRunPlane(KafkaPlane(TYPE))
+    plane = DryRunPlane(KafkaPlane(kafka.TYPE))
 
     assert topic in dry.topics()  # reads go to the cluster
     assert dry.group_offsets_of(group) == {(topic, 0): 1}
@@ -48,11 +49,12 @@ def test_a_dry_run_target_reads_for_real_and_makes_no_write(brokers: Brokers, pr
 
 def test_the_dry_run_context_wraps_both_clusters_and_the_control_plane(brokers: Brokers) -> None:
     """The runner's (and the standalone commands') dry-run context hands the
-    steps the wrappers, keeping the real clusters behind them."""
+    steps the wrappers, keeping the real clusters behind them, and the
+    describing effects."""
     source = KafkaCluster("source", brokers.source)
     target = KafkaCluster("target", brokers.target)
     ctx = dry_run_context(StepContext(source=source, target=target, ui=UI()))
-    assert ctx.dry_run
+    assert isinstance(ctx.effects, DryRunEffects)
     assert isinstance(ctx.source, DryRunCluster) and ctx.source.inner is source
     assert isinstance(ctx.target, DryRunCluster) and ctx.target.inner is target
     assert isinstance(ctx.target_plane, DryRunPlane)

@@ -7,7 +7,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 Row = tuple[int, int, bytes | None, bytes | None, tuple[Any, ...], int]
@@ -54,12 +60,28 @@ def plain_read(bootstrap: str, topic: str, partitions: int) -> dict[int, list[Ro
 
 
 def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
-    """Commit ``{(topic, partition): offset}`` for ``group`` (AdminClient, not a consumer)."""
+    """Commit ``{(topic, partition): offset}`` for ``group`` (AdminClient, not a consumer).
+
+    Retried for up to 60 s while the group's coordinator is not ready (on a fresh
+    Apache Kafka cluster ``__consumer_offsets`` is still loading): such an error can
+    come back per partition inside a result that does not raise, so each
+    partition's error is checked.
+    """
     admin = AdminClient({"bootstrap.servers": bootstrap})
     tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-    fut = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)])
-    for f in fut.values():
-        f.result()
+    deadline = time.monotonic() + 60
+    while True:
+        req = ConsumerGroupTopicPartitions(group, tps)
+        try:
+            for f in admin.alter_consumer_group_offsets([req], request_timeout=10).values():
+                errors = [tp.error for tp in f.result(timeout=20).topic_partitions if tp.error]
+                if errors:
+                    raise KafkaException(errors[0])
+            return
+        except (KafkaException, TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
