@@ -156,6 +156,8 @@ def plan_context(
         actions=tuple(a for a in actions if a),
         groups=groups,
         secret_env=referenced_variables(plan),
+        acls=m.acls,
+        target_spec=m.clusters.target,
     )
 
 

@@ -21,7 +21,6 @@ from kmigrate.errors import UsageError
 from kmigrate.plan.loader import parse_plan
 from kmigrate.plan.refs import REFERENCE
 from kmigrate.plan.writer import (
-    ACLS_UNREAD,
     TODO,
     InitInputs,
     render_plan,
@@ -105,10 +104,7 @@ def init(
         f"wrote {plan_path} ({len(snapshot.topics)} topics, {partitions} partitions, "
         f"{len(snapshot.consumer_groups)} consumer groups) and {snap_path} in {took:.1f} s"
     )
-    if acls.status == ACLS_UNREAD:
-        ui.warn(f"{acls.summary()}; the plan says so")
-    else:
-        say_acls(ui, acls)
+    say_acls(ui, acls)
     _warn_relative_files(ui, pairs, plan_path)
     todo = sum(1 for line in text.splitlines() if TODO in line)
     ui.line(f"{todo} lines marked {TODO} to fill in or confirm; then review offline:")
