@@ -19,10 +19,11 @@ from kmigrate.errors import ClusterError, KmigrateError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.plan.identity import walk
-from kmigrate.plan.schema import TranslateOffsetsStep
+from kmigrate.plan.schema import ProvisionAclsStep, TranslateOffsetsStep
 from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
+from kmigrate.steps import provision_acls as acl_step
 from kmigrate.steps import provision_topics as provisioning
 from kmigrate.steps import translate_offsets as translating
 from kmigrate.ui import UI
@@ -91,6 +92,7 @@ def plan(
         "topics": None,
     }
     code = _show_translation(loaded, ui, journal, offline, snapshot_path, environ, result)
+    code = max(code, _show_acls(loaded, ui, journal, offline, snapshot_path, environ, result))
     if not offline:
         code = max(code, _show_offset_preview(loaded, ui, journal, environ, result))
     ui.emit_json(result)
@@ -181,6 +183,58 @@ def _show_translation(
     refused = [t["name"] for t in translation["topics"] if t["action"] == "refuse"]
     if refused:
         ui.fail(f"provision-topics would refuse: {', '.join(refused)} (see above)")
+        return 1
+    return 0
+
+
+def _show_acls(
+    loaded: LoadedPlan,
+    ui: UI,
+    journal: Journal | None,
+    offline: bool,
+    snapshot_path: str | None,
+    environ: Mapping[str, str] | None,
+    result: dict[str, Any],
+) -> int:
+    """Print every ACL binding's decision (when the plan has a provision-acls step) into
+    ``result["acls"]`` (:meth:`kmigrate.acls.decisions.AclTranslation.to_dict`, None when
+    the snapshot holds no ACLs); 1 when provision-acls would refuse a binding or the
+    decisions could not be computed, else 0.  A principal still mapped to ``init``'s
+    placeholder is named as a warning, not counted as a refusal: the plan is a draft
+    until it is filled in (the step itself refuses it, by name)."""
+    spec = next(
+        (s for ph in loaded.model.phases for s in ph.steps if isinstance(s, ProvisionAclsStep)),
+        None,
+    )
+    if spec is None or (offline and snapshot_path is None):
+        return 0
+    ui.heading("ACL bindings (provision-acls)" + (" — offline" if offline else ""))
+    acls = loaded.model.acls
+    try:
+        if offline:
+            assert snapshot_path is not None
+            snapshot = snapshots.load(Path(snapshot_path))
+        else:
+            ctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
+            snapshot = provisioning.find_snapshot(ctx, spec.snapshot)
+        translation = acl_step.decide(
+            snapshot, acls.principal_map() if acls else None, loaded.model.clusters.target
+        )
+    except KmigrateError as exc:
+        ui.fail(f"ACL decisions unavailable: {exc}")
+        result["acls_error"] = str(exc)
+        return 1
+    result["acls"] = translation.to_dict() if translation else None
+    if translation is None:
+        ui.line("the snapshot holds no ACL bindings (no authorizer on the source, or not read)")
+        return 0
+    acl_step.show_decisions(ui, translation)
+    todo = set(acls.placeholders()) if acls else set()
+    if todo:
+        ui.warn(f"still init's placeholder, map or drop before provision-acls: {sorted(todo)}")
+    blocking = [d for d in translation.by("refused") if d.binding.principal not in todo]
+    if blocking:
+        ui.fail(f"provision-acls would refuse {len(blocking)} ACL binding(s) (see above)")
         return 1
     return 0
 

@@ -366,6 +366,10 @@ class AclsSpec(_Strict):
         mapping = {k: v.strip() for k, v in self.principals.items() if not _placeholder(v)}
         return PrincipalMap(mapping, frozenset(self.drop))
 
+    def placeholders(self) -> list[str]:
+        """The source principals still mapped to ``init``'s placeholder, sorted."""
+        return sorted(k for k, v in self.principals.items() if _placeholder(v))
+
 
 def _placeholder(value: str) -> bool:
     """``<...>``: a value ``init`` left for the operator to fill in."""
