@@ -45,9 +45,11 @@ def plan(
     [{"key", "source_value", "target_value", "decision", "reason", "rule"}]}]}``).
     ``offline`` with ``snapshot_path`` computes it from the snapshot and the plan's
     declared ``facts``: no network, no credentials; ``offline`` alone skips it.
+    With a ``provision-acls`` step, every ACL binding's decision too (JSON ``"acls"``:
+    :meth:`kmigrate.acls.decisions.AclTranslation.to_dict`, see :func:`_show_acls`).
 
     Returns 0; 1 when the clusters could not be read, or a topic is refused (and
-    not accepted): provisioning would fail.
+    not accepted), or an ACL binding is refused: provisioning would fail.
 
     Raises:
         kmigrate.errors.PlanError: invalid plan or snapshot.
