@@ -3,7 +3,8 @@
 bindings, the service principal can then do what they allow and is denied the rest (real
 produce and consume as that principal), and rollback deletes exactly what the step
 created: a binding that existed before survives.  An unmapped principal is refused by
-name with nothing created.
+name with nothing created.  ``export`` writes the bindings of a cluster with an
+authorizer into the snapshot, and says "no authorizer" for the ZooKeeper source.
 
 Runs only with ``--broker apache-kafka`` (Tansu has no authorizer: sandbox-broker.md
 fact 8).  The step's admin calls run as the super user ``admin``.
@@ -11,9 +12,13 @@ fact 8).  The step's admin calls run as the super user ``admin``.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from kmigrate.acls.model import AclBinding, parse_binding
 from kmigrate.adapters import apache_kafka
@@ -140,3 +145,56 @@ def test_an_unmapped_principal_is_refused_by_name_and_nothing_is_created(
     with pytest.raises(StepFailed, match="unmapped principal\\(s\\) User:legacy-batch"):
         acl_step().run(ctx, {})
     assert not [b for b in admin_acls(brokers).describe().bindings if b.principal == f"User:{svc}"]
+
+
+def export(*args: str, env: dict[str, str] | None = None) -> Any:
+    from kmigrate.cli import cli
+
+    return CliRunner().invoke(cli, ["export", *args], env=env, catch_exceptions=False)
+
+
+def test_export_says_no_authorizer_and_writes_no_acls_key(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The tests' ZooKeeper source runs no authorizer: ``export`` says "no authorizer" (not
+    "no ACLs") and its snapshot has no ``acls`` key (an empty list would claim "none")."""
+    create_topic(brokers.source, f"{prefix}orders", 1)
+    out = tmp_path / "snap.yaml"
+
+    made = export("-b", brokers.source, "--topic", f"{prefix}*", "-o", str(out))
+
+    assert made.exit_code == 0, made.output
+    assert "no authorizer on the source" in " ".join(made.output.split())
+    assert "acls" not in yaml.safe_load(out.read_text())
+
+
+def test_export_writes_the_bindings_of_a_cluster_with_an_authorizer(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The ACL-enabled cluster read as a source (as ``admin``, which export only reads):
+    prefixed, wildcard and DENY bindings, group and transactional-id resources land in the
+    snapshot's ``acls`` exactly as the cluster holds them."""
+    cfg = brokers.clusters[1].config_for(apache_kafka.ADMIN_USER)
+    bootstrap = cfg.pop("bootstrap.servers")
+    password = cfg.pop("sasl.password")
+    settings = [x for k, v in cfg.items() for x in ("-X", f"{k}={v}")]
+    wanted = [b.with_principal(f"User:{prefix}exp") for b in source_like_set(prefix)]
+    admin = admin_acls(brokers)
+    admin.create(wanted)
+    out = tmp_path / "snap.yaml"
+    try:
+        mine: list[AclBinding] = []
+        for _attempt in range(20):  # DescribeAcls answers from each broker's metadata copy
+            made = export("-b", bootstrap, *settings, "-X", "sasl.password=${PW}",
+                          "--topic", f"{prefix}*", "-o", str(out),
+                          env={"PW": password})  # fmt: skip
+            assert made.exit_code == 0, made.output
+            snap = yaml.safe_load(out.read_text())
+            mine = [parse_binding(b) for b in snap["acls"] if b["principal"] == f"User:{prefix}exp"]
+            if len(mine) == len(set(wanted)):
+                break
+            time.sleep(0.5)
+        assert sorted(mine) == sorted(set(wanted))
+        assert password not in out.read_text() and password not in made.output
+    finally:
+        admin.delete(wanted)
