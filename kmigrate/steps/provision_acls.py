@@ -198,6 +198,9 @@ class ProvisionAcls(Step):
 
     def _kafka(self, ctx: StepContext, translation: AclTranslation) -> JsonRecord:
         wanted = kafka_target.target_bindings(translation)
+        if not wanted:
+            ctx.ui.ok("no ACL binding to create on the target")
+            return AclsRecord(KAFKA_ACLS, translation.counts, dry_run=ctx.dry_run).to_json()
         acls = acls_client(ctx.target, "target")
         present = set(acls.describe().bindings)
         missing = [b for b in wanted if b not in present]

@@ -273,3 +273,30 @@ def test_plan_shows_every_binding_decision_in_text_and_json(tmp_path: Path) -> N
 
     mapped = PLAN.replace('drop: ["User:legacy"]', 'drop: ["User:legacy", "User:other"]')
     assert run_plan(tmp_path, mapped).exit_code == 0
+
+
+def test_a_dry_run_writes_nothing_and_its_rollback_undoes_nothing(tmp_path: Path) -> None:
+    """``--dry-run``: MSK with IAM says it would write the file and writes none; the record
+    is a dry run's, whose rollback has nothing to do; an Event Hubs ``apply`` dry run
+    builds no ARM client (NoCluster and no monkeypatch: a real client would need the
+    azure credentials)."""
+    state = state_with_snapshot(tmp_path, [binding("User:orders-svc", "WRITE")])
+    target = ClusterSpec(type="msk", cluster_arn=ARN, auth="iam", region="eu-west-1")
+    ctx = context(state, target, AclsSpec(principals={"User:orders-svc": ROLE}), dry_run=True)
+
+    record = step().run(ctx, {})
+
+    assert record["dry_run"] is True and not Path(record["output"]).exists()
+    assert step().rollback(ctx, record) == []
+    acls = AclsSpec(principals={"User:orders-svc": f"ServicePrincipal:{OID}"}, apply=True)
+    eh = step().run(context(state, eventhubs_target(), acls, dry_run=True), {})
+    assert eh["assignments"] == [] and not Path(eh["output"]).exists()
+
+
+def test_a_snapshot_without_acls_provisions_nothing(tmp_path: Path) -> None:
+    """A snapshot with no ``acls`` key (no authorizer on the source): the step passes
+    without touching the target (NoCluster) and records that nothing was provisioned."""
+    state = state_with_snapshot(tmp_path, None)
+    record = step().run(context(state, ClusterSpec(type="kafka"), None), {})
+    typed = read_record("provision-acls", record)
+    assert isinstance(typed, AclsRecord) and typed.summary() == "no ACL binding to provision"
