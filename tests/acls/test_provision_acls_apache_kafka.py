@@ -115,8 +115,8 @@ def test_execute_creates_the_mapped_bindings_and_rollback_removes_only_those(
         assert {b.principal for b in created} == {f"User:{svc}"}
         assert eventually(lambda: produce_as(cfg, f"{prefix}orders-a"), "ok") == "ok"
         assert consume_as(cfg, f"{prefix}orders-a", f"{prefix}g1") == "ok"
-        txn = eventually(
-            lambda: produce_in_transaction(cfg, f"{prefix}orders-a", f"{prefix}tx-1"), "ok"
+        txn = eventually(  # the transaction coordinator may still be loading: 60 s
+            lambda: produce_in_transaction(cfg, f"{prefix}orders-a", f"{prefix}tx-1"), "ok", 60
         )
         assert txn == "ok"
         assert eventually(lambda: produce_as(cfg, f"{prefix}orders-b"), DENIED) == DENIED
