@@ -14,7 +14,7 @@ from kmigrate import snapshot as snapshots
 from kmigrate import window as windows
 from kmigrate.clusters import registry
 from kmigrate.commands.status import identity_notes, step_rows
-from kmigrate.context import plan_context
+from kmigrate.context import acl_target_spec, plan_context
 from kmigrate.errors import ClusterError, KmigrateError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
@@ -220,7 +220,7 @@ def _show_acls(
             ctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
             snapshot = provisioning.find_snapshot(ctx, spec.snapshot)
         translation = acl_step.decide(
-            snapshot, acls.principal_map() if acls else None, loaded.model.clusters.target
+            snapshot, acls.principal_map() if acls else None, acl_target_spec(loaded, environ)
         )
     except KmigrateError as exc:
         ui.fail(f"ACL decisions unavailable: {exc}")

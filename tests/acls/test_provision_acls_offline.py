@@ -300,3 +300,41 @@ def test_a_snapshot_without_acls_provisions_nothing(tmp_path: Path) -> None:
     record = step().run(context(state, ClusterSpec(type="kafka"), None), {})
     typed = read_record("provision-acls", record)
     assert isinstance(typed, AclsRecord) and typed.summary() == "no ACL binding to provision"
+
+
+MSK_PLAN = """\
+version: 1
+name: acl-plan
+clusters:
+  source: {type: kafka, bootstrap_servers: "127.0.0.1:9092"}
+  target: {type: msk, region: eu-west-1, cluster_arn: "${MSK_ARN}", auth: iam,
+           facts: {cluster_type: provisioned}}
+topics: {include: ["*"]}
+acls:
+  principals: {"User:orders-svc": "arn:aws:iam::123456789012:role/orders",
+               "User:app": "arn:aws:iam::123456789012:role/app"}
+  drop: ["User:legacy", "User:other"]
+phases:
+  - name: acls
+    steps:
+      - action: provision-acls
+"""
+
+
+def test_plan_resolves_the_cluster_arn_reference_init_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MSK with IAM, the cluster ARN written as ``${MSK_ARN}`` (as init writes it): with the
+    variable set, ``plan --offline`` decides every binding into IAM statements on that
+    cluster (exit 0); unset, it exits 1 naming the variable, not a malformed ARN.  Failed
+    before the ACL keys of the target were resolved (the ARN was parsed as written)."""
+    monkeypatch.setenv("MSK_ARN", ARN)
+    ok = run_plan(tmp_path, MSK_PLAN, "--output", "json")
+    assert ok.exit_code == 0, ok.output
+    acls = json.loads(ok.stdout)["acls"]
+    assert acls["target"] == "msk-iam"
+    assert acls["counts"] == {"copied": 0, "converted": 2, "dropped": 2, "refused": 0}
+
+    monkeypatch.delenv("MSK_ARN")
+    unset = run_plan(tmp_path, MSK_PLAN)
+    assert unset.exit_code == 1 and "MSK_ARN" in unset.output
