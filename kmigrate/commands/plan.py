@@ -15,7 +15,7 @@ from kmigrate import window as windows
 from kmigrate.clusters import registry
 from kmigrate.commands.status import identity_notes, step_rows
 from kmigrate.context import acl_target_spec, plan_context
-from kmigrate.errors import ClusterError, KmigrateError, UsageError
+from kmigrate.errors import ClusterError, KmigrateError, PlanError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.plan.identity import walk
@@ -211,6 +211,7 @@ def _show_acls(
     if spec is None or (offline and snapshot_path is None):
         return 0
     ui.heading("ACL bindings (provision-acls)" + (" — offline" if offline else ""))
+    result["acls"] = None
     acls = loaded.model.acls
     try:
         if offline:
@@ -219,17 +220,26 @@ def _show_acls(
         else:
             ctx = plan_context(loaded, ui, journal, dry_run=True, environ=environ)
             snapshot = provisioning.find_snapshot(ctx, spec.snapshot)
-        translation = acl_step.decide(
-            snapshot, acls.principal_map() if acls else None, acl_target_spec(loaded, environ)
-        )
     except KmigrateError as exc:
-        ui.fail(f"ACL decisions unavailable: {exc}")
-        result["acls_error"] = str(exc)
-        return 1
-    result["acls"] = translation.to_dict() if translation else None
-    if translation is None:
-        ui.line("the snapshot holds no ACL bindings (no authorizer on the source, or not read)")
+        return _acls_unavailable(ui, result, exc)
+    if not snapshot.acls:
+        ui.line("the snapshot holds no ACL binding (none, no authorizer, or not read)")
         return 0
+    try:
+        target = acl_target_spec(loaded, environ)
+    except PlanError as exc:
+        if not offline:
+            raise
+        # Offline needs no identity: init leaves the cluster ARN a ${VAR} to fill in.
+        ui.warn(f"ACL decisions skipped: the target's identity is not known offline ({exc})")
+        result["acls_error"] = str(exc)
+        return 0
+    try:
+        translation = acl_step.decide(snapshot, acls.principal_map() if acls else None, target)
+    except KmigrateError as exc:
+        return _acls_unavailable(ui, result, exc)
+    assert translation is not None  # the snapshot holds bindings
+    result["acls"] = translation.to_dict()
     acl_step.show_decisions(ui, translation)
     todo = set(acls.placeholders()) if acls else set()
     if todo:
@@ -239,6 +249,13 @@ def _show_acls(
         ui.fail(f"provision-acls would refuse {len(blocking)} ACL binding(s) (see above)")
         return 1
     return 0
+
+
+def _acls_unavailable(ui: UI, result: dict[str, Any], exc: KmigrateError) -> int:
+    """Say why the ACL decisions could not be computed (into ``result`` too); 1."""
+    ui.fail(f"ACL decisions unavailable: {exc}")
+    result["acls_error"] = str(exc)
+    return 1
 
 
 def _show_offset_preview(

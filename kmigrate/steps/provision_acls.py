@@ -136,13 +136,13 @@ def decide(
     snapshot: Snapshot, principals: PrincipalMap | None, target_spec: Any
 ) -> AclTranslation | None:
     """Every snapshot binding's decision for the plan's target; None when the snapshot
-    holds no ACLs (not read, or no authorizer on the source).
+    holds no ACL binding (not read, no authorizer on the source, or none there).
 
     Raises:
         PlanError: a malformed binding, or a target key the translation needs (the
             cluster ARN of MSK with IAM, the Event Hubs namespace), named.
     """
-    if snapshot.acls is None:
+    if not snapshot.acls:
         return None
     try:
         bindings = parse_bindings(snapshot.acls, "snapshot acls")
@@ -184,8 +184,8 @@ class ProvisionAcls(Step):
         translation = decide(snapshot, _principals(ctx), _target_spec(ctx))
         if translation is None:
             ctx.ui.ok(
-                "the snapshot holds no ACL bindings (the source has no authorizer, or they "
-                "were not read: see export-topics' line): nothing to provision"
+                "the snapshot holds no ACL binding (none on the source, no authorizer, or "
+                "not read: see export-topics' line): nothing to provision"
             )
             return AclsRecord(dry_run=ctx.dry_run).to_json()
         show_decisions(ctx.ui, translation)
