@@ -322,7 +322,9 @@ def _delete_assignments(ctx: StepContext, rec: AclsRecord) -> list[str]:
     made = [RoleAssignment(**a) for a in rec.assignments]
     if ctx.dry_run:
         return [f"would delete {len(made)} role assignments kmigrate created"]
-    eventhubs_rbac.RoleAssignments(made[0].scope.split("/")[2]).delete(made)
+    # Every scope is /subscriptions/ID/... (Namespace.scope): the subscription the step used.
+    subscription = made[0].scope.split("/")[2]
+    eventhubs_rbac.RoleAssignments(subscription).delete(made)
     return [f"deleted {len(made)} role assignments kmigrate created"]
 
 
