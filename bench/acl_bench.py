@@ -10,8 +10,11 @@ policy documents), Event Hubs (and the role assignments).  Creation: the Kafka-A
 bindings created through the Admin API (:class:`kmigrate.adapters.kafka_acls.KafkaAcls`:
 describe, then CreateAcls) on a real Apache Kafka 4.1 KRaft target of three nodes
 with ACLs on (:func:`kmigrate.adapters.apache_kafka.start_target`, as the super user
-over SASL_SSL), then deleted exactly (rollback).  Seconds are wall-clock, medians of
-``--repeat`` runs for translation; the cluster's start is not timed.
+over SASL_SSL), then deleted exactly (rollback).  Then the whole ``provision-acls``
+step (:class:`kmigrate.steps.provision_acls.ProvisionAcls`: read the snapshot, decide
+every binding, describe, journal, CreateAcls) and its rollback on the same N bindings
+(``step_s``, ``step_rollback_s``).  Seconds are wall-clock, medians of ``--repeat`` runs
+for translation, one run each on the cluster; the cluster's start is not timed.
 """
 
 from __future__ import annotations
@@ -71,6 +74,45 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(runs)
 
 
+def time_step(
+    folder: Path, target: object, bindings: list[AclBinding], principals: PrincipalMap
+) -> dict[str, object]:
+    """Seconds the provision-acls step takes on ``bindings`` (snapshot to CreateAcls) and
+    its rollback, on the started ``target`` (an ``apache_kafka.Cluster``) as ``admin``."""
+    from kmigrate.adapters import apache_kafka
+    from kmigrate.clusters import registry
+    from kmigrate.plan.schema import AclsSpec, ClusterSpec, ProvisionAclsStep
+    from kmigrate.snapshot import Snapshot, SnapshotSource, write
+    from kmigrate.steps import build_step
+    from kmigrate.steps.base import StepContext
+    from kmigrate.ui import UI
+
+    assert isinstance(target, apache_kafka.Cluster)
+    cfg = target.config_for(apache_kafka.ADMIN_USER)
+    bootstrap = cfg.pop("bootstrap.servers")
+    cluster, plane = registry.open_cluster("target", "kafka", {"bootstrap_servers": bootstrap}, cfg)
+    state = folder / "state"
+    source = SnapshotSource(type="kafka", bootstrap_servers="127.0.0.1:9092")
+    write(Snapshot(source=source, acls=[b.to_dict() for b in bindings]), state / "acls.yaml")
+    ctx = StepContext(
+        cluster, cluster, UI(json_mode=True), target_plane=plane, state_dir=state,
+        acls=AclsSpec(principals=dict(principals.mapping)),
+        target_spec=ClusterSpec(type="kafka", bootstrap_servers=bootstrap),
+    )  # fmt: skip
+    step = build_step(ProvisionAclsStep(action="provision-acls", snapshot="acls.yaml"))
+    start = time.perf_counter()
+    record = step.run(ctx, {})
+    took = time.perf_counter() - start
+    start = time.perf_counter()
+    lines = step.rollback(ctx, record)
+    return {
+        "step_s": took,
+        "step_created": len(record["created"]),
+        "step_rollback_s": time.perf_counter() - start,
+        "step_rollback": lines[0] if lines else "",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bindings", type=int, default=1000)
@@ -119,6 +161,7 @@ def main() -> None:
                 start = time.perf_counter()
                 result["deleted"] = len(acls.delete(made))
                 result["delete_s"] = time.perf_counter() - start
+                result.update(time_step(Path(folder), target, bindings, kafka_map))
             finally:
                 apache_kafka.stop_cluster(target, kill=True)
     for key, value in result.items():

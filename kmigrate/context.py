@@ -51,6 +51,32 @@ def spec_values(
     return out
 
 
+#: The target keys the ACL translation reads (:func:`kmigrate.acls.targets.translate_for_spec`):
+#: identities, never a secret.
+ACL_TARGET_KEYS = ("auth", "cluster_arn", "namespace", "subscription_id", "resource_group")
+
+
+def acl_target_spec(plan: LoadedPlan, environ: Mapping[str, str] | None = None) -> Any:
+    """The plan's target spec with :data:`ACL_TARGET_KEYS` resolved (a cluster ARN written
+    as ``${MSK_CLUSTER_ARN}``, as ``init`` writes it, becomes the ARN).
+
+    Raises:
+        kmigrate.errors.PlanError: a reference cannot be resolved (file, line, key).
+    """
+    env = os.environ if environ is None else environ
+    spec = plan.model.clusters.target
+    update: dict[str, str] = {}
+    for key in ACL_TARGET_KEYS:
+        value = getattr(spec, key)
+        if value is None:
+            continue
+        try:
+            update[key] = resolve(str(value), env, plan.base_dir)
+        except UnresolvedReference as exc:
+            raise PlanError(f"{plan.where(('clusters', 'target', key))}: {exc}") from None
+    return spec.model_copy(update=update)
+
+
 def check_variables(plan: LoadedPlan, environ: Mapping[str, str] | None = None) -> None:
     """Every ``${ENV_VAR}`` the plan's clusters reference must be set: all the
     unset ones are named at once (file, line, key each), before any cluster is
@@ -154,6 +180,8 @@ def plan_context(
         actions=tuple(a for a in actions if a),
         groups=groups,
         secret_env=referenced_variables(plan),
+        acls=m.acls,
+        target_spec=acl_target_spec(plan, environ),
     )
 
 

@@ -29,7 +29,8 @@ Scope = tuple[str, str]
 class Need:
     """One ACL operation a step needs on every selected resource of one scope.
 
-    ``side``: ``source`` or ``target``; ``resource``: ``topic`` or ``group``;
+    ``side``: ``source`` or ``target``; ``resource``: ``topic``, ``group`` or
+    ``cluster`` (the one resource ``kafka-cluster``);
     ``operation``: Kafka's name (``READ``, ``WRITE``, ...); ``why``: the request.
     """
 
@@ -73,6 +74,10 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         Need("target", "topic", "READ", "translate-offsets: OffsetCommit"),
         Need("target", "group", "DESCRIBE", "translate-offsets: DescribeGroups"),
         Need("target", "group", "DELETE", "rollback of translate-offsets: DeleteGroups"),
+    ),
+    "provision-acls": (
+        Need("target", "cluster", "ALTER", "provision-acls: CreateAcls, DeleteAcls (rollback)"),
+        Need("target", "cluster", "DESCRIBE", "provision-acls: DescribeAcls"),
     ),
     "source-quiet": (Need("source", "topic", "DESCRIBE", "source-quiet: ListOffsets"),),
     "consumers-on-target": (

@@ -22,6 +22,7 @@ Authorization" docs; its ``rpk security acl`` takes the same fields).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from kmigrate.acls import eventhubs, kafka_target, msk_iam
 from kmigrate.acls.decisions import AclTranslation
@@ -71,3 +72,39 @@ def translate_for(
             raise AclInputError("clusters.target.namespace", "Event Hubs needs the namespace")
         return eventhubs.translate(bindings, principals, namespace)
     raise AclInputError("clusters.target.type", f"no ACL translation for {target_type!r}")
+
+
+def kind_of(translation: AclTranslation) -> str:
+    """What provisioning makes of a translation: ``kafka-acls`` (bindings on the target),
+    ``msk-iam`` (IAM policy documents) or ``eventhubs`` (role assignments)."""
+    return "kafka-acls" if translation.target.startswith("kafka:") else translation.target
+
+
+def translate_for_spec(
+    spec: Any, bindings: Iterable[AclBinding], principals: PrincipalMap
+) -> AclTranslation:
+    """:func:`translate_for` from the plan's target cluster spec (``type``, ``auth``,
+    ``cluster_arn``; Event Hubs ``subscription_id``, ``resource_group``, ``namespace``).
+
+    Raises:
+        AclInputError: as :func:`translate_for`; for Event Hubs a missing
+            ``subscription_id``, ``resource_group`` or ``namespace`` (the key named).
+    """
+    namespace = None
+    if spec.type == "eventhubs":
+        for key in ("subscription_id", "resource_group", "namespace"):
+            if not getattr(spec, key, None):
+                raise AclInputError(
+                    f"clusters.target.{key}",
+                    "Event Hubs role assignments need the namespace's subscription_id, "
+                    "resource_group and namespace",
+                )
+        namespace = eventhubs.Namespace(spec.subscription_id, spec.resource_group, spec.namespace)
+    return translate_for(
+        spec.type,
+        bindings,
+        principals,
+        auth=getattr(spec, "auth", None),
+        cluster_arn=getattr(spec, "cluster_arn", None),
+        namespace=namespace,
+    )

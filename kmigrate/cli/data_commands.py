@@ -73,7 +73,7 @@ def export(
     no_consumer_groups: bool,
     source_config: tuple[str, ...],
 ) -> None:
-    """Snapshot topic configs and consumer group offsets as YAML."""
+    """Snapshot topic configs, consumer group offsets and ACL bindings as YAML."""
     refuse_output_file(output_format, "the snapshot")
     source = one_cluster("source", bootstrap, old_bootstrap)
     exit_with(

@@ -7,7 +7,8 @@ from pathlib import Path
 from kmigrate.context import standalone_context
 from kmigrate.preflight import check_output_option
 from kmigrate.snapshot import dump, write
-from kmigrate.steps.export_topics import export_snapshot
+from kmigrate.steps.export_topics import export_with_acls
+from kmigrate.steps.source_acls import say_acls
 from kmigrate.ui import UI
 
 
@@ -38,12 +39,14 @@ def export(
         source_type=source_type,
         source_config=source_config,
     )
-    snapshot = export_snapshot(
+    snapshot, found = export_with_acls(
         ctx.source, source_type, topics, exclude, consumer_groups=consumer_groups
     )
     if output is None:
+        ui.line(f"# ACLs: {found.summary()}")  # a YAML comment: the output stays a snapshot
         ui.line(dump(snapshot).rstrip())
     else:
+        say_acls(ui, found)
         write(snapshot, Path(output))
         ui.ok(
             f"wrote {output} ({len(snapshot.topics)} topics, "

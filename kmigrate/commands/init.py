@@ -1,8 +1,8 @@
 """``kmigrate init``: write a commented plan, and a snapshot beside it, from a live source.
 
 Reads the source through the same code as ``export`` (topics, customised configs,
-consumer groups and their committed offsets) and its ACL bindings through the Admin
-API (:mod:`kmigrate.adapters.kafka_acls`), then writes the plan
+consumer groups and their committed offsets, and its ACL bindings:
+:mod:`kmigrate.steps.source_acls`), then writes the plan
 (:func:`kmigrate.plan.writer.render_plan`) and the snapshot.  Only reads the source.
 
 The written plan is parsed and validated with the plan loader before anything is
@@ -15,18 +15,13 @@ import re
 import time
 from pathlib import Path
 
-from kmigrate.adapters.kafka_acls import KafkaAcls
 from kmigrate.clusters import registry
 from kmigrate.context import parse_settings
-from kmigrate.errors import ClusterError, UsageError
+from kmigrate.errors import UsageError
 from kmigrate.plan.loader import parse_plan
 from kmigrate.plan.refs import REFERENCE
 from kmigrate.plan.writer import (
-    ACLS_READ,
-    ACLS_UNREAD,
-    NO_AUTHORIZER,
     TODO,
-    AclFindings,
     InitInputs,
     render_plan,
 )
@@ -34,32 +29,8 @@ from kmigrate.preflight import check_output_option
 from kmigrate.safefs import atomic_write
 from kmigrate.snapshot import dump
 from kmigrate.steps.export_topics import export_snapshot
+from kmigrate.steps.source_acls import acls_client, read_acls, say_acls, with_acls
 from kmigrate.ui import UI
-
-
-def read_acls(bootstrap: str, settings: dict[str, str]) -> AclFindings:
-    """The source's ACLs, telling "no authorizer" from "no binding".
-
-    A broker without an authorizer answers DescribeAcls with an empty list (measured on
-    Apache Kafka 3.9 through confluent-kafka 2.16), so the brokers'
-    ``authorizer.class.name`` is read first: empty means no authorizer.  A failure (the
-    principal lacks DESCRIBE on the cluster, ...) is reported as ``unread``, not raised:
-    the plan is still written, with the reason.
-    """
-    acls = KafkaAcls.connect("source", bootstrap, settings)
-    try:
-        authorizer = acls.authorizer()
-        if authorizer == "":
-            return AclFindings(NO_AUTHORIZER, authorizer="")
-        listing = acls.describe()
-    except ClusterError as exc:
-        return AclFindings(ACLS_UNREAD, error=str(exc))
-    return AclFindings(
-        ACLS_READ,
-        authorizer=authorizer,
-        bindings=tuple(listing.bindings),
-        skipped=tuple(listing.skipped),
-    )
 
 
 def _plan_name(output: Path, bootstrap: str, target_type: str) -> str:
@@ -106,11 +77,10 @@ def init(
     )
     try:
         snapshot = export_snapshot(source, source_type, topics, exclude)
+        acls = read_acls(acls_client(source, "source"))
     finally:
         source.close()
-    acls = read_acls(bootstrap, settings)
-    if acls.status == ACLS_READ:
-        snapshot = snapshot.model_copy(update={"acls": [b.to_dict() for b in acls.bindings]})
+    snapshot = with_acls(snapshot, acls)
     inputs = InitInputs(
         name=_plan_name(plan_path, bootstrap, target_type),
         source_type=source_type,
@@ -134,7 +104,7 @@ def init(
         f"wrote {plan_path} ({len(snapshot.topics)} topics, {partitions} partitions, "
         f"{len(snapshot.consumer_groups)} consumer groups) and {snap_path} in {took:.1f} s"
     )
-    _say_acls(ui, acls)
+    say_acls(ui, acls)
     _warn_relative_files(ui, pairs, plan_path)
     todo = sum(1 for line in text.splitlines() if TODO in line)
     ui.line(f"{todo} lines marked {TODO} to fill in or confirm; then review offline:")
@@ -178,16 +148,6 @@ def _outputs(target_type: str, output: str, force: bool) -> tuple[Path, Path]:
             "choose another --out or add --force to replace it"
         )
     return plan_path, snap_path
-
-
-def _say_acls(ui: UI, acls: AclFindings) -> None:
-    """What was found of the source's ACLs: a warning where none could be read."""
-    if acls.status == NO_AUTHORIZER:
-        ui.warn(acls.summary())
-    elif acls.status == ACLS_UNREAD:
-        ui.warn(f"{acls.summary()}; the plan says so")
-    else:
-        ui.line(acls.summary())
 
 
 def _warn_relative_files(ui: UI, pairs: list[tuple[str, ...]], plan_path: Path) -> None:

@@ -14,16 +14,17 @@ from kmigrate import snapshot as snapshots
 from kmigrate import window as windows
 from kmigrate.clusters import registry
 from kmigrate.commands.status import identity_notes, step_rows
-from kmigrate.context import plan_context
-from kmigrate.errors import ClusterError, KmigrateError, UsageError
+from kmigrate.context import acl_target_spec, plan_context
+from kmigrate.errors import ClusterError, KmigrateError, PlanError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.plan.identity import walk
-from kmigrate.plan.schema import TranslateOffsetsStep
+from kmigrate.plan.schema import ProvisionAclsStep, TranslateOffsetsStep
 from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.runner import requirement_problem, requirement_text
 from kmigrate.steps import build_step
+from kmigrate.steps import provision_acls as acl_step
 from kmigrate.steps import provision_topics as provisioning
 from kmigrate.steps import translate_offsets as translating
 from kmigrate.ui import UI
@@ -45,9 +46,11 @@ def plan(
     [{"key", "source_value", "target_value", "decision", "reason", "rule"}]}]}``).
     ``offline`` with ``snapshot_path`` computes it from the snapshot and the plan's
     declared ``facts``: no network, no credentials; ``offline`` alone skips it.
+    With a ``provision-acls`` step, every ACL binding's decision too (JSON ``"acls"``:
+    :meth:`kmigrate.acls.decisions.AclTranslation.to_dict`, see :func:`_show_acls`).
 
     Returns 0; 1 when the clusters could not be read, or a topic is refused (and
-    not accepted): provisioning would fail.
+    not accepted), or an ACL binding is refused: provisioning would fail.
 
     Raises:
         kmigrate.errors.PlanError: invalid plan or snapshot.
@@ -92,6 +95,7 @@ def plan(
         "topics": None,
     }
     code = _show_translation(loaded, ui, journal, offline, snapshot_path, environ, result)
+    code = max(code, _show_acls(loaded, ui, journal, offline, snapshot_path, environ, result))
     if not offline:
         code = max(code, _show_offset_preview(loaded, ui, journal, environ, result))
     ui.emit_json(result)
@@ -184,6 +188,75 @@ def _show_translation(
         ui.fail(f"provision-topics would refuse: {', '.join(refused)} (see above)")
         return 1
     return 0
+
+
+def _show_acls(
+    loaded: LoadedPlan,
+    ui: UI,
+    journal: Journal | None,
+    offline: bool,
+    snapshot_path: str | None,
+    environ: Mapping[str, str] | None,
+    result: dict[str, Any],
+) -> int:
+    """Print every ACL binding's decision (when the plan has a provision-acls step) into
+    ``result["acls"]`` (:meth:`kmigrate.acls.decisions.AclTranslation.to_dict`, None when
+    the snapshot holds no ACLs); 1 when provision-acls would refuse a binding or the
+    decisions could not be computed, else 0.  A principal still mapped to ``init``'s
+    placeholder is named as a warning, not counted as a refusal: the plan is a draft
+    until it is filled in (the step itself refuses it, by name)."""
+    spec = next(
+        (s for ph in loaded.model.phases for s in ph.steps if isinstance(s, ProvisionAclsStep)),
+        None,
+    )
+    if spec is None or (offline and snapshot_path is None):
+        return 0
+    ui.heading("ACL bindings (provision-acls)" + (" — offline" if offline else ""))
+    result["acls"] = None
+    acls = loaded.model.acls
+    try:
+        if offline:
+            assert snapshot_path is not None
+            snapshot = snapshots.load(Path(snapshot_path))
+        else:
+            ctx = dry_run_context(plan_context(loaded, ui, journal, environ=environ))
+            snapshot = provisioning.find_snapshot(ctx, spec.snapshot)
+    except KmigrateError as exc:
+        return _acls_unavailable(ui, result, exc)
+    if not snapshot.acls:
+        ui.line("the snapshot holds no ACL binding (none, no authorizer, or not read)")
+        return 0
+    try:
+        target = acl_target_spec(loaded, environ)
+    except PlanError as exc:
+        if not offline:
+            raise
+        # Offline needs no identity: init leaves the cluster ARN a ${VAR} to fill in.
+        ui.warn(f"ACL decisions skipped: the target's identity is not known offline ({exc})")
+        result["acls_error"] = str(exc)
+        return 0
+    try:
+        translation = acl_step.decide(snapshot, acls.principal_map() if acls else None, target)
+    except KmigrateError as exc:
+        return _acls_unavailable(ui, result, exc)
+    assert translation is not None  # the snapshot holds bindings
+    result["acls"] = translation.to_dict()
+    acl_step.show_decisions(ui, translation)
+    todo = set(acls.placeholders()) if acls else set()
+    if todo:
+        ui.warn(f"still init's placeholder, map or drop before provision-acls: {sorted(todo)}")
+    blocking = [d for d in translation.by("refused") if d.binding.principal not in todo]
+    if blocking:
+        ui.fail(f"provision-acls would refuse {len(blocking)} ACL binding(s) (see above)")
+        return 1
+    return 0
+
+
+def _acls_unavailable(ui: UI, result: dict[str, Any], exc: KmigrateError) -> int:
+    """Say why the ACL decisions could not be computed (into ``result`` too); 1."""
+    ui.fail(f"ACL decisions unavailable: {exc}")
+    result["acls_error"] = str(exc)
+    return 1
 
 
 def _show_offset_preview(

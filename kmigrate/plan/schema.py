@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from kmigrate.acls.model import AclInputError
+from kmigrate.acls.principals import PrincipalMap
 from kmigrate.plan.refs import REFERENCE, is_sensitive
 from kmigrate.verify.instants import parse_instant
 
@@ -323,6 +325,58 @@ class ConsumersOnTargetStep(_StepSpec):
     interval_s: float = Field(default=2.0, gt=0, le=3_600)
 
 
+class ProvisionAclsStep(_StepSpec):
+    """Create the source's ACL bindings' equivalent on the target (the plan's ``acls:``
+    block maps the principals; :mod:`kmigrate.acls`).
+
+    ``snapshot`` (under the state dir) holds the bindings; it defaults to the
+    ``output`` of the plan's ``export-topics`` step.  ``output`` (under the state
+    dir) is the file written for MSK with IAM (IAM policy documents) and Event Hubs
+    (role assignments); Kafka-ACL targets get the bindings themselves.
+    """
+
+    action: Literal["provision-acls"]
+    snapshot: str | None = None
+    output: str = "acls/target-permissions.json"
+
+
+class AclsSpec(_Strict):
+    """The plan's ``acls:`` block (:class:`kmigrate.acls.principals.PrincipalMap`).
+
+    ``principals``: source principal -> target identity; ``drop``: source principals
+    whose bindings are not moved; ``apply`` (Event Hubs): create the role assignments
+    through ARM, not only write them to the output file.
+    """
+
+    principals: dict[str, str] = Field(default_factory=dict)
+    drop: list[str] = Field(default_factory=list)
+    apply: bool = False
+
+    @model_validator(mode="after")
+    def _principals(self) -> AclsSpec:
+        try:
+            PrincipalMap.from_plan({"principals": self.principals, "drop": self.drop})
+        except AclInputError as exc:
+            raise ValueError(f"{exc.key}: {exc.message}") from None
+        return self
+
+    def principal_map(self) -> PrincipalMap:
+        """The principal map; a value left as ``init``'s ``<TARGET PRINCIPAL for …>``
+        placeholder counts as unmapped, so its bindings are refused by name."""
+        mapping = {k: v.strip() for k, v in self.principals.items() if not _placeholder(v)}
+        return PrincipalMap(mapping, frozenset(self.drop))
+
+    def placeholders(self) -> list[str]:
+        """The source principals still mapped to ``init``'s placeholder, sorted."""
+        return sorted(k for k, v in self.principals.items() if _placeholder(v))
+
+
+def _placeholder(value: str) -> bool:
+    """``<...>``: a value ``init`` left for the operator to fill in."""
+    text = value.strip()
+    return text.startswith("<") and text.endswith(">")
+
+
 class ManualStep(_StepSpec):
     """An instruction for the operator, confirmed before the plan goes on."""
 
@@ -353,6 +407,7 @@ ActionStep = (
     | DualWriteCheckStep
     | SourceQuietStep
     | ConsumersOnTargetStep
+    | ProvisionAclsStep
 )
 ACTIONS: dict[str, type[_Strict]] = {
     "check-connectivity": CheckConnectivityStep,
@@ -364,6 +419,7 @@ ACTIONS: dict[str, type[_Strict]] = {
     "dual-write-check": DualWriteCheckStep,
     "source-quiet": SourceQuietStep,
     "consumers-on-target": ConsumersOnTargetStep,
+    "provision-acls": ProvisionAclsStep,
 }
 STEP_KINDS = ("action", "manual", "shell")
 
@@ -393,6 +449,7 @@ Step = Annotated[
     | Annotated[DualWriteCheckStep, Tag("dual-write-check")]
     | Annotated[SourceQuietStep, Tag("source-quiet")]
     | Annotated[ConsumersOnTargetStep, Tag("consumers-on-target")]
+    | Annotated[ProvisionAclsStep, Tag("provision-acls")]
     | Annotated[ManualStep, Tag("manual")]
     | Annotated[ShellStep, Tag("shell")],
     Discriminator(step_kind),
@@ -435,6 +492,7 @@ class PlanModel(_Strict):
     state_dir: str = ".kmigrate"
     clusters: Clusters
     topics: TopicSelection
+    acls: AclsSpec | None = None
     phases: list[Phase] = Field(min_length=1)
 
     @field_validator("version", mode="before")
@@ -470,6 +528,7 @@ def all_field_names() -> set[str]:
         ShellStep,
         *ACTIONS.values(),
         GroupSelection,
+        AclsSpec,
     )
     for model in models:
         names.update(model.model_fields)

@@ -27,9 +27,9 @@ lists what the operator must fill.  Secrets are only ever ``${ENV_VAR}`` referen
 the ``-X`` settings are written as the operator typed them, and a secret key's value
 must be a reference there (:func:`kmigrate.context.parse_settings` refuses a literal).
 
-The ``provision-acls`` step and the plan's ``acls:`` block are written commented out
-until the plan schema takes them (issue 15, after the layout refactor of issue 16); the
-phase holds a manual step in the meantime, so the plan stays valid.
+The plan's ``acls:`` block maps every principal found to a ``<TARGET PRINCIPAL for
+…>`` placeholder (``TODO(init)``): the plan loads, and the ``provision-acls`` step
+refuses each principal still left so, by name, until the operator maps or drops it.
 """
 
 from __future__ import annotations
@@ -222,19 +222,21 @@ def _acl_lines(inputs: InitInputs) -> list[str]:
     for b in found.bindings:
         by_principal.setdefault(b.principal, []).append(b)
     out += [
-        "# The provision-acls step (next, once the plan schema takes it) reads this block:",
-        "# every principal must be mapped to a target identity, or dropped; an unmapped",
-        f"# principal is refused by name.  {TODO}: map each, in the form "
+        "# The provision-acls step reads this block: every principal must be mapped to a",
+        "# target identity, or dropped; one still mapped to its <TARGET PRINCIPAL ...>",
+        f"# placeholder is refused by name.  {TODO}: map each, in the form "
         + _PRINCIPAL_FORM[inputs.target_type]
         + ".",
-        "# Rules and sources: docs/acls.md.",
-        "# acls:",
-        "#   principals:",
+        "# Rules and sources: docs/acls.md; `kmigrate plan` shows each binding's decision.",
+        "acls:",
+        "  principals:",
     ]
     for principal in sorted(by_principal):
         target = q(f"<TARGET PRINCIPAL for {principal}>")
-        out.append(f"#     {safe(q(principal))}: {safe(target)}  # {TODO}")
-    out.append("#   drop: []            # source principals whose bindings are not moved")
+        out.append(f"    {q(principal)}: {target}  # {TODO}")
+    out.append("  drop: []            # source principals whose bindings are not moved")
+    if inputs.target_type == "eventhubs":
+        out.append("  apply: false        # true: also create the role assignments through ARM")
     out.append("# The source's bindings, by principal (also in the snapshot):")
     for principal in sorted(by_principal):
         out.append(f"#   {safe(principal)}:")
@@ -318,30 +320,24 @@ def render_plan(inputs: InitInputs) -> str:
 
 def _phases(inputs: InitInputs, groups: Sequence[str]) -> list[str]:
     """The plan's phases, as lines: preflight to mirror, then the cutover to the report."""
-    return _phases_to_mirror(_acl_manual(inputs.acls)) + _phases_from_cutover(
+    return _phases_to_mirror(_acl_note(inputs.acls)) + _phases_from_cutover(
         inputs.plan_file, groups
     )
 
 
-def _acl_manual(acls: AclFindings) -> str:
-    """The instruction of the manual step that stands for provision-acls for now."""
+def _acl_note(acls: AclFindings) -> str:
+    """The comment line above the provision-acls step: what it will find to move."""
     if acls.status == ACLS_READ and acls.bindings:
-        acl_manual = (
-            f"Create the target's permissions for the {len({b.principal for b in acls.bindings})}"
-            " principals listed in the plan's ACL comments (the provision-acls step will do it"
-            " once the plan schema takes it)"
+        return (
+            f"Moves the {len(acls.bindings)} bindings of the "
+            f"{len({b.principal for b in acls.bindings})} principals mapped under acls: above."
         )
-    elif acls.status == NO_AUTHORIZER:
-        acl_manual = (
-            "The source has no authorizer: no ACL to move. Decide the target's permissions"
-            " for each service (the target enforces them)"
-        )
-    else:
-        acl_manual = "Check and create the target's permissions for each service"
-    return acl_manual
+    if acls.status == NO_AUTHORIZER:
+        return "The source has no authorizer: no ACL to move (decide the target's own)."
+    return "Moves what export-topics reads of the source's ACLs (none read by init)."
 
 
-def _phases_to_mirror(acl_manual: str) -> list[str]:
+def _phases_to_mirror(acl_note: str) -> list[str]:
     """Lines of the preflight, provision-topics, provision-acls and mirror phases."""
     return [
         "  - name: preflight",
@@ -364,13 +360,12 @@ def _phases_to_mirror(acl_manual: str) -> list[str]:
         "",
         "  - name: provision-acls",
         "    steps:",
-        f"      # {TODO}: once the plan schema takes it, replace the manual step with:",
-        "      #   - action: provision-acls       # reads the acls: block above",
-        "      #     Rollback: deletes exactly the bindings (role assignments) it created.",
-        "      - id: provision-acls-manual",
-        f"        manual: {q(acl_manual)}",
-        "        rollback: "
-        + q("Remove the permissions you created on the target for this migration"),
+        f"      # {safe(acl_note)}",
+        "      # Kafka-ACL targets: creates the bindings (MSK with IAM: writes the IAM policy",
+        "      # documents; Event Hubs: the role assignments) from the snapshot's ACLs.",
+        "      # Rollback: deletes exactly the bindings (role assignments) it created, and",
+        "      # removes the file it wrote.",
+        "      - action: provision-acls",
         "",
         "  - name: mirror",
         "    steps:",

@@ -18,6 +18,7 @@ from kmigrate.steps.dual_write_check import DualWriteCheck
 from kmigrate.steps.export_topics import ExportTopics
 from kmigrate.steps.manual import Manual
 from kmigrate.steps.mirror import Mirror
+from kmigrate.steps.provision_acls import ProvisionAcls
 from kmigrate.steps.provision_topics import ProvisionTopics
 from kmigrate.steps.shell import Shell
 from kmigrate.steps.source_quiet import SourceQuiet
@@ -31,6 +32,7 @@ REGISTRY[DualWriteCheck.action] = DualWriteCheck
 REGISTRY[TranslateOffsets.action] = TranslateOffsets
 REGISTRY[SourceQuiet.action] = SourceQuiet
 REGISTRY[ConsumersOnTarget.action] = ConsumersOnTarget
+REGISTRY[ProvisionAcls.action] = ProvisionAcls
 
 _ALL: list[type[Step]] = [*REGISTRY.values(), Manual, Shell]
 #: The journaled action -> the type of its step's record.

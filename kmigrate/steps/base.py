@@ -92,6 +92,10 @@ class StepContext:
             translate-offsets steps, if any.
         secret_env: names of the environment variables the plan's secret
             references (``${VAR}``) name; shell steps run without them.
+        acls: the plan's ``acls:`` block (an :class:`~kmigrate.plan.schema.AclsSpec`),
+            None when it has none (provision-acls reads it).
+        target_spec: the plan's target cluster spec (``auth``, ``cluster_arn``,
+            ``namespace`` ...: which ACL translation applies), None outside a plan.
     """
 
     source: Cluster
@@ -114,6 +118,8 @@ class StepContext:
     actions: tuple[str, ...] = ()
     groups: tuple[tuple[str, ...], tuple[str, ...]] | None = None
     secret_env: frozenset[str] = frozenset()
+    acls: Any = None
+    target_spec: Any = None
 
 
 class Step:

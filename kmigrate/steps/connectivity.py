@@ -135,6 +135,10 @@ def check_permissions(ctx: StepContext) -> dict[str, object]:
             **dict.fromkeys(groups),
             **ctx.target.group_operations([g for g in groups if g in there]),
         }
+    if any(n.resource == "cluster" for n in needs) and ctx.target_type in ACL_TARGETS:
+        # Only where the target holds Kafka ACLs (provision-acls writes files for MSK
+        # with IAM and Event Hubs); None where the broker does not report them.
+        granted[("target", "cluster")] = {"kafka-cluster": ctx.target.cluster_operations()}
     lacking, unknown = missing(needs, granted)
     absent = unknown.pop(("target", "topic", "CREATE"), [])
     if absent and ctx.target_type in ACL_TARGETS and ctx.target.cluster_operations() is not None:

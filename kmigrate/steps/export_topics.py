@@ -1,4 +1,4 @@
-"""``export-topics``: snapshot the selected source topics and consumer groups."""
+"""``export-topics``: snapshot the selected source topics, consumer groups and ACL bindings."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from kmigrate.clusters.port import Cluster
+from kmigrate.plan.writer import AclFindings
 from kmigrate.selection import select_topics
 from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot, dump, write
 from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
+from kmigrate.steps.source_acls import acls_client, read_acls, say_acls, with_acls
 from kmigrate.topic_configs import customised
 
 
@@ -56,6 +58,30 @@ def export_snapshot(
         topics=topics,
         consumer_groups=groups,
     )
+
+
+def export_with_acls(
+    source: Cluster,
+    source_type: str,
+    include: tuple[str, ...] | list[str],
+    exclude: tuple[str, ...] | list[str],
+    *,
+    consumer_groups: bool = True,
+) -> tuple[Snapshot, AclFindings]:
+    """:func:`export_snapshot` plus the source's ACL bindings (``acls``, read as ``init``
+    reads them: :mod:`kmigrate.steps.source_acls`), and what was found of them (a
+    source without an authorizer is ``no-authorizer``, never "no ACLs"), for the
+    caller to say (:func:`~kmigrate.steps.source_acls.say_acls`).
+
+    Raises:
+        kmigrate.errors.ClusterError: a topic or group read failed (an ACL read that
+            fails is said, not raised: the snapshot is written without ``acls``).
+    """
+    snapshot = export_snapshot(
+        source, source_type, include, exclude, consumer_groups=consumer_groups
+    )
+    found = read_acls(acls_client(source, "source"))
+    return with_acls(snapshot, found), found
 
 
 @dataclass
@@ -107,13 +133,14 @@ class ExportTopics(Step):
     rollback_summary = "nothing to undo (read-only)"
 
     def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
-        snapshot = export_snapshot(
+        snapshot, found = export_with_acls(
             ctx.source,
             ctx.source_type,
             ctx.include,
             ctx.exclude,
             consumer_groups=self.spec.consumer_groups,
         )
+        say_acls(ctx.ui, found)
         path = ctx.state_dir / self.spec.output
         rows = [
             [

@@ -96,7 +96,7 @@ def test_init_writes_a_plan_that_plan_offline_accepts(
                 assert build_step(step).rollback_summary
     text = plan.read_text()
     assert text.count(TODO) >= 2
-    assert "provision-acls" in text and "# acls:" not in text  # no binding on this source
+    assert "- action: provision-acls" in text and "\nacls:" not in text  # no binding here
     snap = yaml.safe_load(snapshot.read_text())
     assert snap["topics"][orders]["configs"] == {"retention.ms": "172800000"}
     assert snap["consumer_groups"] == {group: {orders: {0: 1}}}
@@ -199,7 +199,7 @@ def test_init_reads_acl_bindings_into_the_snapshot_and_the_plan(
         assert password not in text and password not in made.output
         for principal in (who, other):
             assert re.search(
-                rf'^#     "{re.escape(principal)}": "<TARGET PRINCIPAL for {re.escape(principal)}>"'
+                rf'^    "{re.escape(principal)}": "<TARGET PRINCIPAL for {re.escape(principal)}>"'
                 rf"  # {re.escape(TODO)}$",
                 text,
                 re.M,

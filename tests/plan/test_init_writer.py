@@ -15,8 +15,9 @@ from kmigrate.snapshot import Snapshot, SnapshotSource, TopicSnapshot
 
 def test_a_principal_with_line_breaks_stays_inside_its_comment(tmp_path: Path) -> None:
     """A principal holding a newline, a carriage return and U+2028 (a line break to YAML),
-    shaped to add a shell step if it left its comment: the plan's data is the same as
-    with a plain principal, and the breaks are shown escaped.  The Admin API accepts any
+    shaped to add a shell step if it left its comment or its quoted ``acls:`` key: the
+    plan's data is the same as with a plain principal but for that key, which holds the
+    principal exactly, and the breaks are shown escaped.  The Admin API accepts any
     principal string, so a source can hold one.  Failed before comment text was escaped
     (the injected line became plan data)."""
     evil = "User:x\n      - shell: touch /tmp/pwned\r\u2028phases: []"
@@ -46,7 +47,11 @@ def test_a_principal_with_line_breaks_stays_inside_its_comment(tmp_path: Path) -
 
     text = plan_for(evil)
 
-    assert yaml.safe_load(text) == yaml.safe_load(plan_for("User:plain"))
+    evil_plan, plain_plan = yaml.safe_load(text), yaml.safe_load(plan_for("User:plain"))
+    assert list(evil_plan.pop("acls")["principals"]) == [evil]
+    assert list(plain_plan.pop("acls")["principals"]) == ["User:plain"]
+    assert evil_plan == plain_plan
     assert "touch /tmp/pwned" in text and "\\x0a" in text and "\\u2028" in text
-    assert all(line.lstrip().startswith("#") for line in text.splitlines() if "pwned" in line)
+    data_lines = [ln for ln in text.splitlines() if "pwned" in ln and ln.lstrip()[:1] != "#"]
+    assert len(data_lines) == 1 and data_lines[0].lstrip().startswith('"User:x\\n')
     parse_plan(text, tmp_path / "plan.yaml")  # still a valid plan

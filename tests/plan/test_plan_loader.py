@@ -305,8 +305,8 @@ def target_config(*lines: str) -> str:
 
 ALL_KINDS = (
     "'check-connectivity', 'consumers-on-target', 'dual-write-check', 'export-topics', "
-    "'manual', 'mirror', 'provision-topics', 'shell', 'source-quiet', 'translate-offsets', "
-    "'verify'"
+    "'manual', 'mirror', 'provision-acls', 'provision-topics', 'shell', 'source-quiet', "
+    "'translate-offsets', 'verify'"
 )
 TOP = "expected a mapping with version, name, clusters, topics, phases"
 P = "<tmp>/plan.yaml"

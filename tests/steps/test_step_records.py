@@ -107,6 +107,35 @@ JOURNALED: dict[str, dict[str, Any]] = {
         "confirmed_by": "ops@host",
         "confirmed_at": "2026-11-24T02:00:00+00:00",
     },
+    "provision-acls": {
+        "kind": "kafka-acls",
+        "counts": {"copied": 1, "converted": 1, "dropped": 0, "refused": 0},
+        "created": [
+            {
+                "resource_type": "TOPIC",
+                "name": "orders",
+                "pattern_type": "LITERAL",
+                "principal": "User:sa-1",
+                "host": "*",
+                "operation": "WRITE",
+                "permission": "ALLOW",
+            }
+        ],
+        "existing": [
+            {
+                "resource_type": "GROUP",
+                "name": "g",
+                "pattern_type": "LITERAL",
+                "principal": "User:app",
+                "host": "*",
+                "operation": "READ",
+                "permission": "ALLOW",
+            }
+        ],
+        "output": None,
+        "sha256": "",
+        "assignments": [],
+    },  # fmt: skip
     "source-quiet": {
         "quiet": False,
         "quiet_s": 10,
@@ -196,6 +225,7 @@ def test_summaries_say_what_each_step_recorded() -> None:
         "manual": "confirmed by ops@host",
         "source-quiet": "NOT quiet: orders[0] 11.98 records/s",
         "consumers-on-target": "1 of 1 consumer groups resumed on the target",
+        "provision-acls": "created 1 ACL bindings (1 existed)",
     }
 
 
