@@ -97,6 +97,15 @@ def remember(value: str, source: str = "a secret reference") -> None:
         _short_sources.append(source)
 
 
+def forget_all() -> None:
+    """Forget every remembered secret value: for a process that runs several kmigrate
+    commands one after the other (the tests' CliRunner), so one command's secrets do
+    not mask another's text (each ``kmigrate`` command is a process of its own)."""
+    global _pattern
+    _values.clear()
+    _pattern = None
+
+
 def take_short_warnings() -> list[str]:
     """Warnings (once each) about secrets shorter than :data:`MIN_LENGTH`; clears them."""
     out = [

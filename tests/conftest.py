@@ -139,9 +139,12 @@ def brokers(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Itera
 
 @pytest.fixture(autouse=True)
 def _no_short_secret_warnings_from_other_tests() -> Iterator[None]:
-    """Warnings about short secrets are once per process: one test's must not reach another's
-    output (each ``kmigrate`` command is a process of its own)."""
+    """Warnings about short secrets are once per process, and remembered secret values
+    mask every later line: one test's must not reach another's output (each
+    ``kmigrate`` command is a process of its own). A test's own secrets stay
+    remembered while it runs."""
     redact.take_short_warnings()
+    redact.forget_all()
     yield
     redact.take_short_warnings()
 
