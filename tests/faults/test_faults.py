@@ -530,6 +530,34 @@ def test_a_failed_record_goes_to_on_error_and_is_not_counted_as_delivered(
     assert [len(rows) for rows in independent_read(brokers.target, topic).values()] == [20]
 
 
+def test_a_record_refused_at_once_for_a_missing_partition_also_goes_to_on_error(
+    brokers: Brokers, prefix: str
+) -> None:
+    """The same record, refused by produce() itself because the producer already
+    holds the topic's metadata (a first record was flushed): reported to ``on_error``
+    like a failed delivery, not raised.  Before the fix it raised ClusterError, so the
+    report depended on how fast the metadata arrived (a fresh-clone CI run met it)."""
+    topic = f"{prefix}known"
+    target = KafkaCluster("target", brokers.target)
+    assert target.create_topics([(topic, 1, 1, {})])[0].status == "created"
+    errors: list[str] = []
+    writer = target.writer(errors.append)
+    writer.write(topic, Record(topic, 0, 0, b"k", b"v", [], 1_700_000_000_000))
+    assert writer.flush(30) == 0
+
+    writer.write(topic, Record(topic, 7, 1, b"k", b"v", [], 1_700_000_000_000))
+    writer.write(topic, Record(topic, 0, 2, b"k", b"v", [], 1_700_000_000_000))
+    assert writer.flush(30) == 0
+
+    assert errors == [
+        f"target ({brokers.target}): writing {topic}[7] failed: "
+        "_UNKNOWN_PARTITION: Local: Unknown partition (the target topic has no such "
+        "partition; was the target broker restarted empty or the topic deleted? Only "
+        "records the target confirmed count as written)"
+    ]
+    assert (writer.delivered(topic, 0), writer.delivered(topic, 7)) == (2, 0)
+
+
 def test_verify_fails_when_the_source_no_longer_lists_a_mirrored_topic(
     brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:

@@ -287,8 +287,26 @@ class RecordWriter:
                 return
             except BufferError:
                 self.poll(0.05)
-            except (KafkaException, SystemError) as exc:
+            except KafkaException as exc:
+                if not self._undeliverable(topic, record.partition, exc):
+                    self._settle(exc)
+                self._settle()
+                return
+            except SystemError as exc:
                 self._settle(exc)
+
+    def _undeliverable(self, topic: str, partition: int, exc: KafkaException) -> bool:
+        """A record that produce() refused at once because the target topic has no
+        such partition (the producer already holds the topic's metadata): recorded
+        as that record's delivery failure, the same as when the refusal comes later
+        in its delivery report, so the timing does not decide how it is reported.
+        False for any other error."""
+        err = exc.args[0] if exc.args else None
+        if not isinstance(err, KafkaError) or err.code() != KafkaError._UNKNOWN_PARTITION:
+            return False
+        self._broken.add((topic, partition))
+        self._failures.append((topic, partition, explain(KafkaError(err.code()))))
+        return True
 
     def poll(self, timeout_s: float = 0.0) -> None:
         """Serve delivery reports (waiting up to ``timeout_s`` seconds for one).
