@@ -114,7 +114,8 @@ def test_execute_creates_the_mapped_bindings_and_rollback_removes_only_those(
         assert len(created) == 4 and before not in created
         assert {b.principal for b in created} == {f"User:{svc}"}
         assert eventually(lambda: produce_as(cfg, f"{prefix}orders-a"), "ok") == "ok"
-        assert consume_as(cfg, f"{prefix}orders-a", f"{prefix}g1") == "ok"
+        # The group coordinator may still be loading on a fresh cluster: retried.
+        assert eventually(lambda: consume_as(cfg, f"{prefix}orders-a", f"{prefix}g1"), "ok") == "ok"
         txn = eventually(  # the transaction coordinator may still be loading: 60 s
             lambda: produce_in_transaction(cfg, f"{prefix}orders-a", f"{prefix}tx-1"), "ok", 60
         )
