@@ -25,7 +25,7 @@ from kmigrate.plan.schema import ManualStep
 from kmigrate.plan.writer import TODO
 from kmigrate.steps import build_step
 from tests.conftest import Brokers, create_topic, produce
-from tests.support.cutover_clients import commit_retried as commit
+from tests.support.clients import commit
 
 pytestmark = pytest.mark.broker
 

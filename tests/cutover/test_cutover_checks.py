@@ -20,8 +20,8 @@ from click.testing import CliRunner, Result
 
 from kmigrate.cli import cli
 from tests.conftest import Brokers, create_topic, produce, write_plan
+from tests.support.clients import commit
 from tests.support.cutover_clients import Consuming, journal_record
-from tests.support.cutover_clients import commit_retried as commit
 from tests.support.live_producer import LiveProducer
 
 pytestmark = pytest.mark.broker

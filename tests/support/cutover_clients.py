@@ -1,35 +1,15 @@
 """Clients of the cutover tests (``tests/cutover``, ``tests/commands/test_init.py``): a
-retried group commit, a consumer that stays a group member, and a step's journaled record."""
+consumer that stays a group member, and a step's journaled record (the retried group
+commit is ``tests.support.clients.commit``)."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
-
-
-def commit_retried(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
-    """Commit ``offsets`` for ``group`` (AlterConsumerGroupOffsets), retried for up to 90 s:
-    on a fresh Apache Kafka broker the first group commit meets "coordinator load in
-    progress" while __consumer_offsets is created, and an unbounded wait then hangs."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-    deadline = time.monotonic() + 90
-    while True:
-        req = ConsumerGroupTopicPartitions(group, tps)
-        try:
-            for fut in admin.alter_consumer_group_offsets([req], request_timeout=10).values():
-                fut.result(timeout=20)
-            return
-        except (KafkaException, TimeoutError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
+from confluent_kafka import Consumer
 
 
 def journal_record(plan: Path, step: str) -> dict[str, Any]:
