@@ -12,83 +12,25 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from kmigrate.clusters.port import ConnectorStatus, TaskStatus, summarise_trace
 from kmigrate.errors import ClusterError, StepFailed
 from kmigrate.redact import redact
 
-
-@dataclass(frozen=True)
-class TaskStatus:
-    """One task (or the connector itself, ``id`` -1): its ``state`` (UNASSIGNED,
-    RUNNING, PAUSED, STOPPED, FAILED, RESTARTING), the worker that runs it
-    (``host:port``) and, when FAILED, Connect's Java stack trace."""
-
-    id: int
-    state: str
-    worker_id: str
-    trace: str = ""
-
-
-@dataclass(frozen=True)
-class ConnectorStatus:
-    """``GET /connectors/NAME/status``: the connector's own state and its tasks."""
-
-    name: str
-    connector: TaskStatus
-    tasks: tuple[TaskStatus, ...]
-
-    @property
-    def running(self) -> bool:
-        """True when the connector and at least one task are RUNNING and every task is."""
-        return (
-            self.connector.state == "RUNNING"
-            and bool(self.tasks)
-            and all(t.state == "RUNNING" for t in self.tasks)
-        )
-
-    def failures(self) -> list[str]:
-        """One line per FAILED part (the connector, or a task by id): where it ran
-        and :func:`summarise_trace` of its trace."""
-        parts = [self.connector, *self.tasks]
-        return [
-            f"{'connector' if p.id < 0 else f'task {p.id}'} of {self.name} FAILED on worker "
-            f"{p.worker_id}: {summarise_trace(p.trace)}"
-            for p in parts
-            if p.state == "FAILED"
-        ]
+__all__ = [
+    "ConnectRest",
+    "ConnectorFailed",
+    "ConnectorStatus",
+    "TaskStatus",
+    "summarise_trace",
+]
 
 
 class ConnectorFailed(StepFailed):
     """A connector or one of its tasks is FAILED; the message says why in words."""
-
-
-_CAUSE = re.compile(r"^(?:Caused by: )?([\w.$]+(?:Exception|Error))(?:: (.*))?$")
-
-
-def summarise_trace(trace: str) -> str:
-    """A Java stack trace in one line of words: the first exception and its root
-    cause (the last ``Caused by:``), class names without their package, ``at ...``
-    frames left out, secrets masked.  An empty trace gives "no trace given".
-
-    Example: ``ConnectException: Failed to create admin client; root cause:
-    SaslAuthenticationException: Authentication failed during authentication due to
-    invalid credentials with SASL mechanism SCRAM-SHA-512``.
-    """
-    causes = []
-    for line in trace.splitlines():
-        match = _CAUSE.match(line.strip())
-        if match:
-            name = match.group(1).rsplit(".", 1)[-1]
-            causes.append(f"{name}: {match.group(2)}" if match.group(2) else name)
-    if not causes:
-        first = trace.strip().splitlines()[0] if trace.strip() else "no trace given"
-        return redact(first)
-    text = causes[0] if len(causes) == 1 else f"{causes[0]}; root cause: {causes[-1]}"
-    return redact(text)
 
 
 class ConnectRest:

@@ -12,15 +12,19 @@ Two small interfaces, both :class:`typing.Protocol`:
 
 The neutral value types (:class:`Record`, :class:`PartitionEnd`, :class:`Tick`,
 :class:`TopicMeta`, :class:`ConfigValue`, :class:`ClusterInfo`,
-:class:`GroupState`, :class:`CreateOutcome`) are defined here: the adapters build
+:class:`GroupState`, :class:`CreateOutcome`, and Kafka Connect's
+:class:`TaskStatus` / :class:`ConnectorStatus`) are defined here: the adapters build
 them, steps read them, and neither needs the other's module.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from kmigrate.redact import redact
 
 if TYPE_CHECKING:
     from kmigrate.adapters.kafka import RawReader, RecordWriter
@@ -397,3 +401,72 @@ class ControlPlane(Protocol):
             ClusterError: the service's API failed.
         """
         ...
+
+
+# --- Kafka Connect: connector and task states (any Connect control plane) -------------
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """One task (or the connector itself, ``id`` -1): its ``state`` (UNASSIGNED,
+    RUNNING, PAUSED, STOPPED, FAILED, RESTARTING), the worker that runs it
+    (``host:port``) and, when FAILED, Connect's Java stack trace."""
+
+    id: int
+    state: str
+    worker_id: str
+    trace: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectorStatus:
+    """``GET /connectors/NAME/status``: the connector's own state and its tasks."""
+
+    name: str
+    connector: TaskStatus
+    tasks: tuple[TaskStatus, ...]
+
+    @property
+    def running(self) -> bool:
+        """True when the connector and at least one task are RUNNING and every task is."""
+        return (
+            self.connector.state == "RUNNING"
+            and bool(self.tasks)
+            and all(t.state == "RUNNING" for t in self.tasks)
+        )
+
+    def failures(self) -> list[str]:
+        """One line per FAILED part (the connector, or a task by id): where it ran
+        and :func:`summarise_trace` of its trace."""
+        parts = [self.connector, *self.tasks]
+        return [
+            f"{'connector' if p.id < 0 else f'task {p.id}'} of {self.name} FAILED on worker "
+            f"{p.worker_id}: {summarise_trace(p.trace)}"
+            for p in parts
+            if p.state == "FAILED"
+        ]
+
+
+_CAUSE = re.compile(r"^(?:Caused by: )?([\w.$]+(?:Exception|Error))(?:: (.*))?$")
+
+
+def summarise_trace(trace: str) -> str:
+    """A Java stack trace in one line of words: the first exception and its root
+    cause (the last ``Caused by:``), class names without their package, ``at ...``
+    frames left out, secrets masked.  An empty trace gives "no trace given".
+
+    Example: ``ConnectException: Failed to create admin client; root cause:
+    SaslAuthenticationException: Authentication failed during authentication due to
+    invalid credentials with SASL mechanism SCRAM-SHA-512``.
+    """
+    causes = []
+    for line in trace.splitlines():
+        match = _CAUSE.match(line.strip())
+        if match:
+            name = match.group(1).rsplit(".", 1)[-1]
+            causes.append(f"{name}: {match.group(2)}" if match.group(2) else name)
+    if not causes:
+        first = trace.strip().splitlines()[0] if trace.strip() else "no trace given"
+        return redact(first)
+    text = causes[0] if len(causes) == 1 else f"{causes[0]}; root cause: {causes[-1]}"
+    return redact(text)
