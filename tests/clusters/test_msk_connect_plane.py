@@ -1,0 +1,220 @@
+"""MSK Connect as MirrorMaker 2's control plane (:class:`MskConnectPlane`).
+
+Tested at the SDK boundary only: a real boto3 ``kafkaconnect`` client under
+botocore's Stubber, which validates every request against the service model's input
+shape and every queued answer against its output shape, but sends nothing to AWS.
+What MSK Connect itself then does with a connector (its workers, its states over
+time) is not exercised here; the answers queued are the shapes the API reference
+documents (docs.aws.amazon.com/MSKC/latest/mskc/API_DescribeConnector.html).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from kmigrate.clusters.msk_connect import MskConnectPlane
+from kmigrate.engines.mirrormaker2 import config as mm2
+from kmigrate.engines.mirrormaker2 import render
+from kmigrate.engines.mirrormaker2.plane import ConnectPlane
+from kmigrate.errors import ClusterError, UsageError
+from kmigrate.plan.schema import PlanModel
+from kmigrate.plan.yaml_reader import format_loc, nearest_line, read_yaml
+from tests.support.cloud_fakes import stubbed_aws_client
+
+REGION = "eu-central-1"
+ARN = f"arn:aws:kafkaconnect:{REGION}:123456789012:connector/kmigrate-source/0a1b-2"
+MSK = render.MskConnectOptions(
+    role_arn="arn:aws:iam::123456789012:role/mskc-mm2",
+    plugin_arn=f"arn:aws:kafkaconnect:{REGION}:123456789012:custom-plugin/mm2/abcd-1",
+    subnets=("subnet-0a", "subnet-0b"),
+    security_groups=("sg-01",),
+)
+PLAN = PlanModel.model_validate(
+    {
+        "version": 1,
+        "name": "shop",
+        "clusters": {
+            "source": {"type": "kafka", "bootstrap_servers": "10.0.0.1:9092"},
+            "target": {
+                "type": "msk",
+                "region": REGION,
+                "auth": "iam",
+                "bootstrap_servers": "b-1.shop.kafka.eu-central-1.amazonaws.com:9098",
+                "facts": {"cluster_type": "provisioned"},
+            },
+        },
+        "topics": {"include": ["orders.*"]},
+        "phases": [{"name": "copy", "steps": [{"action": "mirror"}]}],
+    }
+)
+
+
+@pytest.fixture
+def kafkaconnect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
+    with stubbed_aws_client("kafkaconnect", REGION, monkeypatch, tmp_path) as pair:
+        yield pair
+
+
+def _plane(client: Any, msk: render.MskConnectOptions = MSK, **kwargs: Any) -> MskConnectPlane:
+    """The plane as the MM2 engine builds it: from the plan's MSK Connect request."""
+    request = render.msk_connect_request(PLAN, mm2.Mm2Options(tasks_max=6), msk)[0]
+    return MskConnectPlane.from_request(request, REGION, client, **kwargs)
+
+
+def _described(state: str, **extra: Any) -> dict[str, Any]:
+    """A DescribeConnector answer in ``state`` (the fields the output shape has)."""
+    return {
+        "connectorArn": ARN,
+        "connectorName": "kmigrate-source",
+        "connectorState": state,
+        "creationTime": datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC),
+        **extra,
+    }
+
+
+def test_create_sends_the_plan_request_with_the_connector_and_returns_its_arn(
+    kafkaconnect: tuple[Any, Stubber],
+) -> None:
+    """``create`` sends ``create_connector`` with the MSK part from the plan (role,
+    plugin, subnets, IAM to the target) and the given connector's name and config
+    (its ``name`` key left out); the ARN comes back as the reference."""
+    client, stub = kafkaconnect
+    plane: ConnectPlane = _plane(client)  # the protocol, checked by mypy
+    assert plane.where == "MSK Connect (eu-central-1)"
+    config = mm2.source_connector(PLAN, mm2.Mm2Options(tasks_max=6))
+    expected = dict(render.msk_connect_request(PLAN, mm2.Mm2Options(tasks_max=6), MSK)[0])
+    expected["connectorName"] = "kmigrate-source"
+    expected["connectorDescription"] = "kmigrate: MirrorMaker 2 (kmigrate-source)"
+    expected["connectorConfiguration"] = {k: v for k, v in config.items() if k != "name"}
+    assert expected["serviceExecutionRoleArn"] == MSK.role_arn
+    assert expected["kafkaClusterClientAuthentication"] == {"authenticationType": "IAM"}
+    stub.add_response(
+        "create_connector",
+        {"connectorArn": ARN, "connectorName": "kmigrate-source", "connectorState": "CREATING"},
+        expected,
+    )
+    assert plane.create("kmigrate-source", config) == ARN
+
+
+def test_status_follows_creating_to_running(kafkaconnect: tuple[Any, Stubber]) -> None:
+    """CREATING and UPDATING are not running yet (UNASSIGNED, no failure), then
+    RUNNING is running; DELETING reads as STOPPED.  Each poll is one
+    ``describe_connector`` of the ARN."""
+    client, stub = kafkaconnect
+    plane = _plane(client)
+    for state in ("CREATING", "UPDATING", "RUNNING", "DELETING"):
+        stub.add_response("describe_connector", _described(state), {"connectorArn": ARN})
+    states = []
+    for _ in range(4):
+        status = plane.status(ARN)
+        assert status.name == "kmigrate-source"
+        assert status.failures() == []
+        states.append((status.connector.state, [t.state for t in status.tasks], status.running))
+    assert states == [
+        ("UNASSIGNED", ["UNASSIGNED"], False),
+        ("UNASSIGNED", ["UNASSIGNED"], False),
+        ("RUNNING", ["RUNNING"], True),
+        ("STOPPED", ["STOPPED"], False),
+    ]
+
+
+def test_failed_connector_gives_its_state_description_in_words(
+    kafkaconnect: tuple[Any, Stubber],
+) -> None:
+    """A FAILED connector is a failure naming the connector, MSK Connect and the
+    ``stateDescription`` code and message; it is not running."""
+    client, stub = kafkaconnect
+    plane = _plane(client)
+    message = "The connector failed: SaslAuthenticationException: Access denied to cluster"
+    stub.add_response(
+        "describe_connector",
+        _described("FAILED", stateDescription={"code": "ConnectorFailed", "message": message}),
+        {"connectorArn": ARN},
+    )
+    status = plane.status(ARN)
+    assert not status.running
+    assert status.failures() == [
+        "connector of kmigrate-source FAILED on worker MSK Connect (eu-central-1): "
+        f"ConnectorFailed: {message}"
+    ]
+
+
+def test_delete_and_delete_of_a_gone_connector(kafkaconnect: tuple[Any, Stubber]) -> None:
+    """``delete`` sends ``delete_connector`` of the ARN: True when accepted, False
+    when MSK Connect answers NotFoundException (already gone, as after a rollback
+    that ran once)."""
+    client, stub = kafkaconnect
+    plane = _plane(client)
+    stub.add_response(
+        "delete_connector",
+        {"connectorArn": ARN, "connectorState": "DELETING"},
+        {"connectorArn": ARN},
+    )
+    stub.add_client_error(
+        "delete_connector",
+        service_error_code="NotFoundException",
+        service_message="Connector not found",
+        http_status_code=404,
+        expected_params={"connectorArn": ARN},
+    )
+    assert plane.delete(ARN) is True
+    assert plane.delete(ARN) is False
+
+
+def test_access_denied_names_the_iam_action(kafkaconnect: tuple[Any, Stubber]) -> None:
+    """A denied call is a ClusterError (exit 1) naming the plane, the service's code
+    and message and the IAM action missing; a denied delete is not "already gone"."""
+    client, stub = kafkaconnect
+    plane = _plane(client)
+    for operation in ("create_connector", "delete_connector"):
+        stub.add_client_error(
+            operation,
+            service_error_code="AccessDeniedException",
+            service_message="User: arn:aws:iam::123456789012:user/ops is not authorized",
+            http_status_code=403,
+        )
+    with pytest.raises(ClusterError) as created:
+        plane.create("kmigrate-source", {"connector.class": mm2.SOURCE_CONNECTOR})
+    text = str(created.value)
+    assert text.startswith("MSK Connect (eu-central-1): create_connector kmigrate-source failed:")
+    assert "AccessDeniedException: User: arn:aws:iam::123456789012:user/ops" in text
+    assert "kafkaconnect:CreateConnector" in text and "iam:PassRole" in text
+    with pytest.raises(ClusterError, match="kafkaconnect:DeleteConnector"):
+        plane.delete(ARN)
+
+
+def test_invalid_plan_value_is_refused_at_its_plan_key(
+    kafkaconnect: tuple[Any, Stubber], tmp_path: Path
+) -> None:
+    """A value of the plan's ``msk_connect`` block that the service model refuses
+    (``mcu_count: two``) is a UsageError (exit 2) naming the plan file, the line and
+    the key, raised by botocore's validation before anything is sent: the one answer
+    queued is still there for the corrected request afterwards."""
+    client, stub = kafkaconnect
+    path = tmp_path / "plan.yaml"
+    text = "version: 1\nconnect:\n  msk_connect:\n    role_arn: r\n    mcu_count: two\n"
+    path.write_text(text)
+    _, lines = read_yaml(text, path)
+
+    def locate(loc: tuple[str | int, ...]) -> str:
+        return f"{path}:{nearest_line(lines, loc)}: {format_loc(loc)}"
+
+    plane = _plane(client, locate=locate)
+    plane.base["capacity"]["provisionedCapacity"]["mcuCount"] = "two"
+    stub.add_response(
+        "create_connector",
+        {"connectorArn": ARN, "connectorName": "kmigrate-source", "connectorState": "CREATING"},
+    )
+    with pytest.raises(UsageError) as refused:
+        plane.create("kmigrate-source", {"connector.class": mm2.SOURCE_CONNECTOR})
+    message = str(refused.value)
+    assert message.startswith(f"{path}:5: connect.msk_connect.mcu_count: MSK Connect refuses")
+    assert "capacity.provisionedCapacity.mcuCount" in message
+    plane.base["capacity"]["provisionedCapacity"]["mcuCount"] = 2
+    assert plane.create("kmigrate-source", {"connector.class": mm2.SOURCE_CONNECTOR}) == ARN
