@@ -10,8 +10,10 @@ from typing import Any
 from kmigrate.adapters.connect_rest import ConnectRest
 from kmigrate.clusters import registry
 from kmigrate.clusters.port import Cluster, ControlPlane
+from kmigrate.engines.mirrormaker2.config import connector_prefix
 from kmigrate.errors import PlanError, UsageError
 from kmigrate.journal import Journal
+from kmigrate.permissions import ExactlyOnceWriter
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.refs import (
     REFERENCE,
@@ -182,7 +184,34 @@ def plan_context(
         secret_env=referenced_variables(plan),
         acls=m.acls,
         target_spec=acl_target_spec(plan, environ),
+        exactly_once_writer=exactly_once_writer(plan, target),
     )
+
+
+def exactly_once_writer(plan: LoadedPlan, target: Cluster) -> ExactlyOnceWriter | None:
+    """Who writes MirrorMaker 2's records on the target in transactions: for the first
+    mirror step with ``engine: mirrormaker2`` and ``connect.exactly_once: true``, the
+    plan's target principal (``User:`` its resolved ``sasl.username``; MM2's configs
+    give the tasks' producer the plan's target settings, ``producer.override.*``;
+    empty where the target does not authenticate a SASL user), the source connector's
+    name and ``tasks_max``.  None when no mirror step asks for exactly-once."""
+    for phase in plan.model.phases:
+        for step in phase.steps:
+            connect = getattr(step, "connect", None)
+            if getattr(step, "engine", "native") != "mirrormaker2" or connect is None:
+                continue
+            if getattr(connect, "exactly_once", None) is not True:
+                continue
+            config: Mapping[str, Any] = getattr(target, "config", None) or {}
+            user = str(config.get("sasl.username") or "")
+            prefix = getattr(connect, "name", None) or connector_prefix(plan.model.name)
+            return ExactlyOnceWriter(
+                f"User:{user}" if user else "",
+                f"{prefix}-source",
+                int(getattr(connect, "tasks_max", 1)),
+                getattr(connect, "group_id", None),
+            )
+    return None
 
 
 def referenced_variables(plan: LoadedPlan) -> frozenset[str]:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Self
 
 from kmigrate.clusters import kafka
 from kmigrate.clusters.port import Cluster, ControlPlane
+from kmigrate.permissions import ExactlyOnceWriter
 from kmigrate.steps.effects import Effects
 from kmigrate.ui import UI
 
@@ -96,6 +97,9 @@ class StepContext:
             None when it has none (provision-acls reads it).
         target_spec: the plan's target cluster spec (``auth``, ``cluster_arn``,
             ``namespace`` ...: which ACL translation applies), None outside a plan.
+        exactly_once_writer: who writes MirrorMaker 2's records on the target with
+            exactly-once source (KIP-618), when a mirror step of the plan uses it
+            (check-connectivity checks its transactional-id ACLs); else None.
     """
 
     source: Cluster
@@ -120,6 +124,7 @@ class StepContext:
     secret_env: frozenset[str] = frozenset()
     acls: Any = None
     target_spec: Any = None
+    exactly_once_writer: ExactlyOnceWriter | None = None
 
 
 class Step:
