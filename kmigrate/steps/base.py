@@ -96,6 +96,10 @@ class StepContext:
             None when it has none (provision-acls reads it).
         target_spec: the plan's target cluster spec (``auth``, ``cluster_arn``,
             ``namespace`` ...: which ACL translation applies), None outside a plan.
+        mm2_plan: what MirrorMaker 2's connector configs are made from (a
+            :class:`~kmigrate.engines.mirrormaker2.spec.Mm2Plan`: the plan's model, or
+            a selection a plan-less command builds), secrets as references; None
+            when no step runs MM2.
     """
 
     source: Cluster
@@ -120,6 +124,7 @@ class StepContext:
     secret_env: frozenset[str] = frozenset()
     acls: Any = None
     target_spec: Any = None
+    mm2_plan: Any = None
 
 
 class Step:
