@@ -184,6 +184,7 @@ def plan_context(
         secret_env=referenced_variables(plan),
         acls=m.acls,
         target_spec=acl_target_spec(plan, environ),
+        mm2_plan=m,
         exactly_once_writer=exactly_once_writer(plan, target),
     )
 

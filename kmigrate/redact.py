@@ -27,6 +27,9 @@ from __future__ import annotations
 import fnmatch
 import re
 
+#: A plan reference to a secret: ``${ENV_VAR}`` or ``${file:path}`` (a value that is
+#: wholly one reference matches with ``fullmatch``); resolved by :mod:`kmigrate.plan.refs`.
+REFERENCE = re.compile(r"\$\{(?:file:(?P<file>[^}]+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*))\}")
 #: What replaces a secret in a text.
 MASK = "(secret not shown)"
 #: Secrets shorter than this are warned about once (they are masked all the same).

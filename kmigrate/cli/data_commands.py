@@ -140,6 +140,8 @@ def provision(
         "kmigrate mirror --source src:9092 --target tgt:9092 --topic 'orders-*' --dry-run",
         "kmigrate mirror --source src:9092 --target tgt:9092 --follow --until stopped",
         "kmigrate mirror --source src:9092 --target tgt:9092 --details",
+        "kmigrate mirror --source src:9092 --target tgt:9092 --engine mirrormaker2 "
+        "--connect-url http://connect:8083 --tasks-max 4",
     ),
 )
 @SOURCE
@@ -188,6 +190,24 @@ def provision(
 @OUTPUT
 @SOURCE_CONFIG
 @TARGET_CONFIG
+@click.option(
+    "--engine",
+    type=click.Choice(["native", "mirrormaker2"]),
+    default="native",
+    show_default=True,
+    help="native: kmigrate copies; mirrormaker2: MirrorMaker 2 connectors on --connect-url.",
+)
+@click.option(
+    "--connect-url",
+    default=None,
+    help="With --engine mirrormaker2: the Kafka Connect REST API (http://host:8083).",
+)
+@click.option(
+    "--tasks-max",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --engine mirrormaker2: tasks of the MirrorSourceConnector (default 1).",
+)
 def mirror(
     source: str,
     target: str,
@@ -206,6 +226,9 @@ def mirror(
     output_format: str,
     source_config: tuple[str, ...],
     target_config: tuple[str, ...],
+    engine: str,
+    connect_url: str | None,
+    tasks_max: int | None,
 ) -> None:
     """Copy the source's records to the same partitions (resuming from --state-dir)."""
     refuse_same_cluster(source, target)
@@ -227,6 +250,7 @@ def mirror(
             workers=workers,
             source_config=source_config,
             target_config=target_config,
+            engine=(engine, connect_url, tasks_max),
         )
     )
 

@@ -44,3 +44,8 @@ class ConnectRestPlane:
     def delete(self, ref: str) -> bool:
         """``DELETE /connectors/NAME``; False when it was already gone (404)."""
         return self.rest.delete(ref)
+
+    def exactly_once_source(self, config: Mapping[str, str]) -> bool:
+        """Whether this Connect cluster runs ``config`` (a MirrorSourceConnector
+        config) exactly once (KIP-618): :meth:`ConnectRest.exactly_once_source`."""
+        return self.rest.exactly_once_source(config)

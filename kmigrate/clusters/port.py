@@ -194,6 +194,10 @@ class Cluster(Protocol):
         """DescribeConfigs per topic."""
         ...
 
+    def topic_ids(self, names: Iterable[str]) -> dict[str, str | None]:
+        """Topic id per topic (KIP-516; DescribeTopics); None: absent or not reported."""
+        ...
+
     def topic_operations(self, topics: Iterable[str]) -> dict[str, frozenset[str] | None]:
         """Authorized ACL operations per topic (KIP-430); None: unknown or no topic."""
         ...

@@ -6,11 +6,19 @@ import os
 from pathlib import Path
 from typing import Literal, cast
 
+from pydantic import ValidationError
+
 from kmigrate import safefs
 from kmigrate.context import standalone_context
+from kmigrate.engines.mirrormaker2.spec import (
+    Mm2ClusterSpec,
+    Mm2Pair,
+    Mm2Selection,
+    Mm2TopicSelection,
+)
 from kmigrate.errors import StoppedByOperator, UsageError
 from kmigrate.offsets.map import OffsetMap
-from kmigrate.plan.schema import MirrorStep
+from kmigrate.plan.schema import ConnectSpec, MirrorStep
 from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.steps.mirror import Mirror
 from kmigrate.ui import UI
@@ -53,6 +61,7 @@ def mirror(
     workers: int | None = None,
     source_config: tuple[str, ...] = (),
     target_config: tuple[str, ...] = (),
+    engine: tuple[str, str | None, int | None] = ("native", None, None),
 ) -> int:
     """Copy the source's records (same code as the step), resuming from the offset
     map in ``state_dir``.  Returns 0, also when a following copy is stopped by
@@ -71,11 +80,19 @@ def mirror(
         kmigrate.errors.StepFailed: the target refused records, lacks a topic,
             or already holds records the map does not know (without ``append``).
         kmigrate.errors.RecordsLost: records were lost on either side (named).
-        kmigrate.errors.UsageError: a ``KEY=VALUE`` setting is malformed, or a
-            follow option is given without ``follow``.
+        kmigrate.errors.UsageError: a ``KEY=VALUE`` setting is malformed, a
+            follow option is given without ``follow``, or the engine options do
+            not fit (``--connect-url`` is needed with, and only with, mirrormaker2).
+
+    ``engine``: ``(name, Connect REST URL, tasks_max)``; with ``mirrormaker2`` the
+    copy runs as MirrorMaker 2 connectors on that Connect cluster (the same code
+    as the step with ``engine: mirrormaker2``), their configs made from
+    ``--source``/``--target``, the topic selection and the ``-X``/``-Y`` settings
+    (secrets stay references for the workers to resolve).
     """
     if not follow:
         _refuse_follow_options(until, settle_s, max_duration)
+    connect = _connect_spec(*engine)
     folder = Path(state_dir)
     if (not dry_run or os.path.lexists(folder)) and safefs.private_dir(
         folder, allow_shared=allow_shared_state
@@ -91,6 +108,10 @@ def mirror(
         target_config=target_config,
     )
     ctx.state_dir = Path(state_dir)
+    if connect is not None:
+        ctx.mm2_plan = mm2_selection(
+            (source, source_config), (target, target_config), topics, exclude
+        )
     if dry_run:
         ctx = dry_run_context(ctx)
     records: list[dict[str, object]] = []
@@ -103,6 +124,8 @@ def mirror(
         settle_s=settle_s,
         max_duration=max_duration,
         workers=workers,
+        engine="mirrormaker2" if connect is not None else "native",
+        connect=connect,
     )
     try:
         record = Mirror(spec).run(ctx, {})
@@ -111,3 +134,44 @@ def mirror(
         record = exc.record
     ui.emit_json({**record, "offset_map_runs": OffsetMap.load(ctx.state_dir).as_json()})
     return 0
+
+
+def _connect_spec(name: str, url: str | None, tasks_max: int | None) -> ConnectSpec | None:
+    """The ``connect`` block of ``--engine mirrormaker2 --connect-url URL
+    [--tasks-max N]``; None for the native engine.
+
+    Raises:
+        kmigrate.errors.UsageError: ``--connect-url`` missing with mirrormaker2, or
+            ``--connect-url`` / ``--tasks-max`` given without it, or not a URL.
+    """
+    if name != "mirrormaker2":
+        given = [o for o, v in (("--connect-url", url), ("--tasks-max", tasks_max)) if v]
+        if given:
+            raise UsageError(f"only with --engine mirrormaker2: {', '.join(given)}")
+        return None
+    if not url:
+        raise UsageError("--engine mirrormaker2 needs --connect-url (a Kafka Connect REST API)")
+    try:
+        return ConnectSpec(url=url, tasks_max=tasks_max or 1)
+    except ValidationError as exc:
+        raise UsageError(f"--connect-url: {exc.errors()[0]['msg']}") from None
+
+
+def mm2_selection(
+    source: tuple[str, tuple[str, ...]],
+    target: tuple[str, tuple[str, ...]],
+    topics: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> Mm2Selection:
+    """What MM2's configs are made from without a plan: each side's bootstrap servers
+    and ``KEY=VALUE`` settings as given (references unresolved), the topic globs."""
+
+    def side(bootstrap: str, pairs: tuple[str, ...]) -> Mm2ClusterSpec:
+        config = dict(pair.partition("=")[::2] for pair in pairs)
+        return Mm2ClusterSpec("kafka", bootstrap, config)
+
+    return Mm2Selection(
+        "mirror",
+        Mm2Pair(side(*source), side(*target)),
+        Mm2TopicSelection(tuple(topics), tuple(exclude)),
+    )

@@ -20,6 +20,13 @@ checkpoint or the new one, never a torn file::
         "source_position": 18, "target_position": 15,
         "runs": [[0, 0, 5], [6, 5, 5], [12, 10, 5]]}]}   # source, target, length
 
+A map built by alignment after a MirrorMaker 2 copy (:mod:`kmigrate.offsets.align`)
+may also hold, per partition, ``"duplicates"`` (runs of target records that
+repeat source records already in ``runs``: an at-least-once copy wrote them
+twice; the map keeps the first copy and never translates into a duplicate) and
+``"lost"`` (source offset ranges deleted from the source before they were
+copied, ``{"first", "last", "reason"}``); verify reports both as differences.
+
 The copy writes the map only after the target acknowledged every record it
 lists (the writer is flushed first), so what the map says was copied is on
 the target; records written after the last checkpoint are recognised on
@@ -72,6 +79,12 @@ class PartitionMap:
         source_position: the next source offset the copy would read.
         target_position: the next target offset after the last copied record.
         runs: the copied runs, in source (and target) order.
+        duplicates: second copies on the target (``OffsetRun``: source records
+            ``[source_start, source_end)`` written again at ``[target_start,
+            target_end)``), in target order; only alignment fills them.
+        lost: source ranges deleted before they were copied, ``{"first": int,
+            "last": int, "reason": str}`` (offsets inclusive); only alignment
+            fills them.
     """
 
     topic: str
@@ -82,6 +95,8 @@ class PartitionMap:
     target_position: int
     runs: list[OffsetRun] = field(default_factory=list)
     _keys: list[int] = field(default_factory=list, repr=False)
+    duplicates: list[OffsetRun] = field(default_factory=list)
+    lost: list[dict[str, Any]] = field(default_factory=list)
 
     def extend(self, source_offset: int, target_offset: int, length: int) -> None:
         """Record ``length`` records copied from ``source_offset`` to ``target_offset``.
@@ -133,6 +148,8 @@ class PartitionMap:
         self.target_position = other.target_position
         self.runs = list(other.runs)
         self._keys = [r.source_start for r in self.runs]
+        self.duplicates = list(other.duplicates)
+        self.lost = list(other.lost)
 
     def skip_to(self, source_offset: int) -> None:
         """Move the source position forward over offsets holding no record to copy
@@ -172,8 +189,23 @@ class PartitionMap:
         """Records copied (sum of run lengths)."""
         return sum(r.length for r in self.runs)
 
+    @property
+    def duplicate_records(self) -> int:
+        """Target records that are second copies (sum of the duplicate runs' lengths)."""
+        return sum(r.length for r in self.duplicates)
+
     def as_json(self) -> dict[str, Any]:
         """The partition's JSON form (module docstring)."""
+        data = self._base_json()
+        if self.duplicates:
+            data["duplicates"] = [
+                [r.source_start, r.target_start, r.length] for r in self.duplicates
+            ]
+        if self.lost:
+            data["lost"] = [dict(d) for d in self.lost]
+        return data
+
+    def _base_json(self) -> dict[str, Any]:
         return {
             "topic": self.topic,
             "partition": self.partition,
@@ -202,6 +234,13 @@ class PartitionMap:
             target_position=int(data["target_position"]),
             runs=runs,
             _keys=[r.source_start for r in runs],
+            duplicates=[
+                OffsetRun(int(s), int(t), int(n)) for s, t, n in data.get("duplicates", [])
+            ],
+            lost=[
+                {"first": int(d["first"]), "last": int(d["last"]), "reason": str(d["reason"])}
+                for d in data.get("lost", [])
+            ],
         )
 
     def summary(self) -> str:

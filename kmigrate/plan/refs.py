@@ -13,9 +13,7 @@ from pathlib import Path
 
 from kmigrate import redact
 from kmigrate.plan.files import SECRET_MAX_BYTES, Unreadable, read_bytes
-
-#: A value that is wholly one reference.
-REFERENCE = re.compile(r"\$\{(?:file:(?P<file>[^}]+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*))\}")
+from kmigrate.redact import REFERENCE as REFERENCE  # defined beside the masking
 
 
 class UnresolvedReference(Exception):

@@ -97,6 +97,10 @@ class StepContext:
             None when it has none (provision-acls reads it).
         target_spec: the plan's target cluster spec (``auth``, ``cluster_arn``,
             ``namespace`` ...: which ACL translation applies), None outside a plan.
+        mm2_plan: what MirrorMaker 2's connector configs are made from (a
+            :class:`~kmigrate.engines.mirrormaker2.spec.Mm2Plan`: the plan's model, or
+            a selection a plan-less command builds), secrets as references; None
+            when no step runs MM2.
         exactly_once_writer: who writes MirrorMaker 2's records on the target with
             exactly-once source (KIP-618), when a mirror step of the plan uses it
             (check-connectivity checks its transactional-id ACLs); else None.
@@ -124,6 +128,7 @@ class StepContext:
     secret_env: frozenset[str] = frozenset()
     acls: Any = None
     target_spec: Any = None
+    mm2_plan: Any = None
     exactly_once_writer: ExactlyOnceWriter | None = None
 
 

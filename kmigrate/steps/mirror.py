@@ -26,176 +26,41 @@ source range; it never skips records silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Self
+from typing import Any
 
-from kmigrate.clusters.port import Cluster
 from kmigrate.engines.base import CopyEngine, CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.copying import engine_for, run_copy
-from kmigrate.errors import RecordsLost, StepFailed, StoppedByOperator
+from kmigrate.errors import RecordsLost, StoppedByOperator
 from kmigrate.offsets.checks import (
     begin_positions,
-    lost_on_target,
     lost_range,
-    occupied_refusal,
     retention_warnings,
-    short_list,
     source_lost_error,
-    target_lost_error,
 )
-from kmigrate.offsets.map import OffsetMap, PartitionMap
+from kmigrate.offsets.map import OffsetMap
 from kmigrate.selection import select_topics
-from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
-from kmigrate.steps.provision_topics import ProvisionRecord
-from kmigrate.topic_configs import LOG_APPEND_TIME, TIMESTAMP_TYPE_KEY, log_append_time_topics
-
-
-@dataclass
-class PartitionCopy:
-    """One partition in the mirror's record: offsets copied so far (over all
-    attempts, from the offset map) and what this attempt copied.
-
-    ``source_start``/``source_end``: source offsets read ``[start, end)``;
-    ``target_start``/``target_end``: the target's log end when the copy began and
-    the next target offset after the last copy; ``records``: copies in the map;
-    ``runs``: runs in the map; ``copied_now``/``bytes``: this attempt.
-    """
-
-    topic: str
-    partition: int
-    source_start: int
-    source_end: int
-    target_start: int
-    target_end: int
-    records: int
-    runs: int
-    copied_now: int = 0
-    bytes: int = 0
-
-    @classmethod
-    def of(cls, part: PartitionMap, stats: list[int] | None = None) -> PartitionCopy:
-        """From the partition's map (and ``[records, bytes]`` of this attempt)."""
-        return cls(
-            part.topic,
-            part.partition,
-            part.source_start,
-            part.source_position,
-            part.target_start,
-            part.target_position,
-            part.records,
-            len(part.runs),
-            *(stats or [0, 0]),
-        )
-
-
-@dataclass
-class MirrorRecord(StepRecord):
-    """What the mirror step journals; other steps read it through :meth:`from_json`.
-
-    Attributes:
-        mode: ``snapshot`` or ``follow``.
-        ended: why the copy stopped (``snapshot complete``, ``caught up (…)``,
-            ``max_duration reached (…)``, ``stopped by operator (SIGTERM)``), or
-            None while running.
-        offset_map: path of the offset map file.
-        resumed_records: copies kept from earlier attempts.
-        foreign_records: records found on the target's tail that are not copies.
-        partitions: one :class:`PartitionCopy` each.
-        lag: last lag per topic, ``{topic: {"records": n, "seconds": s}}``.
-        lost: ranges found lost, ``[{"side", "topic", "partition", "start", "end"}]``.
-        retention_warnings: the retention warnings given before copying.
-        target_stamps_time: target topics with ``message.timestamp.type=
-            LogAppendTime``: the target stamps their records with its own time.
-    """
-
-    mode: str
-    ended: str | None
-    offset_map: str
-    resumed_records: int = 0
-    foreign_records: int = 0
-    partitions: list[PartitionCopy] = field(default_factory=list)
-    lag: dict[str, dict[str, float]] = field(default_factory=dict)
-    lost: list[dict[str, Any]] = field(default_factory=list)
-    retention_warnings: list[str] = field(default_factory=list)
-    target_stamps_time: list[str] = field(default_factory=list)
-
-    @property
-    def end(self) -> str:
-        """How the copy ended, in a few words: ``snapshot complete``, ``caught
-        up``, ``stopped by operator``, ``max_duration reached`` or ``running``
-        (not ended: still running, or it failed; the journal's status says)."""
-        return end_of(self.ended)
-
-    @property
-    def resumed(self) -> bool:
-        """Whether an earlier attempt's copies were kept."""
-        return self.resumed_records > 0
-
-    def to_json(self) -> JsonRecord:
-        """The journal form (plain JSON)."""
-        data = asdict(self)
-        data["resumed"] = self.resumed
-        return data
-
-    @classmethod
-    def from_json(cls, data: JsonRecord | None) -> Self | None:
-        """Rebuild from the journal; None for no record or one from before the offset map."""
-        if not data or "offset_map" not in data or not isinstance(data["offset_map"], str):
-            return None
-        return cls(
-            mode=str(data.get("mode", "snapshot")),
-            ended=data.get("ended"),
-            offset_map=data["offset_map"],
-            resumed_records=int(data.get("resumed_records", 0)),
-            foreign_records=int(data.get("foreign_records", 0)),
-            partitions=[PartitionCopy(**p) for p in data.get("partitions", [])],
-            lag=dict(data.get("lag", {})),
-            lost=list(data.get("lost", [])),
-            retention_warnings=list(data.get("retention_warnings", [])),
-            target_stamps_time=list(data.get("target_stamps_time", [])),
-        )
-
-    def summary(self) -> str:
-        """``6 partitions, 1,200 records in 6 runs; follow: caught up; lag orders 0``."""
-        records = sum(p.records for p in self.partitions)
-        runs = sum(p.runs for p in self.partitions)
-        text = f"{len(self.partitions)} partitions, {records:,} records in {runs:,} runs"
-        if self.mode == "follow":
-            text += f"; follow: {self.ended or 'running'}"
-        if self.lag:
-            behind = sum(int(v.get("records", 0)) for v in self.lag.values())
-            worst = max(float(v.get("seconds", 0)) for v in self.lag.values())
-            text += f"; lag {behind:,} records, {worst:.1f} s"
-        if self.lost:
-            text += f"; LOST {len(self.lost)} ranges"
-        return text
-
-
-STOPPED_BY_OPERATOR = "stopped by operator"
-#: The ``ended`` texts' beginnings (:func:`kmigrate.engines.base.follow_ended`)
-#: and the few words each is shown as.
-_ENDS = (
-    ("snapshot complete", "snapshot complete"),
-    ("caught up", "caught up"),
-    (STOPPED_BY_OPERATOR, STOPPED_BY_OPERATOR),
-    ("stopped", STOPPED_BY_OPERATOR),  # a worker engine told to stop without a reason
-    ("max_duration", "max_duration reached"),
+from kmigrate.steps.base import JsonRecord, Step, StepContext
+from kmigrate.steps.mirror_mm2 import mirror_mm2, rollback_mm2
+from kmigrate.steps.mirror_record import (
+    STOPPED_BY_OPERATOR,
+    MirrorRecord,
+    PartitionCopy,
+    end_of,
 )
+from kmigrate.steps.mirror_target import check_target, partitions_of, refuse_occupied
+from kmigrate.steps.provision_topics import ProvisionRecord
 
-
-def end_of(ended: str | None) -> str:
-    """How a copy ended, in a few words (see :attr:`MirrorRecord.end`)."""
-    for prefix, words in _ENDS:
-        if ended and ended.startswith(prefix):
-            return words
-    return "running"
-
-
-def partitions_of(source: Cluster, topics: Iterable[str]) -> list[tuple[str, int]]:
-    """Every ``(topic, partition)`` of the given source topics, sorted."""
-    metas = source.topics()
-    return sorted((t, p) for t in topics if t in metas for p in range(metas[t].partitions))
+__all__ = [
+    "STOPPED_BY_OPERATOR",
+    "Mirror",
+    "MirrorRecord",
+    "PartitionCopy",
+    "end_of",
+    "lag_summary",
+    "mirror",
+    "partitions_of",
+    "show_copy",
+]
 
 
 def mirror(
@@ -238,7 +103,7 @@ def mirror(
     # The copy's producers get their producer ids (and worker processes start)
     # while the lookups below run; a dry run's target prepares nothing.
     engine.prepare(parts, ctx.target, spec.mode == "follow")
-    present, target_ends = _check_target(ctx, record, omap, parts)
+    present, target_ends = check_target(ctx, record, omap, parts)
     source_marks = ctx.source.watermark_offsets(parts)
     target_lows = ctx.target.watermark_offsets(present) if present else {}
     start = begin_positions(
@@ -255,7 +120,7 @@ def mirror(
         ctx.checkpoint(record.to_json())
         raise source_lost_error(start.lost)
     if start.occupied:
-        _occupied(ctx, start.occupied, append)
+        refuse_occupied(ctx, start.occupied, append)
     maps = {tp: omap.get(*tp) for tp in parts}
     record.resumed_records = sum(m.records for m in maps.values() if m is not None)
     positions = {tp: m.source_position for tp, m in maps.items() if m is not None}
@@ -274,80 +139,6 @@ def mirror(
     ):
         return record
     return _copy(ctx, record, engine, (omap, parts, target_ends, spec), estimate)
-
-
-def _occupied(ctx: StepContext, occupied: list[str], append: bool) -> None:
-    """Target partitions already hold records no earlier attempt wrote: refuse
-    (a dry run warns that a real run would), or with ``append`` warn.
-
-    Raises:
-        StepFailed: without ``append``, in a real run.
-    """
-    if not append:
-        ctx.effects.refuse(ctx.ui, StepFailed(occupied_refusal(occupied)))
-    else:
-        ctx.ui.warn(
-            f"appending after records already on the target in {len(occupied)} "
-            "partitions (append: true)"
-        )
-
-
-def _check_target(
-    ctx: StepContext, record: MirrorRecord, omap: OffsetMap, parts: list[tuple[str, int]]
-) -> tuple[list[tuple[str, int]], dict[tuple[str, int], int]]:
-    """Check the target before a copy: topics that stamp their own time (noted in
-    ``record``, warned), records the map says were copied but the target lost,
-    missing topics and too few partitions.  Returns the partitions present on
-    the target and their log end offsets.
-
-    Raises:
-        RecordsLost: the target lost copies (journaled).
-        StepFailed: a topic is missing (not in a dry run), or has fewer partitions.
-    """
-    target_topics = ctx.target.topics()
-
-    def on_target(tp: tuple[str, int]) -> bool:
-        meta = target_topics.get(tp[0])
-        return meta is not None and tp[1] < meta.partitions
-
-    present = [tp for tp in parts if on_target(tp)]
-    record.target_stamps_time = log_append_time_topics(ctx.target, {t for t, _ in present})
-    if record.target_stamps_time:
-        ctx.ui.warn(
-            f"target topics {short_list(record.target_stamps_time)} have {TIMESTAMP_TYPE_KEY}="
-            f"{LOG_APPEND_TIME}: the target stamps each copied record with its own time on "
-            "append, so their copies keep key, value, headers and order but not the "
-            "source's timestamps (expected; verify compares them without timestamps)"
-        )
-    target_ends = (
-        {
-            tp: end
-            for tp, (_low, end) in ctx.target.watermark_offsets(present, read_end=True).items()
-        }
-        if present
-        else {}
-    )
-    # Target data lost: the map says copied, the target no longer holds it.
-    record.lost = lost_on_target(omap, parts, target_ends)
-    if record.lost:
-        ctx.checkpoint(record.to_json())
-        raise target_lost_error(record.lost)
-    missing = sorted({t for t, _ in parts if t not in target_topics})
-    if missing:  # a dry run goes on silently: provision-topics would create them
-        ctx.effects.refuse(
-            ctx.ui,
-            StepFailed(
-                f"topics missing on the target: {', '.join(missing)}; {ctx.missing_topics_advice()}"
-            ),
-            warn=False,
-        )
-    narrow = sorted({t for t, p in parts if t in target_topics and not on_target((t, p))})
-    if narrow:
-        raise StepFailed(
-            f"target topics have fewer partitions than the source: {', '.join(narrow)}; "
-            "records could not keep their partition"
-        )
-    return present, target_ends
 
 
 def _copy(
@@ -493,7 +284,9 @@ class Mirror(Step):
     action = "mirror"
     record_type = MirrorRecord
     rollback_summary = (
-        "forgets its offset map for the topics kmigrate created (the copies go with them)"
+        "forgets its offset map for the topics kmigrate created (the copies go with them); "
+        "with engine mirrormaker2 also deletes its connectors and the MM2 internal topics "
+        "it created on the target"
     )
 
     def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
@@ -512,7 +305,10 @@ class Mirror(Step):
             settle_s=spec.settle_s,
             max_duration_s=spec.max_duration,
         )
-        record = mirror(ctx, topics, append=spec.append, follow=follow, workers=spec.workers)
+        if spec.engine == "mirrormaker2":
+            record = mirror_mm2(ctx, topics, spec.connect, follow, previous, append=spec.append)
+        else:
+            record = mirror(ctx, topics, append=spec.append, follow=follow, workers=spec.workers)
         show_copy(ctx.ui, record)
         if record.ended:
             ctx.ui.line(f"mirror ended: {record.ended}")
@@ -533,8 +329,10 @@ class Mirror(Step):
         provisioned = ctx.journal_lookup("provision-topics")
         created = set(provisioned.created) if isinstance(provisioned, ProvisionRecord) else set()
         mirrored = MirrorRecord.from_json(record)
-        parts = mirrored.partitions if mirrored else []
         lines = []
+        if mirrored is not None and mirrored.mm2 is not None:
+            lines += rollback_mm2(ctx, getattr(self.spec, "connect", None), mirrored.mm2)
+        parts = mirrored.partitions if mirrored else []
         forget = [p for p in parts if p.topic in created]
         for p in parts:
             if p.topic not in created and p.records:

@@ -80,6 +80,29 @@ def record_digest(record: Record, timestamps: bool = True) -> bytes:
     return h.digest()
 
 
+def fields_digest(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes | None]] | None,
+    timestamp_ms: int | None,
+) -> bytes:
+    """SHA-256 (32 bytes) of one record's canonical encoding from its fields (the
+    same bytes as :func:`record_digest`, without building a
+    :class:`~kmigrate.clusters.port.Record`; a raw message's ``headers()`` may be
+    None); ``timestamp_ms`` None leaves the timestamp out (a LogAppendTime target)."""
+    parts = [NULL if key is None else FIELD(0, len(key)) + key]
+    parts.append(NULL if value is None else FIELD(0, len(value)) + value)
+    items = list(headers) if headers else []
+    parts.append(U32(len(items)))
+    for name, hvalue in items:
+        raw = name.encode("utf-8")
+        parts.append(FIELD(0, len(raw)) + raw)
+        parts.append(NULL if hvalue is None else FIELD(0, len(hvalue)) + hvalue)
+    if timestamp_ms is not None:
+        parts.append(I64(timestamp_ms))
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
 def field_digest(data: bytes | None) -> bytes:
     """SHA-256 (32 bytes) of ``field(data)``: a key or a value on its own."""
     h = hashlib.sha256()
@@ -105,6 +128,7 @@ __all__ = [
     "feed_field",
     "feed_headers",
     "field_digest",
+    "fields_digest",
     "headers_digest",
     "record_digest",
 ]

@@ -42,9 +42,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kmigrate.engines.mirrormaker2.spec import Mm2Cluster, Mm2Plan
 from kmigrate.errors import UsageError
-from kmigrate.plan.refs import REFERENCE
-from kmigrate.plan.schema import ClusterSpec, PlanModel
+from kmigrate.redact import REFERENCE
 
 SOURCE_CONNECTOR = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
 CHECKPOINT_CONNECTOR = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
@@ -204,7 +204,7 @@ class ClientSecurity:
 _PASS_THROUGH = ("client.id", "ssl.endpoint.identification.algorithm")
 
 
-def client_security(spec: ClusterSpec, role: str) -> ClientSecurity:
+def client_security(spec: Mm2Cluster, role: str) -> ClientSecurity:
     """:class:`ClientSecurity` of cluster ``role`` (``source`` or ``target``).
 
     kafka/redpanda (and msk with ``config``): librdkafka's ``security.protocol``,
@@ -326,7 +326,7 @@ def java_settings(sec: ClientSecurity, ref: Any = connect_reference) -> dict[str
 # --- connector configs -----------------------------------------------------------------
 
 
-def common_config(plan: PlanModel, opts: Mm2Options, ref: Any) -> dict[str, str]:
+def common_config(plan: Mm2Plan, opts: Mm2Options, ref: Any) -> dict[str, str]:
     out = {
         "source.cluster.alias": opts.source_alias,
         "target.cluster.alias": opts.target_alias,
@@ -351,7 +351,7 @@ def common_config(plan: PlanModel, opts: Mm2Options, ref: Any) -> dict[str, str]
     return out
 
 
-def source_connector(plan: PlanModel, opts: Mm2Options, ref: Any = connect_reference) -> dict:
+def source_connector(plan: Mm2Plan, opts: Mm2Options, ref: Any = connect_reference) -> dict:
     """The MirrorSourceConnector's config (str -> str), as the Connect REST API takes it."""
     topics, excludes = topic_filters(plan.topics.include, plan.topics.exclude)
     out = {
@@ -377,7 +377,7 @@ def source_connector(plan: PlanModel, opts: Mm2Options, ref: Any = connect_refer
     return out
 
 
-def checkpoint_connector(plan: PlanModel, opts: Mm2Options, ref: Any = connect_reference) -> dict:
+def checkpoint_connector(plan: Mm2Plan, opts: Mm2Options, ref: Any = connect_reference) -> dict:
     """The MirrorCheckpointConnector's config [KIP-545]: checkpoints of the groups
     matching ``opts.groups``, emitted to the target; ``sync.group.offsets.enabled``
     stays false (kmigrate's translate-offsets commits exact offsets)."""
@@ -400,7 +400,7 @@ def checkpoint_connector(plan: PlanModel, opts: Mm2Options, ref: Any = connect_r
     return out
 
 
-def connectors(plan: PlanModel, opts: Mm2Options, ref: Any = connect_reference) -> list[dict]:
+def connectors(plan: Mm2Plan, opts: Mm2Options, ref: Any = connect_reference) -> list[dict]:
     """The connector configs of a plan: the source connector, then the checkpoint
     connector when ``opts.checkpoints``."""
     out = [source_connector(plan, opts, ref)]
@@ -409,7 +409,7 @@ def connectors(plan: PlanModel, opts: Mm2Options, ref: Any = connect_reference) 
     return out
 
 
-def dropped_settings(plan: PlanModel) -> list[str]:
+def dropped_settings(plan: Mm2Plan) -> list[str]:
     """``clusters.ROLE.config.KEY: why`` for every plan setting the configs leave out."""
     return [
         f"clusters.{role}.config.{key}: {why}"

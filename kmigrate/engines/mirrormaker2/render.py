@@ -22,12 +22,12 @@ from kmigrate.engines.mirrormaker2.config import (
     connectors,
     source_connector,
 )
+from kmigrate.engines.mirrormaker2.spec import Mm2Plan
 from kmigrate.errors import UsageError
-from kmigrate.plan.refs import REFERENCE
-from kmigrate.plan.schema import PlanModel
+from kmigrate.redact import REFERENCE
 
 
-def render_connect_rest(plan: PlanModel, opts: Mm2Options) -> str:
+def render_connect_rest(plan: Mm2Plan, opts: Mm2Options) -> str:
     """A JSON list of ``{"name", "config"}``: each item is the body of
     ``POST /connectors`` (Kafka docs, "Kafka Connect REST Interface").  Secrets are
     ``${env:VAR}`` / ``${directory:DIR:FILE}`` references: the workers need
@@ -48,9 +48,7 @@ def _secret_ref(value: str, secret: str) -> tuple[str, str]:
     return secret, match.group("var") or posixpath.basename(match.group("file"))
 
 
-def _strimzi_cluster(
-    plan: PlanModel, role: str, alias: str, secret: str, needed: list[str]
-) -> dict:
+def _strimzi_cluster(plan: Mm2Plan, role: str, alias: str, secret: str, needed: list[str]) -> dict:
     sec = client_security(getattr(plan.clusters, role), role)
     cluster: dict[str, Any] = {"alias": alias, "bootstrapServers": sec.bootstrap, "config": {}}
     if sec.iam:
@@ -91,7 +89,7 @@ def _strimzi_cluster(
     return cluster
 
 
-def render_strimzi(plan: PlanModel, opts: Mm2Options, *, replicas: int = 2) -> str:
+def render_strimzi(plan: Mm2Plan, opts: Mm2Options, *, replicas: int = 2) -> str:
     """A Strimzi ``KafkaMirrorMaker2`` resource (``kafka.strimzi.io/v1beta2``; Strimzi
     docs, "KafkaMirrorMaker2 schema reference"), as YAML with a header comment listing
     the Secrets it reads.
@@ -182,7 +180,7 @@ class MskConnectOptions:
     worker_configuration_revision: int = 1
 
 
-def msk_connect_request(plan: PlanModel, opts: Mm2Options, msk: MskConnectOptions) -> list[dict]:
+def msk_connect_request(plan: Mm2Plan, opts: Mm2Options, msk: MskConnectOptions) -> list[dict]:
     """One boto3 ``kafkaconnect.create_connector`` request (keyword arguments) per
     connector.  MSK Connect's workers talk to the target (``kafkaCluster``) with
     IAM or no authentication only (``kafkaClusterClientAuthentication``: NONE or
@@ -252,6 +250,6 @@ def msk_connect_request(plan: PlanModel, opts: Mm2Options, msk: MskConnectOption
     return requests
 
 
-def render_msk_connect(plan: PlanModel, opts: Mm2Options, msk: MskConnectOptions) -> str:
+def render_msk_connect(plan: Mm2Plan, opts: Mm2Options, msk: MskConnectOptions) -> str:
     """:func:`msk_connect_request` as JSON (a list of requests)."""
     return json.dumps(msk_connect_request(plan, opts, msk), indent=2) + "\n"

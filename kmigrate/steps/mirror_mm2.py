@@ -1,0 +1,255 @@
+"""The mirror step with ``engine: mirrormaker2``: MirrorMaker 2 connectors copy, on a
+Kafka Connect REST API or MSK Connect (the plan's ``connect:`` block).
+
+The step makes the connector configs from the plan (topic selection, both
+clusters, secrets as references: :mod:`kmigrate.engines.mirrormaker2.config`),
+journals what each side held before a connector exists, creates the connectors
+(journaling each reference), waits until every task is RUNNING, follows the copy
+until it ends (:mod:`kmigrate.engines.mirrormaker2.engine`) and deletes the
+connectors.  A re-run after a crash finds the journaled connectors and goes on.
+Rollback deletes those connectors and the MM2 internal topics this run created on
+the target, never a topic that existed before, never anything on the source.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from types import SimpleNamespace
+from typing import Any
+
+from kmigrate.clusters.connect import ConnectRestPlane
+from kmigrate.engines.base import FollowSpec
+from kmigrate.engines.copying import stop_on_signals
+from kmigrate.engines.mirrormaker2.config import Mm2Options, connectors
+from kmigrate.engines.mirrormaker2.engine import (
+    Mm2Engine,
+    Mm2State,
+    note_internal_topics,
+    topic_lag_json,
+)
+from kmigrate.engines.mirrormaker2.plane import ConnectPlane
+from kmigrate.errors import ClusterError, StepFailed, UsageError
+from kmigrate.offsets.map import OffsetMap
+from kmigrate.plan.refs import UnresolvedReference, resolve
+from kmigrate.plan.schema import ConnectSpec
+from kmigrate.steps.base import JsonRecord, StepContext
+from kmigrate.steps.mirror_record import MirrorRecord, PartitionCopy
+from kmigrate.steps.mirror_target import check_target, partitions_of, refuse_occupied
+
+
+def plane_for(spec: ConnectSpec, ctx: StepContext) -> ConnectPlane:
+    """The control plane ``spec`` names: a :class:`ConnectRestPlane` for ``url``
+    (basic auth resolved from its references, relative to the plan's folder), or the
+    MSK Connect plane for ``msk_connect``.
+
+    Raises:
+        UsageError: a reference is unset or unreadable (named, never a value), or
+            the MSK Connect plane is not in this build.
+    """
+    if spec.url is not None:
+        auth = None
+        if spec.username or spec.password:
+            try:
+                auth = (
+                    resolve(spec.username or "", os.environ, ctx.base_dir),
+                    resolve(spec.password or "", os.environ, ctx.base_dir),
+                )
+            except UnresolvedReference as exc:
+                raise UsageError(f"connect: {exc}") from None
+        return ConnectRestPlane(spec.url, auth)
+    from kmigrate.clusters import msk_connect  # boto3 only when MSK Connect is used
+
+    factory = getattr(msk_connect, "msk_connect_plane", None)
+    if factory is None:
+        raise UsageError("connect.msk_connect: the MSK Connect plane is not in this build")
+    plane: ConnectPlane = factory(spec.msk_connect, ctx.mm2_plan)
+    return plane
+
+
+def mm2_options(spec: ConnectSpec, plan_name: str, plane: ConnectPlane | None) -> Mm2Options:
+    """The connector options: name prefix (``kmigrate-PLAN`` by default), tasks,
+    checkpoints, replication factor; the worker's producer gets the plan's target
+    settings on a Connect REST API (on MSK Connect the worker authenticates itself)."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in plan_name) or "plan"
+    return Mm2Options(
+        name=spec.name or f"kmigrate-{slug}",
+        tasks_max=spec.tasks_max,
+        checkpoints=spec.checkpoints,
+        exactly_once=bool(spec.exactly_once),
+        replication_factor=spec.replication_factor,
+        producer_override=spec.url is not None,
+    )
+
+
+def connector_configs(
+    spec: ConnectSpec, mm2_plan: Any, plane: ConnectPlane
+) -> list[dict[str, str]]:
+    """The connector configs of this step (secrets as Connect config-provider
+    references); exactly-once source support asked of a Connect REST API when the
+    plan does not say (KIP-618)."""
+    opts = mm2_options(spec, mm2_plan.name, plane)
+    if spec.exactly_once is None and isinstance(plane, ConnectRestPlane):
+        probe = connectors(mm2_plan, opts)[0]
+        opts = replace(opts, exactly_once=plane.exactly_once_source(probe))
+    return connectors(mm2_plan, opts)
+
+
+def planned_configs(spec: ConnectSpec, mm2_plan: Any) -> list[dict[str, str]]:
+    """The connector configs ``kmigrate plan`` shows: as the step makes them, with
+    exactly-once as the plan says (a run asks the Connect cluster when it does not).
+
+    Raises:
+        kmigrate.engines.mirrormaker2.config.NotRenderable: a plan key the configs
+            cannot be made from (its key path in ``loc``).
+    """
+    opts = Mm2Options(
+        name=mm2_options(spec, mm2_plan.name, None).name,
+        tasks_max=spec.tasks_max,
+        checkpoints=spec.checkpoints,
+        exactly_once=bool(spec.exactly_once),
+        replication_factor=spec.replication_factor,
+        producer_override=spec.url is not None,
+    )
+    return connectors(mm2_plan, opts)
+
+
+def mirror_mm2(
+    ctx: StepContext,
+    topics: list[str],
+    spec: ConnectSpec,
+    follow: FollowSpec,
+    previous: JsonRecord,
+    *,
+    append: bool = False,
+) -> MirrorRecord:
+    """Copy ``topics`` with MirrorMaker 2 (see the module's text); returns the record.
+
+    Raises:
+        StepFailed: a target topic is missing or narrower, a target partition holds
+            records no earlier attempt wrote (without ``append``), a connector or
+            task FAILED (its trace in words) or did not run within
+            ``running_timeout_s``.
+        ClusterError: a cluster or the plane did not answer.
+    """
+    omap = OffsetMap.load(ctx.state_dir)
+    record = MirrorRecord(follow.mode, None, str(omap.path), engine="mirrormaker2")
+    parts = partitions_of(ctx.source, topics)
+    state = Mm2State.from_json(previous.get("mm2")) if previous else None
+    plane = plane_for(spec, ctx)
+    if state is None or not state.connectors:
+        _present, ends = check_target(ctx, record, omap, parts)
+        occupied = [f"{t}[{p}]" for (t, p), end in ends.items() if end > 0]
+        if occupied:
+            refuse_occupied(ctx, occupied, append)
+    configs = (
+        state.configs
+        if state and state.connectors
+        else connector_configs(spec, ctx.mm2_plan, plane)
+    )
+    engine = Mm2Engine(plane, configs, poll_s=spec.poll_s, running_timeout_s=spec.running_timeout_s)
+    if ctx.effects.before_writes(lambda: _describe(ctx, configs, plane, len(parts))):
+        return record
+    record.mm2 = state or engine.note_start(ctx.source, ctx.target, parts)
+    ctx.checkpoint(record.to_json())
+    return _run(ctx, record, engine, follow)
+
+
+def _describe(ctx: StepContext, configs: list[dict[str, str]], plane: ConnectPlane, n: int) -> None:
+    names = ", ".join(c["name"] for c in configs)
+    ctx.ui.line(
+        f"would create MirrorMaker 2 connectors {names} on {plane.where} to copy "
+        f"{n} partitions, follow them until the copy ends, then delete them"
+    )
+
+
+def _run(
+    ctx: StepContext, record: MirrorRecord, engine: Mm2Engine, follow: FollowSpec
+) -> MirrorRecord:
+    """Create (or find) the connectors, wait for RUNNING, follow, delete them."""
+    state = record.mm2
+    assert state is not None
+    for line in engine.create(state, lambda: ctx.checkpoint(record.to_json())):
+        ctx.ui.line(line)
+    stop = threading.Event()
+    reason: list[str] = []
+    job: Any = SimpleNamespace(follow=follow, stop=stop, stop_reason=reason)
+    try:
+        with stop_on_signals(job):
+            waited = engine.wait_running(state, stop)
+            ctx.ui.line(f"every task RUNNING after {waited:.1f} s")
+
+            def on_tick(result: Any) -> None:
+                record.lag = topic_lag_json(result.partition_lag)
+                record.partitions = _partitions(state, result.copied)
+                ctx.checkpoint(record.to_json())
+
+            result = engine.follow(
+                state, ctx.source, ctx.target, follow, stop, reason, on_tick=on_tick
+            )
+    except StepFailed:
+        note_internal_topics(state, ctx.target)
+        ctx.checkpoint(record.to_json())
+        raise
+    record.ended = result.ended
+    for line in engine.finish(state, ctx.target):
+        ctx.ui.line(line)
+    record.lag = topic_lag_json(result.partition_lag)
+    record.partitions = _partitions(state, result.copied)
+    ctx.checkpoint(record.to_json())
+    return record
+
+
+def _partitions(state: Mm2State, copied: Mapping[tuple[str, int], int]) -> list[PartitionCopy]:
+    """Per partition: the source range ``[log start, high watermark)`` at the start and
+    the target's growth since (an upper bound of records: exactly-once leaves
+    transaction markers); the exact map comes from alignment."""
+    out = []
+    for key, (low, high) in sorted(state.source_start.items()):
+        topic, _, part = key.rpartition(":")
+        t0 = state.target_start[key]
+        got = copied.get((topic, int(part)), 0)
+        out.append(PartitionCopy(topic, int(part), low, high, t0, t0 + got, got, 0, got, 0))
+    return out
+
+
+def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) -> list[str]:
+    """Delete the journaled connectors (unless the copy already did) and the MM2
+    internal topics this run created on the target; never a topic that was there
+    before, never the source.  Returns one line per action."""
+    lines = []
+    if state.connectors and not state.connectors_deleted:
+        if spec is None:
+            lines.append(
+                f"cannot delete connectors {', '.join(c['name'] for c in state.connectors)} "
+                f"on {state.where}: the step's connect block is not recorded; delete them there"
+            )
+        elif ctx.effects.before_writes(lambda: None):
+            lines += [
+                f"would delete connector {c['name']} on {state.where}" for c in state.connectors
+            ]
+        else:
+            plane = plane_for(spec, ctx)
+            for conn in state.connectors:
+                gone = plane.delete(conn["ref"])
+                lines.append(
+                    f"deleted connector {conn['name']} on {state.where}"
+                    if gone
+                    else f"connector {conn['name']} was already gone from {state.where}"
+                )
+    before = set(state.target_topics_before)
+    for topic in state.internal_topics_created:
+        if topic in before:  # never: the list excludes them; kept as a guard
+            continue
+        try:
+            outcome = ctx.target_plane.remove(ctx.target, topic)
+        except ClusterError as exc:
+            lines.append(f"could not delete MM2 internal topic {topic} on the target: {exc}")
+            continue
+        lines.append(
+            f"{ctx.effects.past('deleted', 'would delete')} MM2 internal topic {topic} "
+            f"on the target ({outcome})"
+        )
+    return lines
