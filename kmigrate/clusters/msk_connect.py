@@ -70,6 +70,25 @@ _PARAM = re.compile(
     r"|for parameter (?P<path>[\w.\[\]]+)"
 )
 _DENIED = ("AccessDeniedException", "ForbiddenException", "UnauthorizedException")
+#: Kafka Connect's config-provider references as kmigrate renders them for a
+#: self-run worker: ``${env:VAR}`` (EnvVarConfigProvider, KIP-887) and
+#: ``${directory:DIR:FILE}`` (DirectoryConfigProvider, KIP-632).
+_CONNECT_REFERENCE = re.compile(r"\$\{env:(?P<var>\w+)\}|\$\{directory:[^:}]*:(?P<file>[^}]+)\}")
+
+
+def secrets_manager_references(value: str, secret_id: str) -> str:
+    """``value`` with Connect's ``${env:VAR}`` / ``${directory:DIR:FILE}`` references
+    made ``${secretsmanager:SECRET_ID:VAR}`` / ``…:FILE}``: MSK Connect's workers have
+    neither the environment nor the files, and read secrets from AWS Secrets Manager
+    through the config provider its worker configuration defines (MSK docs, "Tutorial:
+    Externalizing sensitive information using config providers"); the secret's keys
+    are the plan's variable (or file) names, as ``kmigrate mm2-config --format
+    msk-connect`` writes them."""
+
+    def one(match: re.Match[str]) -> str:
+        return f"${{secretsmanager:{secret_id}:{match.group('var') or match.group('file')}}}"
+
+    return _CONNECT_REFERENCE.sub(one, value)
 
 
 def kafkaconnect_client(region: str) -> Any:
@@ -116,6 +135,8 @@ class MskConnectPlane:
         locate: turns a key path into ``file:line: key`` (``LoadedPlan.where``);
             without it errors name the dotted key only.
         description: ``connectorDescription`` prefix; the connector name follows.
+        secret_id: the Secrets Manager secret the connector configs' references
+            point to (:func:`secrets_manager_references`).
 
     MSK Connect reports one state for a connector and none per task (its workers run
     the tasks out of sight; the Java trace goes to the connector's log delivery,
@@ -134,6 +155,7 @@ class MskConnectPlane:
         plan_loc: tuple[str | int, ...] = ("connect", "msk_connect"),
         locate: Callable[[tuple[str | int, ...]], str] | None = None,
         description: str = "kmigrate: MirrorMaker 2",
+        secret_id: str = "kmigrate",
     ) -> None:
         self.region = region
         self.where = f"MSK Connect ({region})"
@@ -142,6 +164,7 @@ class MskConnectPlane:
         self.plan_loc = plan_loc
         self.locate = locate or (lambda loc: ".".join(str(part) for part in loc))
         self.description = description
+        self.secret_id = secret_id
 
     @classmethod
     def from_request(
@@ -196,8 +219,9 @@ class MskConnectPlane:
 
     def create(self, name: str, config: Mapping[str, str], description: str = "") -> str:
         """``CreateConnector`` for connector ``name`` with ``config`` (str -> str, the
-        MirrorMaker 2 connector config with secrets as ``${secretsmanager:…}``
-        references; a ``name`` key is left out, MSK Connect takes it apart).
+        MirrorMaker 2 connector config; Connect's ``${env:…}`` / ``${directory:…}``
+        references become ``${secretsmanager:…}`` ones; a ``name`` key is left out,
+        MSK Connect takes it apart).
         ``description``: the ``connectorDescription``, by default the plane's
         prefix and the name.
 
@@ -212,7 +236,11 @@ class MskConnectPlane:
             **self.base,
             "connectorName": name,
             "connectorDescription": description or f"{self.description} ({name})",
-            "connectorConfiguration": {k: str(v) for k, v in config.items() if k != "name"},
+            "connectorConfiguration": {
+                k: secrets_manager_references(str(v), self.secret_id)
+                for k, v in config.items()
+                if k != "name"
+            },
         }
         answer = self._call("create_connector", f"create_connector {name}", **request)
         return str(answer["connectorArn"])

@@ -16,25 +16,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from kmigrate.clusters.msk_connect import MskConnectPlane
 from kmigrate.engines.mirrormaker2 import config as mm2
-from kmigrate.engines.mirrormaker2 import render
+from kmigrate.engines.mirrormaker2 import msk, render
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.errors import ClusterError, UsageError
-from kmigrate.plan.schema import PlanModel
+from kmigrate.plan.schema import MskConnectSpec, PlanModel
 from kmigrate.plan.yaml_reader import format_loc, nearest_line, read_yaml
 from tests.support.cloud_fakes import stubbed_aws_client
 
 REGION = "eu-central-1"
 ARN = f"arn:aws:kafkaconnect:{REGION}:123456789012:connector/kmigrate-source/0a1b-2"
-MSK = render.MskConnectOptions(
+#: The plan's ``connect.msk_connect`` block.
+SPEC = MskConnectSpec(
+    region=REGION,
     role_arn="arn:aws:iam::123456789012:role/mskc-mm2",
     plugin_arn=f"arn:aws:kafkaconnect:{REGION}:123456789012:custom-plugin/mm2/abcd-1",
-    subnets=("subnet-0a", "subnet-0b"),
-    security_groups=("sg-01",),
+    subnets=["subnet-0a", "subnet-0b"],
+    security_groups=["sg-01"],
 )
+MSK = msk.msk_options(SPEC)
 PLAN = PlanModel.model_validate(
     {
         "version": 1,
@@ -61,10 +64,10 @@ def kafkaconnect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
         yield pair
 
 
-def _plane(client: Any, msk: render.MskConnectOptions = MSK, **kwargs: Any) -> MskConnectPlane:
-    """The plane as the MM2 engine builds it: from the plan's MSK Connect request."""
-    request = render.msk_connect_request(PLAN, mm2.Mm2Options(tasks_max=6), msk)[0]
-    return MskConnectPlane.from_request(request, REGION, client, **kwargs)
+def _plane(client: Any, **kwargs: Any) -> MskConnectPlane:
+    """The plane as the mirror step builds it: from the plan's ``msk_connect`` block
+    and its target."""
+    return msk.msk_connect_plane(SPEC, PLAN, client, **kwargs)
 
 
 def _described(state: str, **extra: Any) -> dict[str, Any]:
@@ -82,16 +85,18 @@ def test_create_sends_the_plan_request_with_the_connector_and_returns_its_arn(
     kafkaconnect: tuple[Any, Stubber],
 ) -> None:
     """``create`` sends ``create_connector`` with the MSK part from the plan (role,
-    plugin, subnets, IAM to the target) and the given connector's name and config
-    (its ``name`` key left out); the ARN comes back as the reference."""
+    plugin, subnets, IAM to the target: the same request ``mm2-config --format
+    msk-connect`` writes) and the given connector's name and config (its ``name`` key
+    left out); the ARN comes back as the reference."""
     client, stub = kafkaconnect
     plane: ConnectPlane = _plane(client)  # the protocol, checked by mypy
     assert plane.where == "MSK Connect (eu-central-1)"
-    config = mm2.source_connector(PLAN, mm2.Mm2Options(tasks_max=6))
+    opts = mm2.Mm2Options(tasks_max=6, producer_override=False)  # as the step on MSK Connect
+    config = mm2.source_connector(PLAN, opts)
     expected = dict(render.msk_connect_request(PLAN, mm2.Mm2Options(tasks_max=6), MSK)[0])
-    expected["connectorName"] = "kmigrate-source"
-    expected["connectorDescription"] = "kmigrate: MirrorMaker 2 (kmigrate-source)"
-    expected["connectorConfiguration"] = {k: v for k, v in config.items() if k != "name"}
+    assert expected["connectorName"] == "kmigrate-source"
+    assert expected["connectorDescription"] == "kmigrate plan shop: MirrorMaker 2 (kmigrate-source)"
+    assert expected["connectorConfiguration"] == {k: v for k, v in config.items() if k != "name"}
     assert expected["serviceExecutionRoleArn"] == MSK.role_arn
     assert expected["kafkaClusterClientAuthentication"] == {"authenticationType": "IAM"}
     stub.add_response(
@@ -218,3 +223,36 @@ def test_invalid_plan_value_is_refused_at_its_plan_key(
     assert "capacity.provisionedCapacity.mcuCount" in message
     plane.base["capacity"]["provisionedCapacity"]["mcuCount"] = 2
     assert plane.create("kmigrate-source", {"connector.class": mm2.SOURCE_CONNECTOR}) == ARN
+
+
+def test_connect_references_become_secrets_manager_references(
+    kafkaconnect: tuple[Any, Stubber],
+) -> None:
+    """MSK Connect's workers have no environment or files of the plan's: a config
+    rendered for a self-run worker (``${env:VAR}``, ``${directory:DIR:FILE}``) is sent
+    with ``${secretsmanager:SECRET_ID:KEY}`` references, the keys ``mm2-config
+    --format msk-connect`` names; no other value changes."""
+    client, stub = kafkaconnect
+    plane = _plane(client)
+    config = {
+        "connector.class": mm2.SOURCE_CONNECTOR,
+        "source.cluster.sasl.jaas.config": 'x username="${env:SRC_USER}" '
+        'password="${directory:/run/secrets:src-password}";',
+        "topics": "orders\\..*",
+    }
+    sent = {
+        **config,
+        "source.cluster.sasl.jaas.config": 'x username="${secretsmanager:kmigrate:SRC_USER}" '
+        'password="${secretsmanager:kmigrate:src-password}";',
+    }
+    stub.add_response(
+        "create_connector",
+        {"connectorArn": ARN, "connectorName": "c", "connectorState": "CREATING"},
+        {
+            **plane.base,
+            "connectorName": "c",
+            "connectorDescription": ANY,
+            "connectorConfiguration": sent,
+        },
+    )
+    assert plane.create("c", config) == ARN
