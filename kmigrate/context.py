@@ -10,7 +10,6 @@ from typing import Any
 from kmigrate.adapters.connect_rest import ConnectRest
 from kmigrate.clusters import registry
 from kmigrate.clusters.port import Cluster, ControlPlane
-from kmigrate.engines.mirrormaker2.config import connector_prefix
 from kmigrate.errors import PlanError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.permissions import ExactlyOnceWriter
@@ -26,6 +25,7 @@ from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.rerun import missing_topics_advice
 from kmigrate.steps import record_of
 from kmigrate.steps.base import StepContext
+from kmigrate.steps.mirror_mm2 import mm2_options
 from kmigrate.ui import UI
 
 
@@ -205,7 +205,7 @@ def exactly_once_writer(plan: LoadedPlan, target: Cluster) -> ExactlyOnceWriter 
                 continue
             config: Mapping[str, Any] = getattr(target, "config", None) or {}
             user = str(config.get("sasl.username") or "")
-            prefix = getattr(connect, "name", None) or connector_prefix(plan.model.name)
+            prefix = mm2_options(connect, plan.model.name, None).name
             return ExactlyOnceWriter(
                 f"User:{user}" if user else "",
                 f"{prefix}-source",

@@ -7,6 +7,7 @@ what is printed or written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def mm2_config(
     if fmt not in mm2.FORMATS:
         raise UsageError(f"--format: expected one of {', '.join(mm2.FORMATS)}; found {fmt!r}")
     plan = load_plan(plan_path)
-    name = mm2.connector_prefix(plan.model.name)
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", plan.model.name)
     opts = mm2.Mm2Options(
         name=name, tasks_max=tasks_max, checkpoints=checkpoints, exactly_once=exactly_once
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ from kmigrate.steps.base import StepContext
 from kmigrate.steps.connectivity import check_permissions
 from kmigrate.ui import UI
 from tests.conftest import Brokers, create_on_both
+from tests.security.test_security_apache_kafka import PASSWORD_ENV, run, sasl_plan, the_password
 
 WHO = "User:kmigrate"
 WRITER = ExactlyOnceWriter(WHO, "shop-source", 2, "connect-shop")
@@ -165,3 +167,62 @@ def test_check_connectivity_refuses_missing_transactional_id_acls_then_passes(
         apache_kafka.revoke_acls(internal, WHO, acls)
     assert checked["missing"] == []
     assert checked["not_checked"] == []
+
+
+def test_a_plan_with_mm2_exactly_once_is_refused_at_preflight_then_passes(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The whole path from the plan: a mirror step with ``engine: mirrormaker2`` and
+    ``connect.exactly_once: true`` makes ``kmigrate execute --phase preflight``
+    check the transactional ids of its source connector (``connect.name`` +
+    ``-source``, ``tasks_max`` tasks) for the plan's target principal.  The Connect
+    cluster's group.id is not in the plan, so the refusal names
+    ``<group.id>-NAME-source-T`` and literal bindings of KIP-618's shape
+    (``GROUP-NAME-source-T``) let it pass.  Exit 1 with each id named, then 0; the
+    password never in the output."""
+    if not brokers.real:
+        pytest.skip("Tansu has no ACLs (sandbox-broker.md fact 8)")
+    topic = f"{prefix}eosplan"
+    create_on_both(brokers, topic, 1)
+    name = f"{prefix}mm2"
+    phases = f"""\
+phases:
+  - name: preflight
+    steps:
+      - action: check-connectivity
+  - name: copy
+    steps:
+      - action: mirror
+        engine: mirrormaker2
+        connect:
+          url: http://127.0.0.1:9
+          exactly_once: true
+          tasks_max: 2
+          name: {name}
+"""
+    plan = sasl_plan(tmp_path, brokers, topic, phases=phases)
+    env = {PASSWORD_ENV: the_password(brokers)}
+
+    refused = run("execute", str(plan), "--phase", "preflight", env=env)
+
+    assert refused.exit_code == 1, refused.output
+    for task in (0, 1):
+        assert f"WRITE on target transactional id <group.id>-{name}-source-{task}" in (
+            refused.output
+        )
+    assert the_password(brokers) not in refused.output
+
+    acls = [("TRANSACTIONAL_ID", f"connect-x-{name}-source-{t}", "WRITE") for t in (0, 1)]
+    internal = brokers.clusters[1].internal
+    apache_kafka.grant_acls(internal, WHO, acls)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            passed = run("execute", str(plan), "--phase", "preflight", env=env)
+            if passed.exit_code == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    finally:
+        apache_kafka.revoke_acls(internal, WHO, acls)
+    assert passed.exit_code == 0, passed.output
+    assert "MirrorMaker 2 exactly-once on 2 transactional ids" in passed.output

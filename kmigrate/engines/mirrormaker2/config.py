@@ -119,12 +119,6 @@ class Mm2Options:
     producer_override: bool = True
 
 
-def connector_prefix(plan_name: str) -> str:
-    """The connectors' name prefix for a plan without ``connect.name``: the plan's
-    name with every character a connector name should not hold made ``-``."""
-    return re.sub(r"[^A-Za-z0-9._-]", "-", plan_name)
-
-
 # --- topic selection -------------------------------------------------------------------
 
 
