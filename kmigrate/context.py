@@ -191,17 +191,19 @@ def plan_context(
 
 def exactly_once_writer(plan: LoadedPlan, target: Cluster) -> ExactlyOnceWriter | None:
     """Who writes MirrorMaker 2's records on the target in transactions: for the first
-    mirror step with ``engine: mirrormaker2`` and ``connect.exactly_once: true``, the
-    plan's target principal (``User:`` its resolved ``sasl.username``; MM2's configs
+    mirror step with ``engine: mirrormaker2`` and ``connect.exactly_once: true`` (or
+    not set, on a Connect REST API: then the check asks the cluster), the plan's
+    target principal (``User:`` its resolved ``sasl.username``; MM2's configs
     give the tasks' producer the plan's target settings, ``producer.override.*``;
     empty where the target does not authenticate a SASL user), the source connector's
-    name and ``tasks_max``.  None when no mirror step asks for exactly-once."""
+    name and ``tasks_max``.  None when no mirror step may use exactly-once."""
     for phase in plan.model.phases:
         for step in phase.steps:
             connect = getattr(step, "connect", None)
             if getattr(step, "engine", "native") != "mirrormaker2" or connect is None:
                 continue
-            if getattr(connect, "exactly_once", None) is not True:
+            required = getattr(connect, "exactly_once", None)
+            if required is False or (required is None and getattr(connect, "url", None) is None):
                 continue
             config: Mapping[str, Any] = getattr(target, "config", None) or {}
             user = str(config.get("sasl.username") or "")
@@ -211,6 +213,8 @@ def exactly_once_writer(plan: LoadedPlan, target: Cluster) -> ExactlyOnceWriter 
                 f"{prefix}-source",
                 int(getattr(connect, "tasks_max", 1)),
                 getattr(connect, "group_id", None),
+                required=required is True,
+                connect=connect,
             )
     return None
 

@@ -19,7 +19,8 @@ This module computes; the step reads the clusters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from kmigrate.acls.model import (
     CLUSTER_NAME,
@@ -183,6 +184,9 @@ class ExactlyOnceWriter:
     ``tasks``: its ``tasks.max``.  ``group_id``: the Connect cluster's ``group.id``
     when known; without it a transactional-id binding counts when it has one of the
     shapes KIP-618 names for this connector (see :func:`exactly_once_missing`).
+    ``required``: the plan says ``exactly_once: true``; False where the MM2 step
+    uses exactly-once only if the Connect cluster has it (then ``connect``, the
+    plan's ``connect:`` block, lets the check ask the cluster first).
 
     KIP-618 ("Exactly-Once Support for Source Connectors", section "Connector
     principal permissions"): each task ``T`` writes in transactions with the
@@ -197,6 +201,8 @@ class ExactlyOnceWriter:
     connector: str
     tasks: int
     group_id: str | None = None
+    required: bool = True
+    connect: Any = field(default=None, compare=False)
 
     def transactional_ids(self) -> list[str]:
         """``GROUP-CONNECTOR-T`` per task (``<group.id>`` when the group is unknown)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Self
 
-from kmigrate.errors import ClusterError, StepFailed
+from kmigrate.errors import ClusterError, KmigrateError, StepFailed
 from kmigrate.offsets.groups import select_groups
 from kmigrate.permissions import (
     Missing,
@@ -21,11 +21,14 @@ from kmigrate.permissions import (
 )
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
+from kmigrate.steps.mirror_mm2 import connector_configs, plane_for
 from kmigrate.steps.source_acls import acls_client
 
 #: Target types whose Kafka endpoint authorizes with Kafka ACLs (CreateTopics there is
 #: the control plane; Event Hubs' hubs are not Kafka topics to create).
 ACL_TARGETS = ("kafka", "redpanda", "msk", "confluent-cloud")
+#: Why MM2 runs at least once when the plan leaves ``exactly_once`` to the cluster.
+NO_EOS = "has no exactly-once source support (worker exactly.once.source.support, KIP-618)"
 
 
 @dataclass
@@ -198,15 +201,24 @@ def exactly_once_lacking(ctx: StepContext) -> tuple[list[Missing], list[str], in
     IdempotentWrite on the cluster; :func:`kmigrate.permissions.exactly_once_missing`),
     from the target's ACL bindings (DescribeAcls).  Returns ``(missing, notes,
     transactional ids checked)``;
-    a note says why nothing was checked: no mirror step with exactly-once, a target
-    without Kafka ACLs, a principal that is not a SASL user, or bindings that could
-    not be read (the principal lacks DESCRIBE on the cluster)."""
+    a note says why nothing was checked: a target without Kafka ACLs, a Connect
+    cluster (asked when the plan does not say ``exactly_once``) without exactly-once
+    source support or that did not answer, a principal that is not a SASL user, or
+    bindings that could not be read (the principal lacks DESCRIBE on the cluster)."""
     writer = ctx.exactly_once_writer
     if writer is None:
         return [], [], 0
     what = f"MirrorMaker 2 exactly-once transactional ids of {writer.connector}"
     if ctx.target_type not in ACL_TARGETS:
         return [], [f"{what} not checked: the target does not authorize with Kafka ACLs"], 0
+    if not writer.required:
+        try:
+            plane = plane_for(writer.connect, ctx)
+            configs = connector_configs(writer.connect, ctx.mm2_plan, plane)
+        except KmigrateError as exc:
+            return [], [f"{what} not checked: {exc}"], 0
+        if configs[0].get("exactly.once.support") != "required":
+            return [], [f"MirrorMaker 2 copies at least once: {plane.where} {NO_EOS}"], 0
     if not writer.principal:
         return [], [f"{what} not checked: the target principal is not a SASL user"], 0
     try:
