@@ -183,15 +183,9 @@ def provisioned(state: str = "ACTIVE", brokers: int = 3) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def stubbed_aws_client(
-    service: str, region: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[tuple[Any, Any]]:
-    """A real boto3 client of ``service`` under botocore's Stubber, with static fake
-    credentials and no AWS config file or instance metadata read from the machine;
-    checks at the end that every queued answer was used."""
-    from botocore.stub import Stubber
-
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Static fake AWS credentials, and no AWS config file, profile or instance
+    metadata read from the machine."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
@@ -199,6 +193,17 @@ def stubbed_aws_client(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@contextmanager
+def stubbed_aws_client(
+    service: str, region: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[tuple[Any, Any]]:
+    """A real boto3 client of ``service`` under botocore's Stubber, with
+    :func:`fake_aws_env`; checks at the end that every queued answer was used."""
+    from botocore.stub import Stubber
+
+    fake_aws_env(monkeypatch, tmp_path)
     client = boto3.client(service, region_name=region)
     with Stubber(client) as stub:
         yield client, stub
