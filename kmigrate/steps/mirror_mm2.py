@@ -205,11 +205,13 @@ def _run(
     record.lag = topic_lag_json(result.partition_lag)
     record.partitions = _partitions(state, result.copied)
     ctx.checkpoint(record.to_json())
-    _align(ctx, record, state)
+    _align(ctx, record, state, result.copied)
     return record
 
 
-def _align(ctx: StepContext, record: MirrorRecord, state: Mm2State) -> None:
+def _align(
+    ctx: StepContext, record: MirrorRecord, state: Mm2State, copied: Mapping[tuple[str, int], int]
+) -> None:
     """Build the exact offset map by aligning both sides by digest
     (:func:`kmigrate.offsets.build.build_offset_map`), so ``verify`` and
     ``translate-offsets`` work as after a native copy; each duplicate, missing or
@@ -232,7 +234,11 @@ def _align(ctx: StepContext, record: MirrorRecord, state: Mm2State) -> None:
     )
     for problem in report.problems():
         ctx.ui.warn(problem)
-    record.partitions = [PartitionCopy.of(m) for tp in parts if (m := omap.get(*tp)) is not None]
+    record.partitions = [
+        PartitionCopy.of(m, [max(copied.get(tp, 0), 0), 0])
+        for tp in parts
+        if (m := omap.get(*tp)) is not None
+    ]
     record.lost = [
         lost_range("source", d["topic"], d["partition"], d["first"], d["last"] + 1)
         for d in report.lost

@@ -42,7 +42,8 @@ __all__ = ["connect"]  # the module-scoped Connect cluster fixture
 
 pytestmark = pytest.mark.timeout(900)
 
-OFFSET_SYNCS = "mm2-offset-syncs.target.internal"
+#: With ``offset-syncs.topic.location=target`` the topic is named after the source alias.
+OFFSET_SYNCS = "mm2-offset-syncs.source.internal"
 CHECKPOINTS = "source.checkpoints.internal"
 SOURCE = "kmigrate-mm2-plan-source"
 
