@@ -33,6 +33,9 @@ from kmigrate.engines.mirrormaker2.engine import (
 )
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.errors import ClusterError, StepFailed, UsageError
+from kmigrate.offsets.build import build_offset_map
+from kmigrate.offsets.checks import lost_range, source_lost_error
+from kmigrate.offsets.gaps import SourceMark
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan.refs import UnresolvedReference, resolve
 from kmigrate.plan.schema import ConnectSpec
@@ -138,6 +141,9 @@ def mirror_mm2(
     if state is None or not state.connectors:
         _present, ends = check_target(ctx, record, omap, parts)
         occupied = [f"{t}[{p}]" for (t, p), end in ends.items() if end > 0]
+        earlier = ctx.journal_lookup("mirror")
+        if isinstance(earlier, MirrorRecord) and earlier.mm2 is not None:
+            occupied = []  # an earlier MM2 step of this plan copied them
         if occupied:
             refuse_occupied(ctx, occupied, append)
     configs = (
@@ -195,7 +201,47 @@ def _run(
     record.lag = topic_lag_json(result.partition_lag)
     record.partitions = _partitions(state, result.copied)
     ctx.checkpoint(record.to_json())
+    _align(ctx, record, state, result.copied)
     return record
+
+
+def _align(
+    ctx: StepContext, record: MirrorRecord, state: Mm2State, copied: Mapping[tuple[str, int], int]
+) -> None:
+    """Build the exact offset map by aligning both sides by digest
+    (:func:`kmigrate.offsets.build.build_offset_map`), so ``verify`` and
+    ``translate-offsets`` work as after a native copy; each duplicate, missing or
+    unmatched range is warned about.
+
+    Raises:
+        RecordsLost: source records were deleted before MM2 copied them (named).
+    """
+    parts = [(t, int(p)) for t, _, p in (k.rpartition(":") for k in sorted(state.source_start))]
+    marks = {}
+    for tp in parts:
+        low, high = state.source_start[f"{tp[0]}:{tp[1]}"]
+        marks[tp] = [SourceMark(state.started_ms, low, high)]
+    omap = OffsetMap.load(ctx.state_dir)
+    report = build_offset_map(ctx.source, ctx.target, parts, omap, marks=marks)
+    state.alignment = report.as_json()
+    ctx.ui.line(
+        f"offset map built by aligning both sides: {report.records:,} records read in "
+        f"{report.seconds:.1f} s ({report.records_per_s:,.0f} records/s)"
+    )
+    for problem in report.problems():
+        ctx.ui.warn(problem)
+    record.partitions = [
+        PartitionCopy.of(m, [max(copied.get(tp, 0), 0), 0])
+        for tp in parts
+        if (m := omap.get(*tp)) is not None
+    ]
+    record.lost = [
+        lost_range("source", d["topic"], d["partition"], d["first"], d["last"] + 1)
+        for d in report.lost
+    ]
+    ctx.checkpoint(record.to_json())
+    if record.lost:
+        raise source_lost_error(record.lost)
 
 
 def _partitions(state: Mm2State, copied: Mapping[tuple[str, int], int]) -> list[PartitionCopy]:

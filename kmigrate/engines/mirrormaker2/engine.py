@@ -40,6 +40,7 @@ from typing import Any
 
 from kmigrate.clusters.port import Cluster, ConnectorStatus, Record
 from kmigrate.engines.base import FollowSpec, PartitionLag, StopFlag, follow_ended, topic_lags
+from kmigrate.engines.mirrormaker2.config import SOURCE_CONNECTOR
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.errors import ClusterError, StepFailed
 
@@ -90,6 +91,9 @@ class Mm2State:
             of the source when the run first started.
         target_start: ``{"topic:partition": high watermark}`` of the target then.
         connectors_deleted: the connectors were deleted when the copy ended.
+        started_ms: when the run first started (ms since the epoch).
+        alignment: what aligning both sides found (records/s, duplicates, lost
+            ranges: :meth:`kmigrate.offsets.build.AlignReport.as_json`), once done.
     """
 
     where: str
@@ -100,6 +104,8 @@ class Mm2State:
     source_start: dict[str, list[int]] = field(default_factory=dict)
     target_start: dict[str, int] = field(default_factory=dict)
     connectors_deleted: bool = False
+    started_ms: int = 0
+    alignment: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""
@@ -119,6 +125,8 @@ class Mm2State:
             source_start={k: list(v) for k, v in data.get("source_start", {}).items()},
             target_start=dict(data.get("target_start", {})),
             connectors_deleted=bool(data.get("connectors_deleted", False)),
+            started_ms=int(data.get("started_ms", 0)),
+            alignment=dict(data.get("alignment", {})),
         )
 
 
@@ -202,6 +210,7 @@ class Mm2Engine:
             target_topics_before=sorted(target.topics()),
             source_start={_key(tp): [lo, hi] for tp, (lo, hi) in marks.items()},
             target_start={_key(tp): hi for tp, (_lo, hi) in ends.items()},
+            started_ms=int(time.time() * 1000),
         )
 
     def create(self, state: Mm2State, checkpoint: Callable[[], None]) -> list[str]:
@@ -265,7 +274,7 @@ class Mm2Engine:
         began = self.clock()
         while not stop.is_set():
             now = self.check_failed(state)
-            if all(s is not None and s.running for s in now):
+            if all(self._running(s) for s in now):
                 return self.clock() - began
             if self.clock() - began >= self.running_timeout_s:
                 states = "; ".join(
@@ -284,6 +293,17 @@ class Mm2Engine:
                 )
             self.sleep(self.poll_s)
         return self.clock() - began
+
+    def _running(self, status: ConnectorStatus | None) -> bool:
+        """The connector and each of its tasks RUNNING; the source connector needs at
+        least one task, the checkpoint connector may have none (it makes none until
+        a consumer group of the selection exists: ``MirrorCheckpointConnector``)."""
+        if status is None or status.connector.state != "RUNNING":
+            return False
+        if any(t.state != "RUNNING" for t in status.tasks):
+            return False
+        classes = {c["name"]: c.get("connector.class", "") for c in self.configs}
+        return bool(status.tasks) or classes.get(status.name) != SOURCE_CONNECTOR
 
     # --- follow ---------------------------------------------------------------------
 
