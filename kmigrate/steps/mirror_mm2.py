@@ -102,8 +102,11 @@ def planned_configs(spec: ConnectSpec, mm2_plan: Any) -> list[dict[str, str]]:
 
     Raises:
         kmigrate.engines.mirrormaker2.config.NotRenderable: a plan key the configs
-            cannot be made from (its key path in ``loc``).
+            cannot be made from (its key path in ``loc``), or, on MSK Connect, a
+            target its workers cannot reach (IAM or no authentication only).
     """
+    if spec.msk_connect is not None:
+        msk.msk_connect_base(mm2_plan, msk.msk_options(spec.msk_connect))
     opts = Mm2Options(
         name=mm2_options(spec, mm2_plan.name, None).name,
         tasks_max=spec.tasks_max,

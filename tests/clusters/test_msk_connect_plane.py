@@ -256,3 +256,97 @@ def test_connect_references_become_secrets_manager_references(
         },
     )
     assert plane.create("c", config) == ARN
+
+
+MSK_PLAN = """\
+version: 1
+name: shop
+clusters:
+  source:
+    type: kafka
+    bootstrap_servers: 10.0.0.1:9092
+  target:
+TARGET
+topics:
+  include: ["orders.*"]
+phases:
+  - name: copy
+    steps:
+      - action: mirror
+        engine: mirrormaker2
+        connect:
+          msk_connect:
+            region: eu-central-1
+            role_arn: arn:aws:iam::123456789012:role/mskc-mm2
+            plugin_arn: arn:aws:kafkaconnect:eu-central-1:123456789012:custom-plugin/mm2/x
+            subnets: [subnet-0a]
+            mcu_count: MCU
+"""
+IAM_TARGET = """\
+    type: msk
+    region: eu-central-1
+    auth: iam
+    cluster_arn: arn:aws:kafka:eu-central-1:123456789012:cluster/shop/0b1c
+    bootstrap_servers: b-1.shop.kafka.eu-central-1.amazonaws.com:9098
+    facts: {cluster_type: provisioned}"""
+SCRAM_TARGET = """\
+    type: kafka
+    bootstrap_servers: b-1.example:9096
+    config:
+      security.protocol: SASL_SSL
+      sasl.mechanisms: SCRAM-SHA-512
+      sasl.username: kmigrate
+      sasl.password: ${TARGET_PASSWORD}"""
+
+
+def _plan_offline(tmp_path: Path, target: str, mcu: str) -> tuple[int, str, Path]:
+    from click.testing import CliRunner
+
+    from kmigrate.cli import cli
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(MSK_PLAN.replace("TARGET", target).replace("MCU", mcu))
+    result = CliRunner().invoke(cli, ["plan", "--offline", str(path)])
+    return result.exit_code, result.output, path
+
+
+@pytest.mark.parametrize(
+    ("target", "mcu", "at", "key", "problem"),
+    [
+        (
+            IAM_TARGET,
+            "two",
+            "mcu_count:",
+            "phases[1].steps[1].connect.msk_connect.mcu_count",
+            "number",
+        ),
+        (SCRAM_TARGET, "1", "  target:", "clusters.target", "IAM or no authentication only"),
+    ],
+    ids=["mcu-count-not-a-number", "scram-target"],
+)
+def test_plan_with_an_msk_connect_block_it_cannot_run_is_exit_2_at_file_line_key(
+    tmp_path: Path, target: str, mcu: str, at: str, key: str, problem: str
+) -> None:
+    """``kmigrate plan`` refuses, before any AWS call, an ``msk_connect`` block with a
+    value of the wrong type and a target MSK Connect's workers cannot reach (SCRAM:
+    they authenticate with IAM or not at all): exit 2, ``file:line: key: why``, no
+    traceback."""
+    code, output, path = _plan_offline(tmp_path, target, mcu)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if at in text)
+    assert code == 2, output
+    assert f"{path}:{line}: {key}: " in " ".join(output.split()), output
+    assert problem in output
+    assert "Traceback" not in output
+
+
+def test_plan_with_msk_connect_shows_the_connectors_it_will_create(tmp_path: Path) -> None:
+    """An MSK target with IAM: the plan shows the connector configs, for MSK Connect,
+    without the worker-producer override (MSK Connect's workers authenticate as
+    themselves)."""
+    code, output, _ = _plan_offline(tmp_path, IAM_TARGET, "2")
+    assert code == 0, output
+    assert "MirrorMaker 2 connectors of phases[1].steps[1] (on MSK Connect (eu-central-1))" in (
+        output
+    )
+    assert '"name": "kmigrate-shop-source"' in output
+    assert "producer.override." not in output

@@ -14,6 +14,8 @@ from typing import Any
 
 from kmigrate.clusters.msk_connect import MskConnectPlane
 from kmigrate.engines.mirrormaker2.render import MskConnectOptions, msk_connect_base
+
+__all__ = ["msk_connect_base", "msk_connect_plane", "msk_options"]
 from kmigrate.engines.mirrormaker2.spec import Mm2Plan
 
 
