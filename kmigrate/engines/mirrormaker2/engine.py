@@ -44,7 +44,8 @@ from kmigrate.engines.mirrormaker2.config import SOURCE_CONNECTOR
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.errors import ClusterError, StepFailed
 
-#: Target offsets, from the high watermark back, searched for the source's newest record.
+#: Target offsets, from the high watermark back, searched in snapshot mode for the
+#: source's newest record at the start (following: the newest 64).
 TAIL = 1024
 #: MM2's internal topics on the target (offset-syncs with ``offset-syncs.topic.location
 #: =target``, KIP-716; checkpoints and heartbeats under IdentityReplicationPolicy:
@@ -333,6 +334,9 @@ class Mm2Engine:
             # The source's newest record below ``end`` (the last 64 offsets hold it
             # unless they are all transaction markers).
             need[tp] = (max(src[tp][0], end - 64), end)
+        # Snapshot: the goal may lie deeper in the target's tail while new records
+        # follow it; following, the source's newest must be the target's newest.
+        window = TAIL if snapshot else 64
         fresh = [tp for tp in parts if not (snapshot and tp in goals)]
         newest = last_records(source, {tp: need[tp] for tp in fresh})
         for tp in fresh:
@@ -340,7 +344,7 @@ class Mm2Engine:
         tails = last_records(
             target,
             {
-                tp: (max(state.target_start[_key(tp)], tgt[tp][1] - TAIL), tgt[tp][1])
+                tp: (max(state.target_start[_key(tp)], tgt[tp][1] - window), tgt[tp][1])
                 for tp in parts
                 if goals.get(tp) is not None
             },
