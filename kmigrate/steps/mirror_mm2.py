@@ -294,8 +294,7 @@ def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) ->
         except ClusterError as exc:
             lines.append(f"could not delete MM2 internal topic {topic} on the target: {exc}")
             continue
-        lines.append(
-            f"{ctx.effects.past('deleted', 'would delete')} MM2 internal topic {topic} "
-            f"on the target ({outcome})"
-        )
+        verb = ctx.effects.past("deleted", "would delete")
+        gone = " (it was already gone)" if outcome == "absent" else ""
+        lines.append(f"{verb} MM2 internal topic {topic} on the target{gone}")
     return lines
