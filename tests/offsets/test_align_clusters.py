@@ -10,10 +10,12 @@ the target holds is known exactly; the source has transaction markers
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.engines.mirrormaker2.offset_syncs import (
@@ -22,7 +24,8 @@ from kmigrate.engines.mirrormaker2.offset_syncs import (
     encode_offset_sync,
     read_offset_syncs,
 )
-from kmigrate.offsets.build import build_offset_map
+from kmigrate.offsets.build import build_offset_map, observe_source
+from kmigrate.offsets.gaps import SourceMark
 from kmigrate.offsets.map import OffsetMap, OffsetRun
 from kmigrate.offsets.translate import RECORD, translate_offset
 from kmigrate.verify.compare import ranges_for
@@ -128,3 +131,100 @@ def test_an_at_least_once_copy_is_aligned_exactly_and_verify_reports_its_duplica
         (13, 17, 16),
     ]
     assert "second copy" in found[0]["reason"]
+
+
+def plain_records(bootstrap: str, topic: str, n: int, first: int = 0) -> None:
+    produce(
+        bootstrap,
+        topic,
+        [
+            {
+                "key": b"k%d" % i,
+                "value": b"v%d" % i,
+                "timestamp": 1_700_000_000_000 + i,
+                "partition": 0,
+            }
+            for i in range(first, first + n)
+        ],
+    )
+
+
+def mark(cluster: KafkaCluster, topic: str) -> SourceMark:
+    """What the mirror step records of the source partition now."""
+    return observe_source(cluster, [(topic, 0)])[(topic, 0)]
+
+
+def test_retention_past_the_copy_is_named_as_a_lost_range(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """MM2 had copied offsets 0-39 of 100 when the source's log start moved to 70
+    (set up with DeleteRecords, as retention would: the test prepares the source,
+    kmigrate never writes to it); its consumer reset to 70 and copied 70-99.  The
+    aligned map holds 70-99, and verify names offsets 40..69 as lost."""
+    if not brokers.real:
+        pytest.xfail("Tansu does not support DeleteRecords (sandbox-broker.md fact 7)")
+    topic = f"{prefix}ret"
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    plain_records(brokers.source, topic, 100)
+    source, target = KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target)
+    at_start = mark(source, topic)
+    src = read_all(brokers.source, topic, 1)
+    copy_as(brokers.target, topic, src, list(range(40)))
+    admin = AdminClient({"bootstrap.servers": brokers.source})
+    admin.delete_records([TopicPartition(topic, 0, 70)])[TopicPartition(topic, 0, 70)].result()
+    copy_as(brokers.target, topic, src, list(range(70, 100)))
+
+    omap = OffsetMap.load(tmp_path)
+    report = build_offset_map(source, target, [(topic, 0)], omap, marks={(topic, 0): [at_start]})
+    part = omap.get(topic, 0)
+    assert part is not None and part.runs == [OffsetRun(70, 40, 30)]
+    assert [(d["first"], d["last"]) for d in report.lost] == [(40, 69)]
+    (result,) = verify(source, target, ranges_for(source, [topic], None, omap), workers=1)
+    assert not result.match
+    assert result.first_difference["source_offset"] == 40
+    assert "40..69 lost" in result.first_difference["reason"]
+    assert result.lost_source_ranges[0]["first"] == 40
+
+
+def test_a_recreated_source_topic_is_detected_and_its_lost_range_named(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """The source topic held 80 records when it was deleted and re-created (a new
+    topic id, KIP-516) while MM2 had copied 50 of them; MM2 then copied the new
+    topic's 10 records.  The map aligns the new topic; verify names offsets 50..79
+    of the deleted topic, with both topic ids."""
+    topic = f"{prefix}re"
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    plain_records(brokers.source, topic, 80)
+    source, target = KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target)
+    first = mark(source, topic)
+    if first.topic_id is None:
+        pytest.skip(f"{brokers.kind} reports no topic ids (DescribeTopics)")
+    copy_as(brokers.target, topic, read_all(brokers.source, topic, 1), list(range(50)))
+    admin = AdminClient({"bootstrap.servers": brokers.source})
+    admin.delete_topics([topic])[topic].result()
+    deadline = time.monotonic() + 60
+    while True:  # the deletion completes asynchronously
+        try:
+            create_topic(brokers.source, topic, 1)
+            break
+        except KafkaException:
+            assert time.monotonic() < deadline, "the source topic was not re-created in 60 s"
+            time.sleep(0.5)
+    plain_records(brokers.source, topic, 10, first=1000)
+    second = mark(source, topic)
+    assert second.topic_id not in (None, first.topic_id)
+    copy_as(brokers.target, topic, read_all(brokers.source, topic, 1), list(range(10)))
+
+    omap = OffsetMap.load(tmp_path)
+    report = build_offset_map(
+        source, target, [(topic, 0)], omap, marks={(topic, 0): [first, second]}
+    )
+    part = omap.get(topic, 0)
+    assert part is not None and part.runs == [OffsetRun(0, 50, 10)]
+    assert [(d["first"], d["last"]) for d in report.lost] == [(50, 79)]
+    assert f"{first.topic_id} -> {second.topic_id}" in report.lost[0]["reason"]
+    (result,) = verify(source, target, ranges_for(source, [topic], None, omap), workers=1)
+    assert not result.match and "50..79 lost" in result.first_difference["reason"]

@@ -2,7 +2,9 @@
 
 MM2's MirrorSourceTask writes an ``OffsetSync`` to the offset-syncs topic
 (``mm2-offset-syncs.<alias>.internal``; on the target with
-``offset-syncs.topic.location=target``, KIP-716) for some of the records it
+``offset-syncs.topic.location=target``, KIP-716, and then named after the
+*source* cluster's alias: ``MirrorSourceConfig.offsetSyncsTopic`` names it after
+the cluster it is not on) for some of the records it
 copies: the source ``(topic, partition)``, the record's source ("upstream")
 offset and the offset the target gave its copy ("downstream", from the
 producer's acknowledgement).  The format, from ``OffsetSync`` in Apache Kafka's
@@ -35,7 +37,9 @@ from kmigrate.offsets.map import OffsetMap
 
 def offset_syncs_topic(alias: str) -> str:
     """The offset-syncs topic's name for a cluster alias (MM2's
-    ``DefaultReplicationPolicy.offsetSyncsTopic``: ``mm2-offset-syncs.ALIAS.internal``)."""
+    ``DefaultReplicationPolicy.offsetSyncsTopic``: ``mm2-offset-syncs.ALIAS.internal``;
+    IdentityReplicationPolicy keeps it).  With the syncs on the target, pass the
+    *source* cluster's alias (``Mm2Options.source_alias``; module docstring)."""
     return f"mm2-offset-syncs.{alias}.internal"
 
 
