@@ -34,11 +34,14 @@ class AlignReport:
         lost: ``{"topic", "partition", "first", "last", "reason"}`` source
             ranges deleted before they were copied (offsets inclusive).
         seconds: wall time of the reads and the alignment.
+        offset_syncs: MM2's offset syncs checked against the map, set by the
+            caller (:func:`kmigrate.engines.mirrormaker2.offset_syncs.check_offset_syncs`).
     """
 
     partitions: list[PartitionAlignment] = field(default_factory=list)
     lost: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    offset_syncs: dict[str, Any] | None = None
 
     @property
     def records(self) -> int:
@@ -77,11 +80,18 @@ class AlignReport:
                 f"{d['topic']}[{d['partition']}]: source offsets {d['first']}..{d['last']} "
                 f"lost: {d['reason']}"
             )
+        for d in (self.offset_syncs or {}).get("disagreements", []):
+            out.append(
+                f"{d['topic']}[{d['partition']}]: MM2's offset sync {d['upstream']} -> "
+                f"{d['downstream']} disagrees with the exact map: {d['reason']}"
+            )
         return out
 
     def as_json(self) -> dict[str, Any]:
-        """For the mirror's record and the evidence report."""
+        """For the mirror's record (key ``alignment``) and the evidence report."""
         return {
+            "problems": self.problems(),
+            "offset_syncs": self.offset_syncs,
             "seconds": round(self.seconds, 3),
             "records_per_s": round(self.records_per_s),
             "partitions": [

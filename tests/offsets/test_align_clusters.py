@@ -20,8 +20,9 @@ from confluent_kafka.admin import AdminClient
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.engines.mirrormaker2.offset_syncs import (
     OffsetSync,
-    disagreements,
+    check_offset_syncs,
     encode_offset_sync,
+    offset_syncs_topic,
     read_offset_syncs,
 )
 from kmigrate.offsets.build import build_offset_map, observe_source
@@ -114,23 +115,33 @@ def test_an_at_least_once_copy_is_aligned_exactly_and_verify_reports_its_duplica
     assert results[dup].foreign_target_records == 0
     assert "second copies" in results[dup].first_difference["reason"]
 
-    # MM2-format offset syncs: one true, one at the second copy, one wrong.
-    syncs_topic = f"{prefix}mm2-offset-syncs.target.internal"
+    # MM2-format offset syncs: one true, one at the second copy, one wrong, and
+    # one of a partition this migration did not copy (not checked).
+    syncs_topic = offset_syncs_topic(f"{prefix}src")
     create_topic(brokers.target, syncs_topic, 1)
-    syncs = [OffsetSync(dup, 0, 0, 0), OffsetSync(dup, 0, 6, 10), OffsetSync(dup, 0, 13, 17)]
+    syncs = [
+        OffsetSync(dup, 0, 0, 0),
+        OffsetSync(dup, 0, 6, 10),
+        OffsetSync(dup, 0, 13, 17),
+        OffsetSync("elsewhere", 0, 1, 1),
+    ]
     produce(
         brokers.target,
         syncs_topic,
         [dict(zip(("key", "value"), encode_offset_sync(s), strict=True)) for s in syncs],
     )
     read = read_offset_syncs(target, syncs_topic)
-    assert [(s.upstream, s.downstream) for s in read.syncs] == [(0, 0), (6, 10), (13, 17)]
-    found = disagreements(read.syncs, omap)
+    assert [(s.upstream, s.downstream) for s in read.syncs] == [(0, 0), (6, 10), (13, 17), (1, 1)]
+    checked = check_offset_syncs(target, omap, f"{prefix}src")
+    assert (checked["read"], checked["checked"], checked["malformed"]) == (4, 3, [])
+    found = checked["disagreements"]
     assert [(x["upstream"], x["downstream"], x["exact"]) for x in found] == [
         (6, 10, 5),
         (13, 17, 16),
     ]
     assert "second copy" in found[0]["reason"]
+    report.offset_syncs = checked
+    assert sum("MM2's offset sync" in line for line in report.problems()) == 2
 
 
 def plain_records(bootstrap: str, topic: str, n: int, first: int = 0) -> None:

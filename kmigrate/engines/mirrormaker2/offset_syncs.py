@@ -160,3 +160,28 @@ def disagreements(syncs: Iterable[OffsetSync], omap: OffsetMap) -> list[dict[str
             }
         )
     return out
+
+
+def check_offset_syncs(target: Cluster, omap: OffsetMap, source_alias: str) -> dict[str, Any]:
+    """Read MM2's offset syncs on the target and check them against the exact map,
+    for the mirror's record and the evidence report (``alignment.offset_syncs``)::
+
+        {"topic": "mm2-offset-syncs.source.internal", "read": 120,
+         "checked": 40, "malformed": [...], "disagreements": [...]}
+
+    ``checked``: syncs of partitions the map holds (the others are another
+    migration's); ``disagreements``: :func:`disagreements`.
+
+    Raises:
+        kmigrate.errors.ClusterError: the target could not be read.
+    """
+    topic = offset_syncs_topic(source_alias)
+    read = read_offset_syncs(target, topic)
+    mine = [s for s in read.syncs if omap.get(s.topic, s.partition) is not None]
+    return {
+        "topic": topic,
+        "read": len(read.syncs),
+        "checked": len(mine),
+        "malformed": read.malformed[:10],
+        "disagreements": disagreements(mine, omap),
+    }
