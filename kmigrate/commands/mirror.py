@@ -84,29 +84,17 @@ def mirror(
             follow option is given without ``follow``, or the engine options do
             not fit (``--connect-url`` is needed with, and only with, mirrormaker2).
 
-    ``engine``: ``(name, Connect REST URL, tasks_max)``; with ``mirrormaker2`` the
-    copy runs as MirrorMaker 2 connectors on that Connect cluster (the same code
-    as the step with ``engine: mirrormaker2``), their configs made from
-    ``--source``/``--target``, the topic selection and the ``-X``/``-Y`` settings
-    (secrets stay references for the workers to resolve).
+    ``engine``: ``(name, Connect REST URL, tasks_max)``; ``mirrormaker2`` copies
+    with MM2 connectors there, as the step does (configs: :func:`mm2_selection`).
     """
     if not follow:
         _refuse_follow_options(until, settle_s, max_duration)
     connect = _connect_spec(*engine)
-    folder = Path(state_dir)
-    if (not dry_run or os.path.lexists(folder)) and safefs.private_dir(
-        folder, allow_shared=allow_shared_state
-    ):
-        ui.warn(f"--allow-shared-state: going on although {safefs.dir_problem(folder)}")
+    _private_state_dir(Path(state_dir), dry_run, allow_shared_state, ui)
     ctx = standalone_context(
-        source,
-        target,
-        ui,
-        topics=topics,
-        exclude=exclude,
-        source_config=source_config,
-        target_config=target_config,
-    )
+        source, target, ui, topics=topics, exclude=exclude,
+        source_config=source_config, target_config=target_config,
+    )  # fmt: skip
     ctx.state_dir = Path(state_dir)
     if connect is not None:
         ctx.mm2_plan = mm2_selection(
@@ -134,6 +122,18 @@ def mirror(
         record = exc.record
     ui.emit_json({**record, "offset_map_runs": OffsetMap.load(ctx.state_dir).as_json()})
     return 0
+
+
+def _private_state_dir(folder: Path, dry_run: bool, allow_shared: bool, ui: UI) -> None:
+    """Create ``folder`` 0700 (not in a dry run) or check it is private.
+
+    Raises:
+        kmigrate.safefs.SharedStateError: not private, without ``allow_shared``.
+    """
+    if (not dry_run or os.path.lexists(folder)) and safefs.private_dir(
+        folder, allow_shared=allow_shared
+    ):
+        ui.warn(f"--allow-shared-state: going on although {safefs.dir_problem(folder)}")
 
 
 def _connect_spec(name: str, url: str | None, tasks_max: int | None) -> ConnectSpec | None:

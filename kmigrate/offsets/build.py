@@ -34,11 +34,14 @@ class AlignReport:
         lost: ``{"topic", "partition", "first", "last", "reason"}`` source
             ranges deleted before they were copied (offsets inclusive).
         seconds: wall time of the reads and the alignment.
+        offset_syncs: MM2's offset syncs checked against the map, set by the
+            caller (:func:`kmigrate.engines.mirrormaker2.offset_syncs.check_offset_syncs`).
     """
 
     partitions: list[PartitionAlignment] = field(default_factory=list)
     lost: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    offset_syncs: dict[str, Any] | None = None
 
     @property
     def records(self) -> int:
@@ -77,11 +80,18 @@ class AlignReport:
                 f"{d['topic']}[{d['partition']}]: source offsets {d['first']}..{d['last']} "
                 f"lost: {d['reason']}"
             )
+        for d in (self.offset_syncs or {}).get("disagreements", []):
+            out.append(
+                f"{d['topic']}[{d['partition']}]: MM2's offset sync {d['upstream']} -> "
+                f"{d['downstream']} disagrees with the exact map: {d['reason']}"
+            )
         return out
 
     def as_json(self) -> dict[str, Any]:
-        """For the mirror's record and the evidence report."""
+        """For the mirror's record (key ``alignment``) and the evidence report."""
         return {
+            "problems": self.problems(),
+            "offset_syncs": self.offset_syncs,
             "seconds": round(self.seconds, 3),
             "records_per_s": round(self.records_per_s),
             "partitions": [
@@ -102,6 +112,24 @@ class AlignReport:
         }
 
 
+def observe_source(
+    source: Cluster, partitions: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], SourceMark]:
+    """What the mirror step records of each source partition, at its start and
+    while it follows (for :func:`build_offset_map`'s ``marks``): the log start
+    offset, the end (read to the end: right where ListOffsets lags) and the
+    topic id (KIP-516).  Reads only.
+
+    Raises:
+        kmigrate.errors.ClusterError: the source could not be asked.
+    """
+    parts = list(partitions)
+    now_ms = int(time.time() * 1000)
+    ids = source.topic_ids(sorted({t for t, _ in parts}))
+    ends = source.watermark_offsets(parts, read_end=True)
+    return {tp: SourceMark(now_ms, low, high, ids.get(tp[0])) for tp, (low, high) in ends.items()}
+
+
 def digests(
     cluster: Cluster, topic: str, partition: int, start: int, stop: int, timestamps: bool
 ) -> Iterator[Item]:
@@ -113,24 +141,27 @@ def digests(
     """
     if start >= stop:
         return
+    digest = fields_digest
     with cluster.raw_reader([(topic, partition, start)]) as reader:
         while reader.pending:
             msg: Any  # a raw message: its getters are typed Optional, never None here
+            batch = []
             for msg in reader.consume():
                 if msg.error() is not None:
                     reader.event(msg)
                     continue
-                if not reader.pending:
+                if not reader.pending:  # finished by an end-of-partition event
                     break
                 o = msg.offset()
-                if o >= stop:
+                if o >= stop:  # written after the end was read
                     reader.finish(topic, partition, stop)
                     break
                 ts = msg.timestamp()[1] if timestamps else None
-                yield o, fields_digest(msg.key(), msg.value(), msg.headers(), ts)
+                batch.append((o, digest(msg.key(), msg.value(), msg.headers(), ts)))
                 if o + 1 >= stop:
                     reader.finish(topic, partition, stop)
                     break
+            yield from batch
 
 
 def build_offset_map(

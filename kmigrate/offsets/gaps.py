@@ -43,7 +43,8 @@ class SourceMark:
     Attributes:
         at_ms: when (Unix epoch ms).
         log_start: the log start offset (ListOffsets earliest).
-        high_watermark: the high watermark (ListOffsets latest).
+        high_watermark: the offset after the last record (ListOffsets latest, read
+            to the end where ListOffsets lags: ``watermark_offsets(read_end=True)``).
         topic_id: the topic id (KIP-516; DescribeTopics), None when unknown
             (then no re-creation can be seen).
     """

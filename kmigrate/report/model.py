@@ -304,6 +304,25 @@ def _offset_map_section(row: dict[str, Any], record: dict[str, Any]) -> dict[str
         "ended": mirror_ended(row, record),
         "map_file": record.get("offset_map"),
         "partitions": rows,
+        **_alignment(record.get("alignment")),
+    }
+
+
+def _alignment(data: Any) -> dict[str, Any]:
+    """An MM2 copy's alignment (:meth:`kmigrate.offsets.build.AlignReport.as_json`,
+    the mirror record's ``alignment``): its problems (duplicates, missing,
+    unmatched, lost ranges, offset syncs that disagree) and the offset-sync check."""
+    if not isinstance(data, dict):
+        return {"alignment": None}
+    syncs = data.get("offset_syncs") if isinstance(data.get("offset_syncs"), dict) else None
+    return {
+        "alignment": {
+            "problems": [str(p) for p in data.get("problems") or []],
+            "records_per_s": data.get("records_per_s"),
+            "syncs_topic": syncs.get("topic") if syncs else None,
+            "syncs_checked": syncs.get("checked") if syncs else None,
+            "sync_disagreements": len(syncs.get("disagreements") or []) if syncs else None,
+        }
     }
 
 

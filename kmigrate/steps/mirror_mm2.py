@@ -28,12 +28,14 @@ from kmigrate.engines.mirrormaker2.config import Mm2Options, connectors
 from kmigrate.engines.mirrormaker2.engine import (
     Mm2Engine,
     Mm2State,
+    delete_connectors,
     note_internal_topics,
     topic_lag_json,
 )
+from kmigrate.engines.mirrormaker2.offset_syncs import check_offset_syncs
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.errors import ClusterError, StepFailed, UsageError
-from kmigrate.offsets.build import build_offset_map
+from kmigrate.offsets.build import build_offset_map, observe_source
 from kmigrate.offsets.checks import lost_range, source_lost_error
 from kmigrate.offsets.gaps import SourceMark
 from kmigrate.offsets.map import OffsetMap
@@ -157,7 +159,10 @@ def mirror_mm2(
     engine = Mm2Engine(plane, configs, poll_s=spec.poll_s, running_timeout_s=spec.running_timeout_s)
     if ctx.effects.before_writes(lambda: _describe(ctx, configs, plane, len(parts))):
         return record
-    record.mm2 = state or engine.note_start(ctx.source, ctx.target, parts)
+    if state is None:
+        state = engine.note_start(ctx.source, ctx.target, parts)
+        note_source(ctx, state, parts)
+    record.mm2 = state
     ctx.checkpoint(record.to_json())
     return _run(ctx, record, engine, follow)
 
@@ -220,19 +225,27 @@ def _align(
         RecordsLost: source records were deleted before MM2 copied them (named).
     """
     parts = [(t, int(p)) for t, _, p in (k.rpartition(":") for k in sorted(state.source_start))]
-    marks = {}
-    for tp in parts:
-        low, high = state.source_start[f"{tp[0]}:{tp[1]}"]
-        marks[tp] = [SourceMark(state.started_ms, low, high)]
+    note_source(ctx, state, parts)
+    marks = {
+        tp: [SourceMark(at, low, high, tid) for at, low, high, tid in state.source_marks[_k(tp)]]
+        for tp in parts
+        if state.source_marks.get(_k(tp))
+    }
     omap = OffsetMap.load(ctx.state_dir)
     report = build_offset_map(ctx.source, ctx.target, parts, omap, marks=marks)
-    state.alignment = report.as_json()
+    report.offset_syncs = check_offset_syncs(ctx.target, omap, Mm2Options().source_alias)
+    record.alignment = report.as_json()
     ctx.ui.line(
         f"offset map built by aligning both sides: {report.records:,} records read in "
         f"{report.seconds:.1f} s ({report.records_per_s:,.0f} records/s)"
     )
     for problem in report.problems():
         ctx.ui.warn(problem)
+    syncs = report.offset_syncs
+    ctx.ui.line(
+        f"MM2's offset syncs ({syncs['topic']}): {syncs['checked']:,} checked against the "
+        f"exact map, {len(syncs['disagreements']):,} disagree"
+    )
     record.partitions = [
         PartitionCopy.of(m, [max(copied.get(tp, 0), 0), 0])
         for tp in parts
@@ -260,6 +273,20 @@ def _partitions(state: Mm2State, copied: Mapping[tuple[str, int], int]) -> list[
     return out
 
 
+def _k(tp: tuple[str, int]) -> str:
+    return f"{tp[0]}:{tp[1]}"
+
+
+def note_source(ctx: StepContext, state: Mm2State, parts: list[tuple[str, int]]) -> None:
+    """Add what the source shows now (log start, end, topic id:
+    :func:`kmigrate.offsets.build.observe_source`) to ``state.source_marks``, keeping
+    the first and the latest mark of each partition."""
+    for tp, mark in observe_source(ctx.source, parts).items():
+        now = [mark.at_ms, mark.log_start, mark.high_watermark, mark.topic_id]
+        seen = state.source_marks.get(_k(tp))
+        state.source_marks[_k(tp)] = [seen[0], now] if seen else [now]
+
+
 def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) -> list[str]:
     """Delete the journaled connectors (unless the copy already did) and the MM2
     internal topics this run created on the target; never a topic that was there
@@ -276,14 +303,7 @@ def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) ->
                 f"would delete connector {c['name']} on {state.where}" for c in state.connectors
             ]
         else:
-            plane = plane_for(spec, ctx)
-            for conn in state.connectors:
-                gone = plane.delete(conn["ref"])
-                lines.append(
-                    f"deleted connector {conn['name']} on {state.where}"
-                    if gone
-                    else f"connector {conn['name']} was already gone from {state.where}"
-                )
+            lines += delete_connectors(plane_for(spec, ctx), state)
     before = set(state.target_topics_before)
     for topic in state.internal_topics_created:
         if topic in before:  # never: the list excludes them; kept as a guard
@@ -293,8 +313,7 @@ def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) ->
         except ClusterError as exc:
             lines.append(f"could not delete MM2 internal topic {topic} on the target: {exc}")
             continue
-        lines.append(
-            f"{ctx.effects.past('deleted', 'would delete')} MM2 internal topic {topic} "
-            f"on the target ({outcome})"
-        )
+        verb = ctx.effects.past("deleted", "would delete")
+        note = " (it was already gone)" if outcome == "absent" else ""
+        lines.append(f"{verb} MM2 internal topic {topic} on the target{note}")
     return lines

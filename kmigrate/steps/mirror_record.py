@@ -72,6 +72,9 @@ class MirrorRecord(StepRecord):
         mm2: with ``mirrormaker2``: its connectors (with the plane's ``where``),
             what each side held at the start, and the MM2 internal topics this run
             created on the target (:class:`Mm2State`).
+        alignment: with ``mirrormaker2``: what aligning both sides found
+            (:meth:`kmigrate.offsets.build.AlignReport.as_json`: problems,
+            records/s, MM2's offset syncs checked against the map).
     """
 
     mode: str
@@ -86,6 +89,7 @@ class MirrorRecord(StepRecord):
     target_stamps_time: list[str] = field(default_factory=list)
     engine: str = "native"
     mm2: Mm2State | None = None
+    alignment: dict[str, Any] | None = None
 
     @property
     def end(self) -> str:
@@ -104,7 +108,7 @@ class MirrorRecord(StepRecord):
         data = asdict(self)
         data["resumed"] = self.resumed
         if self.mm2 is None:  # a native copy's record keeps the keys it always had
-            del data["engine"], data["mm2"]
+            del data["engine"], data["mm2"], data["alignment"]
         return data
 
     @classmethod
@@ -125,6 +129,7 @@ class MirrorRecord(StepRecord):
             target_stamps_time=list(data.get("target_stamps_time", [])),
             engine=str(data.get("engine", "native")),
             mm2=Mm2State.from_json(data.get("mm2")),
+            alignment=data.get("alignment") if isinstance(data.get("alignment"), dict) else None,
         )
 
     def summary(self) -> str:

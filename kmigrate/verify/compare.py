@@ -122,6 +122,46 @@ class PartitionResult:
     #: False when the target topic stamps its own time (LogAppendTime): the
     #: digests and the comparison leave timestamps out.
     timestamps_compared: bool = True
+    #: Target records that are second copies of copied records (the offset map's
+    #: ``duplicates``, from aligning an at-least-once copy); a difference.
+    duplicate_target_records: int = 0
+    #: Source ranges deleted before they were copied (the offset map's ``lost``:
+    #: ``{"first", "last", "reason"}``, offsets inclusive); a difference.
+    lost_source_ranges: list[dict[str, Any]] = field(default_factory=list)
+
+
+def apply_map_findings(result: PartitionResult, m: PartitionMap | None) -> None:
+    """Make the duplicates and lost source ranges an aligned offset map names
+    (:mod:`kmigrate.offsets.align`) part of ``result``: counted apart from the
+    foreign records (the summaries skip duplicates as not in the map), the
+    partition differs, and when its content matched otherwise, the first lost
+    range or duplicate is its first difference."""
+    if m is None or not (m.duplicates or m.lost):
+        return
+    dups = m.duplicate_records
+    result.duplicate_target_records = dups
+    result.foreign_target_records = max(result.foreign_target_records - dups, 0)
+    result.lost_source_ranges = [dict(x) for x in m.lost]
+    if result.match:
+        result.match = False
+        if m.lost:
+            lost = m.lost[0]
+            result.first_difference = {
+                "source_offset": lost["first"],
+                "target_offset": None,
+                "reason": f"source offsets {lost['first']}..{lost['last']} lost: {lost['reason']}",
+            }
+        else:
+            run = m.duplicates[0]
+            result.first_difference = {
+                "source_offset": run.source_start,
+                "target_offset": run.target_start,
+                "reason": (
+                    f"{dups:,} records on the target are second copies (first: source offsets "
+                    f"{run.source_start}..{run.source_end - 1} again at target offsets "
+                    f"{run.target_start}..{run.target_end - 1})"
+                ),
+            }
 
 
 def missing_partition(source_offset: int | None) -> dict[str, Any]:
@@ -147,9 +187,11 @@ def _result(
         side.digest = h.hexdigest()
     if not target_has_partition:
         first = missing_partition(sides[0].first_offset)
-    return PartitionResult(
+    result = PartitionResult(
         rng.topic, rng.partition, sides[0], sides[1], first is None, first, foreign, rng.timestamps
     )
+    apply_map_findings(result, rng.offset_map)
+    return result
 
 
 def _count(side: SideSummary, h: Any, rec: Record, timestamps: bool) -> None:

@@ -90,17 +90,16 @@ def fields_digest(
     same bytes as :func:`record_digest`, without building a
     :class:`~kmigrate.clusters.port.Record`; a raw message's ``headers()`` may be
     None); ``timestamp_ms`` None leaves the timestamp out (a LogAppendTime target)."""
-    parts = [NULL if key is None else FIELD(0, len(key)) + key]
-    parts.append(NULL if value is None else FIELD(0, len(value)) + value)
-    items = list(headers) if headers else []
-    parts.append(U32(len(items)))
-    for name, hvalue in items:
-        raw = name.encode("utf-8")
-        parts.append(FIELD(0, len(raw)) + raw)
-        parts.append(NULL if hvalue is None else FIELD(0, len(hvalue)) + hvalue)
+    k = NULL if key is None else FIELD(0, len(key)) + key
+    v = NULL if value is None else FIELD(0, len(value)) + value
+    if not headers:  # the common case: one concatenation, one hash
+        tail = NO_HEADERS if timestamp_ms is None else NO_HEADERS_TS(0, timestamp_ms)
+        return hashlib.sha256(k + v + tail).digest()
+    h = hashlib.sha256(k + v)
+    feed_headers(h, headers)
     if timestamp_ms is not None:
-        parts.append(I64(timestamp_ms))
-    return hashlib.sha256(b"".join(parts)).digest()
+        h.update(I64(timestamp_ms))
+    return h.digest()
 
 
 def field_digest(data: bytes | None) -> bytes:

@@ -32,6 +32,7 @@ from kmigrate.verify.compare import (
     PartitionRange,
     PartitionResult,
     SideSummary,
+    apply_map_findings,
     compare_aligned,
     compare_partition,
     missing_partition,
@@ -171,6 +172,8 @@ def _results(
         results[-1].timestamps_compared = r.timestamps
         if not same:
             todo.append((len(results) - 1, r, mine_marks, theirs_marks))
+        else:
+            apply_map_findings(results[-1], r.offset_map)
     return results, todo
 
 
@@ -195,6 +198,7 @@ def _name_first_differences(
                 "reason": "digests differ",
             }
         results[i].first_difference = first
+        apply_map_findings(results[i], r.offset_map)
 
 
 def source_total(source: Cluster, ranges: list[PartitionRange]) -> tuple[int, bool]:

@@ -596,3 +596,41 @@ def test_step_definitions_are_folded_in_details(tmp_path: Path) -> None:
     assert {"details", "summary"} <= page.tags_seen and "script" not in page.tags_seen
     folded = html.split('<details class="definition">', 1)[1].split("</details>", 1)[0]
     assert "settle s" in folded and "follow" in folded and "open" not in folded.split(">")[0]
+
+
+def test_an_mm2_alignment_and_its_offset_syncs_are_shown(tmp_path: Path) -> None:
+    """A mirror record with an ``alignment`` (an MM2 copy's map built by
+    alignment, kmigrate.offsets.build.AlignReport.as_json): the report names its
+    problems, each offset sync that disagrees among them, and the check's counts."""
+    from kmigrate.offsets.align import PartitionAlignment
+    from kmigrate.offsets.build import AlignReport
+    from kmigrate.offsets.map import OffsetRun
+
+    found = AlignReport([PartitionAlignment("orders", 0, 10, duplicates=[OffsetRun(3, 6, 3)])])
+    found.offset_syncs = {
+        "topic": "mm2-offset-syncs.source.internal",
+        "read": 4,
+        "checked": 3,
+        "malformed": [],
+        "disagreements": [
+            {
+                "topic": "orders",
+                "partition": 0,
+                "upstream": 4,
+                "downstream": 7,
+                "exact": 4,
+                "reason": "MM2's sync points at target offset 7, a second copy",
+            }
+        ],
+    }
+    record = {**real_mirror_record(tmp_path / "offset-map.json"), "alignment": found.as_json()}
+    model = model_for(tmp_path, MATCHED, rows=[row("3.1", "mirror", "succeeded", record)])
+    [section] = model["offset_maps"]
+    assert section["alignment"]["sync_disagreements"] == 1
+    assert section["alignment"]["syncs_checked"] == 3
+    page = Page.parse(render_html(model)).text
+    assert (
+        "3 records copied twice (first: source offsets 3..5 again at target offsets 6..8)" in page
+    )
+    assert "MM2's offset sync 4 -> 7 disagrees with the exact map" in page
+    assert "3 checked, 1 disagree with the exact map" in page

@@ -44,7 +44,8 @@ from kmigrate.engines.mirrormaker2.config import SOURCE_CONNECTOR
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.errors import ClusterError, StepFailed
 
-#: Target offsets, from the high watermark back, searched for the source's newest record.
+#: Target offsets, from the high watermark back, searched in snapshot mode for the
+#: source's newest record at the start (following: the newest 64).
 TAIL = 1024
 #: MM2's internal topics on the target (offset-syncs with ``offset-syncs.topic.location
 #: =target``, KIP-716; checkpoints and heartbeats under IdentityReplicationPolicy:
@@ -92,8 +93,9 @@ class Mm2State:
         target_start: ``{"topic:partition": high watermark}`` of the target then.
         connectors_deleted: the connectors were deleted when the copy ended.
         started_ms: when the run first started (ms since the epoch).
-        alignment: what aligning both sides found (records/s, duplicates, lost
-            ranges: :meth:`kmigrate.offsets.build.AlignReport.as_json`), once done.
+        source_marks: ``{"topic:partition": [[at_ms, log start, end, topic id], ...]}``:
+            what was seen of the source at the start and last while following
+            (for naming source ranges lost to retention or a re-created topic).
     """
 
     where: str
@@ -105,7 +107,7 @@ class Mm2State:
     target_start: dict[str, int] = field(default_factory=dict)
     connectors_deleted: bool = False
     started_ms: int = 0
-    alignment: dict[str, Any] = field(default_factory=dict)
+    source_marks: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""
@@ -126,7 +128,7 @@ class Mm2State:
             target_start=dict(data.get("target_start", {})),
             connectors_deleted=bool(data.get("connectors_deleted", False)),
             started_ms=int(data.get("started_ms", 0)),
-            alignment=dict(data.get("alignment", {})),
+            source_marks={k: [list(m) for m in v] for k, v in data.get("source_marks", {}).items()},
         )
 
 
@@ -333,6 +335,9 @@ class Mm2Engine:
             # The source's newest record below ``end`` (the last 64 offsets hold it
             # unless they are all transaction markers).
             need[tp] = (max(src[tp][0], end - 64), end)
+        # Snapshot: the goal may lie deeper in the target's tail while new records
+        # follow it; following, the source's newest must be the target's newest.
+        window = TAIL if snapshot else 64
         fresh = [tp for tp in parts if not (snapshot and tp in goals)]
         newest = last_records(source, {tp: need[tp] for tp in fresh})
         for tp in fresh:
@@ -340,7 +345,7 @@ class Mm2Engine:
         tails = last_records(
             target,
             {
-                tp: (max(state.target_start[_key(tp)], tgt[tp][1] - TAIL), tgt[tp][1])
+                tp: (max(state.target_start[_key(tp)], tgt[tp][1] - window), tgt[tp][1])
                 for tp in parts
                 if goals.get(tp) is not None
             },
@@ -404,17 +409,27 @@ class Mm2Engine:
     def finish(self, state: Mm2State, target: Cluster) -> list[str]:
         """Delete the connectors (the copy stops) and note the MM2 internal topics
         this run created on the target.  Returns lines saying what was done."""
-        lines = []
-        for conn in state.connectors:
-            gone = self.plane.delete(conn["ref"])
-            lines.append(
-                f"deleted connector {conn['name']} on {state.where}"
-                if gone
-                else f"connector {conn['name']} was already gone from {state.where}"
-            )
-        state.connectors_deleted = True
+        lines = delete_connectors(self.plane, state)
         note_internal_topics(state, target)
         return lines
+
+
+def delete_connectors(plane: ConnectPlane, state: Mm2State) -> list[str]:
+    """Delete each connector of ``state`` on ``plane`` (marking them deleted); one line
+    per connector: deleted, or already gone.
+
+    Raises:
+        ClusterError: the plane did not answer or refused.
+    """
+    lines = []
+    for conn in state.connectors:
+        lines.append(
+            f"deleted connector {conn['name']} on {state.where}"
+            if plane.delete(conn["ref"])
+            else f"connector {conn['name']} was already gone from {state.where}"
+        )
+    state.connectors_deleted = True
+    return lines
 
 
 def note_internal_topics(state: Mm2State, target: Cluster) -> None:
