@@ -23,7 +23,8 @@ from kmigrate.engines.mirrormaker2 import config as mm2
 from kmigrate.engines.mirrormaker2 import msk, render
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.errors import ClusterError, UsageError
-from kmigrate.plan.schema import MskConnectSpec, PlanModel
+from kmigrate.plan.connect_schema import MskConnectSpec
+from kmigrate.plan.schema import PlanModel
 from kmigrate.plan.yaml_reader import format_loc, nearest_line, read_yaml
 from tests.support.cloud_fakes import stubbed_aws_client
 
