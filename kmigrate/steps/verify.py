@@ -33,7 +33,9 @@ from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 from kmigrate.steps.mirror import MirrorRecord
 from kmigrate.verify.compare import CopiedRange, ranges_for
 from kmigrate.verify.evidence import LOG_APPEND_TIME_NOTE, dumps, report, show_results
+from kmigrate.verify.follow import verify_reusing
 from kmigrate.verify.ordered import refine_total, source_total, verify
+from kmigrate.verify.proof import Proof
 
 
 @dataclass
@@ -103,12 +105,15 @@ def run_verify(
     report_path: Path | None,
     offset_map: OffsetMap | None = None,
     workers: int | None = None,
+    proof_dir: Path | None = None,
 ) -> JsonRecord:
     """Verify, print the table, write the report; the step's whole forward action.
 
     ``copied``: the partitions the mirror's record lists (used without an
     offset map); ``workers``: processes the partitions are sharded over (see
-    :func:`kmigrate.verify.ordered.verify`).
+    :func:`kmigrate.verify.ordered.verify`).  ``proof_dir``: reuse (and
+    extend) the proven ranges kept there (:mod:`kmigrate.verify.proof`): only
+    what they do not cover is read, after their re-checks; None reads all.
 
     Raises:
         VerificationFailed: any partition differs (after the report is written).
@@ -118,12 +123,26 @@ def run_verify(
     with ctx.ui.progress(total, "verify", estimate=estimated) as bar:
         if estimated:
             refine_total(ctx.source, ranges, bar, total)
-        results = verify(ctx.source, ctx.target, ranges, bar, workers)
+        proof = Proof.load(proof_dir) if proof_dir is not None else None
+        if proof is None:
+            results = verify(ctx.source, ctx.target, ranges, bar, workers)
+        else:
+            results, notes, reused = verify_reusing(
+                ctx.source, ctx.target, ranges, proof, bar, workers
+            )
     show_results(ctx.ui, results)
     untimed = sorted({r.topic for r in results if not r.timestamps_compared})
     if untimed:
         ctx.ui.line(f"timestamps not compared on {', '.join(untimed)}: {LOG_APPEND_TIME_NOTE}")
     data = report(results, ctx.source, ctx.target)
+    if proof is not None:
+        add_proof(data, proof, notes, reused)
+        for note in notes:
+            ctx.ui.warn(note)
+        ctx.ui.line(
+            f"reused {data['proof']['reused_records']:,} records proven earlier "
+            f"({proof.path}); read {data['proof']['read_records']:,}"
+        )
     if report_path is not None:
         atomic_write(report_path, dumps(data))
         ctx.ui.line(f"report: {report_path}")
@@ -144,6 +163,27 @@ def run_verify(
         f"all {summary['partitions']:,} partitions match ({summary['source_records']:,} records)"
     )
     return record.to_json()
+
+
+def add_proof(
+    data: dict[str, Any], proof: Proof, notes: list[str], reused: dict[tuple[str, int], int]
+) -> None:
+    """Add to the report what came from the proof: per partition ``proven``
+    (records reused, and per pass what it proved, when) and a ``proof`` summary."""
+    kinds = {p["id"]: p["kind"] for p in proof.passes}
+    for part in data["partitions"]:
+        tp = (part["topic"], part["partition"])
+        got = proof.partitions.get(tp)
+        ranges = [{**r, "kind": kinds.get(r["pass"])} for r in (got.ranges if got else [])]
+        part["proven"] = {"reused_records": reused.get(tp, 0), "ranges": ranges}
+    total = sum(reused.values())
+    data["proof"] = {
+        "file": str(proof.path),
+        "reused_records": total,
+        "read_records": data["summary"]["source_records"] - total,
+        "notes": notes,
+        "passes": proof.passes,
+    }
 
 
 class Verify(Step):
