@@ -10,42 +10,19 @@ stopped (SIGINT / SIGTERM: a clean, checkpointed stop, exit 0).
 from __future__ import annotations
 
 import os
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, cast
 
 from kmigrate import safefs
 from kmigrate.context import standalone_context
-from kmigrate.errors import UsageError
+from kmigrate.errors import StoppedByOperator, UsageError
 from kmigrate.offsets.map import FILE_NAME as MAP_FILE
 from kmigrate.offsets.map import OffsetMap
+from kmigrate.plan.schema import VerifyStep
 from kmigrate.preflight import check_output_option
 from kmigrate.selection import select_topics
-from kmigrate.steps.verify import run_verify
+from kmigrate.steps.verify import run_follow, run_verify
 from kmigrate.ui import UI
-from kmigrate.verify.follow import follow as follow_proof
-from kmigrate.verify.follow import proof_line
-
-
-@contextmanager
-def operator_stop() -> Iterator[tuple[threading.Event, list[str]]]:
-    """While inside: SIGINT and SIGTERM set the event (and name themselves in
-    the list) instead of ending the process; the handlers before are put back."""
-    stop = threading.Event()
-    why: list[str] = []
-
-    def handler(signum: int, _frame: object) -> None:
-        why.append(f"stopped by operator ({signal.Signals(signum).name})")
-        stop.set()
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop, why
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def verify(
@@ -110,31 +87,19 @@ def verify(
     names = select_topics(ctx.source.topics(), topics, exclude)
     if follow:
         assert folder is not None
-        with operator_stop() as (stop, why):
-            outcome = follow_proof(
-                ctx.source,
-                ctx.target,
-                names,
-                folder,
-                until=until,
-                settle_s=settle_s,
-                max_duration_s=max_duration,
-                stop=stop,
-                stop_reason=lambda: why[0] if why else "stopped by operator",
-                report=lambda last: ui.line(proof_line(last)),
-            )
-        for note in outcome.last.notes:
-            ui.warn(note)
-        ui.ok(f"verify --follow {outcome.ended} after {outcome.rounds:,} rounds; proof saved")
-        ui.emit_json(
-            {
-                "ended": outcome.ended,
-                "rounds": outcome.rounds,
-                "proven_offsets": outcome.last.proven_offsets(),
-                "lag": outcome.last.lag(),
-                "proof": str(folder / "verify-proof.json"),
-            }
+        ctx.state_dir = folder
+        spec = VerifyStep(
+            action="verify",
+            mode="follow",
+            until=cast(Literal["caught-up", "stopped"], until),
+            settle_s=settle_s,
+            max_duration=max_duration,
         )
+        try:
+            ui.emit_json(run_follow(ctx, names, spec))
+        except StoppedByOperator as exc:
+            ui.ok(str(exc))
+            ui.emit_json(exc.record)
         return 0
     offset_map = None
     if folder is not None and (folder / MAP_FILE).exists():

@@ -466,7 +466,10 @@ def build_model(
             continue
         typed = read_record(action_of(row), record)
         if isinstance(typed, VerifyRecord):
-            verifies.append(_verify_section(row, typed, default_report))
+            # A following verify proves ranges, not a verdict: the final verify's
+            # section shows them (its report's ``proven``).
+            if typed.follow is None:
+                verifies.append(_verify_section(row, typed, default_report))
         elif isinstance(typed, ProvisionRecord):
             provisions.append(_provision_section(row, typed))
         elif isinstance(typed, TranslateOffsetsRecord):

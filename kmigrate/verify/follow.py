@@ -22,14 +22,15 @@ same data.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kmigrate.adapters.kafka import OFFSET_BEGINNING
 from kmigrate.clusters.port import Cluster
 from kmigrate.errors import VerificationFailed
 from kmigrate.offsets.map import FILE_NAME as MAP_FILE
@@ -352,6 +353,25 @@ def follow(
             stop.wait(ROUND_PAUSE_S)
 
 
+@contextmanager
+def operator_stop() -> Iterator[tuple[threading.Event, list[str]]]:
+    """While inside: SIGINT and SIGTERM set the event (and name themselves in
+    the list) instead of ending the process; the handlers before are put back."""
+    stop = threading.Event()
+    why: list[str] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        why.append(f"stopped by operator ({signal.Signals(signum).name})")
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop, why
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def verify_reusing(
     source: Cluster,
     target: Cluster,
@@ -406,10 +426,3 @@ def verify_reusing(
                 proof.part(r).advance(pass_id, sm, tm, *first)
     proof.save()
     return results, notes + dropped, {tp: n for tp, (n, _chain) in resume.items()}
-
-
-def whole_ranges(ranges: list[PartitionRange]) -> None:
-    """Reset ranges to their whole partitions (``--full`` without a map)."""
-    for r in ranges:
-        if r.offset_map is None:
-            r.source_start = r.target_start = OFFSET_BEGINNING

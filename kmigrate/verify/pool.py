@@ -96,7 +96,8 @@ def summarize_in_processes(
         for group in groups:
             rs = [ranges[i] for i in group]
             there = [ranges[i] for i in group if i in on_target]
-            mine = {tp: v for tp, v in (resume or {}).items() if tp in {_tp(r) for r in rs}}
+            names = {_tp(r) for r in rs}
+            mine = {tp: v for tp, v in (resume or {}).items() if tp in names}
             jobs.append((source_sums, _source_job(pool, source, rs, untimed, mine)))
             jobs.append((target_sums, _target_job(pool, target, there, untimed, mine)))
         follow_jobs([job for _, job in jobs], lambda: counter.value)

@@ -268,9 +268,13 @@ class Proof:
 
 
 def _ids(cluster: Cluster, topics: list[str]) -> dict[str, str | None]:
-    """Topic ids (KIP-516) of ``topics``, None where the broker gives none."""
+    """Topic ids (KIP-516) of ``topics``, None where the cluster gives none (a
+    cluster type without the request, a service that refuses it)."""
     fetch = getattr(cluster, "topic_ids", None)
-    return dict(fetch(topics)) if fetch is not None else dict.fromkeys(topics)
+    try:
+        return dict(fetch(topics)) if fetch is not None else dict.fromkeys(topics)
+    except Exception:  # noqa: BLE001 - then only the last-record re-check holds
+        return dict.fromkeys(topics)
 
 
 def _cluster_id(cluster: Cluster) -> str | None:

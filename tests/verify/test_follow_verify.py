@@ -342,3 +342,70 @@ def test_a_source_log_start_passing_unproven_records_is_caught_and_named(
     assert rc == 1, out
     assert "source log start offset 2300 passed unproven records at offsets 2048..2299" in out
     assert data["partitions"][0]["first_difference"]["source_offset"] == 2048
+
+
+def test_a_plan_follows_with_verify_mode_follow_and_its_final_verify_reuses_the_proof(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """A plan: mirror, then a verify step with ``mode: follow`` (until caught
+    up), then the final verify: it reads only the records past the proven
+    blocks, journals how many it reused, and the evidence report (HTML and
+    JSON) shows per partition which ranges were proven, when and by which pass."""
+    from tests.conftest import write_plan
+
+    topic = f"{prefix}plan"
+    create_on_both(brokers, topic, 1)
+    produce(brokers.source, topic, _records(2500))
+    phases = """\
+phases:
+  - name: mirror
+    steps:
+      - action: mirror
+  - name: follow
+    steps:
+      - action: verify
+        id: follow-verify
+        mode: follow
+        settle_s: 0
+  - name: verify
+    steps:
+      - action: verify
+"""
+    plan = write_plan(tmp_path, brokers, [topic], phases)
+    for phase in ("1", "2", "3"):
+        done = kmigrate("execute", str(plan), "--phase", phase, cwd=tmp_path, timeout_s=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "reused 2,048 records proven earlier" in done.stdout, done.stdout
+    report = json.loads((tmp_path / "state" / "reports" / "verify.json").read_text())
+    assert report["proof"]["read_records"] == 2500 - 2048
+    part = report["partitions"][0]
+    assert part["match"] and part["source"]["records"] == 2500
+    assert [(r["kind"], r["records"], r["source"]) for r in part["proven"]["ranges"]] == [
+        ("follow", 2048, [0, 2048])
+    ]
+    done = kmigrate("report", str(plan), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    evidence = json.loads((tmp_path / "state" / "reports" / "evidence.json").read_text())
+    assert evidence["verdict"]["verdict"] == "VERIFIED", evidence["verdict"]
+    html = (tmp_path / "state" / "reports" / "evidence.html").read_text()
+    assert "proven:" in html and "(follow)" in html and "source [0, 2048)" in html
+
+
+def test_the_fast_digest_equals_the_record_by_record_chained_digest(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """Over several blocks, verify's raw-message digest (the chained encoding fed
+    field by field) equals :class:`ChainedDigest` fed the records one by one."""
+    from kmigrate.verify.digest import ChainedDigest
+    from tests.conftest import read_all
+
+    topic = f"{prefix}fast"
+    create_on_both(brokers, topic, 1)
+    produce(brokers.source, topic, _records(2 * BLOCK + 7))
+    produce(brokers.target, topic, _records(2 * BLOCK + 7))
+    rc, out, data = _verify(brokers, topic, tmp_path)
+    assert rc == 0, out
+    chained = ChainedDigest()
+    for record in read_all(brokers.source, topic, 1):
+        chained.add(record)
+    assert data["partitions"][0]["source"]["digest"] == chained.hexdigest()
