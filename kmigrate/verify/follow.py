@@ -35,7 +35,13 @@ from kmigrate.clusters.port import Cluster
 from kmigrate.errors import VerificationFailed
 from kmigrate.offsets.map import FILE_NAME as MAP_FILE
 from kmigrate.offsets.map import OffsetMap
-from kmigrate.verify.compare import Checkpoint, PartitionRange, PartitionResult, ranges_for
+from kmigrate.verify.compare import (
+    Checkpoint,
+    PartitionRange,
+    PartitionResult,
+    SideSummary,
+    ranges_for,
+)
 from kmigrate.verify.digest import BLOCK_RECORDS
 from kmigrate.verify.locate import locate_differences
 from kmigrate.verify.ordered import on_target, verify
@@ -372,6 +378,18 @@ def operator_stop() -> Iterator[tuple[threading.Event, list[str]]]:
             signal.signal(s, h)
 
 
+def _unread(r: PartitionRange, proof: Proof) -> PartitionResult:
+    """The result of a partition not read (its log start passed unproven
+    records): what the proof holds on each side; it does not match."""
+    p = proof.partitions[(r.topic, r.partition)]
+    sides = [
+        SideSummary(p.records, one.first, one.last, p.chain.hex()) for one in (p.source, p.target)
+    ]
+    return PartitionResult(
+        r.topic, r.partition, sides[0], sides[1], False, timestamps_compared=r.timestamps
+    )
+
+
 def verify_reusing(
     source: Cluster,
     target: Cluster,
@@ -403,7 +421,10 @@ def verify_reusing(
         proof.partitions.pop(tp, None)
     pass_id = proof.begin_pass("final")
     marks: dict[TP, tuple[list[Checkpoint], list[Checkpoint]]] = {}
-    results = verify(source, target, ranges, progress, workers, resume, marks)
+    gone = {tp for tp, p in problems.items() if not p.readable}
+    read = [r for r in ranges if (r.topic, r.partition) not in gone]
+    done = iter(verify(source, target, read, progress, workers, resume, marks))
+    results = [_unread(r, proof) if (r.topic, r.partition) in gone else next(done) for r in ranges]
     for res, r in zip(results, ranges, strict=True):
         tp = (r.topic, r.partition)
         p = proof.partitions.get(tp)

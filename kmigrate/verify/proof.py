@@ -329,6 +329,9 @@ class Problem:
     reason: str
     source_offset: int | None = None
     target_offset: int | None = None
+    #: False when the partition cannot be read from where its range starts
+    #: (a log start offset passed it): it is then judged on this finding alone.
+    readable: bool = True
 
     def as_difference(self) -> dict[str, Any]:
         """The form of a result's ``first_difference``."""
@@ -387,7 +390,9 @@ def recheck(
                         f"{side} log start offset {low} passed unproven records at offsets "
                         f"{one.next}..{low - 1} of {where} (retention or DeleteRecords): "
                         "they were never verified and can no longer be read",
-                        **at,
+                        at["source_offset"],
+                        at["target_offset"],
+                        readable=False,
                     )
                 )
                 continue
@@ -404,7 +409,8 @@ def recheck(
                         f"the {side} {what} the last proven record of {where} (offset "
                         f"{one.last}): the topic was re-created or the record compacted "
                         "away since it was proven",
-                        **at,
+                        at["source_offset"],
+                        at["target_offset"],
                     )
                 )
     return _first_per_partition(problems)
