@@ -206,8 +206,16 @@ def one_round(
             tstart = r.target_start if r.target_start >= 0 else tgt_low
             ahead = start + (tgt_high - tstart) + BLOCK_RECORDS
             r.source_end = src_high if tp in stalled else min(src_high, ahead)
-    ranges = [r for r in ranges if r.source_end is None or r.source_start < r.source_end]
-    there_idx = {i for i, r in enumerate(ranges) if (r.topic, r.partition) in set(there)}
+    # Beside a mirror (its map in the state dir), a partition it has not begun
+    # is not read yet: proven in order now, its proof would not fit the map later.
+    ranges = [
+        r
+        for r in ranges
+        if (r.source_end is None or r.source_start < r.source_end)
+        and (offset_map is None or r.offset_map is not None)
+    ]
+    on = set(there)
+    there_idx = {i for i, r in enumerate(ranges) if (r.topic, r.partition) in on}
     sums = summarize_both(source, target, ranges, there_idx, None, resume, stop)
     interrupted = stop is not None and stop.is_set()
     bad = []

@@ -21,6 +21,11 @@ Before the proof is reused it is re-checked (:func:`recheck`):
   are named;
 * each side still holds the last proven record, with the same digest.
 
+A log start offset that passed proven records only (retention on a long
+migration) leaves the proof standing: those records were proven while they
+existed.  A full verify then reads fewer records, so its digests differ from
+the reusing verify's there (the one case where they do).
+
 What the re-checks cannot catch: Kafka records are immutable once written;
 only compaction, retention and re-creation change what a partition holds.  A
 record *inside* a proven range removed by compaction (``cleanup.policy=compact``)
@@ -370,10 +375,11 @@ def recheck(
     tps = [(r.topic, r.partition) for r, _ in proven]
     for side, cluster in (("source", source), ("target", target)):
         marks = cluster.watermark_offsets(tps)
-        wanted = [
+        wanted = [  # a record below the log start is not asked for (named below)
             (p.topic, p.partition, last, p.timestamps)
             for _, p in proven
             if (last := getattr(p, side).last) is not None
+            and last >= marks.get((p.topic, p.partition), (0, 0))[0]
         ]
         lasts = _read_at(cluster, wanted) if last_records else {}
         for _r, p in proven:
@@ -397,8 +403,8 @@ def recheck(
                 )
                 continue
             got = lasts.get((p.topic, p.partition))
-            if not last_records:
-                continue
+            if not last_records or (one.last is not None and low > one.last):
+                continue  # retention passed proven records only: the proof stands
             if got is None or got.hex() != one.last_digest:
                 at[f"{side}_offset"] = one.last
                 what = "no longer holds" if got is None else "holds another record at"
