@@ -133,10 +133,14 @@ def run_verify(
     """
     ranges = ranges_for(ctx.source, topics, copied, offset_map)
     total, estimated = source_total(ctx.source, ranges)
-    with ctx.ui.progress(total, "verify", estimate=estimated) as bar:
-        if estimated:
+    proof = Proof.load(proof_dir) if proof_dir is not None else None
+    if proof is not None:  # the bar counts what is read: not the proven records
+        wanted = {(r.topic, r.partition) for r in ranges}
+        total -= sum(p.records for tp, p in proof.partitions.items() if tp in wanted)
+        estimated = True
+    with ctx.ui.progress(max(total, 0), "verify", estimate=estimated) as bar:
+        if estimated and proof is None:
             refine_total(ctx.source, ranges, bar, total)
-        proof = Proof.load(proof_dir) if proof_dir is not None else None
         if proof is None:
             results = verify(ctx.source, ctx.target, ranges, bar, workers)
         else:

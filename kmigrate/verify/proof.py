@@ -89,10 +89,12 @@ class ProvenSide:
         return None if self.last is None else self.last + 1
 
     def as_json(self) -> dict[str, Any]:
+        """``{"first", "last", "last_digest"}`` (module docstring)."""
         return {"first": self.first, "last": self.last, "last_digest": self.last_digest}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProvenSide:
+        """Rebuild from :meth:`as_json` output (missing keys: nothing proven)."""
         first, last = data.get("first"), data.get("last")
         return cls(
             None if first is None else int(first),
@@ -165,6 +167,7 @@ class ProvenPartition:
             )
 
     def as_json(self) -> dict[str, Any]:
+        """The partition's entry in the file (module docstring)."""
         return {
             "topic": self.topic,
             "partition": self.partition,
@@ -179,6 +182,11 @@ class ProvenPartition:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProvenPartition:
+        """Rebuild from :meth:`as_json` output.
+
+        Raises:
+            KeyError, TypeError, ValueError: malformed data.
+        """
         return cls(
             str(data["topic"]),
             int(data["partition"]),

@@ -409,3 +409,26 @@ def test_the_fast_digest_equals_the_record_by_record_chained_digest(
     for record in read_all(brokers.source, topic, 1):
         chained.add(record)
     assert data["partitions"][0]["source"]["digest"] == chained.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--until", "caught-up"], "--until needs --follow"),
+        (["--settle-s", "2"], "--settle-s needs --follow"),
+        (["--full"], "--full needs --state-dir"),
+    ],
+)
+def test_follow_options_without_follow_are_refused_before_connecting(
+    args: list[str], said: str
+) -> None:
+    """Exit 2 naming the option; no cluster is asked (the addresses do not exist)."""
+    from click.testing import CliRunner
+
+    from kmigrate.cli import cli
+
+    done = CliRunner().invoke(
+        cli, ["verify", "--source", "nowhere.invalid:9092", "--target", "x.invalid:9092", *args]
+    )
+    assert done.exit_code == 2, done.output
+    assert said in done.output
