@@ -127,6 +127,9 @@ def one_run(args: argparse.Namespace, source: str, target: str, work: Path, veri
             if done.returncode != 0:
                 raise SystemExit(f"verify {extra} failed: {done.stdout.decode()[-2000:]}")
             out[name] = round(time.monotonic() - t0, 2)
+            said = [ln for ln in done.stdout.decode().splitlines() if ln.startswith("reused ")]
+            if said:
+                out["final_verify_said"] = said[0]
     return out
 
 
