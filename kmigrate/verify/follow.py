@@ -476,9 +476,10 @@ def verify_reusing(
         if res.match and tp in marks:
             sm, tm = _last_common(*marks[tp])
             if sm is not None and tm is not None and sm.digest == tm.digest:
+                fresh = p is None or not p.records  # this read began at the range's start
                 first = (
-                    res.source.first_offset if p is None else None,
-                    res.target.first_offset if p is None else None,
+                    res.source.first_offset if fresh else None,
+                    res.target.first_offset if fresh else None,
                 )
                 proof.part(r).advance(pass_id, sm, tm, *first)
     proof.save()
