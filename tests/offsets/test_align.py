@@ -292,3 +292,25 @@ def test_retention_truncation_is_never_named_shorter_than_what_was_lost(
         assert r["last"] == new_start - 1
     if all(g == 0 for g in gaps[:k]):  # no marker among the copied records
         assert named & set(offsets) == gone  # the range holds no record that was copied
+
+
+def test_keep_marks_keeps_what_lost_ranges_reads() -> None:
+    """Many observations compact to each incarnation's first and last mark, and the
+    lost range named from them is the one named from all of them."""
+    from kmigrate.offsets.gaps import keep_marks
+
+    seen: list[SourceMark] = []
+    everything: list[SourceMark] = []
+    for i, (tid, high) in enumerate([("A", 10), ("A", 40), ("A", 80), ("B", 3), ("B", 9)]):
+        mark = SourceMark(i * 1000, 0, high, tid)
+        everything.append(mark)
+        seen = keep_marks(seen, mark)
+    assert [(m.topic_id, m.high_watermark) for m in seen] == [
+        ("A", 10),
+        ("A", 80),
+        ("B", 3),
+        ("B", 9),
+    ]
+    now = SourceMark(9_000, 0, 9, "B")
+    assert lost_ranges(seen, now, 0, 50) == lost_ranges(everything, now, 0, 50)
+    assert [(r["first"], r["last"]) for r in lost_ranges(seen, now, 0, 50)] == [(50, 79)]
