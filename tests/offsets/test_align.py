@@ -4,6 +4,7 @@ ranges it lets verify name: pure, no broker (kmigrate.offsets.align, .gaps)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -314,3 +315,49 @@ def test_keep_marks_keeps_what_lost_ranges_reads() -> None:
     now = SourceMark(9_000, 0, 9, "B")
     assert lost_ranges(seen, now, 0, 50) == lost_ranges(everything, now, 0, 50)
     assert [(r["first"], r["last"]) for r in lost_ranges(seen, now, 0, 50)] == [(50, 79)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(copies(), st.lists(st.integers(0, 7), min_size=1, max_size=50), st.randoms())
+def test_push_form_aligns_as_the_pull_form_whatever_the_arrival_order(
+    case: tuple[list[tuple[int, bytes]], list[bytes], dict[str, object]],
+    chunks: list[int],
+    rnd: Any,
+) -> None:
+    """Records arriving from two readers in any interleaving (build_offset_map reads
+    many partitions per consumer) give the same map and findings as the pull form."""
+    from kmigrate.offsets.align import PartitionAligner
+
+    src, written, _facts = case
+    tgt = [(i, digest) for i, digest in enumerate(written)]
+    pushed = part()
+    aligner = PartitionAligner(pushed, lookahead=5)
+    s_at = t_at = k = 0
+    while s_at < len(src) or t_at < len(tgt):
+        n = chunks[k % len(chunks)]
+        k += 1
+        if rnd.random() < 0.5 and s_at < len(src):
+            for item in src[s_at : s_at + n]:
+                aligner.add_source(item)
+            s_at = min(s_at + n, len(src))
+        elif t_at < len(tgt):
+            for item in tgt[t_at : t_at + n]:
+                aligner.add_target(item)
+            t_at = min(t_at + n, len(tgt))
+        aligner.advance()
+    aligner.source_done()
+    aligner.target_done()
+    aligner.advance()
+    assert aligner.done
+    got = aligner.finish(99_999, len(tgt))
+    pulled_small = part()
+    want = align_partition(
+        pulled_small, src, tgt, source_end=99_999, target_end=len(tgt), lookahead=5
+    )
+    assert (pushed.runs, pushed.duplicates, pushed.source_position, pushed.target_position) == (
+        pulled_small.runs,
+        pulled_small.duplicates,
+        pulled_small.source_position,
+        pulled_small.target_position,
+    )
+    assert got == want
