@@ -120,11 +120,19 @@ class _Window:
         return self.items[i] if 0 <= i < len(self.items) else None
 
 
-class _Source:
-    """The source records not copied yet: a read-ahead buffer over the iterator."""
+class NeedSource(Exception):
+    """A target record cannot be placed before more source records are read
+    (raised inside a :class:`PartitionAligner` and caught there)."""
 
-    def __init__(self, items: Iterable[Item], lookahead: int) -> None:
-        self.it: Iterator[Item] = iter(items)
+
+class _Source:
+    """The source records not copied yet: a read-ahead buffer over an iterator
+    (pull) or over records fed as they are read (push: :meth:`PartitionAligner.add_source`)."""
+
+    def __init__(self, items: Iterable[Item] | None, lookahead: int) -> None:
+        self.it: Iterator[Item] | None = iter(items) if items is not None else None
+        self.feed: deque[Item] = deque()
+        self.finished = items is not None  # push: no more records will be fed
         self.ahead: deque[Item] = deque()
         self.counts: dict[bytes, int] = {}
         self.lookahead = lookahead
@@ -132,7 +140,14 @@ class _Source:
         self.exhausted = False
 
     def _pull(self) -> bool:
-        item = next(self.it, None)
+        if self.feed:
+            item: Item | None = self.feed.popleft()
+        elif self.it is not None:
+            item = next(self.it, None)
+        elif not self.finished:
+            raise NeedSource
+        else:
+            item = None
         if item is None:
             self.exhausted = True
             return False
@@ -163,10 +178,12 @@ class _Source:
 
     def rest(self) -> int:
         """Count (and drop) every record not taken (read to the end)."""
-        n = len(self.ahead)
+        n = len(self.ahead) + len(self.feed)
+        self.read += len(self.feed)
         self.ahead.clear()
+        self.feed.clear()
         self.counts.clear()
-        for _ in self.it:
+        for _ in self.it or ():
             self.read += 1
             n += 1
         return n
@@ -186,6 +203,63 @@ def _add_duplicate(dups: list[OffsetRun], source_offset: int, target_offset: int
         dups[-1] = OffsetRun(last.source_start, last.target_start, last.length + 1)
     else:
         dups.append(OffsetRun(source_offset, target_offset, 1))
+
+
+class _Walk:
+    """The walk over one partition's target records (see :func:`align_partition`)."""
+
+    def __init__(
+        self, part: PartitionMap, found: PartitionAlignment, src: _Source, copied: _Window
+    ) -> None:
+        self.part, self.found, self.src, self.copied = part, found, src, copied
+        self.replay: int | None = None  # position in ``copied`` a replay repeated last
+        self.prev_unmatched = False
+
+    def take(self, offset: int, digest: bytes) -> None:
+        """Classify one target record: copy, duplicate, copy after missing source
+        records, or unmatched (module docstring).
+
+        Raises:
+            NeedSource: (push) the source records to decide are not read yet;
+                nothing was recorded, so the same record is taken again later.
+        """
+        found, src, copied = self.found, self.src, self.copied
+        joined = self.prev_unmatched
+        if self.replay is not None:
+            nxt = copied.at(self.replay + 1)
+            if nxt is not None and nxt[1] == digest:
+                self.replay += 1
+                _add_duplicate(found.duplicates, nxt[0], offset)
+                self.prev_unmatched = False
+                return
+            self.replay = None
+        head = src.head()
+        if head is None or head[1] != digest:
+            position = copied.where.get(digest)
+            if position is not None:
+                self.replay = position
+                _add_duplicate(found.duplicates, copied.items[position - copied.base][0], offset)
+                self.prev_unmatched = False
+                return
+            if not src.ahead_has(digest):
+                _add_range(found.unmatched, offset, offset + 1, joined)
+                self.prev_unmatched = True
+                found.unmatched_records += 1
+                if not found.copies:
+                    found.unmatched_before_first += 1
+                return
+            first = src.pop()
+            head = src.head()
+            while head is not None and head[1] != digest:
+                src.pop()
+                head = src.head()
+            assert head is not None
+            found.missing.append((first[0], head[0]))
+        item = src.pop()
+        self.part.extend(item[0], offset, 1)
+        copied.add(item)
+        found.copies += 1
+        self.prev_unmatched = False
 
 
 def align_partition(
@@ -220,61 +294,103 @@ def align_partition(
     Raises:
         ValueError: offsets not increasing on a side, or ``part`` not empty.
     """
-    if part.runs:
-        raise ValueError(f"{part.topic}[{part.partition}]: align into an empty partition map")
-    found = PartitionAlignment(part.topic, part.partition)
-    copied = _Window(window)
-    src = _Source(source, lookahead)
-    replay: int | None = None  # position in ``copied`` of the record a replay repeated last
-    last_target = -1
-    prev_unmatched = False
-    for offset, digest in target:
-        if offset <= last_target:
-            raise ValueError(f"{part.topic}[{part.partition}]: target offsets not increasing")
-        last_target = offset
-        found.target_records += 1
-        joined, prev_unmatched = prev_unmatched, False
-        if replay is not None:
-            nxt = copied.at(replay + 1)
-            if nxt is not None and nxt[1] == digest:
-                replay += 1
-                _add_duplicate(found.duplicates, nxt[0], offset)
-                continue
-            replay = None
-        head = src.head()
-        if head is None or head[1] != digest:
-            position = copied.where.get(digest)
-            if position is not None:
-                replay = position
-                _add_duplicate(found.duplicates, copied.items[position - copied.base][0], offset)
-                continue
-            if not src.ahead_has(digest):
-                _add_range(found.unmatched, offset, offset + 1, joined)
-                prev_unmatched = True
-                found.unmatched_records += 1
-                if not found.copies:
-                    found.unmatched_before_first += 1
-                continue
-            first = src.pop()
-            head = src.head()
-            while head is not None and head[1] != digest:
-                src.pop()
-                head = src.head()
-            assert head is not None
-            found.missing.append((first[0], head[0]))
-        item = src.pop()
-        part.extend(item[0], offset, 1)
-        copied.add(item)
-        found.copies += 1
-    next_pending = src.head()
-    found.pending = src.rest()
-    found.source_records = src.read
-    part.duplicates = list(found.duplicates)
-    if next_pending is not None:
-        part.skip_to(next_pending[0])  # offsets before it hold copies or no record
-    else:
-        if source_end is not None:
-            part.skip_to(source_end)
-        if target_end is not None and target_end > part.target_position:
-            part.target_position = target_end
-    return found
+    aligner = PartitionAligner(part, source, window=window, lookahead=lookahead)
+    for item in target:
+        aligner.add_target(item)
+        aligner.advance()
+    aligner.target_done()
+    return aligner.finish(source_end, target_end)
+
+
+class PartitionAligner:
+    """:func:`align_partition` in push form, for records read from many partitions
+    at once: feed each side's records as they come (:meth:`add_source`,
+    :meth:`add_target`, in offset order), call :meth:`advance`, say when a side is
+    read to its end (:meth:`source_done`, :meth:`target_done`), then
+    :meth:`finish`.  Target records wait until the source records that place
+    them are fed (at most ``lookahead`` ahead).
+
+    Raises (from the constructor): ValueError: ``part`` not empty.
+    """
+
+    def __init__(
+        self,
+        part: PartitionMap,
+        source: Iterable[Item] | None = None,
+        *,
+        window: int = WINDOW,
+        lookahead: int = LOOKAHEAD,
+    ) -> None:
+        if part.runs:
+            raise ValueError(f"{part.topic}[{part.partition}]: align into an empty partition map")
+        self.part = part
+        self.found = PartitionAlignment(part.topic, part.partition)
+        self.src = _Source(source, lookahead)
+        self.walk = _Walk(part, self.found, self.src, _Window(window))
+        self.queue: deque[Item] = deque()
+        self.last_target = -1
+        self.target_finished = False
+
+    def add_source(self, item: Item) -> None:
+        """One more source record (push form only)."""
+        self.src.feed.append(item)
+
+    def source_done(self) -> None:
+        """The source is read to its end."""
+        self.src.finished = True
+
+    def add_target(self, item: Item) -> None:
+        """One more target record.
+
+        Raises:
+            ValueError: its offset is not above the last one's.
+        """
+        if item[0] <= self.last_target:
+            raise ValueError(
+                f"{self.part.topic}[{self.part.partition}]: target offsets not increasing"
+            )
+        self.last_target = item[0]
+        self.found.target_records += 1
+        self.queue.append(item)
+
+    def target_done(self) -> None:
+        """The target is read to its end."""
+        self.target_finished = True
+
+    @property
+    def waiting(self) -> int:
+        """Target records waiting for source records."""
+        return len(self.queue)
+
+    @property
+    def done(self) -> bool:
+        """Both sides read to their ends and every target record placed."""
+        return self.target_finished and self.src.finished and not self.queue
+
+    def advance(self) -> None:
+        """Place the waiting target records as far as the source fed so far allows."""
+        queue, take = self.queue, self.walk.take
+        while queue:
+            try:
+                take(*queue[0])
+            except NeedSource:
+                return
+            queue.popleft()
+
+    def finish(self, source_end: int | None, target_end: int | None) -> PartitionAlignment:
+        """Count what was not copied, move the map's positions (see
+        :func:`align_partition`) and return what was found."""
+        self.advance()
+        part, found, src = self.part, self.found, self.src
+        next_pending = src.head()
+        found.pending = src.rest()
+        found.source_records = src.read
+        part.duplicates = list(found.duplicates)
+        if next_pending is not None:
+            part.skip_to(next_pending[0])  # offsets before it hold copies or no record
+        else:
+            if source_end is not None:
+                part.skip_to(source_end)
+            if target_end is not None and target_end > part.target_position:
+                part.target_position = target_end
+        return found

@@ -6,19 +6,22 @@ The MM2 engine calls :func:`build_offset_map` at the end of a run; then
 ``translate-offsets`` and ``verify`` read the map as they read the native
 engine's.  Each side is read once, from its log start offset to its log end
 offset read at the start (read to the end: right where ListOffsets lags),
-through the raw reader, with the digest of :mod:`kmigrate.verify.digest`.
+through the raw reader (one consumer per side for a whole group of
+partitions, as verify reads), with the digest of :mod:`kmigrate.verify.digest`;
+the records of each partition go to its
+:class:`~kmigrate.offsets.align.PartitionAligner` as they arrive.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from kmigrate.clusters.port import Cluster
-from kmigrate.offsets.align import Item, PartitionAlignment, align_partition
+from kmigrate.offsets.align import PartitionAligner, PartitionAlignment
 from kmigrate.offsets.gaps import SourceMark, lost_ranges
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.topic_configs import log_append_time_topics
@@ -130,38 +133,122 @@ def observe_source(
     return {tp: SourceMark(now_ms, low, high, ids.get(tp[0])) for tp, (low, high) in ends.items()}
 
 
-def digests(
-    cluster: Cluster, topic: str, partition: int, start: int, stop: int, timestamps: bool
-) -> Iterator[Item]:
-    """``(offset, digest)`` of one partition's records in ``[start, stop)``, read raw.
+#: How long one side's ``consume()`` waits for a batch (s): short, as the two
+#: sides are read in turn by one thread and the other may have records ready.
+CONSUME_WAIT_S = 0.005
+#: Records read ahead on one side and not yet placed, per group of partitions,
+#: above which that side waits for the other (records; about 120 bytes each).
+BUFFER_LIMIT = 300_000
+
+
+@dataclass
+class _Group:
+    """The partitions aligned through one consumer per side."""
+
+    aligners: dict[tuple[str, int], PartitionAligner]
+    stops: dict[str, dict[tuple[str, int], int]]  # side -> partition -> end offset
+    untimed: Collection[str]
+    buffered: dict[str, int] = field(default_factory=lambda: {"source": 0, "target": 0})
+
+    def feed(self, side: str, reader: Any, msgs: list[Any]) -> set[tuple[str, int]]:
+        """Digest one batch of raw messages of ``side`` into the aligners; returns
+        the partitions fed.
+
+        Raises:
+            kmigrate.errors.ClusterError: a fetch error (via ``reader.event``).
+        """
+        touched: set[tuple[str, int]] = set()
+        stops = self.stops[side]
+        msg: Any  # a raw message: its getters are typed Optional, never None here
+        for msg in msgs:
+            if msg.error() is not None:
+                end = reader.event(msg)
+                if end is not None:
+                    self._done(side, (end.topic, end.partition))
+                    touched.add((end.topic, end.partition))
+                continue
+            tp = (msg.topic(), msg.partition())
+            if tp not in reader.pending:
+                continue
+            o = msg.offset()
+            stop = stops[tp]
+            if o >= stop:  # written after the end was read
+                reader.finish(*tp, stop)
+                self._done(side, tp)
+                touched.add(tp)
+                continue
+            ts = None if tp[0] in self.untimed else msg.timestamp()[1]
+            item = (o, fields_digest(msg.key(), msg.value(), msg.headers(), ts))
+            aligner = self.aligners[tp]
+            if side == "source":
+                aligner.add_source(item)
+            else:
+                aligner.add_target(item)
+            self.buffered[side] += 1
+            touched.add(tp)
+            if o + 1 >= stop:
+                reader.finish(*tp, stop)
+                self._done(side, tp)
+        return touched
+
+    def _done(self, side: str, tp: tuple[str, int]) -> None:
+        if side == "source":
+            self.aligners[tp].source_done()
+        else:
+            self.aligners[tp].target_done()
+
+    def advance(self, touched: set[tuple[str, int]]) -> None:
+        """Place what the batch made placeable (the buffered counts move with it)."""
+        for tp in touched:
+            aligner = self.aligners[tp]
+            before_s, before_t = aligner.src.read, aligner.waiting
+            aligner.advance()
+            self.buffered["source"] -= aligner.src.read - before_s
+            self.buffered["target"] -= before_t - aligner.waiting
+
+
+def _align_group(source: Cluster, target: Cluster, group: _Group) -> None:
+    """Read both sides of a group's partitions, one consumer each, and align them.
+
+    Each side's consumer is read a batch at a time in turn; a side that is
+    :data:`BUFFER_LIMIT` records ahead waits, so memory stays bounded (the
+    source never waits while target records wait for it, or once the target is
+    read to its end).
 
     Raises:
-        kmigrate.errors.ClusterError: the read failed (a start the log no
-            longer holds: :class:`kmigrate.errors.OffsetOutOfRange`).
+        kmigrate.errors.ClusterError: a side could not be read.
     """
-    if start >= stop:
-        return
-    digest = fields_digest
-    with cluster.raw_reader([(topic, partition, start)]) as reader:
-        while reader.pending:
-            msg: Any  # a raw message: its getters are typed Optional, never None here
-            batch = []
-            for msg in reader.consume():
-                if msg.error() is not None:
-                    reader.event(msg)
-                    continue
-                if not reader.pending:  # finished by an end-of-partition event
-                    break
-                o = msg.offset()
-                if o >= stop:  # written after the end was read
-                    reader.finish(topic, partition, stop)
-                    break
-                ts = msg.timestamp()[1] if timestamps else None
-                batch.append((o, digest(msg.key(), msg.value(), msg.headers(), ts)))
-                if o + 1 >= stop:
-                    reader.finish(topic, partition, stop)
-                    break
-            yield from batch
+    starts = {
+        side: [(t, p, start) for (t, p), (start, _stop) in group_starts.items()]
+        for side, group_starts in _starts(group).items()
+    }
+    with source.raw_reader(starts["source"]) as src, target.raw_reader(starts["target"]) as tgt:
+        readers = {"source": src, "target": tgt}
+        for side, reader in readers.items():
+            for t, p, start in starts[side]:
+                if start >= group.stops[side][(t, p)]:
+                    reader.finish(t, p, start)
+                    group._done(side, (t, p))
+        while src.pending or tgt.pending:
+            touched: set[tuple[str, int]] = set()
+            if src.pending and (
+                group.buffered["source"] < BUFFER_LIMIT
+                or group.buffered["target"] > 0  # target records wait for source ones
+                or not tgt.pending
+            ):
+                touched |= group.feed("source", src, src.consume(CONSUME_WAIT_S))
+            if tgt.pending and group.buffered["target"] < BUFFER_LIMIT:
+                touched |= group.feed("target", tgt, tgt.consume(CONSUME_WAIT_S))
+            group.advance(touched)
+
+
+def _starts(group: _Group) -> dict[str, dict[tuple[str, int], tuple[int, int]]]:
+    """Per side, each partition's (start, stop): the map's starts and the ends read."""
+    out: dict[str, dict[tuple[str, int], tuple[int, int]]] = {"source": {}, "target": {}}
+    for tp, aligner in group.aligners.items():
+        out["source"][tp] = (aligner.part.source_start, group.stops["source"][tp])
+        out["target"][tp] = (aligner.part.target_start, group.stops["target"][tp])
+    return out
 
 
 def build_offset_map(
@@ -180,8 +267,9 @@ def build_offset_map(
             MM2 runs with ``IdentityReplicationPolicy``).
         offset_map: the plan's map; each partition is replaced (runs,
             duplicates, lost ranges) and the file written (atomically).
-        workers: partitions aligned at the same time (threads: the reads overlap,
-            the digests share one core; default 2).
+        workers: groups of partitions aligned at the same time, each read through
+            one consumer per side (threads: the reads overlap, the digests share
+            one core; default 2).
         marks: per partition what the mirror step saw of the source (log start,
             high watermark, topic id) at its start and while following, for the
             lost ranges (:func:`kmigrate.offsets.gaps.lost_ranges`); without
@@ -202,32 +290,37 @@ def build_offset_map(
     source_marks = source.watermark_offsets(parts, read_end=True)
     target_marks = target.watermark_offsets(parts, read_end=True)
 
-    def one(tp: tuple[str, int]) -> tuple[PartitionAlignment, list[dict[str, Any]]]:
-        (s_low, s_end), (t_low, t_end) = source_marks[tp], target_marks[tp]
-        timed = tp[0] not in untimed
-        offset_map.forget(*tp)
-        part = offset_map.begin(tp[0], tp[1], s_low, t_low)
-        found = align_partition(
-            part,
-            digests(source, tp[0], tp[1], s_low, s_end, timed),
-            digests(target, tp[0], tp[1], t_low, t_end, timed),
-            source_end=s_end,
-            target_end=t_end,
+    n = max(1, min(workers or 2, len(parts)))
+    groups = [
+        _Group(
+            {},
+            {
+                "source": {tp: source_marks[tp][1] for tp in parts[i::n]},
+                "target": {tp: target_marks[tp][1] for tp in parts[i::n]},
+            },
+            untimed,
         )
-        lost: list[dict[str, Any]] = []
+        for i in range(n)
+    ]
+    for i, tp in enumerate(parts):
+        offset_map.forget(*tp)
+        part = offset_map.begin(tp[0], tp[1], source_marks[tp][0], target_marks[tp][0])
+        groups[i % n].aligners[tp] = PartitionAligner(part)
+    with ThreadPoolExecutor(n, thread_name_prefix="kmigrate-align") as pool:
+        for job in [pool.submit(_align_group, source, target, g) for g in groups]:
+            job.result()
+    report = AlignReport()
+    for i, tp in enumerate(parts):
+        aligner = groups[i % n].aligners[tp]
+        found = aligner.finish(source_marks[tp][1], target_marks[tp][1])
+        report.partitions.append(found)
         seen = (marks or {}).get(tp)
         if seen:
-            now = SourceMark(now_ms, s_low, s_end, ids.get(tp[0]))
+            part = aligner.part
+            now = SourceMark(now_ms, source_marks[tp][0], source_marks[tp][1], ids.get(tp[0]))
             first = part.runs[0].source_start if part.runs else None
-            lost = lost_ranges(seen, now, first, found.unmatched_before_first)
-            part.lost = lost
-        return found, [{"topic": tp[0], "partition": tp[1], **d} for d in lost]
-
-    report = AlignReport()
-    with ThreadPoolExecutor(max(1, workers or 2), thread_name_prefix="kmigrate-align") as pool:
-        for found, lost in pool.map(one, parts):
-            report.partitions.append(found)
-            report.lost.extend(lost)
+            part.lost = lost_ranges(seen, now, first, found.unmatched_before_first)
+            report.lost += [{"topic": tp[0], "partition": tp[1], **d} for d in part.lost]
     offset_map.save()
     report.seconds = time.monotonic() - started
     return report

@@ -43,8 +43,6 @@ from kmigrate.clusters.port import (
 )
 from kmigrate.errors import ClusterError
 
-#: How librdkafka prints the all-zero topic id (a broker without topic ids).
-NO_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAA"
 
 #: Seconds a Metadata answer listing no topic is asked again (KafkaCluster.topics).
 EMPTY_METADATA_S = 1.0
@@ -109,33 +107,6 @@ class KafkaCluster(ConsumerGroups):
                 continue
             rf = max((len(p.replicas) for p in tm.partitions.values()), default=0)
             out[name] = TopicMeta(name, len(tm.partitions), rf)
-        return out
-
-    def topic_ids(self, names: Iterable[str]) -> dict[str, str | None]:
-        """Each topic's id (KIP-516: a deleted and re-created topic gets a new one),
-        from DescribeTopics; None for a topic that does not exist or whose broker
-        reports no id (the all-zero id).
-
-        Raises:
-            ClusterError: the request failed.
-        """
-        wanted = list(names)
-        if not wanted:
-            return {}
-        try:
-            futures = self.admin.describe_topics(
-                TopicCollection(wanted), request_timeout=ADMIN_TIMEOUT_S
-            )
-        except KafkaException as exc:
-            raise self._fail("describing topics", exc) from None
-        out: dict[str, str | None] = {}
-        for name, future in futures.items():
-            try:
-                tid = str(future.result().topic_id)
-            except KafkaException:
-                out[name] = None
-                continue
-            out[name] = None if tid in ("", NO_TOPIC_ID) else tid
         return out
 
     def topic_configs(self, names: Iterable[str]) -> dict[str, dict[str, ConfigValue]]:
