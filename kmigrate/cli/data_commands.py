@@ -378,18 +378,7 @@ def verify(
     if since is not None:
         deprecated("verify --since", "--from")
         window_from = window_from or since
-    given = click.get_current_context().get_parameter_source("state_dir")
-    explicit = given is not None and given != click.core.ParameterSource.DEFAULT
-    if not follow:
-        for name, used in (
-            ("--until", until is not None),
-            ("--settle-s", settle_s != 5.0),
-            ("--max-duration", max_duration is not None),
-        ):
-            if used:
-                raise click.UsageError(f"{name} needs --follow")
-    if full and not explicit:
-        raise click.UsageError("--full needs --state-dir (without it verify reads everything)")
+    explicit = _follow_options_checked(follow, until, settle_s, max_duration, full)
     if mode == "dual-write":
         exit_with(
             lambda: dual_write_cmd.verify_dual_write(
@@ -429,6 +418,30 @@ def verify(
             allow_shared_state=allow_shared_state,
         )
     )
+
+
+def _follow_options_checked(
+    follow: bool, until: str | None, settle_s: float, max_duration: float | None, full: bool
+) -> bool:
+    """Refuse verify's follow options without ``--follow`` and ``--full`` without an
+    explicit ``--state-dir``; returns whether ``--state-dir`` was given.
+
+    Raises:
+        click.UsageError: an option given without the one it needs (exit 2).
+    """
+    given = click.get_current_context().get_parameter_source("state_dir")
+    explicit = given is not None and given != click.core.ParameterSource.DEFAULT
+    if not follow:
+        for name, used in (
+            ("--until", until is not None),
+            ("--settle-s", settle_s != 5.0),
+            ("--max-duration", max_duration is not None),
+        ):
+            if used:
+                raise click.UsageError(f"{name} needs --follow")
+    if full and not explicit:
+        raise click.UsageError("--full needs --state-dir (without it verify reads everything)")
+    return explicit
 
 
 @cli.command(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from kmigrate import safefs
 from kmigrate.context import standalone_context
@@ -63,18 +63,7 @@ def verify(
             of the proof failed (exit 1); the message names the partition and
             the first differing offsets.
     """
-    check_output_option("--report", report)
-    if follow and full:
-        raise UsageError("--full reads everything once; it cannot --follow")
-    if follow and report:
-        raise UsageError("--report is written by the final verify, not by --follow")
-    folder = Path(state_dir) if state_dir is not None else None
-    if (
-        folder is not None
-        and (follow or os.path.lexists(folder))
-        and safefs.private_dir(folder, allow_shared=allow_shared_state)
-    ):
-        ui.warn(f"--allow-shared-state: going on although {safefs.dir_problem(folder)}")
+    folder = _checked_folder(ui, report, state_dir, full, follow, allow_shared_state)
     ctx = standalone_context(
         source,
         target,
@@ -95,11 +84,7 @@ def verify(
             settle_s=settle_s,
             max_duration=max_duration,
         )
-        try:
-            ui.emit_json(run_follow(ctx, names, spec))
-        except StoppedByOperator as exc:
-            ui.ok(str(exc))
-            ui.emit_json(exc.record)
+        _follow(ctx, ui, names, spec)
         return 0
     offset_map = None
     if folder is not None and (folder / MAP_FILE).exists():
@@ -115,3 +100,43 @@ def verify(
     )
     ui.emit_json(record)
     return 0
+
+
+def _checked_folder(
+    ui: UI,
+    report: str | None,
+    state_dir: str | Path | None,
+    full: bool,
+    follow: bool,
+    allow_shared_state: bool,
+) -> Path | None:
+    """The state dir to use (None: none given), after refusing options that do
+    not go together and checking the folder is private.
+
+    Raises:
+        kmigrate.errors.UsageError: ``report`` cannot be written, ``--full`` or
+            ``--report`` with ``--follow``.
+        kmigrate.safefs.SharedStateError: ``state_dir`` is not private (exit 2).
+    """
+    check_output_option("--report", report)
+    if follow and full:
+        raise UsageError("--full reads everything once; it cannot --follow")
+    if follow and report:
+        raise UsageError("--report is written by the final verify, not by --follow")
+    folder = Path(state_dir) if state_dir is not None else None
+    if (
+        folder is not None
+        and (follow or os.path.lexists(folder))
+        and safefs.private_dir(folder, allow_shared=allow_shared_state)
+    ):
+        ui.warn(f"--allow-shared-state: going on although {safefs.dir_problem(folder)}")
+    return folder
+
+
+def _follow(ctx: Any, ui: UI, names: list[str], spec: VerifyStep) -> None:
+    """Run the following verify; an operator's stop is a clean end (its record shown)."""
+    try:
+        ui.emit_json(run_follow(ctx, names, spec))
+    except StoppedByOperator as exc:
+        ui.ok(str(exc))
+        ui.emit_json(exc.record)

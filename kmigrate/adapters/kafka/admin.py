@@ -43,7 +43,6 @@ from kmigrate.clusters.port import (
 )
 from kmigrate.errors import ClusterError
 
-
 #: Seconds a Metadata answer listing no topic is asked again (KafkaCluster.topics).
 EMPTY_METADATA_S = 1.0
 
