@@ -36,8 +36,10 @@ validation (``tests/test_mm2_connect.py``).
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +127,23 @@ class Mm2Options:
 _REGEX_META = frozenset("\\.[]{}()*+?^$|")
 
 
+#: The characters a Kafka topic name may hold (Kafka's ``Topic.validate``: ASCII
+#: letters, digits, ``.``, ``_`` and ``-``).
+TOPIC_NAME_CHARS = string.ascii_letters + string.digits + "._-"
+
+
+def _bracket_class(bracket: str) -> str:
+    """A glob's ``[...]`` as a regex class of exactly the topic-name characters
+    fnmatch's reading of it matches (its ranges, negation, empty reversed ranges
+    dropped), or ``(?!)`` (matches nothing) when it matches none of them.  Topic
+    names hold only :data:`TOPIC_NAME_CHARS`, so this matches the same names."""
+    member = re.compile(fnmatch.translate(bracket))
+    chars = [c for c in TOPIC_NAME_CHARS if member.fullmatch(c)]
+    if not chars:
+        return "(?!)"
+    return "[" + "".join("\\" + c if c in "-." else c for c in chars) + "]"
+
+
 def glob_to_regex(glob: str) -> str:
     """A shell glob (``fnmatch``: ``*``, ``?``, ``[seq]``, ``[!seq]``) as a Java regex
     matching the same whole topic names.
@@ -151,10 +170,7 @@ def glob_to_regex(glob: str) -> str:
             if j < 0:
                 out.append("\\[")
                 continue
-            body = glob[i:j]
-            negate = body.startswith("!")
-            members = "".join("\\" + c if c in "\\[]^&" else c for c in body[negate:])
-            out.append(f"[{'^' if negate else ''}{members}]")
+            out.append(_bracket_class(glob[i - 1 : j + 1]))
             i = j + 1
         else:
             out.append("\\" + char if char in _REGEX_META else char)
