@@ -8,7 +8,8 @@ of each partition are written to the target a second time after its first
 10,000, as a restarted at-least-once task would), then times
 :func:`kmigrate.offsets.build.build_offset_map` over it and prints records/s
 (records read on both sides per second of wall time, and source records per
-second) as JSON.  The brokers always stop.
+second) as JSON, with the time of verify (one worker, through the map just
+built) on the same data in the same run, as a ratio.  The brokers always stop.
 
 Usage::
 
@@ -97,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         cpu0 = time.process_time()
         report = build_offset_map(src, tgt, parts, omap, workers=args.workers, untimed=())
         cpu = time.process_time() - cpu0
+        from kmigrate.verify.compare import ranges_for
+        from kmigrate.verify.ordered import verify
+
+        v0, vcpu0 = time.monotonic(), time.process_time()
+        verify(src, tgt, ranges_for(src, [TOPIC], None, omap), workers=1)
+        verify_s, verify_cpu = time.monotonic() - v0, time.process_time() - vcpu0
         copies = sum(p.copies for p in report.partitions)
         dups = sum(p.duplicate_records for p in report.partitions)
         if (
@@ -116,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         "records_read_per_s": round(report.records_per_s),
         "source_records_per_s": round(copies / report.seconds),
         "runs": sum(len(omap.runs(t, p)) for t, p in parts),
+        "verify_s": round(verify_s, 2),
+        "verify_cpu_s": round(verify_cpu, 2),
+        "align_over_verify": round(report.seconds / verify_s, 2),
     }
     print(json.dumps(result, indent=2))
     return 0

@@ -188,6 +188,55 @@ def _add_duplicate(dups: list[OffsetRun], source_offset: int, target_offset: int
         dups.append(OffsetRun(source_offset, target_offset, 1))
 
 
+class _Walk:
+    """The walk over one partition's target records (see :func:`align_partition`)."""
+
+    def __init__(
+        self, part: PartitionMap, found: PartitionAlignment, src: _Source, copied: _Window
+    ) -> None:
+        self.part, self.found, self.src, self.copied = part, found, src, copied
+        self.replay: int | None = None  # position in ``copied`` a replay repeated last
+        self.prev_unmatched = False
+
+    def take(self, offset: int, digest: bytes) -> None:
+        """Classify one target record: copy, duplicate, copy after missing source
+        records, or unmatched (module docstring)."""
+        found, src, copied = self.found, self.src, self.copied
+        joined, self.prev_unmatched = self.prev_unmatched, False
+        if self.replay is not None:
+            nxt = copied.at(self.replay + 1)
+            if nxt is not None and nxt[1] == digest:
+                self.replay += 1
+                _add_duplicate(found.duplicates, nxt[0], offset)
+                return
+            self.replay = None
+        head = src.head()
+        if head is None or head[1] != digest:
+            position = copied.where.get(digest)
+            if position is not None:
+                self.replay = position
+                _add_duplicate(found.duplicates, copied.items[position - copied.base][0], offset)
+                return
+            if not src.ahead_has(digest):
+                _add_range(found.unmatched, offset, offset + 1, joined)
+                self.prev_unmatched = True
+                found.unmatched_records += 1
+                if not found.copies:
+                    found.unmatched_before_first += 1
+                return
+            first = src.pop()
+            head = src.head()
+            while head is not None and head[1] != digest:
+                src.pop()
+                head = src.head()
+            assert head is not None
+            found.missing.append((first[0], head[0]))
+        item = src.pop()
+        self.part.extend(item[0], offset, 1)
+        copied.add(item)
+        found.copies += 1
+
+
 def align_partition(
     part: PartitionMap,
     source: Iterable[Item],
@@ -223,49 +272,15 @@ def align_partition(
     if part.runs:
         raise ValueError(f"{part.topic}[{part.partition}]: align into an empty partition map")
     found = PartitionAlignment(part.topic, part.partition)
-    copied = _Window(window)
     src = _Source(source, lookahead)
-    replay: int | None = None  # position in ``copied`` of the record a replay repeated last
+    walk = _Walk(part, found, src, _Window(window))
     last_target = -1
-    prev_unmatched = False
     for offset, digest in target:
         if offset <= last_target:
             raise ValueError(f"{part.topic}[{part.partition}]: target offsets not increasing")
         last_target = offset
         found.target_records += 1
-        joined, prev_unmatched = prev_unmatched, False
-        if replay is not None:
-            nxt = copied.at(replay + 1)
-            if nxt is not None and nxt[1] == digest:
-                replay += 1
-                _add_duplicate(found.duplicates, nxt[0], offset)
-                continue
-            replay = None
-        head = src.head()
-        if head is None or head[1] != digest:
-            position = copied.where.get(digest)
-            if position is not None:
-                replay = position
-                _add_duplicate(found.duplicates, copied.items[position - copied.base][0], offset)
-                continue
-            if not src.ahead_has(digest):
-                _add_range(found.unmatched, offset, offset + 1, joined)
-                prev_unmatched = True
-                found.unmatched_records += 1
-                if not found.copies:
-                    found.unmatched_before_first += 1
-                continue
-            first = src.pop()
-            head = src.head()
-            while head is not None and head[1] != digest:
-                src.pop()
-                head = src.head()
-            assert head is not None
-            found.missing.append((first[0], head[0]))
-        item = src.pop()
-        part.extend(item[0], offset, 1)
-        copied.add(item)
-        found.copies += 1
+        walk.take(offset, digest)
     next_pending = src.head()
     found.pending = src.rest()
     found.source_records = src.read

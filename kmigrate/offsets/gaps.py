@@ -97,6 +97,18 @@ def _incarnations(marks: Sequence[SourceMark]) -> list[list[SourceMark]]:
     return groups
 
 
+def keep_marks(seen: Sequence[SourceMark], now: SourceMark) -> list[SourceMark]:
+    """The marks worth journaling after one more observation ``now``: per topic id
+    (incarnation) its first and its last mark, in time order.  That is all
+    :func:`lost_ranges` reads (the log start the copy began at, the deleted
+    topic's last high watermark), so a mirror that follows for days journals a few
+    marks per partition, not one per observation."""
+    out: list[SourceMark] = []
+    for group in _incarnations([*seen, now]):
+        out += [group[0], group[-1]] if len(group) > 1 else [group[0]]
+    return out
+
+
 def lost_ranges(
     marks: Sequence[SourceMark],
     now: SourceMark,

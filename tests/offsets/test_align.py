@@ -249,3 +249,68 @@ def test_fields_digest_is_the_record_digest(
     assert fields_digest(key, value, headers or None, ts if timed else None) == record_digest(
         rec, timed
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 50),
+    st.lists(st.sampled_from([0, 0, 0, 1, 4]), min_size=1, max_size=80),
+    st.data(),
+)
+def test_retention_truncation_is_never_named_shorter_than_what_was_lost(
+    low0: int, gaps: list[int], data: st.DataObject
+) -> None:
+    """A copy began at log start ``low0`` and had copied ``k`` records when the log
+    start moved to the ``j``-th record (j >= k); the copy resumed there.  Every
+    record lost (``k .. j-1``) lies in the range named, which ends right before the
+    new log start; without markers among the copied records the range holds no
+    record that was copied (only lost records, and offsets that hold none)."""
+    offsets, o = [], low0
+    for g in gaps:
+        offsets.append(o)
+        o += 1 + g
+    end = o
+    n = len(offsets)
+    k = data.draw(st.integers(0, n))
+    j = data.draw(st.integers(k, n))
+    new_start = offsets[j] if j < n else end
+    src = [(off, d(i)) for i, off in enumerate(offsets)]
+    tgt = [(t, digest) for t, (_o, digest) in enumerate(src[:k] + src[j:])]
+    p = part(new_start, 0)
+    found = align_partition(p, src[j:], tgt, source_end=end, target_end=len(tgt))
+    first = p.runs[0].source_start if p.runs else None
+    lost = lost_ranges(
+        [SourceMark(0, low0, end)],
+        SourceMark(1, new_start, end),
+        first,
+        found.unmatched_before_first,
+    )
+    named = {x for r in lost for x in range(r["first"], r["last"] + 1)}
+    gone = {offsets[i] for i in range(k, j)}
+    assert gone <= named
+    for r in lost:
+        assert r["last"] == new_start - 1
+    if all(g == 0 for g in gaps[:k]):  # no marker among the copied records
+        assert named & set(offsets) == gone  # the range holds no record that was copied
+
+
+def test_keep_marks_keeps_what_lost_ranges_reads() -> None:
+    """Many observations compact to each incarnation's first and last mark, and the
+    lost range named from them is the one named from all of them."""
+    from kmigrate.offsets.gaps import keep_marks
+
+    seen: list[SourceMark] = []
+    everything: list[SourceMark] = []
+    for i, (tid, high) in enumerate([("A", 10), ("A", 40), ("A", 80), ("B", 3), ("B", 9)]):
+        mark = SourceMark(i * 1000, 0, high, tid)
+        everything.append(mark)
+        seen = keep_marks(seen, mark)
+    assert [(m.topic_id, m.high_watermark) for m in seen] == [
+        ("A", 10),
+        ("A", 80),
+        ("B", 3),
+        ("B", 9),
+    ]
+    now = SourceMark(9_000, 0, 9, "B")
+    assert lost_ranges(seen, now, 0, 50) == lost_ranges(everything, now, 0, 50)
+    assert [(r["first"], r["last"]) for r in lost_ranges(seen, now, 0, 50)] == [(50, 79)]
