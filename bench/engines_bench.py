@@ -13,9 +13,11 @@ Per workload (record size x partitions, the same N records seeded once) and engi
   connector's ``PUT``) to the target holding N records (its high watermarks);
 * **CPU s per million records**: user + system CPU of every process of the engine
   (the ``kmigrate mirror`` process and its workers; the Connect JVM), from
-  ``psutil``, between start and done; the brokers are not counted (the same for
-  both);
-* **peak RSS**: the largest sum of RSS over those processes, sampled every 0.2 s;
+  ``psutil``, between start and done; beside it the brokers' CPU (both clusters'
+  JVMs: the ZooKeeper-mode source broker and the three KRaft target nodes) and the
+  sum of all processes;
+* **peak RSS**: the largest sum of RSS over the engine's processes (each process
+  tree summed), sampled every 0.2 s, and the brokers' apart;
 * **first record**: time from the start to the first record on the target (the
   native engine's includes starting Python and its worker processes; the Connect
   worker is already running), and the rate after it (the copy alone).
@@ -107,19 +109,26 @@ def _copy(
     topic: str,
     partitions: int,
     records: int,
+    broker_pids: tuple[int, ...] = (),
     timeout_s: float = 900.0,
 ) -> dict[str, float]:
     """Time one copy: ``start()`` begins it (returns extra pids to watch); done when
-    the target's high watermarks sum to ``records``."""
+    the target's high watermarks sum to ``records``.  The brokers (``broker_pids``,
+    both clusters' JVMs) are sampled apart, so that their CPU and RSS are shown
+    beside the engine's and in the sum over all processes."""
     from confluent_kafka import Consumer
 
     consumer = Consumer({"bootstrap.servers": target, "group.id": "bench-engines-watch"})
     sampler = Sampler(roots)
+    brokers = Sampler(list(broker_pids))
     sampler.sample()
-    cpu0 = sampler.total_cpu()
+    brokers.sample()
+    cpu0, broker_cpu0 = sampler.total_cpu(), brokers.total_cpu()
+    brokers.peak_rss = 0  # the peak during the copy, not at rest before it
     began = time.monotonic()
     sampler.roots = roots + start()
     sampler.start()
+    brokers.start()
     first = 0.0
     try:
         while True:
@@ -134,15 +143,21 @@ def _copy(
             time.sleep(0.1)
         seconds = time.monotonic() - began
         sampler.sample()
+        brokers.sample()
     finally:
         sampler.stop_flag.set()
+        brokers.stop_flag.set()
         consumer.close()
     cpu = sampler.total_cpu() - cpu0
+    broker_cpu = brokers.total_cpu() - broker_cpu0
     return {
         "seconds": seconds,
         "records_per_s": records / seconds,
         "cpu_s_per_million": cpu / records * 1e6,
+        "broker_cpu_s_per_million": broker_cpu / records * 1e6,
+        "all_cpu_s_per_million": (cpu + broker_cpu) / records * 1e6,
         "peak_rss_mib": sampler.peak_rss / 2**20,
+        "broker_peak_rss_mib": brokers.peak_rss / 2**20,
         "first_record_s": first,
         # The copy alone: without the native engine's process start, which the
         # already running Connect worker does not pay per copy.
@@ -214,7 +229,15 @@ def run(
                             )
                             return [procs[0].pid]
 
-                        figures = _copy(start_native, [], brokers.target, topic, parts, records)
+                        figures = _copy(
+                            start_native,
+                            [],
+                            brokers.target,
+                            topic,
+                            parts,
+                            records,
+                            brokers.pids,
+                        )
                         if procs[0].wait(300) != 0:
                             raise SystemExit(f"kmigrate mirror exited {procs[0].returncode}")
                     else:
@@ -257,6 +280,7 @@ def run(
                             topic,
                             parts,
                             records,
+                            brokers.pids,
                         )
                         rest.delete(config["name"])
                     row = {"engine": engine, "size": size, "partitions": parts, **figures}
@@ -284,7 +308,10 @@ def print_table(data: dict[str, Any]) -> None:
             r["partitions"],
             f"{r['records_per_s']:,.0f}",
             f"{r['cpu_s_per_million']:.1f}",
+            f"{r['broker_cpu_s_per_million']:.1f}",
+            f"{r['all_cpu_s_per_million']:.1f}",
             f"{r['peak_rss_mib']:.0f}",
+            f"{r['broker_peak_rss_mib']:.0f}",
             f"{r['first_record_s']:.2f}",
             f"{r['records_per_s_after_first']:,.0f}",
         ]
@@ -299,8 +326,11 @@ def print_table(data: dict[str, Any]) -> None:
                 "record",
                 "partitions",
                 "records/s",
-                "CPU s / M records",
-                "peak RSS MiB",
+                "CPU s / M records (engine)",
+                "(brokers)",
+                "(all)",
+                "peak RSS MiB (engine)",
+                "(brokers)",
                 "first record s",
                 "records/s after it",
             ],

@@ -12,6 +12,7 @@ from kmigrate.clusters import registry
 from kmigrate.clusters.port import Cluster, ControlPlane
 from kmigrate.errors import PlanError, UsageError
 from kmigrate.journal import Journal
+from kmigrate.permissions import ExactlyOnceWriter
 from kmigrate.plan import LoadedPlan
 from kmigrate.plan.refs import (
     REFERENCE,
@@ -24,6 +25,7 @@ from kmigrate.plan.schema import TranslateOffsetsStep
 from kmigrate.runtime.rerun import missing_topics_advice
 from kmigrate.steps import record_of
 from kmigrate.steps.base import StepContext
+from kmigrate.steps.mirror_mm2 import mm2_options
 from kmigrate.ui import UI
 
 
@@ -183,7 +185,38 @@ def plan_context(
         acls=m.acls,
         target_spec=acl_target_spec(plan, environ),
         mm2_plan=m,
+        exactly_once_writer=exactly_once_writer(plan, target),
     )
+
+
+def exactly_once_writer(plan: LoadedPlan, target: Cluster) -> ExactlyOnceWriter | None:
+    """Who writes MirrorMaker 2's records on the target in transactions: for the first
+    mirror step with ``engine: mirrormaker2`` and ``connect.exactly_once: true`` (or
+    not set, on a Connect REST API: then the check asks the cluster), the plan's
+    target principal (``User:`` its resolved ``sasl.username``; MM2's configs
+    give the tasks' producer the plan's target settings, ``producer.override.*``;
+    empty where the target does not authenticate a SASL user), the source connector's
+    name and ``tasks_max``.  None when no mirror step may use exactly-once."""
+    for phase in plan.model.phases:
+        for step in phase.steps:
+            connect = getattr(step, "connect", None)
+            if getattr(step, "engine", "native") != "mirrormaker2" or connect is None:
+                continue
+            required = getattr(connect, "exactly_once", None)
+            if required is False or (required is None and getattr(connect, "url", None) is None):
+                continue
+            config: Mapping[str, Any] = getattr(target, "config", None) or {}
+            user = str(config.get("sasl.username") or "")
+            prefix = mm2_options(connect, plan.model.name, None).name
+            return ExactlyOnceWriter(
+                f"User:{user}" if user else "",
+                f"{prefix}-source",
+                int(getattr(connect, "tasks_max", 1)),
+                getattr(connect, "group_id", None),
+                required=required is True,
+                connect=connect,
+            )
+    return None
 
 
 def referenced_variables(plan: LoadedPlan) -> frozenset[str]:

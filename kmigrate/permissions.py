@@ -19,7 +19,17 @@ This module computes; the step reads the clusters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from kmigrate.acls.model import (
+    CLUSTER_NAME,
+    WILDCARD,
+    AclBinding,
+    PatternType,
+    Permission,
+    ResourceType,
+)
 
 #: A side of the migration and a resource type: ``("target", "topic")``.
 Scope = tuple[str, str]
@@ -148,3 +158,127 @@ def describe_unchecked(unknown: Unchecked) -> list[str]:
         f"({', '.join(names[:3])}{' …' if len(names) > 3 else ''})"
         for (side, resource, op), names in sorted(unknown.items())
     ]
+
+
+# --- MirrorMaker 2 with exactly-once source (KIP-618) ------------------------------------
+
+#: Operations another implies in Kafka's authorizer: DESCRIBE is implied by READ,
+#: WRITE, DELETE and ALTER; DESCRIBE_CONFIGS by ALTER_CONFIGS; ALL implies every one.
+#: Only an ALLOW implies: a DENY denies exactly its operation (or ALL).  Source:
+#: kafka.apache.org/documentation/#operations_resources_and_protocols (the notes under
+#: the table) and ``StandardAuthorizer``'s matching.
+IMPLIED_BY: Mapping[str, frozenset[str]] = {
+    "DESCRIBE": frozenset({"READ", "WRITE", "DELETE", "ALTER"}),
+    "DESCRIBE_CONFIGS": frozenset({"ALTER_CONFIGS"}),
+}
+
+
+@dataclass(frozen=True)
+class ExactlyOnceWriter:
+    """Who writes MirrorMaker 2's records to the target when the Connect cluster runs
+    source connectors exactly once (KIP-618), and as which transactional ids.
+
+    ``principal``: ``User:name`` the source tasks' producer authenticates as on the
+    target (kmigrate's MM2 configs give it the plan's target principal through
+    ``producer.override.*``).  ``connector``: the MirrorSourceConnector's name.
+    ``tasks``: its ``tasks.max``.  ``group_id``: the Connect cluster's ``group.id``
+    when known; without it a transactional-id binding counts when it has one of the
+    shapes KIP-618 names for this connector (see :func:`exactly_once_missing`).
+    ``required``: the plan says ``exactly_once: true``; False where the MM2 step
+    uses exactly-once only if the Connect cluster has it (then ``connect``, the
+    plan's ``connect:`` block, lets the check ask the cluster first).
+
+    KIP-618 ("Exactly-Once Support for Source Connectors", section "Connector
+    principal permissions"): each task ``T`` writes in transactions with the
+    transactional id ``${groupId}-${connector}-${T}``, so the connector's producer
+    principal needs Write (and Describe) on those TransactionalId resources (a
+    prefixed ``${groupId}-${connector}`` binding is KIP-618's shorthand) and
+    IdempotentWrite on the Cluster.  The worker's own principal
+    (``connect-cluster-${groupId}``) is the Connect cluster operator's, not checked.
+    """
+
+    principal: str
+    connector: str
+    tasks: int
+    group_id: str | None = None
+    required: bool = True
+    connect: Any = field(default=None, compare=False)
+
+    def transactional_ids(self) -> list[str]:
+        """``GROUP-CONNECTOR-T`` per task (``<group.id>`` when the group is unknown)."""
+        group = self.group_id or "<group.id>"
+        return [f"{group}-{self.connector}-{t}" for t in range(self.tasks)]
+
+
+def _names_match(binding: AclBinding, name: str, suffix: str | None) -> bool:
+    """Does ``binding``'s resource pattern cover ``name``?  With ``suffix`` (the
+    group id unknown: ``name`` is ``<group.id>-CONNECTOR-T`` and ``suffix``
+    ``-CONNECTOR-T``), a literal name ending in ``suffix`` or a prefix ending in
+    ``-CONNECTOR`` / ``-CONNECTOR-`` counts."""
+    if binding.pattern_type is PatternType.LITERAL:
+        if binding.name == WILDCARD:
+            return True
+        return binding.name.endswith(suffix) if suffix else binding.name == name
+    if suffix:
+        connector = suffix.rsplit("-", 1)[0]
+        return binding.name.endswith((connector, connector + "-"))
+    return name.startswith(binding.name)
+
+
+def acl_allows(
+    bindings: Iterable[AclBinding],
+    principal: str,
+    resource: ResourceType,
+    name: str,
+    operation: str,
+    suffix: str | None = None,
+) -> bool:
+    """Whether ``bindings`` let ``principal`` do ``operation`` on a resource, as
+    Kafka's authorizer decides: a matching DENY (of the operation or ALL) wins, else a
+    matching ALLOW of it, of ALL, or of an operation implying it (:data:`IMPLIED_BY`).
+    A binding matches the principal itself or ``User:*``, any host (kmigrate does not
+    know the Connect workers' addresses), and the resource by its pattern
+    (``_names_match``)."""
+    allowing = {operation, "ALL", *IMPLIED_BY.get(operation, ())}
+    allowed = False
+    for b in bindings:
+        if b.resource_type is not resource or b.principal not in (principal, "User:*"):
+            continue
+        if not _names_match(b, name, suffix):
+            continue
+        if b.permission is Permission.DENY and b.operation in (operation, "ALL"):
+            return False
+        if b.permission is Permission.ALLOW and b.operation in allowing:
+            allowed = True
+    return allowed
+
+
+def exactly_once_missing(
+    writer: ExactlyOnceWriter, bindings: Iterable[AclBinding]
+) -> list[Missing]:
+    """What ``writer.principal`` lacks on the target for MirrorMaker 2 with
+    exactly-once source (KIP-618): Write and Describe on each task's transactional
+    id, IdempotentWrite on the cluster; ``bindings``: every binding the target holds
+    (DescribeAcls).  Without ``writer.group_id`` the transactional ids are matched by
+    their KIP-618 shape: a literal ``*``, a literal name ending in
+    ``-CONNECTOR-T``, or a prefix ending in ``-CONNECTOR``."""
+    bindings = list(bindings)
+    why = (
+        f"mirror with MirrorMaker 2 exactly-once (KIP-618) as {writer.principal}, "
+        f"connector {writer.connector}"
+    )
+    lacking = []
+    for task, name in enumerate(writer.transactional_ids()):
+        suffix = None if writer.group_id else f"-{writer.connector}-{task}"
+        for op in ("WRITE", "DESCRIBE"):
+            if not acl_allows(
+                bindings, writer.principal, ResourceType.TRANSACTIONAL_ID, name, op, suffix
+            ):
+                lacking.append(
+                    Missing("target", "transactional id", name, op, f"{why}, task {task}")
+                )
+    if not acl_allows(
+        bindings, writer.principal, ResourceType.CLUSTER, CLUSTER_NAME, "IDEMPOTENT_WRITE"
+    ):
+        lacking.append(Missing("target", "cluster", CLUSTER_NAME, "IDEMPOTENT_WRITE", why))
+    return lacking

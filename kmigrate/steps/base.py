@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Self
 
 from kmigrate.clusters import kafka
 from kmigrate.clusters.port import Cluster, ControlPlane
+from kmigrate.permissions import ExactlyOnceWriter
 from kmigrate.steps.effects import Effects
 from kmigrate.ui import UI
 
@@ -100,6 +101,9 @@ class StepContext:
             :class:`~kmigrate.engines.mirrormaker2.spec.Mm2Plan`: the plan's model, or
             a selection a plan-less command builds), secrets as references; None
             when no step runs MM2.
+        exactly_once_writer: who writes MirrorMaker 2's records on the target with
+            exactly-once source (KIP-618), when a mirror step of the plan uses it
+            (check-connectivity checks its transactional-id ACLs); else None.
     """
 
     source: Cluster
@@ -125,6 +129,7 @@ class StepContext:
     acls: Any = None
     target_spec: Any = None
     mm2_plan: Any = None
+    exactly_once_writer: ExactlyOnceWriter | None = None
 
 
 class Step:

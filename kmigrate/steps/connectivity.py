@@ -9,15 +9,26 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Self
 
-from kmigrate.errors import StepFailed
+from kmigrate.errors import ClusterError, KmigrateError, StepFailed
 from kmigrate.offsets.groups import select_groups
-from kmigrate.permissions import Missing, Scope, describe_unchecked, missing, needs_for
+from kmigrate.permissions import (
+    Missing,
+    Scope,
+    describe_unchecked,
+    exactly_once_missing,
+    missing,
+    needs_for,
+)
 from kmigrate.selection import select_topics
 from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
+from kmigrate.steps.mirror_mm2 import connector_configs, plane_for
+from kmigrate.steps.source_acls import acls_client
 
 #: Target types whose Kafka endpoint authorizes with Kafka ACLs (CreateTopics there is
 #: the control plane; Event Hubs' hubs are not Kafka topics to create).
 ACL_TARGETS = ("kafka", "redpanda", "msk", "confluent-cloud")
+#: Why MM2 runs at least once when the plan leaves ``exactly_once`` to the cluster.
+NO_EOS = "has no exactly-once source support (worker exactly.once.source.support, KIP-618)"
 
 
 @dataclass
@@ -117,7 +128,7 @@ def check_permissions(ctx: StepContext) -> dict[str, object]:
         kmigrate.errors.ClusterError: a cluster could not be read.
     """
     needs = needs_for(ctx.actions)
-    if not needs:
+    if not needs and ctx.exactly_once_writer is None:
         return {"checked": 0, "missing": [], "not_checked": []}
     topics = select_topics(list(ctx.source.topics()), ctx.include, ctx.exclude)
     granted: dict[Scope, dict[str, frozenset[str] | None]] = {
@@ -155,6 +166,9 @@ def check_permissions(ctx: StepContext) -> dict[str, object]:
                     )
                 )
     notes = describe_unchecked(unknown)
+    eos_lacking, eos_notes, eos_checked = exactly_once_lacking(ctx)
+    lacking += eos_lacking
+    notes += eos_notes
     for note in notes:
         ctx.ui.line(f"permissions: {note}")
     checked = sum(len(v) for v in granted.values())
@@ -171,6 +185,44 @@ def check_permissions(ctx: StepContext) -> dict[str, object]:
         )
     ctx.ui.ok(
         f"permissions: every operation the plan's steps need is granted "
-        f"({len(needs)} operations on {checked} topics and groups)"
+        f"({len(needs)} operations on {checked} topics and groups"
+        + (
+            f", MirrorMaker 2 exactly-once on {eos_checked} transactional ids)"
+            if eos_checked
+            else ")"
+        )
     )
     return {"checked": checked, "missing": [], "not_checked": notes}
+
+
+def exactly_once_lacking(ctx: StepContext) -> tuple[list[Missing], list[str], int]:
+    """What the principal MirrorMaker 2 writes as lacks on the target for exactly-once
+    source (KIP-618: Write and Describe on each task's transactional id,
+    IdempotentWrite on the cluster; :func:`kmigrate.permissions.exactly_once_missing`),
+    from the target's ACL bindings (DescribeAcls).  Returns ``(missing, notes,
+    transactional ids checked)``;
+    a note says why nothing was checked: a target without Kafka ACLs, a Connect
+    cluster (asked when the plan does not say ``exactly_once``) without exactly-once
+    source support or that did not answer, a principal that is not a SASL user, or
+    bindings that could not be read (the principal lacks DESCRIBE on the cluster)."""
+    writer = ctx.exactly_once_writer
+    if writer is None:
+        return [], [], 0
+    what = f"MirrorMaker 2 exactly-once transactional ids of {writer.connector}"
+    if ctx.target_type not in ACL_TARGETS:
+        return [], [f"{what} not checked: the target does not authorize with Kafka ACLs"], 0
+    if not writer.required:
+        try:
+            plane = plane_for(writer.connect, ctx)
+            configs = connector_configs(writer.connect, ctx.mm2_plan, plane)
+        except KmigrateError as exc:
+            return [], [f"{what} not checked: {exc}"], 0
+        if configs[0].get("exactly.once.support") != "required":
+            return [], [f"MirrorMaker 2 copies at least once: {plane.where} {NO_EOS}"], 0
+    if not writer.principal:
+        return [], [f"{what} not checked: the target principal is not a SASL user"], 0
+    try:
+        bindings = acls_client(ctx.target, "target").describe().bindings
+    except ClusterError as exc:
+        return [], [f"{what} not checked: {exc}"], 0
+    return exactly_once_missing(writer, bindings), [], writer.tasks

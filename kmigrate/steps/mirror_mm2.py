@@ -24,6 +24,7 @@ from typing import Any
 from kmigrate.clusters.connect import ConnectRestPlane
 from kmigrate.engines.base import FollowSpec
 from kmigrate.engines.copying import stop_on_signals
+from kmigrate.engines.mirrormaker2 import msk
 from kmigrate.engines.mirrormaker2.config import Mm2Options, connectors
 from kmigrate.engines.mirrormaker2.engine import (
     Mm2Engine,
@@ -55,8 +56,9 @@ def plane_for(spec: ConnectSpec, ctx: StepContext) -> ConnectPlane:
     MSK Connect plane for ``msk_connect``.
 
     Raises:
-        UsageError: a reference is unset or unreadable (named, never a value), or
-            the MSK Connect plane is not in this build.
+        UsageError: a reference is unset or unreadable (named, never a value).
+        kmigrate.engines.mirrormaker2.config.NotRenderable: the plan's target cannot
+            be reached from MSK Connect (IAM or no authentication only).
     """
     if spec.url is not None:
         auth = None
@@ -69,13 +71,7 @@ def plane_for(spec: ConnectSpec, ctx: StepContext) -> ConnectPlane:
             except UnresolvedReference as exc:
                 raise UsageError(f"connect: {exc}") from None
         return ConnectRestPlane(spec.url, auth)
-    from kmigrate.clusters import msk_connect  # boto3 only when MSK Connect is used
-
-    factory = getattr(msk_connect, "msk_connect_plane", None)
-    if factory is None:
-        raise UsageError("connect.msk_connect: the MSK Connect plane is not in this build")
-    plane: ConnectPlane = factory(spec.msk_connect, ctx.mm2_plan)
-    return plane
+    return msk.msk_connect_plane(spec.msk_connect, ctx.mm2_plan)
 
 
 def mm2_options(spec: ConnectSpec, plan_name: str, plane: ConnectPlane | None) -> Mm2Options:
@@ -112,8 +108,11 @@ def planned_configs(spec: ConnectSpec, mm2_plan: Any) -> list[dict[str, str]]:
 
     Raises:
         kmigrate.engines.mirrormaker2.config.NotRenderable: a plan key the configs
-            cannot be made from (its key path in ``loc``).
+            cannot be made from (its key path in ``loc``), or, on MSK Connect, a
+            target its workers cannot reach (IAM or no authentication only).
     """
+    if spec.msk_connect is not None:
+        msk.msk_connect_base(mm2_plan, msk.msk_options(spec.msk_connect))
     opts = Mm2Options(
         name=mm2_options(spec, mm2_plan.name, None).name,
         tasks_max=spec.tasks_max,

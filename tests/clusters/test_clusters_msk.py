@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 
 from kmigrate.clusters import msk
 from kmigrate.errors import ClusterError, UsageError
-from tests.support.cloud_fakes import ARN, provisioned
+from tests.support.cloud_fakes import ARN, fake_aws_env, provisioned
 
 REGION = "eu-central-1"
 
@@ -28,13 +28,7 @@ REGION = "eu-central-1"
 @pytest.fixture
 def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """Static fake credentials, and no AWS config files read from the machine."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    fake_aws_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from botocore.exceptions import ParamValidationError
@@ -31,6 +30,7 @@ from kmigrate.engines.mirrormaker2 import config as mm2
 from kmigrate.engines.mirrormaker2 import render
 from kmigrate.errors import UsageError
 from kmigrate.plan import load_plan
+from tests.support.cloud_fakes import stubbed_aws_client
 
 SECRET = "s3cret-Value-never-shown"
 
@@ -249,15 +249,8 @@ MSK = render.MskConnectOptions(
 def kafkaconnect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
     """A real boto3 ``kafkaconnect`` client under botocore's Stubber, static fake
     credentials, no AWS files read."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    client = boto3.client("kafkaconnect", region_name="eu-central-1")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+    with stubbed_aws_client("kafkaconnect", "eu-central-1", monkeypatch, tmp_path) as pair:
+        yield pair
 
 
 def test_msk_connect_request_validates_against_the_service_model(
@@ -306,7 +299,7 @@ def test_msk_connect_refuses_an_invalid_request_before_sending(
     bad["capacity"]["provisionedCapacity"]["mcuCount"] = 0
     with pytest.raises(ParamValidationError, match="mcuCount"):
         client.create_connector(**bad)
-    with pytest.raises(UsageError, match="kmigrate-source: invalid request"):
+    with pytest.raises(UsageError, match="refuses create_connector kmigrate-source: Invalid value"):
         msk_connect.create_connectors([bad], "eu-central-1", client)
     assert msk_connect.create_connectors([request], "eu-central-1", client) == [arn]
 

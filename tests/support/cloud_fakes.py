@@ -7,10 +7,14 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import boto3
+import pytest
 import requests
 from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
@@ -177,3 +181,30 @@ def provisioned(state: str = "ACTIVE", brokers: int = 3) -> dict[str, Any]:
             },
         }
     }
+
+
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Static fake AWS credentials, and no AWS config file, profile or instance
+    metadata read from the machine."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@contextmanager
+def stubbed_aws_client(
+    service: str, region: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[tuple[Any, Any]]:
+    """A real boto3 client of ``service`` under botocore's Stubber, with
+    :func:`fake_aws_env`; checks at the end that every queued answer was used."""
+    from botocore.stub import Stubber
+
+    fake_aws_env(monkeypatch, tmp_path)
+    client = boto3.client(service, region_name=region)
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()

@@ -180,14 +180,16 @@ class MskConnectOptions:
     worker_configuration_revision: int = 1
 
 
-def msk_connect_request(plan: Mm2Plan, opts: Mm2Options, msk: MskConnectOptions) -> list[dict]:
-    """One boto3 ``kafkaconnect.create_connector`` request (keyword arguments) per
-    connector.  MSK Connect's workers talk to the target (``kafkaCluster``) with
-    IAM or no authentication only (``kafkaClusterClientAuthentication``: NONE or
-    IAM in the service model); a secret is ``${secretsmanager:SECRET_ID:KEY}``.
+def msk_connect_base(plan: Mm2Plan, msk: MskConnectOptions) -> dict[str, Any]:
+    """The part of every ``create_connector`` request that is MSK Connect's, not the
+    connector's: version, capacity, the target as ``kafkaCluster`` (its bootstrap
+    servers and VPC), authentication and encryption to it, the custom plugin, the
+    service execution role and the worker configuration.  MSK Connect's workers talk
+    to the target with IAM or no authentication only
+    (``kafkaClusterClientAuthentication``: NONE or IAM in the service model).
 
     Raises:
-        UsageError: the target is not reachable that way (SASL/SCRAM or PLAIN).
+        NotRenderable: the target is not reachable that way (SASL/SCRAM or PLAIN).
     """
     target = client_security(plan.clusters.target, "target")
     if target.mechanism and not target.iam:
@@ -196,6 +198,43 @@ def msk_connect_request(plan: Mm2Plan, opts: Mm2Options, msk: MskConnectOptions)
             "MSK Connect's workers reach the Kafka cluster with IAM or no authentication "
             f"only; the plan's target uses SASL {target.mechanism}",
         )
+    base: dict[str, Any] = {
+        "kafkaConnectVersion": msk.kafka_connect_version,
+        "capacity": {
+            "provisionedCapacity": {"mcuCount": msk.mcu_count, "workerCount": msk.workers}
+        },
+        "kafkaCluster": {
+            "apacheKafkaCluster": {
+                "bootstrapServers": target.bootstrap,
+                "vpc": {"subnets": list(msk.subnets), "securityGroups": list(msk.security_groups)},
+            }
+        },
+        "kafkaClusterClientAuthentication": {"authenticationType": "IAM" if target.iam else "NONE"},
+        "kafkaClusterEncryptionInTransit": {
+            "encryptionType": "TLS" if target.protocol in ("SSL", "SASL_SSL") else "PLAINTEXT"
+        },
+        "plugins": [
+            {"customPlugin": {"customPluginArn": msk.plugin_arn, "revision": msk.plugin_revision}}
+        ],
+        "serviceExecutionRoleArn": msk.role_arn,
+    }
+    if msk.worker_configuration_arn:
+        base["workerConfiguration"] = {
+            "workerConfigurationArn": msk.worker_configuration_arn,
+            "revision": msk.worker_configuration_revision,
+        }
+    return base
+
+
+def msk_connect_request(plan: Mm2Plan, opts: Mm2Options, msk: MskConnectOptions) -> list[dict]:
+    """One boto3 ``kafkaconnect.create_connector`` request (keyword arguments) per
+    connector: :func:`msk_connect_base` with the connector's name, description and
+    config, where a secret is ``${secretsmanager:SECRET_ID:KEY}``.
+
+    Raises:
+        NotRenderable: the target is not reachable from MSK Connect (SASL/SCRAM or PLAIN).
+    """
+    base = msk_connect_base(plan, msk)
 
     def ref(value: str) -> str:
         def one(match: re.Match[str]) -> str:
@@ -208,45 +247,14 @@ def msk_connect_request(plan: Mm2Plan, opts: Mm2Options, msk: MskConnectOptions)
     for config in connectors(plan, replace(opts, producer_override=False), ref):
         config = dict(config)
         name = config.pop("name")
-        request: dict[str, Any] = {
-            "connectorName": name,
-            "connectorDescription": f"kmigrate plan {plan.name}: MirrorMaker 2 ({name})",
-            "kafkaConnectVersion": msk.kafka_connect_version,
-            "capacity": {
-                "provisionedCapacity": {"mcuCount": msk.mcu_count, "workerCount": msk.workers}
-            },
-            "connectorConfiguration": config,
-            "kafkaCluster": {
-                "apacheKafkaCluster": {
-                    "bootstrapServers": target.bootstrap,
-                    "vpc": {
-                        "subnets": list(msk.subnets),
-                        "securityGroups": list(msk.security_groups),
-                    },
-                }
-            },
-            "kafkaClusterClientAuthentication": {
-                "authenticationType": "IAM" if target.iam else "NONE"
-            },
-            "kafkaClusterEncryptionInTransit": {
-                "encryptionType": "TLS" if target.protocol in ("SSL", "SASL_SSL") else "PLAINTEXT"
-            },
-            "plugins": [
-                {
-                    "customPlugin": {
-                        "customPluginArn": msk.plugin_arn,
-                        "revision": msk.plugin_revision,
-                    }
-                }
-            ],
-            "serviceExecutionRoleArn": msk.role_arn,
-        }
-        if msk.worker_configuration_arn:
-            request["workerConfiguration"] = {
-                "workerConfigurationArn": msk.worker_configuration_arn,
-                "revision": msk.worker_configuration_revision,
+        requests.append(
+            {
+                "connectorName": name,
+                "connectorDescription": f"kmigrate plan {plan.name}: MirrorMaker 2 ({name})",
+                **base,
+                "connectorConfiguration": config,
             }
-        requests.append(request)
+        )
     return requests
 
 
