@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
-from kmigrate.clusters.port import ConnectorStatus, TaskStatus, summarise_trace
-from kmigrate.errors import ClusterError, StepFailed
+from kmigrate.clusters.port import ConnectorFailed, ConnectorStatus, TaskStatus, summarise_trace
+from kmigrate.errors import ClusterError
 from kmigrate.redact import redact
 
 __all__ = [
@@ -27,10 +27,6 @@ __all__ = [
     "TaskStatus",
     "summarise_trace",
 ]
-
-
-class ConnectorFailed(StepFailed):
-    """A connector or one of its tasks is FAILED; the message says why in words."""
 
 
 class ConnectRest:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from kmigrate.errors import StepFailed
 from kmigrate.redact import redact
 
 if TYPE_CHECKING:
@@ -449,6 +450,11 @@ class ConnectorStatus:
             for p in parts
             if p.state == "FAILED"
         ]
+
+
+class ConnectorFailed(StepFailed):
+    """A connector or one of its tasks is FAILED, or did not run in time (exit 1); the
+    message says why in words."""
 
 
 _CAUSE = re.compile(r"^(?:Caused by: )?([\w.$]+(?:Exception|Error))(?:: (.*))?$")

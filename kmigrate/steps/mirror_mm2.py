@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from types import SimpleNamespace
@@ -37,13 +38,16 @@ from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.errors import ClusterError, StepFailed, UsageError
 from kmigrate.offsets.build import build_offset_map, observe_source
 from kmigrate.offsets.checks import lost_range, source_lost_error
-from kmigrate.offsets.gaps import SourceMark
+from kmigrate.offsets.gaps import SourceMark, keep_marks
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.plan.refs import UnresolvedReference, resolve
 from kmigrate.plan.schema import ConnectSpec
 from kmigrate.steps.base import JsonRecord, StepContext
 from kmigrate.steps.mirror_record import MirrorRecord, PartitionCopy
 from kmigrate.steps.mirror_target import check_target, partitions_of, refuse_occupied
+
+#: Seconds between looks at the source's log start, end and topic id while following.
+MARK_EVERY_S = 10.0
 
 
 def plane_for(spec: ConnectSpec, ctx: StepContext) -> ConnectPlane:
@@ -191,7 +195,12 @@ def _run(
             waited = engine.wait_running(state, stop)
             ctx.ui.line(f"every task RUNNING after {waited:.1f} s")
 
+            marked = [time.monotonic()]
+
             def on_tick(result: Any) -> None:
+                if time.monotonic() - marked[0] >= MARK_EVERY_S:  # a re-created topic
+                    note_source(ctx, state, list(result.partition_lag))
+                    marked[0] = time.monotonic()
                 record.lag = topic_lag_json(result.partition_lag)
                 record.partitions = _partitions(state, result.copied)
                 ctx.checkpoint(record.to_json())
@@ -280,11 +289,12 @@ def _k(tp: tuple[str, int]) -> str:
 def note_source(ctx: StepContext, state: Mm2State, parts: list[tuple[str, int]]) -> None:
     """Add what the source shows now (log start, end, topic id:
     :func:`kmigrate.offsets.build.observe_source`) to ``state.source_marks``, keeping
-    the first and the latest mark of each partition."""
+    per topic id its first and its last mark (:func:`kmigrate.offsets.gaps.keep_marks`)."""
     for tp, mark in observe_source(ctx.source, parts).items():
-        now = [mark.at_ms, mark.log_start, mark.high_watermark, mark.topic_id]
-        seen = state.source_marks.get(_k(tp))
-        state.source_marks[_k(tp)] = [seen[0], now] if seen else [now]
+        seen = [SourceMark(*m) for m in state.source_marks.get(_k(tp), [])]
+        state.source_marks[_k(tp)] = [
+            [m.at_ms, m.log_start, m.high_watermark, m.topic_id] for m in keep_marks(seen, mark)
+        ]
 
 
 def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) -> list[str]:

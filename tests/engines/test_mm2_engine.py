@@ -298,3 +298,39 @@ def test_a_wrong_target_password_on_the_workers_ends_the_step_with_exit_1_in_wor
     assert code == 0, out
     assert "deleted connector kmigrate-mm2-plan-source" in out
     assert "kmigrate-mm2-plan-source" not in ConnectRest(connect.live_url()).connectors()
+
+
+def test_the_mirror_command_copies_with_mirrormaker2_without_a_plan(
+    connect: kafka_connect.ConnectCluster, brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """``kmigrate mirror --engine mirrormaker2 --connect-url URL --tasks-max 2`` with the
+    target's settings as ``-Y`` (the password a reference): the same step code copies
+    every record (independent read-back), deletes its connectors and prints the
+    offset map's alignment."""
+    _source, target = brokers.clusters
+    topic = prefix + "cli"
+    create_topic(brokers.source, topic, PARTITIONS)
+    create_topic(brokers.target, topic, PARTITIONS)
+    produce(brokers.source, topic, _records(0, 3000))
+    settings = {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": "SCRAM-SHA-512",
+        "sasl.username": apache_kafka.MIGRATION_USER,
+        "sasl.password": "${" + TARGET_PASSWORD + "}",
+        "ssl.ca.location": target.ca,
+    }
+    args = ["mirror", "--source", brokers.source, "--target", target.bootstrap]
+    args += ["--topic", topic, "--engine", "mirrormaker2", "--connect-url", connect.live_url()]
+    args += ["--tasks-max", "2", "--state-dir", str(tmp_path / "state")]
+    for key, value in settings.items():
+        args += ["-Y", f"{key}={value}"]
+    (tmp_path / "plan.yaml").write_text("")  # _run's working folder
+    code, out = _run(tmp_path / "plan.yaml", _env(brokers, TARGET_PASSWORD), *args)
+    print(out)
+    assert code == 0, out
+    assert "created connector kmigrate-mirror-source" in out
+    assert "deleted connector kmigrate-mirror-source" in out
+    assert "mirror ended: snapshot complete" in out
+    got = without_offsets(independent_read(brokers.target, topic))
+    assert got == without_offsets(independent_read(brokers.source, topic))
+    assert "kmigrate-mirror-source" not in ConnectRest(connect.live_url()).connectors()

@@ -38,33 +38,27 @@ from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from kmigrate.clusters.port import Cluster, ConnectorStatus, Record
+from kmigrate.clusters.port import Cluster, ConnectorFailed, ConnectorStatus, Record
 from kmigrate.engines.base import FollowSpec, PartitionLag, StopFlag, follow_ended, topic_lags
 from kmigrate.engines.mirrormaker2.config import SOURCE_CONNECTOR
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
-from kmigrate.errors import ClusterError, StepFailed
+from kmigrate.errors import ClusterError
 
 #: Target offsets, from the high watermark back, searched in snapshot mode for the
 #: source's newest record at the start (following: the newest 64).
 TAIL = 1024
-#: MM2's internal topics on the target (offset-syncs with ``offset-syncs.topic.location
-#: =target``, KIP-716; checkpoints and heartbeats under IdentityReplicationPolicy:
-#: ``SOURCE.checkpoints.internal``, ``heartbeats``; ``MirrorClientConfig``).
-INTERNAL_TOPIC_PATTERNS = ("mm2-offset-syncs.", ".checkpoints.internal", "heartbeats")
 
 
 def is_mm2_internal(topic: str) -> bool:
-    """Whether ``topic`` is one of MirrorMaker 2's internal topics (see
-    :data:`INTERNAL_TOPIC_PATTERNS`)."""
+    """Whether ``topic`` is one of MirrorMaker 2's internal topics on the target:
+    ``mm2-offset-syncs.ALIAS.internal`` (``offset-syncs.topic.location=target``,
+    KIP-716), ``ALIAS.checkpoints.internal`` and ``heartbeats`` (under
+    IdentityReplicationPolicy; ``MirrorClientConfig``, KIP-382)."""
     return (
         (topic.startswith("mm2-offset-syncs.") and topic.endswith(".internal"))
         or topic.endswith(".checkpoints.internal")
         or topic == "heartbeats"
     )
-
-
-class ConnectorFailed(StepFailed):
-    """A connector or one of its tasks is FAILED, or did not run in time (exit 1)."""
 
 
 def _key(tp: tuple[str, int]) -> str:
