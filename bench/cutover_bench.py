@@ -185,6 +185,21 @@ def ends(cluster: Any, partitions: int) -> int:
     return sum(end for _low, end in cluster.watermark_offsets(parts, read_end=True).values())
 
 
+def proven(state: Path) -> int:
+    """Source records the following verify has proven so far: the sum over the
+    partitions of ``verify-proof.json`` of ``source.last + 1`` (0 before its
+    first save).  The file's layout is :mod:`kmigrate.verify.proof`'s."""
+    try:
+        data = json.loads((state / "verify-proof.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    total = 0
+    for part in data.get("partitions", []):
+        last = (part.get("source") or {}).get("last")
+        total += 0 if last is None else int(last) + 1
+    return total
+
+
 def commit_group(bootstrap: str, offsets: dict[int, int]) -> None:
     """Commit ``GROUP`` on the source at ``{partition: offset}`` (retried while
     the group coordinator loads)."""
@@ -265,7 +280,10 @@ def one_window(brokers: Brokers, args: argparse.Namespace, on: bool, work: Path)
         ["mirror", *common, "--follow", "--until", "stopped", "--state-dir", str(state), *workers]
     )
     if verifier is not None:
-        verifier.start(["verify", *common, "--follow", "--state-dir", str(state), *workers])
+        verifier.start(
+            ["verify", *common, "--follow", "--until", "stopped", "--state-dir", str(state)]
+            + workers
+        )
     # The backlog copied: the target within one second of the producer.
     deadline = live_at + args.backlog_timeout_s
     while ends(target, parts) < ends(source, parts) - args.rate:
@@ -275,6 +293,17 @@ def one_window(brokers: Brokers, args: argparse.Namespace, on: bool, work: Path)
             )
         time.sleep(0.5)
     backlog_s = time.monotonic() - live_at
+    proof_s = None
+    if verifier is not None:
+        # The proof behind the producer by about two seconds, or a block per partition.
+        slack = max(2 * args.rate, parts * 2048)
+        while proven(state) < ends(source, parts) - slack:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"cutover_bench: the proof did not catch up in {args.backlog_timeout_s:g} s"
+                )
+            time.sleep(0.5)
+        proof_s = time.monotonic() - live_at
     time.sleep(args.hold_s)
     load_at_stop = load()
     producer.send_signal(signal.SIGTERM)
@@ -314,6 +343,7 @@ def one_window(brokers: Brokers, args: argparse.Namespace, on: bool, work: Path)
         "live_records": prod["produced"],
         "seed_s": seeded_s,
         "backlog_copied_s": backlog_s,
+        "backlog_proven_s": proof_s,
         "caught_up_s": caught_at - stopped_at,
         "mirror_stopped_s": mirrored["ended"] - stopped_at,
         "verified_s": verified_at - mirrored["ended"],

@@ -361,9 +361,12 @@ def run_child(
     CPU it took: ``client_cpu_s`` (the child and its workers during the timed
     work, user + system, from ``getrusage``), ``broker_cpu_s`` (the two brokers together, from
     ``/proc``) and ``machine_busy`` (the share of all CPUs busy while the child
-    ran, 0-1, from ``/proc/stat``; it includes the child's import and start).
+    ran, 0-1, from ``/proc/stat``; it includes the child's import and start) and
+    ``load`` (the 1-minute load average as the child started, ``getloadavg``:
+    the machine is shared, so each figure says how busy it was).
     """
     cmd = [sys.executable, __file__, "--child", name, json.dumps(args)]
+    load = os.getloadavg()[0]
     brokers0 = sum(_process_cpu_s(pid) for pid in broker_pids)
     busy0, total0 = _machine_ticks()
     with open(log, "a", encoding="utf-8") as err:
@@ -383,6 +386,7 @@ def run_child(
         "client_cpu_s": float(figures["cpu_s"]),
         "broker_cpu_s": brokers1 - brokers0,
         "machine_busy": (busy1 - busy0) / max(1, total1 - total0),
+        "load": load,
     }
 
 
@@ -527,7 +531,7 @@ def run(
             print(
                 f"{name}: {seconds[name]:.2f} s, peak RSS {rss[name]:.0f} MiB, "
                 f"CPU {got['client_cpu_s']:.2f} s client + {got['broker_cpu_s']:.2f} s "
-                f"brokers, machine {got['machine_busy']:.0%} busy"
+                f"brokers, machine {got['machine_busy']:.0%} busy, load {got['load']:.1f}"
             )
     except BaseException:
         print(f"broker logs and child stderr kept in {tmp}", file=sys.stderr)
@@ -616,6 +620,7 @@ def print_report(data: dict[str, Any]) -> None:
             f"{data['cpu'][name]['client_cpu_s']:.2f}",
             f"{data['cpu'][name]['broker_cpu_s']:.2f}",
             f"{data['cpu'][name]['machine_busy']:.0%}",
+            f"{data['cpu'][name].get('load', float('nan')):.1f}",
         ]
         for name in MEASUREMENTS
         if name in data["seconds"]
@@ -633,9 +638,10 @@ def print_report(data: dict[str, Any]) -> None:
                 "client CPU s",
                 "broker CPU s",
                 "machine busy",
+                "load 1 min",
             ],
             disable_numparse=True,
-            colalign=("left",) + ("right",) * 7,
+            colalign=("left",) + ("right",) * 8,
         )
     )
     if data["ratios"]:
