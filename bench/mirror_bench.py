@@ -179,6 +179,14 @@ def measure_raw_consume_tuned(args: dict[str, Any]) -> None:
     measure_raw_consume(args, {"fetch.wait.max.ms": FETCH_WAIT_MS, **READER_SETTINGS})
 
 
+def measure_raw_consume_target(args: dict[str, Any]) -> None:
+    """Child: raw consume with the reader settings of the *target* topic the
+    mirror wrote: with :func:`measure_raw_consume_tuned`, the raw consume of
+    both sides that verify is measured against (on Apache Kafka the target is
+    three brokers with RF 3, not the source's one)."""
+    measure_raw_consume_tuned({**args, "source": args["target"]})
+
+
 def measure_naive(args: dict[str, Any]) -> None:
     """Child: one record at a time, poll() -> produce(), default client settings."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
@@ -268,6 +276,7 @@ MEASUREMENTS = {
     "raw_consume_tuned": measure_raw_consume_tuned,
     "naive": measure_naive,
     "mirror": measure_mirror,
+    "raw_consume_target": measure_raw_consume_target,
     "verify": measure_verify,
 }
 
@@ -518,7 +527,7 @@ def run(
         for name in MEASUREMENTS:
             if name not in only:
                 continue
-            if name == "verify" and "mirror" not in only:
+            if name in ("verify", "raw_consume_target") and "mirror" not in only:
                 continue
             got = run_child(name, args, log, brokers.pids)
             if name in WRITTEN_TOPICS:
@@ -557,6 +566,9 @@ def run(
         ratios["naive copy / min(raw produce, raw consume)"] = rates["naive"] / bound
     if {"verify", "raw_consume"} <= rates.keys():
         ratios["verify / (raw consume / 2)"] = rates["verify"] / (rates["raw_consume"] / 2)
+    if {"verify", "raw_consume_tuned", "raw_consume_target"} <= rates.keys():
+        both = seconds["raw_consume_tuned"] + seconds["raw_consume_target"]
+        ratios["verify / raw consume of both sides (reader settings)"] = both / seconds["verify"]
     if {"verify", "raw_consume_tuned"} <= rates.keys():
         ratios["verify / (raw consume with reader settings / 2)"] = rates["verify"] / (
             rates["raw_consume_tuned"] / 2
@@ -599,6 +611,7 @@ LABELS = {
     "raw_produce": "raw produce (target, writer settings)",
     "raw_consume": "raw consume (source)",
     "raw_consume_tuned": "raw consume (source, reader settings)",
+    "raw_consume_target": "raw consume (target, reader settings)",
     "naive": "naive copy (poll -> produce, defaults)",
     "mirror": "kmigrate mirror",
     "verify": "kmigrate verify (reads both sides)",
