@@ -238,6 +238,9 @@ def mirror(
         "kmigrate verify --source src:9092 --target tgt:9092 --report verify.json --details",
         "kmigrate verify --source src:9092 --target tgt:9092 --mode dual-write "
         "--from 2026-12-04T20:00:00Z --to 2026-12-04T20:10:00Z",
+        "kmigrate verify --source src:9092 --target tgt:9092 --state-dir .kmigrate "
+        "--follow --until stopped",
+        "kmigrate verify --source src:9092 --target tgt:9092 --state-dir .kmigrate",
     ),
 )
 @SOURCE
@@ -266,7 +269,36 @@ def mirror(
     "--to", "window_to", metavar="TIME", default=None, help="dual-write: window end, exclusive."
 )
 @click.option("--since", hidden=True, default=None, help="Deprecated spelling of --from.")
-@click.option("--until", hidden=True, default=None, help="Deprecated spelling of --to.")
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Verify behind a running mirror, checkpointing the proven ranges in --state-dir.",
+)
+@click.option(
+    "--until",
+    default=None,
+    metavar="caught-up|stopped",
+    help="With --follow: stop once every partition is proven up to both high watermarks "
+    "for --settle-s (caught-up, the default), or only on Ctrl-C / SIGTERM (stopped).",
+)
+@click.option(
+    "--settle-s",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="With --until caught-up: seconds every partition stays proven to its end.",
+)
+@click.option(
+    "--max-duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --follow: stop after this many seconds.",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="With --state-dir: read everything again instead of reusing the proven ranges.",
+)
 @click.option(
     "--tolerance-s",
     type=float,
@@ -279,8 +311,10 @@ def mirror(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(".kmigrate"),
     show_default=True,
-    help="dual-write: the report goes to STATE_DIR/reports without --report.",
+    help="Reuse and extend the proven ranges kept here (verify-proof.json), through the "
+    "mirror's offset map when it holds one; dual-write: the report goes to STATE_DIR/reports.",
 )
+@SHARED_STATE
 @DETAILS
 @OUTPUT
 def verify(
@@ -296,9 +330,14 @@ def verify(
     window_from: str | None,
     window_to: str | None,
     since: str | None,
+    follow: bool,
     until: str | None,
+    settle_s: float,
+    max_duration: float | None,
+    full: bool,
     tolerance_s: float,
     state_dir: Path,
+    allow_shared_state: bool,
     details: bool,
     output_format: str,
 ) -> None:
@@ -307,14 +346,29 @@ def verify(
     With --mode dual-write: compare, per topic, the records both clusters
     received between --from and --to, independent of partition, order and
     timestamps; exit 1 on a difference.
+
+    With --state-dir: read only what the proven ranges kept there do not
+    cover (after re-checking them); with --follow: verify behind the mirror.
     """
     refuse_same_cluster(source, target)
     if since is not None:
         deprecated("verify --since", "--from")
         window_from = window_from or since
-    if until is not None:
-        deprecated("verify --until", "--to (mirror's --until is its stop mode)")
-        window_to = window_to or until
+    if until is not None and until not in ("caught-up", "stopped"):
+        deprecated("verify --until TIME", "--to (--until is --follow's stop mode)")
+        window_to, until = window_to or until, None
+    given = click.get_current_context().get_parameter_source("state_dir")
+    explicit = given is not None and given != click.core.ParameterSource.DEFAULT
+    if not follow:
+        for name, used in (
+            ("--until", until is not None),
+            ("--settle-s", settle_s != 5.0),
+            ("--max-duration", max_duration is not None),
+        ):
+            if used:
+                raise click.UsageError(f"{name} needs --follow")
+    if full and not explicit:
+        raise click.UsageError("--full needs --state-dir (without it verify reads everything)")
     if mode == "dual-write":
         exit_with(
             lambda: dual_write_cmd.verify_dual_write(
@@ -345,6 +399,13 @@ def verify(
             workers=workers,
             source_config=source_config,
             target_config=target_config,
+            state_dir=state_dir if explicit or follow else None,
+            full=full,
+            follow=follow,
+            until=until or "caught-up",
+            settle_s=settle_s,
+            max_duration=max_duration,
+            allow_shared_state=allow_shared_state,
         )
     )
 

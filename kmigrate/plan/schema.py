@@ -245,11 +245,23 @@ class VerifyStep(_StepSpec):
 
     ``workers``: processes the partitions are sharded over (default: the
     number of CPUs), each reading its partitions of both sides.
+    ``mode``: ``once`` reads what the proven ranges in the plan's state dir
+    (``verify-proof.json``) do not cover, after re-checking them, and gives
+    the verdict a full read gives (``full: true`` reads everything again);
+    ``follow`` verifies in rounds behind the mirror, checkpointing the proven
+    ranges, until ``until``: ``caught-up`` (every partition proven up to both
+    sides' high watermarks for ``settle_s`` seconds) or ``stopped`` (SIGINT /
+    SIGTERM: a clean stop); ``max_duration``: stop after this many seconds.
     """
 
     action: Literal["verify"]
     report: str = "reports/verify.json"
     workers: int | None = Field(default=None, ge=1, le=256)
+    mode: Literal["once", "follow"] = "once"
+    full: bool = False
+    until: Literal["caught-up", "stopped"] = "caught-up"
+    settle_s: float = Field(default=5.0, ge=0)
+    max_duration: float | None = Field(default=None, gt=0)
 
 
 class GroupSelection(_Strict):

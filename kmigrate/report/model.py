@@ -177,6 +177,15 @@ def _side(data: Any) -> dict[str, Any]:
     }
 
 
+def _proven(data: Any) -> dict[str, Any] | None:
+    """A partition's proven ranges from the verify report (``proven``: records
+    reused from earlier passes, and per pass the offsets it proved, when)."""
+    if not isinstance(data, dict):
+        return None
+    ranges = [r for r in data.get("ranges") or [] if isinstance(r, dict)]
+    return {"reused_records": data.get("reused_records"), "ranges": ranges}
+
+
 def _verify_section(row: dict[str, Any], record: VerifyRecord, default: Path | None) -> Any:
     data, file, error = _read_verify_report(record, default)
     journaled = record.to_json()
@@ -201,6 +210,7 @@ def _verify_section(row: dict[str, Any], record: VerifyRecord, default: Path | N
                     "source": _side(p.get("source")),
                     "target": _side(p.get("target")),
                     "first_difference": p.get("first_difference"),
+                    "proven": _proven(p.get("proven")),
                 }
             )
     partitions.sort(key=lambda p: (p["match"], str(p["topic"]), p["partition"] or 0))
@@ -213,6 +223,7 @@ def _verify_section(row: dict[str, Any], record: VerifyRecord, default: Path | N
         "error": error,
         "summary": summary,
         "partitions": partitions,
+        "proof": (data or {}).get("proof"),
     }
 
 
@@ -455,7 +466,10 @@ def build_model(
             continue
         typed = read_record(action_of(row), record)
         if isinstance(typed, VerifyRecord):
-            verifies.append(_verify_section(row, typed, default_report))
+            # A following verify proves ranges, not a verdict: the final verify's
+            # section shows them (its report's ``proven``).
+            if typed.follow is None:
+                verifies.append(_verify_section(row, typed, default_report))
         elif isinstance(typed, ProvisionRecord):
             provisions.append(_provision_section(row, typed))
         elif isinstance(typed, TranslateOffsetsRecord):

@@ -13,7 +13,10 @@ The journaled record::
      "mismatched": 0, "source_records": 1200, "target_records": 1200}
 
 plus ``timestamps_not_compared`` (topics, when a target topic stamps its own
-time) and ``cross_check`` (``{"rows": {...}, "problems": [...]}``, when the
+time), ``reused_records`` (records proven by earlier passes and not read
+again, :mod:`kmigrate.verify.proof`), ``follow`` (a following verify:
+``{"ended", "rounds", "proven_offsets", "lag"}``, see :func:`run_follow`)
+and ``cross_check`` (``{"rows": {...}, "problems": [...]}``, when the
 target type checked).
 """
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from kmigrate.errors import StepFailed, VerificationFailed
+from kmigrate.errors import StepFailed, StoppedByOperator, VerificationFailed
 from kmigrate.journal import atomic_write
 from kmigrate.offsets.map import OffsetMap
 from kmigrate.selection import select_topics
@@ -33,7 +36,9 @@ from kmigrate.steps.base import JsonRecord, Step, StepContext, StepRecord
 from kmigrate.steps.mirror import MirrorRecord
 from kmigrate.verify.compare import CopiedRange, ranges_for
 from kmigrate.verify.evidence import LOG_APPEND_TIME_NOTE, dumps, report, show_results
+from kmigrate.verify.follow import follow, operator_stop, proof_line, verify_reusing
 from kmigrate.verify.ordered import refine_total, source_total, verify
+from kmigrate.verify.proof import Proof
 
 
 @dataclass
@@ -58,6 +63,8 @@ class VerifyRecord(StepRecord):
     target_records: int | None = None
     timestamps_not_compared: list[str] = field(default_factory=list)
     cross_check: dict[str, Any] | None = None
+    reused_records: int | None = None
+    follow: dict[str, Any] | None = None
 
     def to_json(self) -> JsonRecord:
         """The journal form (module docstring)."""
@@ -73,6 +80,10 @@ class VerifyRecord(StepRecord):
             data["timestamps_not_compared"] = self.timestamps_not_compared
         if self.cross_check is not None:
             data["cross_check"] = self.cross_check
+        if self.reused_records is not None:
+            data["reused_records"] = self.reused_records
+        if self.follow is not None:
+            data["follow"] = self.follow
         return data
 
     @classmethod
@@ -89,10 +100,14 @@ class VerifyRecord(StepRecord):
             target_records=data.get("target_records"),
             timestamps_not_compared=list(data.get("timestamps_not_compared") or []),
             cross_check=data.get("cross_check"),
+            reused_records=data.get("reused_records"),
+            follow=data.get("follow"),
         )
 
     def summary(self) -> str:
-        """``12 matched, 0 mismatched``."""
+        """``12 matched, 0 mismatched`` (a following verify: ``follow: caught up``)."""
+        if self.follow is not None:
+            return f"follow: {self.follow.get('ended')}"
         return f"{self.matched} matched, {self.mismatched} mismatched"
 
 
@@ -103,27 +118,48 @@ def run_verify(
     report_path: Path | None,
     offset_map: OffsetMap | None = None,
     workers: int | None = None,
+    proof_dir: Path | None = None,
 ) -> JsonRecord:
     """Verify, print the table, write the report; the step's whole forward action.
 
     ``copied``: the partitions the mirror's record lists (used without an
     offset map); ``workers``: processes the partitions are sharded over (see
-    :func:`kmigrate.verify.ordered.verify`).
+    :func:`kmigrate.verify.ordered.verify`).  ``proof_dir``: reuse (and
+    extend) the proven ranges kept there (:mod:`kmigrate.verify.proof`): only
+    what they do not cover is read, after their re-checks; None reads all.
 
     Raises:
         VerificationFailed: any partition differs (after the report is written).
     """
     ranges = ranges_for(ctx.source, topics, copied, offset_map)
     total, estimated = source_total(ctx.source, ranges)
-    with ctx.ui.progress(total, "verify", estimate=estimated) as bar:
-        if estimated:
+    proof = Proof.load(proof_dir) if proof_dir is not None else None
+    if proof is not None:  # the bar counts what is read: not the proven records
+        wanted = {(r.topic, r.partition) for r in ranges}
+        total -= sum(p.records for tp, p in proof.partitions.items() if tp in wanted)
+        estimated = True
+    with ctx.ui.progress(max(total, 0), "verify", estimate=estimated) as bar:
+        if estimated and proof is None:
             refine_total(ctx.source, ranges, bar, total)
-        results = verify(ctx.source, ctx.target, ranges, bar, workers)
+        if proof is None:
+            results = verify(ctx.source, ctx.target, ranges, bar, workers)
+        else:
+            results, notes, reused = verify_reusing(
+                ctx.source, ctx.target, ranges, proof, bar, workers
+            )
     show_results(ctx.ui, results)
     untimed = sorted({r.topic for r in results if not r.timestamps_compared})
     if untimed:
         ctx.ui.line(f"timestamps not compared on {', '.join(untimed)}: {LOG_APPEND_TIME_NOTE}")
     data = report(results, ctx.source, ctx.target)
+    if proof is not None:
+        add_proof(data, proof, notes, reused)
+        for note in notes:
+            ctx.ui.warn(note)
+        ctx.ui.line(
+            f"reused {data['proof']['reused_records']:,} records proven earlier "
+            f"({proof.path}); read {data['proof']['read_records']:,}"
+        )
     if report_path is not None:
         atomic_write(report_path, dumps(data))
         ctx.ui.line(f"report: {report_path}")
@@ -131,6 +167,8 @@ def run_verify(
     record = VerifyRecord(
         str(report_path) if report_path else None, **summary, timestamps_not_compared=untimed
     )
+    if proof is not None:
+        record.reused_records = data["proof"]["reused_records"]
     if summary["mismatched"]:
         ctx.checkpoint(record.to_json())
         first = next(r for r in results if not r.match)
@@ -143,6 +181,69 @@ def run_verify(
     ctx.ui.ok(
         f"all {summary['partitions']:,} partitions match ({summary['source_records']:,} records)"
     )
+    return record.to_json()
+
+
+def add_proof(
+    data: dict[str, Any], proof: Proof, notes: list[str], reused: dict[tuple[str, int], int]
+) -> None:
+    """Add to the report what came from the proof: per partition ``proven``
+    (records reused, and per pass what it proved, when) and a ``proof`` summary."""
+    kinds = {p["id"]: p["kind"] for p in proof.passes}
+    for part in data["partitions"]:
+        tp = (part["topic"], part["partition"])
+        got = proof.partitions.get(tp)
+        ranges = [{**r, "kind": kinds.get(r["pass"])} for r in (got.ranges if got else [])]
+        part["proven"] = {"reused_records": reused.get(tp, 0), "ranges": ranges}
+    total = sum(reused.values())
+    data["proof"] = {
+        "file": str(proof.path),
+        "reused_records": total,
+        "read_records": data["summary"]["source_records"] - total,
+        "notes": notes,
+        "passes": proof.passes,
+    }
+
+
+def run_follow(ctx: StepContext, topics: list[str], spec: Any) -> JsonRecord:
+    """A following verify (``mode: follow``) in the plan's state dir: rounds
+    behind the mirror (:func:`kmigrate.verify.follow.follow`), the proof lag
+    printed about every 5 s; returns the record with ``follow``.
+
+    Raises:
+        VerificationFailed: a block differs or a log start passed unproven records.
+        StoppedByOperator: SIGINT / SIGTERM: a clean stop, the proof saved (exit 0).
+    """
+    with operator_stop() as (stop, why):
+        outcome = follow(
+            ctx.source,
+            ctx.target,
+            topics,
+            ctx.state_dir,
+            until=spec.until,
+            settle_s=spec.settle_s,
+            max_duration_s=spec.max_duration,
+            stop=stop,
+            stop_reason=lambda: why[0] if why else "stopped by operator",
+            report=lambda last: ctx.ui.line(proof_line(last)),
+        )
+    for note in outcome.last.notes:
+        ctx.ui.warn(note)
+    record = VerifyRecord(
+        report=None,
+        follow={
+            "ended": outcome.ended,
+            "rounds": outcome.rounds,
+            "proven_offsets": outcome.last.proven_offsets(),
+            "lag": outcome.last.lag(),
+        },
+    )
+    if why:
+        raise StoppedByOperator(
+            f"verify --follow {outcome.ended}: the proof is saved; the final verify reuses it",
+            record.to_json(),
+        )
+    ctx.ui.ok(f"verify --follow {outcome.ended} after {outcome.rounds:,} rounds; proof saved")
     return record.to_json()
 
 
@@ -180,9 +281,21 @@ class Verify(Step):
         return topics, mirrored.partitions if mirrored else None, offset_map
 
     def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:
+        """``mode: once``: verify what the proof in the state dir does not
+        cover (all with ``full``); ``mode: follow``: :func:`run_follow`.
+
+        Raises:
+            VerificationFailed: a partition differs or a re-check failed.
+            StoppedByOperator: a following verify was stopped (exit 0).
+        """
         topics, copied, offset_map = self._inputs(ctx)
+        if self.spec.mode == "follow":
+            return run_follow(ctx, topics, self.spec)
         report_path = ctx.state_dir / self.spec.report
-        record = run_verify(ctx, topics, copied, report_path, offset_map, self.spec.workers)
+        proof_dir = None if self.spec.full else ctx.state_dir
+        record = run_verify(
+            ctx, topics, copied, report_path, offset_map, self.spec.workers, proof_dir
+        )
         checked = VerifyRecord.from_json(record)
         assert checked is not None  # run_verify journals a record
         cross_check(ctx, report_path, checked)

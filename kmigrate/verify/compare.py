@@ -27,7 +27,6 @@ outside what :mod:`kmigrate.verify.locate` finds.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -36,7 +35,7 @@ from typing import Any, Protocol
 from kmigrate.adapters.kafka import OFFSET_BEGINNING
 from kmigrate.clusters.port import Cluster, PartitionEnd, Record
 from kmigrate.offsets.map import OffsetMap, PartitionMap
-from kmigrate.verify.digest import digest_record
+from kmigrate.verify.digest import BLOCK_RECORDS, ChainedDigest
 
 
 def same_record(a: Record, b: Record, timestamps: bool = True) -> bool:
@@ -72,19 +71,23 @@ class SideSummary:
     digest: str = ""
 
 
-#: Records between two checkpoints of a side's running digest (a power of two).
-CHECKPOINT_EVERY = 1024
+#: Records between two checkpoints of a side's running digest: a block of the
+#: chained digest (:data:`kmigrate.verify.digest.BLOCK_RECORDS`).
+CHECKPOINT_EVERY = BLOCK_RECORDS
 
 
 @dataclass
 class Checkpoint:
     """The running digest of one side after ``records`` records, the last of
     them at ``offset``: where two sides first part, the first difference lies
-    in the next :data:`CHECKPOINT_EVERY` records."""
+    in the next :data:`CHECKPOINT_EVERY` records.  ``last``: the SHA-256 of
+    the record at ``offset`` alone (:func:`kmigrate.verify.digest.record_digest`),
+    empty when not taken."""
 
     records: int
     offset: int
     digest: bytes
+    last: bytes = b""
 
 
 @dataclass
@@ -152,13 +155,13 @@ def _result(
     )
 
 
-def _count(side: SideSummary, h: Any, rec: Record, timestamps: bool) -> None:
+def _count(side: SideSummary, h: ChainedDigest, rec: Record, timestamps: bool) -> None:
     """Count one record into its side's summary and running digest ``h``."""
     side.records += 1
     side.last_offset = rec.offset
     if side.first_offset is None:
         side.first_offset = rec.offset
-    digest_record(h, rec, timestamps)
+    h.add(rec, timestamps)
 
 
 def _records(
@@ -182,7 +185,7 @@ def compare_partition(
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
     """
-    hashes = (hashlib.sha256(), hashlib.sha256())
+    hashes = (ChainedDigest(), ChainedDigest())
     sides = (SideSummary(), SideSummary())
     first: dict[str, Any] | None = None
     src = _records(source, rng.topic, rng.partition, rng.source_start, rng.source_end)
@@ -292,7 +295,7 @@ def compare_aligned(
     """
     m = rng.offset_map
     assert m is not None
-    hashes = (hashlib.sha256(), hashlib.sha256())
+    hashes = (ChainedDigest(), ChainedDigest())
     sides = (SideSummary(), SideSummary())
     first: dict[str, Any] | None = None
     foreign = 0

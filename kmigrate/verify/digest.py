@@ -13,6 +13,19 @@ duplicates count.  A target that stamps its own time (a topic with
 ``message.timestamp.type=LogAppendTime``, KIP-32) is compared without the
 i64.
 
+A partition's digest chains these encodings by blocks of
+:data:`BLOCK_RECORDS` records (:class:`ChainedDigest`)::
+
+    d_0 = b""                       (so a partition of at most one block is
+    d_k = SHA-256(d_{k-1} || block k)   plainly SHA-256 of its records)
+    digest = d_K when the count is K full blocks (K > 0), else
+             SHA-256(d_K || the last, partial block)
+
+so the state after any whole number of blocks is 32 bytes and a record count:
+a verify that proved the first K blocks (a following verify, checkpointed in
+the state dir, :mod:`kmigrate.verify.proof`) goes on from ``d_K`` and ends
+with exactly the digest a full read gives.
+
 Used by: the ordered per-partition comparison (:mod:`kmigrate.verify.compare`,
 its fast raw-message path :mod:`kmigrate.verify.summaries` feeding the same
 bytes through the packers below), the dual-write check
@@ -30,6 +43,8 @@ from typing import Any
 
 from kmigrate.clusters.port import Record
 
+#: Records per block of a partition's chained digest (module docstring; a power of two).
+BLOCK_RECORDS = 1024
 #: ``field(None)``: one byte that no length prefix starts with.
 NULL = b"\xff"
 #: ``b"\x00" + u64(len(field))``: the prefix of a present field (call with ``(0, len)``).
@@ -73,6 +88,55 @@ def digest_record(h: Any, record: Record, timestamps: bool = True) -> None:
         h.update(struct.pack(">q", record.timestamp_ms))
 
 
+class ChainedDigest:
+    """A partition's ordered digest (module docstring), record by record.
+
+    Start it at ``records`` (a whole number of blocks) and ``chain`` (the
+    32-byte ``d_K`` after them; ``b""`` at the start) to go on from a
+    checkpoint.  Feed a record's encoding into :attr:`hash` and call
+    :meth:`count`, or call :meth:`add`.
+
+    Raises:
+        ValueError: ``records`` is not a whole number of blocks.
+    """
+
+    __slots__ = ("chain", "hash", "records")
+
+    def __init__(self, records: int = 0, chain: bytes = b"") -> None:
+        if records % BLOCK_RECORDS or (records > 0) != bool(chain):
+            raise ValueError(f"a chained digest resumes at whole blocks, not at {records} records")
+        self.records = records
+        self.chain = chain
+        self.hash = hashlib.sha256(chain)
+
+    def count(self) -> bytes | None:
+        """Count one record fed into :attr:`hash`; at a block's end close it and
+        return the new 32-byte ``d_k`` (else None)."""
+        self.records += 1
+        if self.records % BLOCK_RECORDS:
+            return None
+        self.chain = self.hash.digest()
+        self.hash = hashlib.sha256(self.chain)
+        return self.chain
+
+    def add(self, record: Record, timestamps: bool = True) -> bytes | None:
+        """Feed and count one record (see :meth:`count`)."""
+        digest_record(self.hash, record, timestamps)
+        return self.count()
+
+    def hexdigest(self) -> str:
+        """The digest of every record counted so far (module docstring), as hex."""
+        return hexdigest(self.records, self.chain, self.hash)
+
+
+def hexdigest(records: int, chain: bytes, h: Any) -> str:
+    """The chained digest (module docstring) of ``records`` records whose last
+    closed block left ``chain`` and whose open block is fed into ``h``."""
+    if records and not records % BLOCK_RECORDS:
+        return chain.hex()
+    return str(h.hexdigest())
+
+
 def record_digest(record: Record, timestamps: bool = True) -> bytes:
     """SHA-256 (32 bytes) of one record's canonical encoding (see :func:`digest_record`)."""
     h = hashlib.sha256()
@@ -95,6 +159,8 @@ def headers_digest(headers: Iterable[tuple[str, bytes | None]]) -> bytes:
 
 
 __all__ = [
+    "BLOCK_RECORDS",
+    "ChainedDigest",
     "FIELD",
     "I64",
     "NO_HEADERS",
@@ -106,5 +172,6 @@ __all__ = [
     "feed_headers",
     "field_digest",
     "headers_digest",
+    "hexdigest",
     "record_digest",
 ]

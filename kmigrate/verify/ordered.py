@@ -38,7 +38,7 @@ from kmigrate.verify.compare import (
 )
 from kmigrate.verify.locate import locate_differences
 from kmigrate.verify.pool import summarize_in_processes
-from kmigrate.verify.summaries import Summaries, summarize_both
+from kmigrate.verify.summaries import Resume, Summaries, summarize_both
 
 #: A partition whose sides differ: its index in the results, its range and each side's checkpoints.
 Differing = tuple[int, PartitionRange, list[Checkpoint], list[Checkpoint]]
@@ -50,6 +50,8 @@ def verify(
     ranges: list[PartitionRange],
     progress: Any = None,
     workers: int | None = None,
+    resume: Resume | None = None,
+    marks: dict[tuple[str, int], tuple[list[Checkpoint], list[Checkpoint]]] | None = None,
 ) -> list[PartitionResult]:
     """Compare every range; one :class:`PartitionResult` each, in order.
 
@@ -64,31 +66,37 @@ def verify(
     read while the sides are read.  For partitions whose counts or digests
     differ, the first differing offsets are then found from the checkpoints
     in one short read of all of them
-    (:func:`kmigrate.verify.locate.locate_differences`).
+    (:func:`kmigrate.verify.locate.locate_differences`).  ``resume``: ranges
+    that go on from proven blocks (their counts and digests include those
+    records, see :mod:`kmigrate.verify.proof`); ``marks``: filled with each
+    partition's checkpoints on both sides, when given.
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
     """
     from kmigrate.engines.pool import default_workers, shardable
 
-    on_target = _on_target(target, ranges)
+    there = on_target(target, ranges)
     n = workers or default_workers()
     follow_jobs = BarFollower(progress)
     if n > 1 and ranges and shardable(source, target):
         source_sums, target_sums = summarize_in_processes(
-            source, target, ranges, on_target, n, follow_jobs
+            source, target, ranges, there, n, follow_jobs, resume
         )
     else:
         source_sums, target_sums = _summarize_in_threads(
-            source, target, ranges, on_target, follow_jobs
+            source, target, ranges, there, follow_jobs, resume
         )
+    if marks is not None:
+        for tp, (_, theirs, _) in source_sums.items():
+            marks[tp] = (theirs, target_sums.get(tp, (None, [], 0))[1])
     results, todo = _results(ranges, source_sums, target_sums)
     if todo:
         _name_first_differences(source, target, results, todo)
     return results
 
 
-def _on_target(target: Cluster, ranges: list[PartitionRange]) -> set[int]:
+def on_target(target: Cluster, ranges: list[PartitionRange]) -> set[int]:
     """Indexes into ``ranges`` of the partitions the target has; ranges of
     LogAppendTime target topics are set to compare no timestamps.
 
@@ -101,12 +109,12 @@ def _on_target(target: Cluster, ranges: list[PartitionRange]) -> set[int]:
         meta = target_meta.get(r.topic)
         return meta is not None and r.partition < meta.partitions
 
-    on_target = {i for i, r in enumerate(ranges) if present(r)}
-    stamped = set(log_append_time_topics(target, {ranges[i].topic for i in on_target}))
+    present_at = {i for i, r in enumerate(ranges) if present(r)}
+    stamped = set(log_append_time_topics(target, {ranges[i].topic for i in present_at}))
     for r in ranges:
         if r.topic in stamped:
             r.timestamps = False
-    return on_target
+    return present_at
 
 
 class BarFollower:
@@ -136,6 +144,7 @@ def _summarize_in_threads(
     ranges: list[PartitionRange],
     on_target: set[int],
     follow_jobs: BarFollower,
+    resume: Resume | None = None,
 ) -> tuple[Summaries, Summaries]:
     """Both sides summarized in threads of this process (one worker)."""
     read = [0]
@@ -144,7 +153,7 @@ def _summarize_in_threads(
         read[0] += k
 
     with ThreadPoolExecutor(1, thread_name_prefix="kmigrate-verify-main") as runner:
-        both = runner.submit(summarize_both, source, target, ranges, on_target, tick)
+        both = runner.submit(summarize_both, source, target, ranges, on_target, tick, resume)
         follow_jobs([both], lambda: read[0])
         return both.result()
 

@@ -15,7 +15,7 @@ from typing import Any
 from kmigrate.clusters.port import Cluster
 from kmigrate.offsets.map import PartitionMap
 from kmigrate.verify.compare import PartitionRange
-from kmigrate.verify.summaries import Summaries, summarize_side
+from kmigrate.verify.summaries import Resume, Summaries, summarize_side
 
 #: ``follow(jobs, read)``: wait for the futures ``jobs``, moving a progress bar
 #: to ``read()`` records meanwhile (see :class:`kmigrate.verify.ordered.BarFollower`).
@@ -45,16 +45,18 @@ def _summarize_shard(
     keep: dict[tuple[str, int], dict[str, Any]] | None,
     counts: bool = False,
     untimed: list[tuple[str, int]] | None = None,
+    resume: Resume | None = None,
 ) -> Summaries:
     """A verify worker process: :func:`summarize_side` of one side of one shard
     (``counts``: add the records read to the parent's progress counter;
-    ``untimed``: partitions digested without timestamps)."""
+    ``untimed``: partitions digested without timestamps; ``resume``: partitions
+    that go on from proven blocks)."""
     maps = {tp: PartitionMap.from_json(m) for tp, m in keep.items()} if keep else None
     from kmigrate.engines.pool import open_cluster
 
     tick = _count if counts and _COUNTER is not None else None
     gone = {(t, p) for t, p in untimed or []}
-    return summarize_side(open_cluster(cluster), starts, stops, maps, tick, gone)
+    return summarize_side(open_cluster(cluster), starts, stops, maps, tick, gone, resume)
 
 
 def summarize_in_processes(
@@ -64,6 +66,7 @@ def summarize_in_processes(
     on_target: set[int],
     workers: int,
     follow_jobs: Follow,
+    resume: Resume | None = None,
 ) -> tuple[Summaries, Summaries]:
     """Summarize both sides of ``ranges`` in ``workers`` processes: the
     partitions dealt over ``workers // 2`` shards, each side of a shard read
@@ -72,6 +75,7 @@ def summarize_in_processes(
     ``on_target``: indexes into ``ranges`` of the partitions the target has.
     Returns ``(source summaries, target summaries)``; ``follow_jobs`` is
     given the source records read so far (a counter the processes share).
+    ``resume``: partitions that go on from proven blocks (both sides).
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
@@ -92,12 +96,18 @@ def summarize_in_processes(
         for group in groups:
             rs = [ranges[i] for i in group]
             there = [ranges[i] for i in group if i in on_target]
-            jobs.append((source_sums, _source_job(pool, source, rs, untimed)))
-            jobs.append((target_sums, _target_job(pool, target, there, untimed)))
+            names = {_tp(r) for r in rs}
+            mine = {tp: v for tp, v in (resume or {}).items() if tp in names}
+            jobs.append((source_sums, _source_job(pool, source, rs, untimed, mine)))
+            jobs.append((target_sums, _target_job(pool, target, there, untimed, mine)))
         follow_jobs([job for _, job in jobs], lambda: counter.value)
         for into, job in jobs:
             into.update(job.result())
     return source_sums, target_sums
+
+
+def _tp(r: PartitionRange) -> tuple[str, int]:
+    return (r.topic, r.partition)
 
 
 def _source_job(
@@ -105,6 +115,7 @@ def _source_job(
     source: Cluster,
     rs: list[PartitionRange],
     untimed: list[tuple[str, int]],
+    resume: Resume,
 ) -> Future[Summaries]:
     """The source side of one shard, counted into the shared progress counter."""
     from kmigrate.engines.pool import cluster_spec
@@ -117,6 +128,7 @@ def _source_job(
         None,
         True,
         untimed,
+        resume,
     )
 
 
@@ -125,6 +137,7 @@ def _target_job(
     target: Cluster,
     there: list[PartitionRange],
     untimed: list[tuple[str, int]],
+    resume: Resume,
 ) -> Future[Summaries]:
     """The target side of one shard (the partitions the target has), through
     their offset maps where set."""
@@ -138,4 +151,5 @@ def _target_job(
         {(r.topic, r.partition): r.offset_map.as_json() for r in there if r.offset_map is not None},
         False,
         untimed,
+        resume,
     )

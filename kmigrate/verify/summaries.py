@@ -10,7 +10,10 @@ from there names it (:mod:`kmigrate.verify.locate`).
 
 The digests are the encoding of :mod:`kmigrate.verify.digest`, fed field by
 field from raw messages with that module's packers (the same bytes, so the
-same digest as :func:`kmigrate.verify.digest.digest_record`).
+same digest as :func:`kmigrate.verify.digest.digest_record`), chained by
+blocks of :data:`~kmigrate.verify.digest.BLOCK_RECORDS` records (each
+checkpoint is a block's end), so that a read can go on from a proven block
+(``resume``) and still end with the digest of the whole range.
 """
 
 from __future__ import annotations
@@ -19,16 +22,26 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from kmigrate.clusters.port import Cluster
+from kmigrate.clusters.port import Cluster, Record
 from kmigrate.offsets.map import PartitionMap
 from kmigrate.verify.compare import CHECKPOINT_EVERY, Checkpoint, PartitionRange, SideSummary
-from kmigrate.verify.digest import FIELD, I64, NO_HEADERS, NO_HEADERS_TS, NULL, U32
+from kmigrate.verify.digest import (
+    FIELD,
+    I64,
+    NO_HEADERS,
+    NO_HEADERS_TS,
+    NULL,
+    U32,
+    hexdigest,
+    record_digest,
+)
 
 
 class _Side:
     """One partition of one side while it is read (slotted: touched per record)."""
 
     __slots__ = (
+        "chain",
         "done",
         "first",
         "hash",
@@ -42,14 +55,20 @@ class _Side:
         "update",
     )
 
-    def __init__(self, stop: float, keep: list[tuple[int, int]] | None, ts: bool = True) -> None:
-        self.hash = hashlib.sha256()
+    def __init__(
+        self,
+        stop: float,
+        keep: list[tuple[int, int]] | None,
+        ts: bool = True,
+        resume: tuple[int, bytes] = (0, b""),
+    ) -> None:
+        self.records, self.chain = resume
+        self.hash = hashlib.sha256(self.chain)
         self.ts = ts
         self.update = self.hash.update
         self.stop = stop
         self.keep = keep
         self.done = False
-        self.records = 0
         self.first: int | None = None
         self.last: int | None = None
         self.marks: list[Checkpoint] = []
@@ -63,6 +82,10 @@ def in_ranges(keep: list[tuple[int, int]], offset: int) -> bool:
         keep.pop(0)
     return bool(keep) and keep[0][0] <= offset
 
+
+#: Per partition, where a read goes on: records already proven (whole blocks)
+#: and the chained digest ``d_K`` after them (:mod:`kmigrate.verify.digest`).
+Resume = dict[tuple[str, int], tuple[int, bytes]]
 
 #: What a side's read gives per partition: its summary, its checkpoints and the
 #: records read that the offset map does not list (another writer's).
@@ -80,6 +103,8 @@ def summarize_side(
     keep: dict[tuple[str, int], PartitionMap] | None = None,
     tick: Any = None,
     untimed: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset(),
+    resume: Resume | None = None,
+    stop: Any = None,
 ) -> Summaries:
     """Count, first/last offset and ordered digest of many partitions in one read.
 
@@ -96,6 +121,11 @@ def summarize_side(
     partition again from its start
     (:func:`kmigrate.verify.locate.locate_differences`).  ``untimed``:
     partitions digested without timestamps (a LogAppendTime target).
+    ``resume``: partitions whose read goes on from proven blocks: their counts
+    and digests include those records (first offsets are of this read).
+    ``stop``: a :class:`threading.Event`; once set, the read ends after the
+    batch at hand (the checkpoints so far stay right; the counts and digests
+    then cover only what was read).
 
     Raises:
         kmigrate.errors.ClusterError: the side could not be read.
@@ -104,7 +134,10 @@ def summarize_side(
     state: dict[tuple[str, int], _Side] = {}
     for t, p, _ in starts:
         state[(t, p)] = _Side(
-            stops.get((t, p), inf), keep_ranges((keep or {}).get((t, p))), (t, p) not in untimed
+            stops.get((t, p), inf),
+            keep_ranges((keep or {}).get((t, p))),
+            (t, p) not in untimed,
+            (resume or {}).get((t, p), (0, b"")),
         )
     with cluster.raw_reader(starts) as reader:
         for t, p, o in starts:
@@ -112,13 +145,17 @@ def summarize_side(
             if o >= 0 and o >= side.stop:
                 side.done = True
                 reader.finish(t, p, o)
-        while reader.pending:
+        while reader.pending and not (stop is not None and stop.is_set()):
             _digest_batch(reader, reader.consume(), state, tick)
     if tick is not None:
         mask = CHECKPOINT_EVERY - 1
         tick(sum(st.records & mask for st in state.values()))
     return {
-        tp: (SideSummary(st.records, st.first, st.last, st.hash.hexdigest()), st.marks, st.skipped)
+        tp: (
+            SideSummary(st.records, st.first, st.last, hexdigest(st.records, st.chain, st.hash)),
+            st.marks,
+            st.skipped,
+        )
         for tp, st in state.items()
     }
 
@@ -178,10 +215,27 @@ def _digest_batch(
         if st.first is None:
             st.first = o
         st.last = o
-        if not st.records & mask:
-            st.marks.append(Checkpoint(st.records, o, st.hash.copy().digest()))
+        if not st.records & mask:  # a block's end: chain it (kmigrate.verify.digest)
+            st.chain = st.hash.digest()
+            st.hash = hashlib.sha256(st.chain)
+            st.update = st.hash.update
+            st.marks.append(Checkpoint(st.records, o, st.chain, raw_digest(msg, st.ts)))
             if tick is not None:
                 tick(CHECKPOINT_EVERY)
+
+
+def raw_digest(msg: Any, ts: bool = True) -> bytes:
+    """:func:`kmigrate.verify.digest.record_digest` of a raw message."""
+    record = Record(
+        msg.topic(),
+        msg.partition(),
+        msg.offset(),
+        msg.key(),
+        msg.value(),
+        list(msg.headers() or []),
+        msg.timestamp()[1],
+    )
+    return record_digest(record, ts)
 
 
 def summarize_both(
@@ -190,12 +244,16 @@ def summarize_both(
     ranges: list[PartitionRange],
     on_target: set[int],
     tick: Any = None,
+    resume: Resume | None = None,
+    stop: Any = None,
 ) -> tuple[Summaries, Summaries]:
     """Summarize both sides of ``ranges`` at the same time (a thread each:
     librdkafka fetches and hands over batches without the GIL, so the reads
     overlap).  ``on_target``: indexes into ``ranges`` of the partitions the
     target has.  ``tick(n)``: called from the source's thread as it counts
-    records.  Returns ``(source summaries, target summaries)``.
+    records.  ``resume``: partitions that go on from proven blocks (both
+    sides, see :func:`summarize_side`); ``stop``: ends both reads early (see
+    there).  Returns ``(source summaries, target summaries)``.
 
     Raises:
         kmigrate.errors.ClusterError: a side could not be read.
@@ -211,6 +269,8 @@ def summarize_both(
             None,
             tick,
             untimed,
+            resume,
+            stop,
         )
         target_job = pool.submit(
             summarize_side,
@@ -220,5 +280,7 @@ def summarize_both(
             {(r.topic, r.partition): r.offset_map for r in there if r.offset_map is not None},
             None,
             untimed,
+            resume,
+            stop,
         )
         return source_job.result(), target_job.result()

@@ -437,3 +437,48 @@ def test_resume_and_the_dual_write_check_use_the_shared_encoding() -> None:
     assert key_digest == field_digest(FIXED[0].key)
     assert list(entries) == [(field_digest(FIXED[0].value), headers_digest(FIXED[0].headers))]
     assert resume.record_digest is record_digest
+
+
+# --------------------------------------------------------------------------- #
+# ChainedDigest: proven blocks + the rest == the whole
+# --------------------------------------------------------------------------- #
+
+
+def test_a_chained_digest_of_at_most_one_block_is_plain_sha256() -> None:
+    """Up to 1,024 records the partition digest is SHA-256 of the records (as
+    before chaining), so small partitions keep their digests."""
+    from kmigrate.verify.digest import BLOCK_RECORDS, ChainedDigest
+
+    for n in (0, 1, BLOCK_RECORDS):
+        records = [rec(i, value=str(i).encode()) for i in range(n)]
+        chained = ChainedDigest()
+        for r in records:
+            chained.add(r)
+        assert chained.hexdigest() == digest(*records)
+
+
+@given(st.integers(0, 5 * 1024), st.integers(0, 5))
+def test_a_chained_digest_resumed_at_any_block_equals_the_whole(n: int, blocks: int) -> None:
+    """Going on from the chain value after any whole number of blocks (what a
+    following verify checkpoints) gives exactly the digest of reading all, and a
+    different last record gives another digest."""
+    from kmigrate.verify.digest import BLOCK_RECORDS, ChainedDigest
+
+    records = [rec(i, value=str(i).encode()) for i in range(n)]
+    whole = ChainedDigest()
+    chains = {0: b""}
+    for r in records:
+        closed = whole.add(r)
+        if closed is not None:
+            chains[whole.records] = closed
+    k = min(blocks, n // BLOCK_RECORDS) * BLOCK_RECORDS
+    resumed = ChainedDigest(k, chains[k])
+    for r in records[k:]:
+        resumed.add(r)
+    assert resumed.hexdigest() == whole.hexdigest()
+    if n:
+        changed = ChainedDigest()
+        for r in records[:-1]:
+            changed.add(r)
+        changed.add(rec(n - 1, value=b"other"))
+        assert changed.hexdigest() != whole.hexdigest()

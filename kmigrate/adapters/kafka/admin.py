@@ -519,6 +519,39 @@ class KafkaCluster(ConsumerGroups):
             raise self._fail("describing topics", exc) from None
         return authorized_operations(futures, KafkaError.TOPIC_AUTHORIZATION_FAILED, self._fail)
 
+    def topic_ids(self, topics: Iterable[str]) -> dict[str, str | None]:
+        """Each topic's id (KIP-516: a UUID a topic keeps for life, a new one when
+        it is deleted and re-created), from DescribeTopics, as base64 text;
+        ``None`` for a topic that does not exist, or a broker that gives no id
+        (the all-zero UUID, as Tansu answers).
+
+        Raises:
+            ClusterError: the request failed otherwise.
+        """
+        names = sorted(set(topics))
+        if not names:
+            return {}
+        try:
+            futures = self.admin.describe_topics(
+                TopicCollection(names), request_timeout=ADMIN_TIMEOUT_S
+            )
+        except KafkaException as exc:
+            raise self._fail("describing topics", exc) from None
+        out: dict[str, str | None] = {}
+        for name, fut in futures.items():
+            try:
+                uuid = fut.result().topic_id
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise self._fail(f"describing {name}", exc) from None
+                out[name] = None
+                continue
+            zero = uuid is None or (
+                uuid.get_most_significant_bits() == 0 and uuid.get_least_significant_bits() == 0
+            )
+            out[name] = None if zero else str(uuid)
+        return out
+
     def cluster_operations(self) -> frozenset[str] | None:
         """The ACL operations this client's principal may perform on the cluster
         (DescribeCluster with ``include_authorized_operations``, KIP-430); ``None``
