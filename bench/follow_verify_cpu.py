@@ -22,7 +22,7 @@ seconds of ``kmigrate verify --state-dir D`` (reads only the tail) and of
 Usage::
 
     python bench/follow_verify_cpu.py [--records 200000] [--rate 5000] [--seconds 10]
-        [--source HOST:PORT --target HOST:PORT] [--json PATH]
+        [--broker tansu|apache-kafka | --source HOST:PORT --target HOST:PORT] [--json PATH]
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kmigrate.adapters import sandbox
 
 PARTITIONS = 6
+#: Replication factor of the bench topics, by bootstrap servers (default 1).
+RF: dict[str, int] = {}
 KMIGRATE = [sys.executable, "-m", "kmigrate"]
 
 
@@ -85,7 +87,7 @@ def one_run(args: argparse.Namespace, source: str, target: str, work: Path, veri
     topic = f"bench-fv-{uuid.uuid4().hex[:6]}"
     for bootstrap in (source, target):
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result()
+        admin.create_topics([NewTopic(topic, PARTITIONS, RF.get(bootstrap, 1))])[topic].result()
     produce(source, topic, args.records)
     state = work / f"state-{topic}"
     clusters = ["--source", source, "--target", target, "--topic", topic]
@@ -127,6 +129,9 @@ def one_run(args: argparse.Namespace, source: str, target: str, work: Path, veri
             if done.returncode != 0:
                 raise SystemExit(f"verify {extra} failed: {done.stdout.decode()[-2000:]}")
             out[name] = round(time.monotonic() - t0, 2)
+            said = [ln for ln in done.stdout.decode().splitlines() if ln.startswith("reused ")]
+            if said:
+                out["final_verify_said"] = said[0]
     return out
 
 
@@ -135,15 +140,30 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--rate", type=float, default=5000)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--broker",
+        choices=["tansu", "apache-kafka"],
+        default="tansu",
+        help="apache-kafka: a Kafka 3.9.1 ZooKeeper source and a 3-node KRaft target "
+        "(kmigrate.adapters.apache_kafka; their PLAINTEXT listeners)",
+    )
     parser.add_argument("--source")
     parser.add_argument("--target")
     parser.add_argument("--json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kmigrate-fv-bench-"))
     started = []
+    clusters: list[Any] = []
     try:
         if args.source and args.target:
             source, target = args.source, args.target
+        elif args.broker == "apache-kafka":
+            from kmigrate.adapters import apache_kafka
+
+            clusters.append(apache_kafka.start_source(work / "source"))
+            clusters.append(apache_kafka.start_target(work / "target"))
+            source, target = clusters[0].bootstrap, clusters[1].internal
+            RF[target] = 3
         else:
             for role in ("source", "target"):
                 started.append(
@@ -153,6 +173,7 @@ def main() -> None:
         alone = one_run(args, source, target, work, verify=False)
         both = one_run(args, source, target, work, verify=True)
         result = {
+            "broker": "given" if args.source else args.broker,
             "records_before": args.records,
             "rate": args.rate,
             "seconds": args.seconds,
@@ -169,6 +190,11 @@ def main() -> None:
     finally:
         for broker in started:
             sandbox.stop_pid(broker.pid)
+        if clusters:
+            from kmigrate.adapters import apache_kafka
+
+            for cluster in clusters:
+                apache_kafka.stop_cluster(cluster, kill=True)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -111,6 +111,13 @@ class VerifyRecord(StepRecord):
         return f"{self.matched} matched, {self.mismatched} mismatched"
 
 
+#: Below this many records left to read after the proof (the estimate), the
+#: final verify reads in this process (threads) unless ``workers`` is given:
+#: starting the worker processes costs about 0.7 s on 2 cores
+#: (``bench/follow_verify_cpu.py``), more than reading such a tail.
+TAIL_IN_PROCESS_BELOW = 100_000
+
+
 def run_verify(
     ctx: StepContext,
     topics: list[str],
@@ -138,6 +145,8 @@ def run_verify(
         wanted = {(r.topic, r.partition) for r in ranges}
         total -= sum(p.records for tp, p in proof.partitions.items() if tp in wanted)
         estimated = True
+        if workers is None and total < TAIL_IN_PROCESS_BELOW:
+            workers = 1  # a tail: starting worker processes would cost more than reading it
     with ctx.ui.progress(max(total, 0), "verify", estimate=estimated) as bar:
         if estimated and proof is None:
             refine_total(ctx.source, ranges, bar, total)

@@ -101,6 +101,8 @@ class RoundResult:
     low: dict[TP, int] = field(default_factory=dict)
     aligned: dict[TP, bool] = field(default_factory=dict)
     new_blocks: int = 0
+    #: Partitions whose checkpointed proof grew this round.
+    moved: set[TP] = field(default_factory=set)
     #: Proofs dropped this round (a topic re-created, a range that no longer fits).
     notes: list[str] = field(default_factory=list)
 
@@ -192,9 +194,11 @@ def one_round(
     resume, dropped = prepare(proof, ranges)
     out = RoundResult(notes=notes + dropped)
     tps = [(r.topic, r.partition) for r in ranges]
-    src_marks = source.watermark_offsets(tps)
+    # The log ends read to the end-of-partition event: a broker's ListOffsets
+    # may lag the log (Tansu's does), and "caught up" must not stop short.
+    src_marks = source.watermark_offsets(tps, read_end=True)
     there = [tps[i] for i in sorted(present)]
-    tgt_marks = target.watermark_offsets(there) if there else {}
+    tgt_marks = target.watermark_offsets(there, read_end=True) if there else {}
     for r in ranges:
         tp = (r.topic, r.partition)
         low, src_high = src_marks.get(tp, (0, 0))
@@ -222,25 +226,12 @@ def one_round(
     for r in ranges:
         tp = (r.topic, r.partition)
         src, tgt = sums[0].get(tp), sums[1].get(tp)
-        p = proof.partitions.get(tp)
-        before = p.records if p else 0
         if src is None or tgt is None:
             continue
-        part = proof.part(r)
-        sm, tm = _last_common(src[1], tgt[1])
-        if sm is not None and tm is not None:
-            if sm.digest != tm.digest:
-                bad.append((r, src[1], tgt[1]))
-                continue
-            part.advance(pass_id, sm, tm, src[0].first_offset, tgt[0].first_offset)
-            out.new_blocks += (sm.records - before) // BLOCK_RECORDS
-        ends = (part.source.next, part.target.next)
-        same = (src[0].records, src[0].digest) == (tgt[0].records, tgt[0].digest)
-        s_last, t_last = src[0].last_offset, tgt[0].last_offset
-        if same and not interrupted and s_last is not None and t_last is not None:
-            ends = (_end(r.source_end, s_last), _end(r.target_end, t_last))
-        out.proven[tp] = ends
-        if same or out.new_blocks:
+        if not _judge(r, src, tgt, proof, pass_id, interrupted, out):
+            bad.append((r, src[1], tgt[1]))
+            continue
+        if tp in out.moved or (src[0].records, src[0].digest) == (tgt[0].records, tgt[0].digest):
             stalled.discard(tp)
         elif src[0].records != tgt[0].records:
             stalled.add(tp)
@@ -250,6 +241,43 @@ def one_round(
     if bad:
         raise VerificationFailed(_differences_text(source, target, bad))
     return out
+
+
+def _judge(
+    r: PartitionRange,
+    src: tuple[SideSummary, list[Checkpoint], int],
+    tgt: tuple[SideSummary, list[Checkpoint], int],
+    proof: Proof,
+    pass_id: int,
+    interrupted: bool,
+    out: RoundResult,
+) -> bool:
+    """Take one partition's proof as far as both sides' reads agree: to their
+    last shared block (checkpointed), and in ``out`` to the end of the reads
+    when they agree whole.  False when they differ (a shared block, or as
+    many records on each side with another digest)."""
+    tp = (r.topic, r.partition)
+    part = proof.part(r)
+    before = part.records
+    sm, tm = _last_common(src[1], tgt[1])
+    if sm is not None and tm is not None:
+        if sm.digest != tm.digest:
+            return False
+        part.advance(pass_id, sm, tm, src[0].first_offset, tgt[0].first_offset)
+        if sm.records > before:
+            out.moved.add(tp)
+            out.new_blocks += (sm.records - before) // BLOCK_RECORDS
+    same = (src[0].records, src[0].digest) == (tgt[0].records, tgt[0].digest)
+    if not same and not interrupted and src[0].records == tgt[0].records:
+        # As many records on each side (paired in order or through the map)
+        # and another digest: a pair differs; written records do not change.
+        return False
+    ends = (part.source.next, part.target.next)
+    s_last, t_last = src[0].last_offset, tgt[0].last_offset
+    if same and not interrupted and s_last is not None and t_last is not None:
+        ends = (_end(r.source_end, s_last), _end(r.target_end, t_last))
+    out.proven[tp] = ends
+    return True
 
 
 def _end(stop: int | None, last: int) -> int:
@@ -448,9 +476,10 @@ def verify_reusing(
         if res.match and tp in marks:
             sm, tm = _last_common(*marks[tp])
             if sm is not None and tm is not None and sm.digest == tm.digest:
+                fresh = p is None or not p.records  # this read began at the range's start
                 first = (
-                    res.source.first_offset if p is None else None,
-                    res.target.first_offset if p is None else None,
+                    res.source.first_offset if fresh else None,
+                    res.target.first_offset if fresh else None,
                 )
                 proof.part(r).advance(pass_id, sm, tm, *first)
     proof.save()

@@ -29,9 +29,10 @@ the reusing verify's there (the one case where they do).
 What the re-checks cannot catch: Kafka records are immutable once written;
 only compaction, retention and re-creation change what a partition holds.  A
 record *inside* a proven range removed by compaction (``cleanup.policy=compact``)
-after it was proven, or a topic re-created (on a broker without topic ids,
-such as Tansu) and refilled so that the last proven record is again the same
-record at the same offset, is not seen: only ``--full`` re-reads it.
+after it was proven, or a topic re-created (on a broker that gives no topic
+ids: the all-zero UUID) and refilled so that the last proven record is again
+the same record at the same offset, is not seen: only ``--full`` re-reads it.
+(Apache Kafka and Tansu both give topic ids.)
 
 On disk: ``<state_dir>/verify-proof.json`` (0600, in a 0700 folder, replaced
 atomically, never written through a symlink: :func:`kmigrate.safefs.atomic_write`)::

@@ -175,7 +175,9 @@ def _digest_batch(
     msg: Any  # a raw message: its getters are typed Optional, never None here
     for msg in msgs:
         if msg.error() is not None:
-            reader.event(msg)
+            end = reader.event(msg)
+            if end is not None:  # finished at its end: later messages of it are not ours
+                state[(end.topic, end.partition)].done = True
             continue
         t = msg.topic()
         p = msg.partition()

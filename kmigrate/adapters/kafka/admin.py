@@ -523,7 +523,7 @@ class KafkaCluster(ConsumerGroups):
         """Each topic's id (KIP-516: a UUID a topic keeps for life, a new one when
         it is deleted and re-created), from DescribeTopics, as base64 text;
         ``None`` for a topic that does not exist, or a broker that gives no id
-        (the all-zero UUID, as Tansu answers).
+        (the all-zero UUID: a broker without KIP-516 ids).
 
         Raises:
             ClusterError: the request failed otherwise.
