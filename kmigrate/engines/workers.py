@@ -6,8 +6,9 @@ inherited; each dies with its parent); each runs the
 :class:`~kmigrate.engines.native.NativeEngine` on its shard with its own
 consumer and its own idempotent producer, so per-partition order holds as in
 one process.  A worker never writes the offset map: at each of its
-checkpoints, after its producer was flushed (the target acknowledged every
-record it lists), it sends its partitions' maps and counts to the parent
+checkpoints (its maps list only records the target acknowledged: the
+confirmed ones at a periodic checkpoint, every one after the final flush),
+it sends its partitions' maps and counts to the parent
 over a pipe, and the parent alone merges them into the
 :class:`~kmigrate.offsets.map.OffsetMap`, saves it atomically and journals.
 
@@ -246,7 +247,7 @@ def _worker_main(
     progress = _PipeProgress(conn)
 
     def on_checkpoint(result: CopyResult) -> None:
-        # Called right after the flush: every record in these maps is acknowledged.
+        # Called after each save: every record in these maps is acknowledged.
         progress.flush()
         conn.send(
             (
