@@ -276,8 +276,8 @@ def mirror(
 )
 @click.option(
     "--until",
+    type=click.Choice(["caught-up", "stopped"]),
     default=None,
-    metavar="caught-up|stopped",
     help="With --follow: stop once every partition is proven up to both high watermarks "
     "for --settle-s (caught-up, the default), or only on Ctrl-C / SIGTERM (stopped).",
 )
@@ -354,9 +354,6 @@ def verify(
     if since is not None:
         deprecated("verify --since", "--from")
         window_from = window_from or since
-    if until is not None and until not in ("caught-up", "stopped"):
-        deprecated("verify --until TIME", "--to (--until is --follow's stop mode)")
-        window_to, until = window_to or until, None
     given = click.get_current_context().get_parameter_source("state_dir")
     explicit = given is not None and given != click.core.ParameterSource.DEFAULT
     if not follow:

@@ -101,29 +101,25 @@ def test_deprecated_bootstrap_servers_still_works_with_a_warning(tmp_path: Path)
     assert seed.call_args.kwargs["bootstrap_servers"] == "127.0.0.1:5555"  # not the default
 
 
-def test_verify_window_is_from_to_and_old_spellings_warn() -> None:
-    """verify's dual-write window is ``--from``/``--to`` (``--until`` stays
-    mirror's stop mode only); ``--since``/``--until`` warn and still work.
-    On main ``--from``/``--to`` did not exist."""
+def test_verify_window_is_from_to_and_until_is_the_follow_stop_mode() -> None:
+    """verify's dual-write window is ``--from``/``--to``; ``--until`` is the stop
+    mode of ``--follow``, the same choices as mirror's (issue 17), so the old
+    ``--until TIME`` spelling of ``--to`` is refused naming them; ``--since``
+    warns and still works.  On main ``--from``/``--to`` did not exist."""
     shown = run("verify", "--help").output
     assert "--from TIME" in shown and "--to TIME" in shown
-    assert "--until" not in shown and "--since" not in shown
+    assert "--since" not in shown
+    assert "--until [caught-up|stopped]" in shown
     assert "--until [caught-up|stopped]" in run("mirror", "--help").output
 
-    old = run(
-        "verify",
-        "--source",
-        "127.0.0.1:1",
-        "--target",
-        "127.0.0.1:2",
-        "--since",
-        "5",
-        "--until",
-        "1",
-    )
+    clusters = ["--source", "127.0.0.1:1", "--target", "127.0.0.1:2"]
+    old = run("verify", *clusters, "--since", "5", "--to", "1")
     assert "verify --since is deprecated; use --from" in old.output
     assert old.exit_code == 2
     assert "--from and --to need --mode dual-write" in old.output
+    gone = run("verify", *clusters, "--until", "1")
+    assert gone.exit_code == 2
+    assert "'caught-up'" in gone.output and "'stopped'" in gone.output
 
 
 @pytest.mark.parametrize(
