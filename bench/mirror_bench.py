@@ -179,6 +179,14 @@ def measure_raw_consume_tuned(args: dict[str, Any]) -> None:
     measure_raw_consume(args, {"fetch.wait.max.ms": FETCH_WAIT_MS, **READER_SETTINGS})
 
 
+def measure_raw_consume_target(args: dict[str, Any]) -> None:
+    """Child: raw consume with the reader settings of the *target* topic the
+    mirror wrote: with :func:`measure_raw_consume_tuned`, the raw consume of
+    both sides that verify is measured against (on Apache Kafka the target is
+    three brokers with RF 3, not the source's one)."""
+    measure_raw_consume_tuned({**args, "source": args["target"]})
+
+
 def measure_naive(args: dict[str, Any]) -> None:
     """Child: one record at a time, poll() -> produce(), default client settings."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
@@ -268,6 +276,7 @@ MEASUREMENTS = {
     "raw_consume_tuned": measure_raw_consume_tuned,
     "naive": measure_naive,
     "mirror": measure_mirror,
+    "raw_consume_target": measure_raw_consume_target,
     "verify": measure_verify,
 }
 
@@ -361,9 +370,12 @@ def run_child(
     CPU it took: ``client_cpu_s`` (the child and its workers during the timed
     work, user + system, from ``getrusage``), ``broker_cpu_s`` (the two brokers together, from
     ``/proc``) and ``machine_busy`` (the share of all CPUs busy while the child
-    ran, 0-1, from ``/proc/stat``; it includes the child's import and start).
+    ran, 0-1, from ``/proc/stat``; it includes the child's import and start) and
+    ``load`` (the 1-minute load average as the child started, ``getloadavg``:
+    the machine is shared, so each figure says how busy it was).
     """
     cmd = [sys.executable, __file__, "--child", name, json.dumps(args)]
+    load = os.getloadavg()[0]
     brokers0 = sum(_process_cpu_s(pid) for pid in broker_pids)
     busy0, total0 = _machine_ticks()
     with open(log, "a", encoding="utf-8") as err:
@@ -383,6 +395,7 @@ def run_child(
         "client_cpu_s": float(figures["cpu_s"]),
         "broker_cpu_s": brokers1 - brokers0,
         "machine_busy": (busy1 - busy0) / max(1, total1 - total0),
+        "load": load,
     }
 
 
@@ -514,7 +527,7 @@ def run(
         for name in MEASUREMENTS:
             if name not in only:
                 continue
-            if name == "verify" and "mirror" not in only:
+            if name in ("verify", "raw_consume_target") and "mirror" not in only:
                 continue
             got = run_child(name, args, log, brokers.pids)
             if name in WRITTEN_TOPICS:
@@ -527,7 +540,7 @@ def run(
             print(
                 f"{name}: {seconds[name]:.2f} s, peak RSS {rss[name]:.0f} MiB, "
                 f"CPU {got['client_cpu_s']:.2f} s client + {got['broker_cpu_s']:.2f} s "
-                f"brokers, machine {got['machine_busy']:.0%} busy"
+                f"brokers, machine {got['machine_busy']:.0%} busy, load {got['load']:.1f}"
             )
     except BaseException:
         print(f"broker logs and child stderr kept in {tmp}", file=sys.stderr)
@@ -553,6 +566,9 @@ def run(
         ratios["naive copy / min(raw produce, raw consume)"] = rates["naive"] / bound
     if {"verify", "raw_consume"} <= rates.keys():
         ratios["verify / (raw consume / 2)"] = rates["verify"] / (rates["raw_consume"] / 2)
+    if {"verify", "raw_consume_tuned", "raw_consume_target"} <= rates.keys():
+        both = seconds["raw_consume_tuned"] + seconds["raw_consume_target"]
+        ratios["verify / raw consume of both sides (reader settings)"] = both / seconds["verify"]
     if {"verify", "raw_consume_tuned"} <= rates.keys():
         ratios["verify / (raw consume with reader settings / 2)"] = rates["verify"] / (
             rates["raw_consume_tuned"] / 2
@@ -595,6 +611,7 @@ LABELS = {
     "raw_produce": "raw produce (target, writer settings)",
     "raw_consume": "raw consume (source)",
     "raw_consume_tuned": "raw consume (source, reader settings)",
+    "raw_consume_target": "raw consume (target, reader settings)",
     "naive": "naive copy (poll -> produce, defaults)",
     "mirror": "kmigrate mirror",
     "verify": "kmigrate verify (reads both sides)",
@@ -616,6 +633,7 @@ def print_report(data: dict[str, Any]) -> None:
             f"{data['cpu'][name]['client_cpu_s']:.2f}",
             f"{data['cpu'][name]['broker_cpu_s']:.2f}",
             f"{data['cpu'][name]['machine_busy']:.0%}",
+            f"{data['cpu'][name].get('load', float('nan')):.1f}",
         ]
         for name in MEASUREMENTS
         if name in data["seconds"]
@@ -633,9 +651,10 @@ def print_report(data: dict[str, Any]) -> None:
                 "client CPU s",
                 "broker CPU s",
                 "machine busy",
+                "load 1 min",
             ],
             disable_numparse=True,
-            colalign=("left",) + ("right",) * 7,
+            colalign=("left",) + ("right",) * 8,
         )
     )
     if data["ratios"]:
