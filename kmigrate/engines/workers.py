@@ -6,11 +6,11 @@ inherited; each dies with its parent); each runs the
 :class:`~kmigrate.engines.native.NativeEngine` on its shard with its own
 consumer and its own idempotent producer, so per-partition order holds as in
 one process.  A worker never writes the offset map: at each of its
-checkpoints (its maps list only records the target acknowledged: the
-confirmed ones at a periodic checkpoint, every one after the final flush),
-it sends its partitions' maps and counts to the parent
-over a pipe, and the parent alone merges them into the
-:class:`~kmigrate.offsets.map.OffsetMap`, saves it atomically and journals.
+checkpoints (its maps list only records the target acknowledged: the confirmed
+ones at a periodic checkpoint, every one after the final flush), it sends its
+partitions' maps and counts to the parent over a pipe, and the parent alone
+merges them into the :class:`~kmigrate.offsets.map.OffsetMap`, saves it
+atomically and journals.
 
 Follow mode: each worker follows its shard and, about every lag tick
 (:attr:`NativeEngine.tick_s`), sends its lag per partition (high watermark
@@ -88,11 +88,10 @@ from kmigrate.offsets.map import OffsetMap, PartitionMap
 
 class _PipeProgress:
     """A worker's progress bar: the advances (one per ``consume()`` batch) are
-    summed and sent to the parent, which draws them, at most every
-    :attr:`every_s` seconds, and by :meth:`flush` before each lag, checkpoint
-    and ``done`` message (so the parent's counts are whole whenever it judges
-    the copy).  One message per batch cost a worker 8-12 % of its samples in a
-    py-spy profile of a 1,000,000-record mirror (bench/README.md)."""
+    summed and sent to the parent at most every :attr:`every_s` seconds, and by
+    :meth:`flush` before each lag, checkpoint and ``done`` message (so the
+    parent's counts are whole whenever it judges the copy).  One message per
+    batch cost 8-12 % of a worker's py-spy samples (bench/README.md)."""
 
     #: Seconds between two progress messages of one worker.
     every_s = 0.1
