@@ -118,8 +118,7 @@ class _PipeProgress:
             self._records = self._bytes = 0
 
     def show(self, text: str) -> None:
-        """Ignored: the worker sends its lag per partition (``on_tick``) and the
-        parent draws the merged lag line."""
+        """Ignored: the parent draws the lag line from the workers' ``on_tick``."""
 
 
 class _PipeStop:
