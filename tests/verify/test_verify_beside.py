@@ -177,3 +177,37 @@ def test_verify_follow_on_a_snapshot_mirror_is_refused_naming_file_line_and_key(
     assert f"plan.yaml:{line}:" in result.output and "verify" in result.output, result.output
     assert "needs mode: follow" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_difference_found_beside_the_mirror_is_reported_and_the_final_verify_fails(
+    brokers: Brokers, prefix: str, tmp_path: Path
+) -> None:
+    """Copied records changed on the target before they were proven (the target
+    topic re-created and refilled with record 100 changed; test set-up): the
+    verify beside the following mirror finds the difference, the mirror step
+    warns naming it and journals it, and the plan's final verify fails on the
+    same offsets."""
+    from tests.verify.test_follow_verify import _mirror, _recreate
+
+    topic = f"{prefix}besidediff"
+    create_on_both(brokers, topic, 1)
+    produce(brokers.source, topic, _records(2500))
+    state = tmp_path / "state"
+    _mirror(brokers, topic, state, tmp_path)
+    _recreate(brokers.target, topic)
+    changed = _records(2500)
+    changed[100] = {**changed[100], "value": b"changed"}
+    produce(brokers.target, topic, changed)
+    plan = write_plan(tmp_path, brokers, [topic], PHASES.format(until="caught-up"))
+    done = kmigrate("execute", str(plan), "--phase", "copy", cwd=tmp_path, timeout_s=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "DIFFERENCE" in out and f"{topic}[0] at source offset 100" in out, out
+    mirrored = next(s for s in status_steps(plan) if s["action"] == "mirror")
+    seen = mirrored["record"]["verify"]
+    assert seen["ended"] == "failed" and "source offset 100" in seen["difference"], seen
+    done = kmigrate("execute", str(plan), "--phase", "verify", cwd=tmp_path, timeout_s=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads((state / "reports" / "verify.json").read_text())
+    first = report["partitions"][0]["first_difference"]
+    assert (first["source_offset"], first["target_offset"]) == (100, 100), first
