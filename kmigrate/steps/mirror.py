@@ -143,11 +143,14 @@ def mirror(
         )
     ):
         return record
-    with verify_beside(ctx.source, ctx.target, topics, ctx.state_dir, verify) as beside:
-        _copy(ctx, record, engine, (omap, parts, target_ends, spec), estimate, beside)
-    if beside is not None:  # the verify stopped with the copy: its last round
-        record.verify = beside.outcome.as_json()
-        ctx.checkpoint(record.to_json())
+    beside = None
+    try:
+        with verify_beside(ctx.source, ctx.target, topics, ctx.state_dir, verify) as beside:
+            _copy(ctx, record, engine, (omap, parts, target_ends, spec), estimate, beside)
+    finally:
+        if beside is not None:  # the verify stopped with the copy (or its failure): its last round
+            record.verify = beside.outcome.as_json()
+            ctx.checkpoint(record.to_json())
     return record
 
 
