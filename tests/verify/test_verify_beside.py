@@ -86,13 +86,16 @@ def test_a_following_mirror_with_verify_beside_and_the_final_verify_reuses_its_p
     state = tmp_path / "state"
     proof = Proof.load(state)
     assert [p["kind"] for p in proof.passes] == ["follow"]
-    assert _proven(state) == sum(seen["proven_offsets"].values()) >= 2 * BLOCK
+    # The proof keeps whole blocks of 1,024 records; the last round may have
+    # proven further (to the end of equal reads), which the next pass reads again.
+    proven = _proven(state)
+    assert 2 * BLOCK <= proven <= sum(seen["proven_offsets"].values())
 
     done = kmigrate("execute", str(plan), "--phase", "verify", cwd=tmp_path, timeout_s=300)
     assert done.returncode == 0, done.stdout + done.stderr
     reused = json.loads((state / "reports" / "verify.json").read_text())
     assert reused["summary"]["source_records"] == 7000
-    assert reused["proof"]["reused_records"] >= 2 * BLOCK
+    assert reused["proof"]["reused_records"] == proven
     assert reused["proof"]["read_records"] == 7000 - reused["proof"]["reused_records"]
     assert f"reused {reused['proof']['reused_records']:,} records proven earlier" in done.stdout
     rc, out_full, full = _verify(brokers, topic, tmp_path, "--state-dir", str(state), "--full")
