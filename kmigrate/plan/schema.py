@@ -233,6 +233,10 @@ class MirrorStep(_StepSpec):
     with its own consumer and producer (default: the number of CPUs).
     ``engine``: ``native`` (kmigrate copies) or ``mirrormaker2`` (MirrorMaker 2
     connectors on Kafka Connect or MSK Connect copy, where ``connect`` says).
+    ``verify``: ``follow`` (with ``mode: follow``, engine native) runs a
+    following verify beside the copy, in its own process, until the copy
+    ends (:mod:`kmigrate.verify.beside`); the final ``verify`` step reuses
+    its proof.
     """
 
     action: Literal["mirror"]
@@ -244,6 +248,18 @@ class MirrorStep(_StepSpec):
     max_duration: float | None = Field(default=None, gt=0)
     workers: int | None = Field(default=None, ge=1, le=256)
     connect: ConnectSpec | None = Field(default=None, validate_default=True)
+    verify: Literal["follow"] | None = None
+
+    @field_validator("verify")
+    @classmethod
+    def _verify_beside_a_follow(cls, value: str | None, info: ValidationInfo) -> Any:
+        if value is None:
+            return value
+        if info.data.get("mode") != "follow":
+            raise ValueError("verify: follow runs beside a following copy: it needs mode: follow")
+        if info.data.get("engine", "native") != "native":
+            raise ValueError("verify: follow is for engine: native only")
+        return value
 
     @field_validator("connect")
     @classmethod

@@ -49,6 +49,7 @@ from kmigrate.steps.mirror_record import (
 )
 from kmigrate.steps.mirror_target import check_target, partitions_of, refuse_occupied
 from kmigrate.steps.provision_topics import ProvisionRecord
+from kmigrate.verify.beside import BesideOutcome, verify_beside
 
 __all__ = [
     "STOPPED_BY_OPERATOR",
@@ -70,6 +71,7 @@ def mirror(
     append: bool = False,
     follow: FollowSpec | None = None,
     workers: int | None = None,
+    verify: bool = False,
 ) -> MirrorRecord:
     """Copy the topics' records from ``ctx.source`` to ``ctx.target``, resuming from
     the offset map in ``ctx.state_dir``.
@@ -81,6 +83,9 @@ def mirror(
         follow: snapshot (default) or follow, and when to stop.
         workers: processes the copy (snapshot or follow) is sharded over (default: the
             number of CPUs; see :mod:`kmigrate.engines.workers`).
+        verify: run a following verify beside the copy until it ends
+            (:func:`kmigrate.verify.beside.verify_beside`); what it saw goes
+            in the record's ``verify``.
 
     Returns the step record.
 
@@ -138,7 +143,15 @@ def mirror(
         )
     ):
         return record
-    return _copy(ctx, record, engine, (omap, parts, target_ends, spec), estimate)
+    beside = None
+    try:
+        with verify_beside(ctx.source, ctx.target, topics, ctx.state_dir, verify) as beside:
+            _copy(ctx, record, engine, (omap, parts, target_ends, spec), estimate, beside)
+    finally:
+        if beside is not None:  # the verify stopped with the copy (or its failure): its last round
+            record.verify = beside.outcome.as_json()
+            ctx.checkpoint(record.to_json())
+    return record
 
 
 def _copy(
@@ -147,6 +160,7 @@ def _copy(
     engine: CopyEngine,
     where: tuple[OffsetMap, list[tuple[str, int]], dict[tuple[str, int], int], FollowSpec],
     estimate: int,
+    beside: Any = None,
 ) -> MirrorRecord:
     """Save the begun map, then copy with ``engine`` (``where``: the map, the
     partitions, the target's log ends, the follow spec), journaling each
@@ -177,6 +191,8 @@ def _copy(
             if m is not None
         ]
         record.lag = result.lag_json()
+        if beside is not None:
+            record.verify = beside.latest().as_json()
         ctx.checkpoint(record.to_json())
 
     # From offsets, not counts (transaction markers and compaction take offsets;
@@ -276,6 +292,9 @@ def show_copy(ui: Any, record: MirrorRecord) -> None:
         ui.line(f"(one row per topic; --details for all {len(record.partitions):,} partitions)")
     if record.lag:
         ui.line(lag_summary(record.lag))
+    if record.verify is not None:
+        seen = BesideOutcome(**record.verify)
+        (ui.warn if seen.difference else ui.line)(seen.text())
 
 
 class Mirror(Step):
@@ -308,7 +327,14 @@ class Mirror(Step):
         if spec.engine == "mirrormaker2":
             record = mirror_mm2(ctx, topics, spec.connect, follow, previous, append=spec.append)
         else:
-            record = mirror(ctx, topics, append=spec.append, follow=follow, workers=spec.workers)
+            record = mirror(
+                ctx,
+                topics,
+                append=spec.append,
+                follow=follow,
+                workers=spec.workers,
+                verify=spec.verify == "follow",
+            )
         show_copy(ctx.ui, record)
         if record.ended:
             ctx.ui.line(f"mirror ended: {record.ended}")

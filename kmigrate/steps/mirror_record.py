@@ -75,6 +75,9 @@ class MirrorRecord(StepRecord):
         alignment: with ``mirrormaker2``: what aligning both sides found
             (:meth:`kmigrate.offsets.build.AlignReport.as_json`: problems,
             records/s, MM2's offset syncs checked against the map).
+        verify: with ``verify: follow``: what the following verify beside the
+            copy saw (:meth:`kmigrate.verify.beside.BesideOutcome.as_json`:
+            ``ended``, ``rounds``, ``proven_offsets``, ``lag``, ``difference``).
     """
 
     mode: str
@@ -90,6 +93,7 @@ class MirrorRecord(StepRecord):
     engine: str = "native"
     mm2: Mm2State | None = None
     alignment: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None
 
     @property
     def end(self) -> str:
@@ -109,6 +113,8 @@ class MirrorRecord(StepRecord):
         data["resumed"] = self.resumed
         if self.mm2 is None:  # a native copy's record keeps the keys it always had
             del data["engine"], data["mm2"], data["alignment"]
+        if self.verify is None:
+            del data["verify"]
         return data
 
     @classmethod
@@ -130,6 +136,7 @@ class MirrorRecord(StepRecord):
             engine=str(data.get("engine", "native")),
             mm2=Mm2State.from_json(data.get("mm2")),
             alignment=data.get("alignment") if isinstance(data.get("alignment"), dict) else None,
+            verify=data.get("verify") if isinstance(data.get("verify"), dict) else None,
         )
 
     def summary(self) -> str:
@@ -145,6 +152,11 @@ class MirrorRecord(StepRecord):
             text += f"; lag {behind:,} records, {worst:.1f} s"
         if self.lost:
             text += f"; LOST {len(self.lost)} ranges"
+        if self.verify is not None:
+            proven = sum(int(n) for n in self.verify.get("proven_offsets", {}).values())
+            lag = sum(int(n) for n in self.verify.get("lag", {}).values())
+            text += f"; verify beside: {self.verify.get('ended')}, proven {proven:,}, lag {lag:,}"
+            text += "; VERIFY FOUND A DIFFERENCE" if self.verify.get("difference") else ""
         if self.mm2 is not None:
             text += f"; MirrorMaker 2 on {self.mm2.where}, {len(self.mm2.connectors)} connectors"
             text += " (deleted)" if self.mm2.connectors_deleted else ""
