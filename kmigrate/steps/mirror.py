@@ -105,8 +105,7 @@ def mirror(
     record = MirrorRecord(spec.mode, None, str(omap.path))
     parts = partitions_of(ctx.source, topics)
     engine = engine_for(ctx.source, ctx.target, workers)
-    # The copy's producers get their producer ids (and worker processes start)
-    # while the lookups below run; a dry run's target prepares nothing.
+    # Producer ids and worker processes start during the lookups (not in a dry run).
     engine.prepare(parts, ctx.target, spec.mode == "follow")
     present, target_ends = check_target(ctx, record, omap, parts)
     source_marks = ctx.source.watermark_offsets(parts)
@@ -126,14 +125,7 @@ def mirror(
         raise source_lost_error(start.lost)
     if start.occupied:
         refuse_occupied(ctx, start.occupied, append)
-    maps = {tp: omap.get(*tp) for tp in parts}
-    record.resumed_records = sum(m.records for m in maps.values() if m is not None)
-    positions = {tp: m.source_position for tp, m in maps.items() if m is not None}
-    record.retention_warnings = retention_warnings(ctx.source, positions, source_marks)
-    for warning in record.retention_warnings:
-        ctx.ui.warn(warning)
-    estimate = sum(max(source_marks[tp][1] - positions[tp], 0) for tp in parts)
-    record.partitions = [PartitionCopy.of(m) for m in maps.values() if m is not None]
+    estimate = _resume_points(ctx, record, omap, parts, source_marks)
     if ctx.effects.before_writes(
         lambda: ctx.ui.line(
             f"would copy about {estimate:,} records from {len(parts)} partitions "
@@ -152,6 +144,26 @@ def mirror(
             record.verify = beside.outcome.as_json()
             ctx.checkpoint(record.to_json())
     return record
+
+
+def _resume_points(
+    ctx: StepContext,
+    record: MirrorRecord,
+    omap: OffsetMap,
+    parts: list[tuple[str, int]],
+    source_marks: dict[tuple[str, int], tuple[int, int]],
+) -> int:
+    """Record what earlier attempts copied (``resumed_records``, ``partitions``)
+    and warn where retention may pass a copy position; returns the records left
+    to copy (from each position to the source's high watermark)."""
+    maps = {tp: omap.get(*tp) for tp in parts}
+    record.resumed_records = sum(m.records for m in maps.values() if m is not None)
+    positions = {tp: m.source_position for tp, m in maps.items() if m is not None}
+    record.retention_warnings = retention_warnings(ctx.source, positions, source_marks)
+    for warning in record.retention_warnings:
+        ctx.ui.warn(warning)
+    record.partitions = [PartitionCopy.of(m) for m in maps.values() if m is not None]
+    return sum(max(source_marks[tp][1] - positions[tp], 0) for tp in parts)
 
 
 def _copy(
