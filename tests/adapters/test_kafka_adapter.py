@@ -65,3 +65,25 @@ def test_read_finishes_each_partition_at_its_stop_offset(brokers: Brokers, prefi
     assert records == {0: [0, 1, 2, 3], 1: [], 2: list(range(10))}
     assert ends == {0: 4, 1: 4, 2: 10}
     assert items.index(PartitionEnd(topic, 1, 4)) == 0  # before any fetch
+
+
+def test_a_partition_finished_twice_is_finished_once(brokers: Brokers, prefix: str) -> None:
+    """A read loop may finish a partition its end-of-partition event already
+    finished (a later message of the same ``consume()`` batch past the stop offset,
+    as in ``verify/locate.py``); the second ``finish`` only returns the end marker,
+    where it used to unassign again and fail ("Can't subtract from empty
+    assignment")."""
+    topic = f"{prefix}twice"
+    create_topic(brokers.source, topic, 2)
+    produce(brokers.source, topic, [{"value": b"v", "partition": i % 2} for i in range(6)])
+    source = KafkaCluster("source", brokers.source)
+
+    with source.raw_reader([(topic, 0, 0), (topic, 1, 0)]) as reader:
+        while (topic, 0) in reader.pending:
+            for msg in reader.consume():
+                if msg.error() is not None:
+                    reader.event(msg)
+        again = reader.finish(topic, 0, 3)
+        assert (topic, 0) not in reader.pending
+
+    assert again == PartitionEnd(topic, 0, 3)

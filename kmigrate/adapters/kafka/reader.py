@@ -185,7 +185,12 @@ class RawReader:
         raise ClusterError(f"{self.label}: reading {tp[0]}[{tp[1]}] failed: {err.str()}")
 
     def finish(self, topic: str, partition: int, offset: int) -> PartitionEnd:
-        """Stop reading a partition; returns its end marker at ``offset``."""
+        """Stop reading a partition; returns its end marker at ``offset``.  A
+        partition already finished (by its end-of-partition event, say) is not
+        unassigned again (librdkafka refuses: "Can't subtract from empty
+        assignment")."""
+        if (topic, partition) not in self.pending:
+            return PartitionEnd(topic, partition, offset)
         self.pending.discard((topic, partition))
         if self._consumer is not None:
             try:
