@@ -482,3 +482,64 @@ def test_a_chained_digest_resumed_at_any_block_equals_the_whole(n: int, blocks: 
             changed.add(r)
         changed.add(rec(n - 1, value=b"other"))
         assert changed.hexdigest() != whole.hexdigest()
+
+
+def test_raw_digest_loop_matches_the_record_digest() -> None:
+    """The raw-message hot loop (:func:`kmigrate.verify.summaries._digest_batch`,
+    which feeds a value apart from its length prefix and tests the offset map's
+    first run before calling ``in_ranges``) gives the same chained digest as
+    :class:`ChainedDigest` over the same records, across a block's end: null and
+    empty values, 1 KB values, headers (null values), with and without
+    timestamps; records outside the kept ranges are skipped, not digested."""
+    from confluent_kafka import Message
+
+    from kmigrate.verify.digest import BLOCK_RECORDS, ChainedDigest, hexdigest
+    from kmigrate.verify.summaries import _digest_batch, _Side
+
+    values: list[bytes | None] = [None, b"", b"v" * 1000, bytes(range(256)) * 4]
+    headers: list[list[tuple[str, bytes | None]] | None] = [None, [("h", None), ("é", b"x")]]
+    n = BLOCK_RECORDS + 7
+    records = [
+        Record(
+            "t",
+            0,
+            o,
+            None if o % 5 == 0 else b"k%d" % o,
+            values[o % 4],
+            headers[o % 3 == 0] or [],
+            1000 + o,
+        )
+        for o in range(n)
+    ]
+    msgs = [
+        Message(
+            topic="t",
+            partition=0,
+            offset=r.offset,
+            key=r.key,
+            value=r.value,
+            headers=r.headers or None,
+            timestamp=(1, r.timestamp_ms),
+        )
+        for r in records
+    ]
+
+    class Reader:
+        def event(self, msg: Any) -> None:
+            raise AssertionError("no events here")
+
+        def finish(self, *args: Any) -> None:
+            raise AssertionError("no stop here")
+
+    skip = {3, 500}
+    keep = [(0, 3), (4, 500), (501, n)]
+    for ts in (True, False):
+        side = _Side(float("inf"), list(keep), ts)
+        for i in range(0, n, 300):
+            _digest_batch(Reader(), msgs[i : i + 300], {("t", 0): side}, None)
+        want = ChainedDigest()
+        for r in records:
+            if r.offset not in skip:
+                want.add(r, ts)
+        assert (side.records, side.skipped) == (n - 2, 2)
+        assert hexdigest(side.records, side.chain, side.hash) == want.hexdigest()
