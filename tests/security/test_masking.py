@@ -327,7 +327,7 @@ def test_a_record_key_with_a_terminal_escape_reaches_neither_terminal_nor_report
     report = tmp_path / "dw.json"
     result = run(
         "verify", "--mode", "dual-write", "--source", brokers.source, "--target",
-        brokers.target, "--topic", topic, "--since", str(base), "--until", str(base + 30_000),
+        brokers.target, "--topic", topic, "--from", str(base), "--to", str(base + 30_000),
         "--report", str(report),
     )  # fmt: skip
     assert result.exit_code == 1, result.output
