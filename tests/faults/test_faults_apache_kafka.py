@@ -465,15 +465,18 @@ def restart(
     ``kill``: SIGKILL, a crash) and start it again with its data; returns the
     seconds it was down.
 
-    Fails if the step ``proc`` had ended before the node was down (the fault
-    would not have landed mid-step)."""
+    Fails if the step ``proc`` had ended before the stop began (the fault would
+    not have landed mid-step).  A step may end while a controlled shutdown runs:
+    the broker refuses connections before its JVM exits, and a step that then
+    fails clearly ("does not answer") met the fault (seen in a CI run, where the
+    shutdown outlasted verify's 15 s connection limit)."""
     port = node.ports.get("PLAINTEXT") or node.ports["INTERNAL"]
+    running = proc.poll() is None
     apache_kafka.stop_node(node, kill=kill)
     # stop_node may return while the killed JVM's last threads still hold its
     # sockets (the process shows as a zombie first): wait until the port is shut.
     wait_listening(port, False)
     down = time.monotonic()
-    running = proc.poll() is None
     apache_kafka.start_node(node)
     wait_listening(port, True)  # Metadata may still list a killed broker
     apache_kafka.wait_brokers(cluster, len(cluster.kafka_nodes()))
