@@ -23,6 +23,7 @@ Records are read back with a plain confluent-kafka consumer, not kmigrate's read
 from __future__ import annotations
 
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,6 +169,11 @@ def migrate_and_roll_back(plan: Path, brokers: Brokers, sent: dict[str, list[byt
         assert plain_read(brokers.target, topic) == sorted(values)
     back = run("rollback", str(plan), "--yes")
     assert back.exit_code == 0, back.output
+    # The brokers learn of a deletion a moment after DeleteTopics returns (as of a
+    # creation, Admin javadoc): a 3-node target's next Metadata may still list them.
+    deadline = time.monotonic() + 30
+    while set(sent) & target_topics(brokers.target) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert not set(sent) & target_topics(brokers.target)
     return first
 
