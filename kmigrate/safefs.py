@@ -23,15 +23,17 @@ a symbolic link, then the open fails, with the error ELOOP"), ``rename(2)``
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import secrets
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from kmigrate.errors import KmigrateError, UsageError
+from kmigrate.errors import KmigrateError, StepFailed, UsageError
 
 #: Mode of every folder kmigrate creates (owner only).
 DIR_MODE = 0o700
@@ -218,3 +220,32 @@ def keep_copy(path: Path, copy: Path) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_T = TypeVar("_T")
+
+
+def load_versioned_json(
+    path: Path, version: int, what: str, parse: Callable[[dict[str, Any]], _T], hint: str = ""
+) -> _T | None:
+    """Read a state file kmigrate wrote with :func:`atomic_write`: a JSON object whose
+    ``version`` must be ``version``, handed to ``parse``; None when there is no file.
+
+    ``what`` names the file's kind in the error ("offset map"); ``hint`` ends it.
+
+    Raises:
+        StepFailed: unreadable, not JSON, another version, or ``parse`` refused it
+            (ValueError, KeyError, TypeError, AttributeError); the message names the file.
+    """
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != version:
+            raise ValueError(f"version {data.get('version')!r}, expected {version}")
+        return parse(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StepFailed(
+            f"{path}: not a valid {what} ({exc}); it is written atomically, so this "
+            f"file was changed by hand or by another program{hint}"
+        ) from None

@@ -41,8 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kmigrate.errors import StepFailed
-from kmigrate.safefs import atomic_write
+from kmigrate.safefs import atomic_write, load_versioned_json
 
 #: The file name inside ``state_dir``.
 FILE_NAME = "offset-map.json"
@@ -272,19 +271,12 @@ class OffsetMap:
             StepFailed: the file exists but is not a valid offset map (names the file).
         """
         path = Path(state_dir) / FILE_NAME
-        if not path.exists():
-            return cls(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") != FORMAT_VERSION:
-                raise ValueError(f"version {data.get('version')!r}, expected {FORMAT_VERSION}")
+
+        def parse(data: dict[str, Any]) -> OffsetMap:
             parts = [PartitionMap.from_json(p) for p in data["partitions"]]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StepFailed(
-                f"{path}: not a valid offset map ({exc}); it is written atomically, so this "
-                "file was changed by hand or by another program"
-            ) from None
-        return cls(path, {(p.topic, p.partition): p for p in parts})
+            return cls(path, {(p.topic, p.partition): p for p in parts})
+
+        return load_versioned_json(path, FORMAT_VERSION, "offset map", parse) or cls(path)
 
     def save(self) -> None:
         """Write the map to its file atomically (temp file, fsync, rename)."""

@@ -58,8 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from kmigrate.clusters.port import Cluster, PartitionEnd
-from kmigrate.errors import StepFailed
-from kmigrate.safefs import atomic_write
+from kmigrate.safefs import atomic_write, load_versioned_json
 from kmigrate.verify.compare import Checkpoint, PartitionRange
 from kmigrate.verify.digest import record_digest
 
@@ -226,12 +225,8 @@ class Proof:
             StepFailed: the file exists but is not a valid proof (names the file).
         """
         path = Path(state_dir) / FILE_NAME
-        if not path.exists():
-            return cls(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") != FORMAT_VERSION:
-                raise ValueError(f"version {data.get('version')!r}, expected {FORMAT_VERSION}")
+
+        def parse(data: dict[str, Any]) -> Proof:
             parts = [ProvenPartition.from_json(p) for p in data["partitions"]]
             ids = data.get("topic_ids") or {}
             return cls(
@@ -242,12 +237,9 @@ class Proof:
                 [dict(p) for p in data.get("passes", [])],
                 {(p.topic, p.partition): p for p in parts},
             )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StepFailed(
-                f"{path}: not a valid verify proof ({exc}); it is written atomically, so "
-                "this file was changed by hand or by another program; remove it (or run "
-                "verify --full) to verify everything again"
-            ) from None
+
+        hint = "; remove it (or run verify --full) to verify everything again"
+        return load_versioned_json(path, FORMAT_VERSION, "verify proof", parse, hint) or cls(path)
 
     def save(self) -> None:
         """Write the proof atomically (temp file 0600, fsync, rename; no symlink followed)."""

@@ -506,18 +506,26 @@ class KafkaCluster(ConsumerGroups):
         Raises:
             ClusterError: the request failed otherwise.
         """
+        futures = self._describe_topics(topics, include_authorized_operations=True)
+        return authorized_operations(futures, KafkaError.TOPIC_AUTHORIZATION_FAILED, self._fail)
+
+    def _describe_topics(self, topics: Iterable[str], **options: Any) -> dict[str, Any]:
+        """DescribeTopics of each distinct name: ``{topic: future}`` (``{}`` for none).
+
+        Raises:
+            ClusterError: the request could not be sent.
+        """
         names = sorted(set(topics))
         if not names:
             return {}
         try:
-            futures = self.admin.describe_topics(
-                TopicCollection(names),
-                request_timeout=ADMIN_TIMEOUT_S,
-                include_authorized_operations=True,
+            return dict(
+                self.admin.describe_topics(
+                    TopicCollection(names), request_timeout=ADMIN_TIMEOUT_S, **options
+                )
             )
         except KafkaException as exc:
             raise self._fail("describing topics", exc) from None
-        return authorized_operations(futures, KafkaError.TOPIC_AUTHORIZATION_FAILED, self._fail)
 
     def topic_ids(self, topics: Iterable[str]) -> dict[str, str | None]:
         """Each topic's id (KIP-516: a UUID a topic keeps for life, a new one when
@@ -528,15 +536,7 @@ class KafkaCluster(ConsumerGroups):
         Raises:
             ClusterError: the request failed otherwise.
         """
-        names = sorted(set(topics))
-        if not names:
-            return {}
-        try:
-            futures = self.admin.describe_topics(
-                TopicCollection(names), request_timeout=ADMIN_TIMEOUT_S
-            )
-        except KafkaException as exc:
-            raise self._fail("describing topics", exc) from None
+        futures = self._describe_topics(topics)
         out: dict[str, str | None] = {}
         for name, fut in futures.items():
             try:
