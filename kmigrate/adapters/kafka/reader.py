@@ -210,11 +210,6 @@ class RawReader:
         return Tick(highs)
 
 
-#: ``{(topic, partition): [runs, records, bytes, last timestamp ms]}`` for one
-#: batch; ``runs`` lists ``[first source offset, count]`` of contiguous offsets.
-BatchTally = dict[tuple[str, int], list[Any]]
-
-
 #: The one record timestamp (ms) the writer cannot send: librdkafka stamps a
 #: produce timestamp of 0 with the current time (``rd_kafka_msg_new0`` in
 #: librdkafka's src/rdkafka_msg.c: ``if (timestamp) rkm_timestamp = timestamp;
