@@ -252,9 +252,12 @@ def test_a_wrong_target_password_fails_the_tasks_in_words(
     connect: kafka_connect.ConnectCluster, brokers: Brokers, prefix: str, tmp_path: Path
 ) -> None:
     """A plan whose target password (a reference the workers resolve) is wrong: the
-    tasks go FAILED (they write as the plan's target principal), and waiting for
-    RUNNING ends at once with each failure in words (the exception and root cause,
-    no stack frames, no password), not a hang; the connector is then deleted."""
+    tasks go FAILED (they write as the plan's target principal), and the wait ends
+    with each failure in words (the exception and root cause, no stack frames, no
+    password), not a hang; the connector is then deleted.
+
+    A task may show RUNNING before its producer's first write is refused (a CI run
+    saw that), so the wait here is for the failure, not for RUNNING."""
     topic = prefix + "pay"
     create_topic(brokers.source, topic, PARTITIONS)
     create_topic(brokers.target, topic, PARTITIONS)
@@ -266,7 +269,7 @@ def test_a_wrong_target_password_fails_the_tasks_in_words(
     rest.put_config(name, config)
     began = time.monotonic()
     with pytest.raises(ConnectorFailed) as failed:
-        rest.wait_running(name, timeout_s=120)
+        rest.wait_running(name, timeout_s=120, until=lambda _status: False)
     message = str(failed.value)
     print(f"\nfailure reported after {time.monotonic() - began:.1f} s: {message}")
     assert f"task 0 of {name} FAILED on worker 127.0.0.1:" in message
