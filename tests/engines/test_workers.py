@@ -259,7 +259,8 @@ def test_copy_batch_produces_every_record_as_read_and_tallies_contiguous_runs() 
     """The mirror's per-record path, at the producer boundary (a stand-in
     producer records the calls): every record keeps partition, key, value,
     headers and timestamp, in order; per partition the tally has one run per
-    stretch of contiguous source offsets; events are handed back, not produced."""
+    stretch of contiguous source offsets; events are handed back, not produced;
+    the writer is told how many records each partition queued."""
     from types import SimpleNamespace
 
     from kmigrate.adapters.kafka import copy_batch
@@ -269,7 +270,10 @@ def test_copy_batch_produces_every_record_as_read_and_tallies_contiguous_runs() 
     def produce(topic: str, value: bytes, key: bytes | None, partition: int, **kw: object) -> None:
         produced.append((topic, partition, key, value, kw["headers"], kw["timestamp"]))
 
-    writer = SimpleNamespace(_fatal=None, _producer=SimpleNamespace(produce=produce))
+    counted: list[tuple[tuple[str, int], int]] = []
+    writer = SimpleNamespace(
+        _fatal=None, _producer=SimpleNamespace(produce=produce), count_queued=counted.extend
+    )
     eof = _Msg(1, 9, error="EOF")
     msgs = [_Msg(0, 5), _Msg(0, 6), _Msg(1, 3), _Msg(0, 7), _Msg(0, 9), eof, _Msg(1, 4)]
     tally, events, refused = copy_batch(writer, msgs)  # type: ignore[arg-type]
@@ -286,6 +290,8 @@ def test_copy_batch_produces_every_record_as_read_and_tallies_contiguous_runs() 
     assert tally[("t", 1)][0] == [[3, 2]]
     # records, bytes (key + value + header names and values), last timestamp
     assert tally[("t", 0)][1:] == [4, 10 + 11 + (10 + 1) + 10, 1009]
+    # the writer is told what produce() took, per partition (RecordWriter.delivered)
+    assert sorted(counted) == [(("t", 0), 4), (("t", 1), 2)]
 
 
 def _start_spawned_with_main(script: Path, lean: bool) -> None:

@@ -64,10 +64,13 @@ def copy_batch(
         h = m.headers()
         ts = m.timestamp()[1]
         if not ts:  # UNSENDABLE_TIMESTAMP_MS: librdkafka would send "now"
+            writer.count_queued((tp, c[1]) for tp, c in tally.items())
             return tally, events, m
         try:
             produce(t, v, k, p, headers=h, timestamp=ts)
         except (BufferError, KafkaException, SystemError) as exc:
+            # Records of this batch already taken, for the writer's stall clock.
+            writer._producing = sum(c[1] for c in tally.values())
             _produce_again(writer, exc, t, v, k, p, h, ts)
         if p != cp or t != ct:
             ct = t
@@ -89,6 +92,7 @@ def copy_batch(
         cur[1] += 1
         cur[2] += size
         cur[3] = ts
+    writer.count_queued((tp, c[1]) for tp, c in tally.items())
     return tally, events, None
 
 
