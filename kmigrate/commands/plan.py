@@ -135,6 +135,9 @@ def _show_connectors(loaded: LoadedPlan, ui: UI, result: dict[str, Any]) -> None
         if step.connect.exactly_once is None:
             ui.line(
                 "exactly-once source support (KIP-618): asked of the Connect cluster at run time"
+                if step.connect.url
+                else "exactly-once source support (KIP-618): not asked of MSK Connect; the "
+                "connectors run without it unless the plan says exactly_once: true"
             )
         ui.line(json.dumps(configs, indent=2))
         result["connectors"][where] = configs

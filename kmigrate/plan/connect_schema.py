@@ -49,7 +49,8 @@ class ConnectSpec(_Strict):
     REST API (KIP-208), each a ``${ENV}`` / ``${file:path}`` reference.
     ``tasks_max``: tasks of the MirrorSourceConnector.  ``checkpoints``: also the
     MirrorCheckpointConnector (KIP-545).  ``exactly_once``: require exactly-once
-    source support (KIP-618); by default asked of the Connect cluster.
+    source support (KIP-618); by default asked of a Connect REST API (``url``),
+    and taken as off on MSK Connect, whose REST API kmigrate cannot reach.
     ``name``: the connectors' name prefix (default ``kmigrate-PLAN``).
     ``replication_factor``: of the internal topics MM2 creates on the target.
     ``running_timeout_s``: how long every task may take to be RUNNING.

@@ -112,6 +112,34 @@ def test_plan_shows_the_connector_configs_with_secrets_as_references(tmp_path: P
     assert "${env:TARGET_PW}" in text
 
 
+def test_plan_says_where_exactly_once_support_is_asked_and_where_not(tmp_path: Path) -> None:
+    """With ``exactly_once`` left out, ``kmigrate plan`` says a Connect REST API is asked
+    at run time, and that MSK Connect (whose REST API kmigrate cannot reach) is not
+    asked: its connectors run without exactly-once unless the plan says so."""
+    plan = write(
+        tmp_path, "        engine: mirrormaker2\n        connect: {url: 'http://c:8083'}\n"
+    )
+    text = run("plan", str(plan), "--offline").output
+    assert "(KIP-618): asked of the Connect cluster at run time" in text
+    plan = tmp_path / "msk.yaml"
+    plan.write_text(
+        HEAD.replace(
+            "    config:\n      security.protocol: SASL_SSL\n      sasl.mechanisms: SCRAM-SHA-512\n"
+            "      sasl.username: kmigrate\n      sasl.password: ${TARGET_PW}\n",
+            "",
+        )
+        + "        engine: mirrormaker2\n        connect:\n          msk_connect:\n"
+        "            {region: eu-west-1, role_arn: r, plugin_arn: p, subnets: [s]}\n"
+    )
+    result = run("plan", str(plan), "--offline")
+    assert result.exit_code == 0, result.output
+    assert "MirrorMaker 2 connectors of phases[1].steps[1] (on MSK Connect (eu-west-1))" in (
+        result.output
+    )
+    assert "not asked of MSK Connect; the connectors run without it" in result.output
+    assert "asked of the Connect cluster at run time" not in result.output
+
+
 def test_mirror_command_engine_options_are_checked() -> None:
     """``kmigrate mirror --engine mirrormaker2`` needs ``--connect-url``; the Connect
     options are refused with the native engine (exit 2, no cluster reached)."""
