@@ -36,37 +36,24 @@ WRITER_SETTINGS: dict[str, Any] = {
     "acks": "all",
     "linger.ms": 20,
     "batch.num.messages": 10000,
-    # A bounded producer queue (records queued or in flight, until the target
-    # confirms them), librdkafka's defaults 100,000 records and 1 GiB.
-    # 50,000 records.  Chosen while a new writer still waited 0.5 s for its
-    # producer id (a deep queue let the reader run ahead: mirror of 300,000 x
-    # 200 B 0.59 -> 0.70 of the raw bound against 20,000); the id now comes
-    # in milliseconds (enable.sparse.connections below).  Kept because a
-    # writer's queue must hold the records of one round trip to the target:
-    # 20,000 is 100 ms at 200,000 records/s, thin for a managed target in
-    # another region.  20,000 would lower the peak RSS by a few MiB (series
-    # 100k / 1M / 3M: 58-59 / 68-69 / 69-72 MiB against 58-59 / 68-72 /
-    # 72-73 MiB; bench/README.md).
+    # A bounded producer queue (records queued or in flight until confirmed;
+    # librdkafka's defaults 100,000 records and 1 GiB).  50,000 holds one round
+    # trip to a managed target in another region (20,000 is 100 ms at 200,000
+    # records/s) at a few MiB more peak RSS (series in bench/README.md).
     "queue.buffering.max.messages": 50000,
-    # 16 MiB (32 MiB before): 300,000 x 1 KB, raw produce 116-118 -> 84-88 MiB,
-    # the mirror about 10 MiB lower per process, same speed.  16 MiB is the
-    # floor: librdkafka refuses a record larger than the whole queue with
-    # "Queue full" for ever, and this writer takes records up to
-    # message.max.bytes.
+    # 16 MiB (32 MiB before: about 10 MiB less per mirror process, same speed)
+    # is the floor: librdkafka refuses a record larger than the whole queue
+    # with "Queue full" for ever, and this writer takes up to message.max.bytes.
     "queue.buffering.max.kbytes": MAX_RECORD_BYTES // 1024,
     "message.max.bytes": MAX_RECORD_BYTES,
     "compression.type": "none",
-    # A delivery report per confirmed record cost a Python call and a Message
-    # object per record: copying 300,000 x 200 B (1 partition, Tansu) took
-    # 0.73-0.78 s of client CPU with a report per record, 0.50-0.59 s with
-    # failures only (bench/README.md, issue 17 H8).  RecordWriter.delivered
-    # counts confirmed records from the queue length instead.
+    # A report per confirmed record (a Python call and a Message each) cost 0.73-0.78
+    # client CPU s against 0.50-0.59 for 300,000 x 200 B (bench/README.md, H8).
     "delivery.report.only.error": True,
-    # Never create a topic by producing to it (librdkafka's producer default is
-    # true): a target broker restarted empty would otherwise get the topic back
-    # with the broker's default partitions and configs, and the copy would go
-    # on into it.  Provisioning is the only step that creates topics; a missing
-    # topic fails the records (_UNKNOWN_TOPIC / _UNKNOWN_PARTITION) instead.
+    # Never create a topic by producing to it (librdkafka's producer default):
+    # a target broker restarted empty would get it back with the broker's
+    # defaults and the copy would go on into it.  A missing topic fails the
+    # records (_UNKNOWN_TOPIC / _UNKNOWN_PARTITION) instead.
     "allow.auto.create.topics": False,
     # Connect to every target broker at once (librdkafka's default, true,
     # connects only to brokers it has a request for; CONFIGURATION.md).  A new
