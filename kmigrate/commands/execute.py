@@ -8,6 +8,7 @@ from datetime import datetime
 from kmigrate.plan import load_plan
 from kmigrate.preflight import check_plan_outputs
 from kmigrate.runtime.runner import Runner
+from kmigrate.steps.mirror_mm2 import planned_mm2_steps
 from kmigrate.ui import UI
 
 
@@ -52,6 +53,7 @@ def execute(
     plan = load_plan(plan_path)
     # Before any step: nothing runs only to fail at its write.
     check_plan_outputs(plan, plan.phase_index(phase))
+    planned_mm2_steps(plan, plan.phase_index(phase))  # file:line before any connector
     runner = Runner(
         plan, ui, dry_run=dry_run, environ=environ, allow_shared_state=allow_shared_state
     )

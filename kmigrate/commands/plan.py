@@ -16,12 +16,11 @@ from kmigrate import window as windows
 from kmigrate.clusters import registry
 from kmigrate.commands.status import identity_notes, step_rows
 from kmigrate.context import acl_target_spec, plan_context
-from kmigrate.engines.mirrormaker2.config import NotRenderable
 from kmigrate.errors import ClusterError, KmigrateError, PlanError, UsageError
 from kmigrate.journal import Journal
 from kmigrate.plan import LoadedPlan, load_plan
 from kmigrate.plan.identity import walk
-from kmigrate.plan.schema import MirrorStep, ProvisionAclsStep, TranslateOffsetsStep
+from kmigrate.plan.schema import ProvisionAclsStep, TranslateOffsetsStep
 from kmigrate.runtime.dry_run import dry_run_context
 from kmigrate.runtime.journal import open_journal
 from kmigrate.runtime.runner import requirement_problem, requirement_text
@@ -29,7 +28,7 @@ from kmigrate.steps import build_step
 from kmigrate.steps import provision_acls as acl_step
 from kmigrate.steps import provision_topics as provisioning
 from kmigrate.steps import translate_offsets as translating
-from kmigrate.steps.mirror_mm2 import planned_configs
+from kmigrate.steps.mirror_mm2 import planned_mm2_steps
 from kmigrate.ui import UI
 
 
@@ -114,28 +113,18 @@ def _show_connectors(loaded: LoadedPlan, ui: UI, result: dict[str, Any]) -> None
     Raises:
         PlanError: the configs cannot be made from the plan (file, line, key).
     """
-    steps = [
-        (f"phases[{i + 1}].steps[{j + 1}]", step)
-        for i, phase in enumerate(loaded.model.phases)
-        for j, step in enumerate(phase.steps)
-        if isinstance(step, MirrorStep) and step.engine == "mirrormaker2" and step.connect
-    ]
+    steps = planned_mm2_steps(loaded)
     if not steps:
         return
     result["connectors"] = {}
-    for where, step in steps:
-        assert step.connect is not None
-        try:
-            configs = planned_configs(step.connect, loaded.model)
-        except NotRenderable as exc:
-            raise PlanError(f"{loaded.where(exc.loc)}: {exc.problem}") from None
-        msk = step.connect.msk_connect
-        home = step.connect.url or f"MSK Connect ({msk.region if msk else '?'})"
+    for where, connect, configs in steps:
+        msk = connect.msk_connect
+        home = connect.url or f"MSK Connect ({msk.region if msk else '?'})"
         ui.heading(f"MirrorMaker 2 connectors of {where} (on {home})")
-        if step.connect.exactly_once is None:
+        if connect.exactly_once is None:
             ui.line(
                 "exactly-once source support (KIP-618): asked of the Connect cluster at run time"
-                if step.connect.url
+                if connect.url
                 else "exactly-once source support (KIP-618): not asked of MSK Connect; the "
                 "connectors run without it unless the plan says exactly_once: true"
             )

@@ -25,7 +25,7 @@ from kmigrate.clusters.connect import ConnectRestPlane
 from kmigrate.engines.base import FollowSpec
 from kmigrate.engines.copying import stop_on_signals
 from kmigrate.engines.mirrormaker2 import msk
-from kmigrate.engines.mirrormaker2.config import Mm2Options, connectors
+from kmigrate.engines.mirrormaker2.config import Mm2Options, NotRenderable, connectors
 from kmigrate.engines.mirrormaker2.engine import (
     Mm2Engine,
     Mm2State,
@@ -35,13 +35,14 @@ from kmigrate.engines.mirrormaker2.engine import (
 )
 from kmigrate.engines.mirrormaker2.offset_syncs import check_offset_syncs
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
-from kmigrate.errors import ClusterError, StepFailed, UsageError
+from kmigrate.errors import ClusterError, PlanError, StepFailed, UsageError
 from kmigrate.offsets.build import build_offset_map, observe_source
 from kmigrate.offsets.checks import lost_range, source_lost_error
 from kmigrate.offsets.gaps import SourceMark, keep_marks
 from kmigrate.offsets.map import OffsetMap
+from kmigrate.plan.loader import LoadedPlan
 from kmigrate.plan.refs import UnresolvedReference, resolve
-from kmigrate.plan.schema import ConnectSpec
+from kmigrate.plan.schema import ConnectSpec, MirrorStep
 from kmigrate.steps.base import JsonRecord, StepContext
 from kmigrate.steps.mirror_record import MirrorRecord, PartitionCopy
 from kmigrate.steps.mirror_target import check_target, partitions_of, refuse_occupied
@@ -100,6 +101,34 @@ def connector_configs(
         probe = connectors(mm2_plan, opts)[0]
         opts = replace(opts, exactly_once=plane.exactly_once_source(probe))
     return connectors(mm2_plan, opts)
+
+
+def planned_mm2_steps(
+    loaded: LoadedPlan, phase_index: int | None = None
+) -> list[tuple[str, ConnectSpec, list[dict[str, str]]]]:
+    """Every mirror step with ``engine: mirrormaker2`` (of phase ``phase_index``,
+    0-based, or of all phases): ``(where, connect block, connector configs)``, where
+    is ``phases[i].steps[j]`` (1-based).  ``kmigrate plan`` shows them and
+    ``kmigrate execute`` checks them before the first step.
+
+    Raises:
+        PlanError: a config cannot be made from the plan, as ``file:line: key: why``.
+    """
+    out = []
+    for i, phase in enumerate(loaded.model.phases):
+        if phase_index is not None and i != phase_index:
+            continue
+        for j, step in enumerate(phase.steps):
+            if not (isinstance(step, MirrorStep) and step.engine == "mirrormaker2"):
+                continue
+            if step.connect is None:
+                continue
+            try:
+                configs = planned_configs(step.connect, loaded.model)
+            except NotRenderable as exc:
+                raise PlanError(f"{loaded.where(exc.loc)}: {exc.problem}") from None
+            out.append((f"phases[{i + 1}].steps[{j + 1}]", step.connect, configs))
+    return out
 
 
 def planned_configs(spec: ConnectSpec, mm2_plan: Any) -> list[dict[str, str]]:

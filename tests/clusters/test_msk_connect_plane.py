@@ -340,6 +340,29 @@ def test_plan_with_an_msk_connect_block_it_cannot_run_is_exit_2_at_file_line_key
     assert "Traceback" not in output
 
 
+def test_execute_refuses_an_msk_connect_step_it_cannot_run_at_file_line_key(
+    tmp_path: Path,
+) -> None:
+    """``kmigrate execute`` checks the phase's MirrorMaker 2 connectors before any
+    step, as ``kmigrate plan`` does: a SCRAM target MSK Connect's workers cannot reach
+    is exit 2 naming ``file:line: clusters.target``, no traceback."""
+    from click.testing import CliRunner
+
+    from kmigrate.cli import cli
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(MSK_PLAN.replace("TARGET", SCRAM_TARGET).replace("MCU", "1"))
+    result = CliRunner().invoke(
+        cli, ["execute", str(path), "--phase", "1"], env={"TARGET_PASSWORD": "pw"}
+    )
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "  target:" in t)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"{path}:{line}: clusters.target: " in output, result.output
+    assert "IAM or no authentication only" in output
+    assert "Traceback" not in result.output
+
+
 def test_plan_with_msk_connect_shows_the_connectors_it_will_create(tmp_path: Path) -> None:
     """An MSK target with IAM: the plan shows the connector configs, for MSK Connect,
     without the worker-producer override (MSK Connect's workers authenticate as
