@@ -51,6 +51,10 @@ class ConnectSpec(_Strict):
     MirrorCheckpointConnector (KIP-545).  ``exactly_once``: require exactly-once
     source support (KIP-618); by default asked of a Connect REST API (``url``),
     and taken as off on MSK Connect, whose REST API kmigrate cannot reach.
+    ``group_id``: the Connect cluster's ``group.id``, when known: the exactly-once
+    permission check then names each task's transactional id exactly
+    (``GROUP-CONNECTOR-TASK``, KIP-618) instead of matching their shape; the REST API
+    does not tell it.
     ``name``: the connectors' name prefix (default ``kmigrate-PLAN``).
     ``replication_factor``: of the internal topics MM2 creates on the target.
     ``running_timeout_s``: how long every task may take to be RUNNING.
@@ -65,6 +69,7 @@ class ConnectSpec(_Strict):
     checkpoints: bool = False
     exactly_once: bool | None = None
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    group_id: str | None = Field(default=None, min_length=1)
     replication_factor: int | None = Field(default=None, ge=1)
     running_timeout_s: float = Field(default=180.0, gt=0)
     poll_s: float = Field(default=1.0, gt=0)

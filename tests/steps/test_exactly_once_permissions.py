@@ -109,6 +109,36 @@ def test_without_the_group_id_the_kip_618_shapes_count() -> None:
     assert len(_missing(writer, other, IDEMPOTENT)) == 2
 
 
+def test_a_plan_naming_the_connect_group_id_makes_the_ids_exact(tmp_path: Path) -> None:
+    """``connect.group_id`` in the plan reaches the check: each task's transactional id
+    is ``GROUP-NAME-source-T`` (KIP-618), so a binding of the same shape for another
+    Connect group no longer counts; without it that binding counts (shape match)."""
+    from types import SimpleNamespace
+
+    from kmigrate.context import exactly_once_writer
+    from kmigrate.plan import load_plan
+
+    def writer(extra: str) -> ExactlyOnceWriter:
+        path = tmp_path / "plan.yaml"
+        path.write_text(
+            "version: 1\nname: shop\nclusters:\n"
+            "  source: {type: kafka, bootstrap_servers: 's:9092'}\n"
+            "  target: {type: kafka, bootstrap_servers: 't:9092'}\n"
+            "topics: {include: ['orders']}\n"
+            + PHASES.format(name="m", exactly_once="exactly_once: true" + extra)
+        )
+        target = SimpleNamespace(config={"sasl.username": "kmigrate"})
+        found = exactly_once_writer(load_plan(str(path)), target)  # type: ignore[arg-type]
+        assert found is not None
+        return found
+
+    exact = writer("\n          group_id: connect-shop")
+    assert exact.transactional_ids() == ["connect-shop-m-source-0", "connect-shop-m-source-1"]
+    other_group = [_b("TRANSACTIONAL_ID", f"connect-other-m-source-{t}", "WRITE") for t in (0, 1)]
+    assert len(_missing(exact, *other_group, IDEMPOTENT)) == 4
+    assert _missing(writer(""), *other_group, IDEMPOTENT) == []
+
+
 # --- on the real ACL-enabled target ------------------------------------------------------
 
 #: The plan's phases: preflight, then a mirror step running MirrorMaker 2 on a Connect
