@@ -232,6 +232,50 @@ WORKERS = click.option(
 )
 
 
+#: ``--settle-s``'s default (seconds); a command that refuses ``--settle-s`` without
+#: ``--follow`` tells a given value from this one.
+SETTLE_S_DEFAULT = 5.0
+
+
+def follow_options(
+    *, follow_help: str, until_default: str | None, until_help: str, settle_help: str
+) -> Any:
+    """``--follow``, ``--until caught-up|stopped``, ``--settle-s`` (seconds, default
+    :data:`SETTLE_S_DEFAULT`) and ``--max-duration`` (seconds), in that order, as
+    ``mirror`` and ``verify`` declare them; each command keeps its own help texts and
+    ``--until`` default (shown in ``--help`` when not None)."""
+    stacked = (
+        click.option("--follow", is_flag=True, help=follow_help),
+        click.option(
+            "--until",
+            type=click.Choice(["caught-up", "stopped"]),
+            default=until_default,
+            show_default=until_default is not None,
+            help=until_help,
+        ),
+        click.option(
+            "--settle-s",
+            type=click.FloatRange(min=0),
+            default=SETTLE_S_DEFAULT,
+            show_default=True,
+            help=settle_help,
+        ),
+        click.option(
+            "--max-duration",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="With --follow: stop after this many seconds.",
+        ),
+    )
+
+    def decorate(func: Any) -> Any:
+        for option in reversed(stacked):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 #: On a command that writes a file: ``--output`` given as that file is refused, naming
 #: ``-o/--out`` (``--output`` is a format, text or json, on every command).
 OUTPUT_IS_NOT_A_FILE = click.option(
