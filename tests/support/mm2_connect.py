@@ -20,6 +20,7 @@ import pytest
 from kmigrate.adapters import apache_kafka, kafka_connect
 from kmigrate.engines.mirrormaker2 import config as mm2
 from kmigrate.plan import load_plan
+from tests.support.sasl_plan import sasl_clusters_yaml
 
 if TYPE_CHECKING:  # tests/conftest.py imports this module
     from tests.conftest import Brokers
@@ -97,25 +98,10 @@ def connect(
 
 
 def clusters_yaml(brokers: Brokers, password_var: str) -> str:
-    """A plan's ``clusters:`` block (YAML, at column 0, ending in a newline): the
-    source's PLAINTEXT listener, the target's SASL_SSL one as the migration user, its
-    password the reference ``${password_var}``."""
+    """A plan's ``clusters:`` block (:func:`sasl_clusters_yaml`) on the test brokers,
+    the target's password the reference ``${password_var}``."""
     _source, target = brokers.clusters
-    return f"""\
-clusters:
-  source:
-    type: kafka
-    bootstrap_servers: {brokers.source}
-  target:
-    type: kafka
-    bootstrap_servers: {target.bootstrap}
-    config:
-      security.protocol: SASL_SSL
-      sasl.mechanisms: SCRAM-SHA-512
-      sasl.username: {apache_kafka.MIGRATION_USER}
-      sasl.password: ${{{password_var}}}
-      ssl.ca.location: {target.ca}
-"""
+    return sasl_clusters_yaml(brokers.source, target.bootstrap, target.ca, password_var)
 
 
 def mirror_plan(tmp_path: Path, brokers: Brokers, include: str, password_var: str) -> Any:
