@@ -30,6 +30,7 @@ from kmigrate.cli.options import (
     one_cluster_option,
     refuse_output_file,
     refuse_same_cluster,
+    source_type_option,
 )
 from kmigrate.commands import dual_write as dual_write_cmd
 from kmigrate.commands import export as export_cmd
@@ -50,14 +51,7 @@ from kmigrate.commands import verify as verify_cmd
 @one_cluster_option("source")
 @TOPICS
 @EXCLUDE
-@click.option(
-    "--type",
-    "source_type",
-    type=click.Choice(["kafka", "redpanda"]),
-    default="kafka",
-    show_default=True,
-    help="Source type (decides stock defaults).",
-)
+@source_type_option("--type", "source_type")
 @click.option(
     "--out", "-o", "output", default=None, metavar="FILE", help="Snapshot file (default: print it)."
 )

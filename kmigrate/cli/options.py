@@ -158,6 +158,20 @@ EXCLUDE = click.option(
     show_default=True,
     help="Topic glob to exclude (repeatable).",
 )
+
+
+def source_type_option(*names: str) -> Any:
+    """The source's type, ``kafka`` (the default) or ``redpanda``, under ``names``
+    (click's option declarations: the flag, and the parameter name where it differs)."""
+    return click.option(
+        *names,
+        type=click.Choice(["kafka", "redpanda"]),
+        default="kafka",
+        show_default=True,
+        help="Source type (decides stock defaults).",
+    )
+
+
 SOURCE = click.option(
     "--source",
     required=True,
