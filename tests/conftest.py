@@ -32,7 +32,8 @@ from kmigrate.adapters import apache_kafka, sandbox
 from kmigrate.adapters.kafka import KafkaCluster
 from kmigrate.clusters.port import PartitionEnd, Record
 
-# Fixtures shared by test modules of several folders:
+# Fixtures shared by several test modules:
+from tests.support.mm2_connect import connect  # noqa: F401  (Kafka Connect, apache-kafka only)
 from tests.support.secured import secured  # noqa: F401  (a broker behind the TLS + SASL proxy)
 
 TANSU = "tansu"

@@ -13,6 +13,7 @@ from kmigrate.cli.options import (
     EXCLUDE,
     OUTPUT,
     OUTPUT_IS_NOT_A_FILE,
+    SETTLE_S_DEFAULT,
     SHARED_STATE,
     SOURCE,
     SOURCE_CONFIG,
@@ -23,11 +24,13 @@ from kmigrate.cli.options import (
     deprecated,
     examples,
     exit_with,
+    follow_options,
     make_ui,
     one_cluster,
     one_cluster_option,
     refuse_output_file,
     refuse_same_cluster,
+    source_type_option,
 )
 from kmigrate.commands import dual_write as dual_write_cmd
 from kmigrate.commands import export as export_cmd
@@ -48,14 +51,7 @@ from kmigrate.commands import verify as verify_cmd
 @one_cluster_option("source")
 @TOPICS
 @EXCLUDE
-@click.option(
-    "--type",
-    "source_type",
-    type=click.Choice(["kafka", "redpanda"]),
-    default="kafka",
-    show_default=True,
-    help="Source type (decides stock defaults).",
-)
+@source_type_option("--type", "source_type")
 @click.option(
     "--out", "-o", "output", default=None, metavar="FILE", help="Snapshot file (default: print it)."
 )
@@ -152,30 +148,11 @@ def provision(
 @click.option(
     "--append", is_flag=True, help="Copy although target partitions already hold records."
 )
-@click.option(
-    "--follow",
-    is_flag=True,
-    help="Keep copying new records until --until says stop (default: copy what is there).",
-)
-@click.option(
-    "--until",
-    type=click.Choice(["caught-up", "stopped"]),
-    default="caught-up",
-    show_default=True,
-    help="With --follow: stop once lag is 0 for --settle-s, or only on Ctrl-C / SIGTERM.",
-)
-@click.option(
-    "--settle-s",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    help="With --until caught-up: seconds of lag 0 on every partition before stopping.",
-)
-@click.option(
-    "--max-duration",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="With --follow: stop after this many seconds.",
+@follow_options(
+    follow_help="Keep copying new records until --until says stop (default: copy what is there).",
+    until_default="caught-up",
+    until_help="With --follow: stop once lag is 0 for --settle-s, or only on Ctrl-C / SIGTERM.",
+    settle_help="With --until caught-up: seconds of lag 0 on every partition before stopping.",
 )
 @click.option(
     "--state-dir",
@@ -293,30 +270,12 @@ def mirror(
     "--to", "window_to", metavar="TIME", default=None, help="dual-write: window end, exclusive."
 )
 @click.option("--since", hidden=True, default=None, help="Deprecated spelling of --from.")
-@click.option(
-    "--follow",
-    is_flag=True,
-    help="Verify behind a running mirror, checkpointing the proven ranges in --state-dir.",
-)
-@click.option(
-    "--until",
-    type=click.Choice(["caught-up", "stopped"]),
-    default=None,
-    help="With --follow: stop once every partition is proven up to both high watermarks "
+@follow_options(
+    follow_help="Verify behind a running mirror, checkpointing the proven ranges in --state-dir.",
+    until_default=None,
+    until_help="With --follow: stop once every partition is proven up to both high watermarks "
     "for --settle-s (caught-up, the default), or only on Ctrl-C / SIGTERM (stopped).",
-)
-@click.option(
-    "--settle-s",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    help="With --until caught-up: seconds every partition stays proven to its end.",
-)
-@click.option(
-    "--max-duration",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="With --follow: stop after this many seconds.",
+    settle_help="With --until caught-up: seconds every partition stays proven to its end.",
 )
 @click.option(
     "--full",
@@ -434,7 +393,7 @@ def _follow_options_checked(
     if not follow:
         for name, used in (
             ("--until", until is not None),
-            ("--settle-s", settle_s != 5.0),
+            ("--settle-s", settle_s != SETTLE_S_DEFAULT),
             ("--max-duration", max_duration is not None),
         ):
             if used:

@@ -158,6 +158,20 @@ EXCLUDE = click.option(
     show_default=True,
     help="Topic glob to exclude (repeatable).",
 )
+
+
+def source_type_option(*names: str) -> Any:
+    """The source's type, ``kafka`` (the default) or ``redpanda``, under ``names``
+    (click's option declarations: the flag, and the parameter name where it differs)."""
+    return click.option(
+        *names,
+        type=click.Choice(["kafka", "redpanda"]),
+        default="kafka",
+        show_default=True,
+        help="Source type (decides stock defaults).",
+    )
+
+
 SOURCE = click.option(
     "--source",
     required=True,
@@ -230,6 +244,50 @@ WORKERS = click.option(
     default=None,
     help="Processes to shard the partitions over (default: the number of CPUs).",
 )
+
+
+#: ``--settle-s``'s default (seconds); a command that refuses ``--settle-s`` without
+#: ``--follow`` tells a given value from this one.
+SETTLE_S_DEFAULT = 5.0
+
+
+def follow_options(
+    *, follow_help: str, until_default: str | None, until_help: str, settle_help: str
+) -> Any:
+    """``--follow``, ``--until caught-up|stopped``, ``--settle-s`` (seconds, default
+    :data:`SETTLE_S_DEFAULT`) and ``--max-duration`` (seconds), in that order, as
+    ``mirror`` and ``verify`` declare them; each command keeps its own help texts and
+    ``--until`` default (shown in ``--help`` when not None)."""
+    stacked = (
+        click.option("--follow", is_flag=True, help=follow_help),
+        click.option(
+            "--until",
+            type=click.Choice(["caught-up", "stopped"]),
+            default=until_default,
+            show_default=until_default is not None,
+            help=until_help,
+        ),
+        click.option(
+            "--settle-s",
+            type=click.FloatRange(min=0),
+            default=SETTLE_S_DEFAULT,
+            show_default=True,
+            help=settle_help,
+        ),
+        click.option(
+            "--max-duration",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="With --follow: stop after this many seconds.",
+        ),
+    )
+
+    def decorate(func: Any) -> Any:
+        for option in reversed(stacked):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 #: On a command that writes a file: ``--output`` given as that file is refused, naming

@@ -24,6 +24,7 @@ from kmigrate.cli.options import (
     one_cluster_option,
     refuse_output_file,
     refuse_yes_with_dry_run,
+    source_type_option,
 )
 from kmigrate.commands import execute as execute_cmd
 from kmigrate.commands import init as init_cmd
@@ -45,13 +46,7 @@ from kmigrate.commands import status as status_cmd
 @one_cluster_option("source")
 @TOPICS
 @EXCLUDE
-@click.option(
-    "--source-type",
-    type=click.Choice(["kafka", "redpanda"]),
-    default="kafka",
-    show_default=True,
-    help="Source type (decides stock defaults).",
-)
+@source_type_option("--source-type")
 @click.option(
     "--target-type",
     type=click.Choice(["msk", "eventhubs", "confluent-cloud", "kafka"]),

@@ -2,7 +2,7 @@
 syncs checked against it (issue 14), on a real Kafka Connect cluster.
 
 Runs only with ``--broker apache-kafka`` (the Connect cluster of
-``test_mm2_connect.py``, started once for this module: 2 workers from Maven Central
+``tests/support/mm2_connect.py``, started once for this module: 2 workers from Maven Central
 jars).  The source partitions hold transaction markers, so source and target
 offsets differ; MM2 runs at-least-once (no exactly-once), one task.  The map is
 checked by an independent read-back (kafka-python, offsets included): the record
@@ -33,7 +33,7 @@ from kmigrate.offsets.map import OffsetMap
 from kmigrate.verify.compare import ranges_for
 from kmigrate.verify.ordered import verify
 from tests.conftest import Brokers, create_topic, produce
-from tests.engines.test_mm2_connect import TARGET_PASSWORD, _plan, connect  # noqa: F401
+from tests.support.mm2_connect import TARGET_PASSWORD, mirror_plan
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -110,7 +110,7 @@ def test_a_real_mm2_copy_is_aligned_exactly_and_its_offset_syncs_agree(
     create_topic(brokers.source, topic, PARTITIONS)
     create_topic(brokers.target, topic, PARTITIONS)
     total = write_source(brokers.source, topic, prefix)
-    plan = _plan(tmp_path, brokers, topic, TARGET_PASSWORD)
+    plan = mirror_plan(tmp_path, brokers, topic, TARGET_PASSWORD)
     opts = mm2.Mm2Options(name=prefix + "align", tasks_max=1, replication_factor=3)
     config = mm2.source_connector(plan, opts)
     rest = ConnectRest(connect.live_url())

@@ -1,8 +1,8 @@
 """MirrorMaker 2 on a real Kafka Connect cluster (issue 14), on the real Apache Kafka pair.
 
 Runs only with ``--broker apache-kafka``: two distributed Connect 4.1 workers from
-Maven Central jars (:mod:`kmigrate.adapters.kafka_connect`) against the SASL_SSL
-target, the MirrorSourceConnector created from the plan's configs
+Maven Central jars (the ``connect`` fixture of :mod:`tests.support.mm2_connect`) against
+the SASL_SSL target, the MirrorSourceConnector created from the plan's configs
 (:mod:`kmigrate.engines.mirrormaker2.config`) through the REST client.  The
 records are checked by an independent read-back (kafka-python, not kmigrate's
 reader, not MM2), per partition: key, value, headers and timestamp in order.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,111 +26,18 @@ from kmigrate.adapters import apache_kafka, kafka_connect
 from kmigrate.adapters.connect_rest import ConnectorFailed, ConnectRest
 from kmigrate.engines.mirrormaker2 import config as mm2
 from kmigrate.errors import ClusterError
-from kmigrate.plan import load_plan
 from tests.conftest import Brokers, create_topic, produce
+from tests.support.mm2_connect import (
+    CONNECT_PASSWORD,
+    PARTITIONS,
+    TARGET_PASSWORD,
+    WRONG_PASSWORD,
+    mirror_plan,
+    records,
+    start_workers,
+)
 
 pytestmark = pytest.mark.timeout(900)
-
-PARTITIONS = 6
-#: Worker-side environment: the values of the ``${env:VAR}`` references.
-CONNECT_PASSWORD = "KM_CONNECT_PASSWORD"
-TARGET_PASSWORD = "KM_TARGET_PASSWORD"
-WRONG_PASSWORD = "KM_WRONG_PASSWORD"
-#: What MM2's transactional producer (exactly-once, KIP-618) needs beyond the
-#: migration's ACLs, for the ``kmigrate`` principal it writes as.
-EOS_ACLS = (("TRANSACTIONAL_ID", "*", "WRITE"), ("TRANSACTIONAL_ID", "*", "DESCRIBE"))
-
-
-def _worker_client(target: apache_kafka.Cluster) -> dict[str, str]:
-    """Java client settings of a Connect worker on the target's SASL_SSL listener as
-    its super user, the password a ``${env:...}`` reference."""
-    sec = mm2.ClientSecurity(
-        target.bootstrap,
-        "SASL_SSL",
-        "SCRAM-SHA-512",
-        apache_kafka.ADMIN_USER,
-        "${" + CONNECT_PASSWORD + "}",
-        target.ca,
-    )
-    return {k: v for k, v in mm2.java_settings(sec).items() if k != "bootstrap.servers"}
-
-
-@pytest.fixture(scope="module")
-def connect(
-    brokers: Brokers, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[kafka_connect.ConnectCluster]:
-    """Two Connect workers on the target (as its super user, over SASL_SSL, the
-    password a ``${env:...}`` reference in the worker files), exactly-once source
-    support on; killed at the end."""
-    if not brokers.real:
-        pytest.skip("Kafka Connect runs against the real brokers only (--broker apache-kafka)")
-    _source, target = brokers.clusters
-    client = _worker_client(target)
-    env = {
-        CONNECT_PASSWORD: target.users[apache_kafka.ADMIN_USER],
-        TARGET_PASSWORD: target.users[apache_kafka.MIGRATION_USER],
-        WRONG_PASSWORD: "not-" + target.users[apache_kafka.MIGRATION_USER],
-    }
-    principal = f"User:{apache_kafka.MIGRATION_USER}"
-    apache_kafka.grant_acls(target.internal, principal, EOS_ACLS)
-    cluster = kafka_connect.start_connect(
-        tmp_path_factory.mktemp("connect"),
-        target.bootstrap,
-        client,
-        workers=2,
-        replication_factor=3,
-        env=env,
-    )
-    print(f"\nConnect cluster of 2 workers answered after {cluster.start_s:.1f} s")
-    try:
-        yield cluster
-    finally:
-        kafka_connect.stop_connect(cluster, kill=True)
-        apache_kafka.revoke_acls(target.internal, principal, EOS_ACLS)
-
-
-def _plan(tmp_path: Path, brokers: Brokers, include: str, password_var: str) -> Any:
-    _source, target = brokers.clusters
-    path = tmp_path / "plan.yaml"
-    path.write_text(
-        f"""\
-version: 1
-name: mm2-test
-clusters:
-  source:
-    type: kafka
-    bootstrap_servers: {brokers.source}
-  target:
-    type: kafka
-    bootstrap_servers: {target.bootstrap}
-    config:
-      security.protocol: SASL_SSL
-      sasl.mechanisms: SCRAM-SHA-512
-      sasl.username: {apache_kafka.MIGRATION_USER}
-      sasl.password: ${{{password_var}}}
-      ssl.ca.location: {target.ca}
-topics:
-  include: ["{include}"]
-phases:
-  - name: copy
-    steps:
-      - action: mirror
-"""
-    )
-    return load_plan(path).model
-
-
-def _records(start: int, count: int) -> list[dict[str, object]]:
-    return [
-        {
-            "partition": i % PARTITIONS,
-            "key": f"key-{i}".encode(),
-            "value": (f"value-{i}-" + "x" * (i % 300)).encode(),
-            "headers": [("trace", f"t{i}".encode()), ("empty", b"")],
-            "timestamp": 1_700_000_000_000 + i,
-        }
-        for i in range(start, start + count)
-    ]
 
 
 def read_back(bootstrap: str, topic: str) -> dict[int, list[tuple[Any, ...]]]:
@@ -190,8 +96,8 @@ def test_mm2_copies_every_record_and_recovers_from_a_killed_worker(
     topic = prefix + "orders"
     create_topic(brokers.source, topic, PARTITIONS)
     create_topic(brokers.target, topic, PARTITIONS)
-    produce(brokers.source, topic, _records(0, 6000))
-    plan = _plan(tmp_path, brokers, prefix + "*", TARGET_PASSWORD)
+    produce(brokers.source, topic, records(0, 6000))
+    plan = mirror_plan(tmp_path, brokers, prefix + "*", TARGET_PASSWORD)
     rest = ConnectRest(connect.url(0))
     base = mm2.Mm2Options(name=prefix + "mm2", tasks_max=2, replication_factor=3)
     eos = rest.exactly_once_source(mm2.source_connector(plan, base))
@@ -209,7 +115,7 @@ def test_mm2_copies_every_record_and_recovers_from_a_killed_worker(
 
     writer = threading.Thread(
         target=lambda: [
-            produce(brokers.source, topic, _records(start, 2000)) or time.sleep(0.5)
+            produce(brokers.source, topic, records(start, 2000)) or time.sleep(0.5)
             for start in range(6000, 36000, 2000)
         ]
     )
@@ -261,8 +167,8 @@ def test_a_wrong_target_password_fails_the_tasks_in_words(
     topic = prefix + "pay"
     create_topic(brokers.source, topic, PARTITIONS)
     create_topic(brokers.target, topic, PARTITIONS)
-    produce(brokers.source, topic, _records(0, 100))
-    plan = _plan(tmp_path, brokers, topic, WRONG_PASSWORD)
+    produce(brokers.source, topic, records(0, 100))
+    plan = mirror_plan(tmp_path, brokers, topic, WRONG_PASSWORD)
     config = mm2.source_connector(plan, mm2.Mm2Options(name=prefix + "bad", tasks_max=1))
     name = config["name"]
     rest = ConnectRest(connect.live_url())
@@ -290,17 +196,15 @@ def test_exactly_once_is_detected_only_where_the_workers_enable_it(
     say yes; a worker started without ``exactly.once.source.support`` says no, and
     refuses a connector that requires it, naming why."""
     _source, target = brokers.clusters
-    plan = _plan(tmp_path, brokers, prefix + "*", TARGET_PASSWORD)
+    plan = mirror_plan(tmp_path, brokers, prefix + "*", TARGET_PASSWORD)
     config = mm2.source_connector(plan, mm2.Mm2Options(name=prefix + "eos"))
     assert ConnectRest(connect.live_url()).exactly_once_source(config) is True
-    plain = kafka_connect.start_connect(
+    plain = start_workers(
         tmp_path_factory.mktemp("connect-no-eos"),
-        target.bootstrap,
-        _worker_client(target),
+        target,
+        {CONNECT_PASSWORD: target.users[apache_kafka.ADMIN_USER]},
         workers=1,
-        replication_factor=3,
         exactly_once=False,
-        env={CONNECT_PASSWORD: target.users[apache_kafka.ADMIN_USER]},
     )
     try:
         rest = ConnectRest(plain.url(0))

@@ -4,7 +4,7 @@ cluster (2 workers, Maven Central jars) between the real Apache Kafka pair (issu
 Runs only with ``--broker apache-kafka``.  kmigrate runs as a separate process
 (``python -m kmigrate``), as an operator runs it; the records are checked by an
 independent read-back (a plain client, not kmigrate's reader, not MM2).  One
-module-scoped Connect cluster (the fixture of ``test_mm2_connect``); timings go to
+module-scoped Connect cluster (the fixture of ``tests/support/mm2_connect.py``); timings go to
 standard output (``pytest -s``).
 """
 
@@ -22,13 +22,6 @@ import pytest
 from kmigrate.adapters import apache_kafka, kafka_connect
 from kmigrate.adapters.connect_rest import ConnectRest
 from tests.conftest import Brokers, create_topic, produce
-from tests.engines.test_mm2_connect import (
-    PARTITIONS,
-    TARGET_PASSWORD,
-    WRONG_PASSWORD,
-    _records,
-    connect,
-)
 from tests.support.clients import commit, committed
 from tests.support.faults import (
     independent_read,
@@ -37,8 +30,13 @@ from tests.support.faults import (
     topic_partitions,
     without_offsets,
 )
-
-__all__ = ["connect"]  # the module-scoped Connect cluster fixture
+from tests.support.mm2_connect import (
+    PARTITIONS,
+    TARGET_PASSWORD,
+    WRONG_PASSWORD,
+    clusters_yaml,
+    records,
+)
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -52,7 +50,6 @@ def _plan(
     tmp_path: Path, brokers: Brokers, url: str, topic: str, group: str, password_var: str
 ) -> Path:
     """A plan: the MM2 snapshot copy (with checkpoints), a follow, verify, translate."""
-    _source, target = brokers.clusters
     path = tmp_path / "plan.yaml"
     connect_block = (
         f"{{url: '{url}', tasks_max: 2, checkpoints: true, replication_factor: 3, "
@@ -63,20 +60,7 @@ def _plan(
 version: 1
 name: mm2-plan
 state_dir: state
-clusters:
-  source:
-    type: kafka
-    bootstrap_servers: {brokers.source}
-  target:
-    type: kafka
-    bootstrap_servers: {target.bootstrap}
-    config:
-      security.protocol: SASL_SSL
-      sasl.mechanisms: SCRAM-SHA-512
-      sasl.username: {apache_kafka.MIGRATION_USER}
-      sasl.password: ${{{password_var}}}
-      ssl.ca.location: {target.ca}
-topics:
+{clusters_yaml(brokers, password_var)}topics:
   include: ["{topic}"]
 phases:
   - name: copy
@@ -149,7 +133,7 @@ def test_a_whole_plan_copies_with_mirrormaker2_follows_survives_a_killed_worker_
     if not topic_partitions(brokers.target, OFFSET_SYNCS):
         create_topic(brokers.target, OFFSET_SYNCS, 1, {"cleanup.policy": "compact"})
     assert not topic_partitions(brokers.target, CHECKPOINTS), "left by an earlier run"
-    produce(brokers.source, topic, _records(0, 6000))
+    produce(brokers.source, topic, records(0, 6000))
     commit(brokers.source, group, {(topic, p): 400 + p for p in range(PARTITIONS)})
     plan = _plan(tmp_path, brokers, connect.url(0), topic, group, TARGET_PASSWORD)
     env = _env(brokers, TARGET_PASSWORD)
@@ -219,7 +203,7 @@ def _follow_phase_through_a_killed_worker(
     Returns the source's records."""
     writer = threading.Thread(
         target=lambda: [
-            produce(brokers.source, topic, _records(start, 1500)) or time.sleep(0.7)
+            produce(brokers.source, topic, records(start, 1500)) or time.sleep(0.7)
             for start in range(6000, 30000, 1500)
         ]
     )
@@ -282,7 +266,7 @@ def test_a_wrong_target_password_on_the_workers_ends_the_step_with_exit_1_in_wor
     topic, group = prefix + "pay", prefix + "g"
     create_topic(brokers.source, topic, PARTITIONS)
     create_topic(brokers.target, topic, PARTITIONS)
-    produce(brokers.source, topic, _records(0, 100))
+    produce(brokers.source, topic, records(0, 100))
     plan = _plan(tmp_path, brokers, connect.live_url(), topic, group, WRONG_PASSWORD)
     env = _env(brokers, WRONG_PASSWORD)
     began = time.monotonic()
@@ -311,7 +295,7 @@ def test_the_mirror_command_copies_with_mirrormaker2_without_a_plan(
     topic = prefix + "cli"
     create_topic(brokers.source, topic, PARTITIONS)
     create_topic(brokers.target, topic, PARTITIONS)
-    produce(brokers.source, topic, _records(0, 3000))
+    produce(brokers.source, topic, records(0, 3000))
     settings = {
         "security.protocol": "SASL_SSL",
         "sasl.mechanisms": "SCRAM-SHA-512",

@@ -43,44 +43,39 @@ def write(tmp_path: Path, step: str) -> Path:
     return path
 
 
+def refused(tmp_path: Path, step: str) -> tuple[Path, str]:
+    """``kmigrate plan --offline`` of a plan whose mirror step ends in ``step``,
+    which must exit 2: (the plan's path, the output)."""
+    plan = write(tmp_path, step)
+    result = run("plan", str(plan), "--offline")
+    assert result.exit_code == 2, result.output
+    return plan, result.output
+
+
 def test_engine_mirrormaker2_without_connect_is_refused_naming_file_line_and_key(
     tmp_path: Path,
 ) -> None:
     """No ``connect`` block, a connect block with the native engine, a literal password,
     a non-HTTP URL, both homes: each refused with the file, line and key (exit 2)."""
-    plan = write(tmp_path, "        engine: mirrormaker2\n")
-    result = run("plan", str(plan), "--offline")
-    assert result.exit_code == 2
-    assert f"{plan}:18: phases[1].steps[1].connect: engine mirrormaker2 needs a connect" in (
-        result.output
-    )
-    plan = write(tmp_path, "        connect: {url: 'http://c:8083'}\n")
-    result = run("plan", str(plan), "--offline")
-    assert result.exit_code == 2
-    assert "phases[1].steps[1].connect: a connect block is for engine: mirrormaker2" in (
-        result.output
-    )
-    plan = write(
+    plan, out = refused(tmp_path, "        engine: mirrormaker2\n")
+    assert f"{plan}:18: phases[1].steps[1].connect: engine mirrormaker2 needs a connect" in out
+    _plan, out = refused(tmp_path, "        connect: {url: 'http://c:8083'}\n")
+    assert "phases[1].steps[1].connect: a connect block is for engine: mirrormaker2" in out
+    plan, out = refused(
         tmp_path,
         "        engine: mirrormaker2\n        connect:\n          url: ftp://c\n"
         "          password: hunter2\n",
     )
-    result = run("plan", str(plan), "--offline")
-    assert result.exit_code == 2
-    assert f"{plan}:21: phases[1].steps[1].connect.url: expected an http://" in result.output
-    assert f"{plan}:22: phases[1].steps[1].connect.password: expected a ${{ENV_VAR}}" in (
-        result.output
-    )
-    assert "hunter2" not in result.output
-    plan = write(
+    assert f"{plan}:21: phases[1].steps[1].connect.url: expected an http://" in out
+    assert f"{plan}:22: phases[1].steps[1].connect.password: expected a ${{ENV_VAR}}" in out
+    assert "hunter2" not in out
+    _plan, out = refused(
         tmp_path,
         "        engine: mirrormaker2\n        connect:\n          url: http://c:8083\n"
         "          msk_connect: {region: eu-west-1, role_arn: r, plugin_arn: p, subnets: [s]}\n",
     )
-    result = run("plan", str(plan), "--offline")
-    assert result.exit_code == 2
     assert "expected exactly one of url (a Kafka Connect REST API) and msk_connect; found both" in (
-        result.output
+        out
     )
 
 

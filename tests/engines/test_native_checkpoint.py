@@ -14,7 +14,7 @@ from kmigrate.engines.base import CopyJob, CopyResult, FollowSpec
 from kmigrate.engines.native import NativeEngine
 from kmigrate.offsets.map import OffsetMap
 from tests.conftest import Brokers, create_topic, produce, read_all
-from tests.support.tcp_proxy import ProxiedBroker, start_proxied_broker
+from tests.support.tcp_proxy import ProxiedBroker, proxied_broker
 
 RECORDS = 30_000
 
@@ -32,12 +32,8 @@ class _Quiet:
 @pytest.fixture
 def slow_target(tmp_path: Path) -> Iterator[ProxiedBroker]:
     """A target of this test's own behind a proxy that holds every chunk 20 ms."""
-    broker = start_proxied_broker("target", tmp_path / "brokers")
-    try:
+    with proxied_broker("target", tmp_path / "brokers") as broker:
         yield broker
-    finally:
-        broker.stop()
-        broker.proxy.close()
 
 
 def test_a_periodic_checkpoint_maps_only_confirmed_records_and_does_not_wait_for_the_rest(

@@ -40,7 +40,7 @@ from tests.support.faults import (
     topic_partitions,
     without_offsets,
 )
-from tests.support.tcp_proxy import ProxiedBroker, TcpProxy, proxied_pair, start_proxied_broker
+from tests.support.tcp_proxy import ProxiedBroker, TcpProxy, proxied_broker, proxied_pair
 
 pytestmark = pytest.mark.broker
 
@@ -191,12 +191,8 @@ def test_connections_cut_and_delayed_mid_mirror_and_mid_verify(
 @pytest.fixture
 def own_target(tmp_path: Path) -> Iterator[ProxiedBroker]:
     """A target of this test's own (it gets restarted), behind a proxy."""
-    broker = start_proxied_broker("target", tmp_path / "brokers")
-    try:
+    with proxied_broker("target", tmp_path / "brokers") as broker:
         yield broker
-    finally:
-        broker.stop()
-        broker.proxy.close()
 
 
 def test_a_fatal_producer_error_is_a_clean_cluster_error(

@@ -160,6 +160,17 @@ def plain_records(bootstrap: str, topic: str, n: int, first: int = 0) -> None:
     )
 
 
+def one_partition_on_both(
+    brokers: Brokers, topic: str, n: int
+) -> tuple[KafkaCluster, KafkaCluster]:
+    """``topic`` with 1 partition on both clusters, ``n`` plain records on the
+    source's: the (source, target) clusters."""
+    create_topic(brokers.source, topic, 1)
+    create_topic(brokers.target, topic, 1)
+    plain_records(brokers.source, topic, n)
+    return KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target)
+
+
 def mark(cluster: KafkaCluster, topic: str) -> SourceMark:
     """What the mirror step records of the source partition now."""
     return observe_source(cluster, [(topic, 0)])[(topic, 0)]
@@ -175,10 +186,7 @@ def test_retention_past_the_copy_is_named_as_a_lost_range(
     if not brokers.real:
         pytest.skip("Tansu has no DeleteRecords (sandbox-broker.md fact 7); --broker apache-kafka")
     topic = f"{prefix}ret"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
-    plain_records(brokers.source, topic, 100)
-    source, target = KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target)
+    source, target = one_partition_on_both(brokers, topic, 100)
     at_start = mark(source, topic)
     src = read_all(brokers.source, topic, 1)
     copy_as(brokers.target, topic, src, list(range(40)))
@@ -206,10 +214,7 @@ def test_a_recreated_source_topic_is_detected_and_its_lost_range_named(
     topic's 10 records.  The map aligns the new topic; verify names offsets 50..79
     of the deleted topic, with both topic ids."""
     topic = f"{prefix}re"
-    create_topic(brokers.source, topic, 1)
-    create_topic(brokers.target, topic, 1)
-    plain_records(brokers.source, topic, 80)
-    source, target = KafkaCluster("source", brokers.source), KafkaCluster("target", brokers.target)
+    source, target = one_partition_on_both(brokers, topic, 80)
     first = mark(source, topic)
     if first.topic_id is None:
         pytest.skip(f"{brokers.kind} reports no topic ids (DescribeTopics)")

@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from kmigrate.adapters import apache_kafka
 from tests.conftest import Brokers, create_on_both, create_topic, produce
+from tests.support.sasl_plan import sasl_clusters_yaml
 
 pytestmark = pytest.mark.broker
 
@@ -50,26 +51,19 @@ def sasl_plan(
 ) -> Path:
     """A plan whose target is the SASL_SSL listener as ``kmigrate``."""
     cfg = brokers.target_sasl
+    clusters = sasl_clusters_yaml(
+        brokers.source,
+        bootstrap or cfg["bootstrap.servers"],
+        ca or cfg["ssl.ca.location"],
+        PASSWORD_ENV,
+    )
     path = directory / "plan.yaml"
     path.write_text(
         f"""\
 version: 1
 name: sasl
 state_dir: state
-clusters:
-  source:
-    type: kafka
-    bootstrap_servers: {brokers.source}
-  target:
-    type: kafka
-    bootstrap_servers: {bootstrap or cfg["bootstrap.servers"]}
-    config:
-      security.protocol: SASL_SSL
-      sasl.mechanisms: SCRAM-SHA-512
-      sasl.username: kmigrate
-      sasl.password: ${{{PASSWORD_ENV}}}
-      ssl.ca.location: {ca or cfg["ssl.ca.location"]}
-topics:
+{clusters}topics:
   include: ["{topic}"]
 """
         + (

@@ -242,15 +242,19 @@ def start_proxied_broker(role: str, log_dir: Path) -> ProxiedBroker:
 
 
 @contextlib.contextmanager
+def proxied_broker(role: str, log_dir: Path) -> Iterator[ProxiedBroker]:
+    """:func:`start_proxied_broker`, stopped (its proxy closed) on the way out."""
+    broker = start_proxied_broker(role, log_dir)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        broker.proxy.close()
+
+
+@contextlib.contextmanager
 def proxied_pair(logs: Path) -> Iterator[tuple[ProxiedBroker, ProxiedBroker]]:
     """A source and a target broker, each reachable only through its own proxy;
     both stopped (and their proxies closed) on the way out."""
-    started: list[ProxiedBroker] = []
-    try:
-        for role in ("source", "target"):
-            started.append(start_proxied_broker(role, logs))
-        yield started[0], started[1]
-    finally:
-        for broker in started:
-            broker.stop()
-            broker.proxy.close()
+    with proxied_broker("source", logs) as source, proxied_broker("target", logs) as target:
+        yield source, target

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -84,30 +85,47 @@ def _facts(data: Any) -> list[tuple[Any, ...]]:
     )
 
 
+def _on(brokers: Brokers, topic: str, state: Path, *extra: str) -> list[str]:
+    """The arguments of a ``mirror`` or ``verify`` of ``topic`` between the test
+    brokers, keeping its state in ``state``, then ``extra``."""
+    return [*source_and_target(brokers), "--topic", topic, "--state-dir", str(state), *extra]
+
+
+def _start_following(
+    command: str, brokers: Brokers, topic: str, state: Path, cwd: Path, *extra: str
+) -> subprocess.Popen[str]:
+    """``kmigrate mirror|verify --follow`` of ``topic``, started in the background."""
+    return start_kmigrate(command, *_on(brokers, topic, state, "--follow", *extra), cwd=cwd)
+
+
 def _mirror(brokers: Brokers, topic: str, state: Path, cwd: Path) -> None:
-    done = kmigrate(
-        "mirror", *source_and_target(brokers), "--topic", topic, "--state-dir", str(state), cwd=cwd
-    )
+    done = kmigrate("mirror", *_on(brokers, topic, state), cwd=cwd)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def _follow(brokers: Brokers, topic: str, state: Path, cwd: Path, *extra: str) -> str:
-    done = kmigrate(
-        "verify",
-        *source_and_target(brokers),
-        "--topic",
-        topic,
-        "--state-dir",
-        str(state),
-        "--follow",
-        "--settle-s",
-        "0",
-        *extra,
-        cwd=cwd,
-        timeout_s=300,
+def _run_follow(
+    brokers: Brokers, topic: str, state: Path, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """A following verify of ``topic`` until caught up (``--settle-s 0``), to its end."""
+    return kmigrate(
+        "verify", *_on(brokers, topic, state, "--follow", "--settle-s", "0"), cwd=cwd, timeout_s=300
     )
+
+
+def _follow(brokers: Brokers, topic: str, state: Path, cwd: Path) -> str:
+    """:func:`_run_follow`, which must exit 0; its output."""
+    done = _run_follow(brokers, topic, state, cwd)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
+
+
+def _mirrored_topic(brokers: Brokers, topic: str, tmp_path: Path, n: int) -> Path:
+    """``topic`` (1 partition, ``n`` records) created on both and mirrored; the state dir."""
+    create_on_both(brokers, topic, 1)
+    produce(brokers.source, topic, _records(n))
+    state = tmp_path / "state"
+    _mirror(brokers, topic, state, tmp_path)
+    return state
 
 
 def test_follow_verify_with_a_live_producer_reaches_the_digests_of_a_full_verify(
@@ -123,31 +141,9 @@ def test_follow_verify_with_a_live_producer_reaches_the_digests_of_a_full_verify
     state = tmp_path / "state"
     live = LiveProducer(brokers.source, topic, [0, 1], 4000, 2000, timestamp_base=1_700_000_100_000)
     live.start()
-    mirror = start_kmigrate(
-        "mirror",
-        *source_and_target(brokers),
-        "--topic",
-        topic,
-        "--state-dir",
-        str(state),
-        "--follow",
-        "--settle-s",
-        "3",
-        cwd=tmp_path,
-    )
+    mirror = _start_following("mirror", brokers, topic, state, tmp_path, "--settle-s", "3")
     time.sleep(1.0)  # the mirror makes the state dir and its first map
-    follow = start_kmigrate(
-        "verify",
-        *source_and_target(brokers),
-        "--topic",
-        topic,
-        "--state-dir",
-        str(state),
-        "--follow",
-        "--settle-s",
-        "3",
-        cwd=tmp_path,
-    )
+    follow = _start_following("verify", brokers, topic, state, tmp_path, "--settle-s", "3")
     live.join(60)
     mirror_out, _ = mirror.communicate(timeout=120)
     follow_out, _ = follow.communicate(timeout=120)
@@ -185,18 +181,7 @@ def test_kill_9_of_a_following_verify_at_several_points_resumes_to_the_same_resu
         produce(brokers.source, topic, _records(20_000, produced, partitions=2))
         produced += 20_000
         _mirror(brokers, topic, state, tmp_path)
-        run = start_kmigrate(
-            "verify",
-            *source_and_target(brokers),
-            "--topic",
-            topic,
-            "--state-dir",
-            str(state),
-            "--follow",
-            "--until",
-            "stopped",
-            cwd=tmp_path,
-        )
+        run = _start_following("verify", brokers, topic, state, tmp_path, "--until", "stopped")
         time.sleep(delay)
         os.kill(run.pid, signal.SIGKILL)
         run.communicate(timeout=30)
@@ -221,22 +206,8 @@ def test_sigterm_stops_a_following_verify_cleanly_and_it_goes_on_from_there(
     """SIGTERM: exit 0, "stopped by operator (SIGTERM)", the proof saved; the
     next following verify goes on from it (its first pass's ranges kept)."""
     topic = f"{prefix}term"
-    create_on_both(brokers, topic, 1)
-    produce(brokers.source, topic, _records(5000))
-    state = tmp_path / "state"
-    _mirror(brokers, topic, state, tmp_path)
-    run = start_kmigrate(
-        "verify",
-        *source_and_target(brokers),
-        "--topic",
-        topic,
-        "--state-dir",
-        str(state),
-        "--follow",
-        "--until",
-        "stopped",
-        cwd=tmp_path,
-    )
+    state = _mirrored_topic(brokers, topic, tmp_path, 5000)
+    run = _start_following("verify", brokers, topic, state, tmp_path, "--until", "stopped")
     deadline = time.monotonic() + 60
     while not (state / FILE_NAME).exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -273,10 +244,7 @@ def _recreate(bootstrap: str, topic: str) -> None:
 
 def _proven_topic(brokers: Brokers, topic: str, tmp_path: Path, n: int = 2500) -> Path:
     """``topic`` (1 partition, ``n`` records) mirrored and proven by a following verify."""
-    create_on_both(brokers, topic, 1)
-    produce(brokers.source, topic, _records(n))
-    state = tmp_path / "state"
-    _mirror(brokers, topic, state, tmp_path)
+    state = _mirrored_topic(brokers, topic, tmp_path, n)
     _follow(brokers, topic, state, tmp_path)
     assert Proof.load(state).partitions[(topic, 0)].records == (n // BLOCK) * BLOCK
     return state
@@ -460,19 +428,7 @@ def test_without_an_offset_map_follow_pairs_in_order_and_names_a_difference(
     changed = _records(1000, 3000)
     changed[500] = {**changed[500], "value": b"other"}
     produce(brokers.target, topic, changed)
-    done = kmigrate(
-        "verify",
-        *source_and_target(brokers),
-        "--topic",
-        topic,
-        "--state-dir",
-        str(state),
-        "--follow",
-        "--settle-s",
-        "0",
-        cwd=tmp_path,
-        timeout_s=300,
-    )
+    done = _run_follow(brokers, topic, state, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "at source offset 3500, target offset 3500 (value differs)" in done.stdout + done.stderr
     assert Proof.load(state).partitions[(topic, 0)].records == 3 * BLOCK

@@ -14,6 +14,7 @@ from kmigrate.verify.proof import Proof
 from tests.conftest import Brokers, create_on_both, produce, write_plan
 from tests.support.faults import kmigrate, start_kmigrate, status_steps
 from tests.support.live_producer import LiveProducer
+from tests.support.processes import wait_gone
 from tests.verify.test_follow_verify import BLOCK, _facts, _records, _verify
 
 PHASES = """\
@@ -45,14 +46,6 @@ def _descendants(pid: int) -> set[int]:
             todo.extend(kids - found)
             found |= kids
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _proven(state: Path) -> int:
@@ -127,10 +120,7 @@ def test_kill_9_of_execute_leaves_no_verify_process_and_a_rerun_resumes_the_proo
     assert under, "the verify runs in a process of its own"
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    gone_by = time.monotonic() + 15
-    while time.monotonic() < gone_by and any(_alive(p) for p in under):
-        time.sleep(0.1)
-    assert not [p for p in under if _alive(p)], "orphaned processes after kill -9"
+    assert not wait_gone(list(under), 15), "orphaned processes after kill -9"
     first = Proof.load(state)
     first_ranges = first.partitions[(topic, 0)].ranges
 
