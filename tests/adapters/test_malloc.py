@@ -103,3 +103,26 @@ def test_a_verify_worker_reuses_fetch_sized_buffers_from_the_heap() -> None:
     fixed, grown = _probe("fixed", env, 4 << 20)
     assert fixed == "True"
     assert grown < 4 << 20, f"8 blocks of 4 MiB grew the heap by {grown} bytes"
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
+def test_a_verify_worker_keeps_the_reuse_threshold_after_making_a_consumer() -> None:
+    """The wiring: a verify worker's initializer fixes the 32 MiB threshold, and
+    the consumer it then makes (whose client calls ``keep_large_buffers_mapped``)
+    leaves it so.  No broker is needed: the consumer is closed unused."""
+    code = textwrap.dedent(
+        """
+        from kmigrate.adapters import malloc
+        from kmigrate.adapters.kafka import KafkaCluster
+        from kmigrate.verify.pool import _verify_worker_init
+        _verify_worker_init(None)
+        KafkaCluster("source", "127.0.0.1:9", {})._consumer().close()
+        print(malloc._fixed)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == str(malloc.REUSE_THRESHOLD_BYTES)
