@@ -28,9 +28,13 @@ _COUNTER: Any = None
 
 def _verify_worker_init(counter: Any) -> None:
     """A verify worker's initializer (the shard pool made it die with the parent):
-    keep the shared counter."""
+    keep the shared counter; reuse librdkafka's fetch buffers (one bounded read
+    that hashes as it goes, :func:`kmigrate.adapters.malloc.reuse_large_buffers`)."""
     global _COUNTER
     _COUNTER = counter
+    from kmigrate.adapters.malloc import reuse_large_buffers
+
+    reuse_large_buffers()
 
 
 def _count(n: int) -> None:
