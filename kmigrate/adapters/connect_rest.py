@@ -1,10 +1,15 @@
 """A small client of the Kafka Connect REST API: create or update, delete, status
-with task states and traces, restart, config validation, and :func:`summarise_trace`
-putting a failed task's Java stack trace into words.
+with task states and traces, restart, config validation, stop and resume, a
+connector's source offsets (read, reset), and :func:`summarise_trace` putting a
+failed task's Java stack trace into words.
 
 Facts used, from Apache Kafka's documentation ("Kafka Connect", section 8, its REST
 API table: kafka.apache.org/documentation/#connect_rest) and checked against the
-4.1.0 jars.
+4.1.0 jars; the offsets and stop calls from KIP-875 ("First-class offsets support
+in Kafka Connect": ``PUT /connectors/NAME/stop`` in 3.5, ``GET``/``DELETE
+/connectors/NAME/offsets`` in 3.6, the reset only for a STOPPED connector), the
+creation of a connector STOPPED from KIP-980 ("Allow creating connectors in a
+stopped state", 3.7: ``"initial_state": "STOPPED"`` in the ``POST /connectors`` body).
 """
 
 from __future__ import annotations
@@ -21,12 +26,23 @@ from kmigrate.errors import ClusterError
 from kmigrate.redact import redact
 
 __all__ = [
+    "ConnectHttpError",
     "ConnectRest",
     "ConnectorFailed",
     "ConnectorStatus",
     "TaskStatus",
     "summarise_trace",
 ]
+
+
+class ConnectHttpError(ClusterError):
+    """Kafka Connect answered an HTTP error; ``status`` is its code (404, 405, 409...)
+    and ``message`` Connect's own (masked)."""
+
+    def __init__(self, text: str, status: int, message: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.message = message
 
 
 class ConnectRest:
@@ -68,9 +84,12 @@ class ConnectRest:
                 message = resp.json().get("message", resp.text)
             except ValueError:
                 message = resp.text
-            raise ClusterError(
+            masked = redact(str(message))[:1000]
+            raise ConnectHttpError(
                 f"Kafka Connect at {self.url}: {method} {path} answered {resp.status_code}: "
-                f"{redact(str(message))[:1000]}"
+                f"{masked}",
+                resp.status_code,
+                masked,
             )
         return resp
 
@@ -87,6 +106,12 @@ class ConnectRest:
     def version(self) -> dict[str, Any]:
         """``GET /``: ``{"version", "commit", "kafka_cluster_id"}``."""
         return dict(self._call("GET", "/"))
+
+    def version_tuple(self) -> tuple[int, int]:
+        """The worker's ``(major, minor)`` version from ``GET /`` (``(0, 0)`` when it
+        says none that reads as a version)."""
+        numbers = re.findall(r"\d+", str(self.version().get("version", "0")))[:2]
+        return (int(numbers[0]), int(numbers[1])) if len(numbers) == 2 else (0, 0)
 
     def plugins(self) -> list[str]:
         """``GET /connector-plugins``: the class names of the connectors installed."""
@@ -117,8 +142,7 @@ class ConnectRest:
         ``exactly.once.source.support=enabled`` answers "This worker does not have
         exactly-once source support enabled." there (``DistributedHerder``).
         """
-        numbers = re.findall(r"\d+", str(self.version().get("version", "0")))[:2]
-        if tuple(int(n) for n in numbers) < (3, 3):
+        if self.version_tuple() < (3, 3):
             return False
         probe = {
             **config,
@@ -153,6 +177,44 @@ class ConnectRest:
                 return False
             raise
         return True
+
+    def create_stopped(self, name: str, config: Mapping[str, str]) -> None:
+        """``POST /connectors`` with ``{"name", "config", "initial_state": "STOPPED"}``
+        (KIP-980, Connect 3.7+): the connector exists but neither it nor any task
+        runs, so its stored source offsets can be read and reset before it copies.
+
+        Raises:
+            ConnectHttpError: 409 when the connector exists already; 400/500 when the
+                worker refuses the config or (before 3.7) the ``initial_state`` field.
+            ClusterError: no answer.
+        """
+        body = {"name": name, "config": dict(config), "initial_state": "STOPPED"}
+        self._call("POST", "/connectors", body)
+
+    def stop(self, name: str) -> None:
+        """``PUT /connectors/NAME/stop`` (KIP-875, Connect 3.5+): shuts the connector
+        and its tasks down (asynchronous: 202; the status turns STOPPED)."""
+        self._call("PUT", f"/connectors/{name}/stop")
+
+    def resume(self, name: str) -> None:
+        """``PUT /connectors/NAME/resume``: a PAUSED or STOPPED connector runs again."""
+        self._call("PUT", f"/connectors/{name}/resume")
+
+    def offsets(self, name: str) -> list[dict[str, Any]]:
+        """``GET /connectors/NAME/offsets`` (KIP-875, Connect 3.6+): the committed
+        offsets, ``[{"partition": {...}, "offset": {...}}, ...]``; for a source
+        connector one item per source partition (MirrorSourceConnector:
+        ``{"cluster", "topic", "partition"}`` -> ``{"offset"}``)."""
+        return list((self._call("GET", f"/connectors/{name}/offsets") or {}).get("offsets", []))
+
+    def reset_offsets(self, name: str) -> None:
+        """``DELETE /connectors/NAME/offsets`` (KIP-875, Connect 3.6+): forget every
+        committed offset of a STOPPED connector (a running one is refused with 400).
+
+        Raises:
+            ConnectHttpError: refused (400 not STOPPED, 404/405 no such endpoint).
+        """
+        self._call("DELETE", f"/connectors/{name}/offsets")
 
     def restart(self, name: str, *, include_tasks: bool = True, only_failed: bool = True) -> None:
         """``POST /connectors/NAME/restart?includeTasks=..&onlyFailed=..`` (KIP-745)."""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from kmigrate.errors import StepFailed
+from kmigrate.errors import ClusterError, StepFailed
 from kmigrate.redact import redact
 
 if TYPE_CHECKING:
@@ -455,6 +455,12 @@ class ConnectorStatus:
 class ConnectorFailed(StepFailed):
     """A connector or one of its tasks is FAILED, or did not run in time (exit 1); the
     message says why in words."""
+
+
+class OffsetsUnsupported(ClusterError):
+    """The Connect control plane cannot read or reset a connector's stored source
+    offsets (KIP-875, Connect 3.6+) or create it STOPPED (KIP-980, 3.7+); the message
+    says which and why (the version, or the endpoint's answer)."""
 
 
 _CAUSE = re.compile(r"^(?:Caused by: )?([\w.$]+(?:Exception|Error))(?:: (.*))?$")

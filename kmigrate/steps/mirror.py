@@ -316,8 +316,8 @@ class Mirror(Step):
     record_type = MirrorRecord
     rollback_summary = (
         "forgets its offset map for the topics kmigrate created (the copies go with them); "
-        "with engine mirrormaker2 also deletes its connectors and the MM2 internal topics "
-        "it created on the target"
+        "with engine mirrormaker2 also resets its connectors' stored source offsets "
+        "(KIP-875), deletes the connectors and the MM2 internal topics it created on the target"
     )
 
     def run(self, ctx: StepContext, previous: JsonRecord) -> JsonRecord:

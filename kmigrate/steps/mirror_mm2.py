@@ -9,6 +9,27 @@ until it ends (:mod:`kmigrate.engines.mirrormaker2.engine`) and deletes the
 connectors.  A re-run after a crash finds the journaled connectors and goes on.
 Rollback deletes those connectors and the MM2 internal topics this run created on
 the target, never a topic that existed before, never anything on the source.
+
+Connector names are deterministic (``kmigrate-PLAN-source``) and Kafka Connect keeps
+a source connector's committed source offsets by name after it is deleted, so:
+
+* a fresh run (no connector in this step's journal state, and no earlier MM2
+  mirror step of the plan, still journaled as succeeded, whose connectors these
+  are) creates each connector STOPPED, resets any stored source offsets ("connector
+  X had source offsets from an earlier run; reset (KIP-875)"), then resumes it;
+* a re-run after a crash keeps them (the copy goes on where it was), and so does
+  a later MM2 step of the plan (snapshot, then follow: the offsets point right
+  after what the earlier step copied);
+* rollback resets them as well: a connector still there is stopped, reset and
+  deleted; one the copy already deleted is re-created STOPPED from its journaled
+  config (no task runs), reset and deleted again.  The fresh-run reset stays as the
+  second guard (a rollback that could not reach the Connect cluster, a wiped
+  state folder).
+* Where that cannot be done (Connect before 3.6/3.7, endpoints answering 404/405,
+  MSK Connect, which has no offsets API) the run does not fail: the output and the
+  journal (``mm2.offset_notes``) say why, and that a new ``connect.name`` avoids it.
+
+Details and sources: :mod:`kmigrate.engines.mirrormaker2.source_offsets`.
 """
 
 from __future__ import annotations
@@ -29,12 +50,12 @@ from kmigrate.engines.mirrormaker2.config import Mm2Options, NotRenderable, conn
 from kmigrate.engines.mirrormaker2.engine import (
     Mm2Engine,
     Mm2State,
-    delete_connectors,
     note_internal_topics,
     topic_lag_json,
 )
 from kmigrate.engines.mirrormaker2.offset_syncs import check_offset_syncs
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
+from kmigrate.engines.mirrormaker2.source_offsets import rollback_connectors
 from kmigrate.errors import ClusterError, PlanError, StepFailed, UsageError
 from kmigrate.offsets.build import build_offset_map, observe_source
 from kmigrate.offsets.checks import lost_range, source_lost_error
@@ -176,11 +197,13 @@ def mirror_mm2(
     parts = partitions_of(ctx.source, topics)
     state = Mm2State.from_json(previous.get("mm2")) if previous else None
     plane = plane_for(spec, ctx)
-    if state is None or not state.connectors:
+    fresh = state is None or not state.connectors
+    earlier = ctx.journal_lookup("mirror")
+    continued = isinstance(earlier, MirrorRecord) and earlier.mm2 is not None
+    if fresh:
         _present, ends = check_target(ctx, record, omap, parts)
         occupied = [f"{t}[{p}]" for (t, p), end in ends.items() if end > 0]
-        earlier = ctx.journal_lookup("mirror")
-        if isinstance(earlier, MirrorRecord) and earlier.mm2 is not None:
+        if continued:
             occupied = []  # an earlier MM2 step of this plan copied them
         if occupied:
             refuse_occupied(ctx, occupied, append)
@@ -189,6 +212,17 @@ def mirror_mm2(
         if state and state.connectors
         else connector_configs(spec, ctx.mm2_plan, plane)
     )
+    if fresh and continued:
+        assert isinstance(earlier, MirrorRecord) and earlier.mm2 is not None
+        names = {c["name"] for c in earlier.mm2.connectors}
+        kept = [c["name"] for c in configs if c["name"] in names]
+        if kept:
+            ctx.ui.line(
+                f"connectors {', '.join(kept)} resume from the source offsets an earlier "
+                "MirrorMaker 2 mirror step of this plan left (kept: they point right after "
+                "what it copied)"
+            )
+        fresh = not kept
     engine = Mm2Engine(plane, configs, poll_s=spec.poll_s, running_timeout_s=spec.running_timeout_s)
     if ctx.effects.before_writes(lambda: _describe(ctx, configs, plane, len(parts))):
         return record
@@ -197,25 +231,27 @@ def mirror_mm2(
         note_source(ctx, state, parts)
     record.mm2 = state
     ctx.checkpoint(record.to_json())
-    return _run(ctx, record, engine, follow)
+    return _run(ctx, record, engine, follow, fresh=fresh)
 
 
 def _describe(ctx: StepContext, configs: list[dict[str, str]], plane: ConnectPlane, n: int) -> None:
     names = ", ".join(c["name"] for c in configs)
     ctx.ui.line(
-        f"would create MirrorMaker 2 connectors {names} on {plane.where} to copy "
+        f"would create MirrorMaker 2 connectors {names} on {plane.where} (STOPPED first, "
+        f"resetting any source offsets an earlier run left: KIP-875) to copy "
         f"{n} partitions, follow them until the copy ends, then delete them"
     )
 
 
 def _run(
-    ctx: StepContext, record: MirrorRecord, engine: Mm2Engine, follow: FollowSpec
+    ctx: StepContext, record: MirrorRecord, engine: Mm2Engine, follow: FollowSpec, *, fresh: bool
 ) -> MirrorRecord:
-    """Create (or find) the connectors, wait for RUNNING, follow, delete them."""
+    """Create (or find) the connectors (``fresh``: their stored source offsets reset
+    first), wait for RUNNING, follow, delete them."""
     state = record.mm2
     assert state is not None
-    for line in engine.create(state, lambda: ctx.checkpoint(record.to_json())):
-        ctx.ui.line(line)
+    for line in engine.create(state, lambda: ctx.checkpoint(record.to_json()), fresh=fresh):
+        (ctx.ui.warn if "could not" in line or "not checked" in line else ctx.ui.line)(line)
     stop = threading.Event()
     reason: list[str] = []
     job: Any = SimpleNamespace(follow=follow, stop=stop, stop_reason=reason)
@@ -327,22 +363,29 @@ def note_source(ctx: StepContext, state: Mm2State, parts: list[tuple[str, int]])
 
 
 def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) -> list[str]:
-    """Delete the journaled connectors (unless the copy already did) and the MM2
-    internal topics this run created on the target; never a topic that was there
-    before, never the source.  Returns one line per action."""
+    """Reset the journaled connectors' stored source offsets and delete them (also
+    those the copy already deleted: re-created STOPPED, reset, deleted again; see the
+    module's text), then delete the MM2 internal topics this run created on the
+    target; never a topic that was there before, never the source.  Returns one
+    line per action."""
     lines = []
-    if state.connectors and not state.connectors_deleted:
-        if spec is None:
-            lines.append(
-                f"cannot delete connectors {', '.join(c['name'] for c in state.connectors)} "
-                f"on {state.where}: the step's connect block is not recorded; delete them there"
-            )
-        elif ctx.effects.before_writes(lambda: None):
-            lines += [
-                f"would delete connector {c['name']} on {state.where}" for c in state.connectors
-            ]
-        else:
-            lines += delete_connectors(plane_for(spec, ctx), state)
+    names = ", ".join(c["name"] for c in state.connectors)
+    if state.connectors and spec is None:
+        lines.append(
+            f"cannot reset the source offsets of or delete connectors {names} on "
+            f"{state.where}: the step's connect block is not recorded; do it there "
+            "(PUT /connectors/NAME/stop, DELETE /connectors/NAME/offsets, DELETE "
+            "/connectors/NAME), or give the next run a new connect.name"
+        )
+    elif state.connectors and ctx.effects.before_writes(lambda: None):
+        lines.append(
+            f"would reset the source offsets of connectors {names} on {state.where} "
+            "(KIP-875) and delete them"
+        )
+    elif state.connectors:
+        plane = plane_for(spec, ctx)  # type: ignore[arg-type]
+        lines += rollback_connectors(plane, state.connectors, state.configs, plane.status)
+        state.connectors_deleted = True
     before = set(state.target_topics_before)
     for topic in state.internal_topics_created:
         if topic in before:  # never: the list excludes them; kept as a guard

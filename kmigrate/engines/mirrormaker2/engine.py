@@ -41,7 +41,8 @@ from typing import Any
 from kmigrate.clusters.port import Cluster, ConnectorFailed, ConnectorStatus, Record
 from kmigrate.engines.base import FollowSpec, PartitionLag, StopFlag, follow_ended, topic_lags
 from kmigrate.engines.mirrormaker2.config import SOURCE_CONNECTOR
-from kmigrate.engines.mirrormaker2.plane import ConnectPlane
+from kmigrate.engines.mirrormaker2.plane import ConnectPlane, OffsetsPlane
+from kmigrate.engines.mirrormaker2.source_offsets import create_fresh, reset_then_resume
 from kmigrate.errors import ClusterError
 
 #: Target offsets, from the high watermark back, searched in snapshot mode for the
@@ -77,7 +78,9 @@ class Mm2State:
     Attributes:
         where: the plane (``Kafka Connect at http://h:8083``), never a credential.
         connectors: ``{"name", "ref"}`` of each connector this run created (``ref``:
-            what the plane deletes: the name, or an MSK Connect ARN).
+            what the plane deletes: the name, or an MSK Connect ARN); a fresh run's
+            also ``"offsets"``: ``pending`` while created STOPPED and not yet reset
+            and resumed, then ``done`` (:mod:`.source_offsets`).
         configs: the connector configs as created (secrets as references).
         target_topics_before: the target's topic names before the run.
         internal_topics_created: MM2 internal topics found on the target after the
@@ -90,6 +93,8 @@ class Mm2State:
         source_marks: ``{"topic:partition": [[at_ms, log start, end, topic id], ...]}``:
             what was seen of the source at the start and last while following
             (for naming source ranges lost to retention or a re-created topic).
+        offset_notes: each time the connectors' stored source offsets could not be
+            checked or reset, and why (:mod:`.source_offsets`).
     """
 
     where: str
@@ -102,6 +107,7 @@ class Mm2State:
     connectors_deleted: bool = False
     started_ms: int = 0
     source_marks: dict[str, list[list[Any]]] = field(default_factory=dict)
+    offset_notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""
@@ -123,6 +129,7 @@ class Mm2State:
             connectors_deleted=bool(data.get("connectors_deleted", False)),
             started_ms=int(data.get("started_ms", 0)),
             source_marks={k: [list(m) for m in v] for k, v in data.get("source_marks", {}).items()},
+            offset_notes=[str(n) for n in data.get("offset_notes", [])],
         )
 
 
@@ -209,29 +216,55 @@ class Mm2Engine:
             started_ms=int(time.time() * 1000),
         )
 
-    def create(self, state: Mm2State, checkpoint: Callable[[], None]) -> list[str]:
+    def create(
+        self, state: Mm2State, checkpoint: Callable[[], None], *, fresh: bool = False
+    ) -> list[str]:
         """Create each connector not yet in ``state`` (journaling each reference with
         ``checkpoint`` right after); a journaled one still on the plane is kept, one
-        gone (deleted by hand) is created again.  Returns lines saying what was done.
+        gone (deleted by hand) is created again.  ``fresh`` (no connector journaled
+        and no earlier MM2 step continued): each is created STOPPED and its stored
+        source offsets reset before it runs (:func:`.source_offsets.create_fresh`); a
+        journaled one found STOPPED (a run stopped before resuming it) is reset and
+        resumed.  Returns lines saying what was done.
 
         Raises:
             ClusterError: the plane refused a config.
         """
         lines = []
-        known = {c["name"]: c["ref"] for c in state.connectors}
+        known = {c["name"]: c for c in state.connectors}
         for config in self.configs:
             name = config["name"]
-            ref = known.get(name)
-            if ref is not None:
+            entry = known.get(name)
+            if entry is not None:
                 try:
-                    self.plane.status(ref)
-                    lines.append(f"found connector {name} on {state.where} (journaled)")
-                    continue
+                    status = self.plane.status(entry["ref"])
                 except ClusterError:
                     state.connectors = [c for c in state.connectors if c["name"] != name]
-            ref = self.plane.create(name, config)
-            state.connectors.append({"name": name, "ref": ref})
-            checkpoint()
+                else:
+                    lines.append(f"found connector {name} on {state.where} (journaled)")
+                    if (
+                        entry.get("offsets") == "pending"
+                        and status.connector.state == "STOPPED"
+                        and isinstance(self.plane, OffsetsPlane)
+                    ):  # created STOPPED by a run that stopped before resuming it
+                        notes = state.offset_notes
+                        lines += reset_then_resume(self.plane, name, entry["ref"], notes)
+                        entry["offsets"] = "done"
+                        checkpoint()
+                    continue
+
+            def journal(made: str, name: str = name) -> None:
+                state.connectors.append(
+                    {"name": name, "ref": made, **({"offsets": "pending"} if fresh else {})}
+                )
+                checkpoint()
+
+            if fresh:
+                lines += create_fresh(self.plane, name, config, journal, state.offset_notes)
+                state.connectors[-1]["offsets"] = "done"
+                checkpoint()
+                continue
+            journal(self.plane.create(name, config))
             lines.append(f"created connector {name} on {state.where}")
         return lines
 

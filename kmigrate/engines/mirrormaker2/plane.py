@@ -13,11 +13,23 @@ implementations build them without importing the engine.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from kmigrate.clusters.port import ConnectorStatus, TaskStatus, summarise_trace
+from kmigrate.clusters.port import (
+    ConnectorStatus,
+    OffsetsUnsupported,
+    TaskStatus,
+    summarise_trace,
+)
 
-__all__ = ["ConnectPlane", "ConnectorStatus", "TaskStatus", "summarise_trace"]
+__all__ = [
+    "ConnectPlane",
+    "ConnectorStatus",
+    "OffsetsPlane",
+    "OffsetsUnsupported",
+    "TaskStatus",
+    "summarise_trace",
+]
 
 
 class ConnectPlane(Protocol):
@@ -65,4 +77,51 @@ class ConnectPlane(Protocol):
         Raises:
             ClusterError: the plane did not answer or refused.
         """
+        ...
+
+
+@runtime_checkable
+class OffsetsPlane(Protocol):
+    """A plane that can create a connector STOPPED and reset its stored source
+    offsets: a Kafka Connect REST API (KIP-875, KIP-980).  MSK Connect has no such
+    API; :mod:`kmigrate.engines.mirrormaker2.source_offsets` says what to do there.
+
+    Kafka Connect keeps a source connector's committed source offsets in its offsets
+    topic by connector *name*, after the connector is deleted: a connector created
+    again under that name resumes from them.
+    """
+
+    where: str
+
+    def create_stopped(self, name: str, config: Mapping[str, str]) -> str:
+        """Create connector ``name`` STOPPED (KIP-980); an existing one is stopped
+        and its config updated.  Returns the reference.  Waits until it is STOPPED.
+
+        Raises:
+            OffsetsUnsupported: the plane cannot (the version, or its answer).
+            ClusterError: the plane refused the config or did not answer.
+        """
+        ...
+
+    def stop(self, ref: str) -> None:
+        """Stop the connector (KIP-875) and wait until it is STOPPED.
+
+        Raises:
+            OffsetsUnsupported: the plane has no stop.
+            ClusterError: no answer, or it did not stop in time.
+        """
+        ...
+
+    def reset_offsets(self, ref: str) -> int:
+        """Forget the STOPPED connector's stored source offsets (KIP-875); returns
+        how many source partitions had offsets (0: nothing to reset, nothing sent).
+
+        Raises:
+            OffsetsUnsupported: the plane cannot (the version, or its answer).
+            ClusterError: refused or no answer.
+        """
+        ...
+
+    def resume(self, ref: str) -> None:
+        """Let the STOPPED connector run."""
         ...
