@@ -379,12 +379,14 @@ def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) ->
         )
     elif state.connectors and ctx.effects.before_writes(lambda: None):
         lines.append(
-            f"would reset the source offsets of connectors {names} on {state.where} "
-            "(KIP-875) and delete them"
+            f"would reset the stored source offsets of connectors {names} on {state.where} "
+            "(KIP-875; a connector the copy deleted is re-created STOPPED for it, KIP-980) "
+            "and delete them"
         )
     elif state.connectors:
         plane = plane_for(spec, ctx)  # type: ignore[arg-type]
-        lines += rollback_connectors(plane, state.connectors, state.configs, plane.status)
+        deleted = state.connectors_deleted
+        lines += rollback_connectors(plane, state.connectors, state.configs, deleted=deleted)
         state.connectors_deleted = True
     before = set(state.target_topics_before)
     for topic in state.internal_topics_created:

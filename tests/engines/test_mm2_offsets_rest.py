@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from kmigrate.clusters.connect import ConnectRestPlane
+from kmigrate.engines.mirrormaker2.engine import Mm2Engine, Mm2State
 from kmigrate.engines.mirrormaker2.source_offsets import create_fresh, rollback_connectors
 
 Answer = tuple[int, Any]
@@ -210,7 +211,7 @@ def test_rollback_on_connect_3_6_resets_a_present_connector_and_says_so_for_a_de
     plane = _plane(server)
     conns = [{"name": NAME, "ref": NAME}, {"name": gone, "ref": gone}]
     configs = [CONFIG, {"name": gone, "connector.class": "x.MirrorCheckpointConnector"}]
-    lines = rollback_connectors(plane, conns, configs, plane.status)
+    lines = rollback_connectors(plane, conns, configs, deleted=False)
     where = f"Kafka Connect at {server.url}"
     assert lines[:3] == [
         f"stopped connector {NAME} on {where} (KIP-875)",
@@ -268,3 +269,43 @@ def test_msk_connect_is_never_said_to_be_reset() -> None:
     assert "has no API to read or reset a connector's source offsets" in lines[1]
     assert "offset.storage.topic" in lines[1] and "connect.name" in lines[1]
     assert "reset (KIP-875)" not in " ".join(lines)
+    # Rollback after the copy deleted it: nothing is called on MSK Connect, only said.
+    gone = [{"name": NAME, "ref": "arn:x"}]
+    lines = rollback_connectors(MskLike(), gone, [CONFIG], deleted=True)  # type: ignore[arg-type]
+    assert len(lines) == 1 and "has no API to read or reset" in lines[0]
+
+
+@pytest.mark.parametrize("pending", [True, False])
+def test_a_rerun_resets_a_journaled_connector_left_stopped_only_while_pending(
+    fake: Any, pending: bool
+) -> None:
+    """A run that created its connector STOPPED and stopped before resuming it
+    (journaled ``offsets: pending``): the re-run finds it STOPPED, resets its offsets
+    (no task has run, so any are an earlier run's) and resumes it.  A journaled
+    connector without ``pending`` is this run's own copy: its offsets are kept
+    (no offsets call at all)."""
+    server = fake(
+        {
+            ("GET", "/"): (200, {"version": "4.1.0"}),
+            ("GET", f"/connectors/{NAME}/status"): (200, STOPPED),
+            ("GET", f"/connectors/{NAME}/offsets"): (200, OFFSETS),
+            ("DELETE", f"/connectors/{NAME}/offsets"): (200, {"message": "reset"}),
+            ("PUT", f"/connectors/{NAME}/resume"): (202, None),
+        }
+    )
+    entry = {"name": NAME, "ref": NAME, **({"offsets": "pending"} if pending else {})}
+    state = Mm2State(where="here", connectors=[entry], configs=[CONFIG])
+    checkpoints: list[int] = []
+    engine = Mm2Engine(_plane(server), [CONFIG])
+    lines = engine.create(state, lambda: checkpoints.append(1), fresh=False)
+    assert lines[0] == f"found connector {NAME} on here (journaled)"
+    offset_calls = [c for c in server.calls() if c[1].endswith("/offsets")]
+    if pending:
+        assert offset_calls == [
+            ("GET", f"/connectors/{NAME}/offsets"),
+            ("DELETE", f"/connectors/{NAME}/offsets"),
+        ]
+        assert server.calls()[-1] == ("PUT", f"/connectors/{NAME}/resume")
+        assert state.connectors[0]["offsets"] == "done" and checkpoints
+    else:
+        assert offset_calls == [] and len(lines) == 1

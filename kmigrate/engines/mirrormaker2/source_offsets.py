@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane, OffsetsPlane, OffsetsUnsupported
+from kmigrate.errors import ClusterError
 
 #: What to do when the offsets could not be reset (appended to each such line).
 RENAME = (
@@ -184,32 +185,36 @@ def rollback_connectors(
     plane: ConnectPlane,
     connectors: list[dict[str, str]],
     configs: list[dict[str, Any]],
-    status: Callable[[str], object],
+    *,
+    deleted: bool,
 ) -> list[str]:
     """Rollback of a step's connectors: per connector, its source offsets reset
     (:func:`forget_offsets`: stopped when still there, else re-created STOPPED from
-    its journaled config), then deleted.  ``status(ref)`` raises ClusterError when the
-    connector is gone.  Returns the lines to print.
+    its journaled config), then deleted.  ``deleted``: the copy deleted them already
+    (on a plane without the offsets API nothing is then called, only said).
+    Returns the lines to print.
 
     Raises:
         ClusterError: the plane refused or did not answer.
     """
+    if deleted and not isinstance(plane, OffsetsPlane):
+        return [no_api_note(plane, c["name"]) for c in connectors]
     lines = []
     for conn in connectors:
         name = conn["name"]
         try:
-            status(conn["ref"])
+            plane.status(conn["ref"])
             present = True
-        except Exception:  # ClusterError or ConnectorGone: not on the plane
+        except ClusterError:  # gone (MSK Connect: ConnectorGone, a ClusterError)
             present = False
         lines += forget_offsets(plane, conn, config_of(configs, name), present)
-        deleted = plane.delete(conn["ref"])
+        gone = not plane.delete(conn["ref"])
         if present:
             lines.append(
-                f"deleted connector {name} on {plane.where}"
-                if deleted
-                else f"connector {name} was already gone from {plane.where}"
+                f"connector {name} was already gone from {plane.where}"
+                if gone
+                else f"deleted connector {name} on {plane.where}"
             )
-        elif deleted:
+        elif not gone:
             lines.append(f"deleted connector {name} on {plane.where} again")
     return lines
