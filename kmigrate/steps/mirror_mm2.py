@@ -19,7 +19,8 @@ a source connector's committed source offsets by name after it is deleted, so:
   X had source offsets from an earlier run; reset (KIP-875)"), then resumes it;
 * a re-run after a crash keeps them (the copy goes on where it was), and so does
   a later MM2 step of the plan (snapshot, then follow: the offsets point right
-  after what the earlier step copied);
+  after what the earlier step copied) and ``kmigrate mirror`` (no plan, no
+  journal) whose ``--state-dir`` offset map already holds these partitions;
 * rollback resets them as well: a connector still there is stopped, reset and
   deleted; one the copy already deleted is re-created STOPPED from its journaled
   config (no task runs), reset and deleted again.  The fresh-run reset stays as the
@@ -223,6 +224,14 @@ def mirror_mm2(
                 "what it copied)"
             )
         fresh = not kept
+    if fresh and ctx.step_id == "standalone" and any(omap.get(*tp) for tp in parts):
+        # ``kmigrate mirror`` has no journal: its --state-dir's offset map says an
+        # earlier run copied these partitions, so the stored offsets are its own.
+        ctx.ui.line(
+            "the offset map in the state folder holds an earlier kmigrate mirror's copy of "
+            "these partitions: the connectors resume from their stored source offsets"
+        )
+        fresh = False
     engine = Mm2Engine(plane, configs, poll_s=spec.poll_s, running_timeout_s=spec.running_timeout_s)
     if ctx.effects.before_writes(lambda: _describe(ctx, configs, plane, len(parts))):
         return record
@@ -383,8 +392,8 @@ def rollback_mm2(ctx: StepContext, spec: ConnectSpec | None, state: Mm2State) ->
             "(KIP-875; a connector the copy deleted is re-created STOPPED for it, KIP-980) "
             "and delete them"
         )
-    elif state.connectors:
-        plane = plane_for(spec, ctx)  # type: ignore[arg-type]
+    elif state.connectors and spec is not None:
+        plane = plane_for(spec, ctx)
         deleted = state.connectors_deleted
         lines += rollback_connectors(plane, state.connectors, state.configs, deleted=deleted)
         state.connectors_deleted = True
