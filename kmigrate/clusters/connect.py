@@ -33,6 +33,9 @@ class ConnectRestPlane:
 
     ``auth``: HTTP basic (user, password) already resolved from plan references
     (never shown: :attr:`where` names only the URL).  ``timeout_s``: per request.
+    ``settle_s``: how long, in seconds, a connector may take to show STOPPED, and a
+    reset refused while it stops is tried again; ``sleep``: ``time.sleep`` (tests
+    pass another).
     """
 
     def __init__(
