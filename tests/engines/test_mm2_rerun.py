@@ -5,9 +5,9 @@ names are deterministic (``kmigrate-PLAN-source``), so without a reset a new run
 resumes at the old offsets and skips what the first run copied.
 
 Runs only with ``--broker apache-kafka``: a real Kafka Connect 4.1 cluster (2
-workers, the module-scoped fixture of ``test_mm2_connect``), the real Apache Kafka
-pair, kmigrate as a separate process; every count is checked per partition by an
-independent read-back (kafka-python, not kmigrate's reader).
+workers, the module-scoped ``connect`` fixture of ``tests/support/mm2_connect``),
+the real Apache Kafka pair, kmigrate as a separate process; every count is checked
+per partition by an independent read-back (kafka-python, not kmigrate's reader).
 
 Checked before the fix (these tests, less their assertions on the new output
 lines, on the code without the reset): the second run's connector resumed at the
@@ -26,14 +26,12 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from kmigrate.adapters import apache_kafka, kafka_connect
+from kmigrate.adapters import kafka_connect
 from kmigrate.adapters.connect_rest import ConnectRest
 from tests.conftest import Brokers, create_topic, produce
-from tests.engines.test_mm2_connect import PARTITIONS, TARGET_PASSWORD, _records, connect
 from tests.engines.test_mm2_engine import _env, _run
 from tests.support.faults import independent_read, topic_partitions, without_offsets
-
-__all__ = ["connect"]  # the module-scoped Connect cluster fixture
+from tests.support.mm2_connect import PARTITIONS, TARGET_PASSWORD, clusters_yaml, records
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -41,27 +39,13 @@ pytestmark = pytest.mark.timeout(900)
 def _plan(tmp_path: Path, brokers: Brokers, url: str, topic: str, name: str) -> Path:
     """Provision (export + provision-topics: the target topic is kmigrate's, so
     rollback deletes it), then an MM2 snapshot copy (bounded by ``max_duration``)."""
-    _source, target = brokers.clusters
     path = tmp_path / "plan.yaml"
     path.write_text(
         f"""\
 version: 1
 name: {name}
 state_dir: state
-clusters:
-  source:
-    type: kafka
-    bootstrap_servers: {brokers.source}
-  target:
-    type: kafka
-    bootstrap_servers: {target.bootstrap}
-    config:
-      security.protocol: SASL_SSL
-      sasl.mechanisms: SCRAM-SHA-512
-      sasl.username: {apache_kafka.MIGRATION_USER}
-      sasl.password: ${{{TARGET_PASSWORD}}}
-      ssl.ca.location: {target.ca}
-topics:
+{clusters_yaml(brokers, TARGET_PASSWORD)}topics:
   include: ["{topic}"]
 phases:
   - name: provision
@@ -109,7 +93,7 @@ def _assert_whole_copy(brokers: Brokers, topic: str, total: int) -> None:
 def _start(brokers: Brokers, prefix: str) -> str:
     topic = prefix + "orders"
     create_topic(brokers.source, topic, PARTITIONS)
-    produce(brokers.source, topic, _records(0, 3000))
+    produce(brokers.source, topic, records(0, 3000))
     return topic
 
 
@@ -144,7 +128,7 @@ def test_a_run_after_rollback_copies_every_record_again(
     rest = ConnectRest(connect.url(0))
     assert source not in rest.connectors()
 
-    produce(brokers.source, topic, _records(3000, 1000))
+    produce(brokers.source, topic, records(3000, 1000))
     out = _execute(plan, env)
     assert f"connector {source} had no source offsets" in out  # rollback reset them
     assert "snapshot complete" in out
@@ -171,7 +155,7 @@ def test_a_fresh_run_resets_offsets_an_earlier_run_left(
     shutil.rmtree(plan.parent / "state")
     admin = AdminClient({"bootstrap.servers": brokers.target})
     admin.delete_topics([topic])[topic].result()
-    produce(brokers.source, topic, _records(3000, 500))
+    produce(brokers.source, topic, records(3000, 500))
     for _ in range(60):  # topic deletion is asynchronous
         if not topic_partitions(brokers.target, topic):
             break
