@@ -54,7 +54,11 @@ from kmigrate.engines.mirrormaker2.engine import (
     note_internal_topics,
     topic_lag_json,
 )
-from kmigrate.engines.mirrormaker2.offset_syncs import check_offset_syncs
+from kmigrate.engines.mirrormaker2.offset_syncs import (
+    check_offset_syncs,
+    offset_syncs_topic,
+    syncs_ends,
+)
 from kmigrate.engines.mirrormaker2.plane import ConnectPlane
 from kmigrate.engines.mirrormaker2.source_offsets import rollback_connectors
 from kmigrate.errors import ClusterError, PlanError, StepFailed, UsageError
@@ -237,6 +241,9 @@ def mirror_mm2(
         return record
     if state is None:
         state = engine.note_start(ctx.source, ctx.target, parts)
+        state.offset_syncs_from = syncs_ends(
+            ctx.target, offset_syncs_topic(Mm2Options().source_alias)
+        )
         note_source(ctx, state, parts)
     record.mm2 = state
     ctx.checkpoint(record.to_json())
@@ -316,7 +323,9 @@ def _align(
     }
     omap = OffsetMap.load(ctx.state_dir)
     report = build_offset_map(ctx.source, ctx.target, parts, omap, marks=marks)
-    report.offset_syncs = check_offset_syncs(ctx.target, omap, Mm2Options().source_alias)
+    report.offset_syncs = check_offset_syncs(
+        ctx.target, omap, Mm2Options().source_alias, state.offset_syncs_from
+    )
     record.alignment = report.as_json()
     ctx.ui.line(
         f"offset map built by aligning both sides: {report.records:,} records read in "

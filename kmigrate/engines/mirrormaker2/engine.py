@@ -95,6 +95,9 @@ class Mm2State:
             (for naming source ranges lost to retention or a re-created topic).
         offset_notes: each time the connectors' stored source offsets could not be
             checked or reset, and why (:mod:`.source_offsets`).
+        offset_syncs_from: ``{"partition": offset}``: the end of MM2's offset-syncs
+            topic on the target when the run first started (syncs before it are an
+            earlier run's and are not checked against this run's map).
     """
 
     where: str
@@ -108,6 +111,7 @@ class Mm2State:
     started_ms: int = 0
     source_marks: dict[str, list[list[Any]]] = field(default_factory=dict)
     offset_notes: list[str] = field(default_factory=list)
+    offset_syncs_from: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""
@@ -129,6 +133,7 @@ class Mm2State:
             connectors_deleted=bool(data.get("connectors_deleted", False)),
             started_ms=int(data.get("started_ms", 0)),
             source_marks={k: [list(m) for m in v] for k, v in data.get("source_marks", {}).items()},
+            offset_syncs_from={k: int(v) for k, v in data.get("offset_syncs_from", {}).items()},
             offset_notes=[str(n) for n in data.get("offset_notes", [])],
         )
 

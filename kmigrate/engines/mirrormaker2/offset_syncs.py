@@ -26,7 +26,7 @@ elsewhere).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +92,28 @@ class SyncsRead:
     malformed: list[str]
 
 
-def read_offset_syncs(target: Cluster, topic: str) -> SyncsRead:
-    """Every record of the offset-syncs topic on the target, decoded, in order.
+def syncs_ends(target: Cluster, topic: str) -> dict[str, int]:
+    """``{"partition": high watermark}`` of the offset-syncs topic on the target now;
+    empty when it does not exist.  Noted when a run starts, so that syncs an earlier
+    run left (the topic outlives a target topic deleted by hand) are not checked
+    against this run's map.
+
+    Raises:
+        kmigrate.errors.ClusterError: the target could not be read.
+    """
+    meta = target.topics().get(topic)
+    if meta is None:
+        return {}
+    ends = target.watermark_offsets([(topic, p) for p in range(meta.partitions)])
+    return {str(p): high for (_t, p), (_low, high) in ends.items()}
+
+
+def read_offset_syncs(
+    target: Cluster, topic: str, since: Mapping[str, int] | None = None
+) -> SyncsRead:
+    """Every record of the offset-syncs topic on the target, decoded, in order;
+    with ``since`` (``{"partition": offset}``, :func:`syncs_ends` at a run's start)
+    only those written from there on.
 
     An absent topic gives no syncs (MM2 has not written one yet).
 
@@ -105,7 +125,8 @@ def read_offset_syncs(target: Cluster, topic: str) -> SyncsRead:
         return SyncsRead([], [])
     syncs: list[OffsetSync] = []
     malformed: list[str] = []
-    starts = [(topic, p, OFFSET_BEGINNING) for p in range(meta.partitions)]
+    since = since or {}
+    starts = [(topic, p, since.get(str(p), OFFSET_BEGINNING)) for p in range(meta.partitions)]
     for item in target.read(starts):
         if isinstance(item, PartitionEnd):
             continue
@@ -162,9 +183,12 @@ def disagreements(syncs: Iterable[OffsetSync], omap: OffsetMap) -> list[dict[str
     return out
 
 
-def check_offset_syncs(target: Cluster, omap: OffsetMap, source_alias: str) -> dict[str, Any]:
-    """Read MM2's offset syncs on the target and check them against the exact map,
-    for the mirror's record and the evidence report (``alignment.offset_syncs``)::
+def check_offset_syncs(
+    target: Cluster, omap: OffsetMap, source_alias: str, since: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Read MM2's offset syncs on the target (those written since ``since``, see
+    :func:`read_offset_syncs`) and check them against the exact map, for the
+    mirror's record and the evidence report (``alignment.offset_syncs``)::
 
         {"topic": "mm2-offset-syncs.source.internal", "read": 120,
          "checked": 40, "malformed": [...], "disagreements": [...]}
@@ -176,7 +200,7 @@ def check_offset_syncs(target: Cluster, omap: OffsetMap, source_alias: str) -> d
         kmigrate.errors.ClusterError: the target could not be read.
     """
     topic = offset_syncs_topic(source_alias)
-    read = read_offset_syncs(target, topic)
+    read = read_offset_syncs(target, topic, since)
     mine = [s for s in read.syncs if omap.get(s.topic, s.partition) is not None]
     return {
         "topic": topic,
