@@ -26,6 +26,8 @@ from kmigrate.adapters.kafka.errors import READ_ATTEMPTS, TRANSIENT
 from kmigrate.adapters.kafka.groups import ConsumerGroups, authorized_operations
 from kmigrate.adapters.kafka.reader import (
     READ_BATCH,
+    READER_SETTINGS,
+    SHORT_READ_SETTINGS,
     RawReader,
     first_records,
     follow_records,
@@ -292,6 +294,7 @@ class KafkaCluster(ConsumerGroups):
         follow: bool = False,
         batch: int = READ_BATCH,
         idle_timeout_s: float = 60.0,
+        eager: bool = False,
     ) -> RawReader:
         """A :class:`RawReader` over partitions from given offsets (the fast path).
 
@@ -301,10 +304,15 @@ class KafkaCluster(ConsumerGroups):
             starts: ``(topic, partition, start_offset)``.
             follow: keep partitions assigned at their end (follow mode) instead
                 of finishing them.
-            batch: records per ``consume`` call.
+            batch: records per ``consume`` call (at most, with ``eager``).
             idle_timeout_s: as in :meth:`read` (not in follow mode).
+            eager: a short read (a few thousand records, say): each ``consume``
+                returns what has come instead of waiting for a full batch, and
+                a fetch at a partition's end waits 5 ms on the broker, not 50
+                (:data:`~kmigrate.adapters.kafka.reader.SHORT_READ_SETTINGS`).
         """
-        return RawReader(self, list(starts), follow, batch, idle_timeout_s)
+        settings = {**READER_SETTINGS, **SHORT_READ_SETTINGS} if eager else READER_SETTINGS
+        return RawReader(self, list(starts), follow, batch, idle_timeout_s, settings, eager)
 
     # -- writes (target only) ----------------------------------------------------
 

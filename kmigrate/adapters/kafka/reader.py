@@ -30,6 +30,19 @@ from kmigrate.errors import ClusterError
 READ_BATCH = 1000
 
 
+#: The consumer settings of the short reads (:func:`read_records`,
+#: :func:`first_records`: log ends read to the end-of-partition event, the
+#: record at an offset, a few records), with an eager :meth:`RawReader.consume`.
+#: A fetch at a partition's end waits on the broker up to fetch.wait.max.ms
+#: before it answers empty, and only that answer gives the end-of-partition
+#: event (librdkafka CONFIGURATION.md; Kafka's FetchRequest max_wait_ms):
+#: at kmigrate's 50 ms (:data:`~kmigrate.adapters.kafka.client.FETCH_WAIT_MS`)
+#: each read of a log end took 60 ms on Tansu, at 5 ms 12-14 ms (with the
+#: eager consume; 1 ms: 7-11 ms).  A short read that finds records is not
+#: slowed: a fetch answers as soon as it has records.
+SHORT_READ_SETTINGS: dict[str, Any] = {"fetch.wait.max.ms": 5}
+
+
 #: The fast reader's consumer settings on top of the reader's own
 #: (librdkafka CONFIGURATION.md, librdkafka 2.16); each one's measured effect
 #: is in bench/README.md ("Memory: the clients' buffers").  Together they bound
@@ -87,6 +100,7 @@ class RawReader:
         batch: int,
         idle_timeout_s: float,
         settings: Mapping[str, Any] = READER_SETTINGS,
+        eager: bool = False,
     ) -> None:
         self._cluster = cluster
         self.label = cluster.label
@@ -100,6 +114,7 @@ class RawReader:
         self._consumer: Consumer | None = None
         self._last = time.monotonic()
         self._settings = settings
+        self._eager = eager
 
     def __enter__(self) -> RawReader:
         try:
@@ -125,13 +140,27 @@ class RawReader:
     def consume(self, timeout_s: float = 0.05) -> list[RawMessage]:
         """The next batch of messages (records and events), possibly empty.
 
+        librdkafka's batch consume waits the whole ``timeout_s`` unless
+        ``batch`` messages come (``rd_kafka_consume_batch_queue``: "until
+        timeout_ms expires or rkmessages_size have been read"; librdkafka
+        src/rdkafka.h).  An ``eager`` reader (the short reads: log ends, the
+        record at an offset, a few records) instead waits for the first
+        message only and takes what is queued beside it, so that a read of a
+        few records or of the end-of-partition events does not sit out the
+        timeout (50 ms a call; bench/README.md, "cutover_bench.py").
+
         Raises:
             ClusterError: the fetch failed, or (not following) no message came
                 for ``idle_timeout_s`` while partitions are unfinished.
         """
         assert self._consumer is not None, "use RawReader as a context manager"
         try:
-            msgs = self._consumer.consume(self._batch, timeout_s)
+            if self._eager:
+                msgs = self._consumer.consume(1, timeout_s)
+                if msgs and self._batch > 1:
+                    msgs += self._consumer.consume(self._batch - 1, 0)
+            else:
+                msgs = self._consumer.consume(self._batch, timeout_s)
         except KafkaException as exc:
             raise self._cluster._fail("reading records", exc) from None
         if msgs:
@@ -253,7 +282,9 @@ def read_records(
     if not starts:
         return
     try:
-        with RawReader(cluster, starts, False, batch, idle_timeout_s, settings={}) as reader:
+        with RawReader(
+            cluster, starts, False, batch, idle_timeout_s, settings=SHORT_READ_SETTINGS, eager=True
+        ) as reader:
             # A partition already at its stop offset is finished before any fetch.
             for t, p, o in starts:
                 stop = stops.get((t, p))
@@ -332,7 +363,9 @@ def first_records(
     if not pending:
         return out
     try:
-        with RawReader(cluster, pending, False, 100, idle_timeout_s, settings={}) as reader:
+        with RawReader(
+            cluster, pending, False, 100, idle_timeout_s, settings=SHORT_READ_SETTINGS, eager=True
+        ) as reader:
             for tp, msg in reader.unfinished():
                 if msg.error() is not None:
                     reader.event(msg)  # the end of the partition finishes it, or raises
