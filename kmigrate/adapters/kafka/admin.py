@@ -26,8 +26,6 @@ from kmigrate.adapters.kafka.errors import READ_ATTEMPTS, TRANSIENT
 from kmigrate.adapters.kafka.groups import ConsumerGroups, authorized_operations
 from kmigrate.adapters.kafka.reader import (
     READ_BATCH,
-    READER_SETTINGS,
-    SHORT_READ_SETTINGS,
     RawReader,
     first_records,
     follow_records,
@@ -307,12 +305,10 @@ class KafkaCluster(ConsumerGroups):
             batch: records per ``consume`` call (at most, with ``eager``).
             idle_timeout_s: as in :meth:`read` (not in follow mode).
             eager: a short read (a few thousand records, say): each ``consume``
-                returns what has come instead of waiting for a full batch, and
-                a fetch at a partition's end waits 5 ms on the broker, not 50
-                (:data:`~kmigrate.adapters.kafka.reader.SHORT_READ_SETTINGS`).
+                returns what has come instead of waiting for a full batch
+                (:meth:`RawReader.consume`).
         """
-        settings = {**READER_SETTINGS, **SHORT_READ_SETTINGS} if eager else READER_SETTINGS
-        return RawReader(self, list(starts), follow, batch, idle_timeout_s, settings, eager)
+        return RawReader(self, list(starts), follow, batch, idle_timeout_s, eager=eager)
 
     # -- writes (target only) ----------------------------------------------------
 

@@ -30,17 +30,12 @@ from kmigrate.errors import ClusterError
 READ_BATCH = 1000
 
 
-#: The consumer settings of the short reads (:func:`read_records`,
-#: :func:`first_records`: log ends read to the end-of-partition event, the
-#: record at an offset, a few records), with an eager :meth:`RawReader.consume`.
-#: A fetch at a partition's end waits on the broker up to fetch.wait.max.ms
-#: before it answers empty, and only that answer gives the end-of-partition
-#: event (librdkafka CONFIGURATION.md; Kafka's FetchRequest max_wait_ms):
-#: at kmigrate's 50 ms (:data:`~kmigrate.adapters.kafka.client.FETCH_WAIT_MS`)
-#: each read of a log end took 60 ms on Tansu, at 5 ms 12-14 ms (with the
-#: eager consume; 1 ms: 7-11 ms).  A short read that finds records is not
-#: slowed: a fetch answers as soon as it has records.
-SHORT_READ_SETTINGS: dict[str, Any] = {"fetch.wait.max.ms": 5}
+# Not lowered for short reads: fetch.wait.max.ms.  At 5 ms instead of kmigrate's
+# 50 (FETCH_WAIT_MS) a read of a quiet Tansu partition's log end took 12-14 ms
+# instead of 60, but on a Tansu source of 10,000,000 records written to at 5,000
+# records/s the read to the end-of-partition event never ended (records kept
+# coming, no fetch answered empty at the high watermark; with 50 ms it ended in
+# 1.2 s): a following verify hung in its round (2026-12-05, cutover_bench).
 
 
 #: The fast reader's consumer settings on top of the reader's own
@@ -88,7 +83,8 @@ class RawReader:
     following, a partition finishes at its end-of-partition event or when the
     caller calls :meth:`finish` (e.g. at a stop offset); records of finished
     partitions may still come in the batch that finished them, and callers
-    skip them where it matters.  Created by :meth:`KafkaCluster.raw_reader`
+    skip them where it matters.  ``eager``: see :meth:`consume`.  Created by
+    :meth:`KafkaCluster.raw_reader`
     (and by :func:`read_records`, :func:`follow_records`, :func:`first_records`).
     """
 
@@ -140,14 +136,15 @@ class RawReader:
     def consume(self, timeout_s: float = 0.05) -> list[RawMessage]:
         """The next batch of messages (records and events), possibly empty.
 
-        librdkafka's batch consume waits the whole ``timeout_s`` unless
-        ``batch`` messages come (``rd_kafka_consume_batch_queue``: "until
-        timeout_ms expires or rkmessages_size have been read"; librdkafka
-        src/rdkafka.h).  An ``eager`` reader (the short reads: log ends, the
-        record at an offset, a few records) instead waits for the first
-        message only and takes what is queued beside it, so that a read of a
-        few records or of the end-of-partition events does not sit out the
-        timeout (50 ms a call; bench/README.md, "cutover_bench.py").
+        confluent-kafka's ``Consumer.consume(n, timeout)`` (librdkafka's
+        ``rd_kafka_consume_batch_queue``) returns before ``timeout_s`` only
+        once ``batch`` messages came: three records read with a batch of
+        1,000 and a 5 s timeout came after 5 s
+        (tests/adapters/test_kafka_adapter.py).  An ``eager`` reader (the
+        short reads: the record at an offset, a log end, a verify's tail)
+        waits for the first message only and takes what is queued beside it
+        (``consume(batch - 1, 0)``), so that a read of a few records does not
+        sit out the timeout (50 ms a call).
 
         Raises:
             ClusterError: the fetch failed, or (not following) no message came
@@ -283,7 +280,7 @@ def read_records(
         return
     try:
         with RawReader(
-            cluster, starts, False, batch, idle_timeout_s, settings=SHORT_READ_SETTINGS, eager=True
+            cluster, starts, False, batch, idle_timeout_s, settings={}, eager=True
         ) as reader:
             # A partition already at its stop offset is finished before any fetch.
             for t, p, o in starts:
@@ -364,7 +361,7 @@ def first_records(
         return out
     try:
         with RawReader(
-            cluster, pending, False, 100, idle_timeout_s, settings=SHORT_READ_SETTINGS, eager=True
+            cluster, pending, False, 100, idle_timeout_s, settings={}, eager=True
         ) as reader:
             for tp, msg in reader.unfinished():
                 if msg.error() is not None:
