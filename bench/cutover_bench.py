@@ -38,7 +38,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import os
 import resource
 import shutil
 import signal
@@ -73,13 +75,21 @@ def runner_main(result_path: str) -> int:
     del kmigrate
     Path(result_path + ".ready").write_text("ready")
     argv = json.loads(sys.stdin.readline())
+    profile_dir = os.environ.get("KMIGRATE_BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_dir else None
     started = time.monotonic()
     try:
+        if profiler is not None:
+            profiler.enable()
         cli(args=argv, prog_name="kmigrate")
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     ended = time.monotonic()
+    if profiler is not None:
+        profiler.disable()
+        name = Path(result_path).name.removesuffix(".result.json")
+        profiler.dump_stats(str(Path(profile_dir or ".") / f"{name}.prof"))
     cpu = 0.0
     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
         usage = resource.getrusage(who)
@@ -401,7 +411,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--broker", choices=("tansu", "apache-kafka"), default="tansu")
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="write each command's cProfile (wall clock) to DIR/<command>.prof",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        os.environ["KMIGRATE_BENCH_PROFILE"] = str(Path(args.profile).resolve())
     modes = [args.only == "on"] if args.only else [False, True]
     rows = []
     start = cli_start_s()

@@ -255,8 +255,10 @@ class Cluster(Protocol):
         follow: bool = False,
         batch: int = ...,
         idle_timeout_s: float = 60.0,
+        eager: bool = False,
     ) -> RawReader:
-        """The fast path of mirror and verify: raw messages a ``consume()`` batch at a time."""
+        """The fast path of mirror and verify: raw messages a ``consume()`` batch at a time
+        (``eager``: for a short read, a batch is what has come, not a full one)."""
         ...
 
     def offsets_for_times(

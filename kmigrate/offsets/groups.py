@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,11 +98,15 @@ def plan_groups(
     parts = sorted({tp for offsets in committed.values() for tp in offsets if tp in mapped})
     # A committed offset below the log start offset points at deleted records: its
     # next record is the log start's (where auto.offset.reset=earliest resumes).
-    ends = _Ends(
-        _log_ends(source, parts),
-        {tp: low for tp, (low, _high) in source.watermark_offsets(parts).items()},
-        _log_ends(target, parts),
-    )
+    # The two clusters are read side by side (each read waits on its broker).
+    with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-translate") as pool:
+        on_target = pool.submit(_log_ends, target, parts)
+        src_marks = source.watermark_offsets(parts, read_end=True) if parts else {}
+        ends = _Ends(
+            {tp: end for tp, (_low, end) in src_marks.items()},
+            {tp: low for tp, (low, _end) in src_marks.items()},
+            on_target.result(),
+        )
     target_groups = set(target.group_ids())
     plans: list[GroupPlan] = []
     for group in names:
@@ -202,22 +207,12 @@ def _check_next_records(source: Cluster, target: Cluster, plans: list[GroupPlan]
     stamped = set(log_append_time_topics(target, {r["topic"] for r in rows}))
     src_starts = {(r["topic"], r["partition"], r["source_read_from"]) for r in rows}
     tgt_starts = {(r["topic"], r["partition"], r["target_offset"]) for r in rows}
-    # One read per distinct start offset and side (groups often share positions).
-    src: dict[tuple[str, int, int], Record | None] = {}
-    tgt: dict[tuple[str, int, int], Record | None] = {}
-    for wanted, side, out in ((src_starts, source, src), (tgt_starts, target, tgt)):
-        pending = sorted(wanted)
-        while pending:  # one consumer per round, one start per partition in a round
-            seen: set[tuple[str, int]] = set()
-            batch = []
-            for start in pending:
-                if (start[0], start[1]) not in seen:
-                    seen.add((start[0], start[1]))
-                    batch.append(start)
-            got = side.first_records(batch)
-            for t, p, o in batch:
-                out[(t, p, o)] = got[(t, p)]
-            pending = [s for s in pending if s not in out]
+    # One read per distinct start offset and side (groups often share positions);
+    # the two sides side by side.
+    with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-translate") as pool:
+        on_target = pool.submit(_next_records, target, tgt_starts)
+        src = _next_records(source, src_starts)
+        tgt = on_target.result()
     for gp in plans:
         for r in gp.rows:
             if r["target_offset"] is None:
@@ -248,6 +243,31 @@ def _check_next_records(source: Cluster, target: Cluster, plans: list[GroupPlan]
                 continue
             r["check"] = f"FAILED: {problem}"
             gp.refusals.append(f"next-record check failed at {where}: {problem}")
+
+
+def _next_records(
+    side: Cluster, wanted: set[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], Record | None]:
+    """The record a consumer positioned at each ``(topic, partition, offset)`` of
+    ``wanted`` reads next on ``side`` (None at the partition's end).
+
+    Raises:
+        kmigrate.errors.ClusterError: the cluster could not be read.
+    """
+    out: dict[tuple[str, int, int], Record | None] = {}
+    pending = sorted(wanted)
+    while pending:  # one consumer per round, one start per partition in a round
+        seen: set[tuple[str, int]] = set()
+        batch = []
+        for start in pending:
+            if (start[0], start[1]) not in seen:
+                seen.add((start[0], start[1]))
+                batch.append(start)
+        got = side.first_records(batch)
+        for t, p, o in batch:
+            out[(t, p, o)] = got[(t, p)]
+        pending = [s for s in pending if s not in out]
+    return out
 
 
 def _log_ends(cluster: Cluster, parts: list[tuple[str, int]]) -> dict[tuple[str, int], int]:

@@ -52,6 +52,7 @@ atomically, never written through a symlink: :func:`kmigrate.safefs.atomic_write
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -373,54 +374,74 @@ def recheck(
     ]
     if not proven:
         return problems
-    tps = [(r.topic, r.partition) for r, _ in proven]
-    for side, cluster in (("source", source), ("target", target)):
-        marks = cluster.watermark_offsets(tps)
-        wanted = [  # a record below the log start is not asked for (named below)
-            (p.topic, p.partition, last, p.timestamps)
-            for _, p in proven
-            if (last := getattr(p, side).last) is not None
-            and last >= marks.get((p.topic, p.partition), (0, 0))[0]
-        ]
-        lasts = _read_at(cluster, wanted) if last_records else {}
-        for _r, p in proven:
-            one: ProvenSide = getattr(p, side)
-            low, _high = marks.get((p.topic, p.partition), (0, 0))
-            where = f"{p.topic}[{p.partition}]"
-            at: dict[str, int | None] = {"source_offset": None, "target_offset": None}
-            if one.next is not None and low > one.next:
-                at[f"{side}_offset"] = one.next
-                problems.append(
-                    Problem(
-                        p.topic,
-                        p.partition,
-                        f"{side} log start offset {low} passed unproven records at offsets "
-                        f"{one.next}..{low - 1} of {where} (retention or DeleteRecords): "
-                        "they were never verified and can no longer be read",
-                        at["source_offset"],
-                        at["target_offset"],
-                        readable=False,
-                    )
-                )
-                continue
-            got = lasts.get((p.topic, p.partition))
-            if not last_records or (one.last is not None and low > one.last):
-                continue  # retention passed proven records only: the proof stands
-            if got is None or got.hex() != one.last_digest:
-                at[f"{side}_offset"] = one.last
-                what = "no longer holds" if got is None else "holds another record at"
-                problems.append(
-                    Problem(
-                        p.topic,
-                        p.partition,
-                        f"the {side} {what} the last proven record of {where} (offset "
-                        f"{one.last}): the topic was re-created or the record compacted "
-                        "away since it was proven",
-                        at["source_offset"],
-                        at["target_offset"],
-                    )
-                )
+    # Both sides side by side (each read waits on its own broker); the source's
+    # problems first, as when they were read one after the other.
+    with ThreadPoolExecutor(2, thread_name_prefix="kmigrate-recheck") as pool:
+        on_target = pool.submit(_recheck_side, "target", target, proven, last_records)
+        problems = _recheck_side("source", source, proven, last_records)
+        problems += on_target.result()
     return _first_per_partition(problems)
+
+
+def _recheck_side(
+    side: str,
+    cluster: Cluster,
+    proven: list[tuple[PartitionRange, ProvenPartition]],
+    last_records: bool,
+) -> list[Problem]:
+    """:func:`recheck` on one side (``"source"`` or ``"target"``): its problems.
+
+    Raises:
+        kmigrate.errors.ClusterError: the side could not be asked or read.
+    """
+    problems: list[Problem] = []
+    tps = [(r.topic, r.partition) for r, _ in proven]
+    marks = cluster.watermark_offsets(tps)
+    wanted = [  # a record below the log start is not asked for (named below)
+        (p.topic, p.partition, last, p.timestamps)
+        for _, p in proven
+        if (last := getattr(p, side).last) is not None
+        and last >= marks.get((p.topic, p.partition), (0, 0))[0]
+    ]
+    lasts = _read_at(cluster, wanted) if last_records else {}
+    for _r, p in proven:
+        one: ProvenSide = getattr(p, side)
+        low, _high = marks.get((p.topic, p.partition), (0, 0))
+        where = f"{p.topic}[{p.partition}]"
+        at: dict[str, int | None] = {"source_offset": None, "target_offset": None}
+        if one.next is not None and low > one.next:
+            at[f"{side}_offset"] = one.next
+            problems.append(
+                Problem(
+                    p.topic,
+                    p.partition,
+                    f"{side} log start offset {low} passed unproven records at offsets "
+                    f"{one.next}..{low - 1} of {where} (retention or DeleteRecords): "
+                    "they were never verified and can no longer be read",
+                    at["source_offset"],
+                    at["target_offset"],
+                    readable=False,
+                )
+            )
+            continue
+        got = lasts.get((p.topic, p.partition))
+        if not last_records or (one.last is not None and low > one.last):
+            continue  # retention passed proven records only: the proof stands
+        if got is None or got.hex() != one.last_digest:
+            at[f"{side}_offset"] = one.last
+            what = "no longer holds" if got is None else "holds another record at"
+            problems.append(
+                Problem(
+                    p.topic,
+                    p.partition,
+                    f"the {side} {what} the last proven record of {where} (offset "
+                    f"{one.last}): the topic was re-created or the record compacted "
+                    "away since it was proven",
+                    at["source_offset"],
+                    at["target_offset"],
+                )
+            )
+    return problems
 
 
 def _first_per_partition(problems: list[Problem]) -> list[Problem]:

@@ -148,7 +148,7 @@ def summarize_side(
             (t, p) not in untimed,
             (resume or {}).get((t, p), (0, b"")),
         )
-    with cluster.raw_reader(starts, batch=SIDE_BATCH) as reader:
+    with cluster.raw_reader(starts, batch=SIDE_BATCH, eager=_short(starts, stops)) as reader:
         for t, p, o in starts:
             side = state[(t, p)]
             if o >= 0 and o >= side.stop:
@@ -167,6 +167,25 @@ def summarize_side(
         )
         for tp, st in state.items()
     }
+
+
+#: A read of at most this many records (every partition with a start and a
+#: stop offset) is a short one: the final verify's tail after a proof, at most
+#: 1,023 records per partition.  Its reader returns what has come instead of
+#: waiting 50 ms for a full batch (a tail of 224 records, 6 partitions, both
+#: sides on Tansu: 0.11 s -> 0.07 s); longer reads keep full batches.
+SHORT_READ_RECORDS = 100_000
+
+
+def _short(starts: list[tuple[str, int, int]], stops: dict[tuple[str, int], int]) -> bool:
+    """Whether reading ``starts`` to ``stops`` is a short read (:data:`SHORT_READ_RECORDS`)."""
+    total = 0
+    for t, p, o in starts:
+        stop = stops.get((t, p))
+        if o < 0 or stop is None:
+            return False  # from the log start or to the end: length unknown here
+        total += max(stop - o, 0)
+    return total <= SHORT_READ_RECORDS
 
 
 def _digest_batch(

@@ -292,6 +292,7 @@ class KafkaCluster(ConsumerGroups):
         follow: bool = False,
         batch: int = READ_BATCH,
         idle_timeout_s: float = 60.0,
+        eager: bool = False,
     ) -> RawReader:
         """A :class:`RawReader` over partitions from given offsets (the fast path).
 
@@ -301,10 +302,13 @@ class KafkaCluster(ConsumerGroups):
             starts: ``(topic, partition, start_offset)``.
             follow: keep partitions assigned at their end (follow mode) instead
                 of finishing them.
-            batch: records per ``consume`` call.
+            batch: records per ``consume`` call (at most, with ``eager``).
             idle_timeout_s: as in :meth:`read` (not in follow mode).
+            eager: a short read (a few thousand records, say): each ``consume``
+                returns what has come instead of waiting for a full batch
+                (:meth:`RawReader.consume`).
         """
-        return RawReader(self, list(starts), follow, batch, idle_timeout_s)
+        return RawReader(self, list(starts), follow, batch, idle_timeout_s, eager=eager)
 
     # -- writes (target only) ----------------------------------------------------
 

@@ -30,6 +30,14 @@ from kmigrate.errors import ClusterError
 READ_BATCH = 1000
 
 
+# Not lowered for short reads: fetch.wait.max.ms.  At 5 ms instead of kmigrate's
+# 50 (FETCH_WAIT_MS) a read of a quiet Tansu partition's log end took 12-14 ms
+# instead of 60, but on a Tansu source of 10,000,000 records written to at 5,000
+# records/s the read to the end-of-partition event never ended (records kept
+# coming, no fetch answered empty at the high watermark; with 50 ms it ended in
+# 1.2 s): a following verify hung in its round (2026-12-05, cutover_bench).
+
+
 #: The fast reader's consumer settings on top of the reader's own
 #: (librdkafka CONFIGURATION.md, librdkafka 2.16); each one's measured effect
 #: is in bench/README.md ("Memory: the clients' buffers").  Together they bound
@@ -75,7 +83,8 @@ class RawReader:
     following, a partition finishes at its end-of-partition event or when the
     caller calls :meth:`finish` (e.g. at a stop offset); records of finished
     partitions may still come in the batch that finished them, and callers
-    skip them where it matters.  Created by :meth:`KafkaCluster.raw_reader`
+    skip them where it matters.  ``eager``: see :meth:`consume`.  Created by
+    :meth:`KafkaCluster.raw_reader`
     (and by :func:`read_records`, :func:`follow_records`, :func:`first_records`).
     """
 
@@ -87,6 +96,7 @@ class RawReader:
         batch: int,
         idle_timeout_s: float,
         settings: Mapping[str, Any] = READER_SETTINGS,
+        eager: bool = False,
     ) -> None:
         self._cluster = cluster
         self.label = cluster.label
@@ -100,6 +110,7 @@ class RawReader:
         self._consumer: Consumer | None = None
         self._last = time.monotonic()
         self._settings = settings
+        self._eager = eager
 
     def __enter__(self) -> RawReader:
         try:
@@ -125,13 +136,28 @@ class RawReader:
     def consume(self, timeout_s: float = 0.05) -> list[RawMessage]:
         """The next batch of messages (records and events), possibly empty.
 
+        confluent-kafka's ``Consumer.consume(n, timeout)`` (librdkafka's
+        ``rd_kafka_consume_batch_queue``) returns before ``timeout_s`` only
+        once ``batch`` messages came: three records read with a batch of
+        1,000 and a 5 s timeout came after 5 s
+        (tests/adapters/test_kafka_adapter.py).  An ``eager`` reader (the
+        short reads: the record at an offset, a log end, a verify's tail)
+        waits for the first message only and takes what is queued beside it
+        (``consume(batch - 1, 0)``), so that a read of a few records does not
+        sit out the timeout (50 ms a call).
+
         Raises:
             ClusterError: the fetch failed, or (not following) no message came
                 for ``idle_timeout_s`` while partitions are unfinished.
         """
         assert self._consumer is not None, "use RawReader as a context manager"
         try:
-            msgs = self._consumer.consume(self._batch, timeout_s)
+            if self._eager:
+                msgs = self._consumer.consume(1, timeout_s)
+                if msgs and self._batch > 1:
+                    msgs += self._consumer.consume(self._batch - 1, 0)
+            else:
+                msgs = self._consumer.consume(self._batch, timeout_s)
         except KafkaException as exc:
             raise self._cluster._fail("reading records", exc) from None
         if msgs:
@@ -253,7 +279,9 @@ def read_records(
     if not starts:
         return
     try:
-        with RawReader(cluster, starts, False, batch, idle_timeout_s, settings={}) as reader:
+        with RawReader(
+            cluster, starts, False, batch, idle_timeout_s, settings={}, eager=True
+        ) as reader:
             # A partition already at its stop offset is finished before any fetch.
             for t, p, o in starts:
                 stop = stops.get((t, p))
@@ -332,7 +360,9 @@ def first_records(
     if not pending:
         return out
     try:
-        with RawReader(cluster, pending, False, 100, idle_timeout_s, settings={}) as reader:
+        with RawReader(
+            cluster, pending, False, 100, idle_timeout_s, settings={}, eager=True
+        ) as reader:
             for tp, msg in reader.unfinished():
                 if msg.error() is not None:
                     reader.event(msg)  # the end of the partition finishes it, or raises
