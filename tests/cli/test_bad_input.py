@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -1093,8 +1094,15 @@ def test_ctrl_c_while_the_command_line_loads_exits_130_without_a_traceback(
         print("the command ran to its end")
         """
     )
+    # As from a terminal: a shell's background job (nohup ... &) starts with SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler at all.
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert "Traceback" not in done.stdout + done.stderr, done.stderr
     assert done.returncode == 130, (done.returncode, done.stderr)
