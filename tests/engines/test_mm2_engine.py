@@ -48,9 +48,17 @@ SOURCE = "kmigrate-mm2-plan-source"
 
 
 def _plan(
-    tmp_path: Path, brokers: Brokers, url: str, topic: str, group: str, password_var: str
+    tmp_path: Path,
+    brokers: Brokers,
+    url: str,
+    topic: str,
+    group: str,
+    password_var: str,
+    name: str = "mm2-plan",
 ) -> Path:
-    """A plan: the MM2 snapshot copy (with checkpoints), a follow, verify, translate."""
+    """A plan: the MM2 snapshot copy (with checkpoints), a follow, verify, translate.
+    ``name`` names the connectors (``kmigrate-NAME-source``): each test its own, so
+    one test's stored source offsets never meet another's."""
     path = tmp_path / "plan.yaml"
     connect_block = (
         f"{{url: '{url}', tasks_max: 2, checkpoints: true, replication_factor: 3, "
@@ -59,7 +67,7 @@ def _plan(
     path.write_text(
         f"""\
 version: 1
-name: mm2-plan
+name: {name}
 state_dir: state
 {clusters_yaml(brokers, password_var)}topics:
   include: ["{topic}"]
@@ -145,10 +153,11 @@ def test_a_whole_plan_copies_with_mirrormaker2_follows_survives_a_killed_worker_
     code, out = _run(plan, env, "execute", str(plan), "--phase", "check", "--yes")
     print(out)
     assert code == 0, out
-    assert f"all {PARTITIONS} partitions match (30,000 records)" in out
+    total = sum(len(v) for v in want.values())
+    assert f"all {PARTITIONS} partitions match ({total:,} records)" in out
     report = json.loads((plan.parent / "state" / "reports" / "verify.json").read_text())
     assert [p["match"] for p in report["partitions"]] == [True] * PARTITIONS
-    assert sum(p["target"]["records"] for p in report["partitions"]) == 30000
+    assert sum(p["target"]["records"] for p in report["partitions"]) == total
     # The group's next record on the target is its next record on the source.
     target_rows = independent_read(brokers.target, topic)
     source_rows = independent_read(brokers.source, topic)
@@ -202,12 +211,19 @@ def _follow_phase_through_a_killed_worker(
     """Follow while a producer writes; ``kill -9`` of worker 1 once it runs a part of
     the source connector; its tasks move to worker 0; caught up, every record once.
     Returns the source's records."""
-    writer = threading.Thread(
-        target=lambda: [
-            produce(brokers.source, topic, records(start, 1500)) or time.sleep(0.7)
-            for start in range(6000, 30000, 1500)
-        ]
-    )
+    # The producer writes until kmigrate was killed (at least 24,000 records): a
+    # fixed count let the follow step catch up and delete its connectors while the
+    # killed worker's part was still moving (a CI run).
+    produced = [6000]
+    killed_kmigrate = threading.Event()
+
+    def write() -> None:
+        while produced[0] < 30000 or not killed_kmigrate.is_set():
+            produce(brokers.source, topic, records(produced[0], 1500))
+            produced[0] += 1500
+            time.sleep(0.7)
+
+    writer = threading.Thread(target=write)
     rest = ConnectRest(connect.url(0))
     follow = start_kmigrate(
         "execute", str(plan), "--phase", "follow", "--yes", cwd=plan.parent, env=env
@@ -236,6 +252,7 @@ def _follow_phase_through_a_killed_worker(
         follow.kill()
         follow.communicate(timeout=30)
     finally:
+        killed_kmigrate.set()
         writer.join()
     code, out = _run(plan, env, "execute", str(plan), "--phase", "follow", "--yes")
     print(out)
@@ -249,7 +266,7 @@ def _follow_phase_through_a_killed_worker(
     assert syncs["disagreements"] == []
     want = without_offsets(independent_read(brokers.source, topic))
     got = without_offsets(independent_read(brokers.target, topic))
-    assert sum(len(v) for v in want.values()) == 30000
+    assert sum(len(v) for v in want.values()) == produced[0] >= 30000
     assert got == want
     kafka_connect.start_worker(connect, connect.workers[1])
     kafka_connect.wait_rest(connect, 1)
@@ -268,7 +285,9 @@ def test_a_wrong_target_password_on_the_workers_ends_the_step_with_exit_1_in_wor
     create_topic(brokers.source, topic, PARTITIONS)
     create_topic(brokers.target, topic, PARTITIONS)
     produce(brokers.source, topic, records(0, 100))
-    plan = _plan(tmp_path, brokers, connect.live_url(), topic, group, WRONG_PASSWORD)
+    plan = _plan(
+        tmp_path, brokers, connect.live_url(), topic, group, WRONG_PASSWORD, name="mm2-bad"
+    )
     env = _env(brokers, WRONG_PASSWORD)
     began = time.monotonic()
     code, out = _run(plan, env, "execute", str(plan), "--phase", "copy", "--yes", timeout_s=200)
@@ -277,13 +296,13 @@ def test_a_wrong_target_password_on_the_workers_ends_the_step_with_exit_1_in_wor
     assert code == 1, out
     assert took < 150
     # Either of the 2 tasks may be the first seen FAILED (a run saw only task 1).
-    assert re.search(r"task [01] of kmigrate-mm2-plan-source FAILED on worker 127\.0\.0\.1:", out)
+    assert re.search(r"task [01] of kmigrate-mm2-bad-source FAILED on worker 127\.0\.0\.1:", out)
     assert "SaslAuthenticationException" in out
     assert "\tat " not in out and "not-" not in out
     code, out = _run(plan, env, "rollback", str(plan), "--yes")
     assert code == 0, out
-    assert "deleted connector kmigrate-mm2-plan-source" in out
-    assert "kmigrate-mm2-plan-source" not in ConnectRest(connect.live_url()).connectors()
+    assert "deleted connector kmigrate-mm2-bad-source" in out
+    assert "kmigrate-mm2-bad-source" not in ConnectRest(connect.live_url()).connectors()
 
 
 def test_the_mirror_command_copies_with_mirrormaker2_without_a_plan(
